@@ -1,0 +1,365 @@
+// Command capi is libray_api.so: the Go runtime behind the plain-C ABI of include/ray/c_api.h,
+// built with -buildmode=c-shared. Every exported function here is declared in that header.
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#define RAY_C_API_NO_FUNCTIONS
+#include <stdlib.h>
+#include <string.h>
+#include "ray/c_api.h"
+const char *goray_library_path(void);
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/golang/glog"
+
+	"goray/config"
+	"goray/core"
+	"goray/ids"
+	"goray/node"
+	"goray/raylet"
+	"goray/session"
+)
+
+func main() {}
+
+// runtimeState is what ray_init set up in this process.
+type runtimeState struct {
+	cw        *core.CoreWorker
+	node      *node.Node // the embedded node, in a driver that started one
+	namespace string
+	isWorker  bool
+}
+
+var (
+	lifecycle sync.Mutex // serialises init and shutdown
+	current   atomic.Pointer[runtimeState]
+)
+
+func init() {
+	// Until a session exists, log lines go to stderr.
+	session.SetupLogging("")
+	_ = setFlag("logtostderr", "true")
+}
+
+func setErr(out **C.char, err error) C.int {
+	if out != nil {
+		*out = C.CString(err.Error())
+	}
+	return C.int(core.CodeOf(err))
+}
+
+var errNotInitialized = core.Errorf(core.CodeNotInitialized, "Ray is not initialized: call ray::Init() first")
+
+func state() (*runtimeState, error) {
+	st := current.Load()
+	if st == nil {
+		return nil, errNotInitialized
+	}
+	return st, nil
+}
+
+func objectID(p *C.uint8_t) ids.ObjectID {
+	var id ids.ObjectID
+	copy(id[:], unsafe.Slice((*byte)(unsafe.Pointer(p)), ids.ObjectIDSize))
+	return id
+}
+
+func objectIDs(p *C.uint8_t, n C.size_t) []ids.ObjectID {
+	if n == 0 {
+		return nil
+	}
+	return idsFromPacked(C.GoBytes(unsafe.Pointer(p), C.int(n*ids.ObjectIDSize)))
+}
+
+func writeID(out *C.uint8_t, id ids.ObjectID) {
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), ids.ObjectIDSize), id[:])
+}
+
+func timeout(ms C.int64_t) time.Duration {
+	if ms < 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+//export ray_api_version
+func ray_api_version() C.int { return C.RAY_C_API_VERSION }
+
+//export ray_is_initialized
+func ray_is_initialized() C.int {
+	if current.Load() != nil {
+		return 1
+	}
+	return 0
+}
+
+//export ray_is_worker_process
+func ray_is_worker_process() C.int {
+	if os.Getenv(raylet.EnvWorker) == "1" {
+		return 1
+	}
+	return 0
+}
+
+//export ray_init
+func ray_init(configJSON *C.char, exec C.ray_execute_fn, execCtx unsafe.Pointer, errOut **C.char) C.int {
+	lifecycle.Lock()
+	defer lifecycle.Unlock()
+	if current.Load() != nil {
+		return C.RAY_OK
+	}
+	text := ""
+	if configJSON != nil {
+		text = C.GoString(configJSON)
+	}
+	st, err := initRuntime(text, exec, execCtx)
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	current.Store(st)
+	return C.RAY_OK
+}
+
+func initRuntime(text string, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*runtimeState, error) {
+	cfg, err := config.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	head, err := config.ParseHeadArgs(cfg.HeadArgs)
+	if err != nil {
+		return nil, err
+	}
+	namespace := cfg.Namespace
+	if namespace == "" {
+		namespace = ids.NewUniqueID().Hex()
+	}
+	st := &runtimeState{namespace: namespace}
+	if cfg.LocalMode {
+		if exec == nil {
+			return nil, fmt.Errorf("local mode needs a task executor")
+		}
+		threads := 0
+		if head.NumCPUs >= 1 {
+			threads = int(head.NumCPUs)
+		}
+		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, Exec: cExecutor(exec, execCtx)})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	driverExe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find the driver executable: %w", err)
+	}
+	searchPath := cfg.CodeSearchPath
+	if len(searchPath) == 0 {
+		searchPath = []string{filepath.Dir(driverExe)}
+	}
+	n, err := node.Start(node.Options{
+		TempDir:        head.TempDir,
+		SessionDir:     cfg.SessionDir,
+		LogsDir:        cfg.LogsDir,
+		Resources:      head.NodeResources(runtime.NumCPU()),
+		WorkerCommand:  workerCommand(driverExe),
+		CodeSearchPath: searchPath,
+		DriverExe:      driverExe,
+		Namespace:      namespace,
+		NodeIP:         cfg.NodeIPAddress,
+	})
+	if err != nil {
+		return nil, err
+	}
+	_ = setFlag("logtostderr", "false")
+	st.node = n
+	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket(), WorkerID: ids.NewUniqueID()})
+	if err != nil {
+		n.Stop()
+		return nil, err
+	}
+	glog.Infof("driver pid %d connected to its embedded node (session %s, namespace %s)", os.Getpid(), n.Session.Dir, namespace)
+	return st, nil
+}
+
+// workerCommand is how the node starts a worker: default_worker (found beside this library, or
+// in ../bin, or at $GORAY_DEFAULT_WORKER) followed by the driver's own command line, which it
+// runs in worker mode when no library on the code search path has the code. Without
+// default_worker, the driver binary itself is the worker.
+func workerCommand(driverExe string) []string {
+	driverArgs := append([]string{driverExe}, os.Args[1:]...)
+	var candidates []string
+	if env := os.Getenv("GORAY_DEFAULT_WORKER"); env != "" {
+		candidates = append(candidates, env)
+	}
+	if p := C.goray_library_path(); p != nil {
+		dir := filepath.Dir(C.GoString(p))
+		candidates = append(candidates, filepath.Join(dir, "default_worker"), filepath.Join(dir, "..", "bin", "default_worker"))
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			abs, _ := filepath.Abs(c)
+			return append([]string{abs, "--"}, driverArgs...)
+		}
+	}
+	glog.Warningf("default_worker not found (looked at %s); workers run the driver program itself", strings.Join(candidates, ", "))
+	return driverArgs
+}
+
+//export ray_worker_run
+func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
+	lifecycle.Lock()
+	socket := os.Getenv(raylet.EnvRayletSocket)
+	workerID, err := ids.UniqueIDFromHex(os.Getenv(raylet.EnvWorkerID))
+	if err != nil || socket == "" || os.Getenv(raylet.EnvWorker) != "1" {
+		lifecycle.Unlock()
+		fmt.Fprintf(os.Stderr, "goray: this process was not started by a node as a worker (%v)\n", err)
+		return 2
+	}
+	session.SetupLogging(os.Getenv(raylet.EnvLogsDir))
+	_ = setFlag("logtostderr", "false")
+	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: cExecutor(exec, execCtx)})
+	if err != nil {
+		lifecycle.Unlock()
+		fmt.Fprintf(os.Stderr, "goray worker: %v\n", err)
+		glog.Errorf("worker %s: %v", workerID.Hex(), err)
+		glog.Flush()
+		return 1
+	}
+	current.Store(&runtimeState{cw: cw, namespace: os.Getenv(raylet.EnvNamespace), isWorker: true})
+	// Processes the task code starts are not workers of this node.
+	for _, k := range []string{raylet.EnvWorker, raylet.EnvWorkerID, raylet.EnvRayletSocket} {
+		_ = os.Unsetenv(k)
+	}
+	lifecycle.Unlock()
+	glog.Infof("worker %s (pid %d) connected to %s", workerID.Hex(), os.Getpid(), socket)
+	<-cw.Done()
+	glog.Infof("worker %s: the node went away; exiting", workerID.Hex())
+	glog.Flush()
+	return 0
+}
+
+//export ray_shutdown
+func ray_shutdown() {
+	lifecycle.Lock()
+	defer lifecycle.Unlock()
+	st := current.Load()
+	if st == nil || st.isWorker {
+		return
+	}
+	current.Store(nil)
+	st.cw.Close()
+	if st.node != nil {
+		st.node.Stop()
+		_ = setFlag("logtostderr", "true")
+	}
+}
+
+//export ray_put
+func ray_put(data *C.uint8_t, size C.size_t, contained *C.uint8_t, numContained C.size_t, outID *C.uint8_t, errOut **C.char) C.int {
+	st, err := state()
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	id, err := st.cw.Put(C.GoBytes(unsafe.Pointer(data), C.int(size)), objectIDs(contained, numContained))
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	writeID(outID, id)
+	return C.RAY_OK
+}
+
+//export ray_get
+func ray_get(idsPtr *C.uint8_t, numIDs C.size_t, timeoutMs C.int64_t, out *C.ray_object, errOut **C.char) C.int {
+	st, err := state()
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	objs, err := st.cw.Get(objectIDs(idsPtr, numIDs), timeout(timeoutMs))
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	outs := unsafe.Slice(out, int(numIDs))
+	for i, o := range objs {
+		outs[i].data = nil
+		if len(o.Data) > 0 {
+			outs[i].data = (*C.uint8_t)(C.CBytes(o.Data))
+		}
+		outs[i].size = C.size_t(len(o.Data))
+		outs[i].kind = C.int(o.Kind)
+		outs[i].handle = 0
+	}
+	return C.RAY_OK
+}
+
+//export ray_object_release
+func ray_object_release(obj *C.ray_object) {
+	if obj == nil {
+		return
+	}
+	if obj.data != nil {
+		C.free(unsafe.Pointer(obj.data))
+		obj.data = nil
+	}
+	obj.size = 0
+}
+
+//export ray_wait
+func ray_wait(idsPtr *C.uint8_t, numIDs C.size_t, numObjects C.size_t, timeoutMs C.int64_t, outReady *C.uint8_t, errOut **C.char) C.int {
+	st, err := state()
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	ready, err := st.cw.Wait(objectIDs(idsPtr, numIDs), int(numObjects), timeout(timeoutMs))
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	flags := unsafe.Slice((*byte)(unsafe.Pointer(outReady)), int(numIDs))
+	for i, r := range ready {
+		flags[i] = 0
+		if r {
+			flags[i] = 1
+		}
+	}
+	return C.RAY_OK
+}
+
+//export ray_add_ref
+func ray_add_ref(id *C.uint8_t) {
+	if st := current.Load(); st != nil && id != nil {
+		st.cw.AddRef(objectID(id))
+	}
+}
+
+//export ray_remove_ref
+func ray_remove_ref(id *C.uint8_t) {
+	if st := current.Load(); st != nil && id != nil {
+		st.cw.RemoveRef(objectID(id))
+	}
+}
+
+//export ray_ref_count
+func ray_ref_count(id *C.uint8_t) C.int64_t {
+	if st := current.Load(); st != nil && id != nil {
+		return C.int64_t(st.cw.RefCount(objectID(id)))
+	}
+	return 0
+}
+
+//export ray_free
+func ray_free(p unsafe.Pointer) { C.free(p) }

@@ -1,0 +1,75 @@
+package main
+
+/*
+#define RAY_C_API_NO_FUNCTIONS
+#include <stdlib.h>
+#include "ray/c_api.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"goray/core"
+	pb "goray/rpc/proto"
+)
+
+// taskSpec copies a C task spec into its wire form.
+func taskSpec(spec *C.ray_task_spec) (*pb.TaskSpec, error) {
+	if spec == nil || spec.function_name == nil || spec.function_name_len == 0 {
+		return nil, core.Errorf(core.CodeInvalidArgument, "a task needs a function name")
+	}
+	out := &pb.TaskSpec{
+		FunctionName: C.GoStringN(spec.function_name, C.int(spec.function_name_len)),
+		MaxRetries:   int32(spec.max_retries),
+	}
+	if spec.name != nil {
+		out.Name = C.GoStringN(spec.name, C.int(spec.name_len))
+	}
+	if spec.num_args > 0 {
+		for _, a := range unsafe.Slice(spec.args, int(spec.num_args)) {
+			arg := &pb.TaskArg{IsRef: a.is_ref != 0}
+			if arg.IsRef {
+				if a.object_id == nil {
+					return nil, core.Errorf(core.CodeInvalidArgument, "task %s: an ObjectRef argument without an id", out.FunctionName)
+				}
+				id := objectID(a.object_id)
+				arg.ObjectId = id[:]
+			} else {
+				arg.Data = C.GoBytes(unsafe.Pointer(a.data), C.int(a.size))
+			}
+			for _, id := range objectIDs(a.contained_ids, a.num_contained) {
+				id := id
+				arg.ContainedIds = append(arg.ContainedIds, id[:])
+			}
+			out.Args = append(out.Args, arg)
+		}
+	}
+	if spec.num_resources > 0 {
+		out.Resources = map[string]float64{}
+		names := unsafe.Slice(spec.resource_names, int(spec.num_resources))
+		values := unsafe.Slice(spec.resource_values, int(spec.num_resources))
+		for i := range names {
+			out.Resources[C.GoString(names[i])] = float64(values[i])
+		}
+	}
+	return out, nil
+}
+
+//export ray_submit_task
+func ray_submit_task(spec *C.ray_task_spec, outReturnID *C.uint8_t, errOut **C.char) C.int {
+	st, err := state()
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	ts, err := taskSpec(spec)
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	id, err := st.cw.SubmitTask(ts)
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	writeID(outReturnID, id)
+	return C.RAY_OK
+}

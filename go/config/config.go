@@ -1,0 +1,168 @@
+// Package config reads the RayConfig a driver passes to ray_init (as JSON) and the `ray start`
+// style head arguments inside it, and rejects what goray cannot honour with a clear message.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// RayConfig mirrors ray::RayConfig's fields.
+type RayConfig struct {
+	Address              string   `json:"address"`
+	LocalMode            bool     `json:"local_mode"`
+	CodeSearchPath       []string `json:"code_search_path"`
+	HeadArgs             []string `json:"head_args"`
+	DefaultActorLifetime string   `json:"default_actor_lifetime"`
+	Namespace            string   `json:"ray_namespace"`
+	RedisPassword        *string  `json:"redis_password"`
+	RuntimeEnv           *string  `json:"runtime_env"`
+	JobID                string   `json:"job_id"`
+	NodeManagerPort      int      `json:"node_manager_port"`
+	SessionDir           string   `json:"session_dir"`
+	LogsDir              string   `json:"logs_dir"`
+	NodeIPAddress        string   `json:"node_ip_address"`
+}
+
+// HeadOptions are the `ray start --head` arguments goray understands.
+type HeadOptions struct {
+	NumCPUs   float64 // negative: not given
+	NumGPUs   float64 // negative: not given
+	Resources map[string]float64
+	TempDir   string
+}
+
+// Parse reads a RayConfig from JSON; unknown fields are an error.
+func Parse(text string) (*RayConfig, error) {
+	cfg := &RayConfig{}
+	if strings.TrimSpace(text) == "" {
+		return cfg, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("bad RayConfig: %w", err)
+	}
+	return cfg, nil
+}
+
+// Validate rejects settings goray cannot honour yet and checks the rest. It resolves the
+// address from RAY_ADDRESS when the config has none.
+func (c *RayConfig) Validate() error {
+	if c.Address == "" {
+		c.Address = os.Getenv("RAY_ADDRESS")
+	}
+	if c.Address != "" && c.Address != "local" {
+		return fmt.Errorf("cannot connect to the cluster at %q: joining a cluster started with `ray start` is not supported by this goray build yet; unset RAY_ADDRESS and RayConfig::address to run on an embedded node", c.Address)
+	}
+	if c.RedisPassword != nil {
+		return fmt.Errorf("redis_password is not supported: goray's control store has no Redis; leave it unset")
+	}
+	if c.RuntimeEnv != nil && strings.TrimSpace(*c.RuntimeEnv) != "" && strings.TrimSpace(*c.RuntimeEnv) != "{}" {
+		return fmt.Errorf("runtime_env is not supported by this goray build yet: leave RayConfig::runtime_env unset")
+	}
+	switch c.DefaultActorLifetime {
+	case "", "non_detached", "detached":
+	default:
+		return fmt.Errorf("default_actor_lifetime must be detached or non_detached, not %q", c.DefaultActorLifetime)
+	}
+	if c.NodeManagerPort != 0 {
+		return fmt.Errorf("node_manager_port %d: the embedded node talks over unix sockets and takes no port", c.NodeManagerPort)
+	}
+	for i, p := range c.CodeSearchPath {
+		if p == "" {
+			return fmt.Errorf("code_search_path entry %d is empty", i)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("code_search_path entry %q: %w", p, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("code_search_path entry %q does not exist", p)
+		}
+		c.CodeSearchPath[i] = abs
+	}
+	return nil
+}
+
+// ParseHeadArgs reads head_args: --num-cpus N, --num-gpus N, --resources JSON, --temp-dir DIR,
+// each as "--flag value" or "--flag=value"; an element "--flag value" (without JSON) is split at spaces.
+func ParseHeadArgs(args []string) (*HeadOptions, error) {
+	var words []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "--") && !strings.Contains(a, "{") {
+			words = append(words, strings.Fields(a)...)
+		} else {
+			words = append(words, a)
+		}
+	}
+	h := &HeadOptions{NumCPUs: -1, NumGPUs: -1, Resources: map[string]float64{}}
+	for i := 0; i < len(words); i++ {
+		flag, value, hasValue := strings.Cut(words[i], "=")
+		switch flag {
+		case "--num-cpus", "--num-gpus", "--resources", "--temp-dir":
+		case "--head":
+			continue
+		default:
+			return nil, fmt.Errorf("unsupported head argument %q (goray understands --num-cpus, --num-gpus, --resources, --temp-dir)", words[i])
+		}
+		if !hasValue {
+			if i+1 >= len(words) {
+				return nil, fmt.Errorf("head argument %s needs a value", flag)
+			}
+			i++
+			value = words[i]
+		}
+		switch flag {
+		case "--num-cpus", "--num-gpus":
+			n, err := strconv.ParseFloat(value, 64)
+			if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+				return nil, fmt.Errorf("head argument %s needs a non-negative number, not %q", flag, value)
+			}
+			if flag == "--num-cpus" {
+				h.NumCPUs = n
+			} else {
+				h.NumGPUs = n
+			}
+		case "--resources":
+			res := map[string]float64{}
+			if err := json.Unmarshal([]byte(value), &res); err != nil {
+				return nil, fmt.Errorf("head argument --resources needs a JSON object of numbers, not %q: %v", value, err)
+			}
+			for k, v := range res {
+				if k == "CPU" || k == "GPU" {
+					return nil, fmt.Errorf("--resources must not set %s: use --num-cpus or --num-gpus", k)
+				}
+				if k == "" || v < 0 {
+					return nil, fmt.Errorf("--resources: resource %q = %v is not allowed", k, v)
+				}
+				h.Resources[k] = v
+			}
+		case "--temp-dir":
+			h.TempDir = value
+		}
+	}
+	return h, nil
+}
+
+// NodeResources is the node's resource totals: CPUs default to the machine's count.
+func (h *HeadOptions) NodeResources(machineCPUs int) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range h.Resources {
+		out[k] = v
+	}
+	out["CPU"] = float64(machineCPUs)
+	if h.NumCPUs >= 0 {
+		out["CPU"] = h.NumCPUs
+	}
+	if h.NumGPUs > 0 {
+		out["GPU"] = h.NumGPUs
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseAndValidate(t *testing.T) {
+	t.Setenv("RAY_ADDRESS", "")
+	dir := t.TempDir()
+	cfg, err := Parse(`{"local_mode":true,"code_search_path":["` + dir + `"],"head_args":["--num-cpus","2"],"ray_namespace":"ns","default_actor_lifetime":"detached"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.LocalMode || cfg.Namespace != "ns" || cfg.CodeSearchPath[0] != dir {
+		t.Fatalf("%+v", cfg)
+	}
+	if _, err := Parse(`{"bogus":1}`); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+	if _, err := Parse(`{`); err == nil {
+		t.Fatal("malformed JSON accepted")
+	}
+	if c, err := Parse(""); err != nil || c.LocalMode {
+		t.Fatal("empty config")
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	t.Setenv("RAY_ADDRESS", "")
+	cases := map[string]string{
+		`{"address":"127.0.0.1:6379"}`:          "cannot connect",
+		`{"redis_password":"x"}`:                "redis_password",
+		`{"runtime_env":"{\"env_vars\":{}}"}`:   "runtime_env",
+		`{"default_actor_lifetime":"forever"}`:  "default_actor_lifetime",
+		`{"node_manager_port":1234}`:            "node_manager_port",
+		`{"code_search_path":["/no/such/dir"]}`: "does not exist",
+	}
+	for text, want := range cases {
+		cfg, err := Parse(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error with %q", text, err, want)
+		}
+	}
+	t.Setenv("RAY_ADDRESS", "10.0.0.1:6379")
+	cfg, _ := Parse(`{}`)
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "10.0.0.1:6379") {
+		t.Errorf("RAY_ADDRESS ignored: %v", err)
+	}
+}
+
+func TestHeadArgs(t *testing.T) {
+	h, err := ParseHeadArgs([]string{"--num-cpus", "3", "--resources={\"r1\": 2}", "--temp-dir /x", "--num-gpus=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := h.NodeResources(8)
+	if res["CPU"] != 3 || res["GPU"] != 1 || res["r1"] != 2 || h.TempDir != "/x" {
+		t.Fatalf("%v %+v", res, h)
+	}
+	h, _ = ParseHeadArgs(nil)
+	if h.NodeResources(8)["CPU"] != 8 {
+		t.Fatal("default CPUs")
+	}
+	bad := [][]string{{"--num-cpus"}, {"--num-cpus", "-1"}, {"--num-cpus", "x"}, {"--port", "1"},
+		{"--resources", "{"}, {"--resources", `{"CPU":1}`}, {"--resources", `{"a":-1}`}}
+	for _, args := range bad {
+		if _, err := ParseHeadArgs(args); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

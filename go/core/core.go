@@ -1,0 +1,299 @@
+// Package core is the core worker: the part of the runtime that lives in every driver and worker
+// process. It submits tasks, stores the objects this process creates or fetches, counts the
+// references the process holds, and executes tasks by calling back into user code. It runs on
+// one of two backends: the node (a raylet stream) or local mode (everything in this process).
+package core
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
+)
+
+// kindUnknown marks, in a process's local store, an id the node says nobody created.
+const kindUnknown int32 = -1
+
+// TaskCall is a call for user code to execute.
+type TaskCall struct {
+	Function string
+	Args     [][]byte
+}
+
+// Executor runs a call in user code and returns its result (a value or an error object).
+type Executor func(call *TaskCall) *objstore.Object
+
+// Options configure a core worker.
+type Options struct {
+	// Local runs tasks in this process on a pool of NumCPUs threads (local mode).
+	Local   bool
+	NumCPUs int
+	// RayletSocket is the node's socket (node mode).
+	RayletSocket string
+	// IsWorker marks a worker process: it executes the tasks the node sends it.
+	IsWorker bool
+	WorkerID ids.UniqueID
+	// Exec runs tasks (local mode and worker processes).
+	Exec Executor
+}
+
+// backend is where tasks and objects go beyond this process.
+type backend interface {
+	submit(spec *pb.TaskSpec) error
+	put(id ids.ObjectID, obj *objstore.Object) error
+	// fetch asks for objects not in the local store; each arrives there (or an unknown marker).
+	fetch(list []ids.ObjectID) error
+	// forget drops what the backend keeps for an object this process released.
+	forget(id ids.ObjectID)
+	setBlocked(blocked bool)
+	close()
+}
+
+// CoreWorker is the runtime of one process.
+type CoreWorker struct {
+	opts   Options
+	store  *objstore.MemoryStore
+	refs   *refCounter
+	be     backend
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	execThreads sync.Map // OS thread id -> struct{}: threads running a task
+	closeOnce   sync.Once
+}
+
+// New starts a core worker on the backend its options name.
+func New(opts Options) (*CoreWorker, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cw := &CoreWorker{opts: opts, store: objstore.NewMemoryStore(), ctx: ctx, cancel: cancel}
+	cw.refs = newRefCounter(cw.release)
+	if opts.Local {
+		if opts.Exec == nil {
+			cancel()
+			return nil, fmt.Errorf("local mode needs an executor")
+		}
+		cw.be = newLocalBackend(cw, opts.NumCPUs)
+		return cw, nil
+	}
+	be, err := connectNode(cw, opts)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	cw.be = be
+	return cw, nil
+}
+
+// Close stops the core worker; calls waiting in Get or Wait fail with ErrShutdown.
+func (cw *CoreWorker) Close() {
+	cw.closeOnce.Do(func() {
+		cw.cancel()
+		cw.be.close()
+	})
+}
+
+// Done is closed when the core worker has stopped (Close, or its node went away).
+func (cw *CoreWorker) Done() <-chan struct{} { return cw.ctx.Done() }
+
+func (cw *CoreWorker) closed() bool { return cw.ctx.Err() != nil }
+
+// Put stores a value and returns its new id.
+func (cw *CoreWorker) Put(data []byte, contained []ids.ObjectID) (ids.ObjectID, error) {
+	if cw.closed() {
+		return ids.Nil, ErrShutdown
+	}
+	id := ids.NewPutID()
+	obj := &objstore.Object{Data: data, Kind: objstore.KindValue, Contained: contained}
+	cw.storeLocal(id, obj)
+	if err := cw.be.put(id, obj); err != nil {
+		return ids.Nil, err
+	}
+	return id, nil
+}
+
+// storeLocal puts an object in this process's store; it holds its contained refs while there.
+func (cw *CoreWorker) storeLocal(id ids.ObjectID, obj *objstore.Object) {
+	if cw.store.Put(id, obj) && len(obj.Contained) > 0 {
+		cw.refs.add(obj.Contained...)
+	}
+}
+
+// release drops this process's copy of an object no reference in it names any more.
+func (cw *CoreWorker) release(id ids.ObjectID) {
+	obj, ok := cw.store.Get(id)
+	if ok {
+		cw.store.Delete(id)
+	}
+	cw.be.forget(id)
+	if ok && len(obj.Contained) > 0 {
+		cw.refs.remove(obj.Contained...)
+	}
+}
+
+// SubmitTask sends a task on its way and returns the id of its return object.
+func (cw *CoreWorker) SubmitTask(spec *pb.TaskSpec) (ids.ObjectID, error) {
+	if cw.closed() {
+		return ids.Nil, ErrShutdown
+	}
+	if spec.FunctionName == "" {
+		return ids.Nil, Errorf(CodeInvalidArgument, "a task needs a function name")
+	}
+	for _, a := range spec.Args {
+		if a.IsRef {
+			if _, err := ids.ObjectIDFromBytes(a.ObjectId); err != nil {
+				return ids.Nil, Errorf(CodeInvalidArgument, "task %s: bad ObjectRef argument: %v", spec.FunctionName, err)
+			}
+		}
+	}
+	taskID := ids.NewTaskID()
+	ret := taskID.ReturnID(1)
+	spec.TaskId = taskID[:]
+	spec.ReturnId = ret[:]
+	if err := cw.be.submit(spec); err != nil {
+		return ids.Nil, err
+	}
+	return ret, nil
+}
+
+// missing lists the ids (once each) that are not in the local store.
+func (cw *CoreWorker) missing(list []ids.ObjectID) []ids.ObjectID {
+	var out []ids.ObjectID
+	seen := map[ids.ObjectID]bool{}
+	for _, id := range list {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if _, ok := cw.store.Get(id); !ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// waitLocal waits until n of the ids are in the local store, fetching the missing ones.
+// timeout < 0 waits forever. A task waiting here gives its CPU back to the node.
+func (cw *CoreWorker) waitLocal(list []ids.ObjectID, n int, timeout time.Duration) ([]bool, error) {
+	if cw.closed() {
+		return nil, ErrShutdown
+	}
+	if miss := cw.missing(list); len(miss) > 0 {
+		if err := cw.be.fetch(miss); err != nil {
+			return nil, err
+		}
+	}
+	ctx := cw.ctx
+	if timeout >= 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(cw.ctx, timeout)
+		defer cancel()
+	}
+	if len(cw.missing(list)) > 0 && cw.inTask() {
+		cw.be.setBlocked(true)
+		defer cw.be.setBlocked(false)
+	}
+	ready, err := cw.store.WaitN(ctx, list, n)
+	if err != nil && cw.closed() {
+		return nil, ErrShutdown
+	}
+	return ready, err
+}
+
+// Get returns the objects, waiting up to timeout (negative: forever).
+func (cw *CoreWorker) Get(list []ids.ObjectID, timeout time.Duration) ([]*objstore.Object, error) {
+	if _, err := cw.waitLocal(list, len(list), timeout); err != nil {
+		if err == ErrShutdown {
+			return nil, err
+		}
+		miss := cw.missing(list)
+		first := ""
+		if len(miss) > 0 {
+			first = " (" + miss[0].Hex() + ")"
+		}
+		return nil, Errorf(CodeTimeout, "Get object error: timed out after %d ms waiting for %d of %d objects%s", timeout.Milliseconds(), len(miss), len(list), first)
+	}
+	out := make([]*objstore.Object, len(list))
+	for i, id := range list {
+		obj, ok := cw.store.Get(id)
+		if !ok {
+			// Released between the wait and here: fetch again.
+			objs, err := cw.Get([]ids.ObjectID{id}, timeout)
+			if err != nil {
+				return nil, err
+			}
+			obj = objs[0]
+		}
+		if obj.Kind == kindUnknown {
+			cw.store.Delete(id)
+			return nil, Errorf(CodeUnknownObject, "Get object error: object %s is unknown: no process of this cluster created it, or it was freed", id.Hex())
+		}
+		out[i] = obj
+	}
+	return out, nil
+}
+
+// Wait waits until n of the objects are ready or timeout passes (negative: forever) and marks
+// at most n ready ones, in the order given.
+func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([]bool, error) {
+	if n < 0 || n > len(list) {
+		return nil, Errorf(CodeInvalidArgument, "Wait: num_objects %d is out of range for %d objects", n, len(list))
+	}
+	ready, err := cw.waitLocal(list, n, timeout)
+	if err == ErrShutdown {
+		return nil, err
+	}
+	if ready == nil {
+		ready = make([]bool, len(list))
+	}
+	count := 0
+	for i, id := range list {
+		if !ready[i] {
+			continue
+		}
+		if obj, ok := cw.store.Get(id); ok && obj.Kind == kindUnknown {
+			cw.store.Delete(id)
+			return nil, Errorf(CodeUnknownObject, "Wait: object %s is unknown: no process of this cluster created it, or it was freed", id.Hex())
+		}
+		if count >= n {
+			ready[i] = false
+			continue
+		}
+		count++
+	}
+	return ready, nil
+}
+
+// AddRef counts a new live ObjectRef in this process.
+func (cw *CoreWorker) AddRef(id ids.ObjectID) { cw.refs.add(id) }
+
+// RemoveRef counts a destroyed ObjectRef; the last one releases the object here.
+func (cw *CoreWorker) RemoveRef(id ids.ObjectID) { cw.refs.remove(id) }
+
+// RefCount is the number of references this process holds to id.
+func (cw *CoreWorker) RefCount(id ids.ObjectID) int64 { return cw.refs.count(id) }
+
+// inTask tells whether the calling OS thread is executing a task of this process.
+func (cw *CoreWorker) inTask() bool {
+	_, ok := cw.execThreads.Load(syscall.Gettid())
+	return ok
+}
+
+// execute runs one task in user code on this (locked) OS thread.
+func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte) *objstore.Object {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := syscall.Gettid()
+	cw.execThreads.Store(tid, struct{}{})
+	defer cw.execThreads.Delete(tid)
+	obj := cw.opts.Exec(&TaskCall{Function: spec.FunctionName, Args: args})
+	if obj == nil {
+		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("task " + spec.FunctionName + " returned no result")}
+	}
+	return obj
+}

@@ -1,0 +1,186 @@
+package core
+
+import (
+	"fmt"
+	"sync"
+
+	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
+)
+
+// DefaultLocalThreads is local mode's pool size unless --num-cpus says otherwise (Ray's local
+// mode runs tasks on a pool of 10 threads).
+const DefaultLocalThreads = 10
+
+// cpuPool limits how many tasks run at once. A task blocked in Get leaves its slot and takes it
+// back without waiting when it resumes, so nested tasks never deadlock the pool.
+type cpuPool struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running int
+	limit   int
+	closed  bool
+}
+
+func newCPUPool(limit int) *cpuPool {
+	p := &cpuPool{limit: limit}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// acquire waits for a slot; it reports false when the pool closed.
+func (p *cpuPool) acquire() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.running >= p.limit && !p.closed {
+		p.cond.Wait()
+	}
+	if p.closed {
+		return false
+	}
+	p.running++
+	return true
+}
+
+func (p *cpuPool) release() {
+	p.mu.Lock()
+	p.running--
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+func (p *cpuPool) reacquire() {
+	p.mu.Lock()
+	p.running++
+	p.mu.Unlock()
+}
+
+func (p *cpuPool) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+// localBackend runs every task in this process (local mode).
+type localBackend struct {
+	cw      *CoreWorker
+	pool    *cpuPool
+	mu      sync.Mutex
+	pending map[ids.ObjectID]bool // return ids of unfinished tasks
+}
+
+func newLocalBackend(cw *CoreWorker, threads int) *localBackend {
+	if threads <= 0 {
+		threads = DefaultLocalThreads
+	}
+	return &localBackend{cw: cw, pool: newCPUPool(threads), pending: map[ids.ObjectID]bool{}}
+}
+
+func (b *localBackend) known(id ids.ObjectID) bool {
+	if _, ok := b.cw.store.Get(id); ok {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pending[id]
+}
+
+// argRefs lists the objects a task holds until it finishes: its ObjectRef arguments and the refs
+// inside its value arguments.
+func argRefs(spec *pb.TaskSpec) []ids.ObjectID {
+	var out []ids.ObjectID
+	for _, a := range spec.Args {
+		if a.IsRef {
+			id, _ := ids.ObjectIDFromBytes(a.ObjectId)
+			out = append(out, id)
+		}
+		out = append(out, ids.FromBytesList(a.ContainedIds)...)
+	}
+	return out
+}
+
+func (b *localBackend) submit(spec *pb.TaskSpec) error {
+	ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
+	var deps []ids.ObjectID
+	for _, a := range spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		if !b.known(dep) {
+			b.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
+				"Argument of task %s is ObjectRef %s, which no process of this cluster created (or it was freed)", spec.FunctionName, dep.Hex()))})
+			return nil
+		}
+		deps = append(deps, dep)
+	}
+	held := argRefs(spec)
+	b.cw.refs.add(held...)
+	b.mu.Lock()
+	b.pending[ret] = true
+	b.mu.Unlock()
+	go b.run(spec, ret, deps, held)
+	return nil
+}
+
+func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, deps, held []ids.ObjectID) {
+	defer b.cw.refs.remove(held...)
+	defer func() {
+		b.mu.Lock()
+		delete(b.pending, ret)
+		b.mu.Unlock()
+	}()
+	if len(deps) > 0 {
+		if _, err := b.cw.store.WaitN(b.cw.ctx, deps, len(deps)); err != nil {
+			return // shut down
+		}
+	}
+	args := make([][]byte, len(spec.Args))
+	for i, a := range spec.Args {
+		if !a.IsRef {
+			args[i] = a.Data
+			continue
+		}
+		id, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		obj, _ := b.cw.store.Get(id)
+		if obj == nil || obj.IsError() {
+			if obj == nil {
+				obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte("argument " + id.Hex() + " was freed before the task ran")}
+			}
+			b.cw.storeLocal(ret, obj)
+			return
+		}
+		args[i] = obj.Data
+	}
+	if !b.pool.acquire() {
+		return
+	}
+	result := b.cw.execute(spec, args)
+	b.pool.release()
+	b.cw.storeLocal(ret, result)
+}
+
+func (b *localBackend) put(ids.ObjectID, *objstore.Object) error { return nil }
+
+func (b *localBackend) fetch(list []ids.ObjectID) error {
+	for _, id := range list {
+		if !b.known(id) {
+			b.cw.store.Put(id, &objstore.Object{Kind: kindUnknown})
+		}
+	}
+	return nil
+}
+
+func (b *localBackend) forget(ids.ObjectID) {}
+
+func (b *localBackend) setBlocked(blocked bool) {
+	if blocked {
+		b.pool.release()
+	} else {
+		b.pool.reacquire()
+	}
+}
+
+func (b *localBackend) close() { b.pool.close() }

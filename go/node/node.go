@@ -1,0 +1,105 @@
+// Package node runs a whole node in this process: a session directory, the control store (GCS)
+// and the node manager (raylet), each serving gRPC on a unix socket of the session. ray::Init()
+// with no address starts one inside the driver; `ray start --head` will run the same code as a
+// daemon.
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/golang/glog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"goray/gcs"
+	"goray/raylet"
+	pb "goray/rpc/proto"
+	"goray/session"
+)
+
+// Options say how to start a node.
+type Options struct {
+	TempDir        string // root of session directories ("" -> RAY_TMPDIR or /tmp/ray)
+	SessionDir     string // "" -> a new session_<time>_<pid> under the root
+	LogsDir        string // "" -> <session>/logs
+	Resources      map[string]float64
+	WorkerCommand  []string
+	CodeSearchPath []string
+	DriverExe      string
+	Namespace      string
+	NodeIP         string
+}
+
+// Node is a running node.
+type Node struct {
+	Session *session.Session
+	GCS     *gcs.Server
+	Raylet  *raylet.Raylet
+}
+
+// Start creates the session and starts the control store and the node manager.
+func Start(opts Options) (*Node, error) {
+	sess, err := session.Create(session.Root(opts.TempDir), opts.SessionDir, opts.LogsDir)
+	if err != nil {
+		return nil, err
+	}
+	session.SetupLogging(sess.LogsDir)
+	n := &Node{Session: sess, GCS: gcs.New()}
+	if err := n.GCS.Serve(sess.Socket("gcs")); err != nil {
+		return nil, err
+	}
+	n.Raylet = raylet.New(raylet.Config{
+		SessionDir:     sess.Dir,
+		LogsDir:        sess.LogsDir,
+		SocketPath:     sess.Socket("raylet"),
+		Resources:      opts.Resources,
+		WorkerCommand:  opts.WorkerCommand,
+		CodeSearchPath: opts.CodeSearchPath,
+		DriverExe:      opts.DriverExe,
+		Namespace:      opts.Namespace,
+	})
+	if err := n.Raylet.Start(); err != nil {
+		n.GCS.Stop()
+		return nil, err
+	}
+	if err := n.register(opts.NodeIP); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	glog.Infof("node started in %s", sess.Dir)
+	return n, nil
+}
+
+// register records the node in the control store, over gRPC like any other process would.
+func (n *Node) register(ip string) error {
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	conn, err := grpc.Dial("unix://"+n.Session.Socket("gcs"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("connecting to the control store: %w", err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := n.Raylet.NodeID()
+	_, err = pb.NewControlStoreClient(conn).RegisterNode(ctx, &pb.RegisterNodeRequest{Node: &pb.NodeInfo{
+		NodeId: id[:], Address: ip, Resources: n.Raylet.Resources(), Alive: true, StartTimeMs: time.Now().UnixMilli(),
+	}})
+	if err != nil {
+		return fmt.Errorf("registering the node with the control store: %w", err)
+	}
+	return nil
+}
+
+// RayletSocket is the path core workers connect to.
+func (n *Node) RayletSocket() string { return n.Session.Socket("raylet") }
+
+// Stop stops the node manager (and with it every worker) and the control store.
+func (n *Node) Stop() {
+	n.Raylet.Stop()
+	n.GCS.Stop()
+	glog.Flush()
+}

@@ -1,0 +1,206 @@
+package raylet
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/golang/glog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"goray/ids"
+	"goray/objstore"
+	"goray/rpc/batch"
+	pb "goray/rpc/proto"
+)
+
+// client is one connected core worker: a driver or one of the node's workers.
+type client struct {
+	id       ids.UniqueID
+	isDriver bool
+	pid      int32
+	worker   *worker
+	sender   *batch.Sender[*pb.ServerMessage]
+}
+
+func (c *client) String() string {
+	if c.worker != nil {
+		return c.worker.String()
+	}
+	return fmt.Sprintf("driver %s (pid %d)", c.id.Hex()[:12], c.pid)
+}
+
+func (c *client) send(m *pb.ServerMessage) {
+	if err := c.sender.Queue(m); err != nil {
+		glog.V(1).Infof("dropping a message to %s: %v", c, err)
+	}
+}
+
+func (c *client) sendObject(id ids.ObjectID, obj *objstore.Object) {
+	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Object{Object: &pb.ObjectReady{
+		ObjectId: id[:],
+		Object:   &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
+	}}})
+}
+
+// Connect serves one core worker's stream: the first message registers it, the rest are its
+// submissions, objects, subscriptions and results.
+func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if len(first.Messages) == 0 || first.Messages[0].GetRegister() == nil {
+		return status.Error(codes.InvalidArgument, "the first message on a node stream must register the client")
+	}
+	reg := first.Messages[0].GetRegister()
+	id, err := ids.UniqueIDFromBytes(reg.WorkerId)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "register: %v", err)
+	}
+	c := &client{id: id, isDriver: reg.IsDriver, pid: reg.Pid}
+	c.sender = batch.NewSender(func(msgs []*pb.ServerMessage) error {
+		return stream.Send(&pb.ServerBatch{Messages: msgs})
+	})
+	defer c.sender.Close()
+
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return status.Error(codes.Unavailable, "node is shutting down")
+	}
+	if !reg.IsDriver {
+		w := r.workers[id]
+		if w == nil || w.client != nil {
+			r.mu.Unlock()
+			glog.Warningf("refused a worker registration with unknown id %s from pid %d", id.Hex(), reg.Pid)
+			return status.Errorf(codes.PermissionDenied, "worker %s was not started by this node", id.Hex())
+		}
+		w.client = c
+		c.worker = w
+	}
+	r.clients[c] = true
+	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: &pb.Registered{NodeId: r.nodeID[:], SessionDir: r.cfg.SessionDir}}})
+	if c.worker != nil {
+		r.idle = append(r.idle, c.worker)
+		r.schedule()
+	}
+	r.handle(c, first.Messages[1:])
+	r.mu.Unlock()
+	glog.V(1).Infof("%s connected", c)
+
+	for {
+		b, err := stream.Recv()
+		if err != nil {
+			r.disconnect(c, err)
+			return nil
+		}
+		r.mu.Lock()
+		r.handle(c, b.Messages)
+		r.mu.Unlock()
+	}
+}
+
+// disconnect forgets a client whose stream ended; a worker's process is stopped, and its reaper
+// deals with the task it ran.
+func (r *Raylet) disconnect(c *client, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.clients, c)
+	if w := c.worker; w != nil && !w.exited && !r.stopped {
+		glog.Warningf("%s closed its stream (%v); stopping it", w, err)
+		r.removeIdle(w)
+		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+	}
+}
+
+// handle applies a batch of messages from c. Called with r.mu held.
+func (r *Raylet) handle(c *client, msgs []*pb.ClientMessage) {
+	for _, m := range msgs {
+		if err := r.handleOne(c, m); err != nil {
+			glog.Warningf("bad message from %s: %v", c, err)
+		}
+	}
+}
+
+func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
+	switch body := m.Body.(type) {
+	case *pb.ClientMessage_Submit:
+		body.Submit.CallerId = c.id[:]
+		r.submit(body.Submit)
+	case *pb.ClientMessage_Put:
+		id, err := ids.ObjectIDFromBytes(body.Put.ObjectId)
+		if err != nil {
+			return fmt.Errorf("put: %w", err)
+		}
+		r.putObject(id, objectFromProto(body.Put.Object))
+	case *pb.ClientMessage_Subscribe:
+		for _, raw := range body.Subscribe.ObjectIds {
+			id, err := ids.ObjectIDFromBytes(raw)
+			if err != nil {
+				return fmt.Errorf("subscribe: %w", err)
+			}
+			if obj, ok := r.store.Get(id); ok {
+				c.sendObject(id, obj)
+			} else if _, ok := r.pending[id]; ok {
+				r.subscribers[id] = append(r.subscribers[id], c)
+			} else {
+				c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Object{Object: &pb.ObjectReady{ObjectId: id[:], Unknown: true}}})
+			}
+		}
+	case *pb.ClientMessage_Done:
+		return r.taskDone(c, body.Done)
+	case *pb.ClientMessage_Blocked:
+		w := c.worker
+		if w == nil || w.task == nil || w.blocked == body.Blocked.Blocked {
+			return nil
+		}
+		w.blocked = body.Blocked.Blocked
+		cpu := w.task.resources["CPU"]
+		if w.blocked {
+			r.blocked++
+			r.available["CPU"] += cpu
+		} else {
+			r.blocked--
+			r.available["CPU"] -= cpu
+		}
+		r.schedule()
+	case *pb.ClientMessage_Register:
+		return errors.New("register sent twice")
+	default:
+		return fmt.Errorf("unknown message %T", m.Body)
+	}
+	return nil
+}
+
+func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
+	w := c.worker
+	if w == nil {
+		return errors.New("a driver reported a task result")
+	}
+	t := w.task
+	if t == nil || string(done.ReturnId) != string(t.spec.ReturnId) {
+		return fmt.Errorf("%s reported a result for a task it was not running", w)
+	}
+	w.task = nil
+	r.release(t, w.blocked)
+	if w.blocked {
+		w.blocked = false
+		r.blocked--
+	}
+	if done.Result == nil {
+		done.Result = &pb.Object{Kind: objstore.KindTaskError, Data: []byte("the worker returned no result")}
+	}
+	r.finish(t, objectFromProto(done.Result))
+	r.idle = append(r.idle, w)
+	r.schedule()
+	return nil
+}
+
+func objectFromProto(p *pb.Object) *objstore.Object {
+	if p == nil {
+		return &objstore.Object{Kind: objstore.KindLost, Data: []byte("empty object")}
+	}
+	return &objstore.Object{Data: p.Data, Kind: p.Kind, Contained: ids.FromBytesList(p.ContainedIds)}
+}

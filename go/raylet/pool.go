@@ -1,0 +1,100 @@
+package raylet
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"goray/ids"
+)
+
+// Environment variables through which a node tells a worker process where it belongs.
+const (
+	EnvWorker         = "GORAY_WORKER"
+	EnvWorkerID       = "GORAY_WORKER_ID"
+	EnvRayletSocket   = "GORAY_RAYLET_SOCKET"
+	EnvSessionDir     = "GORAY_SESSION_DIR"
+	EnvLogsDir        = "GORAY_LOGS_DIR"
+	EnvCodeSearchPath = "GORAY_CODE_SEARCH_PATH"
+	EnvDriverExe      = "GORAY_DRIVER_EXE"
+	EnvNamespace      = "GORAY_NAMESPACE"
+)
+
+// stderrTailLines is how much of a dead worker's stderr its error shows.
+const stderrTailLines = 20
+
+// worker is one worker process the node started.
+type worker struct {
+	id         ids.UniqueID
+	cmd        *exec.Cmd
+	pid        int
+	stdoutPath string
+	stderrPath string
+	client     *client // set when the process has connected
+	task       *task   // the task it executes, if any
+	blocked    bool    // its task waits in Get and gave its CPU back
+	exited     bool
+}
+
+func (w *worker) String() string {
+	return fmt.Sprintf("worker %s (pid %d)", w.id.Hex()[:12], w.pid)
+}
+
+// spawnWorker starts one worker process. It does not hold the raylet's lock.
+func (r *Raylet) spawnWorker() (*worker, error) {
+	if len(r.cfg.WorkerCommand) == 0 {
+		return nil, fmt.Errorf("no worker command configured")
+	}
+	w := &worker{id: ids.NewUniqueID()}
+	short := w.id.Hex()[:16]
+	w.stdoutPath = filepath.Join(r.cfg.LogsDir, "worker-"+short+".out")
+	w.stderrPath = filepath.Join(r.cfg.LogsDir, "worker-"+short+".err")
+	stdout, err := os.Create(w.stdoutPath)
+	if err != nil {
+		return nil, fmt.Errorf("worker log: %w", err)
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(w.stderrPath)
+	if err != nil {
+		return nil, fmt.Errorf("worker log: %w", err)
+	}
+	defer stderr.Close()
+	cmd := exec.Command(r.cfg.WorkerCommand[0], r.cfg.WorkerCommand[1:]...)
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.Env = append(os.Environ(),
+		EnvWorker+"=1",
+		EnvWorkerID+"="+w.id.Hex(),
+		EnvRayletSocket+"="+r.cfg.SocketPath,
+		EnvSessionDir+"="+r.cfg.SessionDir,
+		EnvLogsDir+"="+r.cfg.LogsDir,
+		EnvCodeSearchPath+"="+strings.Join(r.cfg.CodeSearchPath, ":"),
+		EnvDriverExe+"="+r.cfg.DriverExe,
+		EnvNamespace+"="+r.cfg.Namespace,
+	)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting worker %s: %w", r.cfg.WorkerCommand[0], err)
+	}
+	w.cmd = cmd
+	w.pid = cmd.Process.Pid
+	return w, nil
+}
+
+// tail returns the last n lines of a file, or a note saying why it cannot.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", path, err)
+	}
+	text := strings.TrimRight(string(data), "\n")
+	if text == "" {
+		return "(empty)"
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

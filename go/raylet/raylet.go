@@ -1,0 +1,528 @@
+// Package raylet is the node manager: one per node. It keeps the node's objects, a pool of
+// prestarted worker processes, the node's resources, and schedules tasks onto workers once their
+// ObjectRef arguments exist. Core workers (drivers and workers) talk to it over one long-lived
+// bidirectional gRPC stream each, on a unix socket in the session directory.
+package raylet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/golang/glog"
+	"google.golang.org/grpc"
+
+	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
+)
+
+// DefaultMaxRetries is how often a task is retried when its worker dies, unless it says otherwise.
+const DefaultMaxRetries = 3
+
+// Config says how to run a node.
+type Config struct {
+	SessionDir     string
+	LogsDir        string
+	SocketPath     string
+	Resources      map[string]float64 // totals; "CPU" sets the worker pool size
+	WorkerCommand  []string           // argv of a worker process
+	CodeSearchPath []string
+	DriverExe      string
+	Namespace      string
+}
+
+// task is a task the node has accepted and not finished.
+type task struct {
+	spec        *pb.TaskSpec
+	returnID    ids.ObjectID
+	resources   map[string]float64
+	retriesLeft int
+	missing     int // ObjectRef arguments not yet in the store
+	infeasible  bool
+}
+
+// Raylet is a running node manager.
+type Raylet struct {
+	pb.UnimplementedNodeManagerServer
+
+	cfg    Config
+	nodeID ids.UniqueID
+	store  objstore.Store
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	grpcServer *grpc.Server
+	listener   net.Listener
+	serveDone  chan struct{}
+
+	mu          sync.Mutex
+	stopped     bool
+	total       map[string]float64
+	available   map[string]float64
+	workers     map[ids.UniqueID]*worker
+	idle        []*worker
+	starting    int
+	blocked     int
+	ready       []*task                    // arguments present, waiting for resources and a worker
+	waitingDeps map[ids.ObjectID][]*task   // tasks waiting for an argument
+	pending     map[ids.ObjectID]*task     // return id -> task not finished
+	subscribers map[ids.ObjectID][]*client // clients waiting for an object
+	clients     map[*client]bool
+	startErr    error
+}
+
+// New makes a node manager; Start runs it.
+func New(cfg Config) *Raylet {
+	ctx, cancel := context.WithCancel(context.Background())
+	total := map[string]float64{}
+	for k, v := range cfg.Resources {
+		total[k] = v
+	}
+	if _, ok := total["CPU"]; !ok {
+		total["CPU"] = 1
+	}
+	avail := map[string]float64{}
+	for k, v := range total {
+		avail[k] = v
+	}
+	return &Raylet{
+		cfg:         cfg,
+		nodeID:      ids.NewUniqueID(),
+		store:       objstore.NewMemoryStore(),
+		ctx:         ctx,
+		cancel:      cancel,
+		total:       total,
+		available:   avail,
+		workers:     map[ids.UniqueID]*worker{},
+		waitingDeps: map[ids.ObjectID][]*task{},
+		pending:     map[ids.ObjectID]*task{},
+		subscribers: map[ids.ObjectID][]*client{},
+		clients:     map[*client]bool{},
+	}
+}
+
+// NodeID is this node's id.
+func (r *Raylet) NodeID() ids.UniqueID { return r.nodeID }
+
+// Resources returns the node's total resources.
+func (r *Raylet) Resources() map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range r.total {
+		out[k] = v
+	}
+	return out
+}
+
+// poolSize is the number of workers kept: one per whole CPU, at least one.
+func (r *Raylet) poolSize() int {
+	n := int(math.Floor(r.total["CPU"]))
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// Start listens on the socket and prestarts the worker pool.
+func (r *Raylet) Start() error {
+	_ = os.Remove(r.cfg.SocketPath)
+	lis, err := net.Listen("unix", r.cfg.SocketPath)
+	if err != nil {
+		return fmt.Errorf("node manager: listen on %s: %w", r.cfg.SocketPath, err)
+	}
+	r.listener = lis
+	r.grpcServer = grpc.NewServer(grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32))
+	pb.RegisterNodeManagerServer(r.grpcServer, r)
+	r.serveDone = make(chan struct{})
+	go func() {
+		defer close(r.serveDone)
+		if err := r.grpcServer.Serve(lis); err != nil {
+			glog.Errorf("node manager stopped serving: %v", err)
+		}
+	}()
+	glog.Infof("node manager %s listening on %s with resources %v", r.nodeID.Hex(), r.cfg.SocketPath, r.total)
+	r.mu.Lock()
+	n := r.poolSize()
+	r.starting += n
+	r.mu.Unlock()
+	r.startWorkers(n)
+	return nil
+}
+
+// Stop ends every stream, stops every worker process and waits for them.
+func (r *Raylet) Stop() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.stopped = true
+	var procs []*worker
+	for _, w := range r.workers {
+		procs = append(procs, w)
+	}
+	r.mu.Unlock()
+	r.cancel()
+	if r.grpcServer != nil {
+		r.grpcServer.Stop()
+		<-r.serveDone
+	}
+	// Workers exit by themselves when their stream ends; those that do not are killed.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for _, w := range procs {
+		for time.Now().Before(deadline) && !r.exited(w) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !r.exited(w) {
+			_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	r.wg.Wait()
+	_ = os.Remove(r.cfg.SocketPath)
+	glog.Infof("node manager %s stopped", r.nodeID.Hex())
+}
+
+func (r *Raylet) exited(w *worker) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return w.exited
+}
+
+// startWorkers spawns n workers; the caller has already counted them in r.starting.
+func (r *Raylet) startWorkers(n int) {
+	for i := 0; i < n; i++ {
+		w, err := r.spawnWorker()
+		r.mu.Lock()
+		r.starting--
+		if err != nil || r.stopped {
+			if err == nil {
+				_ = w.cmd.Process.Signal(syscall.SIGKILL)
+				_ = w.cmd.Wait()
+				r.mu.Unlock()
+				continue
+			}
+			glog.Errorf("cannot start a worker: %v", err)
+			r.startErr = err
+			r.failUnrunnable(err)
+			r.mu.Unlock()
+			continue
+		}
+		r.workers[w.id] = w
+		r.mu.Unlock()
+		glog.Infof("started %s: %s", w, strings.Join(r.cfg.WorkerCommand, " "))
+		r.wg.Add(1)
+		go r.reap(w)
+	}
+}
+
+// reap waits for a worker process to end and deals with what it left.
+func (r *Raylet) reap(w *worker) {
+	defer r.wg.Done()
+	err := w.cmd.Wait()
+	status := "exited with status 0"
+	if err != nil {
+		status = err.Error()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.exited = true
+	delete(r.workers, w.id)
+	r.removeIdle(w)
+	if r.stopped {
+		return
+	}
+	glog.Warningf("%s %s", w, status)
+	if t := w.task; t != nil {
+		w.task = nil
+		r.release(t, w.blocked)
+		if w.blocked {
+			r.blocked--
+		}
+		if t.retriesLeft > 0 {
+			t.retriesLeft--
+			glog.Warningf("retrying task %s (%s) after its worker died; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], t.retriesLeft)
+			r.ready = append([]*task{t}, r.ready...)
+		} else {
+			msg := fmt.Sprintf("The worker process that ran %s died: %s %s while executing the task (function %s). Last lines of its stderr (%s):\n%s",
+				taskLabel(t), w, status, t.spec.FunctionName, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+			r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
+		}
+	}
+	r.schedule()
+}
+
+func taskLabel(t *task) string {
+	if t.spec.Name != "" {
+		return fmt.Sprintf("task %q", t.spec.Name)
+	}
+	return "task " + t.spec.FunctionName
+}
+
+func (r *Raylet) removeIdle(w *worker) {
+	for i, x := range r.idle {
+		if x == w {
+			r.idle = append(r.idle[:i], r.idle[i+1:]...)
+			return
+		}
+	}
+}
+
+// submit accepts a task from a client. Called with r.mu held.
+func (r *Raylet) submit(spec *pb.TaskSpec) {
+	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
+	if err != nil {
+		glog.Errorf("dropping a task with a bad return id: %v", err)
+		return
+	}
+	t := &task{spec: spec, returnID: returnID, retriesLeft: int(spec.MaxRetries)}
+	if spec.MaxRetries < 0 {
+		t.retriesLeft = DefaultMaxRetries
+	}
+	r.pending[returnID] = t
+	if err := r.validate(t); err != nil {
+		r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
+		return
+	}
+	for _, a := range spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		if _, ok := r.store.Get(dep); ok {
+			continue
+		}
+		if _, ok := r.pending[dep]; !ok {
+			msg := fmt.Sprintf("Argument of %s is ObjectRef %s, which no process of this cluster created (or it was freed)", taskLabel(t), dep.Hex())
+			r.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
+			return
+		}
+		t.missing++
+		r.waitingDeps[dep] = append(r.waitingDeps[dep], t)
+	}
+	if t.missing == 0 {
+		r.argsReady(t)
+	}
+}
+
+// validate checks a task's fields and resources, filling in the default of one CPU.
+func (r *Raylet) validate(t *task) error {
+	spec := t.spec
+	if spec.FunctionName == "" {
+		return errors.New("invalid task: no function name")
+	}
+	t.resources = map[string]float64{}
+	for k, v := range spec.Resources {
+		if k == "" || v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("invalid task %s: resource %q = %v (values must be positive)", spec.FunctionName, k, v)
+		}
+		t.resources[k] = v
+	}
+	if _, ok := t.resources["CPU"]; !ok {
+		t.resources["CPU"] = 1
+	}
+	for _, a := range spec.Args {
+		if a.IsRef {
+			if _, err := ids.ObjectIDFromBytes(a.ObjectId); err != nil {
+				return fmt.Errorf("invalid task %s: argument %v", spec.FunctionName, err)
+			}
+		}
+	}
+	return nil
+}
+
+// argsReady moves a task whose arguments all exist to the ready queue, or fails it when one of
+// them is an error. Called with r.mu held.
+func (r *Raylet) argsReady(t *task) {
+	for _, a := range t.spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		if obj, ok := r.store.Get(dep); ok && obj.IsError() {
+			r.finish(t, obj)
+			return
+		}
+	}
+	r.ready = append(r.ready, t)
+	r.schedule()
+}
+
+// fits tells whether need fits in have.
+func fits(need, have map[string]float64) bool {
+	for k, v := range need {
+		if have[k]+1e-9 < v {
+			return false
+		}
+	}
+	return true
+}
+
+// schedule hands ready tasks to idle workers while resources allow, and starts workers when
+// runnable tasks wait for one. Called with r.mu held.
+func (r *Raylet) schedule() {
+	if r.stopped {
+		return
+	}
+	runnableWaiting := 0
+	keep := r.ready[:0]
+	for _, t := range r.ready {
+		if !fits(t.resources, r.total) {
+			if !t.infeasible {
+				t.infeasible = true
+				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(t), t.resources, r.total)
+			}
+			keep = append(keep, t)
+			continue
+		}
+		if !fits(t.resources, r.available) {
+			keep = append(keep, t)
+			continue
+		}
+		if len(r.idle) == 0 {
+			runnableWaiting++
+			keep = append(keep, t)
+			continue
+		}
+		w := r.idle[0]
+		r.idle = r.idle[1:]
+		r.dispatch(w, t)
+	}
+	for i := len(keep); i < len(r.ready); i++ {
+		r.ready[i] = nil
+	}
+	r.ready = keep
+	if runnableWaiting > 0 && r.startErr == nil {
+		limit := r.poolSize() + r.blocked
+		alive := len(r.workers) + r.starting
+		n := runnableWaiting - r.starting
+		if n > limit-alive {
+			n = limit - alive
+		}
+		if n > 0 {
+			r.starting += n
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				r.startWorkers(n)
+			}()
+		}
+	}
+}
+
+// dispatch sends t to w with its ObjectRef arguments replaced by their values. Called with r.mu held.
+func (r *Raylet) dispatch(w *worker, t *task) {
+	for k, v := range t.resources {
+		r.available[k] -= v
+	}
+	w.task = t
+	spec := &pb.TaskSpec{
+		TaskId:       t.spec.TaskId,
+		FunctionName: t.spec.FunctionName,
+		Name:         t.spec.Name,
+		Resources:    t.spec.Resources,
+		ReturnId:     t.spec.ReturnId,
+		MaxRetries:   t.spec.MaxRetries,
+		CallerId:     t.spec.CallerId,
+		Args:         make([]*pb.TaskArg, len(t.spec.Args)),
+	}
+	for i, a := range t.spec.Args {
+		if !a.IsRef {
+			spec.Args[i] = a
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		obj, _ := r.store.Get(dep)
+		spec.Args[i] = &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}
+	}
+	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
+}
+
+// release gives a task's resources back; without the CPU when its worker already gave it back.
+func (r *Raylet) release(t *task, cpuAlreadyReleased bool) {
+	for k, v := range t.resources {
+		if k == "CPU" && cpuAlreadyReleased {
+			continue
+		}
+		r.available[k] += v
+	}
+}
+
+// finish stores a task's result and wakes whoever waits for it. Called with r.mu held.
+func (r *Raylet) finish(t *task, obj *objstore.Object) {
+	delete(r.pending, t.returnID)
+	r.putObject(t.returnID, obj)
+}
+
+// putObject stores an object, sends it to subscribers and readies tasks waiting for it.
+// Called with r.mu held.
+func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
+	if !r.store.Put(id, obj) {
+		return
+	}
+	if subs := r.subscribers[id]; len(subs) > 0 {
+		delete(r.subscribers, id)
+		for _, c := range subs {
+			c.sendObject(id, obj)
+		}
+	}
+	if waiting := r.waitingDeps[id]; len(waiting) > 0 {
+		delete(r.waitingDeps, id)
+		for _, t := range waiting {
+			t.missing--
+			if t.missing == 0 {
+				r.argsReady(t)
+			}
+		}
+	}
+}
+
+// failUnrunnable fails queued tasks when no worker can be started. Called with r.mu held.
+func (r *Raylet) failUnrunnable(err error) {
+	if len(r.workers) > 0 || r.starting > 0 {
+		return
+	}
+	for _, t := range r.ready {
+		msg := fmt.Sprintf("%s cannot run: no worker process could be started: %v", taskLabel(t), err)
+		r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
+	}
+	r.ready = nil
+}
+
+// Stats is a snapshot of the node's state, for tests and status output.
+type Stats struct {
+	Workers, IdleWorkers, ReadyTasks, PendingTasks, Objects int
+	Available                                               map[string]float64
+}
+
+// Stats returns a snapshot of the node's state.
+func (r *Raylet) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	avail := map[string]float64{}
+	for k, v := range r.available {
+		avail[k] = v
+	}
+	return Stats{Workers: len(r.workers), IdleWorkers: len(r.idle), ReadyTasks: len(r.ready), PendingTasks: len(r.pending), Objects: r.store.Len(), Available: avail}
+}
+
+// WorkerPIDs lists the process ids of the node's live workers, sorted.
+func (r *Raylet) WorkerPIDs() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var pids []int
+	for _, w := range r.workers {
+		pids = append(pids, w.pid)
+	}
+	sort.Ints(pids)
+	return pids
+}

@@ -1,0 +1,87 @@
+// Package session lays out a session directory like Ray's:
+// <root>/session_<date>_<time>_<micros>_<pid>/{logs,sockets}, with <root>/session_latest pointing
+// at the newest one, and points glog at its logs.
+package session
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DefaultRoot is where sessions go when neither RAY_TMPDIR nor a --temp-dir says otherwise.
+const DefaultRoot = "/tmp/ray"
+
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path less its NUL).
+const maxSocketPath = 107
+
+// Session is one run of a node: its directory, logs and sockets.
+type Session struct {
+	Dir        string
+	LogsDir    string
+	SocketsDir string
+}
+
+// Root returns the directory sessions are created in: tempDir if set, else $RAY_TMPDIR, else
+// /tmp/ray.
+func Root(tempDir string) string {
+	if tempDir != "" {
+		return tempDir
+	}
+	if env := os.Getenv("RAY_TMPDIR"); env != "" {
+		return env
+	}
+	return DefaultRoot
+}
+
+// Create makes a new session under root (dir, when non-empty, is used as the session directory
+// itself; logsDir, when non-empty, replaces <dir>/logs) and updates session_latest.
+func Create(root, dir, logsDir string) (*Session, error) {
+	if dir == "" {
+		now := time.Now()
+		name := fmt.Sprintf("session_%s_%06d_%d", now.Format("2006-01-02_15-04-05"), now.Nanosecond()/1000, os.Getpid())
+		dir = filepath.Join(root, name)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("session directory: %w", err)
+	}
+	if logsDir == "" {
+		logsDir = filepath.Join(dir, "logs")
+	}
+	s := &Session{Dir: dir, LogsDir: logsDir, SocketsDir: filepath.Join(dir, "sockets")}
+	for _, d := range []string{s.Dir, s.LogsDir, s.SocketsDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating session directory: %w", err)
+		}
+	}
+	if len(s.Socket("raylet")) > maxSocketPath {
+		return nil, fmt.Errorf("session directory %s is too long for unix socket paths (at most %d bytes); set RAY_TMPDIR to a shorter directory", s.Dir, maxSocketPath-20)
+	}
+	latest := filepath.Join(filepath.Dir(s.Dir), "session_latest")
+	tmp := fmt.Sprintf("%s.%d.tmp", latest, os.Getpid())
+	_ = os.Remove(tmp)
+	if err := os.Symlink(s.Dir, tmp); err == nil {
+		if err := os.Rename(tmp, latest); err != nil {
+			_ = os.Remove(tmp)
+		}
+	}
+	return s, nil
+}
+
+// Socket is the path of the named unix socket of the session.
+func (s *Session) Socket(name string) string {
+	return filepath.Join(s.SocketsDir, name)
+}
+
+// SetupLogging sends glog's files to dir. It only takes effect for a process's first log line,
+// as glog opens its files once.
+func SetupLogging(dir string) {
+	if dir == "" {
+		return
+	}
+	_ = flag.Set("log_dir", dir)
+	_ = flag.Set("logtostderr", "false")
+}

@@ -1,0 +1,216 @@
+/*
+ * goray C ABI, version 1.
+ *
+ * This is the only door between C++ (the header-only API in <ray/api.h>) and the Go runtime in
+ * libray_api.so. It is plain C so that any compiler, any C++ standard library ABI and any build
+ * system can use it.
+ *
+ * Conventions
+ * - Every call that can fail returns a status code (RAY_OK on success). On failure, when `err` is
+ *   not NULL, *err receives a malloc'd, NUL-terminated message that the caller releases with
+ *   ray_free().
+ * - Object ids are RAY_ID_SIZE raw bytes. Arrays of ids are packed back to back.
+ * - Buffers passed in are copied (or consumed) before the call returns; the caller keeps ownership.
+ * - Buffers passed out (ray_object) stay valid until ray_object_release() is called on them.
+ * - Buffers a task callback hands back (ray_task_result) are malloc'd by the callback and freed by
+ *   the runtime with free().
+ */
+#ifndef RAY_C_API_H_
+#define RAY_C_API_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version of this ABI; ray_api_version() returns the version the library implements. */
+#define RAY_C_API_VERSION 1
+
+/** Size in bytes of an object id. */
+#define RAY_ID_SIZE 28
+
+/** Status codes. */
+enum ray_status_code {
+  RAY_OK = 0,
+  RAY_ERR_GENERIC = 1,         /* any other failure: the message says what */
+  RAY_ERR_NOT_INITIALIZED = 2, /* a call that needs ray_init() before it */
+  RAY_ERR_TIMEOUT = 3,         /* a Get or Wait that ran out of time */
+  RAY_ERR_INVALID_ARGUMENT = 4,
+  RAY_ERR_SHUTDOWN = 5,        /* the runtime was shut down while the call waited */
+  RAY_ERR_UNKNOWN_OBJECT = 6   /* an object id that no process of the cluster created */
+};
+
+/** What a stored object holds: a value, or the error that stands in for the value. */
+enum ray_object_kind {
+  RAY_OBJECT_VALUE = 0,              /* msgpack bytes of the value */
+  RAY_OBJECT_TASK_ERROR = 1,         /* the task threw; data is the message */
+  RAY_OBJECT_FUNCTION_NOT_FOUND = 2, /* no worker library registers the function; data is the message */
+  RAY_OBJECT_WORKER_DIED = 3,        /* the worker process died; data is the message */
+  RAY_OBJECT_ACTOR_DIED = 4,         /* the actor died or its creation failed; data is the message */
+  RAY_OBJECT_LOST = 5                /* the object cannot be recovered; data is the message */
+};
+
+/** Kinds of task a worker is asked to execute. */
+enum ray_task_type {
+  RAY_TASK_NORMAL = 0 /* a RAY_REMOTE free function */
+};
+
+/** Log severities of ray_log(). */
+enum ray_log_severity {
+  RAY_LOG_DEBUG = -1,
+  RAY_LOG_INFO = 0,
+  RAY_LOG_WARNING = 1,
+  RAY_LOG_ERROR = 2,
+  RAY_LOG_FATAL = 3
+};
+
+/** An object handed out by the runtime. Release it with ray_object_release(). */
+typedef struct ray_object {
+  const uint8_t *data;
+  size_t size;
+  int kind;        /* enum ray_object_kind */
+  uint64_t handle; /* owned by the runtime; do not touch */
+} ray_object;
+
+/** One argument of a task submission. */
+typedef struct ray_task_arg {
+  int is_ref;                 /* 1: object_id names an object resolved to its value before the task runs */
+  const uint8_t *data;        /* is_ref == 0: msgpack bytes of the value */
+  size_t size;
+  const uint8_t *object_id;   /* is_ref == 1: RAY_ID_SIZE bytes */
+  const uint8_t *contained_ids; /* ids of ObjectRefs serialized inside data, packed */
+  size_t num_contained;
+} ray_task_arg;
+
+/** A task submission. */
+typedef struct ray_task_spec {
+  const char *function_name; /* the RAY_REMOTE name of the function */
+  size_t function_name_len;
+  const char *name; /* optional task name (SetName), may be NULL */
+  size_t name_len;
+  const ray_task_arg *args;
+  size_t num_args;
+  const char *const *resource_names; /* NUL-terminated names */
+  const double *resource_values;
+  size_t num_resources;
+  int max_retries; /* -1: the runtime's default */
+} ray_task_spec;
+
+/** One argument as a worker receives it: msgpack bytes (ObjectRef arguments already resolved). */
+typedef struct ray_arg_value {
+  const uint8_t *data;
+  size_t size;
+} ray_arg_value;
+
+/** A call the runtime asks user code to execute. */
+typedef struct ray_task_call {
+  int task_type; /* enum ray_task_type */
+  const char *function_name;
+  size_t function_name_len;
+  const ray_arg_value *args;
+  size_t num_args;
+} ray_task_call;
+
+/**
+ * The result user code hands back. data is malloc'd by the callee and freed by the runtime.
+ * kind RAY_OBJECT_VALUE: data holds msgpack bytes; RAY_OBJECT_TASK_ERROR or
+ * RAY_OBJECT_FUNCTION_NOT_FOUND: data holds the message. contained_ids (malloc'd, may be NULL)
+ * lists the ids of ObjectRefs serialized inside data.
+ */
+typedef struct ray_task_result {
+  uint8_t *data;
+  size_t size;
+  int kind;
+  uint8_t *contained_ids;
+  size_t num_contained;
+} ray_task_result;
+
+/** Executes one call. ctx is the pointer given with the callback. */
+typedef void (*ray_execute_fn)(void *ctx, const ray_task_call *call, ray_task_result *result);
+
+/**
+ * The symbols a user library (a *.so on the code search path) exports so that default_worker can
+ * run its functions. The C++ headers define them (weak) in every library that includes them.
+ */
+#define RAY_LIBRARY_EXECUTE_SYMBOL "goray_internal_execute"
+#define RAY_LIBRARY_HAS_FUNCTION_SYMBOL "goray_internal_has_function"
+typedef int (*ray_has_function_fn)(const char *name, size_t name_len);
+
+#ifndef RAY_C_API_NO_FUNCTIONS
+
+/** The ABI version the library implements (RAY_C_API_VERSION when headers and library match). */
+int ray_api_version(void);
+
+/**
+ * Starts the runtime in this process. config_json is a JSON object with RayConfig's fields:
+ * address, local_mode, code_search_path, head_args, default_actor_lifetime, ray_namespace,
+ * redis_password, runtime_env, job_id, node_manager_port, session_dir, logs_dir,
+ * node_ip_address. exec runs tasks in this process (local mode). A second call is a no-op.
+ */
+int ray_init(const char *config_json, ray_execute_fn exec, void *exec_ctx, char **err);
+
+/** 1 when ray_init() succeeded and ray_shutdown() has not been called since. */
+int ray_is_initialized(void);
+
+/** Stops the runtime: workers, the embedded node, pending waits (they fail with RAY_ERR_SHUTDOWN). */
+void ray_shutdown(void);
+
+/** 1 when this process was started by a node to be a worker. */
+int ray_is_worker_process(void);
+
+/**
+ * Runs this process as a worker of the node that started it: connects, executes tasks with exec,
+ * and returns the process exit code when the node goes away. Only for worker processes.
+ */
+int ray_worker_run(ray_execute_fn exec, void *exec_ctx);
+
+/** Stores a value (msgpack bytes); writes its new id to out_id. */
+int ray_put(const uint8_t *data, size_t size, const uint8_t *contained_ids, size_t num_contained,
+            uint8_t *out_id, char **err);
+
+/**
+ * Gets num_ids objects, waiting up to timeout_ms (negative: forever). On RAY_OK every out[i] is
+ * filled and must be released with ray_object_release(); on failure none needs releasing.
+ */
+int ray_get(const uint8_t *ids, size_t num_ids, int64_t timeout_ms, ray_object *out, char **err);
+
+/** Releases an object returned by ray_get(). */
+void ray_object_release(ray_object *obj);
+
+/**
+ * Waits until num_objects of the ids are ready or timeout_ms passes (negative: forever).
+ * out_ready[i] is set to 1 for at most num_objects ready ids, in the order given, else 0.
+ */
+int ray_wait(const uint8_t *ids, size_t num_ids, size_t num_objects, int64_t timeout_ms,
+             uint8_t *out_ready, char **err);
+
+/** Submits a task; writes the id of its return object to out_return_id. */
+int ray_submit_task(const ray_task_spec *spec, uint8_t *out_return_id, char **err);
+
+/** Counts one more live ObjectRef to id in this process (no-op before ray_init()). */
+void ray_add_ref(const uint8_t *id);
+
+/** Counts one less live ObjectRef to id in this process (no-op before ray_init()). */
+void ray_remove_ref(const uint8_t *id);
+
+/** The number of live references this process holds to id (for tests and debugging). */
+int64_t ray_ref_count(const uint8_t *id);
+
+/** Writes a log line through the runtime's logger (glog). RAY_LOG_FATAL aborts the process. */
+void ray_log(int severity, const char *file, int line, const char *msg, size_t msg_len);
+
+/** 1 when a message of this severity would be written. */
+int ray_log_enabled(int severity);
+
+/** Frees memory the runtime allocated for the caller (error messages). */
+void ray_free(void *ptr);
+
+#endif /* RAY_C_API_NO_FUNCTIONS */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RAY_C_API_H_ */
