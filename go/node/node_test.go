@@ -1,0 +1,271 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"goray/core"
+	"goray/ids"
+	"goray/objstore"
+	"goray/raylet"
+	pb "goray/rpc/proto"
+)
+
+// The test binary doubles as the worker program: the node starts it with GORAY_WORKER=1.
+func TestMain(m *testing.M) {
+	if os.Getenv(raylet.EnvWorker) == "1" {
+		os.Exit(runWorker())
+	}
+	os.Exit(m.Run())
+}
+
+var workerCW *core.CoreWorker
+
+func runWorker() int {
+	id, err := ids.UniqueIDFromHex(os.Getenv(raylet.EnvWorkerID))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cw, err := core.New(core.Options{RayletSocket: os.Getenv(raylet.EnvRayletSocket), IsWorker: true, WorkerID: id, Exec: execute})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	workerCW = cw
+	<-cw.Done()
+	return 0
+}
+
+func value(s string) *objstore.Object { return &objstore.Object{Data: []byte(s)} }
+
+// execute is the test workers' "user code".
+func execute(call *core.TaskCall) *objstore.Object {
+	switch call.Function {
+	case "Echo":
+		var parts []string
+		for _, a := range call.Args {
+			parts = append(parts, string(a))
+		}
+		return value(strings.Join(parts, "+"))
+	case "Pid":
+		return value(strconv.Itoa(os.Getpid()))
+	case "Sleep":
+		ms, _ := strconv.Atoi(string(call.Args[0]))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return value("slept")
+	case "Fail":
+		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("Fail failed on purpose")}
+	case "Crash":
+		fmt.Fprintln(os.Stderr, "about to crash on purpose")
+		os.Exit(3)
+	case "Nested":
+		ret, err := workerCW.SubmitTask(&pb.TaskSpec{FunctionName: "Echo", Args: []*pb.TaskArg{{Data: []byte("inner")}}, MaxRetries: -1})
+		if err != nil {
+			return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())}
+		}
+		objs, err := workerCW.Get([]ids.ObjectID{ret}, 10*time.Second)
+		if err != nil {
+			return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())}
+		}
+		return value("outer(" + string(objs[0].Data) + ")")
+	}
+	return &objstore.Object{Kind: objstore.KindFunctionNotFound, Data: []byte("no function " + call.Function)}
+}
+
+// shortTempDir is a temporary directory short enough for unix socket paths inside sessions.
+func shortTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "gr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func startNode(t *testing.T, resources map[string]float64) (*Node, *core.CoreWorker) {
+	t.Helper()
+	n, err := Start(Options{TempDir: shortTempDir(t), Resources: resources, WorkerCommand: []string{os.Args[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw, err := core.New(core.Options{RayletSocket: n.RayletSocket(), WorkerID: ids.NewUniqueID()})
+	if err != nil {
+		n.Stop()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cw.Close()
+		n.Stop()
+	})
+	return n, cw
+}
+
+func submit(t *testing.T, cw *core.CoreWorker, fn string, retries int32, args ...*pb.TaskArg) ids.ObjectID {
+	t.Helper()
+	id, err := cw.SubmitTask(&pb.TaskSpec{FunctionName: fn, Args: args, MaxRetries: retries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func getOne(t *testing.T, cw *core.CoreWorker, id ids.ObjectID) *objstore.Object {
+	t.Helper()
+	objs, err := cw.Get([]ids.ObjectID{id}, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs[0]
+}
+
+func ref(id ids.ObjectID) *pb.TaskArg { return &pb.TaskArg{IsRef: true, ObjectId: id[:]} }
+
+func TestTasksRunInWorkerProcesses(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 2})
+	put, err := cw.Put([]byte("put"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := submit(t, cw, "Echo", -1, &pb.TaskArg{Data: []byte("a")}, ref(put))
+	second := submit(t, cw, "Echo", -1, ref(first), &pb.TaskArg{Data: []byte("b")})
+	if got := string(getOne(t, cw, second).Data); got != "a+put+b" {
+		t.Fatalf("chained tasks gave %q", got)
+	}
+	pid, _ := strconv.Atoi(string(getOne(t, cw, submit(t, cw, "Pid", -1)).Data))
+	if pid == 0 || pid == os.Getpid() {
+		t.Fatalf("task ran in pid %d (driver %d)", pid, os.Getpid())
+	}
+}
+
+func TestManyTasksAndParallelism(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 2})
+	var rets []ids.ObjectID
+	for i := 0; i < 200; i++ {
+		rets = append(rets, submit(t, cw, "Echo", -1, &pb.TaskArg{Data: []byte(strconv.Itoa(i))}))
+	}
+	objs, err := cw.Get(rets, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs {
+		if string(o.Data) != strconv.Itoa(i) {
+			t.Fatalf("task %d returned %q", i, o.Data)
+		}
+	}
+	start := time.Now()
+	a := submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("500")})
+	b := submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("500")})
+	if _, err := cw.Get([]ids.ObjectID{a, b}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Fatalf("two 500 ms tasks on 2 CPUs took %v: not parallel", d)
+	}
+}
+
+func TestNestedTaskDoesNotDeadlockOneCPU(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 1})
+	if got := string(getOne(t, cw, submit(t, cw, "Nested", -1)).Data); got != "outer(inner)" {
+		t.Fatalf("nested task gave %q", got)
+	}
+}
+
+func TestWorkerDeathIsRetriedThenReported(t *testing.T) {
+	n, cw := startNode(t, map[string]float64{"CPU": 1})
+	obj := getOne(t, cw, submit(t, cw, "Crash", 1))
+	if obj.Kind != objstore.KindWorkerDied {
+		t.Fatalf("kind %d: %s", obj.Kind, obj.Data)
+	}
+	msg := string(obj.Data)
+	for _, want := range []string{"Crash", "exit status 3", "about to crash on purpose", "worker "} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("worker death message lacks %q:\n%s", want, msg)
+		}
+	}
+	// The pool recovers: a new worker runs the next task.
+	if got := string(getOne(t, cw, submit(t, cw, "Echo", -1, &pb.TaskArg{Data: []byte("ok")})).Data); got != "ok" {
+		t.Fatalf("after a crash: %q", got)
+	}
+	if s := n.Raylet.Stats(); s.Available["CPU"] != 1 {
+		t.Fatalf("CPU not given back after the crash: %v", s.Available)
+	}
+}
+
+func TestErrorsPropagateAndUnknownObjects(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 1})
+	failed := submit(t, cw, "Fail", -1)
+	dependent := submit(t, cw, "Echo", -1, ref(failed))
+	obj := getOne(t, cw, dependent)
+	if obj.Kind != objstore.KindTaskError || !strings.Contains(string(obj.Data), "on purpose") {
+		t.Fatalf("dependent of a failed task: kind %d %q", obj.Kind, obj.Data)
+	}
+	bogus := ids.NewPutID()
+	if _, err := cw.Get([]ids.ObjectID{bogus}, time.Second); core.CodeOf(err) != core.CodeUnknownObject {
+		t.Fatalf("Get of an unknown id: %v", err)
+	}
+	obj = getOne(t, cw, submit(t, cw, "Echo", -1, ref(bogus)))
+	if obj.Kind != objstore.KindLost || !strings.Contains(string(obj.Data), bogus.Hex()) {
+		t.Fatalf("task with an unknown argument: kind %d %q", obj.Kind, obj.Data)
+	}
+	obj = getOne(t, cw, submit(t, cw, "NoSuchFunction", -1))
+	if obj.Kind != objstore.KindFunctionNotFound {
+		t.Fatalf("unknown function: kind %d", obj.Kind)
+	}
+}
+
+func TestInfeasibleTaskStaysPending(t *testing.T) {
+	n, cw := startNode(t, map[string]float64{"CPU": 1})
+	id, err := cw.SubmitTask(&pb.TaskSpec{FunctionName: "Echo", Resources: map[string]float64{"GPU": 1}, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.Get([]ids.ObjectID{id}, 300*time.Millisecond); core.CodeOf(err) != core.CodeTimeout {
+		t.Fatalf("infeasible task: %v", err)
+	}
+	ready, err := cw.Wait([]ids.ObjectID{id}, 1, 100*time.Millisecond)
+	if err != nil || ready[0] {
+		t.Fatalf("wait: %v %v", ready, err)
+	}
+	if s := n.Raylet.Stats(); s.PendingTasks != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	bad, _ := cw.SubmitTask(&pb.TaskSpec{FunctionName: "Echo", Resources: map[string]float64{"CPU": -1}})
+	if obj := getOne(t, cw, bad); obj.Kind != objstore.KindTaskError || !strings.Contains(string(obj.Data), "positive") {
+		t.Fatalf("negative resource: %d %q", obj.Kind, obj.Data)
+	}
+}
+
+func TestStopLeavesNoWorker(t *testing.T) {
+	n, err := Start(Options{TempDir: shortTempDir(t), Resources: map[string]float64{"CPU": 2}, WorkerCommand: []string{os.Args[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(n.Raylet.WorkerPIDs()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	pids := n.Raylet.WorkerPIDs()
+	if len(pids) != 2 {
+		t.Fatalf("pool has %d workers, want 2", len(pids))
+	}
+	n.Stop()
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("worker %d still alive after Stop", pid)
+		}
+	}
+}
+
+func TestUnknownWorkerIsRefused(t *testing.T) {
+	n, _ := startNode(t, map[string]float64{"CPU": 1})
+	_, err := core.New(core.Options{RayletSocket: n.RayletSocket(), IsWorker: true, WorkerID: ids.NewUniqueID(), Exec: execute})
+	if err == nil || !strings.Contains(err.Error(), "not started by this node") {
+		t.Fatalf("a stranger registered as a worker: %v", err)
+	}
+}
