@@ -284,7 +284,9 @@ func (cw *CoreWorker) inTask() bool {
 	return ok
 }
 
-// execute runs one task in user code on this (locked) OS thread.
+// execute runs one task in user code on this (locked) OS thread. The executor hands back one
+// reference to each ObjectRef inside the result (the task's own refs died when it returned);
+// the caller drops them with releaseResultRefs once the result is stored.
 func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte) *objstore.Object {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -296,4 +298,11 @@ func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte) *objstore.Object
 		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("task " + spec.FunctionName + " returned no result")}
 	}
 	return obj
+}
+
+// releaseResultRefs drops the references a task result came with, once the result is stored.
+func (cw *CoreWorker) releaseResultRefs(obj *objstore.Object) {
+	if len(obj.Contained) > 0 {
+		cw.refs.remove(obj.Contained...)
+	}
 }

@@ -160,6 +160,7 @@ func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, deps, held []ids
 	result := b.cw.execute(spec, args)
 	b.pool.release()
 	b.cw.storeLocal(ret, result)
+	b.cw.releaseResultRefs(result)
 }
 
 func (b *localBackend) put(ids.ObjectID, *objstore.Object) error { return nil }

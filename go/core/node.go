@@ -173,6 +173,8 @@ func (b *nodeBackend) execLoop() {
 			TaskId: spec.TaskId, ReturnId: spec.ReturnId,
 			Result: &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
 		}}})
+		// The node has the result (it was queued before any later message of this process).
+		b.cw.releaseResultRefs(obj)
 	}
 }
 

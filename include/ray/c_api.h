@@ -117,7 +117,9 @@ typedef struct ray_task_call {
  * The result user code hands back. data is malloc'd by the callee and freed by the runtime.
  * kind RAY_OBJECT_VALUE: data holds msgpack bytes; RAY_OBJECT_TASK_ERROR or
  * RAY_OBJECT_FUNCTION_NOT_FOUND: data holds the message. contained_ids (malloc'd, may be NULL)
- * lists the ids of ObjectRefs serialized inside data.
+ * lists the ids of ObjectRefs serialized inside data; the callee adds one reference
+ * (ray_add_ref) to each before returning, since the task's own ObjectRefs die with it, and the
+ * runtime removes those references once the result is stored.
  */
 typedef struct ray_task_result {
   uint8_t *data;

@@ -1,0 +1,250 @@
+// goray: Ray's C++ API on a Go runtime.
+//
+// The whole public API: include <ray/api.h>, link -lray_api.
+//
+//   int Plus(int a, int b) { return a + b; }
+//   RAY_REMOTE(Plus);
+//   int main(int argc, char **argv) {
+//     ray::RayConfig config;
+//     ray::Init(config, argc, argv);
+//     auto ref = ray::Task(Plus).Remote(1, 2);
+//     int three = *ray::Get(ref);
+//     ray::Shutdown();
+//   }
+//
+// Public names live in namespace ray (Ray's exact names); everything in ray::internal is private.
+// Every translation unit that includes this header defines the weak C symbols
+// goray_internal_execute and goray_internal_has_function, through which default_worker runs the
+// RAY_REMOTE functions of a shared library.
+#pragma once
+
+#include <ray/api/common.h>
+#include <ray/api/config_internal.h>
+#include <ray/api/function_manager.h>
+#include <ray/api/logging.h>
+#include <ray/api/object_ref.h>
+#include <ray/api/ray_config.h>
+#include <ray/api/ray_exception.h>
+#include <ray/api/ray_remote.h>
+#include <ray/api/runtime_env.h>
+#include <ray/api/serializer.h>
+#include <ray/api/task_caller.h>
+#include <ray/api/task_options.h>
+#include <ray/api/wait_result.h>
+
+#include <cstdio>
+#include <list>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <unistd.h>
+#include <unordered_set>
+#include <vector>
+
+namespace ray {
+
+namespace internal {
+
+/// Starts the runtime (or, in a worker process, serves tasks and exits). Hidden so that the
+/// execute callback is always the registry of the binary that calls Init.
+RAY_INTERNAL_HIDDEN inline void InitImpl(const RayConfig &config, const InitFlags &flags) {
+  if (ray_is_worker_process() == 1) {
+    int code = ray_worker_run(&ExecuteTaskCall, nullptr);
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  if (ray_is_initialized() == 1) return;
+  std::string json = BuildInitConfigJson(config, flags);
+  char *err = nullptr;
+  int code = ray_init(json.c_str(), &ExecuteTaskCall, nullptr, &err);
+  CheckStatus(code, err);
+}
+
+}  // namespace internal
+
+/// Starts Ray with the given configuration; command-line flags are not read. In a process that a
+/// node started as a worker, serves tasks until the node goes away and then exits the process
+/// (never returns). A second call is a no-op. Throws ray::internal::RayException on failure.
+RAY_INTERNAL_HIDDEN inline void Init(ray::RayConfig &config) {
+  internal::InitImpl(config, internal::InitFlags());
+}
+
+/// Starts Ray with the given configuration, overridden by the --ray_* flags of the command line
+/// (--ray_address, --ray_redis_password, --ray_code_search_path, --ray_job_id,
+/// --ray_node_manager_port, --ray_session_dir, --ray_logs_dir, --ray_node_ip_address,
+/// --ray_head_args, --ray_default_actor_lifetime). Other arguments are left alone.
+RAY_INTERNAL_HIDDEN inline void Init(ray::RayConfig &config, int argc, char **argv) {
+  if (ray_is_worker_process() == 1) internal::InitImpl(config, internal::InitFlags());
+  internal::InitImpl(config, internal::ParseInitFlags(argc, argv));
+}
+
+/// Starts Ray with the default configuration.
+RAY_INTERNAL_HIDDEN inline void Init() {
+  RayConfig config;
+  Init(config);
+}
+
+/// Whether Ray is initialized (Init succeeded and Shutdown was not called since).
+inline bool IsInitialized() { return ray_is_initialized() == 1; }
+
+/// Stops Ray: workers, the embedded node, pending waits.
+inline void Shutdown() { ray_shutdown(); }
+
+/// Stores a value in the object store and returns a ref to it. ObjectRefs inside the value are
+/// recorded as contained in it.
+template <typename T>
+ray::ObjectRef<T> Put(const T &obj) {
+  internal::SerializedValue value = internal::Serializer::SerializeWithRefs(obj);
+  uint8_t id[RAY_ID_SIZE];
+  char *err = nullptr;
+  int code = ray_put(reinterpret_cast<const uint8_t *>(value.buffer.data()), value.buffer.size(),
+                     value.contained_ids.empty() ? nullptr : internal::Bytes(value.contained_ids),
+                     value.NumContained(), id, &err);
+  internal::CheckStatus(code, err);
+  return ray::ObjectRef<T>(std::string(reinterpret_cast<const char *>(id), RAY_ID_SIZE));
+}
+
+namespace internal {
+/// What Get returns for an ObjectRef<T>: std::shared_ptr<T>, or void for ObjectRef<void>.
+template <typename T>
+using GetResult = std::conditional_t<std::is_void_v<T>, void, std::shared_ptr<T>>;
+/// What Get returns for a vector of ObjectRef<T>: a vector of std::shared_ptr<T>, or void.
+template <typename T>
+using GetResults =
+    std::conditional_t<std::is_void_v<T>, void, std::vector<std::shared_ptr<T>>>;
+
+/// The ids of refs, in order.
+template <typename T>
+std::vector<std::string> IdsOf(const std::vector<ray::ObjectRef<T>> &objects) {
+  std::vector<std::string> ids;
+  ids.reserve(objects.size());
+  for (const auto &o : objects) ids.push_back(o.ID());
+  return ids;
+}
+}  // namespace internal
+
+/// Gets the value of an object, waiting as long as needed (ObjectRef<void>: waits for the task
+/// and returns nothing). Throws the error that stands for the value (RayTaskException,
+/// RayWorkerException, ...) or RayException.
+template <typename T>
+internal::GetResult<T> Get(const ray::ObjectRef<T> &object) {
+  if constexpr (std::is_void_v<T>) {
+    internal::GetVoid({object.ID()}, -1);
+  } else {
+    return internal::GetValue<T>(object.ID(), -1);
+  }
+}
+
+/// Gets the value of an object, waiting at most timeout_ms milliseconds (negative: forever); a
+/// timeout throws RayException("Get object error: ...").
+template <typename T>
+internal::GetResult<T> Get(const ray::ObjectRef<T> &object, const int &timeout_ms) {
+  if constexpr (std::is_void_v<T>) {
+    internal::GetVoid({object.ID()}, timeout_ms);
+  } else {
+    return internal::GetValue<T>(object.ID(), timeout_ms);
+  }
+}
+
+/// Gets the values of several objects, in order (ObjectRef<void>: waits for all of them).
+template <typename T>
+internal::GetResults<T> Get(const std::vector<ray::ObjectRef<T>> &objects) {
+  if constexpr (std::is_void_v<T>) {
+    internal::GetVoid(internal::IdsOf(objects), -1);
+  } else {
+    return internal::GetValues<T>(internal::IdsOf(objects), -1);
+  }
+}
+
+/// Gets the values of several objects, waiting at most timeout_ms milliseconds in all.
+template <typename T>
+internal::GetResults<T> Get(const std::vector<ray::ObjectRef<T>> &objects,
+                            const int &timeout_ms) {
+  if constexpr (std::is_void_v<T>) {
+    internal::GetVoid(internal::IdsOf(objects), timeout_ms);
+  } else {
+    return internal::GetValues<T>(internal::IdsOf(objects), timeout_ms);
+  }
+}
+
+/// Waits until num_objects of the objects are ready or timeout_ms milliseconds pass (negative:
+/// forever). Returns the ready refs (at most num_objects) and the others, each in the given order.
+/// Throws RayException when num_objects is not between 1 and the number of objects, or when the
+/// list holds the same ref twice.
+template <typename T>
+WaitResult<T> Wait(const std::vector<ray::ObjectRef<T>> &objects, int num_objects,
+                   int timeout_ms) {
+  if (num_objects <= 0 || static_cast<size_t>(num_objects) > objects.size()) {
+    throw internal::RayException(
+        "Number of objects to wait for must be between 1 and the number of ids (" +
+        std::to_string(objects.size()) + "), got " + std::to_string(num_objects) + ".");
+  }
+  std::string packed;
+  packed.reserve(objects.size() * RAY_ID_SIZE);
+  std::unordered_set<std::string> seen;
+  for (const auto &o : objects) {
+    if (o.ID().size() != RAY_ID_SIZE) {
+      throw internal::RayException("Wait got an empty ObjectRef.");
+    }
+    if (!seen.insert(o.ID()).second) {
+      throw internal::RayException("Wait requires a list of unique object ids.");
+    }
+    packed += o.ID();
+  }
+  std::vector<uint8_t> ready(objects.size(), 0);
+  char *err = nullptr;
+  int code = ray_wait(internal::Bytes(packed), objects.size(), static_cast<size_t>(num_objects),
+                      static_cast<int64_t>(timeout_ms), ready.data(), &err);
+  if (code == RAY_ERR_TIMEOUT) {
+    if (err != nullptr) ray_free(err);  // a timeout is not an error: report what is ready
+  } else {
+    internal::CheckStatus(code, err);
+  }
+  std::list<ObjectRef<T>> ready_list;
+  std::list<ObjectRef<T>> unready_list;
+  for (size_t i = 0; i < objects.size(); i++) {
+    (ready[i] != 0 ? ready_list : unready_list).push_back(objects[i]);
+  }
+  return WaitResult<T>(std::move(ready_list), std::move(unready_list));
+}
+
+/// Returns a caller of a RAY_REMOTE function: ray::Task(Plus).Remote(1, 2). Overloads are picked
+/// with RAY_FUNC(f, ArgTypes...). Throws ray::internal::RayFunctionNotFound when f is not
+/// registered with RAY_REMOTE in this binary.
+template <typename F>
+RAY_INTERNAL_HIDDEN internal::TaskCaller<F> Task(F func) {
+  using Traits = internal::FunctionTraits<F>;
+  static_assert(Traits::is_function, "ray::Task(f): f must be a RAY_REMOTE function");
+  if constexpr (Traits::is_function) {
+    static_assert(!Traits::is_member,
+                  "ray::Task(f): member functions run on actors: use "
+                  "ray::Actor(Factory).Remote().Task(&Class::Method)");
+    static_assert(!internal::IsActorFactory<F>::value,
+                  "ray::Task(f): f returns a pointer; actor factories are used with "
+                  "ray::Actor(Factory).Remote()");
+  }
+  std::string name = internal::GetRemoteFunctionName(func);
+  if (name.empty()) {
+    throw internal::RayFunctionNotFound(
+        "Function not found. Please use RAY_REMOTE to register this function.");
+  }
+  return internal::TaskCaller<F>(func, std::move(name));
+}
+
+}  // namespace ray
+
+extern "C" {
+
+/// Runs one call through the RAY_REMOTE registry of the binary (library) this symbol belongs to.
+/// Looked up with dlsym by default_worker; weak so that every translation unit may define it.
+RAY_INTERNAL_EXPORT_WEAK void goray_internal_execute(void *ctx, const ray_task_call *call,
+                                                     ray_task_result *result) {
+  ray::internal::ExecuteTaskCall(ctx, call, result);
+}
+
+/// 1 when the binary (library) this symbol belongs to registers a function under the name.
+RAY_INTERNAL_EXPORT_WEAK int goray_internal_has_function(const char *name, size_t name_len) {
+  return ray::internal::HasRemoteFunction(name, name_len);
+}
+
+}  // extern "C"

@@ -1,0 +1,74 @@
+// goray: Ray's C++ API on a Go runtime.
+//
+// Internal helpers shared by the API headers: the C ABI, status handling, visibility.
+#pragma once
+
+#include <ray/api/ray_exception.h>
+#include <ray/c_api.h>
+
+#include <cstdlib>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+/// Marks an internal function or class as private to the binary (executable or shared library)
+/// that includes the headers, so that every binary keeps its own registry of remote functions.
+#if defined(__GNUC__) || defined(__clang__)
+#define RAY_INTERNAL_HIDDEN __attribute__((visibility("hidden")))
+#define RAY_INTERNAL_EXPORT_WEAK __attribute__((weak, visibility("default")))
+#else
+#define RAY_INTERNAL_HIDDEN
+#define RAY_INTERNAL_EXPORT_WEAK
+#endif
+
+#define RAY_INTERNAL_CONCAT_IMPL(a, b) a##b
+#define RAY_INTERNAL_CONCAT(a, b) RAY_INTERNAL_CONCAT_IMPL(a, b)
+
+namespace ray {
+namespace internal {
+
+/// Takes ownership of an error message the runtime allocated and returns it as a string.
+inline std::string TakeErrorMessage(char *err, int code) {
+  std::string msg;
+  if (err != nullptr) {
+    msg = err;
+    ray_free(err);
+  }
+  if (msg.empty()) {
+    msg = "goray runtime call failed with status " + std::to_string(code);
+  }
+  return msg;
+}
+
+/// Throws RayException when a C call did not return RAY_OK; `prefix` is put before the message
+/// unless the message already starts with it.
+inline void CheckStatus(int code, char *err, const std::string &prefix = std::string()) {
+  if (code == RAY_OK) {
+    if (err != nullptr) ray_free(err);
+    return;
+  }
+  std::string msg = TakeErrorMessage(err, code);
+  if (!prefix.empty() && msg.compare(0, prefix.size(), prefix) != 0) {
+    msg = prefix + msg;
+  }
+  throw RayException(msg);
+}
+
+/// Packs ids (each RAY_ID_SIZE bytes) back to back, dropping empty ids and duplicates.
+inline std::string PackIds(const std::vector<std::string> &ids) {
+  std::string out;
+  std::unordered_set<std::string> seen;
+  for (const auto &id : ids) {
+    if (id.size() != RAY_ID_SIZE || !seen.insert(id).second) continue;
+    out += id;
+  }
+  return out;
+}
+
+/// Views a byte string as the uint8_t pointer the C ABI takes.
+inline const uint8_t *Bytes(const std::string &s) {
+  return reinterpret_cast<const uint8_t *>(s.data());
+}
+
+}  // namespace internal
+}  // namespace ray

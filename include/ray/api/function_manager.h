@@ -1,0 +1,355 @@
+// goray: Ray's C++ API on a Go runtime.
+//
+// The registry of RAY_REMOTE functions of one binary (executable or shared library), and the
+// worker-side invokers that run them: unpack the arguments, call, pack the result or the error.
+#pragma once
+
+#include <ray/api/common.h>
+#include <ray/api/function_traits.h>
+#include <ray/api/serializer.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace ray {
+namespace internal {
+
+/// Fills a task result; data and ids are copied into malloc'd buffers the runtime frees.
+inline void FillTaskResult(ray_task_result *result, int kind, const char *data, size_t size,
+                           const std::string &contained_ids = std::string()) {
+  result->kind = kind;
+  result->data = static_cast<uint8_t *>(std::malloc(size > 0 ? size : 1));
+  result->size = result->data != nullptr ? size : 0;
+  if (result->data != nullptr && size > 0) std::memcpy(result->data, data, size);
+  result->contained_ids = nullptr;
+  result->num_contained = 0;
+  if (!contained_ids.empty()) {
+    result->contained_ids = static_cast<uint8_t *>(std::malloc(contained_ids.size()));
+    if (result->contained_ids != nullptr) {
+      std::memcpy(result->contained_ids, contained_ids.data(), contained_ids.size());
+      result->num_contained = contained_ids.size() / RAY_ID_SIZE;
+    }
+  }
+}
+
+/// Fills a task result with an error message of the given kind.
+inline void FillTaskError(ray_task_result *result, int kind, const std::string &message) {
+  FillTaskResult(result, kind, message.data(), message.size());
+}
+
+/// Thrown (and caught by the invoker) when an argument cannot be deserialized.
+class TaskArgumentError : public std::exception {
+ public:
+  /// Creates the error with its full message.
+  explicit TaskArgumentError(std::string msg) : msg_(std::move(msg)) {}
+  /// The message.
+  const char *what() const noexcept override { return msg_.c_str(); }
+
+ private:
+  std::string msg_;
+};
+
+/// Deserializes argument `index` of a call as a D.
+template <typename D>
+D UnpackTaskArgument(const std::string &function_name, const ray_task_call &call, size_t index) {
+  const ray_arg_value &arg = call.args[index];
+  try {
+    return Serializer::Deserialize<D>(reinterpret_cast<const char *>(arg.data), arg.size);
+  } catch (const std::exception &e) {
+    throw TaskArgumentError("Failed to deserialize argument " + std::to_string(index) +
+                            " (0-based) of function(" + function_name + "): " + e.what());
+  }
+}
+
+/// Unpacks the arguments of a call as the decayed parameter types (left to right).
+template <typename... Params, size_t... I>
+std::tuple<std::decay_t<Params>...> UnpackTaskArguments(const std::string &function_name,
+                                                        const ray_task_call &call,
+                                                        std::index_sequence<I...>) {
+  (void)function_name;
+  (void)call;
+  return std::tuple<std::decay_t<Params>...>{
+      UnpackTaskArgument<std::decay_t<Params>>(function_name, call, I)...};
+}
+
+/// Unpacks a call's arguments for a function with parameters ArgsTuple (a std::tuple of declared
+/// parameter types) and invokes `body(args_tuple)`, which runs the function and fills the result.
+/// Errors become results: wrong argument count and deserialization failures, exceptions thrown
+/// by the function -> RAY_OBJECT_TASK_ERROR.
+template <typename ArgsTuple>
+struct TaskInvoker;
+
+template <typename... Params>
+struct TaskInvoker<std::tuple<Params...>> {
+  /// Runs `body` with the unpacked arguments (a std::tuple of the decayed parameter types).
+  template <typename Body>
+  static void Run(const std::string &function_name, const ray_task_call &call,
+                  ray_task_result *result, Body &&body) {
+    if (call.num_args != sizeof...(Params)) {
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR,
+                    "Function(" + function_name + ") takes " +
+                        std::to_string(sizeof...(Params)) + " arguments, but the task has " +
+                        std::to_string(call.num_args) + ".");
+      return;
+    }
+    try {
+      auto args = UnpackTaskArguments<Params...>(function_name, call,
+                                                 std::index_sequence_for<Params...>{});
+      body(args);
+    } catch (const TaskArgumentError &e) {
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR, e.what());
+    } catch (const std::exception &e) {
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR,
+                    "An exception was thrown while executing function(" + function_name +
+                        "): " + e.what());
+    } catch (...) {
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR,
+                    "An exception was thrown while executing function(" + function_name +
+                        "): unknown exception");
+    }
+  }
+
+  /// Calls f with the unpacked arguments (and an object for member functions), each passed as an
+  /// lvalue or rvalue according to its parameter type.
+  template <typename F, typename Tuple, size_t... I>
+  static decltype(auto) Call(const F &f, Tuple &args, std::index_sequence<I...>) {
+    return f(PassArgument<Params>(std::get<I>(args))...);
+  }
+  template <typename C, typename F, typename Tuple, size_t... I>
+  static decltype(auto) CallMember(C *object, const F &f, Tuple &args, std::index_sequence<I...>) {
+    return (object->*f)(PassArgument<Params>(std::get<I>(args))...);
+  }
+};
+
+/// Packs a call's return value (nil for void) into a VALUE result with its contained ids.
+template <typename R, typename Callable>
+void CallAndPackResult(Callable &&callable, ray_task_result *result) {
+  if constexpr (std::is_void_v<R>) {
+    callable();
+    SerializedValue value = Serializer::SerializeWithRefs(msgpack::type::nil_t());
+    FillTaskResult(result, RAY_OBJECT_VALUE, value.buffer.data(), value.buffer.size());
+  } else {
+    decltype(auto) returned = callable();
+    SerializedValue value = Serializer::SerializeWithRefs(returned);
+    FillTaskResult(result, RAY_OBJECT_VALUE, value.buffer.data(), value.buffer.size(),
+                   value.contained_ids);
+    // The ObjectRefs inside the returned value die when this function returns, before the runtime
+    // has stored the result. Hand one reference per contained id over to the runtime, which
+    // drops it (ray_remove_ref) once the stored result holds its own references.
+    for (size_t i = 0; i < result->num_contained; i++) {
+      ray_add_ref(result->contained_ids + i * RAY_ID_SIZE);
+    }
+  }
+}
+
+/// The registry of the RAY_REMOTE functions of this binary. Callers map a function pointer to its
+/// name; workers map a name to its invoker. Free functions run as normal tasks; member functions
+/// and actor factories (static functions returning a pointer to a class) are kept for actor tasks.
+class RAY_INTERNAL_HIDDEN FunctionManager {
+ public:
+  /// Runs a normal task.
+  using Invoker = std::function<void(const ray_task_call &, ray_task_result *)>;
+  /// Runs an actor task on an instance of the actor's class.
+  using MemberInvoker = std::function<void(void *instance, const ray_task_call &, ray_task_result *)>;
+  /// Creates an actor instance; on failure returns nullptr and fills the result with the error.
+  using ActorCreator =
+      std::function<std::shared_ptr<void>(const ray_task_call &, ray_task_result *)>;
+
+  /// Registers one RAY_REMOTE function under a name; throws RayException on a duplicate name or
+  /// function.
+  template <typename F>
+  void Register(const std::string &name, F f) {
+    using Traits = FunctionTraits<F>;
+    static_assert(Traits::is_function,
+                  "RAY_REMOTE accepts functions, static member functions and member function "
+                  "pointers (use RAY_FUNC(f, ArgTypes...) to pick an overload)");
+    if constexpr (Traits::is_function) {
+      static_assert(!HasPointerElement<typename Traits::DecayedArgsTuple>::value,
+                    "RAY_REMOTE: a remote function cannot take pointer parameters (its arguments "
+                    "are serialized)");
+    }
+    if (names_.count(name) > 0) throw RayException("Duplicate RAY_REMOTE function: " + name);
+    std::string key = FunctionKey(f);
+    if (!keys_.emplace(key, name).second) {
+      throw RayException("Duplicate RAY_REMOTE function: " + name + " (already registered as " +
+                         keys_[key] + ")");
+    }
+    names_.emplace(name);
+    using Args = typename Traits::ArgsTuple;
+    using R = typename Traits::ReturnType;
+    if constexpr (Traits::is_member) {
+      using C = typename Traits::ClassType;
+      member_invokers_.emplace(name, [name, f](void *instance, const ray_task_call &call,
+                                               ray_task_result *result) {
+        TaskInvoker<Args>::Run(name, call, result, [&](auto &args) {
+          CallAndPackResult<R>(
+              [&]() -> decltype(auto) {
+                return TaskInvoker<Args>::CallMember(
+                    static_cast<C *>(instance), f, args,
+                    std::make_index_sequence<std::tuple_size_v<Args>>{});
+              },
+              result);
+        });
+      });
+    } else if constexpr (IsActorFactory<F>::value) {
+      using C = std::remove_pointer_t<R>;
+      actor_creators_.emplace(name, [name, f](const ray_task_call &call, ray_task_result *result) {
+        std::shared_ptr<void> instance;
+        TaskInvoker<Args>::Run(name, call, result, [&](auto &args) {
+          C *created = TaskInvoker<Args>::Call(f, args,
+                                               std::make_index_sequence<std::tuple_size_v<Args>>{});
+          instance = std::shared_ptr<void>(created, [](void *p) { delete static_cast<C *>(p); });
+        });
+        return instance;
+      });
+    } else {
+      invokers_.emplace(name, [name, f](const ray_task_call &call, ray_task_result *result) {
+        TaskInvoker<Args>::Run(name, call, result, [&](auto &args) {
+          CallAndPackResult<R>(
+              [&]() -> decltype(auto) {
+                return TaskInvoker<Args>::Call(
+                    f, args, std::make_index_sequence<std::tuple_size_v<Args>>{});
+              },
+              result);
+        });
+      });
+    }
+  }
+
+  /// The RAY_REMOTE name of a registered function (or member function), or "" when it is not
+  /// registered.
+  template <typename F>
+  std::string GetFunctionName(const F &f) const {
+    auto it = keys_.find(FunctionKey(f));
+    return it == keys_.end() ? std::string() : it->second;
+  }
+
+  /// Whether a function of any kind is registered under the name.
+  bool HasFunction(const std::string &name) const { return names_.count(name) > 0; }
+
+  /// The invoker of an actor member function, or nullptr.
+  const MemberInvoker *GetMemberInvoker(const std::string &name) const {
+    auto it = member_invokers_.find(name);
+    return it == member_invokers_.end() ? nullptr : &it->second;
+  }
+
+  /// The creator of an actor (its factory), or nullptr.
+  const ActorCreator *GetActorCreator(const std::string &name) const {
+    auto it = actor_creators_.find(name);
+    return it == actor_creators_.end() ? nullptr : &it->second;
+  }
+
+  /// Executes a call the runtime hands over; every outcome becomes a result.
+  void Execute(const ray_task_call &call, ray_task_result *result) const {
+    std::string name(call.function_name != nullptr ? call.function_name : "",
+                     call.function_name != nullptr ? call.function_name_len : 0);
+    try {
+      if (call.task_type != RAY_TASK_NORMAL) {
+        FillTaskError(result, RAY_OBJECT_FUNCTION_NOT_FOUND,
+                      "Unsupported task type " + std::to_string(call.task_type) +
+                          " for function " + name + ".");
+        return;
+      }
+      auto it = invokers_.find(name);
+      if (it == invokers_.end()) {
+        FillTaskError(result, RAY_OBJECT_FUNCTION_NOT_FOUND,
+                      "Function not found: " + name + ". Please use RAY_REMOTE to register it.");
+        return;
+      }
+      it->second(call, result);
+    } catch (const std::exception &e) {
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR,
+                    "An exception was thrown while executing function(" + name + "): " +
+                        e.what());
+    } catch (...) {
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR,
+                    "An exception was thrown while executing function(" + name +
+                        "): unknown exception");
+    }
+  }
+
+ private:
+  /// Identifies a function (or member function) pointer by its bytes.
+  template <typename F>
+  static std::string FunctionKey(const F &f) {
+    return std::string(reinterpret_cast<const char *>(&f), sizeof(F));
+  }
+
+  std::unordered_map<std::string, std::string> keys_;  // pointer bytes -> name
+  std::unordered_map<std::string, Invoker> invokers_;
+  std::unordered_map<std::string, MemberInvoker> member_invokers_;
+  std::unordered_map<std::string, ActorCreator> actor_creators_;
+  std::unordered_set<std::string> names_;
+};
+
+/// This binary's registry. Hidden visibility: every executable and shared library has its own.
+RAY_INTERNAL_HIDDEN inline FunctionManager &GetFunctionManager() {
+  static FunctionManager manager;
+  return manager;
+}
+
+/// Executes a call through this binary's registry. This is the callback given to ray_init and
+/// ray_worker_run, and what goray_internal_execute runs.
+RAY_INTERNAL_HIDDEN inline void ExecuteTaskCall(void *ctx, const ray_task_call *call,
+                                                ray_task_result *result) {
+  (void)ctx;
+  if (call == nullptr || result == nullptr) return;
+  GetFunctionManager().Execute(*call, result);
+}
+
+/// Whether this binary registers a function under the name (goray_internal_has_function).
+RAY_INTERNAL_HIDDEN inline int HasRemoteFunction(const char *name, size_t len) {
+  if (name == nullptr) return 0;
+  return GetFunctionManager().HasFunction(std::string(name, len)) ? 1 : 0;
+}
+
+/// The RAY_REMOTE name of f in this binary, or "" when f is not registered.
+template <typename F>
+RAY_INTERNAL_HIDDEN std::string GetRemoteFunctionName(const F &f) {
+  return GetFunctionManager().GetFunctionName(f);
+}
+
+/// Splits the stringized arguments of RAY_REMOTE at top-level commas and removes whitespace:
+/// "Plus, RAY_FUNC(Overload, int)" -> {"Plus", "RAY_FUNC(Overload,int)"}.
+inline std::vector<std::string> SplitRemoteFunctionNames(const char *text) {
+  std::vector<std::string> names;
+  std::string current;
+  int depth = 0;
+  for (const char *p = text; *p != '\0'; p++) {
+    char c = *p;
+    if (c == '(' || c == '<' || c == '[' || c == '{') depth++;
+    if ((c == ')' || c == '>' || c == ']' || c == '}') && depth > 0) depth--;
+    if (c == ',' && depth == 0) {
+      names.push_back(current);
+      current.clear();
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') continue;
+    current += c;
+  }
+  if (!current.empty() || !names.empty()) names.push_back(current);
+  return names;
+}
+
+/// What RAY_REMOTE runs at static-initialization time: registers every function under its name.
+template <typename... Fs>
+RAY_INTERNAL_HIDDEN bool RegisterRemoteFunctions(const char *names_text, Fs... fs) {
+  std::vector<std::string> names = SplitRemoteFunctionNames(names_text);
+  if (names.size() != sizeof...(Fs)) {
+    throw RayException(std::string("RAY_REMOTE: cannot split the function names of: ") +
+                       names_text);
+  }
+  size_t index = 0;
+  (GetFunctionManager().Register(names[index++], fs), ...);
+  return true;
+}
+
+}  // namespace internal
+}  // namespace ray

@@ -1,0 +1,286 @@
+// goray: Ray's C++ API on a Go runtime.
+//
+// ray::ObjectRef<T>: a reference to an object in the object store.
+#pragma once
+
+#include <ray/api/common.h>
+#include <ray/api/serializer.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ray {
+namespace internal {
+
+/// The objects of one ray_get call; releases them when destroyed.
+class ObjectBatch {
+ public:
+  /// Fetches the objects with the given ids (each RAY_ID_SIZE bytes), waiting up to timeout_ms
+  /// (negative: forever). Throws RayException("Get object error: ...") on failure.
+  ObjectBatch(const std::vector<std::string> &ids, int timeout_ms) {
+    std::string packed;
+    packed.reserve(ids.size() * RAY_ID_SIZE);
+    for (const auto &id : ids) {
+      if (id.size() != RAY_ID_SIZE) {
+        throw RayException(
+            "Get object error: the ObjectRef is empty or invalid (was it default-constructed?)");
+      }
+      packed += id;
+    }
+    objects_.resize(ids.size());
+    if (ids.empty()) return;
+    char *err = nullptr;
+    int code = ray_get(Bytes(packed), ids.size(), static_cast<int64_t>(timeout_ms),
+                       objects_.data(), &err);
+    if (code != RAY_OK) {
+      objects_.clear();
+      CheckStatus(code, err, "Get object error: ");
+    }
+  }
+  ~ObjectBatch() {
+    for (auto &obj : objects_) ray_object_release(&obj);
+  }
+  ObjectBatch(const ObjectBatch &) = delete;
+  ObjectBatch &operator=(const ObjectBatch &) = delete;
+
+  /// Number of objects.
+  size_t Size() const { return objects_.size(); }
+
+  /// Throws the exception that stands for object i when it holds an error instead of a value.
+  void ThrowIfError(size_t i) const {
+    const ray_object &obj = objects_[i];
+    if (obj.kind == RAY_OBJECT_VALUE) return;
+    std::string msg(reinterpret_cast<const char *>(obj.data), obj.size);
+    switch (obj.kind) {
+      case RAY_OBJECT_TASK_ERROR:
+        throw RayTaskException(msg);
+      case RAY_OBJECT_FUNCTION_NOT_FOUND:
+        throw RayFunctionNotFound(msg);
+      case RAY_OBJECT_WORKER_DIED:
+        throw RayWorkerException(msg);
+      case RAY_OBJECT_ACTOR_DIED:
+        throw RayActorException(msg);
+      case RAY_OBJECT_LOST:
+        throw UnreconstructableException(msg);
+      default:
+        throw RayException("Get object error: unknown object kind " + std::to_string(obj.kind) +
+                           ": " + msg);
+    }
+  }
+
+  /// Throws for the first object that holds an error.
+  void ThrowIfAnyError() const {
+    for (size_t i = 0; i < objects_.size(); i++) ThrowIfError(i);
+  }
+
+  /// Deserializes object i (which must hold a value) as a T.
+  template <typename T>
+  std::shared_ptr<T> Value(size_t i) const {
+    ThrowIfError(i);
+    const ray_object &obj = objects_[i];
+    try {
+      return std::make_shared<T>(Serializer::Deserialize<T>(
+          reinterpret_cast<const char *>(obj.data), obj.size));
+    } catch (const RayException &) {
+      throw;
+    } catch (const std::exception &e) {
+      throw RayException(
+          std::string("Get object error: the object cannot be deserialized as the requested "
+                      "type: ") +
+          e.what());
+    }
+  }
+
+ private:
+  std::vector<ray_object> objects_;
+};
+
+/// Gets one value.
+template <typename T>
+std::shared_ptr<T> GetValue(const std::string &id, int timeout_ms) {
+  ObjectBatch batch({id}, timeout_ms);
+  return batch.Value<T>(0);
+}
+
+/// Gets several values, in order.
+template <typename T>
+std::vector<std::shared_ptr<T>> GetValues(const std::vector<std::string> &ids, int timeout_ms) {
+  ObjectBatch batch(ids, timeout_ms);
+  batch.ThrowIfAnyError();
+  std::vector<std::shared_ptr<T>> out;
+  out.reserve(ids.size());
+  for (size_t i = 0; i < batch.Size(); i++) out.push_back(batch.Value<T>(i));
+  return out;
+}
+
+/// Waits for objects whose values are not wanted (ObjectRef<void>); throws their errors.
+inline void GetVoid(const std::vector<std::string> &ids, int timeout_ms) {
+  ObjectBatch batch(ids, timeout_ms);
+  batch.ThrowIfAnyError();
+}
+
+/// The id handling shared by ObjectRef<T> and ObjectRef<void>: reference counting through
+/// ray_add_ref / ray_remove_ref and msgpack (de)serialization as the raw id bytes.
+class ObjectRefCore {
+ public:
+  /// The raw id (RAY_ID_SIZE bytes; empty for a default-constructed ref).
+  const std::string &ID() const { return id_; }
+
+  /// Packs the ref as the raw id bytes (msgpack bin) and records the id in the active contained-id
+  /// collector.
+  template <typename Packer>
+  void msgpack_pack(Packer &packer) const {
+    ContainedIdCollector::Record(id_);
+    packer.pack_bin(static_cast<uint32_t>(id_.size()));
+    packer.pack_bin_body(id_.data(), static_cast<uint32_t>(id_.size()));
+  }
+
+  /// Unpacks a ref from id bytes (bin or str; nil gives an empty ref) and counts a reference to it.
+  void msgpack_unpack(const msgpack::object &o) {
+    std::string id;
+    if (o.type == msgpack::type::BIN) {
+      id.assign(o.via.bin.ptr, o.via.bin.size);
+    } else if (o.type == msgpack::type::STR) {
+      id.assign(o.via.str.ptr, o.via.str.size);
+    } else if (o.type != msgpack::type::NIL) {
+      throw msgpack::type_error();
+    }
+    if (!id.empty() && id.size() != RAY_ID_SIZE) throw msgpack::type_error();
+    Reset(id);
+  }
+
+  /// Builds a msgpack::object (bin) holding the id, allocated in the zone.
+  void msgpack_object(msgpack::object *o, msgpack::zone &zone) const {
+    char *ptr = static_cast<char *>(zone.allocate_align(id_.size() == 0 ? 1 : id_.size()));
+    if (!id_.empty()) std::memcpy(ptr, id_.data(), id_.size());
+    o->type = msgpack::type::BIN;
+    o->via.bin.ptr = ptr;
+    o->via.bin.size = static_cast<uint32_t>(id_.size());
+  }
+
+ protected:
+  ObjectRefCore() = default;
+  explicit ObjectRefCore(const std::string &id) : id_(id) { Acquire(); }
+  ObjectRefCore(const ObjectRefCore &other) : id_(other.id_) { Acquire(); }
+  ObjectRefCore(ObjectRefCore &&other) noexcept : id_(std::move(other.id_)) { other.id_.clear(); }
+  ObjectRefCore &operator=(const ObjectRefCore &other) {
+    if (this != &other) Reset(other.id_);
+    return *this;
+  }
+  ObjectRefCore &operator=(ObjectRefCore &&other) noexcept {
+    if (this != &other) {
+      Release();
+      id_ = std::move(other.id_);
+      other.id_.clear();
+    }
+    return *this;
+  }
+  ~ObjectRefCore() { Release(); }
+
+ private:
+  void Acquire() const {
+    if (!id_.empty()) ray_add_ref(Bytes(id_));
+  }
+  void Release() noexcept {
+    if (!id_.empty()) ray_remove_ref(Bytes(id_));
+    id_.clear();
+  }
+  void Reset(const std::string &id) {
+    if (!id.empty()) ray_add_ref(Bytes(id));
+    Release();
+    id_ = id;
+  }
+
+  std::string id_;
+};
+
+}  // namespace internal
+
+/// A reference to an object of type T in the object store, returned by ray::Put and by
+/// Task(...).Remote(...). Copies count as references of this process (ray_add_ref /
+/// ray_remove_ref); moves do not touch the counts. ObjectRefs are serializable, so they can be
+/// nested in values (ObjectRef<ObjectRef<int>>, std::vector<ObjectRef<int>>, structs).
+template <typename T>
+class ObjectRef : public internal::ObjectRefCore {
+ public:
+  /// An empty reference (no id).
+  ObjectRef() = default;
+
+  /// A reference to the object with the given raw id (RAY_ID_SIZE bytes); counts a reference.
+  explicit ObjectRef(const std::string &id) : internal::ObjectRefCore(id) {}
+
+  /// Copies the reference and counts one more reference.
+  ObjectRef(const ObjectRef &other) = default;
+  /// Moves the reference; counts are not touched.
+  ObjectRef(ObjectRef &&other) noexcept = default;
+  /// Copy-assigns: counts the new reference and releases the old one.
+  ObjectRef &operator=(const ObjectRef &other) = default;
+  /// Move-assigns: releases the old reference and steals the other one.
+  ObjectRef &operator=(ObjectRef &&other) noexcept = default;
+  /// Releases the reference.
+  ~ObjectRef() = default;
+
+  /// True when both refer to the same object.
+  bool operator==(const ObjectRef<T> &other) const { return ID() == other.ID(); }
+  /// True when they refer to different objects.
+  bool operator!=(const ObjectRef<T> &other) const { return ID() != other.ID(); }
+
+  /// Gets the value, waiting for it as long as needed. Throws the error that stands for the value
+  /// (RayTaskException, ...) or RayException.
+  std::shared_ptr<T> Get() const { return internal::GetValue<T>(ID(), -1); }
+
+  /// Gets the value, waiting at most timeout_ms milliseconds (negative: forever); a timeout
+  /// throws RayException("Get object error: ...").
+  std::shared_ptr<T> Get(const int &timeout_ms) const {
+    return internal::GetValue<T>(ID(), timeout_ms);
+  }
+};
+
+/// A reference to the result of a void task: Get waits for it and throws its error, if any.
+template <>
+class ObjectRef<void> : public internal::ObjectRefCore {
+ public:
+  /// An empty reference (no id).
+  ObjectRef() = default;
+
+  /// A reference to the object with the given raw id (RAY_ID_SIZE bytes); counts a reference.
+  explicit ObjectRef(const std::string &id) : internal::ObjectRefCore(id) {}
+
+  /// Copies the reference and counts one more reference.
+  ObjectRef(const ObjectRef &other) = default;
+  /// Moves the reference; counts are not touched.
+  ObjectRef(ObjectRef &&other) noexcept = default;
+  /// Copy-assigns: counts the new reference and releases the old one.
+  ObjectRef &operator=(const ObjectRef &other) = default;
+  /// Move-assigns: releases the old reference and steals the other one.
+  ObjectRef &operator=(ObjectRef &&other) noexcept = default;
+  /// Releases the reference.
+  ~ObjectRef() = default;
+
+  /// True when both refer to the same object.
+  bool operator==(const ObjectRef<void> &other) const { return ID() == other.ID(); }
+  /// True when they refer to different objects.
+  bool operator!=(const ObjectRef<void> &other) const { return ID() != other.ID(); }
+
+  /// Waits for the task to finish; throws its error, if any.
+  void Get() const { internal::GetVoid({ID()}, -1); }
+
+  /// Waits at most timeout_ms milliseconds (negative: forever) for the task to finish.
+  void Get(const int &timeout_ms) const { internal::GetVoid({ID()}, timeout_ms); }
+};
+
+namespace internal {
+
+/// Whether T is an ObjectRef<U>; `type` is U.
+template <typename T>
+struct IsObjectRef : std::false_type {};
+template <typename U>
+struct IsObjectRef<ObjectRef<U>> : std::true_type {
+  using type = U;
+};
+
+}  // namespace internal
+}  // namespace ray

@@ -1,0 +1,70 @@
+// goray: Ray's C++ API on a Go runtime.
+//
+// Exception classes thrown by the API. They carry Ray's exact names and live in
+// ray::internal, like in Ray.
+#pragma once
+
+#include <exception>
+#include <string>
+
+namespace ray {
+namespace internal {
+
+/// Base of every exception the API throws. The message is public (msg_) as in Ray.
+class RayException : public std::exception {
+ public:
+  /// Creates an exception with the given message.
+  RayException(const std::string &msg) : msg_(msg) {}
+
+  /// Returns the message.
+  const char *what() const noexcept override { return msg_.c_str(); }
+
+  /// The message.
+  std::string msg_;
+};
+
+/// Thrown by Get when the object is the error of an actor that died or failed to be created.
+class RayActorException : public RayException {
+ public:
+  /// Creates an exception with the given message.
+  RayActorException(const std::string &msg) : RayException(msg) {}
+};
+
+/// Thrown by Get when the task that creates the object threw.
+class RayTaskException : public RayException {
+ public:
+  /// Creates an exception with the given message.
+  RayTaskException(const std::string &msg) : RayException(msg) {}
+};
+
+/// Thrown by Get when the worker process that ran the task died.
+class RayWorkerException : public RayException {
+ public:
+  /// Creates an exception with the given message.
+  RayWorkerException(const std::string &msg) : RayException(msg) {}
+};
+
+/// Thrown by Get when the object is lost and cannot be reconstructed.
+class UnreconstructableException : public RayException {
+ public:
+  /// Creates an exception with the given message.
+  UnreconstructableException(const std::string &msg) : RayException(msg) {}
+};
+
+/// Thrown when a function was not registered with RAY_REMOTE (by Task on the caller side, or by
+/// Get when no worker knows the function).
+class RayFunctionNotFound : public RayException {
+ public:
+  /// Creates an exception with the given message.
+  RayFunctionNotFound(const std::string &msg) : RayException(msg) {}
+};
+
+/// Thrown by ray::RuntimeEnv when a field cannot be set, found or converted.
+class RayRuntimeEnvException : public RayException {
+ public:
+  /// Creates an exception with the given message.
+  RayRuntimeEnvException(const std::string &msg) : RayException(msg) {}
+};
+
+}  // namespace internal
+}  // namespace ray

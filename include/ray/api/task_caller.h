@@ -1,0 +1,200 @@
+// goray: Ray's C++ API on a Go runtime.
+//
+// ray::internal::TaskCaller<F>: what ray::Task(f) returns; Remote(args...) submits the task.
+#pragma once
+
+#include <ray/api/common.h>
+#include <ray/api/function_traits.h>
+#include <ray/api/object_ref.h>
+#include <ray/api/serializer.h>
+#include <ray/api/task_options.h>
+
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ray {
+namespace internal {
+
+/// One argument ready for ray_submit_task.
+struct PreparedTaskArg {
+  /// True: `object_id` names an object the worker resolves to its value.
+  bool is_ref = false;
+  /// msgpack bytes of a value argument.
+  msgpack::sbuffer data;
+  /// The id of a ref argument.
+  std::string object_id;
+  /// Ids of the ObjectRefs serialized inside `data`.
+  std::string contained_ids;
+};
+
+/// Compile-time check of argument `Index` (0-based) against its parameter type Param.
+template <size_t Index, typename Param, typename Arg>
+struct TaskArgumentCheck {
+  using D = std::decay_t<Param>;
+  using A = std::decay_t<Arg>;
+  static constexpr bool arg_is_ref = IsObjectRef<A>::value;
+  static constexpr bool param_is_ref = IsObjectRef<D>::value;
+  /// The argument is a ref the worker resolves (rather than a value or a ref passed as a value).
+  static constexpr bool resolved = arg_is_ref && !std::is_same_v<A, D>;
+
+  template <typename T, bool IsRef = IsObjectRef<T>::value>
+  struct RefValueType {
+    using type = void;
+  };
+  template <typename T>
+  struct RefValueType<T, true> {
+    using type = typename IsObjectRef<T>::type;
+  };
+
+  static_assert(!std::is_pointer_v<D>,
+                "ray::Task(f).Remote(args...): a remote function cannot take a pointer parameter");
+  static_assert(!resolved || std::is_same_v<typename RefValueType<A>::type, D>,
+                "ray::Task(f).Remote(args...): an ObjectRef<U> argument needs a parameter of type "
+                "U (or ObjectRef<U> to pass the ref itself); the types do not match");
+  static_assert(arg_is_ref || std::is_convertible_v<Arg &&, D>,
+                "ray::Task(f).Remote(args...): an argument is not convertible to the type of its "
+                "parameter");
+  static constexpr bool ok = !std::is_pointer_v<D> &&
+                             (!resolved || std::is_same_v<typename RefValueType<A>::type, D>) &&
+                             (arg_is_ref || std::is_convertible_v<Arg &&, D>);
+};
+
+/// Prepares argument `Index` for parameter type Param: a value converted to the decayed parameter
+/// type and packed, or a ref for the worker to resolve.
+template <size_t Index, typename Param, typename Arg>
+PreparedTaskArg PrepareTaskArgument(Arg &&arg) {
+  using Check = TaskArgumentCheck<Index, Param, Arg>;
+  using D = typename Check::D;
+  using A = typename Check::A;
+  PreparedTaskArg out;
+  if constexpr (!Check::ok) {
+    (void)arg;  // the static_asserts of TaskArgumentCheck already explain the error
+  } else if constexpr (Check::resolved) {
+    out.is_ref = true;
+    out.object_id = arg.ID();
+    if (out.object_id.size() != RAY_ID_SIZE) {
+      throw RayException("Task argument " + std::to_string(Index) + " is an empty ObjectRef");
+    }
+  } else if constexpr (std::is_same_v<A, D>) {
+    SerializedValue value = Serializer::SerializeWithRefs(arg);
+    out.data = std::move(value.buffer);
+    out.contained_ids = std::move(value.contained_ids);
+  } else {
+    const D converted = std::forward<Arg>(arg);
+    SerializedValue value = Serializer::SerializeWithRefs(converted);
+    out.data = std::move(value.buffer);
+    out.contained_ids = std::move(value.contained_ids);
+  }
+  return out;
+}
+
+/// Submits a task to the runtime; returns the id of its return object.
+inline std::string SubmitTask(const std::string &function_name, const std::string &task_name,
+                              const std::unordered_map<std::string, double> &resources,
+                              const std::vector<PreparedTaskArg> &args) {
+  std::vector<ray_task_arg> c_args(args.size());
+  for (size_t i = 0; i < args.size(); i++) {
+    ray_task_arg &c = c_args[i];
+    c.is_ref = args[i].is_ref ? 1 : 0;
+    c.data = reinterpret_cast<const uint8_t *>(args[i].data.data());
+    c.size = args[i].data.size();
+    c.object_id = args[i].is_ref ? Bytes(args[i].object_id) : nullptr;
+    c.contained_ids = args[i].contained_ids.empty() ? nullptr : Bytes(args[i].contained_ids);
+    c.num_contained = args[i].contained_ids.size() / RAY_ID_SIZE;
+  }
+  std::vector<const char *> names;
+  std::vector<double> values;
+  for (const auto &pair : resources) {
+    names.push_back(pair.first.c_str());
+    values.push_back(pair.second);
+  }
+  ray_task_spec spec;
+  spec.function_name = function_name.data();
+  spec.function_name_len = function_name.size();
+  spec.name = task_name.empty() ? nullptr : task_name.data();
+  spec.name_len = task_name.size();
+  spec.args = c_args.empty() ? nullptr : c_args.data();
+  spec.num_args = c_args.size();
+  spec.resource_names = names.empty() ? nullptr : names.data();
+  spec.resource_values = values.empty() ? nullptr : values.data();
+  spec.num_resources = names.size();
+  spec.max_retries = -1;
+  uint8_t id[RAY_ID_SIZE];
+  char *err = nullptr;
+  int code = ray_submit_task(&spec, id, &err);
+  CheckStatus(code, err);
+  return std::string(reinterpret_cast<const char *>(id), RAY_ID_SIZE);
+}
+
+/// What ray::Task(f) returns: options setters and Remote(args...), which submits the task.
+template <typename F>
+class TaskCaller {
+ public:
+  using Traits = FunctionTraits<F>;
+  /// The type of the task's result (ObjectRef<ReturnType>).
+  using ReturnType = StoredReturnType<typename Traits::ReturnType>;
+
+  /// A caller of the function registered as `function_name`.
+  TaskCaller(F func, std::string function_name) : function_name_(std::move(function_name)) {
+    (void)func;
+  }
+
+  /// Sets the task's name (shown by the runtime's tools and logs).
+  TaskCaller &SetName(std::string name) {
+    task_name_ = std::move(name);
+    return *this;
+  }
+
+  /// Sets the task's resource requirements (replacing earlier ones); throws RayException for an
+  /// empty name, a non-positive value or a fractional value greater than 1.
+  TaskCaller &SetResources(std::unordered_map<std::string, double> resources) {
+    CheckTaskOptions(resources);
+    resources_ = std::move(resources);
+    return *this;
+  }
+
+  /// Sets one resource requirement; validated like SetResources.
+  TaskCaller &SetResource(const std::string &name, double value) {
+    CheckTaskOptions({{name, value}});
+    resources_[name] = value;
+    return *this;
+  }
+
+  /// Submits the task with the given arguments: values (converted to the parameter types) or
+  /// ObjectRef<U> for a parameter of type U (the worker resolves it). Returns the ref of the
+  /// result (ObjectRef<void> for a void function).
+  template <typename... Args>
+  ObjectRef<ReturnType> Remote(Args &&...args) {
+    static_assert(sizeof...(Args) == Traits::arity,
+                  "ray::Task(f).Remote(args...): the number of arguments does not match the "
+                  "number of parameters of f");
+    if constexpr (sizeof...(Args) == Traits::arity) {
+      std::vector<PreparedTaskArg> prepared;
+      prepared.reserve(sizeof...(Args));
+      PrepareAll(prepared, std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
+      return ObjectRef<ReturnType>(SubmitTask(function_name_, task_name_, resources_, prepared));
+    } else {
+      return ObjectRef<ReturnType>();
+    }
+  }
+
+ private:
+  template <size_t... I, typename... Args>
+  void PrepareAll(std::vector<PreparedTaskArg> &prepared, std::index_sequence<I...>,
+                  Args &&...args) {
+    using Params = typename Traits::ArgsTuple;
+    (prepared.push_back(PrepareTaskArgument<I, std::tuple_element_t<I, Params>>(
+         std::forward<Args>(args))),
+     ...);
+  }
+
+  std::string function_name_;
+  std::string task_name_;
+  std::unordered_map<std::string, double> resources_;
+};
+
+}  // namespace internal
+}  // namespace ray

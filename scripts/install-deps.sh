@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks to build and test goray: a C++ compiler, make,
+# msgpack-c and googletest headers, and Go (Debian's golang-go when no Go is on the machine).
+# Go modules come through the module proxy when the Go build first needs them.
+set -euo pipefail
+
+export PATH="$PATH:/usr/local/go/bin"
+missing=()
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+command -v go >/dev/null || missing+=(golang-go)
+[ -f /usr/include/msgpack.hpp ] || missing+=(libmsgpack-cxx-dev)
+[ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

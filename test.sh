@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every test of goray: the Go unit tests (with -race), the C++ gtest suites (local mode,
+# the embedded node with and without a user library, AddressSanitizer) and the end-to-end tests.
+# The last line is "N passed, N failed" over all of them; the exit code is non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")"
+bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+export PATH="$PATH:/usr/local/go/bin"
+
+work="$(mktemp -d /tmp/goray-test.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+total_passed=0
+total_failed=0
+add() { total_passed=$((total_passed + $1)); total_failed=$((total_failed + $2)); }
+
+echo "== build"
+if ! make -s all; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== Go (go vet, go test -race)"
+(cd go && go vet ./... && go test -race -count=1 -v ./...) > "$work/go.log" 2>&1
+go_rc=$?
+go_passed=$(grep -c -- '^\s*--- PASS' "$work/go.log")
+go_failed=$(grep -c -- '^\s*--- FAIL' "$work/go.log")
+if [ $go_rc -ne 0 ] && [ "$go_failed" -eq 0 ]; then go_failed=1; fi
+grep -E '^(ok|FAIL|---)|^\s+--- FAIL' "$work/go.log" | grep -v -- '--- PASS' || true
+[ $go_rc -ne 0 ] && tail -40 "$work/go.log"
+echo "go: $go_passed passed, $go_failed failed"
+add "$go_passed" "$go_failed"
+
+echo "== C++"
+bash cpp/test/run_cpp_tests.sh dist "$work/cpp" 2>&1 | tee "$work/cpp.log"
+line=$(grep -E '^cpp: [0-9]+ passed, [0-9]+ failed' "$work/cpp.log" | tail -1)
+if [ -n "$line" ]; then
+  add "$(sed -E 's/cpp: ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")"
+else
+  add 0 1
+fi
+
+echo "== end to end"
+bash tests/e2e/run.sh dist "$work/e2e" 2>&1 | tee "$work/e2e.log"
+line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$work/e2e.log" | tail -1)
+if [ -n "$line" ]; then
+  add "$(sed -E 's/e2e: ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")"
+else
+  add 0 1
+fi
+
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]
