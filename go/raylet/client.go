@@ -79,6 +79,8 @@ func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
 		}
 		w.client = c
 		c.worker = w
+		r.startFailures = 0
+		r.startErr = nil
 	}
 	r.clients[c] = true
 	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: &pb.Registered{NodeId: r.nodeID[:], SessionDir: r.cfg.SessionDir}}})

@@ -79,8 +79,15 @@ type Raylet struct {
 	pending     map[ids.ObjectID]*task     // return id -> task not finished
 	subscribers map[ids.ObjectID][]*client // clients waiting for an object
 	clients     map[*client]bool
-	startErr    error
+	// startErr is set when workers cannot be started (or die before connecting, startFailures
+	// times in a row); tasks then fail instead of waiting for a worker that never comes.
+	startErr      error
+	startFailures int
 }
+
+// maxStartFailures is how many workers in a row may die before connecting before the node
+// stops starting more and fails the tasks that wait for one.
+const maxStartFailures = 3
 
 // New makes a node manager; Start runs it.
 func New(cfg Config) *Raylet {
@@ -213,7 +220,7 @@ func (r *Raylet) startWorkers(n int) {
 			}
 			glog.Errorf("cannot start a worker: %v", err)
 			r.startErr = err
-			r.failUnrunnable(err)
+			r.schedule()
 			r.mu.Unlock()
 			continue
 		}
@@ -242,6 +249,14 @@ func (r *Raylet) reap(w *worker) {
 		return
 	}
 	glog.Warningf("%s %s", w, status)
+	if w.client == nil {
+		r.startFailures++
+		if r.startFailures >= maxStartFailures && r.startErr == nil {
+			r.startErr = fmt.Errorf("%d worker processes in a row exited before connecting to the node; the last, %s, %s; its stderr (%s):\n%s",
+				r.startFailures, w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+			glog.Errorf("%v", r.startErr)
+		}
+	}
 	if t := w.task; t != nil {
 		w.task = nil
 		r.release(t, w.blocked)
@@ -401,7 +416,11 @@ func (r *Raylet) schedule() {
 		r.ready[i] = nil
 	}
 	r.ready = keep
-	if runnableWaiting > 0 && r.startErr == nil {
+	if runnableWaiting > 0 && r.startErr != nil {
+		r.failUnrunnable(r.startErr)
+		return
+	}
+	if runnableWaiting > 0 {
 		limit := r.poolSize() + r.blocked
 		alive := len(r.workers) + r.starting
 		n := runnableWaiting - r.starting
@@ -488,14 +507,19 @@ func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
 
 // failUnrunnable fails queued tasks when no worker can be started. Called with r.mu held.
 func (r *Raylet) failUnrunnable(err error) {
-	if len(r.workers) > 0 || r.starting > 0 {
+	if len(r.idle) > 0 {
 		return
 	}
-	for _, t := range r.ready {
+	ready := r.ready
+	r.ready = nil
+	for _, t := range ready {
+		if t.infeasible {
+			r.ready = append(r.ready, t)
+			continue
+		}
 		msg := fmt.Sprintf("%s cannot run: no worker process could be started: %v", taskLabel(t), err)
 		r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
 	}
-	r.ready = nil
 }
 
 // Stats is a snapshot of the node's state, for tests and status output.

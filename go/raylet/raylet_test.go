@@ -1,0 +1,153 @@
+package raylet
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
+)
+
+func shortDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "rl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func startRaylet(t *testing.T, workerCommand []string) *Raylet {
+	t.Helper()
+	dir := shortDir(t)
+	r := New(Config{SessionDir: dir, LogsDir: dir, SocketPath: filepath.Join(dir, "raylet"),
+		Resources: map[string]float64{"CPU": 1}, WorkerCommand: workerCommand})
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	return r
+}
+
+func openStream(t *testing.T, r *Raylet) pb.NodeManager_ConnectClient {
+	t.Helper()
+	conn, err := grpc.Dial("unix://"+r.cfg.SocketPath, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	stream, err := pb.NewNodeManagerClient(conn).Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+func TestStreamMustStartWithRegister(t *testing.T) {
+	r := startRaylet(t, []string{"/bin/true"})
+	stream := openStream(t, r)
+	id := ids.NewPutID()
+	if err := stream.Send(&pb.ClientBatch{Messages: []*pb.ClientMessage{{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:]}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := stream.Recv()
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("unregistered stream: %v", err)
+	}
+}
+
+// A driver's raw stream: malformed messages are logged and skipped, the stream lives on.
+func TestMalformedMessagesAreSkipped(t *testing.T) {
+	r := startRaylet(t, []string{"/bin/true"})
+	stream := openStream(t, r)
+	driver := ids.NewUniqueID()
+	good := ids.NewPutID()
+	err := stream.Send(&pb.ClientBatch{Messages: []*pb.ClientMessage{
+		{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{WorkerId: driver[:], IsDriver: true}}},
+		{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: []byte("short")}}},
+		{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{[]byte("x")}}}},
+		{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{ReturnId: []byte("bad")}}},
+		{Body: &pb.ClientMessage_Done{Done: &pb.TaskDone{}}},
+		{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: good[:], Object: &pb.Object{Data: []byte("v")}}}},
+		{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{good[:]}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *pb.ObjectReady
+	for got == nil {
+		b, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range b.Messages {
+			if o := m.GetObject(); o != nil {
+				got = o
+			}
+		}
+	}
+	if string(got.ObjectId) != string(good[:]) || string(got.Object.Data) != "v" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestWorkersThatCannotStartFailTasks(t *testing.T) {
+	r := startRaylet(t, []string{"/bin/sh", "-c", "echo cannot load the library >&2; exit 7"})
+	stream := openStream(t, r)
+	driver := ids.NewUniqueID()
+	task := ids.NewTaskID()
+	ret := task.ReturnID(1)
+	err := stream.Send(&pb.ClientBatch{Messages: []*pb.ClientMessage{
+		{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{WorkerId: driver[:], IsDriver: true}}},
+		{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: task[:], ReturnId: ret[:], FunctionName: "F"}}},
+		{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{ret[:]}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		b, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range b.Messages {
+			if o := m.GetObject(); o != nil {
+				msg := string(o.Object.Data)
+				if o.Object.Kind != objstore.KindWorkerDied || !strings.Contains(msg, "cannot load the library") || !strings.Contains(msg, "exit status 7") {
+					t.Fatalf("kind %d: %s", o.Object.Kind, msg)
+				}
+				return
+			}
+		}
+	}
+}
+
+func TestFitsAndTail(t *testing.T) {
+	if !fits(map[string]float64{"CPU": 1}, map[string]float64{"CPU": 1}) || fits(map[string]float64{"GPU": 1}, map[string]float64{"CPU": 4}) {
+		t.Fatal("fits")
+	}
+	p := filepath.Join(t.TempDir(), "err")
+	var lines []string
+	for i := 0; i < 30; i++ {
+		lines = append(lines, "line"+string(rune('a'+i%26)))
+	}
+	os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	if got := strings.Split(tail(p, 3), "\n"); len(got) != 3 || got[2] != lines[29] {
+		t.Fatalf("tail: %q", got)
+	}
+	if !strings.Contains(tail("/no/such/file", 3), "cannot read") {
+		t.Fatal("tail of a missing file")
+	}
+}
