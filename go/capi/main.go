@@ -29,6 +29,7 @@ import (
 	"goray/core"
 	"goray/ids"
 	"goray/node"
+	"goray/objstore"
 	"goray/raylet"
 	"goray/session"
 )
@@ -133,7 +134,25 @@ func ray_init(configJSON *C.char, exec C.ray_execute_fn, execCtx unsafe.Pointer,
 	return C.RAY_OK
 }
 
+// envFromC are the variables ray_init reads that a C++ program may have set with setenv after
+// this library loaded (Go keeps its own copy of the environment from process start).
+var envFromC = []string{"RAY_ADDRESS", "RAY_TMPDIR", "GORAY_DEFAULT_WORKER"}
+
+func syncEnvFromC() {
+	for _, k := range envFromC {
+		name := C.CString(k)
+		v := C.getenv(name)
+		C.free(unsafe.Pointer(name))
+		if v != nil {
+			_ = os.Setenv(k, C.GoString(v))
+		} else {
+			_ = os.Unsetenv(k)
+		}
+	}
+}
+
 func initRuntime(text string, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*runtimeState, error) {
+	syncEnvFromC()
 	cfg, err := config.Parse(text)
 	if err != nil {
 		return nil, err
@@ -233,7 +252,15 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 	}
 	session.SetupLogging(os.Getenv(raylet.EnvLogsDir))
 	_ = setFlag("logtostderr", "false")
-	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: cExecutor(exec, execCtx)})
+	// Tasks may arrive as soon as the stream is up; they wait until this process's runtime state
+	// is in place, so that the ray:: calls they make find it.
+	ready := make(chan struct{})
+	run := cExecutor(exec, execCtx)
+	gated := func(call *core.TaskCall) *objstore.Object {
+		<-ready
+		return run(call)
+	}
+	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: gated})
 	if err != nil {
 		lifecycle.Unlock()
 		fmt.Fprintf(os.Stderr, "goray worker: %v\n", err)
@@ -242,6 +269,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 		return 1
 	}
 	current.Store(&runtimeState{cw: cw, namespace: os.Getenv(raylet.EnvNamespace), isWorker: true})
+	close(ready)
 	// Processes the task code starts are not workers of this node.
 	for _, k := range []string{raylet.EnvWorker, raylet.EnvWorkerID, raylet.EnvRayletSocket} {
 		_ = os.Unsetenv(k)
