@@ -25,9 +25,16 @@ func cExecutor(fn C.ray_execute_fn, ctx unsafe.Pointer) core.Executor {
 		defer C.free(unsafe.Pointer(cCall))
 		name := C.CString(call.Function)
 		defer C.free(unsafe.Pointer(name))
-		cCall.task_type = C.RAY_TASK_NORMAL
+		cCall.task_type = C.int(call.Type)
 		cCall.function_name = name
 		cCall.function_name_len = C.size_t(len(call.Function))
+		cCall.actor_instance = call.Instance
+		if call.ClassName != "" {
+			className := C.CString(call.ClassName)
+			defer C.free(unsafe.Pointer(className))
+			cCall.class_name = className
+			cCall.class_name_len = C.size_t(len(call.ClassName))
+		}
 		if n > 0 {
 			args := (*C.ray_arg_value)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.ray_arg_value{}))))
 			defer C.free(unsafe.Pointer(args))
@@ -46,6 +53,7 @@ func cExecutor(fn C.ray_execute_fn, ctx unsafe.Pointer) core.Executor {
 		defer C.free(unsafe.Pointer(result))
 		C.goray_call_exec(fn, ctx, cCall, result)
 		obj := &objstore.Object{Kind: int32(result.kind)}
+		call.NewInstance = result.actor_instance
 		if result.data != nil {
 			obj.Data = C.GoBytes(unsafe.Pointer(result.data), C.int(result.size))
 			C.free(unsafe.Pointer(result.data))

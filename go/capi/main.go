@@ -42,6 +42,7 @@ type runtimeState struct {
 	node      *node.Node // the embedded node, in a driver that started one
 	namespace string
 	isWorker  bool
+	detached  bool // RayConfig::default_actor_lifetime is DETACHED
 }
 
 var (
@@ -168,7 +169,7 @@ func initRuntime(text string, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*r
 	if namespace == "" {
 		namespace = ids.NewUniqueID().Hex()
 	}
-	st := &runtimeState{namespace: namespace}
+	st := &runtimeState{namespace: namespace, detached: cfg.DefaultActorLifetime == "detached"}
 	if cfg.LocalMode {
 		if exec == nil {
 			return nil, fmt.Errorf("local mode needs a task executor")

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"goray/ids"
 	"goray/objstore"
@@ -20,10 +22,34 @@ import (
 // kindUnknown marks, in a process's local store, an id the node says nobody created.
 const kindUnknown int32 = -1
 
+// Task types; they mirror enum ray_task_type in include/ray/c_api.h.
+const (
+	TaskNormal        int32 = 0
+	TaskActorCreation int32 = 1
+	TaskActorMethod   int32 = 2
+	TaskActorDestroy  int32 = 3
+)
+
 // TaskCall is a call for user code to execute.
 type TaskCall struct {
-	Function string
-	Args     [][]byte
+	Type      int32
+	Function  string
+	Args      [][]byte
+	Instance  unsafe.Pointer // actor calls: the instance creation returned (C memory)
+	ClassName string
+	// NewInstance is set by the executor of an actor creation.
+	NewInstance unsafe.Pointer
+}
+
+// actorContext is an actor instance living in this process.
+type actorContext struct {
+	id          ids.ActorID
+	className   string
+	factory     string
+	instance    unsafe.Pointer
+	restarted   bool
+	concurrency int
+	exiting     atomic.Bool
 }
 
 // Executor runs a call in user code and returns its result (a value or an error object).
@@ -52,6 +78,9 @@ type backend interface {
 	// forget drops what the backend keeps for an object this process released.
 	forget(id ids.ObjectID)
 	setBlocked(blocked bool)
+	createActor(id ids.ActorID, o ActorOptions) error
+	killActor(id ids.ActorID, noRestart bool) error
+	getActor(name, namespace string) (ids.ActorID, string, bool, error)
 	close()
 }
 
@@ -64,7 +93,7 @@ type CoreWorker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	execThreads sync.Map // OS thread id -> struct{}: threads running a task
+	execThreads sync.Map // OS thread id -> *actorContext (nil for normal tasks): threads running a task
 	closeOnce   sync.Once
 }
 
@@ -194,7 +223,7 @@ func (cw *CoreWorker) waitLocal(list []ids.ObjectID, n int, timeout time.Duratio
 		ctx, cancel = context.WithTimeout(cw.ctx, timeout)
 		defer cancel()
 	}
-	if len(cw.missing(list)) > 0 && cw.inTask() {
+	if len(cw.missing(list)) > 0 && cw.inTask() && cw.currentActor() == nil {
 		cw.be.setBlocked(true)
 		defer cw.be.setBlocked(false)
 	}
@@ -284,20 +313,119 @@ func (cw *CoreWorker) inTask() bool {
 	return ok
 }
 
+// ActorOptions describe an actor to create.
+type ActorOptions struct {
+	Creation       *pb.TaskSpec // the factory call
+	ClassName      string
+	Name           string
+	Namespace      string
+	MaxRestarts    int
+	MaxConcurrency int
+	Detached       bool
+}
+
+// CreateActor creates an actor and returns its id.
+func (cw *CoreWorker) CreateActor(o ActorOptions) (ids.ActorID, error) {
+	if cw.closed() {
+		return ids.ActorID{}, ErrShutdown
+	}
+	if o.Creation == nil || o.Creation.FunctionName == "" {
+		return ids.ActorID{}, Errorf(CodeInvalidArgument, "an actor needs a factory function")
+	}
+	if o.MaxConcurrency < 1 {
+		return ids.ActorID{}, Errorf(CodeInvalidArgument, "max_concurrency must be at least 1, not %d", o.MaxConcurrency)
+	}
+	if o.MaxRestarts < -1 {
+		return ids.ActorID{}, Errorf(CodeInvalidArgument, "max_restarts must be -1 (no limit) or more, not %d", o.MaxRestarts)
+	}
+	id := ids.NewUniqueID()
+	taskID := ids.NewTaskID()
+	ret := taskID.ReturnID(1)
+	o.Creation.TaskId = taskID[:]
+	o.Creation.ReturnId = ret[:]
+	o.Creation.TaskType = TaskActorCreation
+	o.Creation.ActorId = id[:]
+	o.Creation.ClassName = o.ClassName
+	o.Creation.MaxConcurrency = int32(o.MaxConcurrency)
+	if err := cw.be.createActor(id, o); err != nil {
+		return ids.ActorID{}, err
+	}
+	return id, nil
+}
+
+// SubmitActorTask calls a method of an actor and returns the id of its return object.
+func (cw *CoreWorker) SubmitActorTask(actor ids.ActorID, spec *pb.TaskSpec) (ids.ObjectID, error) {
+	spec.TaskType = TaskActorMethod
+	spec.ActorId = actor[:]
+	return cw.SubmitTask(spec)
+}
+
+// KillActor kills an actor; without noRestart it restarts if it has restarts left.
+func (cw *CoreWorker) KillActor(actor ids.ActorID, noRestart bool) error {
+	if cw.closed() {
+		return ErrShutdown
+	}
+	return cw.be.killActor(actor, noRestart)
+}
+
+// GetActor finds a live named actor; found is false when there is none.
+func (cw *CoreWorker) GetActor(name, namespace string) (id ids.ActorID, className string, found bool, err error) {
+	if cw.closed() {
+		return id, "", false, ErrShutdown
+	}
+	return cw.be.getActor(name, namespace)
+}
+
+// currentActor is the actor whose method runs on the calling thread, if any.
+func (cw *CoreWorker) currentActor() *actorContext {
+	v, ok := cw.execThreads.Load(syscall.Gettid())
+	if !ok {
+		return nil
+	}
+	return v.(*actorContext)
+}
+
+// ExitActor makes the actor whose method is running on this thread exit once the method returns.
+func (cw *CoreWorker) ExitActor() error {
+	a := cw.currentActor()
+	if a == nil {
+		return Errorf(CodeInvalidArgument, "ray::ExitActor() was called outside an actor method")
+	}
+	a.exiting.Store(true)
+	return nil
+}
+
+// WasCurrentActorRestarted tells whether the actor running on this thread is a restarted instance.
+func (cw *CoreWorker) WasCurrentActorRestarted() bool {
+	a := cw.currentActor()
+	return a != nil && a.restarted
+}
+
 // execute runs one task in user code on this (locked) OS thread. The executor hands back one
 // reference to each ObjectRef inside the result (the task's own refs died when it returned);
 // the caller drops them with releaseResultRefs once the result is stored.
-func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte) *objstore.Object {
+func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte, actor *actorContext) *objstore.Object {
+	obj, _ := cw.executeCall(&TaskCall{Type: spec.TaskType, Function: spec.FunctionName, Args: args}, actor)
+	return obj
+}
+
+// executeCall runs a call with the actor's instance and class; it returns what the call
+// created (actor creation) besides its result.
+func (cw *CoreWorker) executeCall(call *TaskCall, actor *actorContext) (*objstore.Object, unsafe.Pointer) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	tid := syscall.Gettid()
-	cw.execThreads.Store(tid, struct{}{})
+	cw.execThreads.Store(tid, actor)
 	defer cw.execThreads.Delete(tid)
-	obj := cw.opts.Exec(&TaskCall{Function: spec.FunctionName, Args: args})
-	if obj == nil {
-		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("task " + spec.FunctionName + " returned no result")}
+	if actor != nil {
+		call.Instance = actor.instance
+		call.ClassName = actor.className
 	}
-	return obj
+	obj := cw.opts.Exec(call)
+	if obj == nil {
+		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("task " + call.Function + " returned no result")}
+	}
+	return obj, call.NewInstance
 }
 
 // releaseResultRefs drops the references a task result came with, once the result is stored.

@@ -13,6 +13,7 @@ const (
 	CodeInvalidArgument = 4
 	CodeShutdown        = 5
 	CodeUnknownObject   = 6
+	CodeNotFound        = 7
 )
 
 // Error is a failure with the status code the C ABI reports for it.

@@ -69,13 +69,16 @@ type localBackend struct {
 	pool    *cpuPool
 	mu      sync.Mutex
 	pending map[ids.ObjectID]bool // return ids of unfinished tasks
+	actors  map[ids.ActorID]*localActor
+	named   map[string]*localActor // by actorKey(name, namespace), live ones
 }
 
 func newLocalBackend(cw *CoreWorker, threads int) *localBackend {
 	if threads <= 0 {
 		threads = DefaultLocalThreads
 	}
-	return &localBackend{cw: cw, pool: newCPUPool(threads), pending: map[ids.ObjectID]bool{}}
+	return &localBackend{cw: cw, pool: newCPUPool(threads), pending: map[ids.ObjectID]bool{},
+		actors: map[ids.ActorID]*localActor{}, named: map[string]*localActor{}}
 }
 
 func (b *localBackend) known(id ids.ObjectID) bool {
@@ -101,8 +104,8 @@ func argRefs(spec *pb.TaskSpec) []ids.ObjectID {
 	return out
 }
 
-func (b *localBackend) submit(spec *pb.TaskSpec) error {
-	ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
+// deps lists a spec's ObjectRef arguments, or the first one nobody created.
+func (b *localBackend) deps(spec *pb.TaskSpec) ([]ids.ObjectID, *ids.ObjectID) {
 	var deps []ids.ObjectID
 	for _, a := range spec.Args {
 		if !a.IsRef {
@@ -110,56 +113,48 @@ func (b *localBackend) submit(spec *pb.TaskSpec) error {
 		}
 		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
 		if !b.known(dep) {
-			b.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
-				"Argument of task %s is ObjectRef %s, which no process of this cluster created (or it was freed)", spec.FunctionName, dep.Hex()))})
-			return nil
+			return nil, &dep
 		}
 		deps = append(deps, dep)
+	}
+	return deps, nil
+}
+
+func (b *localBackend) submit(spec *pb.TaskSpec) error {
+	ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
+	if spec.TaskType == TaskActorMethod {
+		b.submitActorCall(spec, ret)
+		return nil
+	}
+	if _, unknown := b.deps(spec); unknown != nil {
+		b.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
+			"Argument of task %s is ObjectRef %s, which no process of this cluster created (or it was freed)", spec.FunctionName, unknown.Hex()))})
+		return nil
 	}
 	held := argRefs(spec)
 	b.cw.refs.add(held...)
 	b.mu.Lock()
 	b.pending[ret] = true
 	b.mu.Unlock()
-	go b.run(spec, ret, deps, held)
+	go b.run(spec, ret, held)
 	return nil
 }
 
-func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, deps, held []ids.ObjectID) {
-	defer b.cw.refs.remove(held...)
-	defer func() {
-		b.mu.Lock()
-		delete(b.pending, ret)
-		b.mu.Unlock()
-	}()
-	if len(deps) > 0 {
-		if _, err := b.cw.store.WaitN(b.cw.ctx, deps, len(deps)); err != nil {
-			return // shut down
-		}
+func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, held []ids.ObjectID) {
+	args, failed, ok := b.resolveArgs(spec)
+	if !ok {
+		return // shut down
 	}
-	args := make([][]byte, len(spec.Args))
-	for i, a := range spec.Args {
-		if !a.IsRef {
-			args[i] = a.Data
-			continue
-		}
-		id, _ := ids.ObjectIDFromBytes(a.ObjectId)
-		obj, _ := b.cw.store.Get(id)
-		if obj == nil || obj.IsError() {
-			if obj == nil {
-				obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte("argument " + id.Hex() + " was freed before the task ran")}
-			}
-			b.cw.storeLocal(ret, obj)
-			return
-		}
-		args[i] = obj.Data
+	if failed != nil {
+		b.finishCall(ret, failed, held)
+		return
 	}
 	if !b.pool.acquire() {
 		return
 	}
-	result := b.cw.execute(spec, args)
+	result := b.cw.execute(spec, args, nil)
 	b.pool.release()
-	b.cw.storeLocal(ret, result)
+	b.finishCall(ret, result, held)
 	b.cw.releaseResultRefs(result)
 }
 

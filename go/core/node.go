@@ -33,6 +33,9 @@ type nodeBackend struct {
 	execDone   chan struct{}
 
 	mu         sync.Mutex
+	nextReq    uint64
+	replies    map[uint64]chan *pb.Reply
+	actor      *actorContext // the actor this worker process hosts, once created
 	subscribed map[ids.ObjectID]bool
 	execQueue  []*pb.TaskSpec
 	execWake   chan struct{}
@@ -59,7 +62,7 @@ func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
 	b := &nodeBackend{
 		cw: cw, conn: conn, streamCtx: streamCtx, stopStream: stop,
 		registered: make(chan struct{}), recvDone: make(chan struct{}), execDone: make(chan struct{}),
-		subscribed: map[ids.ObjectID]bool{}, execWake: make(chan struct{}, 1),
+		subscribed: map[ids.ObjectID]bool{}, execWake: make(chan struct{}, 1), replies: map[uint64]chan *pb.Reply{},
 	}
 	b.sender = batch.NewSender(func(msgs []*pb.ClientMessage) error {
 		return stream.Send(&pb.ClientBatch{Messages: msgs})
@@ -128,6 +131,14 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 				obj := &objstore.Object{Data: body.Object.Object.GetData(), Kind: body.Object.Object.GetKind(),
 					Contained: ids.FromBytesList(body.Object.Object.GetContainedIds())}
 				b.cw.storeLocal(id, obj)
+			case *pb.ServerMessage_Reply:
+				b.mu.Lock()
+				ch := b.replies[body.Reply.RequestId]
+				delete(b.replies, body.Reply.RequestId)
+				b.mu.Unlock()
+				if ch != nil {
+					ch <- body.Reply
+				}
 			case *pb.ServerMessage_Execute:
 				b.mu.Lock()
 				b.execQueue = append(b.execQueue, body.Execute.Spec)
@@ -145,9 +156,11 @@ func (b *nodeBackend) wakeExec() {
 	}
 }
 
-// execLoop runs the tasks the node sends, one at a time, and reports each result.
+// execLoop runs the tasks the node sends, in order: one at a time, or for an actor up to its
+// max_concurrency at once; it reports each result.
 func (b *nodeBackend) execLoop() {
 	defer close(b.execDone)
+	slots := make(chan struct{}, 1)
 	for {
 		b.mu.Lock()
 		var spec *pb.TaskSpec
@@ -168,14 +181,68 @@ func (b *nodeBackend) execLoop() {
 		for i, a := range spec.Args {
 			args[i] = a.Data
 		}
-		obj := b.cw.execute(spec, args)
-		_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Done{Done: &pb.TaskDone{
-			TaskId: spec.TaskId, ReturnId: spec.ReturnId,
-			Result: &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
-		}}})
-		// The node has the result (it was queued before any later message of this process).
-		b.cw.releaseResultRefs(obj)
+		if spec.TaskType == TaskActorCreation {
+			if ctx := b.runCreation(spec, args); ctx != nil && ctx.concurrency > 1 {
+				slots = make(chan struct{}, ctx.concurrency)
+			}
+			continue
+		}
+		b.mu.Lock()
+		actor := b.actor
+		b.mu.Unlock()
+		slots <- struct{}{}
+		go func() {
+			obj := b.cw.execute(spec, args, actor)
+			if actor != nil && actor.exiting.Load() {
+				b.exitActor(spec, obj)
+			}
+			b.reportDone(spec, obj)
+			<-slots
+		}()
 	}
+}
+
+// runCreation runs an actor's factory in this process and reports the outcome.
+func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte) *actorContext {
+	id, _ := ids.UniqueIDFromBytes(spec.ActorId)
+	conc := int(spec.MaxConcurrency)
+	if conc < 1 {
+		conc = 1
+	}
+	ctx := &actorContext{id: id, className: spec.ClassName, factory: spec.FunctionName, restarted: spec.Restarted, concurrency: conc}
+	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, ClassName: spec.ClassName}, ctx)
+	if !obj.IsError() {
+		ctx.instance = instance
+		b.mu.Lock()
+		b.actor = ctx
+		b.mu.Unlock()
+		glog.Infof("actor %s (%s) created in pid %d (restarted: %v)", id.Hex(), spec.ClassName, os.Getpid(), spec.Restarted)
+	}
+	b.reportDone(spec, obj)
+	if obj.IsError() {
+		return nil
+	}
+	return ctx
+}
+
+func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object) {
+	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Done{Done: &pb.TaskDone{
+		TaskId: spec.TaskId, ReturnId: spec.ReturnId,
+		Result: &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
+	}}})
+	// The node has the result (it was queued before any later message of this process).
+	b.cw.releaseResultRefs(obj)
+}
+
+// exitActor ends this actor process after the call that asked for it (ray::ExitActor): the
+// node learns the exit is intended, gets the call's result, and the process exits.
+func (b *nodeBackend) exitActor(spec *pb.TaskSpec, obj *objstore.Object) {
+	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_ActorExiting{ActorExiting: &pb.ActorExiting{}}})
+	b.reportDone(spec, obj)
+	b.sender.Close()
+	glog.Infof("actor exits (ray::ExitActor)")
+	glog.Flush()
+	os.Exit(0)
 }
 
 func (b *nodeBackend) queue(m *pb.ClientMessage) error {
@@ -220,6 +287,70 @@ func (b *nodeBackend) forget(id ids.ObjectID) {
 
 func (b *nodeBackend) setBlocked(blocked bool) {
 	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_Blocked{Blocked: &pb.WorkerBlocked{Blocked: blocked}}})
+}
+
+// request sends a message that carries a request id and waits for the node's reply.
+func (b *nodeBackend) request(build func(id uint64) *pb.ClientMessage) (*pb.Reply, error) {
+	ch := make(chan *pb.Reply, 1)
+	b.mu.Lock()
+	b.nextReq++
+	id := b.nextReq
+	b.replies[id] = ch
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.replies, id)
+		b.mu.Unlock()
+	}()
+	if err := b.queue(build(id)); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-b.cw.ctx.Done():
+		return nil, ErrShutdown
+	}
+}
+
+func (b *nodeBackend) createActor(id ids.ActorID, o ActorOptions) error {
+	reply, err := b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_CreateActor{CreateActor: &pb.CreateActor{
+			RequestId: req, ActorId: id[:], Creation: o.Creation, ClassName: o.ClassName, Name: o.Name,
+			Namespace: o.Namespace, MaxRestarts: int32(o.MaxRestarts), MaxConcurrency: int32(o.MaxConcurrency), Detached: o.Detached,
+		}}}
+	})
+	if err != nil {
+		return err
+	}
+	if reply.Error != "" {
+		return Errorf(CodeInvalidArgument, "%s", reply.Error)
+	}
+	return nil
+}
+
+func (b *nodeBackend) killActor(id ids.ActorID, noRestart bool) error {
+	return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{ActorId: id[:], NoRestart: noRestart}}})
+}
+
+func (b *nodeBackend) getActor(name, namespace string) (ids.ActorID, string, bool, error) {
+	reply, err := b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_GetActor{GetActor: &pb.GetActor{RequestId: req, Name: name, Namespace: namespace}}}
+	})
+	if err != nil {
+		return ids.ActorID{}, "", false, err
+	}
+	if reply.Error != "" {
+		return ids.ActorID{}, "", false, Errorf(CodeGeneric, "%s", reply.Error)
+	}
+	if !reply.Found {
+		return ids.ActorID{}, "", false, nil
+	}
+	id, err := ids.UniqueIDFromBytes(reply.ActorId)
+	if err != nil {
+		return ids.ActorID{}, "", false, err
+	}
+	return id, reply.ClassName, true, nil
 }
 
 func (b *nodeBackend) close() {

@@ -151,3 +151,6 @@ func FromBytesList(raw [][]byte) []ObjectID {
 	}
 	return out
 }
+
+// ActorID names an actor.
+type ActorID = UniqueID

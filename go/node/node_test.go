@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"goray/core"
 	"goray/ids"
@@ -44,8 +45,39 @@ func runWorker() int {
 
 func value(s string) *objstore.Object { return &objstore.Object{Data: []byte(s)} }
 
+// counter is the state of a test actor.
+type counter struct{ n int }
+
 // execute is the test workers' "user code".
 func execute(call *core.TaskCall) *objstore.Object {
+	switch call.Type {
+	case core.TaskActorCreation:
+		if call.Function == "BadFactory" {
+			return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("factory refused")}
+		}
+		start, _ := strconv.Atoi(string(call.Args[0]))
+		call.NewInstance = unsafe.Pointer(&counter{n: start})
+		return value("")
+	case core.TaskActorDestroy:
+		return value("")
+	case core.TaskActorMethod:
+		c := (*counter)(call.Instance)
+		switch call.Function {
+		case "Add":
+			d, _ := strconv.Atoi(string(call.Args[0]))
+			c.n += d
+			return value(strconv.Itoa(c.n))
+		case "Pid":
+			return value(strconv.Itoa(os.Getpid()))
+		case "Restarted":
+			return value(strconv.FormatBool(workerCW.WasCurrentActorRestarted()))
+		case "Exit":
+			if err := workerCW.ExitActor(); err != nil {
+				return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())}
+			}
+			return &objstore.Object{Kind: objstore.KindActorDied, Data: []byte("exiting")}
+		}
+	}
 	switch call.Function {
 	case "Echo":
 		var parts []string
@@ -267,5 +299,116 @@ func TestUnknownWorkerIsRefused(t *testing.T) {
 	_, err := core.New(core.Options{RayletSocket: n.RayletSocket(), IsWorker: true, WorkerID: ids.NewUniqueID(), Exec: execute})
 	if err == nil || !strings.Contains(err.Error(), "not started by this node") {
 		t.Fatalf("a stranger registered as a worker: %v", err)
+	}
+}
+
+func createCounter(t *testing.T, cw *core.CoreWorker, name string, start string, restarts int) ids.ActorID {
+	t.Helper()
+	id, err := cw.CreateActor(core.ActorOptions{
+		Creation:  &pb.TaskSpec{FunctionName: "Counter", Args: []*pb.TaskArg{{Data: []byte(start)}}},
+		ClassName: "Counter", Name: name, Namespace: "ns", MaxRestarts: restarts, MaxConcurrency: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func call(t *testing.T, cw *core.CoreWorker, actor ids.ActorID, fn string, args ...*pb.TaskArg) *objstore.Object {
+	t.Helper()
+	ret, err := cw.SubmitActorTask(actor, &pb.TaskSpec{FunctionName: fn, Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return getOne(t, cw, ret)
+}
+
+func TestActorLifecycle(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 1})
+	a := createCounter(t, cw, "c1", "10", 1)
+	var rets []ids.ObjectID
+	for i := 0; i < 50; i++ {
+		ret, err := cw.SubmitActorTask(a, &pb.TaskSpec{FunctionName: "Add", Args: []*pb.TaskArg{{Data: []byte("1")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rets = append(rets, ret)
+	}
+	objs, err := cw.Get(rets, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs {
+		if string(o.Data) != strconv.Itoa(11+i) {
+			t.Fatalf("call %d returned %q: out of order or state lost", i, o.Data)
+		}
+	}
+	pid := string(call(t, cw, a, "Pid").Data)
+	if pid == strconv.Itoa(os.Getpid()) {
+		t.Fatal("actor runs in the driver")
+	}
+	if id, class, found, err := cw.GetActor("c1", "ns"); err != nil || !found || id != a || class != "Counter" {
+		t.Fatalf("GetActor: %v %v %v %v", id, class, found, err)
+	}
+	if _, _, found, _ := cw.GetActor("c1", "other"); found {
+		t.Fatal("name leaked across namespaces")
+	}
+	if _, err := cw.CreateActor(core.ActorOptions{Creation: &pb.TaskSpec{FunctionName: "Counter", Args: []*pb.TaskArg{{Data: []byte("0")}}},
+		Name: "c1", Namespace: "ns", MaxConcurrency: 1}); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	// Kill with restart: a new instance, state reset, knows it was restarted.
+	if err := cw.KillActor(a, false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o := call(t, cw, a, "Restarted")
+		if o.Kind == objstore.KindValue && string(o.Data) == "true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("actor not restarted: kind %d %q", o.Kind, o.Data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := string(call(t, cw, a, "Add", &pb.TaskArg{Data: []byte("1")}).Data); got != "11" {
+		t.Fatalf("restarted actor state: %q", got)
+	}
+	// Out of restarts: dead for good, and the name is free again.
+	cw.KillActor(a, false)
+	for {
+		o := call(t, cw, a, "Pid")
+		if o.Kind == objstore.KindActorDied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("actor without restarts left still answers")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, _, found, _ := cw.GetActor("c1", "ns"); found {
+		t.Fatal("dead actor still named")
+	}
+}
+
+func TestActorExitAndFactoryFailure(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 1})
+	a := createCounter(t, cw, "", "0", 3)
+	if o := call(t, cw, a, "Exit"); o.Kind != objstore.KindActorDied {
+		t.Fatalf("exit call: %d %q", o.Kind, o.Data)
+	}
+	if o := call(t, cw, a, "Pid"); o.Kind != objstore.KindActorDied || !strings.Contains(string(o.Data), "ExitActor") {
+		t.Fatalf("call after exit: %d %q", o.Kind, o.Data)
+	}
+	bad, err := cw.CreateActor(core.ActorOptions{Creation: &pb.TaskSpec{FunctionName: "BadFactory"}, ClassName: "X", MaxConcurrency: 1, MaxRestarts: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := call(t, cw, bad, "Pid"); o.Kind != objstore.KindActorDied || !strings.Contains(string(o.Data), "factory refused") {
+		t.Fatalf("call on a failed actor: %d %q", o.Kind, o.Data)
+	}
+	if o := call(t, cw, ids.NewUniqueID(), "Pid"); o.Kind != objstore.KindActorDied {
+		t.Fatalf("call on an unknown actor: %d", o.Kind)
 	}
 }

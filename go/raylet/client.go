@@ -84,9 +84,13 @@ func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
 	}
 	r.clients[c] = true
 	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: &pb.Registered{NodeId: r.nodeID[:], SessionDir: r.cfg.SessionDir}}})
-	if c.worker != nil {
-		r.idle = append(r.idle, c.worker)
-		r.schedule()
+	if w := c.worker; w != nil {
+		if w.actor != nil {
+			r.actorWorkerRegistered(w)
+		} else {
+			r.idle = append(r.idle, w)
+			r.schedule()
+		}
 	}
 	r.handle(c, first.Messages[1:])
 	r.mu.Unlock()
@@ -168,6 +172,17 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 			r.available["CPU"] -= cpu
 		}
 		r.schedule()
+	case *pb.ClientMessage_CreateActor:
+		r.createActor(c, body.CreateActor)
+	case *pb.ClientMessage_KillActor:
+		return r.killActor(body.KillActor)
+	case *pb.ClientMessage_GetActor:
+		r.getActor(c, body.GetActor)
+	case *pb.ClientMessage_ActorExiting:
+		if c.worker == nil || c.worker.actor == nil {
+			return errors.New("actor exit from a process that hosts no actor")
+		}
+		c.worker.actor.exiting = true
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:
@@ -180,6 +195,9 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 	w := c.worker
 	if w == nil {
 		return errors.New("a driver reported a task result")
+	}
+	if w.actor != nil {
+		return r.actorTaskDone(w, done)
 	}
 	t := w.task
 	if t == nil || string(done.ReturnId) != string(t.spec.ReturnId) {

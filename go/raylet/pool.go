@@ -36,6 +36,7 @@ type worker struct {
 	task       *task   // the task it executes, if any
 	blocked    bool    // its task waits in Get and gave its CPU back
 	exited     bool
+	actor      *actor // the actor this process is dedicated to, if any
 }
 
 func (w *worker) String() string {

@@ -48,6 +48,8 @@ type task struct {
 	retriesLeft int
 	missing     int // ObjectRef arguments not yet in the store
 	infeasible  bool
+	actor       *actor // actor creation or method call
+	isCreation  bool
 }
 
 // Raylet is a running node manager.
@@ -66,19 +68,23 @@ type Raylet struct {
 	listener   net.Listener
 	serveDone  chan struct{}
 
-	mu          sync.Mutex
-	stopped     bool
-	total       map[string]float64
-	available   map[string]float64
-	workers     map[ids.UniqueID]*worker
-	idle        []*worker
-	starting    int
-	blocked     int
-	ready       []*task                    // arguments present, waiting for resources and a worker
-	waitingDeps map[ids.ObjectID][]*task   // tasks waiting for an argument
-	pending     map[ids.ObjectID]*task     // return id -> task not finished
-	subscribers map[ids.ObjectID][]*client // clients waiting for an object
-	clients     map[*client]bool
+	mu            sync.Mutex
+	stopped       bool
+	total         map[string]float64
+	available     map[string]float64
+	workers       map[ids.UniqueID]*worker
+	idle          []*worker
+	starting      int
+	blocked       int
+	ready         []*task                    // arguments present, waiting for resources and a worker
+	waitingDeps   map[ids.ObjectID][]*task   // tasks waiting for an argument
+	pending       map[ids.ObjectID]*task     // return id -> task not finished
+	subscribers   map[ids.ObjectID][]*client // clients waiting for an object
+	clients       map[*client]bool
+	actors        map[ids.ActorID]*actor
+	named         map[string]*actor // live named actors by actorKey
+	pendingActors map[*actor]bool   // actors waiting for resources
+	actorWorkers  int               // live worker processes dedicated to actors
 	// startErr is set when workers cannot be started (or die before connecting, startFailures
 	// times in a row); tasks then fail instead of waiting for a worker that never comes.
 	startErr      error
@@ -104,18 +110,21 @@ func New(cfg Config) *Raylet {
 		avail[k] = v
 	}
 	return &Raylet{
-		cfg:         cfg,
-		nodeID:      ids.NewUniqueID(),
-		store:       objstore.NewMemoryStore(),
-		ctx:         ctx,
-		cancel:      cancel,
-		total:       total,
-		available:   avail,
-		workers:     map[ids.UniqueID]*worker{},
-		waitingDeps: map[ids.ObjectID][]*task{},
-		pending:     map[ids.ObjectID]*task{},
-		subscribers: map[ids.ObjectID][]*client{},
-		clients:     map[*client]bool{},
+		cfg:           cfg,
+		nodeID:        ids.NewUniqueID(),
+		store:         objstore.NewMemoryStore(),
+		ctx:           ctx,
+		cancel:        cancel,
+		total:         total,
+		available:     avail,
+		workers:       map[ids.UniqueID]*worker{},
+		waitingDeps:   map[ids.ObjectID][]*task{},
+		pending:       map[ids.ObjectID]*task{},
+		subscribers:   map[ids.ObjectID][]*client{},
+		clients:       map[*client]bool{},
+		actors:        map[ids.ActorID]*actor{},
+		named:         map[string]*actor{},
+		pendingActors: map[*actor]bool{},
 	}
 }
 
@@ -249,6 +258,11 @@ func (r *Raylet) reap(w *worker) {
 		return
 	}
 	glog.Warningf("%s %s", w, status)
+	if w.actor != nil {
+		r.actorProcessDied(w, status)
+		r.schedule()
+		return
+	}
 	if w.client == nil {
 		r.startFailures++
 		if r.startFailures >= maxStartFailures && r.startErr == nil {
@@ -294,6 +308,10 @@ func (r *Raylet) removeIdle(w *worker) {
 
 // submit accepts a task from a client. Called with r.mu held.
 func (r *Raylet) submit(spec *pb.TaskSpec) {
+	if spec.TaskType == taskActorMethod {
+		r.actorCall(spec)
+		return
+	}
 	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
 	if err != nil {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
@@ -308,25 +326,44 @@ func (r *Raylet) submit(spec *pb.TaskSpec) {
 		r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
 		return
 	}
-	for _, a := range spec.Args {
+	if r.trackDeps(t) && t.missing == 0 {
+		r.argsReady(t)
+	}
+}
+
+// Task types of TaskSpec.task_type (ray_task_type in c_api.h).
+const (
+	taskActorMethod = 2
+)
+
+// trackDeps counts the task's ObjectRef arguments not yet in the store and waits for them; it
+// fails the task and reports false when one of them is unknown. Called with r.mu held.
+func (r *Raylet) trackDeps(t *task) bool {
+	for _, a := range t.spec.Args {
 		if !a.IsRef {
 			continue
 		}
-		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		dep, err := ids.ObjectIDFromBytes(a.ObjectId)
+		if err != nil {
+			r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("invalid argument of %s: %v", taskLabel(t), err))})
+			return false
+		}
 		if _, ok := r.store.Get(dep); ok {
 			continue
 		}
 		if _, ok := r.pending[dep]; !ok {
 			msg := fmt.Sprintf("Argument of %s is ObjectRef %s, which no process of this cluster created (or it was freed)", taskLabel(t), dep.Hex())
-			r.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
-			return
+			if t.isCreation {
+				r.actorDied(t.actor, "The actor died because an argument of its factory failed: "+msg, false)
+			} else {
+				r.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
+			}
+			return false
 		}
 		t.missing++
 		r.waitingDeps[dep] = append(r.waitingDeps[dep], t)
 	}
-	if t.missing == 0 {
-		r.argsReady(t)
-	}
+	return true
 }
 
 // validate checks a task's fields and resources, filling in the default of one CPU.
@@ -355,18 +392,39 @@ func (r *Raylet) validate(t *task) error {
 	return nil
 }
 
-// argsReady moves a task whose arguments all exist to the ready queue, or fails it when one of
-// them is an error. Called with r.mu held.
-func (r *Raylet) argsReady(t *task) {
+// failedArg is the error object of the task's first failed argument, if any.
+func (r *Raylet) failedArg(t *task) *objstore.Object {
 	for _, a := range t.spec.Args {
 		if !a.IsRef {
 			continue
 		}
 		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
 		if obj, ok := r.store.Get(dep); ok && obj.IsError() {
-			r.finish(t, obj)
+			return obj
+		}
+	}
+	return nil
+}
+
+// argsReady moves a task whose arguments all exist on: a normal task to the ready queue (or to
+// its failure when an argument failed), an actor's creation to its start, a call to its actor.
+// Called with r.mu held.
+func (r *Raylet) argsReady(t *task) {
+	if t.actor != nil {
+		if !t.isCreation {
+			r.dispatchActor(t.actor)
 			return
 		}
+		if errObj := r.failedArg(t); errObj != nil {
+			r.actorDied(t.actor, "The actor died because an argument of its factory failed: "+string(errObj.Data), false)
+			return
+		}
+		r.creationReady(t.actor)
+		return
+	}
+	if errObj := r.failedArg(t); errObj != nil {
+		r.finish(t, errObj)
+		return
 	}
 	r.ready = append(r.ready, t)
 	r.schedule()
@@ -387,6 +445,11 @@ func fits(need, have map[string]float64) bool {
 func (r *Raylet) schedule() {
 	if r.stopped {
 		return
+	}
+	for a := range r.pendingActors {
+		if fits(a.resources, r.available) {
+			r.creationReady(a)
+		}
 	}
 	runnableWaiting := 0
 	keep := r.ready[:0]
@@ -422,7 +485,7 @@ func (r *Raylet) schedule() {
 	}
 	if runnableWaiting > 0 {
 		limit := r.poolSize() + r.blocked
-		alive := len(r.workers) + r.starting
+		alive := len(r.workers) - r.actorWorkers + r.starting
 		n := runnableWaiting - r.starting
 		if n > limit-alive {
 			n = limit - alive
@@ -438,12 +501,18 @@ func (r *Raylet) schedule() {
 	}
 }
 
-// dispatch sends t to w with its ObjectRef arguments replaced by their values. Called with r.mu held.
+// dispatch sends t to w. Called with r.mu held.
 func (r *Raylet) dispatch(w *worker, t *task) {
 	for k, v := range t.resources {
 		r.available[k] -= v
 	}
 	w.task = t
+	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: r.resolvedSpec(t)}}})
+}
+
+// resolvedSpec is the task as a worker gets it: ObjectRef arguments replaced by their values.
+// Called with r.mu held.
+func (r *Raylet) resolvedSpec(t *task) *pb.TaskSpec {
 	spec := &pb.TaskSpec{
 		TaskId:       t.spec.TaskId,
 		FunctionName: t.spec.FunctionName,
@@ -452,6 +521,9 @@ func (r *Raylet) dispatch(w *worker, t *task) {
 		ReturnId:     t.spec.ReturnId,
 		MaxRetries:   t.spec.MaxRetries,
 		CallerId:     t.spec.CallerId,
+		TaskType:     t.spec.TaskType,
+		ActorId:      t.spec.ActorId,
+		ClassName:    t.spec.ClassName,
 		Args:         make([]*pb.TaskArg, len(t.spec.Args)),
 	}
 	for i, a := range t.spec.Args {
@@ -463,7 +535,7 @@ func (r *Raylet) dispatch(w *worker, t *task) {
 		obj, _ := r.store.Get(dep)
 		spec.Args[i] = &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}
 	}
-	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
+	return spec
 }
 
 // release gives a task's resources back; without the CPU when its worker already gave it back.

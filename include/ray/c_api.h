@@ -31,6 +31,9 @@ extern "C" {
 /** Size in bytes of an object id. */
 #define RAY_ID_SIZE 28
 
+/** Size in bytes of an actor id. */
+#define RAY_ACTOR_ID_SIZE 16
+
 /** Status codes. */
 enum ray_status_code {
   RAY_OK = 0,
@@ -39,7 +42,8 @@ enum ray_status_code {
   RAY_ERR_TIMEOUT = 3,         /* a Get or Wait that ran out of time */
   RAY_ERR_INVALID_ARGUMENT = 4,
   RAY_ERR_SHUTDOWN = 5,        /* the runtime was shut down while the call waited */
-  RAY_ERR_UNKNOWN_OBJECT = 6   /* an object id that no process of the cluster created */
+  RAY_ERR_UNKNOWN_OBJECT = 6,  /* an object id that no process of the cluster created */
+  RAY_ERR_NOT_FOUND = 7        /* a named actor that does not exist */
 };
 
 /** What a stored object holds: a value, or the error that stands in for the value. */
@@ -54,7 +58,17 @@ enum ray_object_kind {
 
 /** Kinds of task a worker is asked to execute. */
 enum ray_task_type {
-  RAY_TASK_NORMAL = 0 /* a RAY_REMOTE free function */
+  RAY_TASK_NORMAL = 0,         /* a RAY_REMOTE free function */
+  RAY_TASK_ACTOR_CREATION = 1, /* a RAY_REMOTE factory: the result carries the new instance */
+  RAY_TASK_ACTOR_METHOD = 2,   /* a RAY_REMOTE member function, called on actor_instance */
+  RAY_TASK_ACTOR_DESTROY = 3   /* delete actor_instance (function_name names the factory) */
+};
+
+/** Actor lifetimes (ray::ActorLifetime). */
+enum ray_actor_lifetime {
+  RAY_ACTOR_LIFETIME_DEFAULT = 0, /* RayConfig::default_actor_lifetime */
+  RAY_ACTOR_LIFETIME_NON_DETACHED = 1,
+  RAY_ACTOR_LIFETIME_DETACHED = 2
 };
 
 /** Log severities of ray_log(). */
@@ -111,6 +125,9 @@ typedef struct ray_task_call {
   size_t function_name_len;
   const ray_arg_value *args;
   size_t num_args;
+  void *actor_instance; /* RAY_TASK_ACTOR_METHOD and RAY_TASK_ACTOR_DESTROY: what creation returned */
+  const char *class_name; /* actor calls: the class name given at creation (ray_actor_spec) */
+  size_t class_name_len;
 } ray_task_call;
 
 /**
@@ -127,7 +144,28 @@ typedef struct ray_task_result {
   int kind;
   uint8_t *contained_ids;
   size_t num_contained;
+  void *actor_instance; /* RAY_TASK_ACTOR_CREATION with kind RAY_OBJECT_VALUE: the new instance */
 } ray_task_result;
+
+/** An actor creation. */
+typedef struct ray_actor_spec {
+  const char *function_name; /* the RAY_REMOTE name of the factory */
+  size_t function_name_len;
+  const char *class_name; /* identifies the actor's class, e.g. typeid(T).name(); GetActor checks it */
+  size_t class_name_len;
+  const ray_task_arg *args;
+  size_t num_args;
+  const char *const *resource_names; /* resources held while the actor lives */
+  const double *resource_values;
+  size_t num_resources;
+  const char *name; /* "" or NULL: unnamed */
+  size_t name_len;
+  const char *ray_namespace; /* NULL: this job's namespace */
+  size_t namespace_len;
+  int max_restarts;    /* 0: never restarted; -1: without limit */
+  int max_concurrency; /* calls that may run at once (>= 1) */
+  int lifetime;        /* enum ray_actor_lifetime */
+} ray_actor_spec;
 
 /** Executes one call. ctx is the pointer given with the callback. */
 typedef void (*ray_execute_fn)(void *ctx, const ray_task_call *call, ray_task_result *result);
@@ -190,6 +228,38 @@ int ray_wait(const uint8_t *ids, size_t num_ids, size_t num_objects, int64_t tim
 
 /** Submits a task; writes the id of its return object to out_return_id. */
 int ray_submit_task(const ray_task_spec *spec, uint8_t *out_return_id, char **err);
+
+/** Creates an actor; writes its id (RAY_ACTOR_ID_SIZE bytes). A taken name is an error. */
+int ray_create_actor(const ray_actor_spec *spec, uint8_t *out_actor_id, char **err);
+
+/**
+ * Calls a method of an actor (spec->function_name is the member function's RAY_REMOTE name);
+ * writes the id of the call's return object. Calls from one process run in submission order.
+ */
+int ray_submit_actor_task(const uint8_t *actor_id, const ray_task_spec *spec, uint8_t *out_return_id,
+                          char **err);
+
+/** Kills an actor; with no_restart == 0 it is restarted if it has restarts left. */
+int ray_kill_actor(const uint8_t *actor_id, int no_restart, char **err);
+
+/**
+ * Looks up a live named actor. ray_namespace NULL: this job's namespace. RAY_OK: out_actor_id
+ * and *out_class_name (malloc'd; free with ray_free) are set; RAY_ERR_NOT_FOUND: no such actor.
+ */
+int ray_get_actor(const char *name, size_t name_len, const char *ray_namespace, size_t namespace_len,
+                  uint8_t *out_actor_id, char **out_class_name, char **err);
+
+/**
+ * Called from an actor method: the actor exits once this call returns, and is not restarted.
+ * Fails outside an actor.
+ */
+int ray_exit_actor(char **err);
+
+/** 1 inside an actor instance that was created again after its process died or was killed. */
+int ray_was_current_actor_restarted(void);
+
+/** This job's namespace (malloc'd; free with ray_free), or NULL before ray_init(). */
+char *ray_get_namespace(void);
 
 /** Counts one more live ObjectRef to id in this process (no-op before ray_init()). */
 void ray_add_ref(const uint8_t *id);

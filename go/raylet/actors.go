@@ -1,0 +1,365 @@
+package raylet
+
+import (
+	"fmt"
+	"syscall"
+
+	"github.com/golang/glog"
+
+	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
+)
+
+type actorState int
+
+const (
+	actorPending  actorState = iota // waiting for its factory's arguments or its resources
+	actorStarting                   // its process is starting or its factory runs
+	actorAlive
+	actorDead
+)
+
+// Why an actor died, as calls on it report.
+const (
+	causeKilled = "The actor was killed with ray::ActorHandle::Kill and is not restarted"
+	causeExited = "The actor exited: ray::ExitActor() was called"
+)
+
+// actor is an actor of this node: its dedicated worker process and its queue of calls.
+type actor struct {
+	id             ids.ActorID
+	className      string
+	name           string
+	namespace      string
+	creation       *task
+	maxRestarts    int
+	restarts       int
+	maxConcurrency int
+	resources      map[string]float64 // held while the actor lives
+	holding        bool
+	state          actorState
+	cause          string
+	worker         *worker
+	queue          []*task // calls not yet sent, in submission order
+	inflight       map[ids.ObjectID]*task
+	noRestart      bool
+	exiting        bool
+}
+
+func (a *actor) String() string {
+	if a.name != "" {
+		return fmt.Sprintf("actor %s %q (%s)", a.id.Hex()[:12], a.name, a.className)
+	}
+	return fmt.Sprintf("actor %s (%s)", a.id.Hex()[:12], a.className)
+}
+
+func actorKey(name, namespace string) string { return namespace + "\x00" + name }
+
+func (r *Raylet) reply(c *client, rep *pb.Reply) {
+	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Reply{Reply: rep}})
+}
+
+// createActor registers an actor and starts its creation. Called with r.mu held.
+func (r *Raylet) createActor(c *client, m *pb.CreateActor) {
+	fail := func(format string, args ...interface{}) {
+		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: fmt.Sprintf(format, args...)})
+	}
+	id, err := ids.UniqueIDFromBytes(m.ActorId)
+	if err != nil || m.Creation == nil || m.Creation.FunctionName == "" {
+		fail("invalid actor creation: %v", err)
+		return
+	}
+	if _, exists := r.actors[id]; exists {
+		fail("actor %s exists already", id.Hex())
+		return
+	}
+	key := actorKey(m.Name, m.Namespace)
+	if m.Name != "" {
+		if other := r.named[key]; other != nil {
+			fail("an actor named %q already exists in namespace %q", m.Name, m.Namespace)
+			return
+		}
+	}
+	returnID, err := ids.ObjectIDFromBytes(m.Creation.ReturnId)
+	if err != nil {
+		fail("invalid actor creation: %v", err)
+		return
+	}
+	a := &actor{
+		id: id, className: m.ClassName, name: m.Name, namespace: m.Namespace,
+		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency),
+		resources: map[string]float64{}, inflight: map[ids.ObjectID]*task{},
+	}
+	if a.maxConcurrency < 1 {
+		a.maxConcurrency = 1
+	}
+	for k, v := range m.Creation.Resources {
+		if k == "" || v <= 0 {
+			fail("invalid actor resource %q = %v (values must be positive)", k, v)
+			return
+		}
+		a.resources[k] = v
+	}
+	m.Creation.CallerId = c.id[:]
+	a.creation = &task{spec: m.Creation, returnID: returnID, actor: a, isCreation: true}
+	r.actors[id] = a
+	if m.Name != "" {
+		r.named[key] = a
+	}
+	r.reply(c, &pb.Reply{RequestId: m.RequestId, ActorId: id[:], ClassName: a.className, Found: true})
+	glog.Infof("%s: creating with %s", a, m.Creation.FunctionName)
+	if r.trackDeps(a.creation) && a.creation.missing == 0 {
+		r.argsReady(a.creation)
+	}
+}
+
+// creationReady starts an actor whose factory arguments exist: it takes its resources and gets a
+// process of its own. Called with r.mu held.
+func (r *Raylet) creationReady(a *actor) {
+	if a.state == actorDead {
+		return
+	}
+	if !a.holding {
+		if !fits(a.resources, r.total) {
+			if a.state != actorPending || !a.creation.infeasible {
+				a.creation.infeasible = true
+				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", a, a.resources, r.total)
+			}
+			a.state = actorPending
+			r.pendingActors[a] = true
+			return
+		}
+		if !fits(a.resources, r.available) {
+			a.state = actorPending
+			r.pendingActors[a] = true
+			return
+		}
+		for k, v := range a.resources {
+			r.available[k] -= v
+		}
+		a.holding = true
+	}
+	delete(r.pendingActors, a)
+	a.state = actorStarting
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.startActorProcess(a)
+	}()
+}
+
+// startActorProcess spawns the dedicated worker of an actor.
+func (r *Raylet) startActorProcess(a *actor) {
+	w, err := r.spawnWorker()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.actorDied(a, fmt.Sprintf("The actor could not start a process: %v", err), true)
+		return
+	}
+	if r.stopped || a.state == actorDead {
+		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		r.mu.Unlock()
+		_ = w.cmd.Wait()
+		r.mu.Lock()
+		return
+	}
+	w.actor = a
+	a.worker = w
+	r.workers[w.id] = w
+	r.actorWorkers++
+	glog.Infof("%s: started its process %s", a, w)
+	r.wg.Add(1)
+	go r.reap(w)
+}
+
+// actorWorkerRegistered sends the creation task to an actor's new process. Called with r.mu held.
+func (r *Raylet) actorWorkerRegistered(w *worker) {
+	a := w.actor
+	spec := r.resolvedSpec(a.creation)
+	spec.Restarted = a.restarts > 0
+	spec.MaxConcurrency = int32(a.maxConcurrency)
+	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
+}
+
+// actorTaskDone takes an actor worker's result. Called with r.mu held.
+func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
+	a := w.actor
+	if string(done.ReturnId) == string(a.creation.spec.ReturnId) && a.state == actorStarting {
+		if done.Result != nil && done.Result.Kind != objstore.KindValue {
+			a.noRestart = true
+			r.actorDied(a, fmt.Sprintf("The actor died because its creation failed: %s", done.Result.Data), true)
+			_ = w.cmd.Process.Signal(syscall.SIGKILL)
+			return nil
+		}
+		a.state = actorAlive
+		glog.Infof("%s is alive in %s", a, w)
+		r.dispatchActor(a)
+		return nil
+	}
+	ret, err := ids.ObjectIDFromBytes(done.ReturnId)
+	if err != nil {
+		return err
+	}
+	t := a.inflight[ret]
+	if t == nil {
+		return fmt.Errorf("%s reported a result for a call it was not running", w)
+	}
+	delete(a.inflight, ret)
+	r.finish(t, objectFromProto(done.Result))
+	r.dispatchActor(a)
+	return nil
+}
+
+// actorCall accepts a method call. Called with r.mu held.
+func (r *Raylet) actorCall(spec *pb.TaskSpec) {
+	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
+	if err != nil {
+		glog.Errorf("dropping an actor call with a bad return id: %v", err)
+		return
+	}
+	id, _ := ids.UniqueIDFromBytes(spec.ActorId)
+	a := r.actors[id]
+	t := &task{spec: spec, returnID: returnID, actor: a}
+	r.pending[returnID] = t
+	if a == nil {
+		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(fmt.Sprintf("No actor %x exists on this node", spec.ActorId))})
+		return
+	}
+	if a.state == actorDead {
+		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(a.cause)})
+		return
+	}
+	if !r.trackDeps(t) {
+		return
+	}
+	a.queue = append(a.queue, t)
+	r.dispatchActor(a)
+}
+
+// dispatchActor sends queued calls, in order, while the actor has room. Called with r.mu held.
+func (r *Raylet) dispatchActor(a *actor) {
+	for a.state == actorAlive && len(a.inflight) < a.maxConcurrency && len(a.queue) > 0 {
+		t := a.queue[0]
+		if t.missing > 0 {
+			return
+		}
+		a.queue = a.queue[1:]
+		if errObj := r.failedArg(t); errObj != nil {
+			r.finish(t, errObj)
+			continue
+		}
+		a.inflight[t.returnID] = t
+		a.worker.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: r.resolvedSpec(t)}}})
+	}
+}
+
+// actorProcessDied handles the end of an actor's process: restart, or death. Called with r.mu held.
+func (r *Raylet) actorProcessDied(w *worker, status string) {
+	a := w.actor
+	r.actorWorkers--
+	if a.worker == w {
+		a.worker = nil
+	}
+	if a.state == actorDead {
+		return
+	}
+	cause := fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+	switch {
+	case a.exiting:
+		cause = causeExited
+	case a.noRestart:
+		cause = causeKilled
+	}
+	for ret, t := range a.inflight {
+		delete(a.inflight, ret)
+		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)})
+	}
+	restartsLeft := a.maxRestarts == -1 || a.restarts < a.maxRestarts
+	if !a.exiting && !a.noRestart && restartsLeft && w.client != nil {
+		a.restarts++
+		glog.Warningf("%s: restarting (%d of %d): %s", a, a.restarts, a.maxRestarts, cause)
+		a.state = actorStarting
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.startActorProcess(a)
+		}()
+		return
+	}
+	if w.client == nil && !a.noRestart && !a.exiting {
+		cause = fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+	}
+	r.actorDied(a, cause, false)
+}
+
+// actorDied marks an actor dead for good: its resources go back, its name is free, its queued
+// calls fail with cause. Called with r.mu held.
+func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
+	if a.state == actorDead {
+		return
+	}
+	glog.Warningf("%s is dead: %s", a, cause)
+	a.state = actorDead
+	a.cause = cause
+	delete(r.pendingActors, a)
+	if a.holding {
+		for k, v := range a.resources {
+			r.available[k] += v
+		}
+		a.holding = false
+	}
+	if a.name != "" && r.named[actorKey(a.name, a.namespace)] == a {
+		delete(r.named, actorKey(a.name, a.namespace))
+	}
+	delete(r.pending, a.creation.returnID)
+	died := &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)}
+	for ret, t := range a.inflight {
+		delete(a.inflight, ret)
+		r.finish(t, died)
+	}
+	queue := a.queue
+	a.queue = nil
+	for _, t := range queue {
+		r.finish(t, died)
+	}
+	if killProcess && a.worker != nil {
+		_ = a.worker.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	r.schedule()
+}
+
+// killActor kills an actor's process; the reaper restarts or buries it. Called with r.mu held.
+func (r *Raylet) killActor(m *pb.KillActor) error {
+	id, err := ids.UniqueIDFromBytes(m.ActorId)
+	if err != nil {
+		return fmt.Errorf("kill actor: %w", err)
+	}
+	a := r.actors[id]
+	if a == nil || a.state == actorDead {
+		return nil
+	}
+	if m.NoRestart {
+		a.noRestart = true
+	}
+	if a.worker != nil {
+		glog.Infof("%s: killing its process %s (no_restart=%v)", a, a.worker, m.NoRestart)
+		_ = a.worker.cmd.Process.Signal(syscall.SIGKILL)
+		return nil
+	}
+	if m.NoRestart || a.state == actorPending {
+		r.actorDied(a, causeKilled, false)
+	}
+	return nil
+}
+
+// getActor answers a named-actor lookup. Called with r.mu held.
+func (r *Raylet) getActor(c *client, m *pb.GetActor) {
+	a := r.named[actorKey(m.Name, m.Namespace)]
+	if a == nil || a.state == actorDead {
+		r.reply(c, &pb.Reply{RequestId: m.RequestId, Found: false})
+		return
+	}
+	r.reply(c, &pb.Reply{RequestId: m.RequestId, Found: true, ActorId: a.id[:], ClassName: a.className})
+}
