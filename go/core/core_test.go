@@ -1,10 +1,12 @@
 package core
 
 import (
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"goray/ids"
 	"goray/objstore"
@@ -184,5 +186,102 @@ func TestCloseFailsWaiters(t *testing.T) {
 	}
 	if _, err := cw.Put(nil, nil); err != ErrShutdown {
 		t.Fatalf("Put after Close: %v", err)
+	}
+}
+
+type counterState struct{ n int }
+
+// counterExec is a local-mode actor: "Counter" creates, "Add" adds, "Exit" exits.
+func counterExec(cw **CoreWorker) Executor {
+	return func(call *TaskCall) *objstore.Object {
+		switch call.Type {
+		case TaskActorCreation:
+			if call.Function == "Bad" {
+				return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("no way")}
+			}
+			call.NewInstance = unsafe.Pointer(&counterState{})
+			return &objstore.Object{}
+		case TaskActorMethod:
+			c := (*counterState)(call.Instance)
+			switch call.Function {
+			case "Add":
+				c.n++
+				return &objstore.Object{Data: []byte(strconv.Itoa(c.n))}
+			case "Restarted":
+				return &objstore.Object{Data: []byte(strconv.FormatBool((*cw).WasCurrentActorRestarted()))}
+			case "Exit":
+				(*cw).ExitActor()
+				return &objstore.Object{Kind: objstore.KindActorDied, Data: []byte("bye")}
+			}
+		}
+		return &objstore.Object{}
+	}
+}
+
+func TestLocalActors(t *testing.T) {
+	var cw *CoreWorker
+	cw = newLocal(t, 2, counterExec(&cw))
+	if err := cw.ExitActor(); CodeOf(err) != CodeInvalidArgument {
+		t.Fatalf("ExitActor outside an actor: %v", err)
+	}
+	a, err := cw.CreateActor(ActorOptions{Creation: &pb.TaskSpec{FunctionName: "Counter"}, ClassName: "C", Name: "n", Namespace: "ns", MaxRestarts: 1, MaxConcurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.CreateActor(ActorOptions{Creation: &pb.TaskSpec{FunctionName: "Counter"}, Name: "n", Namespace: "ns", MaxConcurrency: 1}); err == nil {
+		t.Fatal("duplicate name accepted")
+	}
+	callOne := func(fn string) *objstore.Object {
+		ret, err := cw.SubmitActorTask(a, &pb.TaskSpec{FunctionName: fn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := cw.Get([]ids.ObjectID{ret}, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return objs[0]
+	}
+	var rets []ids.ObjectID
+	for i := 0; i < 20; i++ {
+		ret, _ := cw.SubmitActorTask(a, &pb.TaskSpec{FunctionName: "Add"})
+		rets = append(rets, ret)
+	}
+	objs, err := cw.Get(rets, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs {
+		if string(o.Data) != strconv.Itoa(i+1) {
+			t.Fatalf("call %d: %q", i, o.Data)
+		}
+	}
+	if id, class, found, _ := cw.GetActor("n", "ns"); !found || id != a || class != "C" {
+		t.Fatal("GetActor")
+	}
+	cw.KillActor(a, false)
+	if got := string(callOne("Restarted").Data); got != "true" {
+		t.Fatalf("after Kill(false): restarted = %q", got)
+	}
+	if got := string(callOne("Add").Data); got != "1" {
+		t.Fatalf("restarted state: %q", got)
+	}
+	if o := callOne("Exit"); o.Kind != objstore.KindActorDied {
+		t.Fatalf("exit: %d", o.Kind)
+	}
+	if o := callOne("Add"); o.Kind != objstore.KindActorDied || string(o.Data) != causeExited {
+		t.Fatalf("after exit: %d %q", o.Kind, o.Data)
+	}
+	if _, _, found, _ := cw.GetActor("n", "ns"); found {
+		t.Fatal("dead actor still named")
+	}
+	bad, _ := cw.CreateActor(ActorOptions{Creation: &pb.TaskSpec{FunctionName: "Bad"}, MaxConcurrency: 1})
+	ret, _ := cw.SubmitActorTask(bad, &pb.TaskSpec{FunctionName: "Add"})
+	objs, _ = cw.Get([]ids.ObjectID{ret}, 5*time.Second)
+	if objs[0].Kind != objstore.KindActorDied || !strings.Contains(string(objs[0].Data), "no way") {
+		t.Fatalf("failed factory: %d %q", objs[0].Kind, objs[0].Data)
+	}
+	if _, err := cw.CreateActor(ActorOptions{Creation: &pb.TaskSpec{FunctionName: "Counter"}, MaxConcurrency: 0}); CodeOf(err) != CodeInvalidArgument {
+		t.Fatalf("max_concurrency 0: %v", err)
 	}
 }
