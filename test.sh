@@ -31,23 +31,23 @@ grep -E '^(ok|FAIL|---)|^\s+--- FAIL' "$work/go.log" | grep -v -- '--- PASS' || 
 echo "go: $go_passed passed, $go_failed failed"
 add "$go_passed" "$go_failed"
 
-echo "== C++"
-bash cpp/test/run_cpp_tests.sh dist "$work/cpp" 2>&1 | tee "$work/cpp.log"
-line=$(grep -E '^cpp: [0-9]+ passed, [0-9]+ failed' "$work/cpp.log" | tail -1)
-if [ -n "$line" ]; then
-  add "$(sed -E 's/cpp: ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")"
-else
-  add 0 1
-fi
-
-echo "== end to end"
-bash tests/e2e/run.sh dist "$work/e2e" 2>&1 | tee "$work/e2e.log"
-line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$work/e2e.log" | tail -1)
-if [ -n "$line" ]; then
-  add "$(sed -E 's/e2e: ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")"
-else
-  add 0 1
-fi
+# run_suite NAME COMMAND...: runs a suite whose last line is "NAME: N passed, N failed" and adds
+# its counts (a suite that printed no such line counts as one failure).
+run_suite() {
+  local name="$1"; shift
+  echo "== $name"
+  "$@" 2>&1 | tee "$work/$name.log"
+  local line
+  line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$work/$name.log" | tail -1)
+  if [ -n "$line" ]; then
+    add "$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")"
+  else
+    echo "$name: printed no summary line"
+    add 0 1
+  fi
+}
+run_suite cpp bash cpp/test/run_cpp_tests.sh dist "$work/cpp"
+run_suite e2e bash tests/e2e/run.sh dist "$work/e2e"
 
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -3,6 +3,9 @@ package core
 import (
 	"fmt"
 	"sync"
+	"time"
+
+	"github.com/golang/glog"
 
 	"goray/ids"
 	"goray/objstore"
@@ -71,7 +74,13 @@ type localBackend struct {
 	pending map[ids.ObjectID]bool // return ids of unfinished tasks
 	actors  map[ids.ActorID]*localActor
 	named   map[string]*localActor // by actorKey(name, namespace), live ones
+	// actorLoops counts the actors' goroutines; close waits for them to delete their instances.
+	actorLoops sync.WaitGroup
 }
+
+// actorShutdownGrace bounds how long Shutdown waits for actor calls in flight to return before
+// it leaves their instances behind.
+const actorShutdownGrace = 10 * time.Second
 
 func newLocalBackend(cw *CoreWorker, threads int) *localBackend {
 	if threads <= 0 {
@@ -179,4 +188,16 @@ func (b *localBackend) setBlocked(blocked bool) {
 	}
 }
 
-func (b *localBackend) close() { b.pool.close() }
+func (b *localBackend) close() {
+	b.pool.close()
+	done := make(chan struct{})
+	go func() {
+		b.actorLoops.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(actorShutdownGrace):
+		glog.Warningf("local mode: actor calls still running %v after shutdown; their instances are not deleted", actorShutdownGrace)
+	}
+}

@@ -44,8 +44,7 @@ type localActor struct {
 func actorKey(name, namespace string) string { return namespace + "\x00" + name }
 
 func (b *localBackend) createActor(id ids.ActorID, o ActorOptions) error {
-	deps, unknown := b.deps(o.Creation)
-	if unknown != nil {
+	if _, unknown := b.deps(o.Creation); unknown != nil {
 		return Errorf(CodeInvalidArgument, "argument of actor factory %s is ObjectRef %s, which no process created (or it was freed)", o.Creation.FunctionName, unknown.Hex())
 	}
 	a := &localActor{b: b, id: id, opts: o, wake: make(chan struct{}, 1)}
@@ -62,7 +61,11 @@ func (b *localBackend) createActor(id ids.ActorID, o ActorOptions) error {
 	b.mu.Unlock()
 	held := argRefs(o.Creation)
 	b.cw.refs.add(held...)
-	go a.run(deps, held)
+	b.actorLoops.Add(1)
+	go func() {
+		defer b.actorLoops.Done()
+		a.run(held)
+	}()
 	return nil
 }
 
@@ -224,7 +227,7 @@ func (b *localBackend) resolveArgs(spec *pb.TaskSpec) ([][]byte, *objstore.Objec
 }
 
 // run creates the instance, then runs calls in submission order until the actor dies.
-func (a *localActor) run(deps []ids.ObjectID, held []ids.ObjectID) {
+func (a *localActor) run(held []ids.ObjectID) {
 	b := a.b
 	args, failed, ok := b.resolveArgs(a.opts.Creation)
 	b.cw.refs.remove(held...)
@@ -240,6 +243,11 @@ func (a *localActor) run(deps []ids.ObjectID, held []ids.ObjectID) {
 	}
 	slots := make(chan struct{}, a.opts.MaxConcurrency)
 	var inflight sync.WaitGroup
+	// On shutdown the instance is deleted once its calls in flight return.
+	defer func() {
+		inflight.Wait()
+		a.destroy()
+	}()
 	for {
 		a.mu.Lock()
 		kill := a.kill
@@ -252,6 +260,9 @@ func (a *localActor) run(deps []ids.ObjectID, held []ids.ObjectID) {
 		if kill != killNone {
 			inflight.Wait()
 			a.destroy()
+			if b.cw.closed() {
+				return
+			}
 			a.mu.Lock()
 			a.kill = killNone
 			a.mu.Unlock()

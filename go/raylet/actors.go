@@ -24,6 +24,8 @@ const (
 const (
 	causeKilled = "The actor was killed with ray::ActorHandle::Kill and is not restarted"
 	causeExited = "The actor exited: ray::ExitActor() was called"
+	// causeKilledRestart fails the calls in flight when Kill(false) restarts an actor.
+	causeKilledRestart = "The actor was killed with ray::ActorHandle::Kill(false) while running this call"
 )
 
 // actor is an actor of this node: its dedicated worker process and its queue of calls.
@@ -186,6 +188,9 @@ func (r *Raylet) actorWorkerRegistered(w *worker) {
 // actorTaskDone takes an actor worker's result. Called with r.mu held.
 func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
 	a := w.actor
+	if a.worker != w {
+		return nil // a process being killed; its calls were failed already
+	}
 	if string(done.ReturnId) == string(a.creation.spec.ReturnId) && a.state == actorStarting {
 		if done.Result != nil && done.Result.Kind != objstore.KindValue {
 			a.noRestart = true
@@ -255,17 +260,27 @@ func (r *Raylet) dispatchActor(a *actor) {
 	}
 }
 
-// actorProcessDied handles the end of an actor's process: restart, or death. Called with r.mu held.
+// actorProcessDied handles the end of an actor's process. Called with r.mu held.
 func (r *Raylet) actorProcessDied(w *worker, status string) {
-	a := w.actor
 	r.actorWorkers--
-	if a.worker == w {
-		a.worker = nil
+	a := w.actor
+	if a.worker != w {
+		return // already dealt with when it was killed
 	}
+	cause := fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+	if w.client == nil && !a.noRestart && !a.exiting {
+		cause = fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+	}
+	r.actorLost(a, cause, w.client != nil)
+}
+
+// actorLost detaches an actor from its process (dead or being killed): calls in flight fail,
+// and the actor restarts if it may, or dies. Called with r.mu held.
+func (r *Raylet) actorLost(a *actor, cause string, mayRestart bool) {
+	a.worker = nil
 	if a.state == actorDead {
 		return
 	}
-	cause := fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
 	switch {
 	case a.exiting:
 		cause = causeExited
@@ -277,7 +292,7 @@ func (r *Raylet) actorProcessDied(w *worker, status string) {
 		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)})
 	}
 	restartsLeft := a.maxRestarts == -1 || a.restarts < a.maxRestarts
-	if !a.exiting && !a.noRestart && restartsLeft && w.client != nil {
+	if !a.exiting && !a.noRestart && restartsLeft && mayRestart {
 		a.restarts++
 		glog.Warningf("%s: restarting (%d of %d): %s", a, a.restarts, a.maxRestarts, cause)
 		a.state = actorStarting
@@ -288,8 +303,8 @@ func (r *Raylet) actorProcessDied(w *worker, status string) {
 		}()
 		return
 	}
-	if w.client == nil && !a.noRestart && !a.exiting {
-		cause = fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+	if !a.noRestart && !a.exiting && mayRestart && a.state != actorDead {
+		cause = "The actor was killed and has no restarts left (max_restarts reached). " + cause
 	}
 	r.actorDied(a, cause, false)
 }
@@ -343,9 +358,11 @@ func (r *Raylet) killActor(m *pb.KillActor) error {
 	if m.NoRestart {
 		a.noRestart = true
 	}
-	if a.worker != nil {
-		glog.Infof("%s: killing its process %s (no_restart=%v)", a, a.worker, m.NoRestart)
-		_ = a.worker.cmd.Process.Signal(syscall.SIGKILL)
+	if w := a.worker; w != nil {
+		glog.Infof("%s: killing its process %s (no_restart=%v)", a, w, m.NoRestart)
+		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		// Calls submitted from now on go to the next instance, or fail, never to this process.
+		r.actorLost(a, causeKilledRestart, true)
 		return nil
 	}
 	if m.NoRestart || a.state == actorPending {

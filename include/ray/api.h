@@ -12,12 +12,21 @@
 //     ray::Shutdown();
 //   }
 //
+// Actors: a class with a static factory, both registered:
+//   class Counter { public: static Counter *FactoryCreate(int init); int Add(int x); ... };
+//   RAY_REMOTE(Counter::FactoryCreate, &Counter::Add);
+//   ray::ActorHandle<Counter> actor = ray::Actor(Counter::FactoryCreate).Remote(0);
+//   int three = *actor.Task(&Counter::Add).Remote(3).Get();
+//
 // Public names live in namespace ray (Ray's exact names); everything in ray::internal is private.
 // Every translation unit that includes this header defines the weak C symbols
 // goray_internal_execute and goray_internal_has_function, through which default_worker runs the
 // RAY_REMOTE functions of a shared library.
 #pragma once
 
+#include <ray/api/actor_creator.h>
+#include <ray/api/actor_handle.h>
+#include <ray/api/actor_task_caller.h>
 #include <ray/api/common.h>
 #include <ray/api/config_internal.h>
 #include <ray/api/function_manager.h>
@@ -35,6 +44,7 @@
 #include <cstdio>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <unistd.h>
@@ -229,6 +239,107 @@ RAY_INTERNAL_HIDDEN internal::TaskCaller<F> Task(F func) {
         "Function not found. Please use RAY_REMOTE to register this function.");
   }
   return internal::TaskCaller<F>(func, std::move(name));
+}
+
+/// Returns a creator of an actor made by a RAY_REMOTE factory (a static member function or free
+/// function returning T*): ray::Actor(Counter::FactoryCreate).SetName("c").Remote(0). Overloads
+/// are picked with RAY_FUNC(Counter::FactoryCreate, int). Throws
+/// ray::internal::RayFunctionNotFound when the factory is not registered with RAY_REMOTE in this
+/// binary.
+template <typename F>
+RAY_INTERNAL_HIDDEN internal::ActorCreator<F> Actor(F create_func) {
+  static_assert(internal::IsActorFactory<F>::value,
+                "ray::Actor(factory): factory must be a RAY_REMOTE static member function or free "
+                "function returning a pointer to the actor's class (T*)");
+  std::string name = internal::GetRemoteFunctionName(create_func);
+  if (name.empty()) {
+    throw internal::RayFunctionNotFound(
+        "Function not found. Please use RAY_REMOTE to register this function.");
+  }
+  return internal::ActorCreator<F>(std::move(name));
+}
+
+namespace internal {
+
+/// Looks up a named actor; returns its id, or nothing when there is no such live actor. Throws
+/// RayException when the actor's class is not `expected_class` (a typeid name) or on failure.
+inline std::optional<std::string> GetActorId(const std::string &actor_name,
+                                             const std::string *ray_namespace,
+                                             const char *expected_class) {
+  if (actor_name.empty()) return std::nullopt;
+  uint8_t id[RAY_ACTOR_ID_SIZE];
+  char *class_name = nullptr;
+  char *err = nullptr;
+  int code = ray_get_actor(actor_name.data(), actor_name.size(),
+                           ray_namespace != nullptr ? ray_namespace->data() : nullptr,
+                           ray_namespace != nullptr ? ray_namespace->size() : 0, id, &class_name,
+                           &err);
+  if (code == RAY_ERR_NOT_FOUND) {
+    if (err != nullptr) ray_free(err);
+    if (class_name != nullptr) ray_free(class_name);
+    return std::nullopt;
+  }
+  if (code != RAY_OK && class_name != nullptr) ray_free(class_name);
+  CheckStatus(code, err);
+  std::string actual = class_name != nullptr ? class_name : "";
+  if (class_name != nullptr) ray_free(class_name);
+  if (actual != expected_class) {
+    throw RayException("The actor named '" + actor_name + "' is of class " +
+                       DemangleTypeName(actual.c_str()) + ", not of the requested class " +
+                       DemangleTypeName(expected_class) + ".");
+  }
+  return std::string(reinterpret_cast<const char *>(id), RAY_ACTOR_ID_SIZE);
+}
+
+}  // namespace internal
+
+/// Looks up a live actor by the name it was given with SetName(name), in this job's namespace.
+/// Returns an empty optional when there is none; throws RayException when the actor is not of
+/// class T.
+template <typename T>
+std::optional<ActorHandle<T>> GetActor(const std::string &actor_name) {
+  std::optional<std::string> id = internal::GetActorId(actor_name, nullptr, typeid(T).name());
+  if (!id) return std::nullopt;
+  return ActorHandle<T>(*id);
+}
+
+/// Looks up a live actor by name in the given namespace (empty: this job's namespace).
+/// Returns an empty optional when there is none; throws RayException when the actor is not of
+/// class T.
+template <typename T>
+std::optional<ActorHandle<T>> GetActor(const std::string &actor_name,
+                                       const std::string &ray_namespace) {
+  std::optional<std::string> id = internal::GetActorId(
+      actor_name, ray_namespace.empty() ? nullptr : &ray_namespace, typeid(T).name());
+  if (!id) return std::nullopt;
+  return ActorHandle<T>(*id);
+}
+
+/// Called inside an actor method: ends the actor once the method unwinds (it is not restarted).
+/// The calling method's result, and every later call, fail with RayActorException. Never
+/// returns: it throws ray::internal::RayIntentionalSystemExitException, which is not a
+/// std::exception, so let it propagate. Outside an actor, throws RayException.
+[[noreturn]] inline void ExitActor() {
+  char *err = nullptr;
+  int code = ray_exit_actor(&err);
+  internal::CheckStatus(code, err);
+  throw internal::RayIntentionalSystemExitException(internal::ActorExitMessage());
+}
+
+/// Inside an actor: true when this instance was created again after the actor's process died or
+/// the actor was killed with Kill(false) (SetMaxRestarts). False elsewhere.
+inline bool WasCurrentActorRestarted() { return ray_was_current_actor_restarted() == 1; }
+
+/// The namespace of this job (RayConfig::ray_namespace, or the one the runtime chose). Throws
+/// RayException when Ray is not initialized.
+inline std::string GetNamespace() {
+  char *ns = ray_get_namespace();
+  if (ns == nullptr) {
+    throw internal::RayException("GetNamespace: Ray is not initialized; call ray::Init first.");
+  }
+  std::string out(ns);
+  ray_free(ns);
+  return out;
 }
 
 }  // namespace ray

@@ -6,6 +6,10 @@
 #include <ray/api/ray_exception.h>
 #include <ray/c_api.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#include <cxxabi.h>
+#endif
+
 #include <cstdlib>
 #include <string>
 #include <unordered_set>
@@ -63,6 +67,23 @@ inline std::string PackIds(const std::vector<std::string> &ids) {
     out += id;
   }
   return out;
+}
+
+/// The readable name of a type from its typeid(T).name() ("7Counter" -> "Counter"); the name
+/// itself when it cannot be demangled.
+inline std::string DemangleTypeName(const char *mangled) {
+  if (mangled == nullptr) return std::string();
+#if defined(__GNUC__) || defined(__clang__)
+  int status = 0;
+  char *demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  if (status == 0 && demangled != nullptr) {
+    std::string out(demangled);
+    std::free(demangled);
+    return out;
+  }
+  std::free(demangled);
+#endif
+  return std::string(mangled);
 }
 
 /// Views a byte string as the uint8_t pointer the C ABI takes.

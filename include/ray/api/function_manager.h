@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <typeinfo>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -56,6 +57,60 @@ class TaskArgumentError : public std::exception {
   std::string msg_;
 };
 
+/// The message of an actor method result after ray::ExitActor() was called.
+inline const char *ActorExitMessage() { return "The actor exited: ray::ExitActor() was called"; }
+
+/// An actor instance as the runtime keeps it (ray_task_result.actor_instance and
+/// ray_task_call.actor_instance): the object a factory created, its dynamic class and how to
+/// delete it. Member functions of the class or of any public base class can be called on it.
+class ActorInstance {
+ public:
+  /// Takes ownership of an object created by a factory.
+  template <typename T>
+  static ActorInstance *Create(T *object) {
+    auto *instance = new ActorInstance();
+    instance->object_ = object;
+    instance->type_ = &typeid(T);
+    instance->deleter_ = [](void *p) { delete static_cast<T *>(p); };
+    instance->thrower_ = [](void *p) { throw static_cast<T *>(p); };
+    return instance;
+  }
+
+  /// Deletes the object.
+  ~ActorInstance() {
+    if (object_ != nullptr) deleter_(object_);
+  }
+  ActorInstance(const ActorInstance &) = delete;
+  ActorInstance &operator=(const ActorInstance &) = delete;
+
+  /// The object as a C (its own class or a public, unambiguous base class), or nullptr when it is
+  /// not a C. Conversion to a base class goes through throwing and catching the typed pointer, so
+  /// that it is exact (multiple and virtual inheritance) without knowing the object's class here.
+  template <typename C>
+  C *As() const {
+    if (object_ == nullptr) return nullptr;
+    if (*type_ == typeid(C)) return static_cast<C *>(object_);
+    try {
+      thrower_(object_);
+    } catch (C *converted) {
+      return converted;
+    } catch (...) {
+    }
+    return nullptr;
+  }
+
+  /// The (mangled) name of the object's class.
+  const char *TypeName() const { return type_->name(); }
+
+ private:
+  ActorInstance() = default;
+
+  void *object_ = nullptr;
+  const std::type_info *type_ = nullptr;
+  void (*deleter_)(void *) = nullptr;
+  void (*thrower_)(void *) = nullptr;
+};
+
 /// Deserializes argument `index` of a call as a D.
 template <typename D>
 D UnpackTaskArgument(const std::string &function_name, const ray_task_call &call, size_t index) {
@@ -89,9 +144,15 @@ struct TaskInvoker;
 template <typename... Params>
 struct TaskInvoker<std::tuple<Params...>> {
   /// Runs `body` with the unpacked arguments (a std::tuple of the decayed parameter types).
+  /// `error_prefix` goes before the what() of an exception the body throws (default: "An
+  /// exception was thrown while executing function(NAME): "). ray::ExitActor() in the body makes
+  /// the result RAY_OBJECT_ACTOR_DIED.
   template <typename Body>
   static void Run(const std::string &function_name, const ray_task_call &call,
-                  ray_task_result *result, Body &&body) {
+                  ray_task_result *result, Body &&body, std::string error_prefix = std::string()) {
+    if (error_prefix.empty()) {
+      error_prefix = "An exception was thrown while executing function(" + function_name + "): ";
+    }
     if (call.num_args != sizeof...(Params)) {
       FillTaskError(result, RAY_OBJECT_TASK_ERROR,
                     "Function(" + function_name + ") takes " +
@@ -105,14 +166,12 @@ struct TaskInvoker<std::tuple<Params...>> {
       body(args);
     } catch (const TaskArgumentError &e) {
       FillTaskError(result, RAY_OBJECT_TASK_ERROR, e.what());
+    } catch (const RayIntentionalSystemExitException &) {
+      FillTaskError(result, RAY_OBJECT_ACTOR_DIED, ActorExitMessage());
     } catch (const std::exception &e) {
-      FillTaskError(result, RAY_OBJECT_TASK_ERROR,
-                    "An exception was thrown while executing function(" + function_name +
-                        "): " + e.what());
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR, error_prefix + e.what());
     } catch (...) {
-      FillTaskError(result, RAY_OBJECT_TASK_ERROR,
-                    "An exception was thrown while executing function(" + function_name +
-                        "): unknown exception");
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR, error_prefix + "unknown exception");
     }
   }
 
@@ -156,11 +215,12 @@ class RAY_INTERNAL_HIDDEN FunctionManager {
  public:
   /// Runs a normal task.
   using Invoker = std::function<void(const ray_task_call &, ray_task_result *)>;
-  /// Runs an actor task on an instance of the actor's class.
-  using MemberInvoker = std::function<void(void *instance, const ray_task_call &, ray_task_result *)>;
-  /// Creates an actor instance; on failure returns nullptr and fills the result with the error.
-  using ActorCreator =
-      std::function<std::shared_ptr<void>(const ray_task_call &, ray_task_result *)>;
+  /// Runs an actor task on an actor instance.
+  using MemberInvoker =
+      std::function<void(const ActorInstance &instance, const ray_task_call &, ray_task_result *)>;
+  /// Creates an actor instance (an ActorInstance the caller owns); on failure returns nullptr and
+  /// fills the result with the error.
+  using ActorCreator = std::function<ActorInstance *(const ray_task_call &, ray_task_result *)>;
 
   /// Registers one RAY_REMOTE function under a name; throws RayException on a duplicate name or
   /// function.
@@ -186,27 +246,50 @@ class RAY_INTERNAL_HIDDEN FunctionManager {
     using R = typename Traits::ReturnType;
     if constexpr (Traits::is_member) {
       using C = typename Traits::ClassType;
-      member_invokers_.emplace(name, [name, f](void *instance, const ray_task_call &call,
+      member_invokers_.emplace(name, [name, f](const ActorInstance &instance,
+                                               const ray_task_call &call,
                                                ray_task_result *result) {
+        C *object = instance.As<C>();
+        if (object == nullptr) {
+          FillTaskError(result, RAY_OBJECT_TASK_ERROR,
+                        "Function(" + name + ") cannot be called on an actor of class " +
+                            DemangleTypeName(instance.TypeName()) + ": it is a member of " +
+                            DemangleTypeName(typeid(C).name()) + ".");
+          return;
+        }
         TaskInvoker<Args>::Run(name, call, result, [&](auto &args) {
           CallAndPackResult<R>(
               [&]() -> decltype(auto) {
                 return TaskInvoker<Args>::CallMember(
-                    static_cast<C *>(instance), f, args,
-                    std::make_index_sequence<std::tuple_size_v<Args>>{});
+                    object, f, args, std::make_index_sequence<std::tuple_size_v<Args>>{});
               },
               result);
         });
       });
     } else if constexpr (IsActorFactory<F>::value) {
       using C = std::remove_pointer_t<R>;
-      actor_creators_.emplace(name, [name, f](const ray_task_call &call, ray_task_result *result) {
-        std::shared_ptr<void> instance;
-        TaskInvoker<Args>::Run(name, call, result, [&](auto &args) {
-          C *created = TaskInvoker<Args>::Call(f, args,
-                                               std::make_index_sequence<std::tuple_size_v<Args>>{});
-          instance = std::shared_ptr<void>(created, [](void *p) { delete static_cast<C *>(p); });
-        });
+      actor_creators_.emplace(name, [name, f](const ray_task_call &call,
+                                              ray_task_result *result) -> ActorInstance * {
+        ActorInstance *instance = nullptr;
+        TaskInvoker<Args>::Run(
+            name, call, result,
+            [&](auto &args) {
+              C *created = TaskInvoker<Args>::Call(
+                  f, args, std::make_index_sequence<std::tuple_size_v<Args>>{});
+              if (created == nullptr) {
+                FillTaskError(result, RAY_OBJECT_TASK_ERROR,
+                              "Failed to create the actor with " + name +
+                                  ": the factory returned nullptr");
+                return;
+              }
+              try {
+                instance = ActorInstance::Create<C>(created);
+              } catch (...) {
+                delete created;
+                throw;
+              }
+            },
+            "An exception was thrown while creating the actor with " + name + ": ");
         return instance;
       });
     } else {
@@ -247,23 +330,66 @@ class RAY_INTERNAL_HIDDEN FunctionManager {
   }
 
   /// Executes a call the runtime hands over; every outcome becomes a result.
+  /// RAY_TASK_NORMAL runs a free function; RAY_TASK_ACTOR_CREATION runs a factory and hands the
+  /// new ActorInstance over in result->actor_instance; RAY_TASK_ACTOR_METHOD runs a member
+  /// function on call.actor_instance; RAY_TASK_ACTOR_DESTROY deletes call.actor_instance.
   void Execute(const ray_task_call &call, ray_task_result *result) const {
     std::string name(call.function_name != nullptr ? call.function_name : "",
                      call.function_name != nullptr ? call.function_name_len : 0);
+    result->actor_instance = nullptr;
     try {
-      if (call.task_type != RAY_TASK_NORMAL) {
-        FillTaskError(result, RAY_OBJECT_FUNCTION_NOT_FOUND,
-                      "Unsupported task type " + std::to_string(call.task_type) +
-                          " for function " + name + ".");
-        return;
+      switch (call.task_type) {
+        case RAY_TASK_NORMAL: {
+          auto it = invokers_.find(name);
+          if (it == invokers_.end()) {
+            FillFunctionNotFound(result, name);
+            return;
+          }
+          it->second(call, result);
+          return;
+        }
+        case RAY_TASK_ACTOR_CREATION: {
+          const ActorCreator *creator = GetActorCreator(name);
+          if (creator == nullptr) {
+            FillFunctionNotFound(result, name);
+            return;
+          }
+          ActorInstance *instance = (*creator)(call, result);
+          if (instance != nullptr) {
+            SerializedValue nil = Serializer::SerializeWithRefs(msgpack::type::nil_t());
+            FillTaskResult(result, RAY_OBJECT_VALUE, nil.buffer.data(), nil.buffer.size());
+            result->actor_instance = instance;
+          }
+          return;
+        }
+        case RAY_TASK_ACTOR_METHOD: {
+          const MemberInvoker *invoker = GetMemberInvoker(name);
+          if (invoker == nullptr) {
+            FillFunctionNotFound(result, name);
+            return;
+          }
+          if (call.actor_instance == nullptr) {
+            FillTaskError(result, RAY_OBJECT_ACTOR_DIED,
+                          "Function(" + name + ") was called without an actor instance.");
+            return;
+          }
+          (*invoker)(*static_cast<const ActorInstance *>(call.actor_instance), call, result);
+          return;
+        }
+        case RAY_TASK_ACTOR_DESTROY: {
+          delete static_cast<ActorInstance *>(call.actor_instance);
+          SerializedValue nil = Serializer::SerializeWithRefs(msgpack::type::nil_t());
+          FillTaskResult(result, RAY_OBJECT_VALUE, nil.buffer.data(), nil.buffer.size());
+          return;
+        }
+        default:
+          FillTaskError(result, RAY_OBJECT_FUNCTION_NOT_FOUND,
+                        "Unsupported task type " + std::to_string(call.task_type) +
+                            " for function " + name + ".");
+          return;
       }
-      auto it = invokers_.find(name);
-      if (it == invokers_.end()) {
-        FillTaskError(result, RAY_OBJECT_FUNCTION_NOT_FOUND,
-                      "Function not found: " + name + ". Please use RAY_REMOTE to register it.");
-        return;
-      }
-      it->second(call, result);
+    } catch (const RayIntentionalSystemExitException &) {
+      FillTaskError(result, RAY_OBJECT_ACTOR_DIED, ActorExitMessage());
     } catch (const std::exception &e) {
       FillTaskError(result, RAY_OBJECT_TASK_ERROR,
                     "An exception was thrown while executing function(" + name + "): " +
@@ -276,10 +402,18 @@ class RAY_INTERNAL_HIDDEN FunctionManager {
   }
 
  private:
-  /// Identifies a function (or member function) pointer by its bytes.
+  /// Fills a RAY_OBJECT_FUNCTION_NOT_FOUND result for an unknown name.
+  static void FillFunctionNotFound(ray_task_result *result, const std::string &name) {
+    FillTaskError(result, RAY_OBJECT_FUNCTION_NOT_FOUND,
+                  "Function not found: " + name + ". Please use RAY_REMOTE to register it.");
+  }
+
+  /// Identifies a function (or member function) pointer by its type and its bytes (two virtual
+  /// member functions of different classes may have the same bytes).
   template <typename F>
   static std::string FunctionKey(const F &f) {
-    return std::string(reinterpret_cast<const char *>(&f), sizeof(F));
+    return std::string(typeid(F).name()) + '\0' +
+           std::string(reinterpret_cast<const char *>(&f), sizeof(F));
   }
 
   std::unordered_map<std::string, std::string> keys_;  // pointer bytes -> name

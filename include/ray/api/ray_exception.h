@@ -66,5 +66,21 @@ class RayRuntimeEnvException : public RayException {
   RayRuntimeEnvException(const std::string &msg) : RayException(msg) {}
 };
 
+/// Thrown by ray::ExitActor() to unwind the actor method that called it; the invoker catches it
+/// and reports the call as the actor's intentional exit. It deliberately does not derive from
+/// std::exception (nor RayException), so that user code's catch (std::exception &) does not
+/// swallow it.
+class RayIntentionalSystemExitException {
+ public:
+  /// Creates the exception with the given message.
+  RayIntentionalSystemExitException(const std::string &msg) : msg_(msg) {}
+
+  /// Returns the message.
+  const char *what() const noexcept { return msg_.c_str(); }
+
+  /// The message.
+  std::string msg_;
+};
+
 }  // namespace internal
 }  // namespace ray

@@ -91,10 +91,20 @@ PreparedTaskArg PrepareTaskArgument(Arg &&arg) {
   return out;
 }
 
-/// Submits a task to the runtime; returns the id of its return object.
-inline std::string SubmitTask(const std::string &function_name, const std::string &task_name,
-                              const std::unordered_map<std::string, double> &resources,
-                              const std::vector<PreparedTaskArg> &args) {
+/// Prepares the arguments of a call of a function whose declared parameter types are
+/// ParamsTuple (a std::tuple); the caller has checked the count.
+template <typename ParamsTuple, size_t... I, typename... Args>
+std::vector<PreparedTaskArg> PrepareTaskArguments(std::index_sequence<I...>, Args &&...args) {
+  std::vector<PreparedTaskArg> prepared;
+  prepared.reserve(sizeof...(Args));
+  (prepared.push_back(PrepareTaskArgument<I, std::tuple_element_t<I, ParamsTuple>>(
+       std::forward<Args>(args))),
+   ...);
+  return prepared;
+}
+
+/// The C view (ray_task_arg) of prepared arguments; valid while the prepared arguments live.
+inline std::vector<ray_task_arg> ToCTaskArgs(const std::vector<PreparedTaskArg> &args) {
   std::vector<ray_task_arg> c_args(args.size());
   for (size_t i = 0; i < args.size(); i++) {
     ray_task_arg &c = c_args[i];
@@ -105,12 +115,33 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
     c.contained_ids = args[i].contained_ids.empty() ? nullptr : Bytes(args[i].contained_ids);
     c.num_contained = args[i].contained_ids.size() / RAY_ID_SIZE;
   }
-  std::vector<const char *> names;
-  std::vector<double> values;
-  for (const auto &pair : resources) {
-    names.push_back(pair.first.c_str());
-    values.push_back(pair.second);
+  return c_args;
+}
+
+/// The C view (parallel name and value arrays) of resource requirements; valid while the map
+/// lives.
+struct CResources {
+  /// Builds the arrays from the map.
+  explicit CResources(const std::unordered_map<std::string, double> &resources) {
+    for (const auto &pair : resources) {
+      names.push_back(pair.first.c_str());
+      values.push_back(pair.second);
+    }
   }
+  /// NUL-terminated resource names.
+  std::vector<const char *> names;
+  /// The amount of each resource.
+  std::vector<double> values;
+};
+
+/// Submits a task (a free function, or with a non-empty actor_id a method of that actor);
+/// returns the id of its return object.
+inline std::string SubmitTask(const std::string &function_name, const std::string &task_name,
+                              const std::unordered_map<std::string, double> &resources,
+                              const std::vector<PreparedTaskArg> &args,
+                              const std::string &actor_id = std::string()) {
+  std::vector<ray_task_arg> c_args = ToCTaskArgs(args);
+  CResources c_resources(resources);
   ray_task_spec spec;
   spec.function_name = function_name.data();
   spec.function_name_len = function_name.size();
@@ -118,13 +149,14 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
   spec.name_len = task_name.size();
   spec.args = c_args.empty() ? nullptr : c_args.data();
   spec.num_args = c_args.size();
-  spec.resource_names = names.empty() ? nullptr : names.data();
-  spec.resource_values = values.empty() ? nullptr : values.data();
-  spec.num_resources = names.size();
+  spec.resource_names = c_resources.names.empty() ? nullptr : c_resources.names.data();
+  spec.resource_values = c_resources.values.empty() ? nullptr : c_resources.values.data();
+  spec.num_resources = c_resources.names.size();
   spec.max_retries = -1;
   uint8_t id[RAY_ID_SIZE];
   char *err = nullptr;
-  int code = ray_submit_task(&spec, id, &err);
+  int code = actor_id.empty() ? ray_submit_task(&spec, id, &err)
+                              : ray_submit_actor_task(Bytes(actor_id), &spec, id, &err);
   CheckStatus(code, err);
   return std::string(reinterpret_cast<const char *>(id), RAY_ID_SIZE);
 }
@@ -172,9 +204,8 @@ class TaskCaller {
                   "ray::Task(f).Remote(args...): the number of arguments does not match the "
                   "number of parameters of f");
     if constexpr (sizeof...(Args) == Traits::arity) {
-      std::vector<PreparedTaskArg> prepared;
-      prepared.reserve(sizeof...(Args));
-      PrepareAll(prepared, std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
+      std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<typename Traits::ArgsTuple>(
+          std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
       return ObjectRef<ReturnType>(SubmitTask(function_name_, task_name_, resources_, prepared));
     } else {
       return ObjectRef<ReturnType>();
@@ -182,15 +213,6 @@ class TaskCaller {
   }
 
  private:
-  template <size_t... I, typename... Args>
-  void PrepareAll(std::vector<PreparedTaskArg> &prepared, std::index_sequence<I...>,
-                  Args &&...args) {
-    using Params = typename Traits::ArgsTuple;
-    (prepared.push_back(PrepareTaskArgument<I, std::tuple_element_t<I, Params>>(
-         std::forward<Args>(args))),
-     ...);
-  }
-
   std::string function_name_;
   std::string task_name_;
   std::unordered_map<std::string, double> resources_;

@@ -1,0 +1,613 @@
+// goray: the core API (Put/Get/Wait/Task, ObjectRef semantics, Init/Shutdown lifecycle).
+#include <sys/wait.h>
+
+#include <future>
+#include <list>
+#include <map>
+#include <random>
+
+#include "remote_functions.h"
+#include "test_util.h"
+
+using goray_test::ChildProcesses;
+using goray_test::Contains;
+using goray_test::Describe;
+using goray_test::IsNodeMode;
+using goray_test::MakeConfig;
+using goray_test::Person;
+using goray_test::RayTest;
+using goray_test::RefCount;
+using goray_test::RefHolder;
+using goray_test::RunWithDeadline;
+using goray_test::SecondsSince;
+using Clock = std::chrono::steady_clock;
+
+class ApiTest : public RayTest {};
+
+// ---------------------------------------------------------------- Put / Get
+
+TEST_F(ApiTest, PutGetInt) {
+  auto ref = ray::Put(12345);
+  auto v = ray::Get(ref);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, 12345);
+  EXPECT_EQ(*ref.Get(), 12345);
+}
+
+TEST_F(ApiTest, PutGetString) {
+  std::string s("hello goray");
+  s.push_back('\0');
+  s += "after nul";
+  auto ref = ray::Put(s);
+  EXPECT_EQ(*ray::Get(ref), s);
+  EXPECT_EQ(*ray::Get(ray::Put(std::string())), "");
+}
+
+TEST_F(ApiTest, PutGetVector) {
+  std::vector<int> v{1, 2, 3, 4, 5};
+  EXPECT_EQ(*ray::Get(ray::Put(v)), v);
+  std::vector<std::string> vs{"a", "", "ccc"};
+  EXPECT_EQ(*ray::Get(ray::Put(vs)), vs);
+  std::vector<int> big(100000);
+  for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<int>(i * 7);
+  EXPECT_EQ(*ray::Get(ray::Put(big)), big);
+}
+
+TEST_F(ApiTest, PutGetMap) {
+  std::map<std::string, int> m{{"one", 1}, {"two", 2}};
+  EXPECT_EQ(*ray::Get(ray::Put(m)), m);
+  std::unordered_map<int, std::string> um{{1, "x"}, {2, "y"}};
+  EXPECT_EQ(*ray::Get(ray::Put(um)), um);
+}
+
+TEST_F(ApiTest, PutGetStruct) {
+  Person p{"alice", 30, {"a", "b"}};
+  EXPECT_EQ(*ray::Get(ray::Put(p)), p);
+}
+
+TEST_F(ApiTest, GetVectorOfRefs) {
+  std::vector<ray::ObjectRef<int>> refs;
+  for (int i = 0; i < 10; i++) refs.push_back(ray::Put(i * i));
+  auto values = ray::Get(refs);
+  ASSERT_EQ(values.size(), 10u);
+  for (int i = 0; i < 10; i++) EXPECT_EQ(*values[i], i * i);
+  auto values2 = ray::Get(refs, 5000);
+  ASSERT_EQ(values2.size(), 10u);
+  EXPECT_EQ(*values2[9], 81);
+}
+
+TEST_F(ApiTest, GetWithTimeoutOnReadyObject) {
+  auto ref = ray::Put(7);
+  EXPECT_EQ(*ray::Get(ref, 1000), 7);
+  EXPECT_EQ(*ref.Get(1000), 7);
+}
+
+// An object that does not become ready in time: Get(ref, timeout) throws "Get object error: ...".
+TEST_F(ApiTest, GetTimeoutThrows) {
+  ray::ObjectRef<int> ref;
+  if (IsNodeMode()) {
+    ref = ray::Task(Return1).SetResource("goray_nobody_has_this", 1).Remote();
+  } else {
+    ref = ray::Task(SlowFunction).Remote(1500);
+  }
+  auto t0 = Clock::now();
+  try {
+    ray::Get(ref, 200);
+    FAIL() << "Get of a never-ready object returned";
+  } catch (ray::internal::RayException &e) {
+    EXPECT_EQ(std::string(e.what()).rfind("Get object error", 0), 0u) << e.what();
+  }
+  double elapsed = SecondsSince(t0);
+  EXPECT_GE(elapsed, 0.15);
+  EXPECT_LT(elapsed, 1.2);
+
+  std::vector<ray::ObjectRef<int>> refs{ray::Put(1), ref};
+  try {
+    ray::Get(refs, 100);
+    FAIL() << "Get of a vector with a never-ready object returned";
+  } catch (ray::internal::RayException &e) {
+    EXPECT_EQ(std::string(e.what()).rfind("Get object error", 0), 0u) << e.what();
+  }
+}
+
+// ---------------------------------------------------------------- Wait
+
+TEST_F(ApiTest, WaitAllReady) {
+  std::vector<ray::ObjectRef<int>> refs{ray::Put(1), ray::Put(2), ray::Put(3)};
+  auto r = ray::Wait(refs, 3, 5000);
+  EXPECT_EQ(r.ready.size(), 3u);
+  EXPECT_EQ(r.unready.size(), 0u);
+  // Ready ids come back in the order given.
+  auto it = r.ready.begin();
+  for (size_t i = 0; i < refs.size(); i++, ++it) EXPECT_EQ(it->ID(), refs[i].ID());
+}
+
+TEST_F(ApiTest, WaitReturnsAtMostNumObjects) {
+  std::vector<ray::ObjectRef<int>> refs{ray::Put(1), ray::Put(2), ray::Put(3)};
+  auto r = ray::Wait(refs, 1, 5000);
+  EXPECT_EQ(r.ready.size(), 1u);
+  EXPECT_EQ(r.unready.size(), 2u);
+  r = ray::Wait(refs, 2, 0);
+  EXPECT_EQ(r.ready.size(), 2u);
+  EXPECT_EQ(r.unready.size(), 1u);
+}
+
+TEST_F(ApiTest, WaitTasks) {
+  std::vector<ray::ObjectRef<int>> refs;
+  for (int i = 0; i < 5; i++) refs.push_back(ray::Task(Plus1).Remote(i));
+  auto r = ray::Wait(refs, 5, -1);
+  EXPECT_EQ(r.ready.size(), 5u);
+  EXPECT_EQ(r.unready.size(), 0u);
+  int sum = 0;
+  for (auto &ref : r.ready) sum += *ray::Get(ref);
+  EXPECT_EQ(sum, 1 + 2 + 3 + 4 + 5);
+}
+
+TEST_F(ApiTest, WaitSplitsReadyAndUnready) {
+  auto slow = ray::Task(SlowFunction).Remote(2000);
+  auto fast = ray::Put(5);
+  std::vector<ray::ObjectRef<int>> refs{slow, fast};
+
+  // Enough already ready: returns at once.
+  auto t0 = Clock::now();
+  auto r = ray::Wait(refs, 1, -1);
+  EXPECT_LT(SecondsSince(t0), 1.0);
+  ASSERT_EQ(r.ready.size(), 1u);
+  ASSERT_EQ(r.unready.size(), 1u);
+  EXPECT_EQ(r.ready.front().ID(), fast.ID());
+  EXPECT_EQ(r.unready.front().ID(), slow.ID());
+
+  // Not enough ready: waits for the timeout, then splits.
+  t0 = Clock::now();
+  r = ray::Wait(refs, 2, 300);
+  double elapsed = SecondsSince(t0);
+  EXPECT_GE(elapsed, 0.25);
+  EXPECT_LT(elapsed, 1.5);
+  ASSERT_EQ(r.ready.size(), 1u);
+  ASSERT_EQ(r.unready.size(), 1u);
+  EXPECT_EQ(r.ready.front().ID(), fast.ID());
+  EXPECT_EQ(r.unready.front().ID(), slow.ID());
+
+  // Timeout 0: a poll.
+  t0 = Clock::now();
+  r = ray::Wait(refs, 2, 0);
+  EXPECT_LT(SecondsSince(t0), 0.5);
+  EXPECT_EQ(r.ready.size(), 1u);
+  EXPECT_EQ(r.unready.size(), 1u);
+
+  // Forever: returns once the slow task is done.
+  r = ray::Wait(refs, 2, -1);
+  EXPECT_EQ(r.ready.size(), 2u);
+  EXPECT_EQ(r.unready.size(), 0u);
+  EXPECT_EQ(*ray::Get(slow), 2000);
+}
+
+TEST_F(ApiTest, WaitInvalidNumObjects) {
+  std::vector<ray::ObjectRef<int>> refs{ray::Put(1), ray::Put(2), ray::Put(3)};
+  EXPECT_THROW(ray::Wait(refs, 0, 100), ray::internal::RayException);
+  EXPECT_THROW(ray::Wait(refs, -1, 100), ray::internal::RayException);
+  EXPECT_THROW(ray::Wait(refs, 4, 100), ray::internal::RayException);
+}
+
+TEST_F(ApiTest, WaitDuplicateIds) {
+  auto a = ray::Put(1);
+  std::vector<ray::ObjectRef<int>> refs{a, ray::Put(2), a};
+  EXPECT_THROW(ray::Wait(refs, 1, 100), ray::internal::RayException);
+}
+
+// ---------------------------------------------------------------- tasks
+
+TEST_F(ApiTest, TasksWithZeroToThreeArgs) {
+  EXPECT_EQ(*ray::Task(Return1).Remote().Get(), 1);
+  EXPECT_EQ(*ray::Task(Sum0).Remote().Get(), 0);
+  EXPECT_EQ(*ray::Task(Sum1).Remote(4).Get(), 4);
+  EXPECT_EQ(*ray::Task(Sum2).Remote(4, 5).Get(), 9);
+  EXPECT_EQ(*ray::Task(Sum3).Remote(4, 5, 6).Get(), 15);
+  EXPECT_EQ(*ray::Task(Plus1).Remote(41).Get(), 42);
+  EXPECT_EQ(*ray::Get(ray::Task(Plus).Remote(1, 2)), 3);
+}
+
+TEST_F(ApiTest, ConvertibleValueArgs) {
+  short s = 3;
+  EXPECT_EQ(*ray::Task(Plus).Remote(s, 'A').Get(), 3 + 'A');
+  EXPECT_EQ(*ray::Task(EchoString).Remote("c string").Get(), "c string");
+}
+
+TEST_F(ApiTest, ContainerAndStructTasks) {
+  EXPECT_EQ(*ray::Task(EchoString).Remote(std::string("abc")).Get(), "abc");
+  EXPECT_EQ(*ray::Task(ReverseVector).Remote(std::vector<int>{1, 2, 3}).Get(),
+            (std::vector<int>{3, 2, 1}));
+  std::map<std::string, int> m{{"a", 1}, {"b", 2}};
+  EXPECT_EQ(*ray::Task(MapAddOne).Remote(m).Get(), (std::map<std::string, int>{{"a", 2}, {"b", 3}}));
+  Person p{"bob", 41, {"x"}};
+  Person expected{"bob", 42, {"x", "older"}};
+  EXPECT_EQ(*ray::Task(Birthday).Remote(p).Get(), expected);
+  auto people = *ray::Task(MakePeople).Remote(3).Get();
+  ASSERT_EQ(people.size(), 3u);
+  EXPECT_EQ(people[2].name, "p2");
+  EXPECT_EQ(people[2].age, 2);
+}
+
+TEST_F(ApiTest, ObjectRefArgs) {
+  auto ten = ray::Put(10);
+  EXPECT_EQ(*ray::Task(Plus).Remote(ten, 5).Get(), 15);
+  EXPECT_EQ(*ray::Task(Plus).Remote(ten, ten).Get(), 20);
+  auto vec = ray::Put(std::vector<int>{1, 2});
+  EXPECT_EQ(*ray::Task(ReverseVector).Remote(vec).Get(), (std::vector<int>{2, 1}));
+  auto person = ray::Put(Person{"carol", 1, {}});
+  EXPECT_EQ(ray::Task(Birthday).Remote(person).Get()->age, 2);
+}
+
+TEST_F(ApiTest, ChainedTaskResults) {
+  auto three = ray::Task(Plus).Remote(1, 2);
+  auto thirteen = ray::Task(Plus).Remote(three, 10);
+  EXPECT_EQ(*ray::Get(thirteen), 13);
+  // A longer chain submitted before anything is fetched.
+  auto r = ray::Task(Plus1).Remote(0);
+  for (int i = 0; i < 9; i++) r = ray::Task(Plus1).Remote(r);
+  EXPECT_EQ(*r.Get(), 10);
+}
+
+TEST_F(ApiTest, NestedObjectRef) {
+  auto inner = ray::Put(77);
+  ray::ObjectRef<ray::ObjectRef<int>> outer = ray::Put(inner);
+  auto got_inner = ray::Get(outer);
+  ASSERT_NE(got_inner, nullptr);
+  EXPECT_EQ(got_inner->ID(), inner.ID());
+  EXPECT_EQ(*ray::Get(*got_inner), 77);
+
+  // The outer object keeps the inner one alive after the driver drops its own ref.
+  std::string inner_id = inner.ID();
+  inner = ray::ObjectRef<int>();
+  got_inner.reset();
+  auto again = ray::Get(outer);
+  EXPECT_EQ(again->ID(), inner_id);
+  EXPECT_EQ(*ray::Get(*again), 77);
+}
+
+TEST_F(ApiTest, TaskReturningObjectRef) {
+  ray::ObjectRef<ray::ObjectRef<int>> outer = ray::Task(PutInWorker).Remote(55);
+  auto inner = ray::Get(outer);
+  ASSERT_NE(inner, nullptr);
+  EXPECT_EQ(inner->ID().size(), 28u);
+  EXPECT_EQ(*ray::Get(*inner), 55);
+}
+
+TEST_F(ApiTest, VectorOfRefs) {
+  std::vector<ray::ObjectRef<int>> refs{ray::Put(1), ray::Put(2), ray::Task(Plus).Remote(1, 2)};
+  auto stored = ray::Put(refs);
+  auto back = ray::Get(stored);
+  ASSERT_EQ(back->size(), 3u);
+  EXPECT_EQ(*ray::Get((*back)[2]), 3);
+  // Passed by value to a task that Gets them itself (nested Get in the worker).
+  EXPECT_EQ(*ray::Task(SumRefs).Remote(refs).Get(), 6);
+  // And resolved from an ObjectRef argument.
+  EXPECT_EQ(*ray::Task(SumRefs).Remote(stored).Get(), 6);
+}
+
+TEST_F(ApiTest, RefInsideStruct) {
+  RefHolder h{"abcd", ray::Put(100)};
+  auto stored = ray::Put(h);
+  auto back = ray::Get(stored);
+  EXPECT_EQ(back->label, "abcd");
+  EXPECT_EQ(back->ref.ID(), h.ref.ID());
+  EXPECT_EQ(*ray::Get(back->ref), 100);
+  EXPECT_EQ(*ray::Task(SumHolder).Remote(h).Get(), 104);
+  EXPECT_EQ(*ray::Task(SumHolder).Remote(stored).Get(), 104);
+}
+
+TEST_F(ApiTest, ObjectRefTypedParameterIsPassedAsRef) {
+  auto ref = ray::Put(31);
+  EXPECT_EQ(*ray::Task(GetRefParam).Remote(ref).Get(), 31);
+  auto task_ref = ray::Task(Plus).Remote(30, 2);
+  EXPECT_EQ(*ray::Task(GetRefParam).Remote(task_ref).Get(), 32);
+}
+
+TEST_F(ApiTest, SameResultAsStdAsync) {
+  for (int i = 0; i < 5; i++) {
+    auto local = std::async(std::launch::async, Plus, i, 2 * i);
+    EXPECT_EQ(*ray::Task(Plus).Remote(i, 2 * i).Get(), local.get());
+  }
+  auto local_s = std::async(std::launch::async, ConcatConstRef, std::string("a"), std::string("b"));
+  EXPECT_EQ(*ray::Task(ConcatConstRef).Remote(std::string("a"), std::string("b")).Get(),
+            local_s.get());
+  auto local_v = std::async(std::launch::async, ReverseVector, std::vector<int>{1, 2, 3});
+  EXPECT_EQ(*ray::Task(ReverseVector).Remote(std::vector<int>{1, 2, 3}).Get(), local_v.get());
+}
+
+TEST_F(ApiTest, ManyTasks) {
+  std::vector<ray::ObjectRef<int>> refs;
+  for (int i = 0; i < 200; i++) refs.push_back(ray::Task(Plus).Remote(i, 1));
+  auto values = ray::Get(refs);
+  long sum = 0;
+  for (auto &v : values) sum += *v;
+  EXPECT_EQ(sum, 200L * 199 / 2 + 200);
+}
+
+TEST_F(ApiTest, VoidTaskSideEffect) {
+  std::string path = goray_test::TempDir() + "/goray_void_" + std::to_string(getpid()) + "_" +
+                     std::to_string(std::random_device{}());
+  ray::ObjectRef<void> done = ray::Task(WriteTextFile).Remote(path, std::string("side effect"));
+  ray::Get(done);
+  EXPECT_EQ(*ray::Task(ReadTextFile).Remote(path).Get(), "side effect");
+  std::ifstream in(path);
+  std::string content;
+  std::getline(in, content);
+  EXPECT_EQ(content, "side effect");
+  unlink(path.c_str());
+}
+
+TEST_F(ApiTest, TaskRunsInWorkerProcessInNodeMode) {
+  int pid = *ray::Task(GetPid).Remote().Get();
+  if (IsNodeMode()) {
+    EXPECT_NE(pid, static_cast<int>(getpid()));
+    // The worker is a child of this process (the embedded node lives here).
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    EXPECT_TRUE(static_cast<bool>(in)) << "worker pid " << pid << " is not alive";
+  } else {
+    EXPECT_EQ(pid, static_cast<int>(getpid()));
+  }
+}
+
+// Which program the worker runs: with libtest_functions.so next to the test binary the node runs
+// default_worker (which loads the .so); without it the test binary itself is re-executed. The
+// run script says which one it expects via GORAY_TEST_EXPECT_WORKER=default_worker|self.
+TEST_F(ApiTest, WorkerProgram) {
+  if (!IsNodeMode()) GTEST_SKIP() << "local mode has no worker processes";
+  const char *expect = std::getenv("GORAY_TEST_EXPECT_WORKER");
+  if (expect == nullptr) GTEST_SKIP() << "GORAY_TEST_EXPECT_WORKER not set";
+  std::string exe = *ray::Task(WorkerExe).Remote().Get();
+  if (std::string(expect) == "default_worker") {
+    EXPECT_TRUE(Contains(exe, "default_worker")) << exe;
+  } else {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(exe, std::string(buf, static_cast<size_t>(n)));
+  }
+}
+
+// ---------------------------------------------------------------- ObjectRef semantics
+
+TEST_F(ApiTest, ObjectRefIdIs28BytesAndStable) {
+  auto a = ray::Put(1);
+  auto b = ray::Put(1);
+  EXPECT_EQ(a.ID().size(), 28u);
+  EXPECT_EQ(b.ID().size(), 28u);
+  EXPECT_NE(a.ID(), b.ID());
+  auto copy = a;
+  EXPECT_EQ(copy.ID(), a.ID());
+  EXPECT_TRUE(copy == a);
+  EXPECT_FALSE(a == b);
+  auto t = ray::Task(Plus).Remote(1, 1);
+  EXPECT_EQ(t.ID().size(), 28u);
+  std::string before = t.ID();
+  ray::Get(t);
+  EXPECT_EQ(t.ID(), before);
+  ray::ObjectRef<int> empty;
+  EXPECT_TRUE(empty.ID().empty());
+}
+
+TEST_F(ApiTest, ObjectRefCopyAndMoveRefCounts) {
+  auto a = ray::Put(1);
+  const std::string id = a.ID();
+  int64_t base = RefCount(id);
+  EXPECT_EQ(base, 1);
+  {
+    auto copy = a;  // copy construction: +1
+    EXPECT_EQ(RefCount(id), base + 1);
+    ray::ObjectRef<int> assigned;
+    assigned = a;  // copy assignment: +1
+    EXPECT_EQ(RefCount(id), base + 2);
+    auto moved = std::move(copy);  // move: total unchanged
+    EXPECT_EQ(RefCount(id), base + 2);
+    ray::ObjectRef<int> move_assigned;
+    move_assigned = std::move(moved);
+    EXPECT_EQ(RefCount(id), base + 2);
+  }
+  EXPECT_EQ(RefCount(id), base);  // destroyed: -1 each (moved-from ones hold nothing)
+
+  // Copy-assigning over a ref releases what it held.
+  auto b = ray::Put(2);
+  const std::string bid = b.ID();
+  EXPECT_EQ(RefCount(bid), 1);
+  b = a;
+  EXPECT_EQ(RefCount(bid), 0);
+  EXPECT_EQ(RefCount(id), base + 1);
+
+  // A vector of copies.
+  {
+    std::vector<ray::ObjectRef<int>> v(5, a);
+    EXPECT_EQ(RefCount(id), base + 6);
+  }
+  EXPECT_EQ(RefCount(id), base + 1);
+}
+
+TEST_F(ApiTest, RefCountsAfterTasksAndNestedGets) {
+  auto a = ray::Put(1);
+  const std::string id = a.ID();
+  int64_t base = RefCount(id);
+  // Passing a ref as a task argument leaves no reference behind once the task is done.
+  EXPECT_EQ(*ray::Task(Plus).Remote(a, 1).Get(), 2);
+  EXPECT_EQ(*ray::Task(GetRefParam).Remote(a).Get(), 1);
+  EXPECT_EQ(RefCount(id), base);
+  // Refs deserialized from a value count while they live.
+  auto outer = ray::Put(std::vector<ray::ObjectRef<int>>{a, a});
+  int64_t with_outer = RefCount(id);
+  {
+    auto v = ray::Get(outer);
+    EXPECT_EQ(RefCount(id), with_outer + 2);
+  }
+  EXPECT_EQ(RefCount(id), with_outer);
+}
+
+TEST_F(ApiTest, ObjectRefFromIdCountsAsReference) {
+  auto a = ray::Put(9);
+  const std::string id = a.ID();
+  {
+    ray::ObjectRef<int> again(id);
+    EXPECT_EQ(RefCount(id), 2);
+    EXPECT_EQ(*ray::Get(again), 9);
+    EXPECT_TRUE(again == a);
+  }
+  EXPECT_EQ(RefCount(id), 1);
+}
+
+TEST_F(ApiTest, GetUnknownIdThrows) {
+  std::string id(28, '\0');
+  std::mt19937 rng(std::random_device{}());
+  for (auto &c : id) c = static_cast<char>(rng() & 0xff);
+  auto result = std::make_shared<std::string>("no exception");
+  bool finished = RunWithDeadline(
+      [id, result]() {
+        try {
+          ray::ObjectRef<int> bogus(id);
+          ray::Get(bogus);
+          *result = "returned a value";
+        } catch (ray::internal::RayException &e) {
+          *result = "RayException";
+        } catch (std::exception &e) {
+          *result = std::string("other exception: ") + e.what();
+        }
+      },
+      10000);
+  ASSERT_TRUE(finished) << "Get of an unknown id hangs";
+  EXPECT_EQ(*result, "RayException");
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+TEST_F(ApiTest, InitTwiceIsNoOp) {
+  ray::RayConfig other;
+  other.local_mode = !IsNodeMode();
+  other.head_args = {"--num-cpus", "1"};
+  EXPECT_NO_THROW(ray::Init(other));
+  EXPECT_TRUE(ray::IsInitialized());
+  EXPECT_NO_THROW(ray::Init());
+  EXPECT_TRUE(ray::IsInitialized());
+  EXPECT_EQ(*ray::Get(ray::Put(3)), 3);
+  EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(), 3);
+}
+
+TEST(ApiLifecycleTest, CallsBeforeInitThrow) {
+  ASSERT_FALSE(ray::IsInitialized());
+  EXPECT_THROW(ray::Put(1), ray::internal::RayException);
+  EXPECT_THROW(ray::Task(Plus).Remote(1, 2), ray::internal::RayException);
+  std::string id(28, 'x');
+  {
+    ray::ObjectRef<int> ref(id);
+    EXPECT_THROW(ray::Get(ref), ray::internal::RayException);
+    EXPECT_THROW(ray::Get(ref, 100), ray::internal::RayException);
+    std::vector<ray::ObjectRef<int>> refs{ref};
+    EXPECT_THROW(ray::Wait(refs, 1, 100), ray::internal::RayException);
+  }
+  EXPECT_FALSE(ray::IsInitialized());
+}
+
+TEST(ApiLifecycleTest, ShutdownThenInitAgain) {
+  for (int round = 0; round < 3; round++) {
+    ray::RayConfig config = MakeConfig();
+    ray::Init(config);
+    ASSERT_TRUE(ray::IsInitialized()) << "round " << round;
+    EXPECT_EQ(*ray::Get(ray::Put(round)), round);
+    EXPECT_EQ(*ray::Task(Plus).Remote(round, 1).Get(), round + 1);
+    ray::Shutdown();
+    EXPECT_FALSE(ray::IsInitialized());
+    EXPECT_THROW(ray::Put(1), ray::internal::RayException);
+  }
+}
+
+TEST(ApiLifecycleTest, ShutdownTwiceAndWithoutInit) {
+  EXPECT_NO_THROW(ray::Shutdown());
+  ray::RayConfig config = MakeConfig();
+  ray::Init(config);
+  ray::Shutdown();
+  EXPECT_NO_THROW(ray::Shutdown());
+  EXPECT_FALSE(ray::IsInitialized());
+}
+
+TEST(ApiLifecycleTest, RefsOutlivingShutdownAreHarmless) {
+  ray::RayConfig config = MakeConfig();
+  ray::Init(config);
+  auto ref = std::make_unique<ray::ObjectRef<int>>(ray::Put(5));
+  auto copy = std::make_unique<ray::ObjectRef<int>>(*ref);
+  ray::Shutdown();
+  copy.reset();  // destroying refs after Shutdown must not crash
+  ray::ObjectRef<int> third = *ref;
+  ref.reset();
+  EXPECT_THROW(ray::Get(third), ray::internal::RayException);
+}
+
+TEST(ApiLifecycleTest, ShutdownWhileSlowTaskRuns) {
+  ray::RayConfig config = MakeConfig();
+  ray::Init(config);
+  auto slow = std::make_shared<ray::ObjectRef<int>>(ray::Task(SlowFunction).Remote(4000));
+  auto outcome = std::make_shared<std::string>("still waiting");
+  auto started = std::make_shared<std::atomic<bool>>(false);
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  auto done = std::make_shared<Done>();
+  std::thread getter([slow, outcome, started, done]() {
+    started->store(true);
+    std::string o;
+    try {
+      ray::Get(*slow);
+      o = "returned a value";
+    } catch (ray::internal::RayException &e) {
+      o = std::string("RayException: ") + e.what();
+    } catch (std::exception &e) {
+      o = std::string("other exception: ") + e.what();
+    }
+    std::lock_guard<std::mutex> lock(done->mu);
+    *outcome = o;
+    done->done = true;
+    done->cv.notify_all();
+  });
+  while (!started->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the Get is now blocked
+
+  auto t0 = Clock::now();
+  ray::Shutdown();
+  double shutdown_s = SecondsSince(t0);
+  EXPECT_LT(shutdown_s, 2.0) << "Shutdown waited for the running task";
+  EXPECT_FALSE(ray::IsInitialized());
+
+  std::unique_lock<std::mutex> lock(done->mu);
+  bool finished = done->cv.wait_for(lock, std::chrono::seconds(2), [&] { return done->done; });
+  std::string o = *outcome;
+  lock.unlock();
+  double total_s = SecondsSince(t0);
+  if (finished) {
+    getter.join();
+  } else {
+    getter.detach();
+  }
+  ASSERT_TRUE(finished) << "a Get pending across Shutdown hangs";
+  EXPECT_TRUE(o.rfind("RayException", 0) == 0) << o;
+  EXPECT_LT(total_s, 3.5) << "the pending Get waited for the task instead of failing: " << o;
+}
+
+TEST(ApiLifecycleTest, NoChildProcessLeftAfterShutdown) {
+  if (!IsNodeMode()) GTEST_SKIP() << "local mode starts no processes";
+  ray::RayConfig config = MakeConfig();
+  ray::Init(config);
+  std::vector<ray::ObjectRef<int>> refs;
+  for (int i = 0; i < 4; i++) refs.push_back(ray::Task(SlowFunction).Remote(200));
+  ray::Get(refs);
+  int worker_pid = *ray::Task(GetPid).Remote().Get();
+  EXPECT_NE(worker_pid, static_cast<int>(getpid()));
+  refs.clear();
+  ray::Shutdown();
+
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  std::vector<goray_test::ChildProcess> left = ChildProcesses();
+  while (!left.empty() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left = ChildProcesses();
+  }
+  EXPECT_TRUE(left.empty()) << "child processes left 5 s after Shutdown (state Z = not reaped): "
+                            << Describe(left);
+}

@@ -1,0 +1,150 @@
+// goray: Ray's C++ API on a Go runtime.
+//
+// ray::internal::ActorCreator<F>: what ray::Actor(Factory) returns; Remote(args...) creates the
+// actor and returns its handle.
+#pragma once
+
+#include <ray/api/actor_handle.h>
+#include <ray/api/common.h>
+#include <ray/api/function_traits.h>
+#include <ray/api/task_caller.h>
+#include <ray/api/task_options.h>
+
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ray {
+namespace internal {
+
+/// The class of the actors a factory F (a function returning ActorType*) creates.
+template <typename F>
+using GetActorType = std::remove_pointer_t<typename FunctionTraits<F>::ReturnType>;
+
+/// A pending creation of an actor with the RAY_REMOTE factory F: options setters and
+/// Remote(args...), which creates the actor.
+template <typename F>
+class ActorCreator {
+ public:
+  /// Facts about the factory.
+  using Traits = FunctionTraits<F>;
+  /// The actor's class.
+  using ActorType = GetActorType<F>;
+
+  /// A creator that runs the factory registered as `function_name`.
+  explicit ActorCreator(std::string function_name) : function_name_(std::move(function_name)) {}
+
+  /// Names the actor in this job's namespace, so that ray::GetActor<T>(name) finds it (an empty
+  /// name: unnamed). Creating a second live actor with the same name fails.
+  ActorCreator &SetName(std::string name) {
+    name_ = std::move(name);
+    ray_namespace_.reset();
+    return *this;
+  }
+
+  /// Names the actor in the given namespace (empty: this job's namespace).
+  ActorCreator &SetName(std::string name, std::string ray_namespace) {
+    name_ = std::move(name);
+    if (ray_namespace.empty()) {
+      ray_namespace_.reset();
+    } else {
+      ray_namespace_ = std::move(ray_namespace);
+    }
+    return *this;
+  }
+
+  /// Sets the resources the actor holds while it lives (replacing earlier ones); throws
+  /// RayException for an empty name, a non-positive value or a fractional value greater than 1.
+  ActorCreator &SetResources(std::unordered_map<std::string, double> resources) {
+    CheckTaskOptions(resources);
+    resources_ = std::move(resources);
+    return *this;
+  }
+
+  /// Sets one resource the actor holds; validated like SetResources.
+  ActorCreator &SetResource(const std::string &name, double value) {
+    CheckTaskOptions({{name, value}});
+    resources_[name] = value;
+    return *this;
+  }
+
+  /// How many times the actor is restarted after its process dies or Kill(false) (default 0;
+  /// -1: without limit). Throws RayException for values below -1.
+  ActorCreator &SetMaxRestarts(int max_restarts) {
+    if (max_restarts < -1) {
+      throw RayException("max_restarts must be -1 (unlimited) or a non-negative number, got " +
+                         std::to_string(max_restarts) + ".");
+    }
+    max_restarts_ = max_restarts;
+    return *this;
+  }
+
+  /// How many calls of the actor may run at once, on different threads (default 1). Throws
+  /// RayException for values below 1.
+  ActorCreator &SetMaxConcurrency(int max_concurrency) {
+    if (max_concurrency < 1) {
+      throw RayException("max_concurrency must be greater than or equal to 1, got " +
+                         std::to_string(max_concurrency) + ".");
+    }
+    max_concurrency_ = max_concurrency;
+    return *this;
+  }
+
+  /// Creates the actor with the given factory arguments: values (converted to the parameter
+  /// types) or ObjectRef<U> for a parameter of type U (resolved before the factory runs).
+  /// Returns its handle. Throws RayException when the runtime refuses the creation (e.g. the
+  /// name is taken). A factory that throws makes every later call fail with RayActorException.
+  template <typename... Args>
+  ActorHandle<ActorType> Remote(Args &&...args) {
+    static_assert(sizeof...(Args) == Traits::arity,
+                  "ray::Actor(factory).Remote(args...): the number of arguments does not match "
+                  "the number of parameters of the factory");
+    if constexpr (sizeof...(Args) == Traits::arity) {
+      std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<typename Traits::ArgsTuple>(
+          std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
+      std::vector<ray_task_arg> c_args = ToCTaskArgs(prepared);
+      CResources c_resources(resources_);
+      const char *class_name = typeid(ActorType).name();
+      ray_actor_spec spec;
+      spec.function_name = function_name_.data();
+      spec.function_name_len = function_name_.size();
+      spec.class_name = class_name;
+      spec.class_name_len = std::char_traits<char>::length(class_name);
+      spec.args = c_args.empty() ? nullptr : c_args.data();
+      spec.num_args = c_args.size();
+      spec.resource_names = c_resources.names.empty() ? nullptr : c_resources.names.data();
+      spec.resource_values = c_resources.values.empty() ? nullptr : c_resources.values.data();
+      spec.num_resources = c_resources.names.size();
+      spec.name = name_.empty() ? nullptr : name_.data();
+      spec.name_len = name_.size();
+      spec.ray_namespace = ray_namespace_ ? ray_namespace_->data() : nullptr;
+      spec.namespace_len = ray_namespace_ ? ray_namespace_->size() : 0;
+      spec.max_restarts = max_restarts_;
+      spec.max_concurrency = max_concurrency_;
+      spec.lifetime = RAY_ACTOR_LIFETIME_DEFAULT;
+      uint8_t id[RAY_ACTOR_ID_SIZE];
+      char *err = nullptr;
+      int code = ray_create_actor(&spec, id, &err);
+      CheckStatus(code, err);
+      return ActorHandle<ActorType>(
+          std::string(reinterpret_cast<const char *>(id), RAY_ACTOR_ID_SIZE));
+    } else {
+      return ActorHandle<ActorType>();
+    }
+  }
+
+ private:
+  std::string function_name_;
+  std::string name_;
+  std::optional<std::string> ray_namespace_;
+  std::unordered_map<std::string, double> resources_;
+  int max_restarts_ = 0;
+  int max_concurrency_ = 1;
+};
+
+}  // namespace internal
+}  // namespace ray
