@@ -51,7 +51,8 @@ expect_output() { # test-name expected-substring command...
 mkdir -p "$work/with_so" "$work/no_so"
 if build with_so/example "$repo/example.cc" && g++ -std=c++17 -O1 -fPIC -shared -I"$dist/include" "$repo/example.cc" -o "$work/with_so/example.so" -L"$dist/lib" -lray_api -Wl,-rpath,"$dist/lib"; then
   out="$(timeout 60 "$work/with_so/example" 2>&1)"
-  if grep -qx "put_get_result = 100" <<<"$out" && grep -qx "task_result = 3" <<<"$out" && grep -qx "task_result2 = 13" <<<"$out"; then
+  if grep -qx "put_get_result = 100" <<<"$out" && grep -qx "task_result = 3" <<<"$out" && grep -qx "task_result2 = 13" <<<"$out" \
+    && grep -qx "actor_task_result = 3" <<<"$out" && grep -qx "actor_task_result2 = 6" <<<"$out"; then
     ok "example with example.so"
   else
     bad "example with example.so" "$out"
@@ -67,7 +68,7 @@ fi
 
 # 2. The same program with no library: workers run the driver binary itself.
 if build no_so/example "$repo/example.cc"; then
-  expect_output "example without a library (driver re-executed as worker)" "task_result2 = 13" "$work/no_so/example"
+  expect_output "example without a library (driver re-executed as worker)" "actor_task_result2 = 6" "$work/no_so/example"
 fi
 
 # 3. The issue's sample, compiled exactly as documented, on the embedded node and in local mode.
