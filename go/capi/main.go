@@ -228,8 +228,16 @@ func workerCommand(driverExe string) []string {
 		candidates = append(candidates, env)
 	}
 	if p := C.goray_library_path(); p != nil {
-		dir := filepath.Dir(C.GoString(p))
-		candidates = append(candidates, filepath.Join(dir, "default_worker"), filepath.Join(dir, "..", "bin", "default_worker"))
+		lib := C.GoString(p)
+		libs := []string{lib}
+		// Build systems (Bazel's _solib dirs) link to the library; default_worker sits by the real file.
+		if real, err := filepath.EvalSymlinks(lib); err == nil && real != lib {
+			libs = append(libs, real)
+		}
+		for _, l := range libs {
+			dir := filepath.Dir(l)
+			candidates = append(candidates, filepath.Join(dir, "default_worker"), filepath.Join(dir, "..", "bin", "default_worker"))
+		}
 	}
 	for _, c := range candidates {
 		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
