@@ -9,7 +9,8 @@ GO_SRCS := $(shell find go -name '*.go' -o -name '*.c' -o -name 'go.mod' -o -nam
 HEADERS := $(shell find include -type f)
 
 .PHONY: all clean example
-all: $(DIST)/lib/libray_api.so $(DIST)/include/.stamp $(DIST)/bin/default_worker
+all: $(DIST)/lib/libray_api.so $(DIST)/include/.stamp $(DIST)/bin/default_worker $(DIST)/bin/ray \
+	$(DIST)/share/goray/template/.stamp $(DIST)/lib/pkgconfig/ray.pc $(DIST)/lib/cmake/ray/rayConfig.cmake
 
 $(DIST)/lib/libray_api.so: $(GO_SRCS)
 	@mkdir -p $(DIST)/lib
@@ -27,7 +28,26 @@ $(DIST)/include/.stamp: $(HEADERS)
 
 $(DIST)/bin/default_worker: cpp/worker/default_worker.cc include/ray/c_api.h $(DIST)/lib/libray_api.so
 	@mkdir -p $(DIST)/bin
-	$(CXX) -std=c++17 -O2 -Wall -Iinclude $< -o $@ -L$(DIST)/lib -lray_api -ldl -Wl,-rpath,'$$ORIGIN/../lib'
+	$(CXX) -std=c++17 -O2 -Wall -Iinclude $< -o $@ -L$(DIST)/lib -lray_api -ldl -Wl,-rpath,'$$ORIGIN/../lib:$$ORIGIN'
+
+$(DIST)/bin/ray: $(GO_SRCS)
+	@mkdir -p $(DIST)/bin
+	cd go && $(GO) build -o $(CURDIR)/$(DIST)/bin/ray ./cmd/ray
+
+# The project template `ray cpp --generate-bazel-project-template-to` writes: template/ and example.cc.
+$(DIST)/share/goray/template/.stamp: $(shell find template -type f 2>/dev/null) example.cc
+	@rm -rf $(DIST)/share/goray/template && mkdir -p $(DIST)/share/goray/template
+	cp -a template/. $(DIST)/share/goray/template/
+	cp example.cc $(DIST)/share/goray/template/
+	@touch $@
+
+$(DIST)/lib/pkgconfig/ray.pc: packaging/ray.pc
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(DIST)/lib/cmake/ray/rayConfig.cmake: packaging/rayConfig.cmake packaging/rayConfigVersion.cmake
+	@mkdir -p $(dir $@)
+	cp packaging/rayConfig.cmake packaging/rayConfigVersion.cmake $(dir $@)
 
 example: all
 	@mkdir -p build

@@ -48,6 +48,7 @@ run_suite() {
 }
 run_suite cpp bash cpp/test/run_cpp_tests.sh dist "$work/cpp"
 run_suite e2e bash tests/e2e/run.sh dist "$work/e2e"
+run_suite template bash tests/e2e/template.sh dist "$work/template"
 
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

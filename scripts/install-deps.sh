@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test goray: a C++ compiler, make,
-# msgpack-c and googletest headers, and Go (Debian's golang-go when no Go is on the machine).
+# msgpack-c and googletest headers, cmake, pkg-config, and Go (Debian's golang-go when no Go is on the machine).
 # Go modules come through the module proxy when the Go build first needs them.
 set -euo pipefail
 
@@ -11,6 +11,8 @@ command -v make >/dev/null || missing+=(make)
 command -v go >/dev/null || missing+=(golang-go)
 [ -f /usr/include/msgpack.hpp ] || missing+=(libmsgpack-cxx-dev)
 [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
+command -v cmake >/dev/null || missing+=(cmake)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   SUDO=""

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -51,6 +52,14 @@ func Create(root, dir, logsDir string) (*Session, error) {
 	if logsDir == "" {
 		logsDir = filepath.Join(dir, "logs")
 	}
+	if root == DefaultRoot {
+		// Shared by every user of the machine, like /tmp itself.
+		if err := os.MkdirAll(root, 0o755); err == nil {
+			if st, err := os.Stat(root); err == nil && st.Mode().Perm() != 0o777 && os.Getuid() == int(statUID(st)) {
+				_ = os.Chmod(root, 0o777|os.ModeSticky)
+			}
+		}
+	}
 	s := &Session{Dir: dir, LogsDir: logsDir, SocketsDir: filepath.Join(dir, "sockets")}
 	for _, d := range []string{s.Dir, s.LogsDir, s.SocketsDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -84,4 +93,12 @@ func SetupLogging(dir string) {
 	}
 	_ = flag.Set("log_dir", dir)
 	_ = flag.Set("logtostderr", "false")
+}
+
+// statUID is the owner of a file, or -1 where the platform does not say.
+func statUID(st os.FileInfo) int64 {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int64(sys.Uid)
+	}
+	return -1
 }
