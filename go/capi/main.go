@@ -127,8 +127,10 @@ func ray_init(configJSON *C.char, exec C.ray_execute_fn, execCtx unsafe.Pointer,
 	if configJSON != nil {
 		text = C.GoString(configJSON)
 	}
+	startProfile()
 	st, err := initRuntime(text, exec, execCtx)
 	if err != nil {
+		stopProfile()
 		return setErr(errOut, err)
 	}
 	current.Store(st)
@@ -261,6 +263,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 	}
 	session.SetupLogging(os.Getenv(raylet.EnvLogsDir))
 	_ = setFlag("logtostderr", "false")
+	startProfile()
 	// Tasks may arrive as soon as the stream is up; they wait until this process's runtime state
 	// is in place, so that the ray:: calls they make find it.
 	ready := make(chan struct{})
@@ -287,6 +290,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 	glog.Infof("worker %s (pid %d) connected to %s", workerID.Hex(), os.Getpid(), socket)
 	<-cw.Done()
 	glog.Infof("worker %s: the node went away; exiting", workerID.Hex())
+	stopProfile()
 	glog.Flush()
 	return 0
 }
@@ -300,6 +304,7 @@ func ray_shutdown() {
 		return
 	}
 	current.Store(nil)
+	defer stopProfile()
 	st.cw.Close()
 	if st.node != nil {
 		st.node.Stop()
