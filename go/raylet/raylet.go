@@ -50,6 +50,7 @@ type task struct {
 	infeasible  bool
 	actor       *actor // actor creation or method call
 	isCreation  bool
+	class       *schedClass
 }
 
 // Raylet is a running node manager.
@@ -76,7 +77,7 @@ type Raylet struct {
 	idle          []*worker
 	starting      int
 	blocked       int
-	ready         []*task                    // arguments present, waiting for resources and a worker
+	ready         *readyQueue                // arguments present, waiting for resources and a worker
 	waitingDeps   map[ids.ObjectID][]*task   // tasks waiting for an argument
 	pending       map[ids.ObjectID]*task     // return id -> task not finished
 	subscribers   map[ids.ObjectID][]*client // clients waiting for an object
@@ -118,6 +119,7 @@ func New(cfg Config) *Raylet {
 		total:         total,
 		available:     avail,
 		workers:       map[ids.UniqueID]*worker{},
+		ready:         newReadyQueue(),
 		waitingDeps:   map[ids.ObjectID][]*task{},
 		pending:       map[ids.ObjectID]*task{},
 		subscribers:   map[ids.ObjectID][]*client{},
@@ -280,7 +282,7 @@ func (r *Raylet) reap(w *worker) {
 		if t.retriesLeft > 0 {
 			t.retriesLeft--
 			glog.Warningf("retrying task %s (%s) after its worker died; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], t.retriesLeft)
-			r.ready = append([]*task{t}, r.ready...)
+			r.ready.pushFront(t)
 		} else {
 			msg := fmt.Sprintf("The worker process that ran %s died: %s %s while executing the task (function %s). Last lines of its stderr (%s):\n%s",
 				taskLabel(t), w, status, t.spec.FunctionName, w.stderrPath, tail(w.stderrPath, stderrTailLines))
@@ -426,7 +428,7 @@ func (r *Raylet) argsReady(t *task) {
 		r.finish(t, errObj)
 		return
 	}
-	r.ready = append(r.ready, t)
+	r.ready.push(t)
 	r.schedule()
 }
 
@@ -446,39 +448,34 @@ func (r *Raylet) schedule() {
 	if r.stopped {
 		return
 	}
-	for a := range r.pendingActors {
-		if fits(a.resources, r.available) {
-			r.creationReady(a)
+	if len(r.pendingActors) > 0 {
+		for a := range r.pendingActors {
+			if fits(a.resources, r.available) {
+				r.creationReady(a)
+			}
 		}
 	}
 	runnableWaiting := 0
-	keep := r.ready[:0]
-	for _, t := range r.ready {
-		if !fits(t.resources, r.total) {
-			if !t.infeasible {
-				t.infeasible = true
-				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(t), t.resources, r.total)
+	for _, c := range r.ready.order {
+		if len(c.tasks) == 0 {
+			continue
+		}
+		if !fits(c.resources, r.total) {
+			if !c.infeasible {
+				c.infeasible = true
+				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(c.tasks[0]), c.resources, r.total)
 			}
-			keep = append(keep, t)
 			continue
 		}
-		if !fits(t.resources, r.available) {
-			keep = append(keep, t)
-			continue
+		for len(c.tasks) > 0 && len(r.idle) > 0 && fits(c.resources, r.available) {
+			w := r.idle[0]
+			r.idle = r.idle[1:]
+			r.dispatch(w, c.pop())
 		}
-		if len(r.idle) == 0 {
-			runnableWaiting++
-			keep = append(keep, t)
-			continue
+		if len(c.tasks) > 0 && fits(c.resources, r.available) {
+			runnableWaiting += len(c.tasks)
 		}
-		w := r.idle[0]
-		r.idle = r.idle[1:]
-		r.dispatch(w, t)
 	}
-	for i := len(keep); i < len(r.ready); i++ {
-		r.ready[i] = nil
-	}
-	r.ready = keep
 	if runnableWaiting > 0 && r.startErr != nil {
 		r.failUnrunnable(r.startErr)
 		return
@@ -582,15 +579,16 @@ func (r *Raylet) failUnrunnable(err error) {
 	if len(r.idle) > 0 {
 		return
 	}
-	ready := r.ready
-	r.ready = nil
-	for _, t := range ready {
-		if t.infeasible {
-			r.ready = append(r.ready, t)
+	for _, c := range r.ready.order {
+		if c.infeasible {
 			continue
 		}
-		msg := fmt.Sprintf("%s cannot run: no worker process could be started: %v", taskLabel(t), err)
-		r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
+		tasks := c.tasks
+		c.tasks = nil
+		for _, t := range tasks {
+			msg := fmt.Sprintf("%s cannot run: no worker process could be started: %v", taskLabel(t), err)
+			r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
+		}
 	}
 }
 
@@ -608,7 +606,7 @@ func (r *Raylet) Stats() Stats {
 	for k, v := range r.available {
 		avail[k] = v
 	}
-	return Stats{Workers: len(r.workers), IdleWorkers: len(r.idle), ReadyTasks: len(r.ready), PendingTasks: len(r.pending), Objects: r.store.Len(), Available: avail}
+	return Stats{Workers: len(r.workers), IdleWorkers: len(r.idle), ReadyTasks: r.ready.len(), PendingTasks: len(r.pending), Objects: r.store.Len(), Available: avail}
 }
 
 // WorkerPIDs lists the process ids of the node's live workers, sorted.
