@@ -1,0 +1,1160 @@
+// goray microbenchmark: Ray's `ray microbenchmark` (python/ray/_private/ray_perf.py) for Ray's C++
+// API, plus the machine's floor (unix-socket round trip, memcpy) and init_to_first_result.
+//
+// Build it twice, like any goray program: the executable and the same file as a .so next to it
+// (the workers load the RAY_REMOTE functions from it). bench/run.sh does both and runs it.
+//
+//   microbenchmark [--mode=node|local|both] [--reps=N] [--quick] [--only=m1,m2,...] [--list]
+//
+//   --mode    node: embedded node, tasks and actors in worker processes (default);
+//             local: config.local_mode = true, everything in this process; both: local, then node
+//             (in that order, so that memory the node mode keeps cannot skew the local run).
+//   --reps    timed repetitions per metric (default 5; 1 with --quick). Each repetition is a loop
+//             sized from the warm-up to take about 0.7 s (0.1 s with --quick).
+//   --quick   smoke run: 1 repetition, short loops, small sizes.
+//   --only    run only these metrics (names below; the machine floor is always measured).
+//   --list    print the metric names and exit.
+//
+// Output (stdout): a table (lines start with "|" or "#"), then one JSON line per metric and mode:
+//   {"metric": ..., "value": median, "unit": ..., "mode": "node"|"local", "min": ..., "max": ...,
+//    "reps": ...} (+ "ratio_to_floor" where one applies, "error"/"skipped" with value null).
+// The machine floor is reported with "mode": "machine". Progress goes to stderr. The exit code is 1
+// when any metric failed (an error is reported in the table and the JSON line, never hidden).
+// A failed check voids the metric (value null). The driver's RSS is kept under 2.5 GiB: a metric that
+// exceeds it stops, and its JSON line keeps the value of the repetitions it completed, with "error".
+//
+// Definitions (Ray's): one op of an "async" metric is a batch of 1,000 submissions followed by one
+// Get of all of them, counted as 1,000 calls; "sync" waits for each result. multi_client_tasks_async:
+// 4 client actors each submit N tasks and get them. 1_n: one client actor calls n actors;
+// n_n: 4 tasks each call n actors round robin; n_n_with_arg: n client actors each call their own
+// actor with a small ObjectRef argument (Ray's code). n = max(2, cores / 2) (Ray: cores / 2, which
+// is 1 on a 2-core machine and would make 1_n a 1:1). tasks_and_get_batch: one op = 1,000 tasks
+// submitted and got. get_object_containing_10k_refs: one op = Get of an object holding 10,000 refs.
+// wait_1k_refs: one op = submit 1,000 tasks, then Wait(num_objects = 1) until none is left (Ray's
+// loop). put_gigabytes: Put of a 256 MiB byte array (GB = 1e9 bytes, as Ray counts).
+// Every op checks its results (sums, sizes, values) and throws on a mismatch.
+//
+// Local mode runs every metric: tasks and actors run on threads of this process, so the
+// "multi_client" and n-actor metrics measure the in-process scheduler with several concurrent
+// submitters rather than processes; none of them is meaningless there. placement_group_create_removal
+// is reported as skipped (not supported yet).
+//
+// Machine floor (measured first, before ray::Init): a unix-socket ping-pong of 64-byte messages
+// with a forked child, memcpy of a 512 MiB buffer (warm pages; median of 5), and the same copy into
+// freshly allocated memory (page faults included: what a copy into a new buffer costs here).
+// init_to_first_result: this binary run as a child with --init-probe, timed from posix_spawn to
+// the line it prints after its first task result; the child reports ray::Init alone (init_only).
+
+#include <ray/api.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char **environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+void Check(bool ok, const std::string &what) {
+  if (!ok) throw std::runtime_error("check failed: " + what);
+}
+
+// The driver's resident memory (MiB).
+long RssMiB() {
+  long pages = 0, resident = 0;
+  if (FILE *f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+}
+
+// The benchmark keeps the driver under this much resident memory (the machine is shared): a
+// metric that goes beyond stops, keeps the repetitions it completed and reports the overrun as
+// its error.
+constexpr long kRssBudgetMiB = 2560;
+struct BudgetExceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+void CheckMemoryBudget(const std::string &what) {
+  long rss = RssMiB();
+  if (rss > kRssBudgetMiB) {
+    throw BudgetExceeded("driver RSS " + std::to_string(rss) + " MiB > budget " +
+                         std::to_string(kRssBudgetMiB) + " MiB " + what);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Remote functions and actors (Ray's ray_perf.py, in C++).
+
+int SmallValue() { return 1; }
+
+// Submits n SmallValue tasks and gets them; returns their sum (n when all is well).
+int SmallValueBatch(int n) {
+  std::vector<ray::ObjectRef<int>> refs;
+  refs.reserve(n);
+  for (int i = 0; i < n; i++) refs.push_back(ray::Task(SmallValue).Remote());
+  int sum = 0;
+  for (auto &v : ray::Get(refs)) sum += *v;
+  return sum;
+}
+
+// Ray's create_object_containing_ref: n refs to ray.put(1).
+std::vector<ray::ObjectRef<int>> CreateObjectContainingRefs(int n) {
+  std::vector<ray::ObjectRef<int>> refs;
+  refs.reserve(n);
+  for (int i = 0; i < n; i++) refs.push_back(ray::Put(1));
+  return refs;
+}
+
+// Ray's do_put_small: n small puts; returns n after checking the last one.
+int DoPutSmall(int n) {
+  ray::ObjectRef<int> last;
+  for (int i = 0; i < n; i++) last = ray::Put(i);
+  int v = *ray::Get(last);
+  if (v != n - 1) return -1;
+  return n;
+}
+
+class BenchActor {
+ public:
+  static BenchActor *FactoryCreate() { return new BenchActor(); }
+  int SmallValue() { return 1; }
+  int SmallValueArg(int x) { return x == 7 ? 1 : -1000000; }  // the arg is a ref to Put(7)
+  int SmallValueBatch(int n) { return ::SmallValueBatch(n); }
+};
+
+// Ray's n:n "work": n calls spread round robin over the actors; returns the sum of the results.
+int Work(std::vector<ray::ActorHandle<BenchActor>> actors, int n) {
+  std::vector<ray::ObjectRef<int>> refs;
+  refs.reserve(n);
+  for (int i = 0; i < n; i++) {
+    refs.push_back(actors[i % actors.size()].Task(&BenchActor::SmallValue).Remote());
+  }
+  int sum = 0;
+  for (auto &v : ray::Get(refs)) sum += *v;
+  return sum;
+}
+
+// Ray's Client actor: calls its servers.
+class BenchClient {
+ public:
+  explicit BenchClient(std::vector<ray::ActorHandle<BenchActor>> servers)
+      : servers_(std::move(servers)) {}
+  static BenchClient *FactoryCreate(std::vector<ray::ActorHandle<BenchActor>> servers) {
+    return new BenchClient(std::move(servers));
+  }
+  // n calls to each server; returns the sum of the results (n * servers).
+  int SmallValueBatch(int n) {
+    std::vector<ray::ObjectRef<int>> refs;
+    refs.reserve(n * servers_.size());
+    for (auto &s : servers_) {
+      for (int i = 0; i < n; i++) refs.push_back(s.Task(&BenchActor::SmallValue).Remote());
+    }
+    int sum = 0;
+    for (auto &v : ray::Get(refs)) sum += *v;
+    return sum;
+  }
+  // The same with a small ObjectRef argument (Ray: x = ray.put(0)).
+  int SmallValueBatchArg(int n) {
+    auto x = ray::Put(7);
+    std::vector<ray::ObjectRef<int>> refs;
+    refs.reserve(n * servers_.size());
+    for (auto &s : servers_) {
+      for (int i = 0; i < n; i++) refs.push_back(s.Task(&BenchActor::SmallValueArg).Remote(x));
+    }
+    int sum = 0;
+    for (auto &v : ray::Get(refs)) sum += *v;
+    return sum;
+  }
+
+ private:
+  std::vector<ray::ActorHandle<BenchActor>> servers_;
+};
+
+RAY_REMOTE(SmallValue, SmallValueBatch, CreateObjectContainingRefs, DoPutSmall, Work,
+           BenchActor::FactoryCreate, &BenchActor::SmallValue, &BenchActor::SmallValueArg,
+           &BenchActor::SmallValueBatch, BenchClient::FactoryCreate, &BenchClient::SmallValueBatch,
+           &BenchClient::SmallValueBatchArg);
+
+// ---------------------------------------------------------------------------------------------
+// Harness.
+
+namespace {
+
+struct Options {
+  std::vector<std::string> modes = {"node"};
+  int reps = 5;
+  bool quick = false;
+  std::set<std::string> only;
+  double target_s = 0.7;  // length of one timed repetition
+  double warm_s = 0.3;    // length of the warm-up
+};
+Options g_opt;
+
+struct Result {
+  std::string metric, mode, unit;
+  std::vector<double> samples;
+  std::string error;    // non-empty: the metric failed
+  std::string skipped;  // non-empty: not measured, and why
+  std::string note;
+  double ratio_to_floor = NAN;
+  std::string ratio_label;
+  bool lower_is_better = false;
+  double Median() const {
+    std::vector<double> s = samples;
+    std::sort(s.begin(), s.end());
+    size_t n = s.size();
+    if (n == 0) return NAN;
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+  double Min() const { return samples.empty() ? NAN : *std::min_element(samples.begin(), samples.end()); }
+  double Max() const { return samples.empty() ? NAN : *std::max_element(samples.begin(), samples.end()); }
+};
+std::vector<Result> g_results;
+
+// Ray 2.48 figures and goray targets (docs/benchmarks.md).
+struct Reference {
+  double ray;
+  double target;
+  std::string ray_text, target_text;
+};
+const std::map<std::string, Reference> kReference = {
+    {"single_client_tasks_sync", {981, 5000, "981", "5,000"}},
+    {"single_client_tasks_async", {8041, 30000, "8,041", "30,000"}},
+    {"multi_client_tasks_async", {21230, 40000, "21,230", "40,000"}},
+    {"single_client_tasks_and_get_batch", {5.8, 20, "5.8", "20"}},
+    {"1_1_actor_calls_sync", {2012, 8000, "2,012", "8,000"}},
+    {"1_1_actor_calls_async", {8664, 50000, "8,664", "50,000"}},
+    {"1_1_actor_calls_concurrent", {5775, 20000, "5,775", "20,000"}},
+    {"1_n_actor_calls_async", {8038, 40000, "8,038", "40,000"}},
+    {"n_n_actor_calls_async", {27376, 60000, "27,376", "60,000"}},
+    {"n_n_actor_calls_with_arg_async", {2759, 10000, "2,759", "10,000"}},
+    {"single_client_get_calls", {10620, 100000, "10,620", "100,000"}},
+    {"single_client_put_calls", {5173, 100000, "5,173", "100,000"}},
+    {"multi_client_put_calls", {16526, 100000, "16,526", "100,000"}},
+    {"single_client_put_gigabytes", {19.9, 5, "19.9", "~5 (50% memcpy)"}},
+    {"single_client_get_object_containing_10k_refs", {13.4, 50, "13.4", "50"}},
+    {"single_client_wait_1k_refs", {5.1, 50, "5.1", "50"}},
+    {"placement_group_create_removal", {765, 5000, "765", "5,000"}},
+    {"init_to_first_result", {NAN, 100, "seconds", "100"}},
+};
+
+const std::vector<std::string> kMetrics = {
+    "single_client_tasks_sync",
+    "single_client_tasks_async",
+    "multi_client_tasks_async",
+    "single_client_tasks_and_get_batch",
+    "1_1_actor_calls_sync",
+    "1_1_actor_calls_async",
+    "1_1_actor_calls_concurrent",
+    "1_n_actor_calls_async",
+    "n_n_actor_calls_async",
+    "n_n_actor_calls_with_arg_async",
+    "single_client_get_calls",
+    "single_client_put_calls",
+    "multi_client_put_calls",
+    "single_client_put_gigabytes",
+    "single_client_get_object_containing_10k_refs",
+    "single_client_wait_1k_refs",
+    "placement_group_create_removal",
+    "init_to_first_result",
+};
+
+bool Selected(const std::string &metric) {
+  return g_opt.only.empty() || g_opt.only.count(metric) > 0;
+}
+
+// A watchdog: a metric that takes longer than this is reported as hung and the process exits, so
+// a broken path cannot make the benchmark hang forever.
+std::atomic<int64_t> g_deadline_ns{0};
+std::atomic<const char *> g_current{""};
+void StartWatchdog() {
+  std::thread([] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      int64_t d = g_deadline_ns.load();
+      if (d != 0 && Clock::now().time_since_epoch().count() > d) {
+        std::fprintf(stderr, "ERROR: %s did not finish in time (hung?); exiting\n", g_current.load());
+        std::printf("{\"metric\": \"%s\", \"value\": null, \"error\": \"timed out (watchdog)\"}\n",
+                    g_current.load());
+        std::fflush(nullptr);
+        _exit(3);
+      }
+    }
+  }).detach();
+}
+void ArmWatchdog(const char *metric, double seconds) {
+  g_current = metric;
+  g_deadline_ns = (Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds)))
+                      .time_since_epoch()
+                      .count();
+}
+void DisarmWatchdog() { g_deadline_ns = 0; }
+
+// Runs `setup` once, then `op` for a warm-up, then g_opt.reps timed loops; each sample is
+// units_per_op * iterations / seconds. `verify` (optional) runs after each timed loop, untimed.
+void Measure(const std::string &metric, const std::string &mode, const std::string &unit,
+             double units_per_op, const std::function<void()> &setup,
+             const std::function<void()> &op, const std::function<void()> &verify = nullptr,
+             const std::function<void()> &teardown = nullptr) {
+  if (!Selected(metric)) return;
+  Result r;
+  r.metric = metric;
+  r.mode = mode;
+  r.unit = unit;
+  std::fprintf(stderr, "[%s] %s ...", mode.c_str(), metric.c_str());
+  std::fflush(stderr);
+  static std::string current;
+  current = metric + " (" + mode + ")";
+  ArmWatchdog(current.c_str(), metric == "single_client_put_gigabytes" ? 900 : 300);
+  int iters = 0;
+  try {
+    if (setup) setup();
+    // Warm-up: at least one op, then until warm_s has passed; estimates the op's duration.
+    auto w0 = Clock::now();
+    int warm_ops = 0;
+    do {
+      op();
+      warm_ops++;
+    } while (Seconds(w0, Clock::now()) < g_opt.warm_s);
+    double per_op = Seconds(w0, Clock::now()) / warm_ops;
+    iters = std::max(1, static_cast<int>(std::lround(g_opt.target_s / per_op)));
+    if (verify) verify();
+    CheckMemoryBudget("after the warm-up");
+    for (int rep = 0; rep < g_opt.reps; rep++) {
+      auto t0 = Clock::now();
+      for (int i = 0; i < iters; i++) op();
+      double s = Seconds(t0, Clock::now());
+      r.samples.push_back(units_per_op * iters / s);
+      if (verify) verify();
+      CheckMemoryBudget("after repetition " + std::to_string(rep + 1));
+    }
+    if (teardown) teardown();
+    std::fprintf(stderr, " %.4g %s (median of %zu, %d ops each; driver RSS %ld MiB)\n",
+                 r.Median(), unit.c_str(), r.samples.size(), iters, RssMiB());
+  } catch (const BudgetExceeded &e) {
+    // The completed repetitions are valid measurements: keep them, and report the overrun.
+    r.error = std::string("stopped after ") + std::to_string(r.samples.size()) + " of " +
+              std::to_string(g_opt.reps) + " reps: " + e.what();
+    std::fprintf(stderr, " ERROR: %s\n", r.error.c_str());
+    try {
+      if (teardown) teardown();
+    } catch (...) {
+    }
+  } catch (const std::exception &e) {
+    r.error = e.what();
+    r.samples.clear();  // a failed check: nothing measured here can be trusted
+    std::fprintf(stderr, " ERROR: %s\n", e.what());
+    try {
+      if (teardown) teardown();
+    } catch (...) {
+    }
+  }
+  DisarmWatchdog();
+  g_results.push_back(r);
+}
+
+void Skip(const std::string &metric, const std::string &mode, const std::string &unit,
+          const std::string &why) {
+  if (!Selected(metric)) return;
+  Result r;
+  r.metric = metric;
+  r.mode = mode;
+  r.unit = unit;
+  r.skipped = why;
+  std::fprintf(stderr, "[%s] %s skipped: %s\n", mode.c_str(), metric.c_str(), why.c_str());
+  g_results.push_back(r);
+}
+
+int SumOf(const std::vector<std::shared_ptr<int>> &values) {
+  int s = 0;
+  for (auto &v : values) s += *v;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The machine floor.
+
+struct Floor {
+  double rtt_per_s = NAN, rtt_us = NAN;
+  double memcpy_gbps = NAN, fresh_gbps = NAN;
+  Result rtt, memcpy_r, fresh_r;
+};
+Floor g_floor;
+
+bool ReadFull(int fd, char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = read(fd, buf + got, n - got);
+    if (k <= 0) {
+      if (k < 0 && errno == EINTR) continue;
+      return false;
+    }
+    got += k;
+  }
+  return true;
+}
+bool WriteFull(int fd, const char *buf, size_t n) {
+  size_t put = 0;
+  while (put < n) {
+    ssize_t k = write(fd, buf + put, n - put);
+    if (k <= 0) {
+      if (k < 0 && errno == EINTR) continue;
+      return false;
+    }
+    put += k;
+  }
+  return true;
+}
+
+// Unix-socket ping-pong of 64-byte messages with a forked child.
+void MeasureSocketFloor() {
+  Result &r = g_floor.rtt;
+  r.metric = "machine_unix_socket_round_trips";
+  r.mode = "machine";
+  r.unit = "round trips/s";
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    r.error = std::string("socketpair: ") + std::strerror(errno);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(sv[0]);
+    char buf[64];
+    while (ReadFull(sv[1], buf, 64)) {
+      if (!WriteFull(sv[1], buf, 64)) break;
+    }
+    _exit(0);
+  }
+  close(sv[1]);
+  char out[64], in[64];
+  std::memset(out, 0, sizeof out);
+  auto round_trips = [&](int n) {
+    for (int i = 0; i < n; i++) {
+      std::memcpy(out, &i, sizeof i);
+      if (!WriteFull(sv[0], out, 64) || !ReadFull(sv[0], in, 64)) {
+        throw std::runtime_error("socket ping-pong failed");
+      }
+      if (std::memcmp(in, out, 64) != 0) throw std::runtime_error("socket echo mismatch");
+    }
+  };
+  try {
+    auto w0 = Clock::now();
+    int warm = 0;
+    while (Seconds(w0, Clock::now()) < g_opt.warm_s) {
+      round_trips(100);
+      warm += 100;
+    }
+    int n = std::max(100, static_cast<int>(warm * g_opt.target_s / Seconds(w0, Clock::now())));
+    for (int rep = 0; rep < std::max(3, g_opt.reps); rep++) {
+      auto t0 = Clock::now();
+      round_trips(n);
+      r.samples.push_back(n / Seconds(t0, Clock::now()));
+    }
+  } catch (const std::exception &e) {
+    r.error = e.what();
+  }
+  close(sv[0]);
+  waitpid(pid, nullptr, 0);
+  g_floor.rtt_per_s = r.Median();
+  g_floor.rtt_us = 1e6 / g_floor.rtt_per_s;
+}
+
+void MeasureMemcpyFloor() {
+  Result &r = g_floor.memcpy_r;
+  r.metric = "machine_memcpy";
+  r.mode = "machine";
+  r.unit = "GB/s";
+  const size_t size = (g_opt.quick ? 128ull : 512ull) << 20;
+  char *a = static_cast<char *>(std::malloc(size));
+  char *b = static_cast<char *>(std::malloc(size));
+  if (!a || !b) {
+    r.error = "malloc failed";
+    std::free(a);
+    std::free(b);
+    return;
+  }
+  std::memset(a, 0x5a, size);
+  std::memset(b, 1, size);  // fault both in before timing (not 0: malloc+memset(0) may become calloc)
+  std::memcpy(b, a, size);  // untimed warm-up
+  for (int rep = 0; rep < std::max(5, g_opt.reps); rep++) {
+    a[rep] = static_cast<char>(rep);
+    auto t0 = Clock::now();
+    std::memcpy(b, a, size);
+    double s = Seconds(t0, Clock::now());
+    if (b[rep] != static_cast<char>(rep) || b[size - 1] != 0x5a) r.error = "memcpy mismatch";
+    r.samples.push_back(size / s / 1e9);
+  }
+  std::free(b);
+  g_floor.memcpy_gbps = r.Median();
+  // The same copy into fresh memory (first touch of every page: page faults included), the floor
+  // of anything that copies a large object into newly allocated memory.
+  Result &f = g_floor.fresh_r;
+  f.metric = "machine_memcpy_fresh";
+  f.mode = "machine";
+  f.unit = "GB/s";
+  for (int rep = 0; rep < 2; rep++) {
+    auto t0 = Clock::now();
+    char *c = static_cast<char *>(std::malloc(size));
+    if (!c) {
+      f.error = "malloc failed";
+      break;
+    }
+    std::memcpy(c, a, size);
+    double s = Seconds(t0, Clock::now());
+    if (c[size - 1] != 0x5a) f.error = "memcpy mismatch";
+    std::free(c);
+    f.samples.push_back(size / s / 1e9);
+  }
+  std::free(a);
+  g_floor.fresh_gbps = f.Median();
+}
+
+// ---------------------------------------------------------------------------------------------
+// init_to_first_result: a child process of this binary with --init-probe, timed from spawn to
+// its printed result; the child prints how long ray::Init alone took.
+
+int RunInitProbe(const std::string &mode) {
+  auto t0 = Clock::now();
+  ray::RayConfig config;
+  config.local_mode = (mode == "local");
+  ray::Init(config);
+  auto t1 = Clock::now();
+  int v = *ray::Get(ray::Task(SmallValue).Remote());
+  auto t2 = Clock::now();
+  std::printf("probe result=%d init_ms=%.3f task_ms=%.3f\n", v, Seconds(t0, t1) * 1e3,
+              Seconds(t1, t2) * 1e3);
+  std::fflush(stdout);
+  ray::Shutdown();
+  return v == 1 ? 0 : 1;
+}
+
+void MeasureInitToFirstResult(const std::string &mode) {
+  if (!Selected("init_to_first_result")) return;
+  Result total, init;
+  total.metric = "init_to_first_result";
+  init.metric = "init_only";
+  total.mode = init.mode = mode;
+  total.unit = init.unit = "ms";
+  total.lower_is_better = init.lower_is_better = true;
+  std::fprintf(stderr, "[%s] init_to_first_result ...", mode.c_str());
+  static std::string current;
+  current = "init_to_first_result (" + mode + ")";
+  ArmWatchdog(current.c_str(), 120);
+  try {
+    std::string self = "/proc/self/exe";
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+      exe[n] = 0;
+      self = exe;
+    }
+    std::string mode_flag = "--mode=" + mode;
+    for (int rep = 0; rep < g_opt.reps + 1; rep++) {  // the first run is the warm-up
+      int pipefd[2];
+      if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+      posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+      posix_spawn_file_actions_addclose(&fa, pipefd[1]);
+      char *argv[] = {const_cast<char *>(self.c_str()), const_cast<char *>("--init-probe"),
+                      const_cast<char *>(mode_flag.c_str()), nullptr};
+      pid_t pid;
+      auto t0 = Clock::now();
+      int rc = posix_spawn(&pid, self.c_str(), &fa, nullptr, argv, environ);
+      posix_spawn_file_actions_destroy(&fa);
+      close(pipefd[1]);
+      if (rc != 0) {
+        close(pipefd[0]);
+        throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
+      }
+      std::string line;
+      char c;
+      while (read(pipefd[0], &c, 1) == 1 && c != '\n') line += c;
+      auto t1 = Clock::now();
+      // Drain the rest and reap the child.
+      char buf[256];
+      while (read(pipefd[0], buf, sizeof buf) > 0) {
+      }
+      close(pipefd[0]);
+      int status = 0;
+      waitpid(pid, &status, 0);
+      int result = 0;
+      double init_ms = 0, task_ms = 0;
+      if (std::sscanf(line.c_str(), "probe result=%d init_ms=%lf task_ms=%lf", &result, &init_ms,
+                      &task_ms) != 3 ||
+          result != 1) {
+        throw std::runtime_error("the --init-probe child printed \"" + line + "\" (exit status " +
+                                 std::to_string(status) + ")");
+      }
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw std::runtime_error("the --init-probe child exited with status " +
+                                 std::to_string(status));
+      }
+      if (rep == 0) continue;
+      total.samples.push_back(Seconds(t0, t1) * 1e3);
+      init.samples.push_back(init_ms);
+    }
+    std::fprintf(stderr, " %.1f ms (Init alone %.1f ms)\n", total.Median(), init.Median());
+  } catch (const std::exception &e) {
+    total.error = init.error = e.what();
+    total.samples.clear();
+    init.samples.clear();
+    std::fprintf(stderr, " ERROR: %s\n", e.what());
+  }
+  DisarmWatchdog();
+  g_results.push_back(total);
+  g_results.push_back(init);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The metrics of one mode.
+
+void RunMode(const std::string &mode) {
+  const bool local = (mode == "local");
+  const bool quick = g_opt.quick;
+  const int batch = 1000;  // Ray's async batch
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const int n_actors = std::max(2u, cores / 2);
+
+  ray::RayConfig config;
+  config.local_mode = local;
+  auto i0 = Clock::now();
+  ray::Init(config);
+  std::fprintf(stderr, "[%s] ray::Init took %.1f ms\n", mode.c_str(),
+               Seconds(i0, Clock::now()) * 1e3);
+
+  auto submit_batch = [](int n) {
+    std::vector<ray::ObjectRef<int>> refs;
+    refs.reserve(n);
+    for (int i = 0; i < n; i++) refs.push_back(ray::Task(SmallValue).Remote());
+    return refs;
+  };
+
+  // --- tasks
+  Measure("single_client_tasks_sync", mode, "ops/s", 1, nullptr, [] {
+    Check(*ray::Get(ray::Task(SmallValue).Remote()) == 1, "task result == 1");
+  });
+  Measure("single_client_tasks_async", mode, "ops/s", batch, nullptr, [&] {
+    Check(SumOf(ray::Get(submit_batch(batch))) == batch, "sum of 1,000 task results");
+  });
+  {
+    // Ray: 4 client actors each submit n tasks and get them (n = 10,000; here sized so that one
+    // op takes about 0.2 s on 2 cores, the rate does not depend on it).
+    const int m = 4, n = quick ? 500 : 2500;
+    std::vector<ray::ActorHandle<BenchActor>> clients;
+    Measure(
+        "multi_client_tasks_async", mode, "ops/s", m * n,
+        [&] {
+          for (int i = 0; i < m; i++) {
+            clients.push_back(ray::Actor(BenchActor::FactoryCreate).Remote());
+          }
+        },
+        [&] {
+          std::vector<ray::ObjectRef<int>> refs;
+          for (auto &c : clients) refs.push_back(c.Task(&BenchActor::SmallValueBatch).Remote(n));
+          Check(SumOf(ray::Get(refs)) == m * n, "sum of the clients' task results");
+        },
+        nullptr, [&] {
+          for (auto &c : clients) c.Kill();
+          clients.clear();
+        });
+  }
+  Measure("single_client_tasks_and_get_batch", mode, "ops/s", 1, nullptr, [&] {
+    Check(SumOf(ray::Get(submit_batch(batch))) == batch, "sum of 1,000 task results");
+  });
+
+  // --- actors
+  {
+    ray::ActorHandle<BenchActor> a;
+    auto create = [&] { a = ray::Actor(BenchActor::FactoryCreate).Remote(); };
+    auto kill = [&] { a.Kill(); };
+    Measure(
+        "1_1_actor_calls_sync", mode, "ops/s", 1, create,
+        [&] { Check(*ray::Get(a.Task(&BenchActor::SmallValue).Remote()) == 1, "call result == 1"); },
+        nullptr, kill);
+    auto batch_calls = [&] {
+      std::vector<ray::ObjectRef<int>> refs;
+      refs.reserve(batch);
+      for (int i = 0; i < batch; i++) refs.push_back(a.Task(&BenchActor::SmallValue).Remote());
+      Check(SumOf(ray::Get(refs)) == batch, "sum of 1,000 call results");
+    };
+    Measure("1_1_actor_calls_async", mode, "ops/s", batch, create, batch_calls, nullptr, kill);
+    Measure(
+        "1_1_actor_calls_concurrent", mode, "ops/s", batch,
+        [&] { a = ray::Actor(BenchActor::FactoryCreate).SetMaxConcurrency(16).Remote(); },
+        batch_calls, nullptr, kill);
+  }
+  {
+    // Ray: one Client actor calls n_cpu/2 actors, n = 5,000 calls to each.
+    const int n = quick ? 500 : 5000;
+    std::vector<ray::ActorHandle<BenchActor>> actors;
+    ray::ActorHandle<BenchClient> client;
+    Measure(
+        "1_n_actor_calls_async", mode, "ops/s", n * n_actors,
+        [&] {
+          for (int i = 0; i < n_actors; i++) {
+            actors.push_back(ray::Actor(BenchActor::FactoryCreate).Remote());
+          }
+          client = ray::Actor(BenchClient::FactoryCreate).Remote(actors);
+        },
+        [&] {
+          Check(*ray::Get(client.Task(&BenchClient::SmallValueBatch).Remote(n)) == n * n_actors,
+                "sum of the client's call results");
+        },
+        nullptr, [&] {
+          client.Kill();
+          for (auto &a : actors) a.Kill();
+          actors.clear();
+        });
+  }
+  {
+    // Ray: m = 4 tasks, each makes n = 5,000 calls round robin over the n_cpu/2 actors.
+    const int m = 4, n = quick ? 500 : 5000;
+    std::vector<ray::ActorHandle<BenchActor>> actors;
+    Measure(
+        "n_n_actor_calls_async", mode, "ops/s", m * n,
+        [&] {
+          for (int i = 0; i < n_actors; i++) {
+            actors.push_back(ray::Actor(BenchActor::FactoryCreate).Remote());
+          }
+        },
+        [&] {
+          std::vector<ray::ObjectRef<int>> refs;
+          for (int i = 0; i < m; i++) refs.push_back(ray::Task(Work).Remote(actors, n));
+          Check(SumOf(ray::Get(refs)) == m * n, "sum of the callers' results");
+        },
+        nullptr, [&] {
+          for (auto &a : actors) a.Kill();
+          actors.clear();
+        });
+  }
+  {
+    // Ray: n_cpu/2 Client actors, each with its own actor, n = 1,000 calls with a ref argument.
+    const int n = quick ? 200 : 1000;
+    std::vector<ray::ActorHandle<BenchActor>> actors;
+    std::vector<ray::ActorHandle<BenchClient>> clients;
+    Measure(
+        "n_n_actor_calls_with_arg_async", mode, "ops/s", n * n_actors,
+        [&] {
+          for (int i = 0; i < n_actors; i++) {
+            actors.push_back(ray::Actor(BenchActor::FactoryCreate).Remote());
+            clients.push_back(ray::Actor(BenchClient::FactoryCreate)
+                                  .Remote(std::vector<ray::ActorHandle<BenchActor>>{actors.back()}));
+          }
+        },
+        [&] {
+          std::vector<ray::ObjectRef<int>> refs;
+          for (auto &c : clients) refs.push_back(c.Task(&BenchClient::SmallValueBatchArg).Remote(n));
+          Check(SumOf(ray::Get(refs)) == n * n_actors, "sum of the clients' call results");
+        },
+        nullptr, [&] {
+          for (auto &c : clients) c.Kill();
+          for (auto &a : actors) a.Kill();
+          clients.clear();
+          actors.clear();
+        });
+  }
+
+  // --- objects
+  {
+    ray::ObjectRef<int> value;
+    Measure(
+        "single_client_get_calls", mode, "ops/s", 1, [&] { value = ray::Put(42); },
+        [&] { Check(*ray::Get(value) == 42, "Get returns the put value"); });
+  }
+  {
+    int counter = 0;
+    ray::ObjectRef<int> last;
+    Measure(
+        "single_client_put_calls", mode, "ops/s", 1, nullptr,
+        [&] {
+          counter++;
+          if ((counter & 1023) == 0) {
+            last = ray::Put(counter);  // keep one in 1,024 to check afterwards
+          } else {
+            ray::Put(counter);
+          }
+        },
+        [&] {
+          if (counter >= 1024) Check(*ray::Get(last) == (counter & ~1023), "a put value reads back");
+        });
+  }
+  Measure("multi_client_put_calls", mode, "ops/s", 1000, nullptr, [&] {
+    // Ray: 10 tasks, 100 puts each.
+    std::vector<ray::ObjectRef<int>> refs;
+    for (int i = 0; i < 10; i++) refs.push_back(ray::Task(DoPutSmall).Remote(100));
+    Check(SumOf(ray::Get(refs)) == 1000, "each task made and checked its 100 puts");
+  });
+  {
+    ray::ObjectRef<std::vector<ray::ObjectRef<int>>> obj;
+    Measure(
+        "single_client_get_object_containing_10k_refs", mode, "ops/s", 1,
+        [&] {
+          obj = ray::Task(CreateObjectContainingRefs).Remote(10000);
+          auto refs = ray::Get(obj);
+          Check(refs->size() == 10000, "the object holds 10,000 refs");
+          Check(*ray::Get((*refs)[0]) == 1 && *ray::Get((*refs)[9999]) == 1,
+                "the contained refs resolve to 1");
+        },
+        [&] { Check(ray::Get(obj)->size() == 10000, "the object holds 10,000 refs"); });
+  }
+  {
+    std::vector<ray::ObjectRef<int>> last_ready;
+    Measure(
+        "single_client_wait_1k_refs", mode, "ops/s", 1, nullptr,
+        [&] {
+          std::vector<ray::ObjectRef<int>> not_ready = submit_batch(batch);
+          last_ready.clear();
+          int ready = 0;
+          while (!not_ready.empty()) {
+            auto r = ray::Wait(not_ready, 1, -1);
+            Check(r.ready.size() == 1 && r.unready.size() == not_ready.size() - 1,
+                  "Wait(num_objects=1) returns one ready ref and the rest");
+            ready++;
+            if (ready % 250 == 0) last_ready.push_back(r.ready.front());
+            not_ready.assign(r.unready.begin(), r.unready.end());
+          }
+          Check(ready == batch, "1,000 refs became ready");
+        },
+        [&] { Check(SumOf(ray::Get(last_ready)) == 4, "ready refs hold task results"); });
+  }
+  // Last in the mode: in node mode the driver keeps memory after large puts (see the RSS budget),
+  // which must not starve the metrics after it.
+  {
+    const size_t size = (quick ? 64ull : 256ull) << 20;
+    std::vector<uint8_t> arr;
+    Measure(
+        "single_client_put_gigabytes", mode, "GB/s", size / 1e9,
+        [&] {
+          arr.resize(size);
+          for (size_t i = 0; i < size; i += 4096) arr[i] = static_cast<uint8_t>(i >> 12);
+          arr[size - 1] = 0xab;
+          // Checked once, untimed (a Get of it per repetition would double the run time).
+          auto ref = ray::Put(arr);
+          auto back = ray::Get(ref);
+          Check(back->size() == size && (*back)[size - 1] == 0xab && (*back)[4096 * 3] == 3 &&
+                    std::memcmp(back->data(), arr.data(), 1 << 20) == 0,
+                "the large put reads back intact");
+        },
+        [&] {
+          CheckMemoryBudget("before a put of " + std::to_string(size >> 20) +
+                            " MiB (are dropped objects freed?)");
+          auto ref = ray::Put(arr);  // dropped at once: the store may free it
+          Check(ref.ID().size() == RAY_ID_SIZE, "Put returns a ref");
+        },
+        nullptr,
+        [&] {
+          arr.clear();
+          arr.shrink_to_fit();
+        });
+  }
+  Skip("placement_group_create_removal", mode, "ops/s", "placement groups are not supported yet");
+
+  auto s0 = Clock::now();
+  ray::Shutdown();
+  std::fprintf(stderr, "[%s] ray::Shutdown took %.1f ms\n", mode.c_str(),
+               Seconds(s0, Clock::now()) * 1e3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+std::string Num(double v) {
+  if (std::isnan(v)) return "-";
+  char buf[64];
+  if (v >= 1000) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    std::string s = buf, out;
+    int k = 0;
+    for (int i = static_cast<int>(s.size()) - 1; i >= 0; i--) {
+      out.insert(out.begin(), s[i]);
+      if (++k % 3 == 0 && i > 0 && s[i - 1] != '-') out.insert(out.begin(), ',');
+    }
+    return out;
+  }
+  if (v >= 100) std::snprintf(buf, sizeof buf, "%.0f", v);
+  else if (v >= 10) std::snprintf(buf, sizeof buf, "%.1f", v);
+  else std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+std::string JsonNum(double v) {
+  if (std::isnan(v) || std::isinf(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string JsonStr(const std::string &s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void AddFloorRatios() {
+  for (auto &r : g_results) {
+    if (r.samples.empty()) continue;
+    if (r.metric == "single_client_tasks_sync" || r.metric == "1_1_actor_calls_sync") {
+      double lat_us = 1e6 / r.Median();
+      r.ratio_to_floor = lat_us / g_floor.rtt_us;
+      r.ratio_label = Num(lat_us) + " us = " + Num(r.ratio_to_floor) + "x socket RTT";
+    } else if (r.metric == "single_client_put_gigabytes") {
+      r.ratio_to_floor = r.Median() / g_floor.memcpy_gbps;
+      r.ratio_label = Num(100 * r.ratio_to_floor) + "% of memcpy";
+    }
+  }
+}
+
+void PrintTable() {
+  auto line = [](const std::vector<std::string> &cols) {
+    static const int widths[] = {45, 7, 10, 22, 14, 9, 16, 10, 30};
+    std::string s = "|";
+    for (size_t i = 0; i < cols.size(); i++) {
+      std::string c = cols[i];
+      int w = widths[i];
+      if (static_cast<int>(c.size()) < w) {
+        c = (i == 0 || i == 1 || i == 4 || i == 8) ? c + std::string(w - c.size(), ' ')
+                                                    : std::string(w - c.size(), ' ') + c;
+      }
+      s += " " + c + " |";
+    }
+    std::printf("%s\n", s.c_str());
+  };
+  std::printf("#\n# goray microbenchmark: median of %d rep(s)%s; machine: %u cores\n", g_opt.reps,
+              g_opt.quick ? " (--quick: short loops, small sizes)" : "",
+              std::thread::hardware_concurrency());
+  std::printf("# floor: unix-socket round trip %s/s = %s us;  memcpy %s MiB: %s GB/s (into fresh "
+              "memory: %s GB/s)\n",
+              Num(g_floor.rtt_per_s).c_str(), Num(g_floor.rtt_us).c_str(),
+              g_opt.quick ? "128" : "512", Num(g_floor.memcpy_gbps).c_str(),
+              Num(g_floor.fresh_gbps).c_str());
+  std::printf("# x target = median / goray target (init: target / median): >= 1 meets the target\n#\n");
+  line({"metric", "mode", "median", "min..max", "unit", "Ray 2.48", "goray target", "x target",
+        "vs machine floor"});
+  line({std::string(45, '-'), std::string(7, '-'), std::string(10, '-'), std::string(22, '-'),
+        std::string(14, '-'), std::string(9, '-'), std::string(16, '-'), std::string(10, '-'),
+        std::string(30, '-')});
+  auto floor_line = [&](const Result &r) {
+    line({r.metric, r.mode, r.error.empty() ? Num(r.Median()) : "ERROR",
+          Num(r.Min()) + ".." + Num(r.Max()), r.unit, "", "", "", r.error});
+  };
+  floor_line(g_floor.rtt);
+  floor_line(g_floor.memcpy_r);
+  floor_line(g_floor.fresh_r);
+  for (auto &r : g_results) {
+    auto it = kReference.find(r.metric);
+    std::string ray = it != kReference.end() ? it->second.ray_text : "";
+    std::string target = it != kReference.end() ? it->second.target_text : "";
+    if (!r.skipped.empty()) {
+      line({r.metric, r.mode, "skipped", "", r.unit, ray, target, "", r.skipped});
+      continue;
+    }
+    if (!r.error.empty() && r.samples.empty()) {
+      line({r.metric, r.mode, "ERROR", "", r.unit, ray, target, "", r.error.substr(0, 300)});
+      continue;
+    }
+    std::string x;
+    if (it != kReference.end() && !std::isnan(it->second.target)) {
+      double target_v = it->second.target;
+      if (r.metric == "single_client_put_gigabytes" && !std::isnan(g_floor.memcpy_gbps)) {
+        target_v = g_floor.memcpy_gbps / 2;  // "50% of memcpy here"
+      }
+      x = Num(r.lower_is_better ? target_v / r.Median() : r.Median() / target_v);
+    }
+    std::string last = r.ratio_label;
+    if (!r.error.empty()) last = (last.empty() ? "" : last + "; ") + "ERROR: " + r.error;
+    line({r.metric, r.mode, Num(r.Median()), Num(r.Min()) + ".." + Num(r.Max()), r.unit, ray,
+          target, x, last});
+  }
+  std::printf("#\n");
+}
+
+void PrintJson(const Result &r) {
+  std::ostringstream o;
+  o << "{\"metric\": " << JsonStr(r.metric) << ", \"value\": "
+    << (r.skipped.empty() ? JsonNum(r.Median()) : "null")
+    << ", \"unit\": " << JsonStr(r.unit) << ", \"mode\": " << JsonStr(r.mode)
+    << ", \"min\": " << JsonNum(r.Min()) << ", \"max\": " << JsonNum(r.Max())
+    << ", \"reps\": " << r.samples.size();
+  if (!std::isnan(r.ratio_to_floor)) o << ", \"ratio_to_floor\": " << JsonNum(r.ratio_to_floor);
+  if (!r.error.empty()) o << ", \"error\": " << JsonStr(r.error);
+  if (!r.skipped.empty()) o << ", \"skipped\": " << JsonStr(r.skipped);
+  o << "}";
+  std::printf("%s\n", o.str().c_str());
+}
+
+int Usage(const char *argv0, int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: %s [--mode=node|local|both] [--reps=N] [--quick] [--only=m1,m2,...] [--list]\n",
+               argv0);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  // In a worker process (when workers run this program rather than microbenchmark.so), serve tasks.
+  if (ray_is_worker_process() == 1) {
+    ray::RayConfig config;
+    ray::Init(config, argc, argv);  // never returns in a worker
+  }
+  bool probe = false;
+  std::string mode_arg = "node";
+  bool reps_given = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&](const std::string &flag) -> std::string {
+      if (a.rfind(flag + "=", 0) == 0) return a.substr(flag.size() + 1);
+      if (a == flag && i + 1 < argc) return argv[++i];
+      return "";
+    };
+    if (a == "--quick") {
+      g_opt.quick = true;
+    } else if (a == "--init-probe") {
+      probe = true;
+    } else if (a == "--list") {
+      for (auto &m : kMetrics) std::printf("%s\n", m.c_str());
+      return 0;
+    } else if (a == "-h" || a == "--help") {
+      return Usage(argv[0], 0);
+    } else if (a.rfind("--mode", 0) == 0) {
+      mode_arg = value("--mode");
+    } else if (a.rfind("--reps", 0) == 0) {
+      g_opt.reps = std::atoi(value("--reps").c_str());
+      reps_given = true;
+      if (g_opt.reps < 1) return Usage(argv[0], 2);
+    } else if (a.rfind("--only", 0) == 0) {
+      std::stringstream ss(value("--only"));
+      std::string m;
+      while (std::getline(ss, m, ',')) {
+        if (m.empty()) continue;
+        if (std::find(kMetrics.begin(), kMetrics.end(), m) == kMetrics.end()) {
+          std::fprintf(stderr, "unknown metric %s (see --list)\n", m.c_str());
+          return 2;
+        }
+        g_opt.only.insert(m);
+      }
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return Usage(argv[0], 2);
+    }
+  }
+  if (mode_arg == "both") {
+    // Local first: memory the node mode leaves behind in this process (e.g. large puts) would
+    // otherwise count against the local run. The table lists node first all the same.
+    g_opt.modes = {"local", "node"};
+  } else if (mode_arg == "node" || mode_arg == "local") {
+    g_opt.modes = {mode_arg};
+  } else {
+    std::fprintf(stderr, "--mode must be node, local or both\n");
+    return 2;
+  }
+  if (probe) return RunInitProbe(g_opt.modes[0]);
+  if (g_opt.quick) {
+    if (!reps_given) g_opt.reps = 1;
+    g_opt.target_s = 0.1;
+    g_opt.warm_s = 0.05;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  StartWatchdog();
+  auto t_start = Clock::now();
+
+  std::fprintf(stderr, "machine floor ...\n");
+  MeasureSocketFloor();
+  MeasureMemcpyFloor();
+  std::fprintf(stderr,
+               "  unix-socket round trip: %.0f/s = %.1f us; memcpy: %.2f GB/s (fresh memory: %.2f)\n",
+               g_floor.rtt_per_s, g_floor.rtt_us, g_floor.memcpy_gbps, g_floor.fresh_gbps);
+
+  for (auto &mode : g_opt.modes) MeasureInitToFirstResult(mode);
+  for (auto &mode : g_opt.modes) {
+    try {
+      RunMode(mode);
+    } catch (const std::exception &e) {
+      Result r;
+      r.metric = "ray_init";
+      r.mode = mode;
+      r.unit = "-";
+      r.error = e.what();
+      g_results.push_back(r);
+      std::fprintf(stderr, "[%s] ERROR: %s\n", mode.c_str(), e.what());
+    }
+  }
+
+  auto rank = [](const Result &r) {
+    if (r.metric == "init_to_first_result") return -2.0;
+    if (r.metric == "init_only") return -1.0;
+    auto it = std::find(kMetrics.begin(), kMetrics.end(), r.metric);
+    return static_cast<double>(it - kMetrics.begin());
+  };
+  std::stable_sort(g_results.begin(), g_results.end(), [&](const Result &a, const Result &b) {
+    if (a.mode != b.mode) return a.mode == "node";
+    return rank(a) < rank(b);
+  });
+  AddFloorRatios();
+  PrintTable();
+  PrintJson(g_floor.rtt);
+  PrintJson(g_floor.memcpy_r);
+  PrintJson(g_floor.fresh_r);
+  bool failed = !g_floor.rtt.error.empty() || !g_floor.memcpy_r.error.empty() ||
+                !g_floor.fresh_r.error.empty();
+  for (auto &r : g_results) {
+    PrintJson(r);
+    if (!r.error.empty()) failed = true;
+  }
+  std::fprintf(stderr, "total %.1f s%s\n", Seconds(t_start, Clock::now()),
+               failed ? "; SOME METRICS FAILED" : "");
+  std::fflush(nullptr);
+  return failed ? 1 : 0;
+}
