@@ -21,7 +21,7 @@ namespace internal {
 /// A pending call of a RAY_REMOTE member function F on one actor: options setters and
 /// Remote(args...), which submits the call.
 template <typename F>
-class ActorTaskCaller {
+class ActorTaskCaller : public CallOptions<ActorTaskCaller<F>> {
  public:
   /// Facts about the member function.
   using Traits = FunctionTraits<F>;
@@ -32,27 +32,6 @@ class ActorTaskCaller {
   /// (RAY_ACTOR_ID_SIZE raw bytes; empty for a default-constructed handle).
   ActorTaskCaller(std::string actor_id, std::string function_name)
       : actor_id_(std::move(actor_id)), function_name_(std::move(function_name)) {}
-
-  /// Sets the call's name (shown by the runtime's tools and logs).
-  ActorTaskCaller &SetName(std::string name) {
-    task_name_ = std::move(name);
-    return *this;
-  }
-
-  /// Sets the call's resource requirements (replacing earlier ones); throws RayException for an
-  /// empty name, a non-positive value or a fractional value greater than 1.
-  ActorTaskCaller &SetResources(std::unordered_map<std::string, double> resources) {
-    CheckTaskOptions(resources);
-    resources_ = std::move(resources);
-    return *this;
-  }
-
-  /// Sets one resource requirement; validated like SetResources.
-  ActorTaskCaller &SetResource(const std::string &name, double value) {
-    CheckTaskOptions({{name, value}});
-    resources_[name] = value;
-    return *this;
-  }
 
   /// Calls the method with the given arguments: values (converted to the parameter types) or
   /// ObjectRef<U> for a parameter of type U (resolved before the method runs). Calls through
@@ -68,10 +47,8 @@ class ActorTaskCaller {
         throw RayException("Cannot call " + function_name_ +
                            ": the ActorHandle is empty (was it default-constructed?)");
       }
-      std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<typename Traits::ArgsTuple>(
-          std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
-      return ObjectRef<ReturnType>(
-          SubmitTask(function_name_, task_name_, resources_, prepared, actor_id_));
+      return ObjectRef<ReturnType>(this->template Submit<typename Traits::ArgsTuple>(
+          function_name_, actor_id_, std::forward<Args>(args)...));
     } else {
       return ObjectRef<ReturnType>();
     }
@@ -80,8 +57,6 @@ class ActorTaskCaller {
  private:
   std::string actor_id_;
   std::string function_name_;
-  std::string task_name_;
-  std::unordered_map<std::string, double> resources_;
 };
 
 }  // namespace internal

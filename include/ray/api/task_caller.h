@@ -161,9 +161,53 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
   return std::string(reinterpret_cast<const char *>(id), RAY_ID_SIZE);
 }
 
+/// The options every task and actor call takes, and its submission: a base of TaskCaller and
+/// ActorTaskCaller (CRTP: the setters return the derived caller, for chaining).
+template <typename Derived>
+class CallOptions {
+ public:
+  /// Sets the call's name (shown by the runtime's tools and logs).
+  Derived &SetName(std::string name) {
+    task_name_ = std::move(name);
+    return Self();
+  }
+
+  /// Sets the call's resource requirements (replacing earlier ones); throws RayException for an
+  /// empty name, a non-positive value or a fractional value greater than 1.
+  Derived &SetResources(std::unordered_map<std::string, double> resources) {
+    CheckTaskOptions(resources);
+    resources_ = std::move(resources);
+    return Self();
+  }
+
+  /// Sets one resource requirement; validated like SetResources.
+  Derived &SetResource(const std::string &name, double value) {
+    CheckTaskOptions({{name, value}});
+    resources_[name] = value;
+    return Self();
+  }
+
+ protected:
+  /// Prepares the arguments for the parameters in ArgsTuple and submits the call (to the actor
+  /// when actor_id is not empty); returns the id of the result.
+  template <typename ArgsTuple, typename... Args>
+  std::string Submit(const std::string &function_name, const std::string &actor_id,
+                     Args &&...args) {
+    std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<ArgsTuple>(
+        std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
+    return SubmitTask(function_name, task_name_, resources_, prepared, actor_id);
+  }
+
+ private:
+  Derived &Self() { return static_cast<Derived &>(*this); }
+
+  std::string task_name_;
+  std::unordered_map<std::string, double> resources_;
+};
+
 /// What ray::Task(f) returns: options setters and Remote(args...), which submits the task.
 template <typename F>
-class TaskCaller {
+class TaskCaller : public CallOptions<TaskCaller<F>> {
  public:
   using Traits = FunctionTraits<F>;
   /// The type of the task's result (ObjectRef<ReturnType>).
@@ -172,27 +216,6 @@ class TaskCaller {
   /// A caller of the function registered as `function_name`.
   TaskCaller(F func, std::string function_name) : function_name_(std::move(function_name)) {
     (void)func;
-  }
-
-  /// Sets the task's name (shown by the runtime's tools and logs).
-  TaskCaller &SetName(std::string name) {
-    task_name_ = std::move(name);
-    return *this;
-  }
-
-  /// Sets the task's resource requirements (replacing earlier ones); throws RayException for an
-  /// empty name, a non-positive value or a fractional value greater than 1.
-  TaskCaller &SetResources(std::unordered_map<std::string, double> resources) {
-    CheckTaskOptions(resources);
-    resources_ = std::move(resources);
-    return *this;
-  }
-
-  /// Sets one resource requirement; validated like SetResources.
-  TaskCaller &SetResource(const std::string &name, double value) {
-    CheckTaskOptions({{name, value}});
-    resources_[name] = value;
-    return *this;
   }
 
   /// Submits the task with the given arguments: values (converted to the parameter types) or
@@ -204,9 +227,8 @@ class TaskCaller {
                   "ray::Task(f).Remote(args...): the number of arguments does not match the "
                   "number of parameters of f");
     if constexpr (sizeof...(Args) == Traits::arity) {
-      std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<typename Traits::ArgsTuple>(
-          std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
-      return ObjectRef<ReturnType>(SubmitTask(function_name_, task_name_, resources_, prepared));
+      return ObjectRef<ReturnType>(this->template Submit<typename Traits::ArgsTuple>(
+          function_name_, std::string(), std::forward<Args>(args)...));
     } else {
       return ObjectRef<ReturnType>();
     }
@@ -214,8 +236,6 @@ class TaskCaller {
 
  private:
   std::string function_name_;
-  std::string task_name_;
-  std::unordered_map<std::string, double> resources_;
 };
 
 }  // namespace internal
