@@ -275,6 +275,12 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: gated})
 	if err != nil {
 		lifecycle.Unlock()
+		if _, statErr := os.Stat(socket); statErr != nil {
+			// The node stopped before this worker connected (a Shutdown right after it started it).
+			glog.Infof("worker %s: the node is gone (%v); exiting", workerID.Hex(), err)
+			glog.Flush()
+			return 0
+		}
 		fmt.Fprintf(os.Stderr, "goray worker: %v\n", err)
 		glog.Errorf("worker %s: %v", workerID.Hex(), err)
 		glog.Flush()

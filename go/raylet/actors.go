@@ -243,9 +243,14 @@ func (r *Raylet) actorCall(spec *pb.TaskSpec) {
 	r.dispatchActor(a)
 }
 
+// actorPipelineDepth is how many calls beyond max_concurrency an actor's process may hold
+// queued: it runs them in order as its threads free up, with no round trip to the node between
+// calls. (An actor has no other process to balance them to, so sending early costs nothing.)
+const actorPipelineDepth = 64
+
 // dispatchActor sends queued calls, in order, while the actor has room. Called with r.mu held.
 func (r *Raylet) dispatchActor(a *actor) {
-	for a.state == actorAlive && len(a.inflight) < a.maxConcurrency && len(a.queue) > 0 {
+	for a.state == actorAlive && len(a.inflight) < a.maxConcurrency+actorPipelineDepth && len(a.queue) > 0 {
 		t := a.queue[0]
 		if t.missing > 0 {
 			return
