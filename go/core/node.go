@@ -36,6 +36,7 @@ type nodeBackend struct {
 	nextReq    uint64
 	replies    map[uint64]chan *pb.Reply
 	actor      *actorContext // the actor this worker process hosts, once created
+	blockedNow bool          // the running task waits in Get: queued tasks go back to the node
 	subscribed map[ids.ObjectID]bool
 	execQueue  []*pb.TaskSpec
 	execWake   chan struct{}
@@ -141,9 +142,18 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 				}
 			case *pb.ServerMessage_Execute:
 				b.mu.Lock()
+				if b.blockedNow && b.actor == nil {
+					// Queued behind a task blocked in Get, it might be what that task waits for.
+					b.mu.Unlock()
+					b.returnTasks([][]byte{body.Execute.Spec.ReturnId})
+					continue
+				}
 				b.execQueue = append(b.execQueue, body.Execute.Spec)
 				b.mu.Unlock()
 				b.wakeExec()
+			case *pb.ServerMessage_Reclaim:
+				// Always answer, even with nothing to give back: the node waits for the answer.
+				_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReturnTasks{ReturnTasks: &pb.ReturnTasks{ReturnIds: b.takeQueued()}}})
 			}
 		}
 	}
@@ -162,19 +172,27 @@ func (b *nodeBackend) execLoop() {
 	defer close(b.execDone)
 	slots := make(chan struct{}, 1)
 	for {
-		b.mu.Lock()
-		var spec *pb.TaskSpec
-		if len(b.execQueue) > 0 {
-			spec = b.execQueue[0]
-			b.execQueue = b.execQueue[1:]
+		// Take a thread first: a task leaves the queue only to start, so the queue can always be
+		// handed back to the node whole (see setBlocked).
+		select {
+		case slots <- struct{}{}:
+		case <-b.cw.ctx.Done():
+			return
 		}
-		b.mu.Unlock()
-		if spec == nil {
-			select {
-			case <-b.execWake:
-				continue
-			case <-b.cw.ctx.Done():
-				return
+		var spec *pb.TaskSpec
+		for spec == nil {
+			b.mu.Lock()
+			if len(b.execQueue) > 0 {
+				spec = b.execQueue[0]
+				b.execQueue = b.execQueue[1:]
+			}
+			b.mu.Unlock()
+			if spec == nil {
+				select {
+				case <-b.execWake:
+				case <-b.cw.ctx.Done():
+					return
+				}
 			}
 		}
 		args := make([][]byte, len(spec.Args))
@@ -184,21 +202,22 @@ func (b *nodeBackend) execLoop() {
 		if spec.TaskType == TaskActorCreation {
 			if ctx := b.runCreation(spec, args); ctx != nil && ctx.concurrency > 1 {
 				slots = make(chan struct{}, ctx.concurrency)
+			} else {
+				<-slots
 			}
 			continue
 		}
 		b.mu.Lock()
 		actor := b.actor
 		b.mu.Unlock()
-		slots <- struct{}{}
-		go func() {
+		go func(slots chan struct{}) {
 			obj := b.cw.execute(spec, args, actor)
 			if actor != nil && actor.exiting.Load() {
 				b.exitActor(spec, obj)
 			}
 			b.reportDone(spec, obj)
 			<-slots
-		}()
+		}(slots)
 	}
 }
 
@@ -286,7 +305,37 @@ func (b *nodeBackend) forget(id ids.ObjectID) {
 }
 
 func (b *nodeBackend) setBlocked(blocked bool) {
+	b.mu.Lock()
+	b.blockedNow = blocked
+	b.mu.Unlock()
+	if blocked {
+		// Tasks queued behind the blocked one go back first, so the node can run them elsewhere.
+		b.returnTasks(b.takeQueued())
+	}
 	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_Blocked{Blocked: &pb.WorkerBlocked{Blocked: blocked}}})
+}
+
+// takeQueued removes the tasks queued on this (non-actor) worker that have not started.
+func (b *nodeBackend) takeQueued() [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.actor != nil {
+		return nil
+	}
+	var ret [][]byte
+	for _, spec := range b.execQueue {
+		ret = append(ret, spec.ReturnId)
+	}
+	b.execQueue = nil
+	return ret
+}
+
+// returnTasks hands unstarted tasks back to the node.
+func (b *nodeBackend) returnTasks(returnIDs [][]byte) {
+	if len(returnIDs) == 0 {
+		return
+	}
+	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReturnTasks{ReturnTasks: &pb.ReturnTasks{ReturnIds: returnIDs}}})
 }
 
 // request sends a message that carries a request id and waits for the node's reply.

@@ -183,6 +183,11 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 			return errors.New("actor exit from a process that hosts no actor")
 		}
 		c.worker.actor.exiting = true
+	case *pb.ClientMessage_ReturnTasks:
+		if c.worker == nil {
+			return errors.New("a driver returned tasks")
+		}
+		r.returned(c.worker, body.ReturnTasks.ReturnIds)
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:
@@ -213,8 +218,22 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 		done.Result = &pb.Object{Kind: objstore.KindTaskError, Data: []byte("the worker returned no result")}
 	}
 	r.finish(t, objectFromProto(done.Result))
-	r.idle = append(r.idle, w)
+	if len(w.queued) > 0 {
+		// The worker has started the next queued task already.
+		next := w.queued[0]
+		w.queued[0] = nil
+		w.queued = w.queued[1:]
+		for k, v := range next.resources {
+			r.available[k] -= v
+		}
+		w.task = next
+	} else {
+		r.idle = append(r.idle, w)
+	}
 	r.schedule()
+	if w.task == nil && r.ready.len() == 0 {
+		r.reclaimFor(w)
+	}
 	return nil
 }
 

@@ -34,6 +34,8 @@ type worker struct {
 	stderrPath string
 	client     *client // set when the process has connected
 	task       *task   // the task it executes, if any
+	queued     []*task // tasks sent to it behind task (same class), not started yet
+	reclaiming bool    // asked to hand its queued tasks back
 	blocked    bool    // its task waits in Get and gave its CPU back
 	exited     bool
 	actor      *actor // the actor this process is dedicated to, if any

@@ -273,6 +273,10 @@ func (r *Raylet) reap(w *worker) {
 			glog.Errorf("%v", r.startErr)
 		}
 	}
+	for i := len(w.queued) - 1; i >= 0; i-- {
+		r.ready.pushFront(w.queued[i]) // never started: back to the queue, no retry used
+	}
+	w.queued = nil
 	if t := w.task; t != nil {
 		w.task = nil
 		r.release(t, w.blocked)
@@ -476,6 +480,9 @@ func (r *Raylet) schedule() {
 			runnableWaiting += len(c.tasks)
 		}
 	}
+	if runnableWaiting > 0 && r.starting == 0 && len(r.workers)-r.actorWorkers >= r.poolSize()+r.blocked {
+		runnableWaiting -= r.pipeline()
+	}
 	if runnableWaiting > 0 && r.startErr != nil {
 		r.failUnrunnable(r.startErr)
 		return
@@ -500,10 +507,14 @@ func (r *Raylet) schedule() {
 
 // dispatch sends t to w. Called with r.mu held.
 func (r *Raylet) dispatch(w *worker, t *task) {
-	for k, v := range t.resources {
-		r.available[k] -= v
+	if w.task != nil {
+		w.queued = append(w.queued, t) // pipelined: runs when the worker's task is done
+	} else {
+		for k, v := range t.resources {
+			r.available[k] -= v
+		}
+		w.task = t
 	}
-	w.task = t
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: r.resolvedSpec(t)}}})
 }
 
@@ -572,6 +583,83 @@ func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
 			}
 		}
 	}
+}
+
+// pipelineDepth is how many tasks may wait on a busy worker behind the one it runs.
+const pipelineDepth = 8
+
+// pipeline queues ready tasks on busy workers that run a task of the same class, least loaded
+// first, so a worker goes from one task to the next without a round trip to the node. A worker
+// hands its queue back when its task blocks in Get or when another worker goes idle. It returns
+// how many tasks it placed. Called with r.mu held, with the pool at full size.
+func (r *Raylet) pipeline() int {
+	for _, w := range r.workers {
+		if w.client == nil && w.actor == nil {
+			return 0 // a pool worker is still connecting: it will take tasks itself
+		}
+	}
+	placed := 0
+	for _, c := range r.ready.order {
+		if len(c.tasks) == 0 || c.infeasible {
+			continue
+		}
+		for len(c.tasks) > 0 {
+			var best *worker
+			for _, w := range r.workers {
+				if w.client == nil || w.actor != nil || w.task == nil || w.blocked || w.reclaiming ||
+					w.task.class != c || len(w.queued) >= pipelineDepth {
+					continue
+				}
+				if best == nil || len(w.queued) < len(best.queued) {
+					best = w
+				}
+			}
+			if best == nil {
+				break
+			}
+			r.dispatch(best, c.pop())
+			placed++
+		}
+	}
+	return placed
+}
+
+// reclaimFor asks the most loaded worker to hand back its queued tasks, for an idle worker.
+// Called with r.mu held.
+func (r *Raylet) reclaimFor(idle *worker) {
+	var most *worker
+	for _, w := range r.workers {
+		if w != idle && !w.reclaiming && len(w.queued) > 0 && (most == nil || len(w.queued) > len(most.queued)) {
+			most = w
+		}
+	}
+	if most != nil {
+		most.reclaiming = true
+		most.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Reclaim{Reclaim: &pb.Reclaim{}}})
+	}
+}
+
+// returned puts tasks a worker handed back at the head of the ready queue. Called with r.mu held.
+func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
+	w.reclaiming = false
+	back := map[string]bool{}
+	for _, id := range returnIDs {
+		back[string(id)] = true
+	}
+	keep := w.queued[:0]
+	var requeue []*task
+	for _, t := range w.queued {
+		if back[string(t.spec.ReturnId)] {
+			requeue = append(requeue, t)
+		} else {
+			keep = append(keep, t)
+		}
+	}
+	w.queued = keep
+	for i := len(requeue) - 1; i >= 0; i-- {
+		r.ready.pushFront(requeue[i])
+	}
+	r.schedule()
 }
 
 // failUnrunnable fails queued tasks when no worker can be started. Called with r.mu held.
