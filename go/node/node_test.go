@@ -412,3 +412,28 @@ func TestActorExitAndFactoryFailure(t *testing.T) {
 		t.Fatalf("call on an unknown actor: %d", o.Kind)
 	}
 }
+
+// Tasks queued on a worker behind a long task are handed back to idle workers (reclaim), so they
+// do not wait for the long one.
+func TestQueuedTasksDoNotWaitBehindALongTask(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 2})
+	// Warm both workers up so the pool is at full size and pipelining is on.
+	if _, err := cw.Get([]ids.ObjectID{submit(t, cw, "Echo", -1), submit(t, cw, "Echo", -1)}, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	long := submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("3000")})
+	var short []ids.ObjectID
+	for i := 0; i < 40; i++ {
+		short = append(short, submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("5")}))
+	}
+	start := time.Now()
+	if _, err := cw.Get(short, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Fatalf("40 short tasks took %v: they waited behind the 3 s task", d)
+	}
+	if _, err := cw.Get([]ids.ObjectID{long}, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -303,6 +303,15 @@ func taskLabel(t *task) string {
 	return "task " + t.spec.FunctionName
 }
 
+func (r *Raylet) isIdle(w *worker) bool {
+	for _, x := range r.idle {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Raylet) removeIdle(w *worker) {
 	for i, x := range r.idle {
 		if x == w {
@@ -646,8 +655,19 @@ func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
 	for _, id := range returnIDs {
 		back[string(id)] = true
 	}
-	keep := w.queued[:0]
 	var requeue []*task
+	if t := w.task; t != nil && back[string(t.spec.ReturnId)] {
+		// The node had moved the worker on to this task (its previous one was done), but the
+		// worker handed it back before starting it: the worker is idle.
+		r.release(t, w.blocked)
+		if w.blocked {
+			w.blocked = false
+			r.blocked--
+		}
+		w.task = nil
+		requeue = append(requeue, t)
+	}
+	keep := w.queued[:0]
 	for _, t := range w.queued {
 		if back[string(t.spec.ReturnId)] {
 			requeue = append(requeue, t)
@@ -658,6 +678,9 @@ func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
 	w.queued = keep
 	for i := len(requeue) - 1; i >= 0; i-- {
 		r.ready.pushFront(requeue[i])
+	}
+	if w.task == nil && len(w.queued) == 0 && !w.exited && !r.isIdle(w) {
+		r.idle = append(r.idle, w)
 	}
 	r.schedule()
 }
