@@ -1,4 +1,6 @@
 // goray: tasks that submit tasks and Get them (a worker blocked in Get gives its CPU back).
+#include <functional>
+
 #include "remote_functions.h"
 #include "test_util.h"
 
@@ -11,60 +13,46 @@ class NestedTest : public goray_test::RayTest {
   std::vector<std::string> HeadArgs() override { return {"--num-cpus", "1"}; }
 };
 
-TEST_F(NestedTest, TaskSubmitsThreeTasksAndGetsThem) {
+// Runs body (which returns the driver-side result of nested tasks) under a deadline; fails the
+// test when it deadlocks or throws, and returns the result (-1 when it did not finish).
+static int RunNested(const std::function<int()> &body, int deadline_ms) {
   auto result = std::make_shared<int>(-1);
   auto error = std::make_shared<std::string>();
   bool finished = RunWithDeadline(
-      [result, error]() {
+      [result, error, body]() {
         try {
-          *result = *ray::Task(NestedSum3).Remote(10).Get();
+          *result = body();
         } catch (std::exception &e) {
           *error = e.what();
         }
       },
-      30000);
-  ASSERT_TRUE(finished) << "nested tasks deadlocked (" << goray_test::ModeName() << " mode)";
+      deadline_ms);
+  EXPECT_TRUE(finished) << "nested tasks deadlocked (" << goray_test::ModeName() << " mode)";
+  if (!finished) return -1;
   EXPECT_EQ(*error, "");
-  EXPECT_EQ(*result, 11 + 12 + 13);
+  return *result;
+}
+
+TEST_F(NestedTest, TaskSubmitsThreeTasksAndGetsThem) {
+  EXPECT_EQ(RunNested([] { return *ray::Task(NestedSum3).Remote(10).Get(); }, 30000), 11 + 12 + 13);
 }
 
 TEST_F(NestedTest, RecursionDepthThree) {
-  auto result = std::make_shared<int>(-1);
-  auto error = std::make_shared<std::string>();
-  bool finished = RunWithDeadline(
-      [result, error]() {
-        try {
-          *result = *ray::Task(Recurse).Remote(3).Get();
-        } catch (std::exception &e) {
-          *error = e.what();
-        }
-      },
-      30000);
-  ASSERT_TRUE(finished) << "recursive tasks deadlocked (" << goray_test::ModeName() << " mode)";
-  EXPECT_EQ(*error, "");
-  EXPECT_EQ(*result, 3);
+  EXPECT_EQ(RunNested([] { return *ray::Task(Recurse).Remote(3).Get(); }, 30000), 3);
 }
 
 TEST_F(NestedTest, SeveralNestedTasksAtOnce) {
-  auto result = std::make_shared<int>(-1);
-  auto error = std::make_shared<std::string>();
-  bool finished = RunWithDeadline(
-      [result, error]() {
-        try {
-          std::vector<ray::ObjectRef<int>> refs;
-          for (int i = 0; i < 3; i++) refs.push_back(ray::Task(NestedSum3).Remote(i));
-          int sum = 0;
-          for (auto &v : ray::Get(refs)) sum += *v;
-          *result = sum;
-        } catch (std::exception &e) {
-          *error = e.what();
-        }
+  int result = RunNested(
+      [] {
+        std::vector<ray::ObjectRef<int>> refs;
+        for (int i = 0; i < 3; i++) refs.push_back(ray::Task(NestedSum3).Remote(i));
+        int sum = 0;
+        for (auto &v : ray::Get(refs)) sum += *v;
+        return sum;
       },
       60000);
-  ASSERT_TRUE(finished) << "nested tasks deadlocked (" << goray_test::ModeName() << " mode)";
-  EXPECT_EQ(*error, "");
   // NestedSum3(i) = 3i + 6
-  EXPECT_EQ(*result, (0 + 6) + (3 + 6) + (6 + 6));
+  EXPECT_EQ(result, (0 + 6) + (3 + 6) + (6 + 6));
 }
 
 TEST_F(NestedTest, NestedGetOfRefsPassedIn) {

@@ -180,73 +180,54 @@ class JsonToMsgpack {
     }
   }
   void Object(int depth) {
-    pos_++;  // '{'
-    SkipSpace();
-    if (pos_ < text_.size() && text_[pos_] == '}') {
-      pos_++;
-      packer_.pack_map(0);
-      return;
-    }
-    // Members are parsed into a side buffer first because the map header needs the count.
-    msgpack::sbuffer body;
-    uint32_t count = 0;
-    JsonToMsgpack inner(text_, &body);
-    inner.pos_ = pos_;
-    for (;;) {
-      inner.SkipSpace();
-      if (inner.pos_ >= text_.size() || text_[inner.pos_] != '"') inner.Fail("expected a key");
-      std::string key = inner.String();
-      inner.packer_.pack(key);
-      inner.SkipSpace();
-      if (inner.pos_ >= text_.size() || text_[inner.pos_] != ':') inner.Fail("expected ':'");
-      inner.pos_++;
-      inner.SkipSpace();
-      inner.Value(depth + 1);
-      count++;
-      inner.SkipSpace();
-      if (inner.pos_ < text_.size() && text_[inner.pos_] == ',') {
-        inner.pos_++;
-        continue;
-      }
-      if (inner.pos_ < text_.size() && text_[inner.pos_] == '}') {
-        inner.pos_++;
-        break;
-      }
-      inner.Fail("expected ',' or '}'");
-    }
-    pos_ = inner.pos_;
-    packer_.pack_map(count);
-    Append(body);
+    Container(depth, '}', true);
   }
   void Array(int depth) {
-    pos_++;  // '['
+    Container(depth, ']', false);
+  }
+  // Parses an object ('{' ... '}') or an array ('[' ... ']') at pos_. Members are parsed into a
+  // side buffer first because the map or array header needs their count.
+  void Container(int depth, char close, bool is_object) {
+    pos_++;  // '{' or '['
     SkipSpace();
-    if (pos_ < text_.size() && text_[pos_] == ']') {
-      pos_++;
-      packer_.pack_array(0);
-      return;
-    }
-    msgpack::sbuffer body;
     uint32_t count = 0;
-    JsonToMsgpack inner(text_, &body);
-    inner.pos_ = pos_;
-    for (;;) {
-      inner.SkipSpace();
-      inner.Value(depth + 1);
-      count++;
-      inner.SkipSpace();
-      if (inner.pos_ < text_.size() && text_[inner.pos_] == ',') {
-        inner.pos_++;
-        continue;
+    msgpack::sbuffer body;
+    if (pos_ < text_.size() && text_[pos_] == close) {
+      pos_++;
+    } else {
+      JsonToMsgpack inner(text_, &body);
+      inner.pos_ = pos_;
+      for (;;) {
+        inner.SkipSpace();
+        if (is_object) {
+          if (inner.pos_ >= text_.size() || text_[inner.pos_] != '"') inner.Fail("expected a key");
+          std::string key = inner.String();
+          inner.packer_.pack(key);
+          inner.SkipSpace();
+          if (inner.pos_ >= text_.size() || text_[inner.pos_] != ':') inner.Fail("expected ':'");
+          inner.pos_++;
+          inner.SkipSpace();
+        }
+        inner.Value(depth + 1);
+        count++;
+        inner.SkipSpace();
+        if (inner.pos_ < text_.size() && text_[inner.pos_] == ',') {
+          inner.pos_++;
+          continue;
+        }
+        if (inner.pos_ < text_.size() && text_[inner.pos_] == close) {
+          inner.pos_++;
+          break;
+        }
+        inner.Fail(std::string("expected ',' or '") + close + "'");
       }
-      if (inner.pos_ < text_.size() && text_[inner.pos_] == ']') {
-        inner.pos_++;
-        break;
-      }
-      inner.Fail("expected ',' or ']'");
+      pos_ = inner.pos_;
     }
-    pos_ = inner.pos_;
-    packer_.pack_array(count);
+    if (is_object) {
+      packer_.pack_map(count);
+    } else {
+      packer_.pack_array(count);
+    }
     Append(body);
   }
   void Append(const msgpack::sbuffer &body) { out_buffer_->write(body.data(), body.size()); }

@@ -21,11 +21,7 @@ class RuntimeEnv {
   template <typename T>
   void Set(const std::string &name, const T &value) {
     try {
-      msgpack::sbuffer buffer = internal::Serializer::Serialize(value);
-      msgpack::object_handle handle = msgpack::unpack(buffer.data(), buffer.size());
-      std::string json;
-      internal::MsgpackToJson(handle.get(), &json);
-      fields_[name] = json;
+      StoreAsJson(name, internal::Serializer::Serialize(value));
     } catch (const std::exception &e) {
       throw internal::RayRuntimeEnvException("Failed to set the field " + name + ": " + e.what());
     }
@@ -52,10 +48,7 @@ class RuntimeEnv {
     try {
       msgpack::sbuffer buffer;
       internal::JsonToMsgpack::Parse(json_str, &buffer);
-      msgpack::object_handle handle = msgpack::unpack(buffer.data(), buffer.size());
-      std::string json;
-      internal::MsgpackToJson(handle.get(), &json);
-      fields_[name] = json;
+      StoreAsJson(name, buffer);
     } catch (const std::exception &e) {
       throw internal::RayRuntimeEnvException("Failed to set the field " + name + ": " + e.what());
     }
@@ -121,6 +114,14 @@ class RuntimeEnv {
   }
 
  private:
+  /// Stores the msgpack value in buffer as the field's JSON text.
+  void StoreAsJson(const std::string &name, const msgpack::sbuffer &buffer) {
+    msgpack::object_handle handle = msgpack::unpack(buffer.data(), buffer.size());
+    std::string json;
+    internal::MsgpackToJson(handle.get(), &json);
+    fields_[name] = json;
+  }
+
   std::map<std::string, std::string> fields_;
 };
 
