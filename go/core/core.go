@@ -273,6 +273,9 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 	if n < 0 || n > len(list) {
 		return nil, Errorf(CodeInvalidArgument, "Wait: num_objects %d is out of range for %d objects", n, len(list))
 	}
+	if ready, ok := cw.readyPrefix(list, n); ok {
+		return ready, nil
+	}
 	ready, err := cw.waitLocal(list, n, timeout)
 	if err == ErrShutdown {
 		return nil, err
@@ -296,6 +299,37 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 		count++
 	}
 	return ready, nil
+}
+
+// readyPrefix is Wait's fast path: scanning in order, it stops at the n-th distinct object
+// present locally, so waiting for one of many objects costs the scan up to the first ready one.
+// It reports false when fewer than n are present (or one is an unknown marker).
+func (cw *CoreWorker) readyPrefix(list []ids.ObjectID, n int) ([]bool, bool) {
+	if cw.closed() {
+		return nil, false
+	}
+	ready := make([]bool, len(list))
+	count := 0
+	var seen map[ids.ObjectID]bool
+	for i := 0; i < len(list) && count < n; i++ {
+		obj, ok := cw.store.Get(list[i])
+		if !ok {
+			continue
+		}
+		if obj.Kind == kindUnknown {
+			return nil, false
+		}
+		if seen == nil {
+			seen = map[ids.ObjectID]bool{}
+		}
+		if seen[list[i]] {
+			continue
+		}
+		seen[list[i]] = true
+		ready[i] = true
+		count++
+	}
+	return ready, count >= n
 }
 
 // AddRef counts a new live ObjectRef in this process.
