@@ -20,6 +20,10 @@ func actorID(p *C.uint8_t) ids.ActorID {
 	return id
 }
 
+func writeActorID(out *C.uint8_t, id ids.ActorID) {
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), ids.UniqueIDSize), id[:])
+}
+
 func goString(p *C.char, n C.size_t) string {
 	if p == nil || n == 0 {
 		return ""
@@ -68,7 +72,7 @@ func ray_create_actor(spec *C.ray_actor_spec, outActorID *C.uint8_t, errOut **C.
 	if err != nil {
 		return setErr(errOut, err)
 	}
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(outActorID)), ids.UniqueIDSize), id[:])
+	writeActorID(outActorID, id)
 	return C.RAY_OK
 }
 
@@ -129,7 +133,7 @@ func ray_get_actor(name *C.char, nameLen C.size_t, ns *C.char, nsLen C.size_t, o
 	if !found {
 		return setErr(errOut, core.Errorf(core.CodeNotFound, "no actor named %q in namespace %q", n, namespace))
 	}
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(outActorID)), ids.UniqueIDSize), id[:])
+	writeActorID(outActorID, id)
 	if outClassName != nil {
 		*outClassName = C.CString(className)
 	}

@@ -137,9 +137,7 @@ func (r *Raylet) creationReady(a *actor) {
 			r.pendingActors[a] = true
 			return
 		}
-		for k, v := range a.resources {
-			r.available[k] -= v
-		}
+		r.take(a.resources)
 		a.holding = true
 	}
 	delete(r.pendingActors, a)
@@ -325,9 +323,7 @@ func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
 	a.cause = cause
 	delete(r.pendingActors, a)
 	if a.holding {
-		for k, v := range a.resources {
-			r.available[k] += v
-		}
+		r.give(a.resources)
 		a.holding = false
 	}
 	if a.name != "" && r.named[actorKey(a.name, a.namespace)] == a {

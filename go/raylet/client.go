@@ -223,9 +223,7 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 		next := w.queued[0]
 		w.queued[0] = nil
 		w.queued = w.queued[1:]
-		for k, v := range next.resources {
-			r.available[k] -= v
-		}
+		r.take(next.resources)
 		w.task = next
 	} else {
 		r.idle = append(r.idle, w)

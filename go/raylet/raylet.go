@@ -445,6 +445,19 @@ func (r *Raylet) argsReady(t *task) {
 	r.schedule()
 }
 
+// take counts resources as in use; give counts them free again. Called with r.mu held.
+func (r *Raylet) take(res map[string]float64) {
+	for k, v := range res {
+		r.available[k] -= v
+	}
+}
+
+func (r *Raylet) give(res map[string]float64) {
+	for k, v := range res {
+		r.available[k] += v
+	}
+}
+
 // fits tells whether need fits in have.
 func fits(need, have map[string]float64) bool {
 	for k, v := range need {
@@ -519,9 +532,7 @@ func (r *Raylet) dispatch(w *worker, t *task) {
 	if w.task != nil {
 		w.queued = append(w.queued, t) // pipelined: runs when the worker's task is done
 	} else {
-		for k, v := range t.resources {
-			r.available[k] -= v
-		}
+		r.take(t.resources)
 		w.task = t
 	}
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: r.resolvedSpec(t)}}})
