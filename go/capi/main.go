@@ -210,7 +210,7 @@ func initRuntime(text string, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*r
 	}
 	_ = setFlag("logtostderr", "false")
 	st.node = n
-	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket(), WorkerID: ids.NewUniqueID()})
+	st.cw, err = core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID()})
 	if err != nil {
 		n.Stop()
 		return nil, err

@@ -62,6 +62,9 @@ type Options struct {
 	NumCPUs int
 	// RayletSocket is the node's socket (node mode).
 	RayletSocket string
+	// ConnectInProcess, when set, opens the node stream to a node manager running in this
+	// process instead of dialing RayletSocket (the driver of an embedded node).
+	ConnectInProcess func(ctx context.Context) (pb.NodeManager_ConnectClient, error)
 	// IsWorker marks a worker process: it executes the tasks the node sends it.
 	IsWorker bool
 	WorkerID ids.UniqueID

@@ -24,7 +24,9 @@ const registerTimeout = 10 * time.Second
 // nodeBackend talks to the node manager over one bidirectional stream.
 type nodeBackend struct {
 	cw         *CoreWorker
-	conn       *grpc.ClientConn
+	conn       *grpc.ClientConn // nil for a stream to a node manager in this process
+	where      string           // which node, for messages
+	stream     pb.NodeManager_ConnectClient
 	streamCtx  context.Context
 	stopStream context.CancelFunc
 	sender     *batch.Sender[*pb.ClientMessage]
@@ -44,28 +46,29 @@ type nodeBackend struct {
 }
 
 func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
-	if opts.RayletSocket == "" {
-		return nil, fmt.Errorf("no node socket to connect to")
-	}
-	conn, err := grpc.Dial("unix://"+opts.RayletSocket,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the node at %s: %w", opts.RayletSocket, err)
-	}
 	streamCtx, stop := context.WithCancel(context.Background())
-	stream, err := pb.NewNodeManagerClient(conn).Connect(streamCtx)
+	var conn *grpc.ClientConn
+	var stream pb.NodeManager_ConnectClient
+	var err error
+	where := "the node at " + opts.RayletSocket
+	if opts.ConnectInProcess != nil {
+		where = "the node in this process"
+		stream, err = opts.ConnectInProcess(streamCtx)
+	} else {
+		conn, stream, err = dialNode(streamCtx, opts.RayletSocket)
+	}
 	if err != nil {
 		stop()
-		conn.Close()
-		return nil, fmt.Errorf("opening the node stream at %s: %w", opts.RayletSocket, err)
+		return nil, err
 	}
 	b := &nodeBackend{
-		cw: cw, conn: conn, streamCtx: streamCtx, stopStream: stop,
+		cw: cw, conn: conn, where: where, stream: stream, streamCtx: streamCtx, stopStream: stop,
 		registered: make(chan struct{}), recvDone: make(chan struct{}), execDone: make(chan struct{}),
 		subscribed: map[ids.ObjectID]bool{}, execWake: make(chan struct{}, 1), replies: map[uint64]chan *pb.Reply{},
 	}
-	b.sender = batch.NewSender(func(msgs []*pb.ClientMessage) error {
+	// Submissions and results go out on the goroutine that makes them: on a sync call that is
+	// one hand-off less each way.
+	b.sender = batch.NewInlineSender(func(msgs []*pb.ClientMessage) error {
 		return stream.Send(&pb.ClientBatch{Messages: msgs})
 	})
 	workerID := opts.WorkerID
@@ -84,11 +87,35 @@ func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
 	case <-b.recvDone:
 		err := b.lostErr()
 		b.close()
-		return nil, fmt.Errorf("the node at %s refused this process: %v", opts.RayletSocket, err)
+		return nil, fmt.Errorf("%s refused this process: %v", b.where, err)
 	case <-time.After(registerTimeout):
 		b.close()
-		return nil, fmt.Errorf("the node at %s did not answer within %v", opts.RayletSocket, registerTimeout)
+		return nil, fmt.Errorf("%s did not answer within %v", b.where, registerTimeout)
 	}
+}
+
+// streamWindow is the HTTP/2 flow-control window of node streams. Setting it turns off grpc-go's
+// bandwidth-estimating pings, which cost every small message a little.
+const streamWindow = 64 << 20
+
+// dialNode opens the node stream over the node manager's unix socket.
+func dialNode(ctx context.Context, socket string) (*grpc.ClientConn, pb.NodeManager_ConnectClient, error) {
+	if socket == "" {
+		return nil, nil, fmt.Errorf("no node socket to connect to")
+	}
+	conn, err := grpc.Dial("unix://"+socket,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the node at %s: %w", socket, err)
+	}
+	stream, err := pb.NewNodeManagerClient(conn).Connect(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("opening the node stream at %s: %w", socket, err)
+	}
+	return conn, stream, nil
 }
 
 func (b *nodeBackend) lostErr() error {
@@ -210,14 +237,20 @@ func (b *nodeBackend) execLoop() {
 		b.mu.Lock()
 		actor := b.actor
 		b.mu.Unlock()
-		go func(slots chan struct{}) {
+		run := func(slots chan struct{}) {
 			obj := b.cw.execute(spec, args, actor)
 			if actor != nil && actor.exiting.Load() {
 				b.exitActor(spec, obj)
 			}
 			b.reportDone(spec, obj)
 			<-slots
-		}(slots)
+		}
+		if cap(slots) == 1 {
+			// One at a time: run it here, without a goroutine hand-off.
+			run(slots)
+		} else {
+			go run(slots)
+		}
 	}
 }
 
@@ -258,10 +291,23 @@ func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object) {
 func (b *nodeBackend) exitActor(spec *pb.TaskSpec, obj *objstore.Object) {
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_ActorExiting{ActorExiting: &pb.ActorExiting{}}})
 	b.reportDone(spec, obj)
-	b.sender.Close()
+	b.flush()
 	glog.Infof("actor exits (ray::ExitActor)")
 	glog.Flush()
 	os.Exit(0)
+}
+
+// flush ends this process's side of the stream once everything queued is sent, and waits (a
+// little) for the node to end its side: a stream's Send returning does not mean the bytes have
+// left the process, so a process about to exit waits until the node has read what it sent.
+func (b *nodeBackend) flush() {
+	b.sender.Close()
+	_ = b.stream.CloseSend()
+	select {
+	case <-b.recvDone:
+	case <-time.After(5 * time.Second):
+		glog.Warningf("the node did not close the stream within 5 s of this process's last message")
+	}
 }
 
 func (b *nodeBackend) queue(m *pb.ClientMessage) error {
@@ -406,7 +452,9 @@ func (b *nodeBackend) close() {
 	b.sender.Close()
 	b.stopStream()
 	<-b.recvDone
-	b.conn.Close()
+	if b.conn != nil {
+		b.conn.Close()
+	}
 	b.wakeExec()
 }
 

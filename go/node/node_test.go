@@ -120,13 +120,24 @@ func shortTempDir(t *testing.T) string {
 	return dir
 }
 
+// startNode starts a node and a driver connected to it in process, as ray::Init() does.
 func startNode(t *testing.T, resources map[string]float64) (*Node, *core.CoreWorker) {
+	t.Helper()
+	return startNodeDriver(t, resources, true)
+}
+
+// startNodeDriver starts a node and a driver connected in process or over the node's socket.
+func startNodeDriver(t *testing.T, resources map[string]float64, inProcess bool) (*Node, *core.CoreWorker) {
 	t.Helper()
 	n, err := Start(Options{TempDir: shortTempDir(t), Resources: resources, WorkerCommand: []string{os.Args[0]}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cw, err := core.New(core.Options{RayletSocket: n.RayletSocket(), WorkerID: ids.NewUniqueID()})
+	opts := core.Options{RayletSocket: n.RayletSocket(), WorkerID: ids.NewUniqueID()}
+	if inProcess {
+		opts.ConnectInProcess = n.Raylet.ConnectInProcess
+	}
+	cw, err := core.New(opts)
 	if err != nil {
 		n.Stop()
 		t.Fatal(err)
@@ -159,7 +170,15 @@ func getOne(t *testing.T, cw *core.CoreWorker, id ids.ObjectID) *objstore.Object
 func ref(id ids.ObjectID) *pb.TaskArg { return &pb.TaskArg{IsRef: true, ObjectId: id[:]} }
 
 func TestTasksRunInWorkerProcesses(t *testing.T) {
-	_, cw := startNode(t, map[string]float64{"CPU": 2})
+	for _, inProcess := range []bool{true, false} {
+		t.Run(fmt.Sprintf("driver_in_process=%v", inProcess), func(t *testing.T) {
+			testTasksRunInWorkerProcesses(t, inProcess)
+		})
+	}
+}
+
+func testTasksRunInWorkerProcesses(t *testing.T, inProcess bool) {
+	_, cw := startNodeDriver(t, map[string]float64{"CPU": 2}, inProcess)
 	put, err := cw.Put([]byte("put"), nil)
 	if err != nil {
 		t.Fatal(err)

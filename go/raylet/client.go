@@ -1,6 +1,7 @@
 package raylet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"goray/ids"
 	"goray/objstore"
 	"goray/rpc/batch"
+	"goray/rpc/inproc"
 	pb "goray/rpc/proto"
 )
 
@@ -42,6 +44,24 @@ func (c *client) sendObject(id ids.ObjectID, obj *objstore.Object) {
 		ObjectId: id[:],
 		Object:   &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
 	}}})
+}
+
+// ConnectInProcess opens a stream to this node manager from a core worker in its own process
+// (the driver of an embedded node): the same handler as Connect, without a socket or marshalling.
+// The stream ends when ctx is cancelled or the node stops.
+func (r *Raylet) ConnectInProcess(ctx context.Context) (pb.NodeManager_ConnectClient, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return nil, status.Error(codes.Unavailable, "node is shutting down")
+	}
+	p := inproc.New[*pb.ClientBatch, *pb.ServerBatch](ctx, r.ctx)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		p.Server().Finish(r.Connect(p.Server()))
+	}()
+	return p.Client(), nil
 }
 
 // Connect serves one core worker's stream: the first message registers it, the rest are its

@@ -13,7 +13,14 @@ var ErrClosed = errors.New("stream closed")
 // maxBatch bounds the messages of one Send so one batch cannot grow without limit.
 const maxBatch = 4096
 
-// Sender queues messages of type M and sends them as batches made by wrap.
+// Sender queues messages of type M and sends them as batches.
+//
+// A Sender made by NewSender sends from its own goroutine, so Queue never waits for the stream.
+// One made by NewInlineSender has no goroutine: Queue sends on the caller's goroutine when no
+// send is under way (one goroutine hand-off less on a latency-bound path), and otherwise leaves
+// the message for the goroutine that is sending, which sends it in its next batch. Queue on an
+// inline sender may therefore wait for the stream: never call it while holding a lock the
+// stream's peer could need.
 type Sender[M any] struct {
 	mu      sync.Mutex
 	queue   []M
@@ -21,6 +28,12 @@ type Sender[M any] struct {
 	stopped bool
 	err     error
 	done    chan struct{}
+
+	inline   bool
+	send     func([]M) error
+	sending  bool          // inline: a goroutine is in send
+	idle     chan struct{} // inline: closed and replaced whenever sending ends
+	doneOnce sync.Once
 }
 
 // NewSender starts a sender whose goroutine calls send(batch) until send fails or Close is called.
@@ -28,6 +41,11 @@ func NewSender[M any](send func([]M) error) *Sender[M] {
 	s := &Sender[M]{wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go s.loop(send)
 	return s
+}
+
+// NewInlineSender makes a sender that calls send(batch) on the goroutines that call Queue.
+func NewInlineSender[M any](send func([]M) error) *Sender[M] {
+	return &Sender[M]{done: make(chan struct{}), inline: true, send: send, idle: make(chan struct{})}
 }
 
 // Queue adds m to the next batch.
@@ -42,6 +60,14 @@ func (s *Sender[M]) Queue(m M) error {
 		return err
 	}
 	s.queue = append(s.queue, m)
+	if s.inline {
+		if s.sending {
+			s.mu.Unlock()
+			return nil
+		}
+		s.sending = true
+		return s.drainLocked()
+	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -50,10 +76,52 @@ func (s *Sender[M]) Queue(m M) error {
 	return nil
 }
 
-// Close stops the sender after it has sent what is queued, and waits for its goroutine.
+// drainLocked sends batches until the queue is empty; called with s.mu held and s.sending set,
+// it returns with s.mu released.
+func (s *Sender[M]) drainLocked() error {
+	for len(s.queue) > 0 {
+		out := s.takeLocked()
+		s.mu.Unlock()
+		err := s.send(out)
+		s.mu.Lock()
+		if err != nil {
+			s.failLocked(err)
+			break
+		}
+	}
+	s.sending = false
+	close(s.idle)
+	s.idle = make(chan struct{})
+	err := s.err
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Sender[M]) failLocked(err error) {
+	s.stopped = true
+	s.err = err
+	s.queue = nil
+	if s.inline {
+		s.doneOnce.Do(func() { close(s.done) })
+	}
+}
+
+// Close stops the sender after it has sent what is queued, and waits for its goroutine (or, for
+// an inline sender, for the send under way).
 func (s *Sender[M]) Close() {
 	s.mu.Lock()
 	s.stopped = true
+	if s.inline {
+		for s.sending {
+			idle := s.idle
+			s.mu.Unlock()
+			<-idle
+			s.mu.Lock()
+		}
+		s.doneOnce.Do(func() { close(s.done) })
+		s.mu.Unlock()
+		return
+	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -85,26 +153,30 @@ func (s *Sender[M]) loop(send func([]M) error) {
 			s.mu.Unlock()
 			return
 		}
-		n := len(s.queue)
-		if n > maxBatch {
-			n = maxBatch
-		}
-		out := make([]M, n)
-		copy(out, s.queue)
-		rest := copy(s.queue, s.queue[n:])
-		for i := rest; i < len(s.queue); i++ {
-			var zero M
-			s.queue[i] = zero
-		}
-		s.queue = s.queue[:rest]
+		out := s.takeLocked()
 		s.mu.Unlock()
 		if err := send(out); err != nil {
 			s.mu.Lock()
-			s.stopped = true
-			s.err = err
-			s.queue = nil
+			s.failLocked(err)
 			s.mu.Unlock()
 			return
 		}
 	}
+}
+
+// takeLocked removes the next batch (at most maxBatch messages) from the queue.
+func (s *Sender[M]) takeLocked() []M {
+	n := len(s.queue)
+	if n > maxBatch {
+		n = maxBatch
+	}
+	out := make([]M, n)
+	copy(out, s.queue)
+	rest := copy(s.queue, s.queue[n:])
+	for i := rest; i < len(s.queue); i++ {
+		var zero M
+		s.queue[i] = zero
+	}
+	s.queue = s.queue[:rest]
+	return out
 }
