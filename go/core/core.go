@@ -143,6 +143,7 @@ func (cw *CoreWorker) Put(data []byte, contained []ids.ObjectID) (ids.ObjectID, 
 	id := ids.NewPutID()
 	obj := &objstore.Object{Data: data, Kind: objstore.KindValue, Contained: contained}
 	cw.storeLocal(id, obj)
+	cw.refs.markHeld(id) // the node counts the putter as holding the new object
 	if err := cw.be.put(id, obj); err != nil {
 		return ids.Nil, err
 	}
@@ -187,6 +188,7 @@ func (cw *CoreWorker) SubmitTask(spec *pb.TaskSpec) (ids.ObjectID, error) {
 	ret := taskID.ReturnID(1)
 	spec.TaskId = taskID[:]
 	spec.ReturnId = ret[:]
+	cw.refs.markHeld(ret) // the node counts the submitter as holding the return object
 	if err := cw.be.submit(spec); err != nil {
 		return ids.Nil, err
 	}

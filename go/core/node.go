@@ -71,6 +71,9 @@ func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
 	b.sender = batch.NewInlineSender(func(msgs []*pb.ClientMessage) error {
 		return stream.Send(&pb.ClientBatch{Messages: msgs})
 	})
+	// The node frees objects no process refers to: tell it about this process's references.
+	cw.refs.notify = b.refsChanged
+	cw.refs.flush = func() { _ = b.sender.Flush() }
 	workerID := opts.WorkerID
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{
 		WorkerId: workerID[:], IsDriver: !opts.IsWorker, Pid: int32(os.Getpid()),
@@ -308,6 +311,13 @@ func (b *nodeBackend) flush() {
 	case <-time.After(5 * time.Second):
 		glog.Warningf("the node did not close the stream within 5 s of this process's last message")
 	}
+}
+
+// refsChanged queues a notice of this process's first and last references (see refCounter).
+func (b *nodeBackend) refsChanged(added, removed []ids.ObjectID) {
+	_ = b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{
+		Added: ids.ToBytes(added), Removed: ids.ToBytes(removed),
+	}}})
 }
 
 func (b *nodeBackend) queue(m *pb.ClientMessage) error {

@@ -154,3 +154,16 @@ func FromBytesList(raw [][]byte) []ObjectID {
 
 // ActorID names an actor.
 type ActorID = UniqueID
+
+// ObjectIDsFromBytes converts wire ids, failing on the first malformed one.
+func ObjectIDsFromBytes(raw [][]byte) ([]ObjectID, error) {
+	out := make([]ObjectID, 0, len(raw))
+	for i, b := range raw {
+		id, err := ObjectIDFromBytes(b)
+		if err != nil {
+			return nil, fmt.Errorf("id %d of %d: %w", i+1, len(raw), err)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}

@@ -105,6 +105,7 @@ func (r *Raylet) createActor(c *client, m *pb.CreateActor) {
 	}
 	m.Creation.CallerId = c.id[:]
 	a.creation = &task{spec: m.Creation, returnID: returnID, actor: a, isCreation: true}
+	r.holdTaskRefs(a.creation) // for the actor's life: a restart runs the factory again
 	r.actors[id] = a
 	if m.Name != "" {
 		r.named[key] = a
@@ -226,6 +227,7 @@ func (r *Raylet) actorCall(spec *pb.TaskSpec) {
 	a := r.actors[id]
 	t := &task{spec: spec, returnID: returnID, actor: a}
 	r.pending[returnID] = t
+	r.holdTaskRefs(t)
 	if a == nil {
 		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(fmt.Sprintf("No actor %x exists on this node", spec.ActorId))})
 		return
@@ -330,6 +332,7 @@ func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
 		delete(r.named, actorKey(a.name, a.namespace))
 	}
 	delete(r.pending, a.creation.returnID)
+	r.releaseTaskRefs(a.creation)
 	died := &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)}
 	for ret, t := range a.inflight {
 		delete(a.inflight, ret)

@@ -24,6 +24,7 @@ type client struct {
 	pid      int32
 	worker   *worker
 	sender   *batch.Sender[*pb.ServerMessage]
+	held     map[ids.ObjectID]struct{} // objects it holds refs to (see refs.go)
 }
 
 func (c *client) String() string {
@@ -79,7 +80,7 @@ func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "register: %v", err)
 	}
-	c := &client{id: id, isDriver: reg.IsDriver, pid: reg.Pid}
+	c := &client{id: id, isDriver: reg.IsDriver, pid: reg.Pid, held: map[ids.ObjectID]struct{}{}}
 	c.sender = batch.NewSender(func(msgs []*pb.ServerMessage) error {
 		return stream.Send(&pb.ServerBatch{Messages: msgs})
 	})
@@ -134,6 +135,7 @@ func (r *Raylet) disconnect(c *client, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.clients, c)
+	r.dropHolder(c)
 	if w := c.worker; w != nil && !w.exited && !r.stopped {
 		glog.Warningf("%s closed its stream (%v); stopping it", w, err)
 		r.removeIdle(w)
@@ -154,12 +156,16 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 	switch body := m.Body.(type) {
 	case *pb.ClientMessage_Submit:
 		body.Submit.CallerId = c.id[:]
+		if ret, err := ids.ObjectIDFromBytes(body.Submit.ReturnId); err == nil {
+			r.addHolder(c, ret)
+		}
 		r.submit(body.Submit)
 	case *pb.ClientMessage_Put:
 		id, err := ids.ObjectIDFromBytes(body.Put.ObjectId)
 		if err != nil {
 			return fmt.Errorf("put: %w", err)
 		}
+		r.addHolder(c, id)
 		r.putObject(id, objectFromProto(body.Put.Object))
 	case *pb.ClientMessage_Subscribe:
 		for _, raw := range body.Subscribe.ObjectIds {
@@ -208,6 +214,8 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 			return errors.New("a driver returned tasks")
 		}
 		r.returned(c.worker, body.ReturnTasks.ReturnIds)
+	case *pb.ClientMessage_UpdateRefs:
+		return r.updateRefs(c, body.UpdateRefs)
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:

@@ -51,6 +51,7 @@ type task struct {
 	actor       *actor // actor creation or method call
 	isCreation  bool
 	class       *schedClass
+	heldRefs    []ids.ObjectID // objects its arguments refer to, held until it is done
 }
 
 // Raylet is a running node manager.
@@ -81,6 +82,7 @@ type Raylet struct {
 	waitingDeps   map[ids.ObjectID][]*task   // tasks waiting for an argument
 	pending       map[ids.ObjectID]*task     // return id -> task not finished
 	subscribers   map[ids.ObjectID][]*client // clients waiting for an object
+	refs          map[ids.ObjectID]*objectRefs // what keeps each object alive (see refs.go)
 	clients       map[*client]bool
 	actors        map[ids.ActorID]*actor
 	named         map[string]*actor // live named actors by actorKey
@@ -123,6 +125,7 @@ func New(cfg Config) *Raylet {
 		waitingDeps:   map[ids.ObjectID][]*task{},
 		pending:       map[ids.ObjectID]*task{},
 		subscribers:   map[ids.ObjectID][]*client{},
+		refs:          map[ids.ObjectID]*objectRefs{},
 		clients:       map[*client]bool{},
 		actors:        map[ids.ActorID]*actor{},
 		named:         map[string]*actor{},
@@ -339,6 +342,7 @@ func (r *Raylet) submit(spec *pb.TaskSpec) {
 		t.retriesLeft = DefaultMaxRetries
 	}
 	r.pending[returnID] = t
+	r.holdTaskRefs(t)
 	if err := r.validate(t); err != nil {
 		r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
 		return
@@ -582,6 +586,7 @@ func (r *Raylet) release(t *task, cpuAlreadyReleased bool) {
 func (r *Raylet) finish(t *task, obj *objstore.Object) {
 	delete(r.pending, t.returnID)
 	r.putObject(t.returnID, obj)
+	r.releaseTaskRefs(t)
 }
 
 // putObject stores an object, sends it to subscribers and readies tasks waiting for it.
@@ -590,6 +595,7 @@ func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
 	if !r.store.Put(id, obj) {
 		return
 	}
+	r.hold(obj.Contained)
 	if subs := r.subscribers[id]; len(subs) > 0 {
 		delete(r.subscribers, id)
 		for _, c := range subs {
@@ -605,7 +611,11 @@ func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
 			}
 		}
 	}
+	r.maybeFree(id) // nothing refers to it any more (its caller dropped the ref before it was made)
 }
+
+// objectFreed releases what a freed object kept. Called with r.mu held.
+func (r *Raylet) objectFreed(id ids.ObjectID, obj *objstore.Object) {}
 
 // pipelineDepth is how many tasks may wait on a busy worker behind the one it runs.
 const pipelineDepth = 8

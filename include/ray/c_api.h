@@ -11,7 +11,8 @@
  *   ray_free().
  * - Object ids are RAY_ID_SIZE raw bytes. Arrays of ids are packed back to back.
  * - Buffers passed in are copied (or consumed) before the call returns; the caller keeps ownership.
- * - Buffers passed out (ray_object) stay valid until ray_object_release() is called on them.
+ * - Buffers passed out (ray_object) stay valid until ray_object_release() is called on them; those
+ *   of large values point into the node's shared-memory object store and are read-only.
  * - Buffers a task callback hands back (ray_task_result) are malloc'd by the callback and freed by
  *   the runtime with free().
  */
@@ -43,7 +44,8 @@ enum ray_status_code {
   RAY_ERR_INVALID_ARGUMENT = 4,
   RAY_ERR_SHUTDOWN = 5,        /* the runtime was shut down while the call waited */
   RAY_ERR_UNKNOWN_OBJECT = 6,  /* an object id that no process of the cluster created */
-  RAY_ERR_NOT_FOUND = 7        /* a named actor that does not exist */
+  RAY_ERR_NOT_FOUND = 7,       /* a named actor that does not exist */
+  RAY_ERR_OBJECT_STORE_FULL = 8 /* the node's object store has no room, even after spilling */
 };
 
 /** What a stored object holds: a value, or the error that stands in for the value. */
@@ -211,12 +213,40 @@ int ray_put(const uint8_t *data, size_t size, const uint8_t *contained_ids, size
             uint8_t *out_id, char **err);
 
 /**
+ * Values whose msgpack bytes are at least this long go to the node's shared-memory object store:
+ * create them with ray_put_create() and write them in place. 0 when this process has no
+ * shared-memory store (local mode, or before ray_init()); then every value goes through ray_put().
+ */
+size_t ray_put_threshold(void);
+
+/**
+ * Reserves size bytes in the node's shared-memory object store for a new object. On RAY_OK,
+ * *out_data points at the reserved bytes (writable until ray_put_seal() or ray_put_abort()) and
+ * out_id receives the object's new id. RAY_ERR_OBJECT_STORE_FULL: there is no room for it even
+ * after spilling other objects to disk (or it is larger than the whole store).
+ */
+int ray_put_create(size_t size, uint8_t *out_id, uint8_t **out_data, char **err);
+
+/**
+ * Completes an object made with ray_put_create(): its bytes are written, contained_ids lists the
+ * ObjectRefs serialized inside it. The id then names a stored object, like one from ray_put().
+ */
+int ray_put_seal(const uint8_t *id, const uint8_t *contained_ids, size_t num_contained, char **err);
+
+/** Abandons an object made with ray_put_create() (for example, when packing it threw). */
+void ray_put_abort(const uint8_t *id);
+
+/**
  * Gets num_ids objects, waiting up to timeout_ms (negative: forever). On RAY_OK every out[i] is
  * filled and must be released with ray_object_release(); on failure none needs releasing.
  */
 int ray_get(const uint8_t *ids, size_t num_ids, int64_t timeout_ms, ray_object *out, char **err);
 
-/** Releases an object returned by ray_get(). */
+/**
+ * Releases an object returned by ray_get(). A large value's data points straight into the node's
+ * shared memory (read-only; no copy was made): it stays valid, and the store keeps it in place,
+ * until this call.
+ */
 void ray_object_release(ray_object *obj);
 
 /**

@@ -76,6 +76,47 @@ func (s *Sender[M]) Queue(m M) error {
 	return nil
 }
 
+// Enqueue adds m to the next batch without sending it from this goroutine: a goroutine sender
+// wakes as with Queue; an inline sender sends it with the next Queue or Flush. It never blocks
+// on the stream, so it may be called under a lock to keep messages in the order of the changes
+// they describe.
+func (s *Sender[M]) Enqueue(m M) error {
+	s.mu.Lock()
+	if s.stopped {
+		err := s.err
+		s.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return err
+	}
+	s.queue = append(s.queue, m)
+	s.mu.Unlock()
+	if !s.inline {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Flush sends what Enqueue left queued on an inline sender, unless a send is under way (which
+// sends it); on a goroutine sender it does nothing.
+func (s *Sender[M]) Flush() error {
+	if !s.inline {
+		return nil
+	}
+	s.mu.Lock()
+	if s.sending || len(s.queue) == 0 {
+		err := s.err
+		s.mu.Unlock()
+		return err
+	}
+	s.sending = true
+	return s.drainLocked()
+}
+
 // drainLocked sends batches until the queue is empty; called with s.mu held and s.sending set,
 // it returns with s.mu released.
 func (s *Sender[M]) drainLocked() error {

@@ -112,3 +112,36 @@ func TestInlineSenderBatchesWhileSending(t *testing.T) {
 		t.Fatalf("batches = %v, want [0] then 1..100", batches)
 	}
 }
+
+func TestEnqueueWaitsForFlushOnInlineSenders(t *testing.T) {
+	kinds(t, func(t *testing.T, newSender func(func([]int) error) *Sender[int]) {
+		var mu sync.Mutex
+		var got []int
+		s := newSender(func(b []int) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, b...)
+			return nil
+		})
+		for i := 0; i < 3; i++ {
+			if err := s.Enqueue(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.inline {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n != 0 {
+				t.Fatalf("an inline sender sent %d enqueued messages before Flush", n)
+			}
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if len(got) != 3 || got[0] != 0 || got[2] != 2 {
+			t.Fatalf("sent %v, want [0 1 2]", got)
+		}
+	})
+}
