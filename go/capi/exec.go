@@ -40,7 +40,10 @@ func cExecutor(fn C.ray_execute_fn, ctx unsafe.Pointer) core.Executor {
 			defer C.free(unsafe.Pointer(args))
 			slots := unsafe.Slice(args, n)
 			for i, a := range call.Args {
-				if len(a) > 0 {
+				if len(a) > 0 && i < len(call.Shared) && call.Shared[i] {
+					// Shared memory, not Go memory: user code reads it in place.
+					slots[i].data = (*C.uint8_t)(unsafe.Pointer(&a[0]))
+				} else if len(a) > 0 {
 					slots[i].data = (*C.uint8_t)(C.CBytes(a))
 					defer C.free(unsafe.Pointer(slots[i].data))
 				}

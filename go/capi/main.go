@@ -204,6 +204,8 @@ func initRuntime(text string, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*r
 		DriverExe:      driverExe,
 		Namespace:      namespace,
 		NodeIP:         cfg.NodeIPAddress,
+
+		ObjectStoreMemory: head.ObjectStoreMemory,
 	})
 	if err != nil {
 		return nil, err
@@ -343,14 +345,28 @@ func ray_get(idsPtr *C.uint8_t, numIDs C.size_t, timeoutMs C.int64_t, out *C.ray
 		return setErr(errOut, err)
 	}
 	outs := unsafe.Slice(out, int(numIDs))
+	list := objectIDs(idsPtr, numIDs)
 	for i, o := range objs {
 		outs[i].data = nil
+		outs[i].kind = C.int(o.Kind)
+		outs[i].handle = 0
+		if o.InShm {
+			// Straight from shared memory (not Go memory): read in place until released.
+			b, err := st.cw.Bytes(o)
+			if err != nil {
+				b = nil
+			}
+			if len(b) > 0 {
+				outs[i].data = (*C.uint8_t)(unsafe.Pointer(&b[0]))
+			}
+			outs[i].size = C.size_t(len(b))
+			outs[i].handle = C.uint64_t(reads.add(st.cw, list[i]))
+			continue
+		}
 		if len(o.Data) > 0 {
 			outs[i].data = (*C.uint8_t)(C.CBytes(o.Data))
 		}
 		outs[i].size = C.size_t(len(o.Data))
-		outs[i].kind = C.int(o.Kind)
-		outs[i].handle = 0
 	}
 	return C.RAY_OK
 }
@@ -360,10 +376,13 @@ func ray_object_release(obj *C.ray_object) {
 	if obj == nil {
 		return
 	}
-	if obj.data != nil {
+	if obj.handle != 0 {
+		reads.end(uint64(obj.handle))
+		obj.handle = 0
+	} else if obj.data != nil {
 		C.free(unsafe.Pointer(obj.data))
-		obj.data = nil
 	}
+	obj.data = nil
 	obj.size = 0
 }
 

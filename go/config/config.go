@@ -36,6 +36,9 @@ type HeadOptions struct {
 	NumGPUs   float64 // negative: not given
 	Resources map[string]float64
 	TempDir   string
+	// ObjectStoreMemory is the shared-memory object store's size in bytes (0: not given, the
+	// node's default of 30% of the machine's memory).
+	ObjectStoreMemory int64
 }
 
 // Parse reads a RayConfig from JSON; unknown fields are an error.
@@ -106,11 +109,11 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 	for i := 0; i < len(words); i++ {
 		flag, value, hasValue := strings.Cut(words[i], "=")
 		switch flag {
-		case "--num-cpus", "--num-gpus", "--resources", "--temp-dir":
+		case "--num-cpus", "--num-gpus", "--resources", "--temp-dir", "--object-store-memory":
 		case "--head":
 			continue
 		default:
-			return nil, fmt.Errorf("unsupported head argument %q (goray understands --num-cpus, --num-gpus, --resources, --temp-dir)", words[i])
+			return nil, fmt.Errorf("unsupported head argument %q (goray understands --num-cpus, --num-gpus, --resources, --temp-dir, --object-store-memory)", words[i])
 		}
 		if !hasValue {
 			if i+1 >= len(words) {
@@ -146,10 +149,20 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 			}
 		case "--temp-dir":
 			h.TempDir = value
+		case "--object-store-memory":
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || n < MinObjectStoreMemory {
+				return nil, fmt.Errorf("head argument --object-store-memory needs a whole number of bytes of at least %d, not %q", MinObjectStoreMemory, value)
+			}
+			h.ObjectStoreMemory = n
 		}
 	}
 	return h, nil
 }
+
+// MinObjectStoreMemory is the smallest object store goray accepts (Ray's minimum is 75 MiB; goray
+// allows smaller stores, which tests of spilling use, but not absurd ones).
+const MinObjectStoreMemory = 1 << 20
 
 // NodeResources is the node's resource totals: CPUs default to the machine's count.
 func (h *HeadOptions) NodeResources(machineCPUs int) map[string]float64 {

@@ -56,12 +56,12 @@ func TestValidateRejects(t *testing.T) {
 }
 
 func TestHeadArgs(t *testing.T) {
-	h, err := ParseHeadArgs([]string{"--num-cpus", "3", "--resources={\"r1\": 2}", "--temp-dir /x", "--num-gpus=1"})
+	h, err := ParseHeadArgs([]string{"--num-cpus", "3", "--resources={\"r1\": 2}", "--temp-dir /x", "--num-gpus=1", "--object-store-memory=67108864"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := h.NodeResources(8)
-	if res["CPU"] != 3 || res["GPU"] != 1 || res["r1"] != 2 || h.TempDir != "/x" {
+	if res["CPU"] != 3 || res["GPU"] != 1 || res["r1"] != 2 || h.TempDir != "/x" || h.ObjectStoreMemory != 64<<20 {
 		t.Fatalf("%v %+v", res, h)
 	}
 	h, _ = ParseHeadArgs(nil)
@@ -69,7 +69,8 @@ func TestHeadArgs(t *testing.T) {
 		t.Fatal("default CPUs")
 	}
 	bad := [][]string{{"--num-cpus"}, {"--num-cpus", "-1"}, {"--num-cpus", "x"}, {"--port", "1"},
-		{"--resources", "{"}, {"--resources", `{"CPU":1}`}, {"--resources", `{"a":-1}`}}
+		{"--resources", "{"}, {"--resources", `{"CPU":1}`}, {"--resources", `{"a":-1}`},
+		{"--object-store-memory", "lots"}, {"--object-store-memory=100"}, {"--object-store-memory", "-5"}}
 	for _, args := range bad {
 		if _, err := ParseHeadArgs(args); err == nil {
 			t.Errorf("%v accepted", args)

@@ -32,9 +32,12 @@ const (
 
 // TaskCall is a call for user code to execute.
 type TaskCall struct {
-	Type      int32
-	Function  string
-	Args      [][]byte
+	Type     int32
+	Function string
+	Args     [][]byte
+	// Shared marks the arguments whose bytes are the node's shared memory rather than Go memory
+	// (nil: none are).
+	Shared    []bool
 	Instance  unsafe.Pointer // actor calls: the instance creation returned (C memory)
 	ClassName string
 	// NewInstance is set by the executor of an actor creation.
@@ -93,6 +96,7 @@ type CoreWorker struct {
 	store  *objstore.MemoryStore
 	refs   *refCounter
 	be     backend
+	shm    *shmClient // the node's shared-memory object store; nil in local mode or without one
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -127,6 +131,7 @@ func (cw *CoreWorker) Close() {
 	cw.closeOnce.Do(func() {
 		cw.cancel()
 		cw.be.close()
+		cw.shm.close()
 	})
 }
 
@@ -141,6 +146,14 @@ func (cw *CoreWorker) Put(data []byte, contained []ids.ObjectID) (ids.ObjectID, 
 		return ids.Nil, ErrShutdown
 	}
 	id := ids.NewPutID()
+	if s := cw.shm; s != nil && int64(len(data)) >= s.threshold {
+		// Written once, into shared memory; this process reads it back from there like any other.
+		cw.refs.markHeld(id)
+		if err := s.putBytes(id, data, contained); err != nil {
+			return ids.Nil, err
+		}
+		return id, nil
+	}
 	obj := &objstore.Object{Data: data, Kind: objstore.KindValue, Contained: contained}
 	cw.storeLocal(id, obj)
 	cw.refs.markHeld(id) // the node counts the putter as holding the new object
@@ -151,15 +164,25 @@ func (cw *CoreWorker) Put(data []byte, contained []ids.ObjectID) (ids.ObjectID, 
 }
 
 // storeLocal puts an object in this process's store; it holds its contained refs while there.
-func (cw *CoreWorker) storeLocal(id ids.ObjectID, obj *objstore.Object) {
-	if cw.store.Put(id, obj) && len(obj.Contained) > 0 {
+// It reports false when the id was there already (the new copy is dropped).
+func (cw *CoreWorker) storeLocal(id ids.ObjectID, obj *objstore.Object) bool {
+	if !cw.store.Put(id, obj) {
+		return false
+	}
+	if len(obj.Contained) > 0 {
 		cw.refs.add(obj.Contained...)
 	}
+	return true
 }
 
 // release drops this process's copy of an object no reference in it names any more.
 func (cw *CoreWorker) release(id ids.ObjectID) {
 	obj, ok := cw.store.Get(id)
+	if ok && obj.InShm {
+		// Its local entry goes with its last reader (see shmClient).
+		cw.dropUnread([]ids.ObjectID{id})
+		return
+	}
 	if ok {
 		cw.store.Delete(id)
 	}
@@ -188,11 +211,41 @@ func (cw *CoreWorker) SubmitTask(spec *pb.TaskSpec) (ids.ObjectID, error) {
 	ret := taskID.ReturnID(1)
 	spec.TaskId = taskID[:]
 	spec.ReturnId = ret[:]
+	moved, err := cw.largeArgsToShm(spec)
+	if err != nil {
+		return ids.Nil, err
+	}
 	cw.refs.markHeld(ret) // the node counts the submitter as holding the return object
 	if err := cw.be.submit(spec); err != nil {
 		return ids.Nil, err
 	}
+	if len(moved) > 0 {
+		// The task holds them now; this process never had an ObjectRef to them.
+		_ = cw.shm.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: ids.ToBytes(moved)}}})
+	}
 	return ret, nil
+}
+
+// largeArgsToShm puts the task's large by-value arguments into shared memory and passes them by
+// reference instead, so they are written once and workers read them in place.
+func (cw *CoreWorker) largeArgsToShm(spec *pb.TaskSpec) ([]ids.ObjectID, error) {
+	s := cw.shm
+	if s == nil {
+		return nil, nil
+	}
+	var moved []ids.ObjectID
+	for i, a := range spec.Args {
+		if a.IsRef || int64(len(a.Data)) < s.threshold {
+			continue
+		}
+		id := ids.NewPutID()
+		if err := s.putBytes(id, a.Data, ids.FromBytesList(a.ContainedIds)); err != nil {
+			return nil, fmt.Errorf("argument %d of %s: %w", i+1, spec.FunctionName, err)
+		}
+		spec.Args[i] = &pb.TaskArg{IsRef: true, ObjectId: id[:]}
+		moved = append(moved, id)
+	}
+	return moved, nil
 }
 
 // missing lists the ids (once each) that are not in the local store.
@@ -267,7 +320,21 @@ func (cw *CoreWorker) Get(list []ids.ObjectID, timeout time.Duration) ([]*objsto
 			cw.store.Delete(id)
 			return nil, Errorf(CodeUnknownObject, "Get object error: object %s is unknown: no process of this cluster created it, or it was freed", id.Hex())
 		}
+		if obj.Kind == objstore.KindStoreFull {
+			cw.store.Delete(id)
+			cw.be.forget(id)
+			cw.dropUnread(list)
+			return nil, Errorf(CodeStoreFull, "Get object error: %s", obj.Data)
+		}
 		out[i] = obj
+	}
+	if cw.shm != nil {
+		// Each object in shared memory is read until the caller releases it (ReleaseRead).
+		for i, obj := range out {
+			if obj.InShm {
+				cw.shm.startRead(list[i])
+			}
+		}
 	}
 	return out, nil
 }
@@ -303,6 +370,7 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 		}
 		count++
 	}
+	cw.dropUnread(list) // Wait reads nothing: shared-memory objects go back to the node
 	return ready, nil
 }
 
@@ -443,8 +511,8 @@ func (cw *CoreWorker) WasCurrentActorRestarted() bool {
 // execute runs one task in user code on this (locked) OS thread. The executor hands back one
 // reference to each ObjectRef inside the result (the task's own refs died when it returned);
 // the caller drops them with releaseResultRefs once the result is stored.
-func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte, actor *actorContext) *objstore.Object {
-	obj, _ := cw.executeCall(&TaskCall{Type: spec.TaskType, Function: spec.FunctionName, Args: args}, actor)
+func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte, shared []bool, actor *actorContext) *objstore.Object {
+	obj, _ := cw.executeCall(&TaskCall{Type: spec.TaskType, Function: spec.FunctionName, Args: args, Shared: shared}, actor)
 	return obj
 }
 

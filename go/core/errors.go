@@ -14,6 +14,7 @@ const (
 	CodeShutdown        = 5
 	CodeUnknownObject   = 6
 	CodeNotFound        = 7
+	CodeStoreFull       = 8
 )
 
 // Error is a failure with the status code the C ABI reports for it.

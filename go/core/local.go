@@ -161,7 +161,7 @@ func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, held []ids.Objec
 	if !b.pool.acquire() {
 		return
 	}
-	result := b.cw.execute(spec, args, nil)
+	result := b.cw.execute(spec, args, nil, nil)
 	b.pool.release()
 	b.finishCall(ret, result, held)
 	b.cw.releaseResultRefs(result)

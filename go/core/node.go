@@ -16,6 +16,7 @@ import (
 	"goray/objstore"
 	"goray/rpc/batch"
 	pb "goray/rpc/proto"
+	"goray/rpc/wire"
 )
 
 // registerTimeout bounds how long a process waits for its node to accept it.
@@ -145,6 +146,11 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 		for _, m := range batchMsg.Messages {
 			switch body := m.Body.(type) {
 			case *pb.ServerMessage_Registered:
+				s, err := openShm(b, body.Registered)
+				if err != nil {
+					glog.Warningf("%v: large values will travel in messages", err)
+				}
+				b.cw.shm = s
 				close(b.registered)
 			case *pb.ServerMessage_Object:
 				id, err := ids.ObjectIDFromBytes(body.Object.ObjectId)
@@ -159,9 +165,13 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 					b.cw.store.Put(id, &objstore.Object{Kind: kindUnknown})
 					continue
 				}
-				obj := &objstore.Object{Data: body.Object.Object.GetData(), Kind: body.Object.Object.GetKind(),
-					Contained: ids.FromBytesList(body.Object.Object.GetContainedIds())}
-				b.cw.storeLocal(id, obj)
+				obj := wire.ObjectFromProto(body.Object.Object)
+				if obj.InShm && b.cw.shm == nil {
+					obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte("the object is in the node's shared memory, which this process could not map")}
+				}
+				if !b.cw.storeLocal(id, obj) && obj.InShm {
+					b.cw.shm.releasePin(id) // a second copy: the first stays
+				}
 			case *pb.ServerMessage_Reply:
 				b.mu.Lock()
 				ch := b.replies[body.Reply.RequestId]
@@ -225,12 +235,9 @@ func (b *nodeBackend) execLoop() {
 				}
 			}
 		}
-		args := make([][]byte, len(spec.Args))
-		for i, a := range spec.Args {
-			args[i] = a.Data
-		}
+		args, shared := b.argBytes(spec)
 		if spec.TaskType == TaskActorCreation {
-			if ctx := b.runCreation(spec, args); ctx != nil && ctx.concurrency > 1 {
+			if ctx := b.runCreation(spec, args, shared); ctx != nil && ctx.concurrency > 1 {
 				slots = make(chan struct{}, ctx.concurrency)
 			} else {
 				<-slots
@@ -241,7 +248,7 @@ func (b *nodeBackend) execLoop() {
 		actor := b.actor
 		b.mu.Unlock()
 		run := func(slots chan struct{}) {
-			obj := b.cw.execute(spec, args, actor)
+			obj := b.cw.execute(spec, args, shared, actor)
 			if actor != nil && actor.exiting.Load() {
 				b.exitActor(spec, obj)
 			}
@@ -258,14 +265,37 @@ func (b *nodeBackend) execLoop() {
 }
 
 // runCreation runs an actor's factory in this process and reports the outcome.
-func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte) *actorContext {
+// argBytes is a task's arguments as user code reads them: values that came in the message, or
+// ranges of the node's shared memory (marked in shared), which the node keeps in place until the
+// task is done.
+func (b *nodeBackend) argBytes(spec *pb.TaskSpec) (args [][]byte, shared []bool) {
+	args = make([][]byte, len(spec.Args))
+	for i, a := range spec.Args {
+		if !a.InShm {
+			args[i] = a.Data
+			continue
+		}
+		if shared == nil {
+			shared = make([]bool, len(spec.Args))
+		}
+		if data, err := b.cw.Bytes(&objstore.Object{InShm: true, ShmOffset: a.ShmOffset, ShmSize: a.ShmSize}); err == nil {
+			args[i] = data
+			shared[i] = true
+		} else {
+			glog.Errorf("argument %d of %s: %v", i, spec.FunctionName, err)
+		}
+	}
+	return args, shared
+}
+
+func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte, shared []bool) *actorContext {
 	id, _ := ids.UniqueIDFromBytes(spec.ActorId)
 	conc := int(spec.MaxConcurrency)
 	if conc < 1 {
 		conc = 1
 	}
 	ctx := &actorContext{id: id, className: spec.ClassName, factory: spec.FunctionName, restarted: spec.Restarted, concurrency: conc}
-	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, ClassName: spec.ClassName}, ctx)
+	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, Shared: shared, ClassName: spec.ClassName}, ctx)
 	if !obj.IsError() {
 		ctx.instance = instance
 		b.mu.Lock()
@@ -281,9 +311,18 @@ func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte) *actorContex
 }
 
 func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object) {
+	if s := b.cw.shm; s != nil && spec.TaskType != TaskActorCreation && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
+		if ret, err := ids.ObjectIDFromBytes(spec.ReturnId); err == nil {
+			big := obj
+			obj = s.resultInShm(ret, big)
+			if obj.IsError() {
+				b.cw.releaseResultRefs(big)
+			}
+		}
+	}
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Done{Done: &pb.TaskDone{
 		TaskId: spec.TaskId, ReturnId: spec.ReturnId,
-		Result: &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
+		Result: wire.ObjectToProto(obj),
 	}}})
 	// The node has the result (it was queued before any later message of this process).
 	b.cw.releaseResultRefs(obj)
@@ -333,7 +372,7 @@ func (b *nodeBackend) submit(spec *pb.TaskSpec) error {
 
 func (b *nodeBackend) put(id ids.ObjectID, obj *objstore.Object) error {
 	return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{
-		ObjectId: id[:], Object: &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
+		ObjectId: id[:], Object: wire.ObjectToProto(obj),
 	}}})
 }
 

@@ -7,6 +7,11 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/golang/glog"
@@ -30,6 +35,8 @@ type Options struct {
 	DriverExe      string
 	Namespace      string
 	NodeIP         string
+	// ObjectStoreMemory sizes the shared-memory object store (0: DefaultObjectStoreMemory; -1: none).
+	ObjectStoreMemory int64
 }
 
 // Node is a running node.
@@ -59,6 +66,10 @@ func Start(opts Options) (*Node, error) {
 		CodeSearchPath: opts.CodeSearchPath,
 		DriverExe:      opts.DriverExe,
 		Namespace:      opts.Namespace,
+
+		ObjectStoreMemory: storeMemory(opts.ObjectStoreMemory),
+		ArenaPath:         arenaPath(sess.Dir),
+		SpillDir:          filepath.Join(sess.Dir, "spill"),
 	})
 	if err := n.Raylet.Start(); err != nil {
 		n.GCS.Stop()
@@ -92,6 +103,53 @@ func (n *Node) register(ip string) error {
 		return fmt.Errorf("registering the node with the control store: %w", err)
 	}
 	return nil
+}
+
+// shmDir is where object store arenas live.
+const shmDir = "/dev/shm"
+
+// arenaPath names the session's arena in /dev/shm ("" when there is no /dev/shm).
+func arenaPath(sessionDir string) string {
+	if st, err := os.Stat(shmDir); err != nil || !st.IsDir() {
+		return ""
+	}
+	return filepath.Join(shmDir, "goray_"+filepath.Base(sessionDir)+"_objects")
+}
+
+func storeMemory(given int64) int64 {
+	switch {
+	case given > 0:
+		return given
+	case given < 0:
+		return 0
+	}
+	return DefaultObjectStoreMemory()
+}
+
+// DefaultObjectStoreMemory is Ray's default: 30% of the machine's memory, and no more than what
+// /dev/shm can hold (less 10% for other users of it).
+func DefaultObjectStoreMemory() int64 {
+	mem := int64(0)
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					mem = kb << 10
+				}
+			}
+		}
+	}
+	if mem == 0 {
+		mem = 2 << 30
+	}
+	size := mem * 3 / 10
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(shmDir, &st); err == nil {
+		if avail := int64(st.Bavail) * int64(st.Bsize) * 9 / 10; avail < size {
+			size = avail
+		}
+	}
+	return size
 }
 
 // RayletSocket is the path core workers connect to.

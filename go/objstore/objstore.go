@@ -18,6 +18,9 @@ const (
 	KindWorkerDied       int32 = 3
 	KindActorDied        int32 = 4
 	KindLost             int32 = 5
+	// KindStoreFull stands in, for one Get, for an object the node could not bring back into
+	// shared memory (no room even after spilling). It never reaches user code as a value.
+	KindStoreFull int32 = 6
 )
 
 // Object is a stored value (msgpack bytes) or an error message, by Kind.
@@ -25,6 +28,11 @@ type Object struct {
 	Data      []byte
 	Kind      int32
 	Contained []ids.ObjectID
+	// InShm marks a value whose bytes live in the node's shared-memory arena at
+	// [ShmOffset, ShmOffset+ShmSize) rather than in Data.
+	InShm     bool
+	ShmOffset int64
+	ShmSize   int64
 }
 
 // IsError tells whether the object stands for a failure rather than a value.

@@ -9,6 +9,7 @@ import (
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
+	"goray/rpc/wire"
 )
 
 type actorState int
@@ -211,7 +212,7 @@ func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
 		return fmt.Errorf("%s reported a result for a call it was not running", w)
 	}
 	delete(a.inflight, ret)
-	r.finish(t, objectFromProto(done.Result))
+	r.finish(t, r.resultFromWorker(w.client, t.returnID, wire.ObjectFromProto(done.Result)))
 	r.dispatchActor(a)
 	return nil
 }
@@ -332,6 +333,7 @@ func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
 		delete(r.named, actorKey(a.name, a.namespace))
 	}
 	delete(r.pending, a.creation.returnID)
+	r.unpinTaskArgs(a.creation)
 	r.releaseTaskRefs(a.creation)
 	died := &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)}
 	for ret, t := range a.inflight {

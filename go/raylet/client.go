@@ -15,6 +15,7 @@ import (
 	"goray/rpc/batch"
 	"goray/rpc/inproc"
 	pb "goray/rpc/proto"
+	"goray/rpc/wire"
 )
 
 // client is one connected core worker: a driver or one of the node's workers.
@@ -25,6 +26,7 @@ type client struct {
 	worker   *worker
 	sender   *batch.Sender[*pb.ServerMessage]
 	held     map[ids.ObjectID]struct{} // objects it holds refs to (see refs.go)
+	pins     map[ids.ObjectID]int      // shared-memory objects it may be reading (see shmstore.go)
 }
 
 func (c *client) String() string {
@@ -43,7 +45,7 @@ func (c *client) send(m *pb.ServerMessage) {
 func (c *client) sendObject(id ids.ObjectID, obj *objstore.Object) {
 	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Object{Object: &pb.ObjectReady{
 		ObjectId: id[:],
-		Object:   &pb.Object{Data: obj.Data, Kind: obj.Kind, ContainedIds: ids.ToBytes(obj.Contained)},
+		Object:   wire.ObjectToProto(obj),
 	}}})
 }
 
@@ -104,7 +106,7 @@ func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
 		r.startErr = nil
 	}
 	r.clients[c] = true
-	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: &pb.Registered{NodeId: r.nodeID[:], SessionDir: r.cfg.SessionDir}}})
+	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: r.registered()}})
 	if w := c.worker; w != nil {
 		if w.actor != nil {
 			r.actorWorkerRegistered(w)
@@ -136,6 +138,7 @@ func (r *Raylet) disconnect(c *client, err error) {
 	defer r.mu.Unlock()
 	delete(r.clients, c)
 	r.dropHolder(c)
+	r.dropShmClient(c)
 	if w := c.worker; w != nil && !w.exited && !r.stopped {
 		glog.Warningf("%s closed its stream (%v); stopping it", w, err)
 		r.removeIdle(w)
@@ -166,7 +169,7 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 			return fmt.Errorf("put: %w", err)
 		}
 		r.addHolder(c, id)
-		r.putObject(id, objectFromProto(body.Put.Object))
+		r.putObject(id, wire.ObjectFromProto(body.Put.Object))
 	case *pb.ClientMessage_Subscribe:
 		for _, raw := range body.Subscribe.ObjectIds {
 			id, err := ids.ObjectIDFromBytes(raw)
@@ -174,7 +177,7 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 				return fmt.Errorf("subscribe: %w", err)
 			}
 			if obj, ok := r.store.Get(id); ok {
-				c.sendObject(id, obj)
+				r.sendObjectTo(c, id, obj)
 			} else if _, ok := r.pending[id]; ok {
 				r.subscribers[id] = append(r.subscribers[id], c)
 			} else {
@@ -216,6 +219,12 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 		r.returned(c.worker, body.ReturnTasks.ReturnIds)
 	case *pb.ClientMessage_UpdateRefs:
 		return r.updateRefs(c, body.UpdateRefs)
+	case *pb.ClientMessage_CreateObject:
+		r.createObject(c, body.CreateObject)
+	case *pb.ClientMessage_SealObject:
+		return r.sealObject(c, body.SealObject)
+	case *pb.ClientMessage_ReleaseObjects:
+		return r.releaseObjects(c, body.ReleaseObjects)
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:
@@ -245,7 +254,7 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 	if done.Result == nil {
 		done.Result = &pb.Object{Kind: objstore.KindTaskError, Data: []byte("the worker returned no result")}
 	}
-	r.finish(t, objectFromProto(done.Result))
+	r.finish(t, r.resultFromWorker(c, t.returnID, wire.ObjectFromProto(done.Result)))
 	if len(w.queued) > 0 {
 		// The worker has started the next queued task already.
 		next := w.queued[0]
@@ -261,11 +270,4 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 		r.reclaimFor(w)
 	}
 	return nil
-}
-
-func objectFromProto(p *pb.Object) *objstore.Object {
-	if p == nil {
-		return &objstore.Object{Kind: objstore.KindLost, Data: []byte("empty object")}
-	}
-	return &objstore.Object{Data: p.Data, Kind: p.Kind, Contained: ids.FromBytesList(p.ContainedIds)}
 }

@@ -23,6 +23,7 @@ import (
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
+	"goray/shm"
 )
 
 // DefaultMaxRetries is how often a task is retried when its worker dies, unless it says otherwise.
@@ -38,6 +39,11 @@ type Config struct {
 	CodeSearchPath []string
 	DriverExe      string
 	Namespace      string
+	// ObjectStoreMemory is the size of the shared-memory object store, in bytes, at ArenaPath;
+	// spilled objects go to SpillDir. Without them values travel in messages only.
+	ObjectStoreMemory int64
+	ArenaPath         string
+	SpillDir          string
 }
 
 // task is a task the node has accepted and not finished.
@@ -52,6 +58,7 @@ type task struct {
 	isCreation  bool
 	class       *schedClass
 	heldRefs    []ids.ObjectID // objects its arguments refer to, held until it is done
+	pinned      []ids.ObjectID // its shared-memory arguments, kept in place until it is done
 }
 
 // Raylet is a running node manager.
@@ -78,11 +85,16 @@ type Raylet struct {
 	idle          []*worker
 	starting      int
 	blocked       int
-	ready         *readyQueue                // arguments present, waiting for resources and a worker
-	waitingDeps   map[ids.ObjectID][]*task   // tasks waiting for an argument
-	pending       map[ids.ObjectID]*task     // return id -> task not finished
-	subscribers   map[ids.ObjectID][]*client // clients waiting for an object
+	ready         *readyQueue                  // arguments present, waiting for resources and a worker
+	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
+	pending       map[ids.ObjectID]*task       // return id -> task not finished
+	subscribers   map[ids.ObjectID][]*client   // clients waiting for an object
 	refs          map[ids.ObjectID]*objectRefs // what keeps each object alive (see refs.go)
+	arena         *shm.Arena                   // the shared-memory object store (see shmstore.go)
+	alloc         *shm.Allocator
+	shmObjs       map[ids.ObjectID]*shmObject
+	shmSeq        uint64
+	spills        int
 	clients       map[*client]bool
 	actors        map[ids.ActorID]*actor
 	named         map[string]*actor // live named actors by actorKey
@@ -126,6 +138,7 @@ func New(cfg Config) *Raylet {
 		pending:       map[ids.ObjectID]*task{},
 		subscribers:   map[ids.ObjectID][]*client{},
 		refs:          map[ids.ObjectID]*objectRefs{},
+		shmObjs:       map[ids.ObjectID]*shmObject{},
 		clients:       map[*client]bool{},
 		actors:        map[ids.ActorID]*actor{},
 		named:         map[string]*actor{},
@@ -162,6 +175,7 @@ func (r *Raylet) Start() error {
 		return fmt.Errorf("node manager: listen on %s: %w", r.cfg.SocketPath, err)
 	}
 	r.listener = lis
+	r.initShm()
 	r.grpcServer = grpc.NewServer(grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32),
 		// A fixed window turns off grpc-go's bandwidth-estimating pings (a cost on every small message).
 		grpc.InitialWindowSize(64<<20), grpc.InitialConnWindowSize(64<<20))
@@ -211,6 +225,7 @@ func (r *Raylet) Stop() {
 		}
 	}
 	r.wg.Wait()
+	r.closeShm()
 	_ = os.Remove(r.cfg.SocketPath)
 	glog.Infof("node manager %s stopped", r.nodeID.Hex())
 }
@@ -431,6 +446,14 @@ func (r *Raylet) failedArg(t *task) *objstore.Object {
 // its failure when an argument failed), an actor's creation to its start, a call to its actor.
 // Called with r.mu held.
 func (r *Raylet) argsReady(t *task) {
+	if err := r.pinTaskArgs(t); err != nil {
+		if t.isCreation {
+			r.actorDied(t.actor, "The actor died because an argument of its factory could not be read: "+err.Error(), false)
+		} else {
+			r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
+		}
+		return
+	}
 	if t.actor != nil {
 		if !t.isCreation {
 			r.dispatchActor(t.actor)
@@ -567,7 +590,7 @@ func (r *Raylet) resolvedSpec(t *task) *pb.TaskSpec {
 		}
 		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
 		obj, _ := r.store.Get(dep)
-		spec.Args[i] = &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}
+		spec.Args[i] = r.argForWorker(dep, obj)
 	}
 	return spec
 }
@@ -586,6 +609,7 @@ func (r *Raylet) release(t *task, cpuAlreadyReleased bool) {
 func (r *Raylet) finish(t *task, obj *objstore.Object) {
 	delete(r.pending, t.returnID)
 	r.putObject(t.returnID, obj)
+	r.unpinTaskArgs(t)
 	r.releaseTaskRefs(t)
 }
 
@@ -599,7 +623,7 @@ func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
 	if subs := r.subscribers[id]; len(subs) > 0 {
 		delete(r.subscribers, id)
 		for _, c := range subs {
-			c.sendObject(id, obj)
+			r.sendObjectTo(c, id, obj)
 		}
 	}
 	if waiting := r.waitingDeps[id]; len(waiting) > 0 {
@@ -615,7 +639,11 @@ func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
 }
 
 // objectFreed releases what a freed object kept. Called with r.mu held.
-func (r *Raylet) objectFreed(id ids.ObjectID, obj *objstore.Object) {}
+func (r *Raylet) objectFreed(id ids.ObjectID, obj *objstore.Object) {
+	if obj.InShm {
+		r.shmFreed(id)
+	}
+}
 
 // pipelineDepth is how many tasks may wait on a busy worker behind the one it runs.
 const pipelineDepth = 8

@@ -1,0 +1,238 @@
+package node
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"goray/core"
+	"goray/ids"
+	pb "goray/rpc/proto"
+)
+
+// pattern is n position-dependent bytes (seeded so different objects differ).
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*31) ^ byte(i>>9) ^ seed
+	}
+	return b
+}
+
+// checksum is a cheap, order-sensitive digest of b with its length.
+func checksum(b []byte) string {
+	var h uint32 = 2166136261
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return strconv.Itoa(len(b)) + ":" + strconv.FormatUint(uint64(h), 16)
+}
+
+// startStoreNode starts a node whose object store has capacity bytes, with a driver in process.
+func startStoreNode(t *testing.T, capacity int64) (*Node, *core.CoreWorker) {
+	t.Helper()
+	n, err := Start(Options{TempDir: shortTempDir(t), Resources: map[string]float64{"CPU": 2},
+		WorkerCommand: []string{os.Args[0]}, ObjectStoreMemory: capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw, err := core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID()})
+	if err != nil {
+		n.Stop()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cw.Close()
+		n.Stop()
+	})
+	return n, cw
+}
+
+// putRef puts data and holds one ref to it, as a C++ ObjectRef would.
+func putRef(t *testing.T, cw *core.CoreWorker, data []byte, contained ...ids.ObjectID) ids.ObjectID {
+	t.Helper()
+	id, err := cw.Put(data, contained)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw.AddRef(id)
+	return id
+}
+
+// readBytes gets id and returns a copy of its value, ending the read.
+func readBytes(t *testing.T, cw *core.CoreWorker, id ids.ObjectID) []byte {
+	t.Helper()
+	obj := getOne(t, cw, id)
+	if obj.IsError() {
+		t.Fatalf("object %s is an error: %s", id.Hex(), obj.Data)
+	}
+	b, err := cw.Bytes(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append([]byte(nil), b...)
+	if obj.InShm {
+		cw.ReleaseRead(id)
+	}
+	return out
+}
+
+// eventually waits (up to 10 s) for cond, which the node reaches asynchronously.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not true after 10 s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLargeObjectsLiveInSharedMemoryAndAreFreed(t *testing.T) {
+	n, cw := startStoreNode(t, 64<<20)
+	if cw.ShmThreshold() <= 0 {
+		t.Fatal("the driver has no shared-memory store")
+	}
+	base := n.Raylet.NumObjects()
+	data := pattern(3<<20, 1)
+	id := putRef(t, cw, data)
+	if _, used, _ := n.Raylet.ShmStats(); used < int64(len(data)) {
+		t.Fatalf("store uses %d bytes after a %d-byte put", used, len(data))
+	}
+	if checksum(readBytes(t, cw, id)) != checksum(data) {
+		t.Fatal("the value read back differs")
+	}
+	// By ref, by value (moved to shared memory), and a large result.
+	byRef := submit(t, cw, "Sum", 0, ref(id))
+	byValue := submit(t, cw, "Sum", 0, &pb.TaskArg{Data: data})
+	big := submit(t, cw, "Big", 0, &pb.TaskArg{Data: []byte(strconv.Itoa(2 << 20))})
+	for _, r := range []ids.ObjectID{byRef, byValue} {
+		if got := string(readBytes(t, cw, r)); got != checksum(data) {
+			t.Fatalf("task read %s, want %s", got, checksum(data))
+		}
+	}
+	if got := readBytes(t, cw, big); checksum(got) != checksum(pattern(2<<20, 7)) {
+		t.Fatal("a large task result came back different")
+	}
+	for _, r := range []ids.ObjectID{id, byRef, byValue, big} {
+		cw.AddRef(r) // byRef etc. were never counted: count them once, then drop all
+		if r == id {
+			cw.RemoveRef(r)
+		}
+		cw.RemoveRef(r)
+	}
+	eventually(t, "every object freed", func() bool {
+		_, used, _ := n.Raylet.ShmStats()
+		return used == 0 && n.Raylet.NumObjects() == base
+	})
+}
+
+func TestMoreDataThanCapacitySpillsAndRestores(t *testing.T) {
+	n, cw := startStoreNode(t, 8<<20)
+	var refs []ids.ObjectID
+	for i := 0; i < 6; i++ {
+		refs = append(refs, putRef(t, cw, pattern(2<<20, byte(i))))
+	}
+	if _, _, spilled := n.Raylet.ShmStats(); spilled == 0 {
+		t.Fatal("12 MiB in an 8 MiB store and nothing spilled")
+	}
+	for i, id := range refs {
+		if checksum(readBytes(t, cw, id)) != checksum(pattern(2<<20, byte(i))) {
+			t.Fatalf("object %d came back from spilling different", i)
+		}
+		if got := string(readBytes(t, cw, submit(t, cw, "Sum", 0, ref(id)))); got != checksum(pattern(2<<20, byte(i))) {
+			t.Fatalf("a task read spilled object %d as %s", i, got)
+		}
+	}
+	_, err := cw.Put(make([]byte, 9<<20), nil)
+	if core.CodeOf(err) != core.CodeStoreFull {
+		t.Fatalf("a put larger than the store gave %v, want a store-full error", err)
+	}
+	if got := string(readBytes(t, cw, putRef(t, cw, []byte("small")))); got != "small" {
+		t.Fatalf("small put after a failed one: %q", got)
+	}
+	for _, id := range refs {
+		cw.RemoveRef(id)
+	}
+	eventually(t, "spilled objects freed", func() bool {
+		_, used, spilled := n.Raylet.ShmStats()
+		return used == 0 && spilled == 0
+	})
+	if entries, _ := os.ReadDir(n.Session.Dir + "/spill"); len(entries) != 0 {
+		t.Fatalf("%d spill files left after every object was freed", len(entries))
+	}
+}
+
+func TestCreateAndDropKeepsTheStoreFlat(t *testing.T) {
+	n, cw := startStoreNode(t, 8<<20)
+	base := n.Raylet.NumObjects()
+	for i := 0; i < 100000; i++ {
+		id := putRef(t, cw, []byte(strconv.Itoa(i)))
+		cw.RemoveRef(id)
+	}
+	for i := 0; i < 300; i++ {
+		id := putRef(t, cw, pattern(1<<20, byte(i)))
+		cw.RemoveRef(id)
+	}
+	eventually(t, "all dropped objects freed", func() bool {
+		_, used, _ := n.Raylet.ShmStats()
+		return n.Raylet.NumObjects() == base && used == 0
+	})
+	if s := n.Raylet.Spills(); s != 0 {
+		t.Fatalf("objects were spilled %d times: dropped objects should have been freed instead", s)
+	}
+	if entries, _ := os.ReadDir(n.Session.Dir + "/spill"); len(entries) != 0 {
+		t.Fatalf("%d spill files: dropped objects were spilled instead of freed", len(entries))
+	}
+}
+
+func TestNestedRefsAreKeptAliveByTheOuterObject(t *testing.T) {
+	n, cw := startStoreNode(t, 64<<20)
+	base := n.Raylet.NumObjects()
+	small := putRef(t, cw, []byte("inner"))
+	large := putRef(t, cw, pattern(1<<20, 3))
+	outer := putRef(t, cw, []byte("outer"), small, large)
+	cw.RemoveRef(small)
+	cw.RemoveRef(large)
+	// Through a task too: the task returns the outer object's value, refs included.
+	if got := string(readBytes(t, cw, small)); got != "inner" {
+		t.Fatalf("inner object read %q after its own refs were dropped", got)
+	}
+	if checksum(readBytes(t, cw, large)) != checksum(pattern(1<<20, 3)) {
+		t.Fatal("large inner object changed")
+	}
+	cw.RemoveRef(outer)
+	eventually(t, "outer and inner objects freed", func() bool {
+		_, used, _ := n.Raylet.ShmStats()
+		return n.Raylet.NumObjects() == base && used == 0
+	})
+}
+
+func TestWorkerKilledWhileReadingLeavesTheStoreConsistent(t *testing.T) {
+	n, cw := startStoreNode(t, 64<<20)
+	data := pattern(8<<20, 5)
+	id := putRef(t, cw, data)
+	obj := getOne(t, cw, submit(t, cw, "SumThenDie", 0, ref(id)))
+	if obj.Kind != 3 { // KindWorkerDied
+		t.Fatalf("the killed reader's task gave kind %d: %s", obj.Kind, obj.Data)
+	}
+	var sums []ids.ObjectID
+	for i := 0; i < 8; i++ {
+		sums = append(sums, submit(t, cw, "Sum", 0, ref(id)))
+	}
+	for _, s := range sums {
+		if got := string(readBytes(t, cw, s)); got != checksum(data) {
+			t.Fatalf("concurrent reader got %s", got)
+		}
+	}
+	if checksum(readBytes(t, cw, id)) != checksum(data) {
+		t.Fatal("object changed after its reader was killed")
+	}
+	cw.RemoveRef(id)
+	eventually(t, "object freed once its reader is gone", func() bool {
+		_, used, _ := n.Raylet.ShmStats()
+		return used == 0
+	})
+}

@@ -1,0 +1,493 @@
+package raylet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/golang/glog"
+
+	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
+	"goray/shm"
+)
+
+// ShmThreshold is the size from which a value goes to the node's shared-memory arena instead of
+// travelling inside messages (Ray's max_direct_call_object_size is the same 100 KiB).
+const ShmThreshold = 100 << 10
+
+// The node's shared-memory object store.
+//
+// The node manager owns the arena (see package shm): it hands out ranges (CreateObject), learns
+// when a range holds a complete object (SealObject, or a TaskDone whose result is in shared
+// memory), and decides when a range is free again. Every other process maps the arena once and
+// reads objects in place.
+//
+// A range may be reused only when no process can still be reading it, so reads are pinned:
+// sending an object in shared memory to a process pins it for that process until the process
+// sends ReleaseObjects (or goes away), and a task pins its shared-memory arguments from its
+// first dispatch until it is done. An object freed while pinned keeps its range until the last
+// pin goes.
+//
+// When a new object does not fit, unpinned objects are spilled (oldest first) to files under
+// the session's spill directory, and brought back into the arena when a process or task needs
+// them. When neither frees enough room, the request fails with ObjectStoreFullError and nothing
+// else is affected. Spilling and restoring copy under the node's lock; they are rare and bounded
+// by the store's size.
+//
+// A writer that dies before sealing leaves a range reserved to it: freed when its stream ends.
+// A reader that dies leaves pins: dropped when its stream ends.
+type shmObject struct {
+	off, size int64
+	sealed    bool
+	creator   *client // until sealed
+	pins      int
+	freed     bool   // nothing refers to it any more: the range goes with the last pin
+	spillPath string // set while its bytes are on disk instead of in the arena
+	seq       uint64 // age, for choosing what to spill
+}
+
+// errStoreFull marks object-store errors that mean "no room".
+var errStoreFull = errors.New("ObjectStoreFullError")
+
+// initShm creates the arena. Without one (no /dev/shm, say) every value travels in messages.
+func (r *Raylet) initShm() {
+	if r.cfg.ArenaPath == "" || r.cfg.ObjectStoreMemory <= 0 {
+		return
+	}
+	arena, err := shm.Create(r.cfg.ArenaPath, r.cfg.ObjectStoreMemory)
+	if err != nil {
+		glog.Warningf("no shared-memory object store (values will travel in messages): %v", err)
+		return
+	}
+	r.arena = arena
+	r.alloc = shm.NewAllocator(arena.Size())
+	glog.Infof("object store: %d bytes of shared memory in %s; spills to %s", arena.Size(), arena.Path(), r.cfg.SpillDir)
+}
+
+// closeShm removes the arena and the spill files.
+func (r *Raylet) closeShm() {
+	if r.arena != nil {
+		if err := r.arena.Remove(); err != nil {
+			glog.Warningf("removing the object store arena: %v", err)
+		}
+	}
+	if r.cfg.SpillDir != "" {
+		_ = os.RemoveAll(r.cfg.SpillDir)
+	}
+}
+
+func (r *Raylet) shmThreshold() int64 {
+	if r.arena == nil {
+		return 0
+	}
+	return ShmThreshold
+}
+
+// storeFull builds the error of a request the store has no room for.
+func storeFull(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errStoreFull, fmt.Sprintf(format, args...))
+}
+
+// reserve finds room for size bytes, spilling unpinned objects when needed. Called with r.mu held.
+func (r *Raylet) reserve(size int64) (int64, error) {
+	if r.arena == nil {
+		return 0, storeFull("this node has no shared-memory object store")
+	}
+	if shm.Rounded(size) > r.alloc.Capacity() {
+		return 0, storeFull("an object of %d bytes is larger than the whole object store (%d bytes; set it with --object-store-memory in head_args)", size, r.alloc.Capacity())
+	}
+	if off, ok := r.alloc.Alloc(size); ok {
+		return off, nil
+	}
+	if err := r.spillFor(size); err != nil {
+		return 0, err
+	}
+	if off, ok := r.alloc.Alloc(size); ok {
+		return off, nil
+	}
+	return 0, storeFull("no room for %d bytes: %d of %d bytes are in use by objects being written or read, and the rest is fragmented", size, r.alloc.Used(), r.alloc.Capacity())
+}
+
+// spillFor writes unpinned objects to disk, oldest first, until a range of size bytes is free.
+// Called with r.mu held.
+func (r *Raylet) spillFor(size int64) error {
+	var cands []ids.ObjectID
+	for id, so := range r.shmObjs {
+		if so.sealed && !so.freed && so.pins == 0 && so.spillPath == "" {
+			cands = append(cands, id)
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return r.shmObjs[cands[i]].seq < r.shmObjs[cands[j]].seq })
+	need := shm.Rounded(size)
+	for _, id := range cands {
+		if r.alloc.Largest() >= need {
+			return nil
+		}
+		if err := r.spill(id); err != nil {
+			return storeFull("no room for %d bytes, and spilling to %s failed: %v", size, r.cfg.SpillDir, err)
+		}
+	}
+	if r.alloc.Largest() >= need {
+		return nil
+	}
+	return storeFull("no room for %d bytes: %d of %d bytes are in use by objects being written or read", size, r.alloc.Used(), r.alloc.Capacity())
+}
+
+// spill moves one object's bytes to a file and frees its range. Called with r.mu held.
+func (r *Raylet) spill(id ids.ObjectID) error {
+	so := r.shmObjs[id]
+	data, err := r.arena.Bytes(so.off, so.size)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.cfg.SpillDir, 0700); err != nil {
+		return err
+	}
+	path := filepath.Join(r.cfg.SpillDir, id.Hex())
+	if err := os.WriteFile(path, data, 0600); err != nil {
+		os.Remove(path)
+		return err
+	}
+	if err := r.alloc.Free(so.off, so.size); err != nil {
+		return err
+	}
+	so.spillPath = path
+	r.spills++
+	glog.V(1).Infof("spilled object %s (%d bytes) to %s", id.Hex(), so.size, path)
+	return nil
+}
+
+// ensureResident brings a spilled object back into the arena. Called with r.mu held.
+func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
+	so := r.shmObjs[id]
+	if so == nil {
+		return nil, fmt.Errorf("object %s is not in the object store", id.Hex())
+	}
+	if so.spillPath == "" {
+		return so, nil
+	}
+	off, err := r.reserve(so.size)
+	if err != nil {
+		return nil, fmt.Errorf("restoring spilled object %s: %w", id.Hex(), err)
+	}
+	dst, _ := r.arena.Bytes(off, so.size)
+	f, err := os.Open(so.spillPath)
+	if err == nil {
+		_, err = readFull(f, dst)
+		f.Close()
+	}
+	if err != nil {
+		_ = r.alloc.Free(off, so.size)
+		return nil, fmt.Errorf("restoring spilled object %s from %s: %w", id.Hex(), so.spillPath, err)
+	}
+	os.Remove(so.spillPath)
+	so.spillPath = ""
+	so.off = off
+	glog.V(1).Infof("restored object %s (%d bytes)", id.Hex(), so.size)
+	return so, nil
+}
+
+func readFull(f *os.File, dst []byte) (int, error) {
+	n := 0
+	for n < len(dst) {
+		m, err := f.Read(dst[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// createObject reserves a range for a client's new object. Called with r.mu held.
+func (r *Raylet) createObject(c *client, m *pb.CreateObject) {
+	fail := func(err error) {
+		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error(), StoreFull: errors.Is(err, errStoreFull)})
+	}
+	id, err := ids.ObjectIDFromBytes(m.ObjectId)
+	if err != nil {
+		fail(fmt.Errorf("create object: %w", err))
+		return
+	}
+	if m.Size <= 0 {
+		fail(fmt.Errorf("create object %s: size %d must be positive", id.Hex(), m.Size))
+		return
+	}
+	if _, ok := r.shmObjs[id]; ok {
+		fail(fmt.Errorf("create object %s: it exists already", id.Hex()))
+		return
+	}
+	if _, ok := r.store.Get(id); ok {
+		fail(fmt.Errorf("create object %s: it exists already", id.Hex()))
+		return
+	}
+	off, err := r.reserve(m.Size)
+	if err != nil {
+		fail(err)
+		return
+	}
+	r.shmSeq++
+	r.shmObjs[id] = &shmObject{off: off, size: m.Size, creator: c, seq: r.shmSeq}
+	r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
+}
+
+// takeCreated checks that obj names the range c reserved for id and marks it sealed. Called
+// with r.mu held.
+func (r *Raylet) takeCreated(c *client, id ids.ObjectID, obj *objstore.Object) error {
+	so := r.shmObjs[id]
+	if so == nil || so.sealed || so.creator != c {
+		return fmt.Errorf("object %s: no shared-memory range was reserved for it by this process", id.Hex())
+	}
+	if obj.ShmOffset != so.off || obj.ShmSize != so.size {
+		return fmt.Errorf("object %s: range %d+%d does not match the reserved %d+%d", id.Hex(), obj.ShmOffset, obj.ShmSize, so.off, so.size)
+	}
+	so.sealed = true
+	so.creator = nil
+	return nil
+}
+
+// sealObject completes (or abandons) a client's put into shared memory. Called with r.mu held.
+func (r *Raylet) sealObject(c *client, m *pb.SealObject) error {
+	id, err := ids.ObjectIDFromBytes(m.ObjectId)
+	if err != nil {
+		return fmt.Errorf("seal: %w", err)
+	}
+	so := r.shmObjs[id]
+	if so == nil || so.sealed || so.creator != c {
+		return fmt.Errorf("seal of object %s, which this process did not create", id.Hex())
+	}
+	if m.Abort {
+		r.abandon(id, so)
+		return nil
+	}
+	obj := &objstore.Object{Kind: objstore.KindValue, Contained: ids.FromBytesList(m.ContainedIds), InShm: true, ShmOffset: so.off, ShmSize: so.size}
+	if err := r.takeCreated(c, id, obj); err != nil {
+		return err
+	}
+	r.addHolder(c, id) // the putter holds its new object
+	r.putObject(id, obj)
+	return nil
+}
+
+// abandon frees the range of an object that was never sealed. Called with r.mu held.
+func (r *Raylet) abandon(id ids.ObjectID, so *shmObject) {
+	delete(r.shmObjs, id)
+	if err := r.alloc.Free(so.off, so.size); err != nil {
+		glog.Errorf("object store: %v", err)
+	}
+}
+
+// dropShmClient releases what a client that went away reserved or pinned. Called with r.mu held.
+func (r *Raylet) dropShmClient(c *client) {
+	for id, so := range r.shmObjs {
+		if !so.sealed && so.creator == c {
+			glog.Warningf("%s went away before sealing object %s: freeing its %d bytes", c, id.Hex(), so.size)
+			r.abandon(id, so)
+		}
+	}
+	for id, n := range c.pins {
+		for ; n > 0; n-- {
+			r.unpin(id)
+		}
+	}
+	c.pins = nil
+}
+
+// pin keeps an object's range in place while a reader may use it; unpin drops one pin. Called
+// with r.mu held.
+func (r *Raylet) pin(id ids.ObjectID) {
+	if so := r.shmObjs[id]; so != nil {
+		so.pins++
+	}
+}
+
+func (r *Raylet) unpin(id ids.ObjectID) {
+	so := r.shmObjs[id]
+	if so == nil || so.pins == 0 {
+		return
+	}
+	so.pins--
+	if so.pins == 0 && so.freed {
+		r.releaseShm(id, so)
+	}
+}
+
+// releaseObjects applies a client's ReleaseObjects. Called with r.mu held.
+func (r *Raylet) releaseObjects(c *client, m *pb.ReleaseObjects) error {
+	list, err := ids.ObjectIDsFromBytes(m.ObjectIds)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	for _, id := range list {
+		if c.pins[id] == 0 {
+			continue
+		}
+		c.pins[id]--
+		if c.pins[id] == 0 {
+			delete(c.pins, id)
+		}
+		r.unpin(id)
+	}
+	return nil
+}
+
+// shmFreed is objectFreed for objects in shared memory. Called with r.mu held.
+func (r *Raylet) shmFreed(id ids.ObjectID) {
+	so := r.shmObjs[id]
+	if so == nil {
+		return
+	}
+	so.freed = true
+	if so.pins == 0 {
+		r.releaseShm(id, so)
+	}
+}
+
+func (r *Raylet) releaseShm(id ids.ObjectID, so *shmObject) {
+	delete(r.shmObjs, id)
+	if so.spillPath != "" {
+		os.Remove(so.spillPath)
+		return
+	}
+	if err := r.alloc.Free(so.off, so.size); err != nil {
+		glog.Errorf("object store: %v", err)
+	}
+}
+
+// forReader returns the object as a reader gets it: for one in shared memory, brought back
+// from disk if needed and pinned once (the caller records the pin), with its current range.
+// Called with r.mu held.
+func (r *Raylet) forReader(id ids.ObjectID, obj *objstore.Object) (*objstore.Object, bool, error) {
+	if !obj.InShm {
+		return obj, false, nil
+	}
+	so, err := r.ensureResident(id)
+	if err != nil {
+		return nil, false, err
+	}
+	so.pins++
+	out := *obj
+	out.ShmOffset = so.off
+	out.ShmSize = so.size
+	return &out, true, nil
+}
+
+// sendObjectTo sends a stored object to a client, pinning it for the client when it is in
+// shared memory; a spilled object that cannot come back is reported as a store-full error for
+// this one read. Called with r.mu held.
+func (r *Raylet) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) {
+	out, pinned, err := r.forReader(id, obj)
+	if err != nil {
+		out = &objstore.Object{Kind: objstore.KindStoreFull, Data: []byte(err.Error())}
+	}
+	if pinned {
+		if c.pins == nil {
+			c.pins = map[ids.ObjectID]int{}
+		}
+		c.pins[id]++
+	}
+	c.sendObject(id, out)
+}
+
+// ShmStats reports the arena's size and the bytes in use (0, 0 without an arena), and how many
+// objects are spilled to disk.
+func (r *Raylet) ShmStats() (capacity, used int64, spilled int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.arena == nil {
+		return 0, 0, 0
+	}
+	for _, so := range r.shmObjs {
+		if so.spillPath != "" {
+			spilled++
+		}
+	}
+	return r.alloc.Capacity(), r.alloc.Used(), spilled
+}
+
+// Spills is how many times an object was spilled to disk since the node started.
+func (r *Raylet) Spills() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.spills
+}
+
+// NumObjects is how many objects the node stores.
+func (r *Raylet) NumObjects() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.store.Len()
+}
+
+// pinTaskArgs brings a task's shared-memory arguments into the arena and pins them until the
+// task is done (unpinTaskArgs). Called with r.mu held, once its arguments exist.
+func (r *Raylet) pinTaskArgs(t *task) error {
+	if t.pinned != nil {
+		return nil
+	}
+	pinned := []ids.ObjectID{}
+	for _, a := range t.spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		obj, ok := r.store.Get(dep)
+		if !ok || !obj.InShm {
+			continue
+		}
+		so, err := r.ensureResident(dep)
+		if err != nil {
+			for _, id := range pinned {
+				r.unpin(id)
+			}
+			return fmt.Errorf("argument of %s: %w", taskLabel(t), err)
+		}
+		so.pins++
+		pinned = append(pinned, dep)
+	}
+	t.pinned = pinned
+	return nil
+}
+
+// unpinTaskArgs drops what pinTaskArgs pinned (once). Called with r.mu held.
+func (r *Raylet) unpinTaskArgs(t *task) {
+	for _, id := range t.pinned {
+		r.unpin(id)
+	}
+	t.pinned = nil
+}
+
+// argForWorker is a resolved argument as a worker gets it. Called with r.mu held.
+func (r *Raylet) argForWorker(dep ids.ObjectID, obj *objstore.Object) *pb.TaskArg {
+	if obj.InShm {
+		if so := r.shmObjs[dep]; so != nil && so.spillPath == "" {
+			return &pb.TaskArg{InShm: true, ShmOffset: so.off, ShmSize: so.size, ContainedIds: ids.ToBytes(obj.Contained)}
+		}
+	}
+	return &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}
+}
+
+// registered is the answer to a client's registration: where the arena is and what goes there.
+func (r *Raylet) registered() *pb.Registered {
+	reg := &pb.Registered{NodeId: r.nodeID[:], SessionDir: r.cfg.SessionDir, ShmThreshold: r.shmThreshold()}
+	if r.arena != nil {
+		reg.ArenaPath = r.arena.Path()
+	}
+	return reg
+}
+
+// resultFromWorker checks a task result a worker reports: one in shared memory must be in the
+// range the worker reserved for the task's return id. Called with r.mu held.
+func (r *Raylet) resultFromWorker(c *client, id ids.ObjectID, obj *objstore.Object) *objstore.Object {
+	if !obj.InShm {
+		return obj
+	}
+	if err := r.takeCreated(c, id, obj); err != nil {
+		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("the worker reported a bad result: " + err.Error())}
+	}
+	return obj
+}
