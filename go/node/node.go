@@ -57,6 +57,7 @@ func Start(opts Options) (*Node, error) {
 	if err := n.GCS.Serve(sess.Socket("gcs")); err != nil {
 		return nil, err
 	}
+	removeStaleArenas()
 	n.Raylet = raylet.New(raylet.Config{
 		SessionDir:     sess.Dir,
 		LogsDir:        sess.LogsDir,
@@ -114,6 +115,28 @@ func arenaPath(sessionDir string) string {
 		return ""
 	}
 	return filepath.Join(shmDir, "goray_"+filepath.Base(sessionDir)+"_objects")
+}
+
+// removeStaleArenas deletes the arenas of sessions whose process is gone (a driver killed with
+// SIGKILL cannot remove its own): their memory would otherwise stay in /dev/shm.
+func removeStaleArenas() {
+	paths, _ := filepath.Glob(filepath.Join(shmDir, "goray_session_*_objects"))
+	for _, p := range paths {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "goray_"), "_objects")
+		i := strings.LastIndex(name, "_")
+		if i < 0 {
+			continue
+		}
+		pid, err := strconv.Atoi(name[i+1:])
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
+			if os.Remove(p) == nil {
+				glog.Infof("removed the object store of a dead session: %s", p)
+			}
+		}
+	}
 }
 
 func storeMemory(given int64) int64 {

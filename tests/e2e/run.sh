@@ -100,6 +100,17 @@ if build sleeper "$here/sleeper.cc"; then
   else
     bad "SIGKILL of the driver" "before: $before processes, left: $left"
   fi
+  # Its shared-memory object store cannot be removed by the killed driver: the next node removes it.
+  arena="$(ls /dev/shm/goray_session_*_"$spid"_objects 2>/dev/null)"
+  if [ -d /dev/shm ] && [ -n "$arena" ] && [ -x "$work/no_so/example" ]; then
+    timeout 60 "$work/no_so/example" > /dev/null 2>&1
+    if [ ! -e "$arena" ]; then
+      ok "the next ray::Init removes the killed driver's object store ($arena)"
+    else
+      bad "stale object store" "$arena is still there after another driver started"
+      rm -f "$arena"
+    fi
+  fi
 fi
 
 echo "e2e: $passed passed, $failed failed"
