@@ -81,6 +81,14 @@ func execute(call *core.TaskCall) *objstore.Object {
 	switch call.Function {
 	case "Sum":
 		return value(checksum(call.Args[0]))
+	case "WriteThenDie":
+		// Reserve shared memory, write half of it, and die before sealing.
+		_, buf, err := workerCW.CreateShm(4 << 20)
+		if err != nil {
+			return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())}
+		}
+		copy(buf[:2<<20], pattern(2<<20, 9))
+		os.Exit(9)
 	case "SumThenDie":
 		_ = checksum(call.Args[0][:len(call.Args[0])/2])
 		os.Exit(9)

@@ -210,6 +210,23 @@ func TestNestedRefsAreKeptAliveByTheOuterObject(t *testing.T) {
 	})
 }
 
+func TestWriterKilledBeforeSealingLeavesTheStoreConsistent(t *testing.T) {
+	n, cw := startStoreNode(t, 16<<20)
+	obj := getOne(t, cw, submit(t, cw, "WriteThenDie", 0))
+	if obj.Kind != 3 { // KindWorkerDied
+		t.Fatalf("the killed writer's task gave kind %d: %s", obj.Kind, obj.Data)
+	}
+	eventually(t, "the dead writer's range freed", func() bool {
+		_, used, _ := n.Raylet.ShmStats()
+		return used == 0
+	})
+	// The whole store is usable again.
+	id := putRef(t, cw, pattern(15<<20, 4))
+	if checksum(readBytes(t, cw, id)) != checksum(pattern(15<<20, 4)) {
+		t.Fatal("a value written after the dead writer's came back different")
+	}
+}
+
 func TestWorkerKilledWhileReadingLeavesTheStoreConsistent(t *testing.T) {
 	n, cw := startStoreNode(t, 64<<20)
 	data := pattern(8<<20, 5)
