@@ -100,6 +100,9 @@ type CoreWorker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	containedMu   sync.Mutex
+	containedHeld map[ids.ObjectID][]ids.ObjectID // objects whose contained refs this process holds
+
 	execThreads sync.Map // OS thread id -> *actorContext (nil for normal tasks): threads running a task
 	closeOnce   sync.Once
 }
@@ -107,7 +110,7 @@ type CoreWorker struct {
 // New starts a core worker on the backend its options name.
 func New(opts Options) (*CoreWorker, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cw := &CoreWorker{opts: opts, store: objstore.NewMemoryStore(), ctx: ctx, cancel: cancel}
+	cw := &CoreWorker{opts: opts, store: objstore.NewMemoryStore(), ctx: ctx, cancel: cancel, containedHeld: map[ids.ObjectID][]ids.ObjectID{}}
 	cw.refs = newRefCounter(cw.release)
 	if opts.Local {
 		if opts.Exec == nil {
@@ -163,32 +166,48 @@ func (cw *CoreWorker) Put(data []byte, contained []ids.ObjectID) (ids.ObjectID, 
 	return id, nil
 }
 
-// storeLocal puts an object in this process's store; it holds its contained refs while there.
-// It reports false when the id was there already (the new copy is dropped).
+// storeLocal puts an object in this process's store. From its first local copy until this
+// process drops its last reference to the object, the process holds the refs the object
+// contains (a copy in shared memory leaves the local store after each read; its contained refs
+// stay held, so reading it again does not churn their counts). It reports false when the id was
+// there already (the new copy is dropped).
 func (cw *CoreWorker) storeLocal(id ids.ObjectID, obj *objstore.Object) bool {
 	if !cw.store.Put(id, obj) {
 		return false
 	}
 	if len(obj.Contained) > 0 {
-		cw.refs.add(obj.Contained...)
+		cw.containedMu.Lock()
+		_, held := cw.containedHeld[id]
+		if !held {
+			cw.containedHeld[id] = obj.Contained
+		}
+		cw.containedMu.Unlock()
+		if !held {
+			cw.refs.add(obj.Contained...)
+		}
 	}
 	return true
 }
 
-// release drops this process's copy of an object no reference in it names any more.
+// release drops this process's copy of an object no reference in it names any more, and the
+// refs it contains.
 func (cw *CoreWorker) release(id ids.ObjectID) {
 	obj, ok := cw.store.Get(id)
 	if ok && obj.InShm {
 		// Its local entry goes with its last reader (see shmClient).
 		cw.dropUnread([]ids.ObjectID{id})
-		return
+	} else {
+		if ok {
+			cw.store.Delete(id)
+		}
+		cw.be.forget(id)
 	}
-	if ok {
-		cw.store.Delete(id)
-	}
-	cw.be.forget(id)
-	if ok && len(obj.Contained) > 0 {
-		cw.refs.remove(obj.Contained...)
+	cw.containedMu.Lock()
+	contained, held := cw.containedHeld[id]
+	delete(cw.containedHeld, id)
+	cw.containedMu.Unlock()
+	if held {
+		cw.refs.remove(contained...)
 	}
 }
 

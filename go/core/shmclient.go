@@ -189,9 +189,6 @@ func (cw *CoreWorker) dropUnread(list []ids.ObjectID) {
 		}
 		cw.store.Delete(id)
 		s.be.forget(id)
-		if len(obj.Contained) > 0 {
-			defer cw.refs.remove(obj.Contained...)
-		}
 		id := id
 		release = append(release, id[:])
 	}
