@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+using goray_test::LargeWithRefs;
 using goray_test::Person;
 using goray_test::RefHolder;
 
@@ -120,6 +122,56 @@ std::string WorkerExe() {
 
 int NotRegistered(int x) { return x; }
 
+// ---------------------------------------------------------------------------------- large values
+
+// Keeps the reads of the dying readers from being optimized away.
+static volatile uint64_t g_read_sink = 0;
+
+void goray_test::DieWhileReading::msgpack_unpack(const msgpack::object &o) {
+  if (o.type != msgpack::type::BIN) throw msgpack::type_error();
+  g_read_sink = ChecksumOf(reinterpret_cast<const uint8_t *>(o.via.bin.ptr), o.via.bin.size / 2);
+  std::raise(SIGKILL);
+}
+
+uint64_t ChecksumBytes(std::vector<uint8_t> v) { return goray_test::ChecksumOf(v.data(), v.size()); }
+
+uint64_t DigestRef(ray::ObjectRef<std::vector<uint8_t>> ref) {
+  // The same object, received as a BytesDigest: its bytes are read where Get finds them.
+  ray::ObjectRef<goray_test::BytesDigest> same(ref.ID());
+  return ray::Get(same)->checksum;
+}
+
+int ReadRefThenDie(ray::ObjectRef<std::vector<uint8_t>> ref) {
+  ray::ObjectRef<goray_test::DieWhileReading> same(ref.ID());
+  ray::Get(same);  // not reached: unpacking kills the process
+  return 0;
+}
+
+uint64_t ReadArgThenDie(std::vector<uint8_t> v) {
+  g_read_sink = goray_test::ChecksumOf(v.data(), v.size() / 2);
+  std::raise(SIGKILL);
+  return g_read_sink;
+}
+
+std::vector<ray::ObjectRef<std::vector<uint8_t>>> PutPatternsInWorker(uint64_t seed, int n,
+                                                                      uint64_t size) {
+  std::vector<ray::ObjectRef<std::vector<uint8_t>>> refs;
+  for (int i = 0; i < n; i++) refs.push_back(ray::Put(goray_test::MakePattern(seed + i, size)));
+  return refs;
+}
+
+std::vector<uint64_t> ChecksumsOfRefs(std::vector<ray::ObjectRef<std::vector<uint8_t>>> refs) {
+  std::vector<uint64_t> out;
+  for (auto &v : ray::Get(refs)) out.push_back(goray_test::ChecksumOf(v->data(), v->size()));
+  return out;
+}
+
+std::vector<uint64_t> ChecksumsInHolder(LargeWithRefs holder) {
+  std::vector<uint64_t> out{goray_test::ChecksumOf(holder.payload.data(), holder.payload.size())};
+  for (uint64_t c : ChecksumsOfRefs(holder.refs)) out.push_back(c);
+  return out;
+}
+
 RAY_REMOTE(Return1, Plus1, Plus, Sum0, Sum1, Sum2, Sum3);
 RAY_REMOTE(WriteTextFile, ReadTextFile, DoNothing);
 RAY_REMOTE(ConcatConstRef, PlusConstRef, AppendRvalue, UpperRvalue);
@@ -129,6 +181,8 @@ RAY_REMOTE(NestedSum3, Recurse);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
 RAY_REMOTE(GetPid, WorkerExe);
+RAY_REMOTE(ChecksumBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
+           ChecksumsOfRefs, ChecksumsInHolder);
 
 // ------------------------------------------------------------------------------------- actors
 

@@ -7,7 +7,10 @@
 
 #include <ray/api.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -30,6 +33,149 @@ struct RefHolder {
   std::string label;
   ray::ObjectRef<int> ref;
   MSGPACK_DEFINE(label, ref);
+};
+
+// ------------------------------------------------------------- large values (object_store_test)
+
+// Word k of the test pattern with the given seed (a 64-bit mix of both, so every word differs).
+inline uint64_t PatternWord(uint64_t seed, uint64_t k) {
+  uint64_t x = (k + 1) * 0x9E3779B97F4A7C15ULL ^ (seed + 1) * 0xC2B2AE3D27D4EB4FULL;
+  x ^= x >> 31;
+  x *= 0xBF58476D1CE4E5B9ULL;
+  x ^= x >> 29;
+  return x;
+}
+
+// Byte i of the test pattern: byte i % 8 (little-endian order) of word i / 8. Position dependent,
+// so a shifted, reordered or stale chunk does not match.
+inline uint8_t PatternByte(uint64_t seed, uint64_t i) {
+  return static_cast<uint8_t>(PatternWord(seed, i / 8) >> (8 * (i % 8)));
+}
+
+// Writes bytes [offset, offset + size) of the pattern to out.
+inline void FillPattern(uint64_t seed, uint64_t offset, uint8_t *out, size_t size) {
+  size_t i = 0;
+  for (; i < size && (offset + i) % 8 != 0; i++) out[i] = PatternByte(seed, offset + i);
+  for (; i + 8 <= size; i += 8) {
+    uint64_t w = PatternWord(seed, (offset + i) / 8);
+    for (int b = 0; b < 8; b++) out[i + b] = static_cast<uint8_t>(w >> (8 * b));
+  }
+  for (; i < size; i++) out[i] = PatternByte(seed, offset + i);
+}
+
+// The first `size` bytes of the pattern.
+inline std::vector<uint8_t> MakePattern(uint64_t seed, size_t size) {
+  std::vector<uint8_t> out(size);
+  FillPattern(seed, 0, out.data(), size);
+  return out;
+}
+
+// An order-dependent 64-bit checksum of a byte sequence, fed in chunks of any sizes (the result
+// depends only on the bytes and their order).
+class Checksum {
+ public:
+  // Adds bytes.
+  void Update(const uint8_t *p, size_t n) {
+    length_ += n;
+    while (n > 0 && tail_len_ > 0) {
+      tail_[tail_len_++] = *p++;
+      n--;
+      if (tail_len_ == 8) {
+        Mix(LoadWord(tail_));
+        tail_len_ = 0;
+      }
+    }
+    for (; n >= 8; n -= 8, p += 8) Mix(LoadWord(p));
+    while (n > 0) {
+      tail_[tail_len_++] = *p++;
+      n--;
+    }
+  }
+  // The checksum of every byte added so far.
+  uint64_t Value() const {
+    uint64_t h = h_;
+    if (tail_len_ > 0) {
+      uint8_t padded[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      std::memcpy(padded, tail_, tail_len_);
+      h = Step(h, LoadWord(padded));
+    }
+    h ^= length_ * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    return h;
+  }
+
+ private:
+  static uint64_t LoadWord(const uint8_t *p) {
+    uint64_t w = 0;
+    for (int b = 7; b >= 0; b--) w = (w << 8) | p[b];
+    return w;
+  }
+  static uint64_t Step(uint64_t h, uint64_t w) {
+    h ^= w * 0x87C37B91114253D5ULL;
+    h = (h << 31) | (h >> 33);
+    return h * 0x4CF5AD432745937FULL + 0x52DCE729;
+  }
+  void Mix(uint64_t w) { h_ = Step(h_, w); }
+
+  uint64_t h_ = 0x2545F4914F6CDD1DULL;
+  uint64_t length_ = 0;
+  uint8_t tail_[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t tail_len_ = 0;
+};
+
+// The checksum of n bytes.
+inline uint64_t ChecksumOf(const uint8_t *p, size_t n) {
+  Checksum c;
+  c.Update(p, n);
+  return c.Value();
+}
+
+// The checksum of the first `size` bytes of the pattern, computed chunk by chunk (the pattern is
+// never held whole).
+inline uint64_t PatternChecksum(uint64_t seed, size_t size) {
+  std::vector<uint8_t> chunk(std::min<size_t>(size, size_t(1) << 20));
+  Checksum c;
+  for (size_t off = 0; off < size; off += chunk.size()) {
+    size_t n = std::min(chunk.size(), size - off);
+    FillPattern(seed, off, chunk.data(), n);
+    c.Update(chunk.data(), n);
+  }
+  return c.Value();
+}
+
+// A stand-in for std::vector<uint8_t> on the receiving side: unpacking it reads the msgpack bin
+// in place (no copy; with zero-copy unpacking that is the object store's memory) and keeps only
+// its size and checksum. Receive-only: it cannot be packed.
+struct BytesDigest {
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+  // Reads a bin (or str) object in place.
+  void msgpack_unpack(const msgpack::object &o) {
+    if (o.type == msgpack::type::BIN) {
+      size = o.via.bin.size;
+      checksum = ChecksumOf(reinterpret_cast<const uint8_t *>(o.via.bin.ptr), size);
+    } else if (o.type == msgpack::type::STR) {
+      size = o.via.str.size;
+      checksum = ChecksumOf(reinterpret_cast<const uint8_t *>(o.via.str.ptr), size);
+    } else {
+      throw msgpack::type_error();
+    }
+  }
+};
+
+// Receive-only: unpacking it reads the first half of the msgpack bin in place and then kills the
+// process with SIGKILL, in the middle of reading the object (defined in remote_functions.cc).
+struct DieWhileReading {
+  void msgpack_unpack(const msgpack::object &o);
+};
+
+// A large value (payload) that holds refs to other values.
+struct LargeWithRefs {
+  std::vector<uint8_t> payload;
+  std::vector<ray::ObjectRef<std::vector<uint8_t>>> refs;
+  MSGPACK_DEFINE(payload, refs);
 };
 
 }  // namespace goray_test
@@ -92,6 +238,19 @@ std::string WorkerExe();  // readlink("/proc/self/exe")
 
 // Deliberately NOT registered with RAY_REMOTE.
 int NotRegistered(int x);
+
+// Large values (object_store_test).
+uint64_t ChecksumBytes(std::vector<uint8_t> v);             // goray_test::ChecksumOf(v)
+uint64_t DigestRef(ray::ObjectRef<std::vector<uint8_t>> ref);  // Get as BytesDigest: no copy
+int ReadRefThenDie(ray::ObjectRef<std::vector<uint8_t>> ref);  // Get as DieWhileReading
+uint64_t ReadArgThenDie(std::vector<uint8_t> v);  // reads the first half, then SIGKILLs itself
+// Puts n patterns (seeds seed .. seed + n - 1, `size` bytes each) and returns their refs.
+std::vector<ray::ObjectRef<std::vector<uint8_t>>> PutPatternsInWorker(uint64_t seed, int n,
+                                                                      uint64_t size);
+// Gets each ref and returns the checksums, in order.
+std::vector<uint64_t> ChecksumsOfRefs(std::vector<ray::ObjectRef<std::vector<uint8_t>>> refs);
+// The checksum of the payload, then those of the values its refs name.
+std::vector<uint64_t> ChecksumsInHolder(goray_test::LargeWithRefs holder);
 
 // ------------------------------------------------------------------------------------- actors
 // (all factories and the member functions listed in remote_functions.cc are RAY_REMOTE'd)

@@ -146,7 +146,32 @@ func TestMoreDataThanCapacitySpillsAndRestores(t *testing.T) {
 			t.Fatalf("a task read spilled object %d as %s", i, got)
 		}
 	}
-	_, err := cw.Put(make([]byte, 9<<20), nil)
+	// All at once: more than the store holds is in use by the tasks and by one Get.
+	var sums []ids.ObjectID
+	for _, id := range refs {
+		sums = append(sums, submit(t, cw, "Sum", 0, ref(id)))
+	}
+	for i, s := range sums {
+		if got := string(readBytes(t, cw, s)); got != checksum(pattern(2<<20, byte(i))) {
+			t.Fatalf("task %d of 6 run together read %s", i, got)
+		}
+	}
+	objs, err := cw.Get(refs, 20*time.Second)
+	if err != nil {
+		t.Fatalf("one Get of 12 MiB from an 8 MiB store: %v", err)
+	}
+	for i, obj := range objs {
+		b, err := cw.Bytes(obj)
+		if err != nil || checksum(b) != checksum(pattern(2<<20, byte(i))) {
+			t.Fatalf("object %d of one Get of all: %v", i, err)
+		}
+	}
+	for i, obj := range objs {
+		if obj.InShm {
+			cw.ReleaseRead(refs[i])
+		}
+	}
+	_, err = cw.Put(make([]byte, 9<<20), nil)
 	if core.CodeOf(err) != core.CodeStoreFull {
 		t.Fatalf("a put larger than the store gave %v, want a store-full error", err)
 	}

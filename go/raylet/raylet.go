@@ -446,14 +446,6 @@ func (r *Raylet) failedArg(t *task) *objstore.Object {
 // its failure when an argument failed), an actor's creation to its start, a call to its actor.
 // Called with r.mu held.
 func (r *Raylet) argsReady(t *task) {
-	if err := r.pinTaskArgs(t); err != nil {
-		if t.isCreation {
-			r.actorDied(t.actor, "The actor died because an argument of its factory could not be read: "+err.Error(), false)
-		} else {
-			r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
-		}
-		return
-	}
 	if t.actor != nil {
 		if !t.isCreation {
 			r.dispatchActor(t.actor)
@@ -590,7 +582,7 @@ func (r *Raylet) resolvedSpec(t *task) *pb.TaskSpec {
 		}
 		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
 		obj, _ := r.store.Get(dep)
-		spec.Args[i] = r.argForWorker(dep, obj)
+		spec.Args[i] = r.argForTask(t, dep, obj)
 	}
 	return spec
 }

@@ -377,12 +377,18 @@ func (r *Raylet) forReader(id ids.ObjectID, obj *objstore.Object) (*objstore.Obj
 }
 
 // sendObjectTo sends a stored object to a client, pinning it for the client when it is in
-// shared memory; a spilled object that cannot come back is reported as a store-full error for
-// this one read. Called with r.mu held.
+// shared memory; a spilled object that cannot come back into the arena now travels in the
+// message. Called with r.mu held.
 func (r *Raylet) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) {
 	out, pinned, err := r.forReader(id, obj)
 	if err != nil {
-		out = &objstore.Object{Kind: objstore.KindStoreFull, Data: []byte(err.Error())}
+		// No room to bring it back now: this reader gets the bytes in the message.
+		data, rerr := r.spilledBytes(id)
+		if rerr != nil {
+			out = &objstore.Object{Kind: objstore.KindStoreFull, Data: []byte(fmt.Sprintf("%v; and reading it from disk: %v", err, rerr))}
+		} else {
+			out = &objstore.Object{Kind: obj.Kind, Data: data, Contained: obj.Contained}
+		}
 	}
 	if pinned {
 		if c.pins == nil {
@@ -423,37 +429,7 @@ func (r *Raylet) NumObjects() int {
 	return r.store.Len()
 }
 
-// pinTaskArgs brings a task's shared-memory arguments into the arena and pins them until the
-// task is done (unpinTaskArgs). Called with r.mu held, once its arguments exist.
-func (r *Raylet) pinTaskArgs(t *task) error {
-	if t.pinned != nil {
-		return nil
-	}
-	pinned := []ids.ObjectID{}
-	for _, a := range t.spec.Args {
-		if !a.IsRef {
-			continue
-		}
-		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
-		obj, ok := r.store.Get(dep)
-		if !ok || !obj.InShm {
-			continue
-		}
-		so, err := r.ensureResident(dep)
-		if err != nil {
-			for _, id := range pinned {
-				r.unpin(id)
-			}
-			return fmt.Errorf("argument of %s: %w", taskLabel(t), err)
-		}
-		so.pins++
-		pinned = append(pinned, dep)
-	}
-	t.pinned = pinned
-	return nil
-}
-
-// unpinTaskArgs drops what pinTaskArgs pinned (once). Called with r.mu held.
+// unpinTaskArgs drops the pins argForTask took for a task (once). Called with r.mu held.
 func (r *Raylet) unpinTaskArgs(t *task) {
 	for _, id := range t.pinned {
 		r.unpin(id)
@@ -461,14 +437,40 @@ func (r *Raylet) unpinTaskArgs(t *task) {
 	t.pinned = nil
 }
 
-// argForWorker is a resolved argument as a worker gets it. Called with r.mu held.
-func (r *Raylet) argForWorker(dep ids.ObjectID, obj *objstore.Object) *pb.TaskArg {
-	if obj.InShm {
-		if so := r.shmObjs[dep]; so != nil && so.spillPath == "" {
-			return &pb.TaskArg{InShm: true, ShmOffset: so.off, ShmSize: so.size, ContainedIds: ids.ToBytes(obj.Contained)}
-		}
+// argForTask is a resolved argument as a worker gets it. One in shared memory is brought back
+// from disk if needed and pinned for the task (once) until it is done; when the arena has no
+// room for it now, its bytes travel in the message instead. Called with r.mu held.
+func (r *Raylet) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb.TaskArg {
+	contained := ids.ToBytes(obj.Contained)
+	if !obj.InShm {
+		return &pb.TaskArg{Data: obj.Data, ContainedIds: contained}
 	}
-	return &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}
+	so, err := r.ensureResident(dep)
+	if err != nil {
+		data, rerr := r.spilledBytes(dep)
+		if rerr != nil {
+			glog.Errorf("argument of %s: %v; and reading it from disk: %v", taskLabel(t), err, rerr)
+		}
+		return &pb.TaskArg{Data: data, ContainedIds: contained}
+	}
+	pinned := false
+	for _, id := range t.pinned {
+		pinned = pinned || id == dep
+	}
+	if !pinned {
+		so.pins++
+		t.pinned = append(t.pinned, dep)
+	}
+	return &pb.TaskArg{InShm: true, ShmOffset: so.off, ShmSize: so.size, ContainedIds: contained}
+}
+
+// spilledBytes reads a spilled object's bytes from its file.
+func (r *Raylet) spilledBytes(id ids.ObjectID) ([]byte, error) {
+	so := r.shmObjs[id]
+	if so == nil || so.spillPath == "" {
+		return nil, fmt.Errorf("object %s is neither in the arena nor on disk", id.Hex())
+	}
+	return os.ReadFile(so.spillPath)
 }
 
 // registered is the answer to a client's registration: where the arena is and what goes there.

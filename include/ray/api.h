@@ -100,18 +100,73 @@ inline bool IsInitialized() { return ray_is_initialized() == 1; }
 /// Stops Ray: workers, the embedded node, pending waits.
 inline void Shutdown() { ray_shutdown(); }
 
-/// Stores a value in the object store and returns a ref to it. ObjectRefs inside the value are
-/// recorded as contained in it.
+namespace internal {
+
+/// Stores a value whose msgpack bytes (`measured.size` of them, at least ray_put_threshold())
+/// go to the node's shared-memory object store: reserves the bytes with ray_put_create, packs the
+/// value straight into them and seals the object with its contained ids. The object is abandoned
+/// (ray_put_abort) when packing throws. Returns the new object's id.
 template <typename T>
-ray::ObjectRef<T> Put(const T &obj) {
-  internal::SerializedValue value = internal::Serializer::SerializeWithRefs(obj);
+std::string PutInSharedMemory(const T &obj, const MeasuredValue &measured) {
+  uint8_t id[RAY_ID_SIZE];
+  uint8_t *data = nullptr;
+  char *err = nullptr;
+  int code = ray_put_create(measured.size, id, &data, &err);
+  CheckStatus(code, err);
+  try {
+    if (data == nullptr) {
+      throw RayException("Put: the object store returned no memory for a new object of " +
+                         std::to_string(measured.size) + " bytes");
+    }
+    Serializer::PackInto(obj, reinterpret_cast<char *>(data), measured.size);
+  } catch (...) {
+    ray_put_abort(id);
+    throw;
+  }
+  code = ray_put_seal(id, measured.contained_ids.empty() ? nullptr : Bytes(measured.contained_ids),
+                      measured.NumContained(), &err);
+  CheckStatus(code, err);
+  return std::string(reinterpret_cast<const char *>(id), RAY_ID_SIZE);
+}
+
+/// Stores msgpack bytes through ray_put, which copies them; `contained_ids` lists the ObjectRefs
+/// inside (packed ids). Returns the new object's id.
+inline std::string PutCopy(const char *data, size_t size, const std::string &contained_ids) {
   uint8_t id[RAY_ID_SIZE];
   char *err = nullptr;
-  int code = ray_put(reinterpret_cast<const uint8_t *>(value.buffer.data()), value.buffer.size(),
-                     value.contained_ids.empty() ? nullptr : internal::Bytes(value.contained_ids),
-                     value.NumContained(), id, &err);
-  internal::CheckStatus(code, err);
-  return ray::ObjectRef<T>(std::string(reinterpret_cast<const char *>(id), RAY_ID_SIZE));
+  int code = ray_put(reinterpret_cast<const uint8_t *>(data), size,
+                     contained_ids.empty() ? nullptr : Bytes(contained_ids),
+                     contained_ids.size() / RAY_ID_SIZE, id, &err);
+  CheckStatus(code, err);
+  return std::string(reinterpret_cast<const char *>(id), RAY_ID_SIZE);
+}
+
+}  // namespace internal
+
+/// Stores a value in the object store and returns a ref to it. ObjectRefs inside the value are
+/// recorded as contained in it. On a node, a value whose msgpack bytes reach ray_put_threshold()
+/// is packed straight into the node's shared-memory object store (no other copy of its bytes is
+/// made); smaller values, and every value in local mode, are copied through ray_put. Throws
+/// RayException on failure, with a message starting "ObjectStoreFullError:" when the store has no
+/// room for the value even after spilling.
+template <typename T>
+ray::ObjectRef<T> Put(const T &obj) {
+  const size_t threshold = ray_put_threshold();
+  std::string id;
+  if (threshold == 0) {
+    internal::SerializedValue value = internal::Serializer::SerializeWithRefs(obj);
+    id = internal::PutCopy(value.buffer.data(), value.buffer.size(), value.contained_ids);
+  } else {
+    internal::MeasuredValue measured = internal::Serializer::Measure(obj);
+    if (measured.size >= threshold) {
+      id = internal::PutInSharedMemory(obj, measured);
+    } else {
+      msgpack::sbuffer buffer(measured.size);  // sized to the measured bytes
+      internal::Serializer::PackMeasured(buffer, obj);
+      id = internal::PutCopy(buffer.data(), buffer.size(), measured.contained_ids);
+    }
+  }
+  return ray::ObjectRef<T>(id);
 }
 
 namespace internal {

@@ -45,11 +45,23 @@ inline std::string TakeErrorMessage(char *err, int code) {
 }
 
 /// Throws RayException when a C call did not return RAY_OK; `prefix` is put before the message
-/// unless the message already starts with it.
+/// unless the message already starts with it. RAY_ERR_OBJECT_STORE_FULL keeps the runtime's
+/// message ("ObjectStoreFullError: ...") unprefixed.
 inline void CheckStatus(int code, char *err, const std::string &prefix = std::string()) {
   if (code == RAY_OK) {
     if (err != nullptr) ray_free(err);
     return;
+  }
+  if (code == RAY_ERR_OBJECT_STORE_FULL) {
+    // The runtime's message ("ObjectStoreFullError: ...") is passed on as it is, without a
+    // prefix, so that callers can recognize it.
+    std::string msg;
+    if (err != nullptr) {
+      msg = err;
+      ray_free(err);
+    }
+    if (msg.empty()) msg = "ObjectStoreFullError: the node's object store has no room left";
+    throw RayException(msg);
   }
   std::string msg = TakeErrorMessage(err, code);
   if (!prefix.empty() && msg.compare(0, prefix.size(), prefix) != 0) {
