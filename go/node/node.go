@@ -58,6 +58,7 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	removeStaleArenas()
+	memory := storeMemory(opts.ObjectStoreMemory)
 	n.Raylet = raylet.New(raylet.Config{
 		SessionDir:     sess.Dir,
 		LogsDir:        sess.LogsDir,
@@ -68,8 +69,8 @@ func Start(opts Options) (*Node, error) {
 		DriverExe:      opts.DriverExe,
 		Namespace:      opts.Namespace,
 
-		ObjectStoreMemory: storeMemory(opts.ObjectStoreMemory),
-		ArenaPath:         arenaPath(sess.Dir),
+		ObjectStoreMemory: memory,
+		ArenaPath:         arenaPath(sess.Dir, memory),
 		SpillDir:          filepath.Join(sess.Dir, "spill"),
 	})
 	if err := n.Raylet.Start(); err != nil {
@@ -109,12 +110,16 @@ func (n *Node) register(ip string) error {
 // shmDir is where object store arenas live.
 const shmDir = "/dev/shm"
 
-// arenaPath names the session's arena in /dev/shm ("" when there is no /dev/shm).
-func arenaPath(sessionDir string) string {
-	if st, err := os.Stat(shmDir); err != nil || !st.IsDir() {
-		return ""
+// arenaPath names the session's arena: in /dev/shm when it has room for size bytes; otherwise
+// (a container's 64 MiB /dev/shm, say) a file in the session directory, as Ray falls back to
+// /tmp: still one mapping shared by every process, backed by the page cache.
+func arenaPath(sessionDir string, size int64) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(shmDir, &st); err == nil && int64(st.Bavail)*int64(st.Bsize) >= size {
+		return filepath.Join(shmDir, "goray_"+filepath.Base(sessionDir)+"_objects")
 	}
-	return filepath.Join(shmDir, "goray_"+filepath.Base(sessionDir)+"_objects")
+	glog.Warningf("%s has less than the object store's %d bytes free: the object store is a file in %s instead (slower; give the machine a larger /dev/shm or pass a smaller --object-store-memory)", shmDir, size, sessionDir)
+	return filepath.Join(sessionDir, "object_store")
 }
 
 // removeStaleArenas deletes the arenas of sessions whose process is gone (a driver killed with
@@ -149,8 +154,7 @@ func storeMemory(given int64) int64 {
 	return DefaultObjectStoreMemory()
 }
 
-// DefaultObjectStoreMemory is Ray's default: 30% of the machine's memory, and no more than what
-// /dev/shm can hold (less 10% for other users of it).
+// DefaultObjectStoreMemory is Ray's default: 30% of the machine's memory.
 func DefaultObjectStoreMemory() int64 {
 	mem := int64(0)
 	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
@@ -165,14 +169,7 @@ func DefaultObjectStoreMemory() int64 {
 	if mem == 0 {
 		mem = 2 << 30
 	}
-	size := mem * 3 / 10
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(shmDir, &st); err == nil {
-		if avail := int64(st.Bavail) * int64(st.Bsize) * 9 / 10; avail < size {
-			size = avail
-		}
-	}
-	return size
+	return mem * 3 / 10
 }
 
 // RayletSocket is the path core workers connect to.

@@ -2,6 +2,8 @@ package node
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"strconv"
 	"testing"
 	"time"
@@ -277,4 +279,14 @@ func TestWorkerKilledWhileReadingLeavesTheStoreConsistent(t *testing.T) {
 		_, used, _ := n.Raylet.ShmStats()
 		return used == 0
 	})
+}
+
+func TestArenaFallsBackToTheSessionDirWhenDevShmIsTooSmall(t *testing.T) {
+	dir := shortTempDir(t)
+	if got := arenaPath(dir, 1<<20); got == "" || !strings.HasPrefix(got, shmDir+"/goray_") {
+		t.Fatalf("a 1 MiB store goes to %q, want /dev/shm", got)
+	}
+	if got := arenaPath(dir, 1<<60); got != filepath.Join(dir, "object_store") {
+		t.Fatalf("a store larger than /dev/shm goes to %q, want the session directory", got)
+	}
 }
