@@ -77,7 +77,7 @@ func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
 	})
 	// The node frees objects no process refers to: tell it about this process's references.
 	cw.refs.notify = b.refsChanged
-	cw.refs.flush = b.flushRefsSoon
+	cw.refs.flush = b.flushSoon
 	workerID := opts.WorkerID
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{
 		WorkerId: workerID[:], IsDriver: !opts.IsWorker, Pid: int32(os.Getpid()),
@@ -355,15 +355,17 @@ func (b *nodeBackend) flush() {
 	}
 }
 
-// refsFlushDelay is how long reference notices may wait for company: a burst of them (10,000
-// ObjectRefs deserialized at once) goes out in one batch instead of one send each. Any other
-// message sends them sooner; they stay in order with everything else either way.
-const refsFlushDelay = 200 * time.Microsecond
+// flushDelay is how long messages nobody waits for (reference notices, small puts) may wait for
+// company: a burst of them (10,000 ObjectRefs deserialized at once, a loop of puts) goes out in a
+// few batches instead of one send each. Any other message sends them sooner, and they stay in
+// order with everything else: whatever another process learns about them comes after them on
+// this stream.
+const flushDelay = 200 * time.Microsecond
 
-// flushRefsSoon sends the queued reference notices after refsFlushDelay.
-func (b *nodeBackend) flushRefsSoon() {
+// flushSoon sends what Enqueue left queued after flushDelay.
+func (b *nodeBackend) flushSoon() {
 	if b.flushPending.CompareAndSwap(false, true) {
-		time.AfterFunc(refsFlushDelay, func() {
+		time.AfterFunc(flushDelay, func() {
 			b.flushPending.Store(false)
 			_ = b.sender.Flush()
 		})
@@ -389,9 +391,15 @@ func (b *nodeBackend) submit(spec *pb.TaskSpec) error {
 }
 
 func (b *nodeBackend) put(id ids.ObjectID, obj *objstore.Object) error {
-	return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{
+	// This process keeps its own copy, so nobody waits for this message: it may wait for company.
+	err := b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{
 		ObjectId: id[:], Object: wire.ObjectToProto(obj),
 	}}})
+	if err != nil {
+		return Errorf(CodeShutdown, "the connection to the node is closed: %v", err)
+	}
+	b.flushSoon()
+	return nil
 }
 
 func (b *nodeBackend) fetch(list []ids.ObjectID) error {

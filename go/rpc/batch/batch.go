@@ -159,6 +159,12 @@ func (s *Sender[M]) Close() {
 			<-idle
 			s.mu.Lock()
 		}
+		if len(s.queue) > 0 && s.err == nil {
+			// Enqueued and not flushed yet: send it now.
+			s.sending = true
+			_ = s.drainLocked()
+			s.mu.Lock()
+		}
 		s.doneOnce.Do(func() { close(s.done) })
 		s.mu.Unlock()
 		return

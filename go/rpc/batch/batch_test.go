@@ -139,9 +139,13 @@ func TestEnqueueWaitsForFlushOnInlineSenders(t *testing.T) {
 		if err := s.Flush(); err != nil {
 			t.Fatal(err)
 		}
+		// Close sends what is enqueued and not flushed yet.
+		if err := s.Enqueue(3); err != nil {
+			t.Fatal(err)
+		}
 		s.Close()
-		if len(got) != 3 || got[0] != 0 || got[2] != 2 {
-			t.Fatalf("sent %v, want [0 1 2]", got)
+		if len(got) != 4 || got[0] != 0 || got[3] != 3 {
+			t.Fatalf("sent %v, want [0 1 2 3]", got)
 		}
 	})
 }
