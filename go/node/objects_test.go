@@ -3,8 +3,8 @@ package node
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,5 +288,32 @@ func TestArenaFallsBackToTheSessionDirWhenDevShmIsTooSmall(t *testing.T) {
 	}
 	if got := arenaPath(dir, 1<<60); got != filepath.Join(dir, "object_store") {
 		t.Fatalf("a store larger than /dev/shm goes to %q, want the session directory", got)
+	}
+}
+
+func TestFragmentedStoreSpillsToMakeAContiguousRange(t *testing.T) {
+	n, cw := startStoreNode(t, 8<<20)
+	var refs []ids.ObjectID
+	for i := 0; i < 4; i++ {
+		refs = append(refs, putRef(t, cw, pattern(2<<20-64, byte(i))))
+	}
+	// Free the 1st and 3rd: 4 MiB free in total, in two 2 MiB holes.
+	cw.RemoveRef(refs[0])
+	cw.RemoveRef(refs[2])
+	eventually(t, "two objects freed", func() bool {
+		_, used, _ := n.Raylet.ShmStats()
+		return used <= 4<<20
+	})
+	big := putRef(t, cw, pattern(3<<20, 9))
+	if checksum(readBytes(t, cw, big)) != checksum(pattern(3<<20, 9)) {
+		t.Fatal("the 3 MiB object came back different")
+	}
+	for _, i := range []int{1, 3} {
+		if checksum(readBytes(t, cw, refs[i])) != checksum(pattern(2<<20-64, byte(i))) {
+			t.Fatalf("object %d changed after spilling", i)
+		}
+	}
+	if n.Raylet.Spills() == 0 {
+		t.Fatal("the 3 MiB object fit without spilling into a store with only 2 MiB holes")
 	}
 }

@@ -33,10 +33,12 @@ const ShmThreshold = 100 << 10
 // pin goes.
 //
 // When a new object does not fit, unpinned objects are spilled (oldest first) to files under
-// the session's spill directory, and brought back into the arena when a process or task needs
-// them. When neither frees enough room, the request fails with ObjectStoreFullError and nothing
-// else is affected. Spilling and restoring copy under the node's lock; they are rare and bounded
-// by the store's size.
+// the session's spill directory: the files are written outside the node's lock while the
+// objects stay readable in place, then their ranges are freed (unless a reader pinned one
+// meanwhile) and the request is answered. A spilled object comes back into the arena when a
+// process or task needs it and there is room; when there is none right then, its bytes travel in
+// the message instead (reads never spill). When spilling cannot free enough room, the request
+// fails with ObjectStoreFullError and nothing else is affected.
 //
 // A writer that dies before sealing leaves a range reserved to it: freed when its stream ends.
 // A reader that dies leaves pins: dropped when its stream ends.
@@ -46,6 +48,7 @@ type shmObject struct {
 	creator   *client // until sealed
 	pins      int
 	freed     bool   // nothing refers to it any more: the range goes with the last pin
+	spilling  bool   // being written to disk (outside the node's lock); still readable in place
 	spillPath string // set while its bytes are on disk instead of in the arena
 	seq       uint64 // age, for choosing what to spill
 }
@@ -92,8 +95,11 @@ func storeFull(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errStoreFull, fmt.Sprintf(format, args...))
 }
 
-// reserve finds room for size bytes, spilling unpinned objects when needed. Called with r.mu held.
-func (r *Raylet) reserve(size int64) (int64, error) {
+// errNoRoom marks a reservation that could succeed after spilling.
+var errNoRoom = fmt.Errorf("%w: no free range", errStoreFull)
+
+// reserveNow finds a free range of size bytes without spilling. Called with r.mu held.
+func (r *Raylet) reserveNow(size int64) (int64, error) {
 	if r.arena == nil {
 		return 0, storeFull("this node has no shared-memory object store")
 	}
@@ -103,62 +109,90 @@ func (r *Raylet) reserve(size int64) (int64, error) {
 	if off, ok := r.alloc.Alloc(size); ok {
 		return off, nil
 	}
-	if err := r.spillFor(size); err != nil {
-		return 0, err
-	}
-	if off, ok := r.alloc.Alloc(size); ok {
-		return off, nil
-	}
-	return 0, storeFull("no room for %d bytes: %d of %d bytes are in use by objects being written or read, and the rest is fragmented", size, r.alloc.Used(), r.alloc.Capacity())
+	return 0, errNoRoom
 }
 
-// spillFor writes unpinned objects to disk, oldest first, until a range of size bytes is free.
+// spillJob is one object being written to disk outside the node's lock.
+type spillJob struct {
+	id   ids.ObjectID
+	so   *shmObject
+	data []byte // its range: objects are immutable once sealed, and the range stays reserved
+	path string
+	err  error
+}
+
+// chooseVictims marks unpinned objects, oldest first, for spilling until freeing them would
+// leave size bytes free in total (and at least one). While marked (spilling) an object stays readable in place.
 // Called with r.mu held.
-func (r *Raylet) spillFor(size int64) error {
+func (r *Raylet) chooseVictims(size int64) []*spillJob {
 	var cands []ids.ObjectID
 	for id, so := range r.shmObjs {
-		if so.sealed && !so.freed && so.pins == 0 && so.spillPath == "" {
+		if so.sealed && !so.freed && !so.spilling && so.pins == 0 && so.spillPath == "" {
 			cands = append(cands, id)
 		}
 	}
 	sort.Slice(cands, func(i, j int) bool { return r.shmObjs[cands[i]].seq < r.shmObjs[cands[j]].seq })
-	need := shm.Rounded(size)
+	free := r.alloc.Capacity() - r.alloc.Used()
+	var jobs []*spillJob
 	for _, id := range cands {
-		if r.alloc.Largest() >= need {
-			return nil
+		// At least one per round: free space may be enough in total but fragmented.
+		if len(jobs) > 0 && free >= shm.Rounded(size) {
+			break
 		}
-		if err := r.spill(id); err != nil {
-			return storeFull("no room for %d bytes, and spilling to %s failed: %v", size, r.cfg.SpillDir, err)
+		so := r.shmObjs[id]
+		data, err := r.arena.Bytes(so.off, so.size)
+		if err != nil {
+			continue
 		}
+		so.spilling = true
+		jobs = append(jobs, &spillJob{id: id, so: so, data: data, path: filepath.Join(r.cfg.SpillDir, id.Hex())})
+		free += shm.Rounded(so.size)
 	}
-	if r.alloc.Largest() >= need {
-		return nil
-	}
-	return storeFull("no room for %d bytes: %d of %d bytes are in use by objects being written or read", size, r.alloc.Used(), r.alloc.Capacity())
+	return jobs
 }
 
-// spill moves one object's bytes to a file and frees its range. Called with r.mu held.
-func (r *Raylet) spill(id ids.ObjectID) error {
-	so := r.shmObjs[id]
-	data, err := r.arena.Bytes(so.off, so.size)
-	if err != nil {
-		return err
+// writeSpills writes the jobs' files. Called without r.mu.
+func writeSpills(dir string, jobs []*spillJob) {
+	if err := os.MkdirAll(dir, 0700); err != nil {
+		for _, j := range jobs {
+			j.err = err
+		}
+		return
 	}
-	if err := os.MkdirAll(r.cfg.SpillDir, 0700); err != nil {
-		return err
+	for _, j := range jobs {
+		if j.err = os.WriteFile(j.path, j.data, 0600); j.err != nil {
+			os.Remove(j.path)
+		}
+		j.data = nil
 	}
-	path := filepath.Join(r.cfg.SpillDir, id.Hex())
-	if err := os.WriteFile(path, data, 0600); err != nil {
-		os.Remove(path)
-		return err
+}
+
+// finishSpills frees the ranges of the objects now on disk; an object that was pinned or freed
+// meanwhile, or whose file failed, keeps (or gives up) its range as usual. Called with r.mu held.
+func (r *Raylet) finishSpills(jobs []*spillJob) {
+	for _, j := range jobs {
+		so := j.so
+		so.spilling = false
+		switch {
+		case j.err != nil:
+			glog.Warningf("spilling object %s to %s failed: %v", j.id.Hex(), j.path, j.err)
+		case so.freed || so.pins > 0:
+			os.Remove(j.path)
+		default:
+			if err := r.alloc.Free(so.off, so.size); err != nil {
+				glog.Errorf("object store: %v", err)
+				os.Remove(j.path)
+				continue
+			}
+			so.spillPath = j.path
+			r.spills++
+			glog.V(1).Infof("spilled object %s (%d bytes) to %s", j.id.Hex(), so.size, j.path)
+			continue
+		}
+		if so.freed && so.pins == 0 {
+			r.releaseShm(j.id, so)
+		}
 	}
-	if err := r.alloc.Free(so.off, so.size); err != nil {
-		return err
-	}
-	so.spillPath = path
-	r.spills++
-	glog.V(1).Infof("spilled object %s (%d bytes) to %s", id.Hex(), so.size, path)
-	return nil
 }
 
 // ensureResident brings a spilled object back into the arena. Called with r.mu held.
@@ -170,7 +204,7 @@ func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
 	if so.spillPath == "" {
 		return so, nil
 	}
-	off, err := r.reserve(so.size)
+	off, err := r.reserveNow(so.size) // no spilling on the read path: callers fall back to messages
 	if err != nil {
 		return nil, fmt.Errorf("restoring spilled object %s: %w", id.Hex(), err)
 	}
@@ -203,8 +237,17 @@ func readFull(f *os.File, dst []byte) (int, error) {
 	return n, nil
 }
 
-// createObject reserves a range for a client's new object. Called with r.mu held.
+// createObject reserves a range for a client's new object. When the arena is full it spills
+// unpinned objects to disk (outside the node's lock) and answers once there is room; after
+// maxSpillRounds rounds without room it answers ObjectStoreFullError. Called with r.mu held.
 func (r *Raylet) createObject(c *client, m *pb.CreateObject) {
+	r.createObjectRound(c, m, 0)
+}
+
+// maxSpillRounds bounds how often one request spills before giving up.
+const maxSpillRounds = 4
+
+func (r *Raylet) createObjectRound(c *client, m *pb.CreateObject, round int) {
 	fail := func(err error) {
 		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error(), StoreFull: errors.Is(err, errStoreFull)})
 	}
@@ -225,7 +268,26 @@ func (r *Raylet) createObject(c *client, m *pb.CreateObject) {
 		fail(fmt.Errorf("create object %s: it exists already", id.Hex()))
 		return
 	}
-	off, err := r.reserve(m.Size)
+	off, err := r.reserveNow(m.Size)
+	if errors.Is(err, errNoRoom) && round < maxSpillRounds {
+		if jobs := r.chooseVictims(m.Size); len(jobs) > 0 {
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				writeSpills(r.cfg.SpillDir, jobs)
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				r.finishSpills(jobs)
+				if !r.stopped && r.clients[c] {
+					r.createObjectRound(c, m, round+1)
+				}
+			}()
+			return
+		}
+	}
+	if errors.Is(err, errNoRoom) {
+		err = storeFull("no room for %d bytes: %d of %d bytes are in use by objects being written or read (or the free space is fragmented)", m.Size, r.alloc.Used(), r.alloc.Capacity())
+	}
 	if err != nil {
 		fail(err)
 		return
@@ -348,6 +410,9 @@ func (r *Raylet) shmFreed(id ids.ObjectID) {
 }
 
 func (r *Raylet) releaseShm(id ids.ObjectID, so *shmObject) {
+	if so.spilling {
+		return // finishSpills releases it once its file is written
+	}
 	delete(r.shmObjs, id)
 	if so.spillPath != "" {
 		os.Remove(so.spillPath)
