@@ -375,13 +375,18 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 		ready = make([]bool, len(list))
 	}
 	count := 0
+	var inShm []ids.ObjectID
 	for i, id := range list {
 		if !ready[i] {
 			continue
 		}
-		if obj, ok := cw.store.Get(id); ok && obj.Kind == kindUnknown {
+		obj, ok := cw.store.Get(id)
+		if ok && obj.Kind == kindUnknown {
 			cw.store.Delete(id)
 			return nil, Errorf(CodeUnknownObject, "Wait: object %s is unknown: no process of this cluster created it, or it was freed", id.Hex())
+		}
+		if ok && obj.InShm {
+			inShm = append(inShm, id)
 		}
 		if count >= n {
 			ready[i] = false
@@ -389,7 +394,7 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 		}
 		count++
 	}
-	cw.dropUnread(list) // Wait reads nothing: shared-memory objects go back to the node
+	cw.dropUnread(inShm) // Wait reads nothing: shared-memory objects go back to the node
 	return ready, nil
 }
 

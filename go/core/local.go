@@ -10,6 +10,7 @@ import (
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
+	"goray/rpc/wire"
 )
 
 // DefaultLocalThreads is local mode's pool size unless --num-cpus says otherwise (Ray's local
@@ -99,20 +100,6 @@ func (b *localBackend) known(id ids.ObjectID) bool {
 	return b.pending[id]
 }
 
-// argRefs lists the objects a task holds until it finishes: its ObjectRef arguments and the refs
-// inside its value arguments.
-func argRefs(spec *pb.TaskSpec) []ids.ObjectID {
-	var out []ids.ObjectID
-	for _, a := range spec.Args {
-		if a.IsRef {
-			id, _ := ids.ObjectIDFromBytes(a.ObjectId)
-			out = append(out, id)
-		}
-		out = append(out, ids.FromBytesList(a.ContainedIds)...)
-	}
-	return out
-}
-
 // deps lists a spec's ObjectRef arguments, or the first one nobody created.
 func (b *localBackend) deps(spec *pb.TaskSpec) ([]ids.ObjectID, *ids.ObjectID) {
 	var deps []ids.ObjectID
@@ -140,7 +127,7 @@ func (b *localBackend) submit(spec *pb.TaskSpec) error {
 			"Argument of task %s is ObjectRef %s, which no process of this cluster created (or it was freed)", spec.FunctionName, unknown.Hex()))})
 		return nil
 	}
-	held := argRefs(spec)
+	held := wire.ArgRefs(spec)
 	b.cw.refs.add(held...)
 	b.mu.Lock()
 	b.pending[ret] = true

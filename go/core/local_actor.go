@@ -7,6 +7,7 @@ import (
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
+	"goray/rpc/wire"
 )
 
 // Why an actor died, as calls on it report.
@@ -59,7 +60,7 @@ func (b *localBackend) createActor(id ids.ActorID, o ActorOptions) error {
 	}
 	b.actors[id] = a
 	b.mu.Unlock()
-	held := argRefs(o.Creation)
+	held := wire.ArgRefs(o.Creation)
 	b.cw.refs.add(held...)
 	b.actorLoops.Add(1)
 	go func() {
@@ -106,7 +107,7 @@ func (b *localBackend) submitActorCall(spec *pb.TaskSpec, ret ids.ObjectID) {
 		b.cw.storeLocal(ret, actorDied(fmt.Sprintf("No actor %x exists in this process", spec.ActorId)))
 		return
 	}
-	held := argRefs(spec)
+	held := wire.ArgRefs(spec)
 	b.cw.refs.add(held...)
 	b.mu.Lock()
 	b.pending[ret] = true
@@ -190,7 +191,7 @@ func (a *localActor) die(cause string) {
 	b.mu.Unlock()
 	for _, spec := range queue {
 		ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
-		b.finishCall(ret, actorDied(cause), argRefs(spec))
+		b.finishCall(ret, actorDied(cause), wire.ArgRefs(spec))
 	}
 }
 
@@ -290,7 +291,7 @@ func (a *localActor) run(held []ids.ObjectID) {
 			}
 		}
 		ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
-		held := argRefs(spec)
+		held := wire.ArgRefs(spec)
 		callArgs, failed, ok := b.resolveArgs(spec)
 		if !ok {
 			return

@@ -173,7 +173,7 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 					obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte("the object is in the node's shared memory, which this process could not map")}
 				}
 				if !b.cw.storeLocal(id, obj) && obj.InShm {
-					b.cw.shm.releasePin(id) // a second copy: the first stays
+					b.cw.shm.release([][]byte{id[:]}) // a second copy: the first stays
 				}
 			case *pb.ServerMessage_Reply:
 				b.mu.Lock()
@@ -380,7 +380,12 @@ func (b *nodeBackend) refsChanged(added, removed []ids.ObjectID) {
 }
 
 func (b *nodeBackend) queue(m *pb.ClientMessage) error {
-	if err := b.sender.Queue(m); err != nil {
+	return closedErr(b.sender.Queue(m))
+}
+
+// closedErr is the caller's error for a message the stream to the node could not take.
+func closedErr(err error) error {
+	if err != nil {
 		return Errorf(CodeShutdown, "the connection to the node is closed: %v", err)
 	}
 	return nil
@@ -392,14 +397,11 @@ func (b *nodeBackend) submit(spec *pb.TaskSpec) error {
 
 func (b *nodeBackend) put(id ids.ObjectID, obj *objstore.Object) error {
 	// This process keeps its own copy, so nobody waits for this message: it may wait for company.
-	err := b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{
+	err := closedErr(b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{
 		ObjectId: id[:], Object: wire.ObjectToProto(obj),
-	}}})
-	if err != nil {
-		return Errorf(CodeShutdown, "the connection to the node is closed: %v", err)
-	}
+	}}}))
 	b.flushSoon()
-	return nil
+	return err
 }
 
 func (b *nodeBackend) fetch(list []ids.ObjectID) error {

@@ -70,15 +70,13 @@ func (cw *CoreWorker) SealShm(id ids.ObjectID, contained []ids.ObjectID) error {
 		return Errorf(CodeInvalidArgument, "this process has no shared-memory object store (local mode)")
 	}
 	cw.refs.markHeld(id)
-	return cw.shm.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{
-		ObjectId: id[:], ContainedIds: ids.ToBytes(contained),
-	}}})
+	return cw.shm.seal(id, contained, false)
 }
 
 // AbortShm gives up an object made with CreateShm.
 func (cw *CoreWorker) AbortShm(id ids.ObjectID) {
 	if cw.shm != nil {
-		_ = cw.shm.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{ObjectId: id[:], Abort: true}}})
+		_ = cw.shm.seal(id, nil, true)
 	}
 }
 
@@ -113,8 +111,13 @@ func (s *shmClient) putBytes(id ids.ObjectID, data []byte, contained []ids.Objec
 		return err
 	}
 	copy(buf, data)
+	return s.seal(id, contained, false)
+}
+
+// seal tells the node the object written into id's range is complete (or, with abort, given up).
+func (s *shmClient) seal(id ids.ObjectID, contained []ids.ObjectID, abort bool) error {
 	return s.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{
-		ObjectId: id[:], ContainedIds: ids.ToBytes(contained),
+		ObjectId: id[:], ContainedIds: ids.ToBytes(contained), Abort: abort,
 	}}})
 }
 
@@ -193,14 +196,14 @@ func (cw *CoreWorker) dropUnread(list []ids.ObjectID) {
 		release = append(release, id[:])
 	}
 	s.mu.Unlock()
-	if len(release) > 0 {
-		_ = s.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: release}}})
-	}
+	s.release(release)
 }
 
-// releasePin tells the node this process will not read an object it was sent (a duplicate).
-func (s *shmClient) releasePin(id ids.ObjectID) {
-	_ = s.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: [][]byte{id[:]}}}})
+// release tells the node this process no longer reads these objects (raw ids).
+func (s *shmClient) release(raw [][]byte) {
+	if len(raw) > 0 {
+		_ = s.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: raw}}})
+	}
 }
 
 func (s *shmClient) close() {

@@ -145,15 +145,24 @@ func startNode(t *testing.T, resources map[string]float64) (*Node, *core.CoreWor
 // startNodeDriver starts a node and a driver connected in process or over the node's socket.
 func startNodeDriver(t *testing.T, resources map[string]float64, inProcess bool) (*Node, *core.CoreWorker) {
 	t.Helper()
-	n, err := Start(Options{TempDir: shortTempDir(t), Resources: resources, WorkerCommand: []string{os.Args[0]}})
+	return startNodeWith(t, Options{Resources: resources}, inProcess)
+}
+
+// startNodeWith starts a node with opts (workers are this test binary; a temporary dir) and a
+// driver connected in process or over the node's socket; both stop when the test ends.
+func startNodeWith(t *testing.T, opts Options, inProcess bool) (*Node, *core.CoreWorker) {
+	t.Helper()
+	opts.TempDir = shortTempDir(t)
+	opts.WorkerCommand = []string{os.Args[0]}
+	n, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := core.Options{RayletSocket: n.RayletSocket(), WorkerID: ids.NewUniqueID()}
+	driver := core.Options{RayletSocket: n.RayletSocket(), WorkerID: ids.NewUniqueID()}
 	if inProcess {
-		opts.ConnectInProcess = n.Raylet.ConnectInProcess
+		driver.ConnectInProcess = n.Raylet.ConnectInProcess
 	}
-	cw, err := core.New(opts)
+	cw, err := core.New(driver)
 	if err != nil {
 		n.Stop()
 		t.Fatal(err)

@@ -34,21 +34,7 @@ func checksum(b []byte) string {
 // startStoreNode starts a node whose object store has capacity bytes, with a driver in process.
 func startStoreNode(t *testing.T, capacity int64) (*Node, *core.CoreWorker) {
 	t.Helper()
-	n, err := Start(Options{TempDir: shortTempDir(t), Resources: map[string]float64{"CPU": 2},
-		WorkerCommand: []string{os.Args[0]}, ObjectStoreMemory: capacity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cw, err := core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID()})
-	if err != nil {
-		n.Stop()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cw.Close()
-		n.Stop()
-	})
-	return n, cw
+	return startNodeWith(t, Options{Resources: map[string]float64{"CPU": 2}, ObjectStoreMemory: capacity}, true)
 }
 
 // putRef puts data and holds one ref to it, as a C++ ObjectRef would.

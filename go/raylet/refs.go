@@ -3,6 +3,7 @@ package raylet
 import (
 	"goray/ids"
 	pb "goray/rpc/proto"
+	"goray/rpc/wire"
 )
 
 // objectRefs is what keeps one object alive on the node. The node frees an object (and drops
@@ -115,21 +116,8 @@ func (r *Raylet) maybeFree(id ids.ObjectID) {
 // holdTaskRefs holds the objects a task's arguments refer to until releaseTaskRefs. Called with
 // r.mu held.
 func (r *Raylet) holdTaskRefs(t *task) {
-	var list []ids.ObjectID
-	for _, a := range t.spec.Args {
-		if a.IsRef {
-			if id, err := ids.ObjectIDFromBytes(a.ObjectId); err == nil {
-				list = append(list, id)
-			}
-		}
-		for _, raw := range a.ContainedIds {
-			if id, err := ids.ObjectIDFromBytes(raw); err == nil {
-				list = append(list, id)
-			}
-		}
-	}
-	t.heldRefs = list
-	r.hold(list)
+	t.heldRefs = wire.ArgRefs(t.spec)
+	r.hold(t.heldRefs)
 }
 
 // releaseTaskRefs drops what holdTaskRefs held (once). Called with r.mu held.

@@ -359,14 +359,8 @@ func (r *Raylet) dropShmClient(c *client) {
 	c.pins = nil
 }
 
-// pin keeps an object's range in place while a reader may use it; unpin drops one pin. Called
-// with r.mu held.
-func (r *Raylet) pin(id ids.ObjectID) {
-	if so := r.shmObjs[id]; so != nil {
-		so.pins++
-	}
-}
-
+// unpin drops one pin of an object (readers pin it with so.pins++ while they may use its range).
+// Called with r.mu held.
 func (r *Raylet) unpin(id ids.ObjectID) {
 	so := r.shmObjs[id]
 	if so == nil || so.pins == 0 {
@@ -423,43 +417,43 @@ func (r *Raylet) releaseShm(id ids.ObjectID, so *shmObject) {
 	}
 }
 
-// forReader returns the object as a reader gets it: for one in shared memory, brought back
-// from disk if needed and pinned once (the caller records the pin), with its current range.
-// Called with r.mu held.
-func (r *Raylet) forReader(id ids.ObjectID, obj *objstore.Object) (*objstore.Object, bool, error) {
-	if !obj.InShm {
-		return obj, false, nil
+// readable makes a shared-memory object available to a reader: resident in the arena (so is
+// set; the caller pins it), or, when there is no room to bring it back from disk right now, as
+// its bytes read from the spill file (data). Called with r.mu held.
+func (r *Raylet) readable(id ids.ObjectID) (so *shmObject, data []byte, err error) {
+	so, err = r.ensureResident(id)
+	if err == nil {
+		return so, nil, nil
 	}
-	so, err := r.ensureResident(id)
-	if err != nil {
-		return nil, false, err
+	data, rerr := r.spilledBytes(id)
+	if rerr != nil {
+		return nil, nil, fmt.Errorf("%v; and reading it from disk: %v", err, rerr)
 	}
-	so.pins++
-	out := *obj
-	out.ShmOffset = so.off
-	out.ShmSize = so.size
-	return &out, true, nil
+	return nil, data, nil
 }
 
 // sendObjectTo sends a stored object to a client, pinning it for the client when it is in
 // shared memory; a spilled object that cannot come back into the arena now travels in the
 // message. Called with r.mu held.
 func (r *Raylet) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) {
-	out, pinned, err := r.forReader(id, obj)
-	if err != nil {
-		// No room to bring it back now: this reader gets the bytes in the message.
-		data, rerr := r.spilledBytes(id)
-		if rerr != nil {
-			out = &objstore.Object{Kind: objstore.KindStoreFull, Data: []byte(fmt.Sprintf("%v; and reading it from disk: %v", err, rerr))}
-		} else {
+	out := obj
+	if obj.InShm {
+		so, data, err := r.readable(id)
+		switch {
+		case err != nil:
+			out = &objstore.Object{Kind: objstore.KindStoreFull, Data: []byte(err.Error())}
+		case so == nil:
 			out = &objstore.Object{Kind: obj.Kind, Data: data, Contained: obj.Contained}
+		default:
+			so.pins++
+			if c.pins == nil {
+				c.pins = map[ids.ObjectID]int{}
+			}
+			c.pins[id]++
+			cp := *obj
+			cp.ShmOffset, cp.ShmSize = so.off, so.size
+			out = &cp
 		}
-	}
-	if pinned {
-		if c.pins == nil {
-			c.pins = map[ids.ObjectID]int{}
-		}
-		c.pins[id]++
 	}
 	c.sendObject(id, out)
 }
@@ -510,12 +504,11 @@ func (r *Raylet) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb
 	if !obj.InShm {
 		return &pb.TaskArg{Data: obj.Data, ContainedIds: contained}
 	}
-	so, err := r.ensureResident(dep)
+	so, data, err := r.readable(dep)
 	if err != nil {
-		data, rerr := r.spilledBytes(dep)
-		if rerr != nil {
-			glog.Errorf("argument of %s: %v; and reading it from disk: %v", taskLabel(t), err, rerr)
-		}
+		glog.Errorf("argument of %s: %v", taskLabel(t), err)
+	}
+	if so == nil {
 		return &pb.TaskArg{Data: data, ContainedIds: contained}
 	}
 	pinned := false

@@ -48,32 +48,12 @@ func NewInlineSender[M any](send func([]M) error) *Sender[M] {
 	return &Sender[M]{done: make(chan struct{}), inline: true, send: send, idle: make(chan struct{})}
 }
 
-// Queue adds m to the next batch.
+// Queue adds m to the next batch; an inline sender sends it from here unless a send is under way.
 func (s *Sender[M]) Queue(m M) error {
-	s.mu.Lock()
-	if s.stopped {
-		err := s.err
-		s.mu.Unlock()
-		if err == nil {
-			err = ErrClosed
-		}
+	if err := s.Enqueue(m); err != nil {
 		return err
 	}
-	s.queue = append(s.queue, m)
-	if s.inline {
-		if s.sending {
-			s.mu.Unlock()
-			return nil
-		}
-		s.sending = true
-		return s.drainLocked()
-	}
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return nil
+	return s.Flush()
 }
 
 // Enqueue adds m to the next batch without sending it from this goroutine: a goroutine sender

@@ -93,24 +93,44 @@ func (c *ClientEnd[C, S]) Send(m C) error {
 // Recv returns the server's next message; once the server has ended, what it sent before ending
 // is still delivered, then its error (io.EOF when it returned nil).
 func (c *ClientEnd[C, S]) Recv() (S, error) {
-	var zero S
+	return receive(c.s.toClient, c.s.clientCtx, c.s.serverDone, func() error {
+		if c.s.serverErr != nil {
+			return c.s.serverErr
+		}
+		return io.EOF
+	})
+}
+
+// receive takes the next message from ch; once ended is closed, messages already queued are
+// still delivered, then endErr(); a cancelled ctx ends it at once.
+func receive[T any](ch <-chan T, ctx context.Context, ended <-chan struct{}, endErr func() error) (T, error) {
+	var zero T
 	select {
-	case m := <-c.s.toClient:
+	case m := <-ch:
 		return m, nil
-	case <-c.s.clientCtx.Done():
-		return zero, c.s.clientCtx.Err()
-	case <-c.s.serverDone:
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-ended:
 		select {
-		case m := <-c.s.toClient:
+		case m := <-ch:
 			return m, nil
 		default:
 		}
-		if c.s.serverErr != nil {
-			return zero, c.s.serverErr
-		}
-		return zero, io.EOF
+		return zero, endErr()
 	}
 }
+
+// sendAs sends m with send when it is a T (SendMsg of both ends).
+func sendAs[T any](m any, send func(T) error) error {
+	v, ok := m.(T)
+	if !ok {
+		return errors.New("in-process stream: wrong message type")
+	}
+	return send(v)
+}
+
+// errRecvMsg is what RecvMsg returns: the generated stream code uses Recv.
+var errRecvMsg = errors.New("in-process stream: RecvMsg is not supported, use Recv")
 
 // CloseSend tells the server no more messages come (its Recv returns io.EOF).
 func (c *ClientEnd[C, S]) CloseSend() error {
@@ -131,18 +151,10 @@ func (c *ClientEnd[C, S]) Trailer() metadata.MD { return nil }
 func (c *ClientEnd[C, S]) Context() context.Context { return c.s.clientCtx }
 
 // SendMsg sends m, which must be a C.
-func (c *ClientEnd[C, S]) SendMsg(m any) error {
-	v, ok := m.(C)
-	if !ok {
-		return errors.New("in-process stream: wrong message type")
-	}
-	return c.Send(v)
-}
+func (c *ClientEnd[C, S]) SendMsg(m any) error { return sendAs(m, c.Send) }
 
 // RecvMsg is not supported: use Recv.
-func (c *ClientEnd[C, S]) RecvMsg(any) error {
-	return errors.New("in-process stream: RecvMsg is not supported, use Recv")
-}
+func (c *ClientEnd[C, S]) RecvMsg(any) error { return errRecvMsg }
 
 // ServerEnd is the server's end of a Pipe; it satisfies grpc.ServerStream.
 type ServerEnd[C, S any] struct {
@@ -163,20 +175,7 @@ func (e *ServerEnd[C, S]) Send(m S) error {
 // Recv returns the client's next message, io.EOF after CloseSend, or the context's error once
 // the stream is cancelled.
 func (e *ServerEnd[C, S]) Recv() (C, error) {
-	var zero C
-	select {
-	case m := <-e.s.toServer:
-		return m, nil
-	case <-e.s.serverCtx.Done():
-		return zero, e.s.serverCtx.Err()
-	case <-e.s.closeSend:
-		select {
-		case m := <-e.s.toServer:
-			return m, nil
-		default:
-		}
-		return zero, io.EOF
-	}
+	return receive(e.s.toServer, e.s.serverCtx, e.s.closeSend, func() error { return io.EOF })
 }
 
 // Finish records the handler's result and ends the stream; call it once, when the handler returns.
@@ -199,15 +198,7 @@ func (e *ServerEnd[C, S]) SendHeader(metadata.MD) error { return nil }
 func (e *ServerEnd[C, S]) SetTrailer(metadata.MD) {}
 
 // SendMsg sends m, which must be an S.
-func (e *ServerEnd[C, S]) SendMsg(m any) error {
-	v, ok := m.(S)
-	if !ok {
-		return errors.New("in-process stream: wrong message type")
-	}
-	return e.Send(v)
-}
+func (e *ServerEnd[C, S]) SendMsg(m any) error { return sendAs(m, e.Send) }
 
 // RecvMsg is not supported: use Recv.
-func (e *ServerEnd[C, S]) RecvMsg(any) error {
-	return errors.New("in-process stream: RecvMsg is not supported, use Recv")
-}
+func (e *ServerEnd[C, S]) RecvMsg(any) error { return errRecvMsg }

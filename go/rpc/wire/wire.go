@@ -21,3 +21,18 @@ func ObjectFromProto(p *pb.Object) *objstore.Object {
 	return &objstore.Object{Data: p.Data, Kind: p.Kind, Contained: ids.FromBytesList(p.ContainedIds),
 		InShm: p.InShm, ShmOffset: p.ShmOffset, ShmSize: p.ShmSize}
 }
+
+// ArgRefs lists the objects a task's arguments refer to: its ObjectRef arguments and the refs
+// inside its value arguments (malformed ids are skipped). The task holds them until it is done.
+func ArgRefs(spec *pb.TaskSpec) []ids.ObjectID {
+	var out []ids.ObjectID
+	for _, a := range spec.Args {
+		if a.IsRef {
+			if id, err := ids.ObjectIDFromBytes(a.ObjectId); err == nil {
+				out = append(out, id)
+			}
+		}
+		out = append(out, ids.FromBytesList(a.ContainedIds)...)
+	}
+	return out
+}
