@@ -27,7 +27,14 @@ go_passed=$(grep -c -- '^\s*--- PASS' "$work/go.log")
 go_failed=$(grep -c -- '^\s*--- FAIL' "$work/go.log")
 if [ $go_rc -ne 0 ] && [ "$go_failed" -eq 0 ]; then go_failed=1; fi
 grep -E '^(ok|FAIL|---)|^\s+--- FAIL' "$work/go.log" | grep -v -- '--- PASS' || true
-[ $go_rc -ne 0 ] && tail -40 "$work/go.log"
+if [ $go_rc -ne 0 ]; then
+  # The whole output of each failed test (from its RUN line to its FAIL line), then the log's end.
+  for t in $(sed -n -E 's/^--- FAIL: ([^ ]+).*/\1/p' "$work/go.log" | sort -u); do
+    echo "== output of $t"
+    awk -v t="$t" '$0 == "=== RUN   " t {on = 1} on {print} on && index($0, "--- FAIL: " t " ") == 1 {on = 0}' "$work/go.log" | tail -200
+  done
+  tail -40 "$work/go.log"
+fi
 echo "go: $go_passed passed, $go_failed failed"
 add "$go_passed" "$go_failed"
 

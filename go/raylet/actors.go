@@ -160,6 +160,7 @@ func (r *Raylet) startActorProcess(a *actor) {
 		r.actorDied(a, fmt.Sprintf("The actor could not start a process: %v", err), true)
 		return
 	}
+	defer r.spawnDoneLocked(w.id)
 	if r.stopped || a.state == actorDead {
 		_ = w.cmd.Process.Signal(syscall.SIGKILL)
 		r.mu.Unlock()

@@ -94,7 +94,11 @@ func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
 		return status.Error(codes.Unavailable, "node is shutting down")
 	}
 	if !reg.IsDriver {
-		w := r.workers[id]
+		w := r.awaitSpawn(id)
+		if r.stopped {
+			r.mu.Unlock()
+			return status.Error(codes.Unavailable, "node is shutting down")
+		}
 		if w == nil || w.client != nil {
 			r.mu.Unlock()
 			glog.Warningf("refused a worker registration with unknown id %s from pid %d", id.Hex(), reg.Pid)

@@ -45,7 +45,8 @@ func (w *worker) String() string {
 	return fmt.Sprintf("worker %s (pid %d)", w.id.Hex()[:12], w.pid)
 }
 
-// spawnWorker starts one worker process. It does not hold the raylet's lock.
+// spawnWorker starts one worker process. It does not hold the raylet's lock; the caller records
+// the worker (or kills it) and then calls spawnDoneLocked with the lock held.
 func (r *Raylet) spawnWorker() (*worker, error) {
 	if len(r.cfg.WorkerCommand) == 0 {
 		return nil, fmt.Errorf("no worker command configured")
@@ -77,12 +78,48 @@ func (r *Raylet) spawnWorker() (*worker, error) {
 		EnvDriverExe+"="+r.cfg.DriverExe,
 		EnvNamespace+"="+r.cfg.Namespace,
 	)
+	// The process may register before the caller records it in r.workers: its registration
+	// waits for that (see awaitSpawn) as long as the id is in r.spawning.
+	r.mu.Lock()
+	r.spawning[w.id] = true
+	r.mu.Unlock()
 	if err := cmd.Start(); err != nil {
+		r.spawnDone(w.id)
 		return nil, fmt.Errorf("starting worker %s: %w", r.cfg.WorkerCommand[0], err)
 	}
 	w.cmd = cmd
 	w.pid = cmd.Process.Pid
+	if afterWorkerStart != nil {
+		afterWorkerStart()
+	}
 	return w, nil
+}
+
+// afterWorkerStart, when set (by tests), runs between a worker's start and its spawner taking the
+// node's lock: the window in which the process may already register.
+var afterWorkerStart func()
+
+// spawnDone ends the wait of a registration for a spawned process: the caller has recorded it in
+// r.workers, or given up on it. Called without r.mu.
+func (r *Raylet) spawnDone(id ids.UniqueID) {
+	r.mu.Lock()
+	r.spawnDoneLocked(id)
+	r.mu.Unlock()
+}
+
+// spawnDoneLocked is spawnDone with r.mu held.
+func (r *Raylet) spawnDoneLocked(id ids.UniqueID) {
+	delete(r.spawning, id)
+	r.spawned.Broadcast()
+}
+
+// awaitSpawn returns the worker with id, waiting while its spawner has not recorded it yet; nil
+// when no process with that id was started by this node. Called with r.mu held.
+func (r *Raylet) awaitSpawn(id ids.UniqueID) *worker {
+	for r.workers[id] == nil && r.spawning[id] && !r.stopped {
+		r.spawned.Wait()
+	}
+	return r.workers[id]
 }
 
 // tail returns the last n lines of a file, or a note saying why it cannot.

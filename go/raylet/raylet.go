@@ -77,11 +77,15 @@ type Raylet struct {
 	listener   net.Listener
 	serveDone  chan struct{}
 
-	mu            sync.Mutex
-	stopped       bool
-	total         map[string]float64
-	available     map[string]float64
-	workers       map[ids.UniqueID]*worker
+	mu        sync.Mutex
+	stopped   bool
+	total     map[string]float64
+	available map[string]float64
+	workers   map[ids.UniqueID]*worker
+	// spawning holds the ids of worker processes being started: their registration may arrive
+	// before the spawner records them in workers, and then waits on spawned.
+	spawning      map[ids.UniqueID]bool
+	spawned       *sync.Cond // broadcast (with mu) when a spawn is recorded or abandoned
 	idle          []*worker
 	starting      int
 	blocked       int
@@ -124,7 +128,7 @@ func New(cfg Config) *Raylet {
 	for k, v := range total {
 		avail[k] = v
 	}
-	return &Raylet{
+	r := &Raylet{
 		cfg:           cfg,
 		nodeID:        ids.NewUniqueID(),
 		store:         objstore.NewMemoryStore(),
@@ -133,6 +137,7 @@ func New(cfg Config) *Raylet {
 		total:         total,
 		available:     avail,
 		workers:       map[ids.UniqueID]*worker{},
+		spawning:      map[ids.UniqueID]bool{},
 		ready:         newReadyQueue(),
 		waitingDeps:   map[ids.ObjectID][]*task{},
 		pending:       map[ids.ObjectID]*task{},
@@ -144,6 +149,8 @@ func New(cfg Config) *Raylet {
 		named:         map[string]*actor{},
 		pendingActors: map[*actor]bool{},
 	}
+	r.spawned = sync.NewCond(&r.mu)
+	return r
 }
 
 // NodeID is this node's id.
@@ -204,6 +211,7 @@ func (r *Raylet) Stop() {
 		return
 	}
 	r.stopped = true
+	r.spawned.Broadcast() // registrations waiting for their spawner give up
 	var procs []*worker
 	for _, w := range r.workers {
 		procs = append(procs, w)
@@ -242,20 +250,22 @@ func (r *Raylet) startWorkers(n int) {
 		w, err := r.spawnWorker()
 		r.mu.Lock()
 		r.starting--
-		if err != nil || r.stopped {
-			if err == nil {
-				_ = w.cmd.Process.Signal(syscall.SIGKILL)
-				_ = w.cmd.Wait()
-				r.mu.Unlock()
-				continue
-			}
+		if err != nil {
 			glog.Errorf("cannot start a worker: %v", err)
 			r.startErr = err
 			r.schedule()
 			r.mu.Unlock()
 			continue
 		}
+		if r.stopped {
+			r.spawnDoneLocked(w.id)
+			r.mu.Unlock()
+			_ = w.cmd.Process.Signal(syscall.SIGKILL)
+			_ = w.cmd.Wait()
+			continue
+		}
 		r.workers[w.id] = w
+		r.spawnDoneLocked(w.id)
 		r.mu.Unlock()
 		glog.Infof("started %s: %s", w, strings.Join(r.cfg.WorkerCommand, " "))
 		r.wg.Add(1)

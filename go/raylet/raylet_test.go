@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,5 +150,74 @@ func TestFitsAndTail(t *testing.T) {
 	}
 	if !strings.Contains(tail("/no/such/file", 3), "cannot read") {
 		t.Fatal("tail of a missing file")
+	}
+}
+
+// A worker whose registration reaches the node before its spawner has recorded it is accepted
+// once the spawner has (it used to be refused as unknown, and an actor restarted at that moment died).
+func TestRegistrationBeforeTheSpawnerRecordsTheWorker(t *testing.T) {
+	dir := shortDir(t)
+	idFile := filepath.Join(dir, "worker-id")
+	release := make(chan struct{})
+	afterWorkerStart = func() { <-release }
+	t.Cleanup(func() { afterWorkerStart = nil })
+	r := New(Config{SessionDir: dir, LogsDir: dir, SocketPath: filepath.Join(dir, "raylet"),
+		Resources:     map[string]float64{"CPU": 1},
+		WorkerCommand: []string{"/bin/sh", "-c", "echo $" + EnvWorkerID + " > " + idFile + ".tmp && mv " + idFile + ".tmp " + idFile + " && exec sleep 60"}})
+	started := make(chan error, 1)
+	go func() { started <- r.Start() }()
+	var startErr error
+	startReturned := false
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+		if !startReturned {
+			startErr = <-started
+		}
+		r.Stop()
+	})
+	var hexID []byte
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var err error
+		if hexID, err = os.ReadFile(idFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker process never wrote its id")
+		}
+	}
+	id, err := ids.UniqueIDFromHex(strings.TrimSpace(string(hexID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := openStream(t, r)
+	if err := stream.Send(&pb.ClientBatch{Messages: []*pb.ClientMessage{
+		{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{WorkerId: id[:]}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	replies := make(chan error, 1)
+	go func() {
+		b, err := stream.Recv()
+		if err == nil && (len(b.Messages) == 0 || b.Messages[0].GetRegistered() == nil) {
+			err = fmt.Errorf("first reply is not Registered: %v", b)
+		}
+		replies <- err
+	}()
+	select {
+	case err := <-replies:
+		t.Fatalf("answered before the spawner recorded the worker: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-replies; err != nil {
+		t.Fatalf("registration refused: %v", err)
+	}
+	startErr, startReturned = <-started, true
+	if startErr != nil {
+		t.Fatal(startErr)
 	}
 }
