@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -318,6 +319,10 @@ func ray_shutdown() {
 		st.node.Stop()
 		_ = setFlag("logtostderr", "true")
 	}
+	// Everything the session held is garbage now: collect it and give the memory back, so the
+	// process shrinks after Shutdown and a later session starts from a small heap (the collector
+	// paces itself by the heap it last saw alive).
+	debug.FreeOSMemory()
 }
 
 //export ray_put

@@ -512,7 +512,7 @@ func (r *Raylet) schedule() {
 			}
 		}
 	}
-	runnableWaiting := 0
+	feasibleWaiting := false // tasks wait that this node can run at all
 	for _, c := range r.ready.order {
 		if len(c.tasks) == 0 {
 			continue
@@ -529,12 +529,19 @@ func (r *Raylet) schedule() {
 			r.idle = r.idle[1:]
 			r.dispatch(w, c.pop())
 		}
-		if len(c.tasks) > 0 && fits(c.resources, r.available) {
+		feasibleWaiting = feasibleWaiting || len(c.tasks) > 0
+	}
+	// Tasks that wait (for a worker, or for resources busy workers hold) queue on busy workers of
+	// their class, which run them next with the resources of the task they finish.
+	if feasibleWaiting && r.starting == 0 && len(r.workers)-r.actorWorkers >= r.poolSize()+r.blocked {
+		r.pipeline()
+	}
+	// What still waits with resources free needs another worker.
+	runnableWaiting := 0
+	for _, c := range r.ready.order {
+		if len(c.tasks) > 0 && !c.infeasible && fits(c.resources, r.available) {
 			runnableWaiting += len(c.tasks)
 		}
-	}
-	if runnableWaiting > 0 && r.starting == 0 && len(r.workers)-r.actorWorkers >= r.poolSize()+r.blocked {
-		runnableWaiting -= r.pipeline()
 	}
 	if runnableWaiting > 0 && r.startErr != nil {
 		r.failUnrunnable(r.startErr)
@@ -648,19 +655,18 @@ func (r *Raylet) objectFreed(id ids.ObjectID, obj *objstore.Object) {
 }
 
 // pipelineDepth is how many tasks may wait on a busy worker behind the one it runs.
-const pipelineDepth = 8
+const pipelineDepth = 64
 
 // pipeline queues ready tasks on busy workers that run a task of the same class, least loaded
 // first, so a worker goes from one task to the next without a round trip to the node. A worker
-// hands its queue back when its task blocks in Get or when another worker goes idle. It returns
-// how many tasks it placed. Called with r.mu held, with the pool at full size.
-func (r *Raylet) pipeline() int {
+// hands its queue back when its task blocks in Get or when another worker goes idle. Called with
+// r.mu held, with the pool at full size.
+func (r *Raylet) pipeline() {
 	for _, w := range r.workers {
 		if w.client == nil && w.actor == nil {
-			return 0 // a pool worker is still connecting: it will take tasks itself
+			return // a pool worker is still connecting: it will take tasks itself
 		}
 	}
-	placed := 0
 	for _, c := range r.ready.order {
 		if len(c.tasks) == 0 || c.infeasible {
 			continue
@@ -680,10 +686,8 @@ func (r *Raylet) pipeline() int {
 				break
 			}
 			r.dispatch(best, c.pop())
-			placed++
 		}
 	}
-	return placed
 }
 
 // reclaimFor asks the most loaded worker to hand back its queued tasks, for an idle worker.
