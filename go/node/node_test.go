@@ -481,3 +481,53 @@ func TestQueuedTasksDoNotWaitBehindALongTask(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With every CPU taken, waiting tasks queue on the busy workers (which run them next, with no
+// round trip to the node); a worker that finishes early takes queued work back from a busy one.
+func TestBusyWorkersQueueTasksAndShareThemBack(t *testing.T) {
+	n, cw := startNode(t, map[string]float64{"CPU": 2})
+	long := submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("3000")})
+	short := submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("1000")})
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Raylet.Stats().Available["CPU"] != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two sleeps never ran: %+v", n.Raylet.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var echoes []ids.ObjectID
+	for i := 0; i < 10; i++ {
+		echoes = append(echoes, submit(t, cw, "Echo", -1, &pb.TaskArg{Data: []byte(strconv.Itoa(i))}))
+	}
+	// All twelve are at the node and none waits in its queue, well before the short sleep ends.
+	queuedBy := time.Now().Add(800 * time.Millisecond)
+	for {
+		s := n.Raylet.Stats()
+		if s.ReadyTasks == 0 && s.PendingTasks == 12 {
+			break
+		}
+		if time.Now().After(queuedBy) {
+			t.Fatalf("tasks stay in the node's queue while workers are busy: %+v", s)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	objs, err := cw.Get(echoes, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs {
+		if string(o.Data) != strconv.Itoa(i) {
+			t.Fatalf("echo %d returned %q", i, o.Data)
+		}
+	}
+	// Every echo is done while the long sleep still runs: none waited behind it.
+	if ready, err := cw.Wait([]ids.ObjectID{long}, 1, 0); err != nil || ready[0] {
+		t.Fatalf("the echoes waited for the long task (ready %v, err %v)", ready, err)
+	}
+	if got := getOne(t, cw, short); string(got.Data) != "slept" {
+		t.Fatalf("short sleep: %q", got.Data)
+	}
+	if got := getOne(t, cw, long); string(got.Data) != "slept" {
+		t.Fatalf("long sleep: %q", got.Data)
+	}
+}
