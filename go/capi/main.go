@@ -84,8 +84,25 @@ func objectIDs(p *C.uint8_t, n C.size_t) []ids.ObjectID {
 	if n == 0 {
 		return nil
 	}
-	return idsFromPacked(C.GoBytes(unsafe.Pointer(p), C.int(n*ids.ObjectIDSize)))
+	return appendIDs(make([]ids.ObjectID, 0, int(n)), p, n)
 }
+
+// appendIDs appends n packed ids read straight from C memory at p.
+func appendIDs(out []ids.ObjectID, p *C.uint8_t, n C.size_t) []ids.ObjectID {
+	if n == 0 {
+		return out
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)*ids.ObjectIDSize)
+	for i := 0; i < int(n); i++ {
+		var id ids.ObjectID
+		copy(id[:], raw[i*ids.ObjectIDSize:])
+		out = append(out, id)
+	}
+	return out
+}
+
+// waitIDs recycles ray_wait's id lists.
+var waitIDs = sync.Pool{New: func() any { return new([]ids.ObjectID) }}
 
 func writeID(out *C.uint8_t, id ids.ObjectID) {
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), ids.ObjectIDSize), id[:])
@@ -397,7 +414,12 @@ func ray_wait(idsPtr *C.uint8_t, numIDs C.size_t, numObjects C.size_t, timeoutMs
 	if err != nil {
 		return setErr(errOut, err)
 	}
-	ready, err := st.cw.Wait(objectIDs(idsPtr, numIDs), int(numObjects), timeout(timeoutMs))
+	// Loops of Waits over long lists are common: the ids go into a reused buffer (Wait keeps
+	// nothing of its list).
+	buf := waitIDs.Get().(*[]ids.ObjectID)
+	defer waitIDs.Put(buf)
+	*buf = appendIDs((*buf)[:0], idsPtr, numIDs)
+	ready, err := st.cw.Wait(*buf, int(numObjects), timeout(timeoutMs))
 	if err != nil {
 		return setErr(errOut, err)
 	}

@@ -48,7 +48,6 @@
 #include <string>
 #include <type_traits>
 #include <unistd.h>
-#include <unordered_set>
 #include <vector>
 
 namespace ray {
@@ -244,22 +243,24 @@ WaitResult<T> Wait(const std::vector<ray::ObjectRef<T>> &objects, int num_object
         "Number of objects to wait for must be between 1 and the number of ids (" +
         std::to_string(objects.size()) + "), got " + std::to_string(num_objects) + ".");
   }
-  std::string packed;
-  packed.reserve(objects.size() * RAY_ID_SIZE);
-  std::unordered_set<std::string> seen;
+  // Scratch memory reused by this thread's calls: a loop of Waits over a shrinking list (the usual
+  // pattern) allocates nothing here after the first.
+  internal::WaitScratch &scratch = internal::WaitScratch::OfThisThread();
+  scratch.Prepare(objects.size());
   for (const auto &o : objects) {
     if (o.ID().size() != RAY_ID_SIZE) {
       throw internal::RayException("Wait got an empty ObjectRef.");
     }
-    if (!seen.insert(o.ID()).second) {
+    if (!scratch.seen.Insert(o.ID())) {
       throw internal::RayException("Wait requires a list of unique object ids.");
     }
-    packed += o.ID();
+    scratch.packed += o.ID();
   }
-  std::vector<uint8_t> ready(objects.size(), 0);
+  const std::vector<uint8_t> &ready = scratch.ready;
   char *err = nullptr;
-  int code = ray_wait(internal::Bytes(packed), objects.size(), static_cast<size_t>(num_objects),
-                      static_cast<int64_t>(timeout_ms), ready.data(), &err);
+  int code = ray_wait(internal::Bytes(scratch.packed), objects.size(),
+                      static_cast<size_t>(num_objects), static_cast<int64_t>(timeout_ms),
+                      scratch.ready.data(), &err);
   if (code == RAY_ERR_TIMEOUT) {
     if (err != nullptr) ray_free(err);  // a timeout is not an error: report what is ready
   } else {
@@ -270,6 +271,7 @@ WaitResult<T> Wait(const std::vector<ray::ObjectRef<T>> &objects, int num_object
   for (size_t i = 0; i < objects.size(); i++) {
     (ready[i] != 0 ? ready_list : unready_list).push_back(objects[i]);
   }
+  scratch.Trim(objects.size());
   return WaitResult<T>(std::move(ready_list), std::move(unready_list));
 }
 

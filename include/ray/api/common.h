@@ -10,9 +10,10 @@
 #include <cxxabi.h>
 #endif
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 /// Marks an internal function or class as private to the binary (executable or shared library)
@@ -70,12 +71,91 @@ inline void CheckStatus(int code, char *err, const std::string &prefix = std::st
   throw RayException(msg);
 }
 
+/// A set of ids (RAY_ID_SIZE bytes each) for duplicate checks: open addressing over pointers into
+/// the caller's strings (which must outlive the set), one allocation, no copies of the ids.
+class IdSet {
+ public:
+  /// A set sized for about `expected` ids.
+  explicit IdSet(size_t expected) { Reset(expected); }
+
+  /// Empties the set and sizes it for about `expected` ids, reusing its memory.
+  void Reset(size_t expected) {
+    size_t cap = 16;
+    while (cap < expected * 2) cap <<= 1;
+    slots_.assign(cap, nullptr);
+    mask_ = cap - 1;
+  }
+
+  /// Gives back memory beyond what about `expected` ids need.
+  void Trim(size_t expected) {
+    if (slots_.capacity() > 4 * expected + 64) std::vector<const char *>().swap(slots_);
+  }
+
+  /// Adds an id of RAY_ID_SIZE bytes; false when it was in the set already.
+  bool Insert(const std::string &id) {
+    size_t i = Hash(id.data()) & mask_;
+    while (slots_[i] != nullptr) {
+      if (std::memcmp(slots_[i], id.data(), RAY_ID_SIZE) == 0) return false;
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = id.data();
+    return true;
+  }
+
+ private:
+  // Mixes every byte of the id (ids of one task share their first bytes), eight at a time.
+  static size_t Hash(const char *p) {
+    static_assert(RAY_ID_SIZE == 28, "IdSet::Hash reads 3 x 8 + 4 bytes");
+    uint64_t a, b, c;
+    uint32_t d;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    std::memcpy(&c, p + 16, 8);
+    std::memcpy(&d, p + 24, 4);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^
+                 (c * 0x165667B19E3779F9ull) ^ (uint64_t{d} * 0xD6E8FEB86659FD93ull);
+    return static_cast<size_t>(h ^ (h >> 31));
+  }
+
+  std::vector<const char *> slots_;
+  size_t mask_ = 0;
+};
+
+/// Per-thread scratch memory of ray::Wait: the packed ids, the ready flags and the duplicate check.
+struct WaitScratch {
+  std::string packed;
+  std::vector<uint8_t> ready;
+  IdSet seen{0};
+
+  /// This thread's scratch.
+  static WaitScratch &OfThisThread() {
+    thread_local WaitScratch scratch;
+    return scratch;
+  }
+
+  /// Empties everything for a call over n ids.
+  void Prepare(size_t n) {
+    packed.clear();
+    packed.reserve(n * RAY_ID_SIZE);
+    ready.assign(n, 0);
+    seen.Reset(n);
+  }
+
+  /// Gives back memory far beyond what a call over n ids needs (after one huge call).
+  void Trim(size_t n) {
+    if (packed.capacity() > 4 * n * RAY_ID_SIZE + 4096) std::string().swap(packed);
+    if (ready.capacity() > 4 * n + 4096) std::vector<uint8_t>().swap(ready);
+    seen.Trim(n);
+  }
+};
+
 /// Packs ids (each RAY_ID_SIZE bytes) back to back, dropping empty ids and duplicates.
 inline std::string PackIds(const std::vector<std::string> &ids) {
   std::string out;
-  std::unordered_set<std::string> seen;
+  out.reserve(ids.size() * RAY_ID_SIZE);
+  IdSet seen(ids.size());
   for (const auto &id : ids) {
-    if (id.size() != RAY_ID_SIZE || !seen.insert(id).second) continue;
+    if (id.size() != RAY_ID_SIZE || !seen.Insert(id)) continue;
     out += id;
   }
   return out;

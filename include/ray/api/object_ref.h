@@ -124,18 +124,23 @@ inline void GetVoid(const std::vector<std::string> &ids, int timeout_ms) {
 
 /// The id handling shared by ObjectRef<T> and ObjectRef<void>: reference counting through
 /// ray_add_ref / ray_remove_ref and msgpack (de)serialization as the raw id bytes.
+///
+/// A ref made from an id holds one count in the runtime for as long as it or any copy of it lives:
+/// copies share the holder (an atomic count in C++, no call into the runtime), so passing refs
+/// around, and returning vectors of them from Wait, costs no more than copying a shared_ptr.
 class ObjectRefCore {
  public:
   /// The raw id (RAY_ID_SIZE bytes; empty for a default-constructed ref).
-  const std::string &ID() const { return id_; }
+  const std::string &ID() const { return held_ ? held_->id : EmptyID(); }
 
   /// Packs the ref as the raw id bytes (msgpack bin) and records the id in the active contained-id
   /// collector.
   template <typename Packer>
   void msgpack_pack(Packer &packer) const {
-    ContainedIdCollector::Record(id_);
-    packer.pack_bin(static_cast<uint32_t>(id_.size()));
-    packer.pack_bin_body(id_.data(), static_cast<uint32_t>(id_.size()));
+    const std::string &id = ID();
+    ContainedIdCollector::Record(id);
+    packer.pack_bin(static_cast<uint32_t>(id.size()));
+    packer.pack_bin_body(id.data(), static_cast<uint32_t>(id.size()));
   }
 
   /// Unpacks a ref from id bytes (bin or str; nil gives an empty ref) and counts a reference to it.
@@ -149,59 +154,57 @@ class ObjectRefCore {
       throw msgpack::type_error();
     }
     if (!id.empty() && id.size() != RAY_ID_SIZE) throw msgpack::type_error();
-    Reset(id);
+    held_ = Hold(id);
   }
 
   /// Builds a msgpack::object (bin) holding the id, allocated in the zone.
   void msgpack_object(msgpack::object *o, msgpack::zone &zone) const {
-    char *ptr = static_cast<char *>(zone.allocate_align(id_.size() == 0 ? 1 : id_.size()));
-    if (!id_.empty()) std::memcpy(ptr, id_.data(), id_.size());
+    const std::string &id = ID();
+    char *ptr = static_cast<char *>(zone.allocate_align(id.size() == 0 ? 1 : id.size()));
+    if (!id.empty()) std::memcpy(ptr, id.data(), id.size());
     o->type = msgpack::type::BIN;
     o->via.bin.ptr = ptr;
-    o->via.bin.size = static_cast<uint32_t>(id_.size());
+    o->via.bin.size = static_cast<uint32_t>(id.size());
   }
 
  protected:
   ObjectRefCore() = default;
-  explicit ObjectRefCore(const std::string &id) : id_(id) { Acquire(); }
-  ObjectRefCore(const ObjectRefCore &other) : id_(other.id_) { Acquire(); }
-  ObjectRefCore(ObjectRefCore &&other) noexcept : id_(std::move(other.id_)) { other.id_.clear(); }
-  ObjectRefCore &operator=(const ObjectRefCore &other) {
-    if (this != &other) Reset(other.id_);
-    return *this;
-  }
-  ObjectRefCore &operator=(ObjectRefCore &&other) noexcept {
-    if (this != &other) {
-      Release();
-      id_ = std::move(other.id_);
-      other.id_.clear();
-    }
-    return *this;
-  }
-  ~ObjectRefCore() { Release(); }
+  explicit ObjectRefCore(const std::string &id) : held_(Hold(id)) {}
+  // Copies share the holder; moves take it (the moved-from ref is empty).
+  ObjectRefCore(const ObjectRefCore &other) = default;
+  ObjectRefCore(ObjectRefCore &&other) noexcept = default;
+  ObjectRefCore &operator=(const ObjectRefCore &other) = default;
+  ObjectRefCore &operator=(ObjectRefCore &&other) noexcept = default;
+  ~ObjectRefCore() = default;
 
  private:
-  void Acquire() const {
-    if (!id_.empty()) ray_add_ref(Bytes(id_));
-  }
-  void Release() noexcept {
-    if (!id_.empty()) ray_remove_ref(Bytes(id_));
-    id_.clear();
-  }
-  void Reset(const std::string &id) {
-    if (!id.empty()) ray_add_ref(Bytes(id));
-    Release();
-    id_ = id;
+  /// One count of an id in the runtime, taken when made and given back when destroyed.
+  struct Held {
+    explicit Held(const std::string &raw) : id(raw) { ray_add_ref(Bytes(id)); }
+    ~Held() { ray_remove_ref(Bytes(id)); }
+    Held(const Held &) = delete;
+    Held &operator=(const Held &) = delete;
+    const std::string id;
+  };
+
+  static std::shared_ptr<const Held> Hold(const std::string &id) {
+    if (id.empty()) return nullptr;
+    return std::make_shared<const Held>(id);
   }
 
-  std::string id_;
+  static const std::string &EmptyID() {
+    static const std::string empty;
+    return empty;
+  }
+
+  std::shared_ptr<const Held> held_;
 };
 
 }  // namespace internal
 
 /// A reference to an object of type T in the object store, returned by ray::Put and by
-/// Task(...).Remote(...). Copies count as references of this process (ray_add_ref /
-/// ray_remove_ref); moves do not touch the counts. ObjectRefs are serializable, so they can be
+/// Task(...).Remote(...). The object lives while any ObjectRef to it (or a copy) does; copies
+/// share one count in the runtime, so copying is cheap. ObjectRefs are serializable, so they can be
 /// nested in values (ObjectRef<ObjectRef<int>>, std::vector<ObjectRef<int>>, structs).
 template <typename T>
 class ObjectRef : public internal::ObjectRefCore {
@@ -212,11 +215,11 @@ class ObjectRef : public internal::ObjectRefCore {
   /// A reference to the object with the given raw id (RAY_ID_SIZE bytes); counts a reference.
   explicit ObjectRef(const std::string &id) : internal::ObjectRefCore(id) {}
 
-  /// Copies the reference and counts one more reference.
+  /// Copies the reference (the copies share one count in the runtime).
   ObjectRef(const ObjectRef &other) = default;
-  /// Moves the reference; counts are not touched.
+  /// Moves the reference; the moved-from ref is empty.
   ObjectRef(ObjectRef &&other) noexcept = default;
-  /// Copy-assigns: counts the new reference and releases the old one.
+  /// Copy-assigns: shares the other's reference and releases the old one.
   ObjectRef &operator=(const ObjectRef &other) = default;
   /// Move-assigns: releases the old reference and steals the other one.
   ObjectRef &operator=(ObjectRef &&other) noexcept = default;
@@ -249,11 +252,11 @@ class ObjectRef<void> : public internal::ObjectRefCore {
   /// A reference to the object with the given raw id (RAY_ID_SIZE bytes); counts a reference.
   explicit ObjectRef(const std::string &id) : internal::ObjectRefCore(id) {}
 
-  /// Copies the reference and counts one more reference.
+  /// Copies the reference (the copies share one count in the runtime).
   ObjectRef(const ObjectRef &other) = default;
-  /// Moves the reference; counts are not touched.
+  /// Moves the reference; the moved-from ref is empty.
   ObjectRef(ObjectRef &&other) noexcept = default;
-  /// Copy-assigns: counts the new reference and releases the old one.
+  /// Copy-assigns: shares the other's reference and releases the old one.
   ObjectRef &operator=(const ObjectRef &other) = default;
   /// Move-assigns: releases the old reference and steals the other one.
   ObjectRef &operator=(ObjectRef &&other) noexcept = default;
