@@ -389,38 +389,53 @@ TEST_F(ApiTest, ObjectRefIdIs28BytesAndStable) {
 }
 
 TEST_F(ApiTest, ObjectRefCopyAndMoveRefCounts) {
+  // Copies of a ref share one count in the runtime: the object lives while any copy does.
+  const std::string id = [] {
+    auto a = ray::Put(1);
+    return a.ID();
+  }();
+  EXPECT_EQ(RefCount(id), 0);  // the only ref died: released
   auto a = ray::Put(1);
-  const std::string id = a.ID();
-  int64_t base = RefCount(id);
-  EXPECT_EQ(base, 1);
+  const std::string aid = a.ID();
+  EXPECT_EQ(RefCount(aid), 1);
   {
-    auto copy = a;  // copy construction: +1
-    EXPECT_EQ(RefCount(id), base + 1);
+    auto copy = a;  // copy construction: shares the count
     ray::ObjectRef<int> assigned;
-    assigned = a;  // copy assignment: +1
-    EXPECT_EQ(RefCount(id), base + 2);
-    auto moved = std::move(copy);  // move: total unchanged
-    EXPECT_EQ(RefCount(id), base + 2);
+    assigned = a;  // copy assignment: shares it too
+    EXPECT_EQ(RefCount(aid), 1);
+    auto moved = std::move(copy);
+    EXPECT_TRUE(copy.ID().empty());  // a moved-from ref is empty
     ray::ObjectRef<int> move_assigned;
     move_assigned = std::move(moved);
-    EXPECT_EQ(RefCount(id), base + 2);
+    EXPECT_TRUE(moved.ID().empty());
+    EXPECT_EQ(RefCount(aid), 1);
+    // The original goes; the copies keep the object alive.
+    a = ray::ObjectRef<int>();
+    EXPECT_EQ(RefCount(aid), 1);
+    EXPECT_EQ(*ray::Get(move_assigned), 1);
+    EXPECT_EQ(*assigned.Get(), 1);
+    a = assigned;
   }
-  EXPECT_EQ(RefCount(id), base);  // destroyed: -1 each (moved-from ones hold nothing)
+  EXPECT_EQ(RefCount(aid), 1);  // `a` holds it again
+  EXPECT_EQ(*ray::Get(a), 1);
 
-  // Copy-assigning over a ref releases what it held.
+  // Copy-assigning over a ref releases what it held when it was the last holder.
   auto b = ray::Put(2);
   const std::string bid = b.ID();
   EXPECT_EQ(RefCount(bid), 1);
   b = a;
   EXPECT_EQ(RefCount(bid), 0);
-  EXPECT_EQ(RefCount(id), base + 1);
+  EXPECT_TRUE(b == a);
 
-  // A vector of copies.
+  // A vector of copies, dropped: the object outlives it through `a`, and goes with `a`.
   {
     std::vector<ray::ObjectRef<int>> v(5, a);
-    EXPECT_EQ(RefCount(id), base + 6);
+    a = ray::ObjectRef<int>();
+    b = ray::ObjectRef<int>();
+    EXPECT_EQ(RefCount(aid), 1);
+    EXPECT_EQ(*ray::Get(v[4]), 1);
   }
-  EXPECT_EQ(RefCount(id), base + 1);
+  EXPECT_EQ(RefCount(aid), 0);
 }
 
 TEST_F(ApiTest, RefCountsAfterTasksAndNestedGets) {
