@@ -120,6 +120,9 @@ func New(opts Options) (*CoreWorker, error) {
 		cw.be = newLocalBackend(cw, opts.NumCPUs)
 		return cw, nil
 	}
+	if opts.IsWorker {
+		workerGoThreads(1)
+	}
 	be, err := connectNode(cw, opts)
 	if err != nil {
 		cancel()

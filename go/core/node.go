@@ -241,6 +241,7 @@ func (b *nodeBackend) execLoop() {
 		args, shared := b.argBytes(spec)
 		if spec.TaskType == TaskActorCreation {
 			if ctx := b.runCreation(spec, args, shared); ctx != nil && ctx.concurrency > 1 {
+				workerGoThreads(ctx.concurrency)
 				slots = make(chan struct{}, ctx.concurrency)
 			} else {
 				<-slots
