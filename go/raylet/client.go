@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"syscall"
 
 	"github.com/golang/glog"
@@ -51,7 +53,9 @@ func (c *client) sendObject(id ids.ObjectID, obj *objstore.Object) {
 
 // ConnectInProcess opens a stream to this node manager from a core worker in its own process
 // (the driver of an embedded node): the same handler as Connect, without a socket or marshalling.
-// The stream ends when ctx is cancelled or the node stops.
+// After the registration, the driver's batches are handled on the goroutine that sends them (no
+// hand-off to the node's goroutine on the submit path). The stream ends when ctx is cancelled or
+// the node stops.
 func (r *Raylet) ConnectInProcess(ctx context.Context) (pb.NodeManager_ConnectClient, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -59,17 +63,69 @@ func (r *Raylet) ConnectInProcess(ctx context.Context) (pb.NodeManager_ConnectCl
 		return nil, status.Error(codes.Unavailable, "node is shutting down")
 	}
 	p := inproc.New[*pb.ClientBatch, *pb.ServerBatch](ctx, r.ctx)
+	d := &directStream{ClientEnd: p.Client(), r: r, ctx: ctx, registered: make(chan struct{})}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		p.Server().Finish(r.Connect(p.Server()))
+		err := r.serve(p.Server(), d.setClient)
+		d.setClient(nil) // refused or ended before registering: later sends fail
+		p.Server().Finish(err)
 	}()
-	return p.Client(), nil
+	return d, nil
+}
+
+// directStream is the client end of an in-process stream whose batches after the first (the
+// registration, which the node's goroutine handles as on any stream) are handled on the sending
+// goroutine. Sends come one at a time (the core worker's sender sees to that).
+type directStream struct {
+	*inproc.ClientEnd[*pb.ClientBatch, *pb.ServerBatch]
+	r          *Raylet
+	ctx        context.Context
+	sentFirst  bool
+	once       sync.Once
+	registered chan struct{} // closed once c is known (nil: the stream ended unregistered)
+	c          *client
+}
+
+func (d *directStream) setClient(c *client) {
+	d.once.Do(func() {
+		d.c = c
+		close(d.registered)
+	})
+}
+
+// Send hands the first batch to the node's goroutine and handles the others here.
+func (d *directStream) Send(b *pb.ClientBatch) error {
+	if !d.sentFirst {
+		d.sentFirst = true
+		return d.ClientEnd.Send(b)
+	}
+	select {
+	case <-d.registered:
+	case <-d.ctx.Done():
+		return d.ctx.Err()
+	}
+	if d.c == nil {
+		return io.EOF
+	}
+	d.r.mu.Lock()
+	defer d.r.mu.Unlock()
+	if d.r.stopped || !d.r.clients[d.c] {
+		return io.EOF
+	}
+	d.r.handle(d.c, b.Messages)
+	return nil
 }
 
 // Connect serves one core worker's stream: the first message registers it, the rest are its
 // submissions, objects, subscriptions and results.
 func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
+	return r.serve(stream, nil)
+}
+
+// serve is Connect; registered, if set, learns the client once it is registered (with the node's
+// lock held, before any later message of the stream is handled).
+func (r *Raylet) serve(stream pb.NodeManager_ConnectServer, registered func(*client)) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -120,6 +176,9 @@ func (r *Raylet) Connect(stream pb.NodeManager_ConnectServer) error {
 		}
 	}
 	r.handle(c, first.Messages[1:])
+	if registered != nil {
+		registered(c)
+	}
 	r.mu.Unlock()
 	glog.V(1).Infof("%s connected", c)
 
