@@ -221,3 +221,56 @@ func TestRegistrationBeforeTheSpawnerRecordsTheWorker(t *testing.T) {
 		t.Fatal(startErr)
 	}
 }
+
+// The in-process stream: batches after the registration are handled on the sending goroutine, in
+// order after it; once the node stops, sends fail instead of hanging.
+func TestInProcessStreamHandlesLaterBatchesOnTheSender(t *testing.T) {
+	r := startRaylet(t, []string{"/bin/true"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := r.ConnectInProcess(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver := ids.NewUniqueID()
+	id := ids.NewPutID()
+	batches := []*pb.ClientBatch{
+		{Messages: []*pb.ClientMessage{{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{WorkerId: driver[:], IsDriver: true}}}}},
+		{Messages: []*pb.ClientMessage{{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: &pb.Object{Data: []byte("v")}}}}}},
+		{Messages: []*pb.ClientMessage{{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{id[:]}}}}}},
+	}
+	for _, b := range batches {
+		if err := stream.Send(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Handled already, on this goroutine: the node holds the object.
+	if s := r.Stats(); s.Objects != 1 {
+		t.Fatalf("the put was not handled by the time Send returned: %+v", s)
+	}
+	var kinds []string
+	for len(kinds) < 2 {
+		b, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range b.Messages {
+			switch {
+			case m.GetRegistered() != nil:
+				kinds = append(kinds, "registered")
+			case m.GetObject() != nil:
+				if string(m.GetObject().Object.GetData()) != "v" {
+					t.Fatalf("object %v", m.GetObject())
+				}
+				kinds = append(kinds, "object")
+			}
+		}
+	}
+	if kinds[0] != "registered" || kinds[1] != "object" {
+		t.Fatalf("replies out of order: %v", kinds)
+	}
+	r.Stop()
+	if err := stream.Send(batches[1]); err == nil {
+		t.Fatal("a send after the node stopped succeeded")
+	}
+}
