@@ -171,8 +171,7 @@ func (r *Raylet) serve(stream pb.NodeManager_ConnectServer, registered func(*cli
 		if w.actor != nil {
 			r.actorWorkerRegistered(w)
 		} else {
-			r.idle = append(r.idle, w)
-			r.schedule()
+			r.workerIdle(w)
 		}
 	}
 	r.handle(c, first.Messages[1:])
@@ -325,12 +324,19 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 		w.queued = w.queued[1:]
 		r.take(next.resources)
 		w.task = next
+		r.schedule()
 	} else {
-		r.idle = append(r.idle, w)
+		r.workerIdle(w)
 	}
+	return nil
+}
+
+// workerIdle makes w available: it takes waiting work, or, when none waits at the node, work
+// queued on a busy worker. Called with r.mu held.
+func (r *Raylet) workerIdle(w *worker) {
+	r.idle = append(r.idle, w)
 	r.schedule()
 	if w.task == nil && r.ready.len() == 0 {
 		r.reclaimFor(w)
 	}
-	return nil
 }
