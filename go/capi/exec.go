@@ -72,9 +72,15 @@ func cExecutor(fn C.ray_execute_fn, ctx unsafe.Pointer) core.Executor {
 
 // idsFromPacked splits ids packed back to back.
 func idsFromPacked(raw []byte) []ids.ObjectID {
-	out := make([]ids.ObjectID, len(raw)/ids.ObjectIDSize)
-	for i := range out {
-		copy(out[i][:], raw[i*ids.ObjectIDSize:])
+	return appendPacked(make([]ids.ObjectID, 0, len(raw)/ids.ObjectIDSize), raw)
+}
+
+// appendPacked appends the ids packed back to back in raw.
+func appendPacked(out []ids.ObjectID, raw []byte) []ids.ObjectID {
+	for ; len(raw) >= ids.ObjectIDSize; raw = raw[ids.ObjectIDSize:] {
+		var id ids.ObjectID
+		copy(id[:], raw)
+		out = append(out, id)
 	}
 	return out
 }

@@ -84,21 +84,15 @@ func objectIDs(p *C.uint8_t, n C.size_t) []ids.ObjectID {
 	if n == 0 {
 		return nil
 	}
-	return appendIDs(make([]ids.ObjectID, 0, int(n)), p, n)
+	return idsFromPacked(packedIDs(p, n))
 }
 
-// appendIDs appends n packed ids read straight from C memory at p.
-func appendIDs(out []ids.ObjectID, p *C.uint8_t, n C.size_t) []ids.ObjectID {
+// packedIDs views n ids packed back to back in C memory at p (read in place, not copied).
+func packedIDs(p *C.uint8_t, n C.size_t) []byte {
 	if n == 0 {
-		return out
+		return nil
 	}
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)*ids.ObjectIDSize)
-	for i := 0; i < int(n); i++ {
-		var id ids.ObjectID
-		copy(id[:], raw[i*ids.ObjectIDSize:])
-		out = append(out, id)
-	}
-	return out
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)*ids.ObjectIDSize)
 }
 
 // waitIDs recycles ray_wait's id lists.
@@ -418,7 +412,7 @@ func ray_wait(idsPtr *C.uint8_t, numIDs C.size_t, numObjects C.size_t, timeoutMs
 	// nothing of its list).
 	buf := waitIDs.Get().(*[]ids.ObjectID)
 	defer waitIDs.Put(buf)
-	*buf = appendIDs((*buf)[:0], idsPtr, numIDs)
+	*buf = appendPacked((*buf)[:0], packedIDs(idsPtr, numIDs))
 	ready, err := st.cw.Wait(*buf, int(numObjects), timeout(timeoutMs))
 	if err != nil {
 		return setErr(errOut, err)

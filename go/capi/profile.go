@@ -36,26 +36,23 @@ func openProfileFile(env, prefix, ext string) *os.File {
 func startProfile() {
 	profiling.Lock()
 	defer profiling.Unlock()
-	if profiling.cpu == nil {
-		if f := openProfileFile("GORAY_PPROF_DIR", "cpu", "prof"); f != nil {
-			if err := pprof.StartCPUProfile(f); err != nil {
-				glog.Warningf("GORAY_PPROF_DIR: %v", err)
-				f.Close()
-			} else {
-				profiling.cpu = f
-			}
+	start := func(f **os.File, env, prefix, ext string, begin func(*os.File) error) {
+		if *f != nil {
+			return
 		}
-	}
-	if profiling.trace == nil {
-		if f := openProfileFile("GORAY_TRACE_DIR", "trace", "out"); f != nil {
-			if err := trace.Start(f); err != nil {
-				glog.Warningf("GORAY_TRACE_DIR: %v", err)
-				f.Close()
-			} else {
-				profiling.trace = f
-			}
+		out := openProfileFile(env, prefix, ext)
+		if out == nil {
+			return
 		}
+		if err := begin(out); err != nil {
+			glog.Warningf("%s: %v", env, err)
+			out.Close()
+			return
+		}
+		*f = out
 	}
+	start(&profiling.cpu, "GORAY_PPROF_DIR", "cpu", "prof", func(f *os.File) error { return pprof.StartCPUProfile(f) })
+	start(&profiling.trace, "GORAY_TRACE_DIR", "trace", "out", func(f *os.File) error { return trace.Start(f) })
 }
 
 func stopProfile() {
