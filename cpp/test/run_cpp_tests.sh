@@ -157,7 +157,10 @@ run_suite() {
   SUMMARY+=("$line")
   echo "== $line"
   if [ $bad -gt 0 ]; then
-    grep -E '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$log" | sed 's/^/     /'
+    # Each failed test's whole output, from its RUN line to its FAILED line (at most 40 lines).
+    awk '/^\[ RUN      \] /{n=0; delete buf} {buf[n++]=$0}
+         /^\[  FAILED  \] .* \([0-9]+ ms\)$/{s=(n>40?n-40:0); for(i=s;i<n;i++) print buf[i]; n=0}' \
+      "$log" | sed 's/^/     /'
     if [ $missing -gt 0 ]; then
       echo "     last lines of $log:"
       tail -n 15 "$log" | sed 's/^/       | /'

@@ -285,3 +285,30 @@ func TestLocalActors(t *testing.T) {
 		t.Fatalf("max_concurrency 0: %v", err)
 	}
 }
+
+// A task argument whose producing task finishes while the argument is being checked is still
+// known: it left pending only after its result was stored. (Was a rare "no process created"
+// failure of chained tasks in local mode.)
+func TestLocalArgumentFinishingDuringTheCheckIsKnown(t *testing.T) {
+	cw := newLocal(t, 1, concat)
+	b := cw.be.(*localBackend)
+	id := ids.NewTaskID().ReturnID(1)
+	b.mu.Lock()
+	b.pending[id] = true
+	b.mu.Unlock()
+	b.afterStoreMiss = func(ids.ObjectID) {
+		b.afterStoreMiss = nil
+		b.finishCall(id, &objstore.Object{Data: []byte("done")}, nil)
+	}
+	ret, err := cw.SubmitTask(&pb.TaskSpec{FunctionName: "F", Args: []*pb.TaskArg{{IsRef: true, ObjectId: id[:]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := cw.Get([]ids.ObjectID{ret}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs[0].IsError() || string(objs[0].Data) != "F(done)" {
+		t.Fatalf("got kind %d %q", objs[0].Kind, objs[0].Data)
+	}
+}

@@ -77,6 +77,8 @@ type localBackend struct {
 	named   map[string]*localActor // by actorKey(name, namespace), live ones
 	// actorLoops counts the actors' goroutines; close waits for them to delete their instances.
 	actorLoops sync.WaitGroup
+	// afterStoreMiss, a test hook, runs in known between the store miss and the pending check.
+	afterStoreMiss func(ids.ObjectID)
 }
 
 // actorShutdownGrace bounds how long Shutdown waits for actor calls in flight to return before
@@ -91,13 +93,24 @@ func newLocalBackend(cw *CoreWorker, threads int) *localBackend {
 		actors: map[ids.ActorID]*localActor{}, named: map[string]*localActor{}}
 }
 
+// known reports whether id was stored or is the result of an unfinished task. A task that
+// finishes while known looks stores its result before it leaves pending (finishCall), so the
+// store is read again after a pending miss: the result may have landed between the two reads.
 func (b *localBackend) known(id ids.ObjectID) bool {
 	if _, ok := b.cw.store.Get(id); ok {
 		return true
 	}
+	if b.afterStoreMiss != nil {
+		b.afterStoreMiss(id)
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.pending[id]
+	pending := b.pending[id]
+	b.mu.Unlock()
+	if pending {
+		return true
+	}
+	_, ok := b.cw.store.Get(id)
+	return ok
 }
 
 // deps lists a spec's ObjectRef arguments, or the first one nobody created.
