@@ -107,8 +107,8 @@ func (n *Node) register(ip string) error {
 	return nil
 }
 
-// shmDir is where object store arenas live.
-const shmDir = "/dev/shm"
+// shmDir is where object store arenas live (a variable for tests).
+var shmDir = "/dev/shm"
 
 // arenaPath names the session's arena: in /dev/shm when it has room for size bytes; otherwise
 // (a container's 64 MiB /dev/shm, say) a file in the session directory, as Ray falls back to

@@ -2,6 +2,7 @@ package node
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -302,4 +303,43 @@ func TestFragmentedStoreSpillsToMakeAContiguousRange(t *testing.T) {
 	if n.Raylet.Spills() == 0 {
 		t.Fatal("the 3 MiB object fit without spilling into a store with only 2 MiB holes")
 	}
+}
+
+// When another program fills the file system behind the arena, a Put that needs memory the file
+// system cannot give fails with ObjectStoreFull (the writer is not killed by SIGBUS), and the node
+// and the driver go on working. Needs a tmpfs mount (root).
+func TestFullDevShmFailsPutsCleanly(t *testing.T) {
+	dir := shortTempDir(t)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	saved := shmDir
+	shmDir = dir
+	t.Cleanup(func() { shmDir = saved })
+	n, cw := startStoreNode(t, 16<<20)
+	if !strings.HasPrefix(n.Raylet.ArenaPath(), dir) {
+		t.Fatalf("the arena is %s, not on the small tmpfs", n.Raylet.ArenaPath())
+	}
+	// Another program takes 12 of the 16 MiB.
+	if err := os.WriteFile(filepath.Join(dir, "filler"), make([]byte, 12<<20), 0600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cw.Put(pattern(8<<20, 1), nil)
+	if core.CodeOf(err) != core.CodeStoreFull || !strings.Contains(err.Error(), "/dev/shm") {
+		t.Fatalf("an 8 MiB put with 4 MiB left behind the arena gave %v, want a store-full error naming /dev/shm", err)
+	}
+	data := pattern(1<<20, 2)
+	id := putRef(t, cw, data)
+	if checksum(readBytes(t, cw, id)) != checksum(data) {
+		t.Fatal("a 1 MiB put after the failed one came back different")
+	}
+	if got := string(readBytes(t, cw, submit(t, cw, "Sum", 0, ref(id)))); got != checksum(data) {
+		t.Fatalf("a task read %s, want %s", got, checksum(data))
+	}
+	cw.RemoveRef(id)
 }

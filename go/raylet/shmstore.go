@@ -112,6 +112,14 @@ func (r *Raylet) reserveNow(size int64) (int64, error) {
 	return 0, errNoRoom
 }
 
+// backingFailed is the error for a range the arena's file system could not back.
+func backingFailed(size int64, err error) error {
+	if errors.Is(err, shm.ErrNoMemory) {
+		return storeFull("no memory behind the object store for %d bytes: another program filled /dev/shm, or --object-store-memory is larger than what it has free (%v)", size, err)
+	}
+	return storeFull("%d bytes: %v", size, err)
+}
+
 // spillJob is one object being written to disk outside the node's lock.
 type spillJob struct {
 	id   ids.ObjectID
@@ -205,6 +213,12 @@ func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
 		return so, nil
 	}
 	off, err := r.reserveNow(so.size) // no spilling on the read path: callers fall back to messages
+	if err == nil {
+		if berr := r.arena.Reserve(off, so.size); berr != nil {
+			_ = r.alloc.Free(off, so.size)
+			err = backingFailed(so.size, berr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("restoring spilled object %s: %w", id.Hex(), err)
 	}
@@ -293,8 +307,32 @@ func (r *Raylet) createObjectRound(c *client, m *pb.CreateObject, round int) {
 		return
 	}
 	r.shmSeq++
-	r.shmObjs[id] = &shmObject{off: off, size: m.Size, creator: c, seq: r.shmSeq}
-	r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
+	so := &shmObject{off: off, size: m.Size, creator: c, seq: r.shmSeq}
+	r.shmObjs[id] = so
+	if r.arena.Backed(off, m.Size) {
+		r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
+		return
+	}
+	// Fresh memory: back it (see shm.Arena.Reserve) outside the lock, then answer.
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		err := r.arena.Reserve(off, m.Size)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.stopped || r.shmObjs[id] != so {
+			return // the writer went away meanwhile, and its range with it
+		}
+		if err != nil {
+			delete(r.shmObjs, id)
+			if ferr := r.alloc.Free(off, m.Size); ferr != nil {
+				glog.Errorf("object store: %v", ferr)
+			}
+			fail(backingFailed(m.Size, err))
+			return
+		}
+		r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
+	}()
 }
 
 // takeCreated checks that obj names the range c reserved for id and marks it sealed. Called
@@ -456,6 +494,14 @@ func (r *Raylet) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) 
 		}
 	}
 	c.sendObject(id, out)
+}
+
+// ArenaPath is the file of the node's object store arena ("" without one).
+func (r *Raylet) ArenaPath() string {
+	if r.arena == nil {
+		return ""
+	}
+	return r.arena.Path()
 }
 
 // ShmStats reports the arena's size and the bytes in use (0, 0 without an arena), and how many

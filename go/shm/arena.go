@@ -11,19 +11,40 @@
 //
 // Objects are written by the process that creates them (its core worker asks the node for a
 // range, writes, then seals) and read in place by every reader, straight from the mapping.
+//
+// The file is sparse, and a store write to a page of it that the file system cannot back (a
+// full /dev/shm: other programs filled it, or the arena is larger than what is free) would kill
+// the writer with SIGBUS. So the node reserves memory behind a range before it hands the range
+// out (Reserve: fallocate, in chunks, each chunk once); when the file system is full the
+// reservation fails with an error and the writer never touches the range.
 package shm
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 )
+
+// ReserveChunk is the granularity at which Reserve backs the arena with memory.
+const ReserveChunk = 2 << 20
+
+// ErrNoMemory means the file system holding the arena has no room left to back a range.
+var ErrNoMemory = errors.New("the file system of the object store arena is full")
+
+// fallocate backs a range of the file with storage; a variable so tests can make it fail.
+var fallocate = syscall.Fallocate
 
 // Arena is a shared-memory file mapped into this process.
 type Arena struct {
 	path string
 	data []byte
 	file *os.File
+	mu   sync.Mutex
+	// backed has a bit per ReserveChunk: set once Reserve backed that chunk (pages are never
+	// returned while the arena exists, so a set bit stays true). Guarded by mu.
+	backed []uint64
 }
 
 // Create makes a new arena file of size bytes at path (which must not exist) and maps it. The
@@ -77,7 +98,70 @@ func mapFile(path string, f *os.File, size int64) (*Arena, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object store arena: mapping %s (%d bytes): %w", path, size, err)
 	}
-	return &Arena{path: path, data: data, file: f}, nil
+	chunks := (size + ReserveChunk - 1) / ReserveChunk
+	return &Arena{path: path, data: data, file: f, backed: make([]uint64, (chunks+63)/64)}, nil
+}
+
+// chunks is the range of chunk indexes [first, last] that [off, off+size) touches.
+func chunks(off, size int64) (first, last int64) {
+	return off / ReserveChunk, (off + size - 1) / ReserveChunk
+}
+
+func (a *Arena) isBacked(c int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.backed[c/64]&(1<<(c%64)) != 0
+}
+
+// Backed reports whether Reserve already backed every chunk of [off, off+size) (a range out of
+// bounds is not).
+func (a *Arena) Backed(off, size int64) bool {
+	if _, err := a.Bytes(off, size); err != nil {
+		return false
+	}
+	if size == 0 {
+		return true
+	}
+	first, last := chunks(off, size)
+	for c := first; c <= last; c++ {
+		if !a.isBacked(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Reserve makes sure the file system backs [off, off+size) with memory, so writes to the range
+// cannot fault. It backs whole chunks, each once; it fails with an error wrapping ErrNoMemory
+// when the file system is full (the chunks it did back stay backed). Safe for concurrent use;
+// backing fresh memory takes as long as zeroing it, so the node calls it outside its lock.
+func (a *Arena) Reserve(off, size int64) error {
+	if _, err := a.Bytes(off, size); err != nil || size == 0 {
+		return err
+	}
+	total := int64(len(a.data))
+	first, last := chunks(off, size)
+	for c := first; c <= last; c++ {
+		if a.isBacked(c) {
+			continue
+		}
+		start := c * ReserveChunk
+		n := int64(ReserveChunk)
+		if start+n > total {
+			n = total - start
+		}
+		// Two callers may back one chunk at once: fallocate of backed pages changes nothing.
+		if err := fallocate(int(a.file.Fd()), 0, start, n); err != nil {
+			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.ENOMEM) {
+				return fmt.Errorf("%w (%s): backing %d bytes at %d: %v", ErrNoMemory, a.path, n, start, err)
+			}
+			return fmt.Errorf("object store arena %s: backing %d bytes at %d: %w", a.path, n, start, err)
+		}
+		a.mu.Lock()
+		a.backed[c/64] |= 1 << (c % 64)
+		a.mu.Unlock()
+	}
+	return nil
 }
 
 // Path is the arena's file.
@@ -93,21 +177,6 @@ func (a *Arena) Bytes(off, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("object store arena: range %d+%d is outside its %d bytes", off, size, len(a.data))
 	}
 	return a.data[off : off+size : off+size], nil
-}
-
-// Release returns the memory of [off, off+size) to the system (the range reads as zeros after).
-// The node calls it for freed ranges above what it keeps warm.
-func (a *Arena) Release(off, size int64) error {
-	b, err := a.Bytes(off, size)
-	if err != nil || len(b) == 0 {
-		return err
-	}
-	// MADV_REMOVE frees the pages of a shared file mapping (punches a hole in the file).
-	const madvRemove = 9
-	if err := syscall.Madvise(b, madvRemove); err != nil {
-		return fmt.Errorf("object store arena: releasing %d+%d: %w", off, size, err)
-	}
-	return nil
 }
 
 // Close unmaps the arena in this process.

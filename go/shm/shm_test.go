@@ -1,9 +1,12 @@
 package shm
 
 import (
+	"errors"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -134,12 +137,6 @@ func TestArenaIsSharedBetweenMappings(t *testing.T) {
 	if _, err := b.Bytes(1<<20-2, 5); err == nil {
 		t.Fatal("a range past the end was handed out")
 	}
-	if err := a.Release(4096, 4096); err != nil {
-		t.Fatal(err)
-	}
-	if r[0] != 0 {
-		t.Fatalf("released memory still reads %q", r[0])
-	}
 	if err := a.Remove(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +145,89 @@ func TestArenaIsSharedBetweenMappings(t *testing.T) {
 	}
 	if _, err := Open(path); err == nil {
 		t.Fatal("opened a removed arena")
+	}
+}
+
+// Reserve backs each chunk once, and a full file system is an error wrapping ErrNoMemory that
+// leaves the chunks backed so far backed.
+func TestReserveBacksEachChunkOnceAndReportsAFullFileSystem(t *testing.T) {
+	a, err := Create(filepath.Join(t.TempDir(), "arena"), 5*ReserveChunk+100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Remove()
+	var calls [][2]int64
+	full := false
+	fallocate = func(fd int, mode uint32, off, n int64) error {
+		if full {
+			return syscall.ENOSPC
+		}
+		calls = append(calls, [2]int64{off, n})
+		return nil
+	}
+	defer func() { fallocate = syscall.Fallocate }()
+	if err := a.Reserve(ReserveChunk-1, 2); err != nil { // straddles chunks 0 and 1
+		t.Fatal(err)
+	}
+	if err := a.Reserve(10, ReserveChunk); err != nil { // chunks 0 and 1 again: nothing to do
+		t.Fatal(err)
+	}
+	if err := a.Reserve(5*ReserveChunk, 100); err != nil { // the short last chunk
+		t.Fatal(err)
+	}
+	want := [][2]int64{{0, ReserveChunk}, {ReserveChunk, ReserveChunk}, {5 * ReserveChunk, 100}}
+	if len(calls) != len(want) {
+		t.Fatalf("fallocate calls %v, want %v", calls, want)
+	}
+	for i := range want {
+		if calls[i] != want[i] {
+			t.Fatalf("fallocate calls %v, want %v", calls, want)
+		}
+	}
+	full = true
+	if err := a.Reserve(2*ReserveChunk, 10); !errors.Is(err, ErrNoMemory) {
+		t.Fatalf("reserving on a full file system: %v, want ErrNoMemory", err)
+	}
+	if err := a.Reserve(0, 2*ReserveChunk); err != nil {
+		t.Fatalf("chunks backed before the file system filled: %v", err)
+	}
+	if err := a.Reserve(5*ReserveChunk+50, 100); err == nil {
+		t.Fatal("a range past the end was reserved")
+	}
+}
+
+// On a real file system smaller than the arena, Reserve fails cleanly where a write would have
+// raised SIGBUS, and the reserved part is writable. Needs a tmpfs mount (root).
+func TestReserveOnAFullTmpfs(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs here: %v %s", err, out)
+	}
+	defer func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	}()
+	a, err := Create(filepath.Join(dir, "arena"), 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Remove()
+	if err := a.Reserve(0, 8<<20); !errors.Is(err, ErrNoMemory) {
+		t.Fatalf("reserving 8 MiB on a 4 MiB tmpfs: %v, want ErrNoMemory", err)
+	}
+	if err := a.Reserve(12<<20, 1<<20); !errors.Is(err, ErrNoMemory) {
+		t.Fatalf("reserving past what is left: %v, want ErrNoMemory", err)
+	}
+	// The first chunk was backed before the file system filled; it can be written.
+	b, err := a.Bytes(0, ReserveChunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		b[i] = byte(i)
+	}
+	if b[12345] != byte(12345%256) {
+		t.Fatal("the reserved range does not hold what was written")
 	}
 }
