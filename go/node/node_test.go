@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// workerCW is the test worker's core worker; tasks run only once it is set (as in capi's
+// ray_worker_run: a task may arrive before core.New returns).
 var workerCW *core.CoreWorker
 
 func runWorker() int {
@@ -33,12 +35,18 @@ func runWorker() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	cw, err := core.New(core.Options{RayletSocket: os.Getenv(raylet.EnvRayletSocket), IsWorker: true, WorkerID: id, Exec: execute})
+	ready := make(chan struct{})
+	gated := func(call *core.TaskCall) *objstore.Object {
+		<-ready
+		return execute(call)
+	}
+	cw, err := core.New(core.Options{RayletSocket: os.Getenv(raylet.EnvRayletSocket), IsWorker: true, WorkerID: id, Exec: gated})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	workerCW = cw
+	close(ready)
 	<-cw.Done()
 	return 0
 }
