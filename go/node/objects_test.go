@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -342,4 +343,108 @@ func TestFullDevShmFailsPutsCleanly(t *testing.T) {
 		t.Fatalf("a task read %s, want %s", got, checksum(data))
 	}
 	cw.RemoveRef(id)
+}
+
+// A spilled object is read back from disk outside the node's lock: while its file is slow to read
+// (here a FIFO nobody writes to yet), the node serves other work; the Get and the task waiting for
+// it finish once the bytes come.
+func TestRestoreFromDiskDoesNotStopTheNode(t *testing.T) {
+	n, cw := startStoreNode(t, 8<<20)
+	var refs []ids.ObjectID
+	for i := 0; i < 6; i++ {
+		refs = append(refs, putRef(t, cw, pattern(2<<20, byte(i))))
+	}
+	spillDir := filepath.Join(n.Session.Dir, "spill")
+	var slow ids.ObjectID
+	var data []byte
+	for _, id := range refs {
+		if b, err := os.ReadFile(filepath.Join(spillDir, id.Hex())); err == nil {
+			slow, data = id, b
+			break
+		}
+	}
+	if data == nil {
+		t.Fatal("12 MiB in an 8 MiB store and no spill file")
+	}
+	path := filepath.Join(spillDir, slow.Hex())
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(path, 0600); err != nil {
+		t.Fatal(err)
+	}
+	fed := make(chan struct{})
+	feed := func() {
+		select {
+		case <-fed:
+			return
+		default:
+		}
+		close(fed)
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Errorf("opening the FIFO: %v", err)
+			return
+		}
+		defer f.Close()
+		if _, err := f.Write(data); err != nil {
+			t.Errorf("writing the FIFO: %v", err)
+		}
+	}
+	t.Cleanup(func() { // never leave the node's reader blocked
+		go feed()
+	})
+
+	got := make(chan []byte, 1)
+	go func() {
+		objs, err := cw.Get([]ids.ObjectID{slow}, 30*time.Second)
+		if err != nil {
+			got <- []byte(err.Error())
+			return
+		}
+		b, err := cw.Bytes(objs[0])
+		if err != nil {
+			got <- []byte(err.Error())
+			return
+		}
+		got <- append([]byte(nil), b...)
+		if objs[0].InShm {
+			cw.ReleaseRead(slow)
+		}
+	}()
+	sum := submit(t, cw, "Sum", 0, ref(slow))
+	time.Sleep(100 * time.Millisecond) // the restore has started and waits for the FIFO
+
+	// Meanwhile the node serves other clients' work.
+	echo := submit(t, cw, "Echo", 0, &pb.TaskArg{Data: []byte("meanwhile")})
+	objs, err := cw.Get([]ids.ObjectID{echo}, 10*time.Second)
+	if err != nil || string(objs[0].Data) != "meanwhile" {
+		t.Fatalf("a task while a restore waits on disk: %v", err)
+	}
+	small := putRef(t, cw, []byte("small"))
+	if string(readBytes(t, cw, small)) != "small" {
+		t.Fatal("a small put while a restore waits on disk came back different")
+	}
+	select {
+	case b := <-got:
+		t.Fatalf("the Get of the object being restored returned before its bytes were on disk: %.80q", b)
+	default:
+	}
+
+	feed()
+	select {
+	case b := <-got:
+		if checksum(b) != checksum(data) {
+			t.Fatalf("the restored object came back different: %.80q", b)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the Get of the restored object did not return")
+	}
+	if s := string(readBytes(t, cw, sum)); s != checksum(data) {
+		t.Fatalf("the task waiting for the restored argument read %s, want %s", s, checksum(data))
+	}
+	for _, id := range refs {
+		cw.RemoveRef(id)
+	}
+	cw.RemoveRef(small)
 }

@@ -59,6 +59,9 @@ type task struct {
 	class       *schedClass
 	heldRefs    []ids.ObjectID // objects its arguments refer to, held until it is done
 	pinned      []ids.ObjectID // its shared-memory arguments, kept in place until it is done
+	// spilledArgs holds arguments read back from disk into memory (the arena had no room for
+	// them): they travel in the task's message while they stay spilled.
+	spilledArgs map[ids.ObjectID][]byte
 }
 
 // Raylet is a running node manager.
@@ -382,9 +385,11 @@ const (
 	taskActorMethod = 2
 )
 
-// trackDeps counts the task's ObjectRef arguments not yet in the store and waits for them; it
-// fails the task and reports false when one of them is unknown. Called with r.mu held.
+// trackDeps counts the task's ObjectRef arguments not yet available (not in the store, or
+// spilled to disk) and waits for them; it fails the task and reports false when one of them is
+// unknown, before waiting for any. Called with r.mu held.
 func (r *Raylet) trackDeps(t *task) bool {
+	deps := make([]ids.ObjectID, 0, len(t.spec.Args))
 	for _, a := range t.spec.Args {
 		if !a.IsRef {
 			continue
@@ -394,10 +399,8 @@ func (r *Raylet) trackDeps(t *task) bool {
 			r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("invalid argument of %s: %v", taskLabel(t), err))})
 			return false
 		}
-		if _, ok := r.store.Get(dep); ok {
-			continue
-		}
-		if _, ok := r.pending[dep]; !ok {
+		_, stored := r.store.Get(dep)
+		if _, pending := r.pending[dep]; !stored && !pending {
 			msg := fmt.Sprintf("Argument of %s is ObjectRef %s, which no process of this cluster created (or it was freed)", taskLabel(t), dep.Hex())
 			if t.isCreation {
 				r.actorDied(t.actor, "The actor died because an argument of its factory failed: "+msg, false)
@@ -406,8 +409,29 @@ func (r *Raylet) trackDeps(t *task) bool {
 			}
 			return false
 		}
-		t.missing++
-		r.waitingDeps[dep] = append(r.waitingDeps[dep], t)
+		deps = append(deps, dep)
+	}
+	for _, dep := range deps {
+		obj, ok := r.store.Get(dep)
+		if !ok {
+			t.missing++
+			r.waitingDeps[dep] = append(r.waitingDeps[dep], t)
+			continue
+		}
+		if so := r.shmObjs[dep]; obj.InShm && so != nil && so.spillPath != "" {
+			// Spilled: the task waits for it to be read back (outside the lock).
+			t.missing++
+			dep := dep
+			r.whenReadable(nil, dep, func(_ *shmObject, data []byte, _ error) {
+				if data != nil {
+					if t.spilledArgs == nil {
+						t.spilledArgs = map[ids.ObjectID][]byte{}
+					}
+					t.spilledArgs[dep] = data
+				}
+				r.depArrived(t)
+			})
+		}
 	}
 	return true
 }
@@ -638,13 +662,19 @@ func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
 	if waiting := r.waitingDeps[id]; len(waiting) > 0 {
 		delete(r.waitingDeps, id)
 		for _, t := range waiting {
-			t.missing--
-			if t.missing == 0 {
-				r.argsReady(t)
-			}
+			r.depArrived(t)
 		}
 	}
 	r.maybeFree(id) // nothing refers to it any more (its caller dropped the ref before it was made)
+}
+
+// depArrived counts one argument of t as available, and moves t on when it was the last.
+// Called with r.mu held.
+func (r *Raylet) depArrived(t *task) {
+	t.missing--
+	if t.missing == 0 {
+		r.argsReady(t)
+	}
 }
 
 // objectFreed releases what a freed object kept. Called with r.mu held.

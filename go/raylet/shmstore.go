@@ -37,8 +37,10 @@ const ShmThreshold = 100 << 10
 // objects stay readable in place, then their ranges are freed (unless a reader pinned one
 // meanwhile) and the request is answered. A spilled object comes back into the arena when a
 // process or task needs it and there is room; when there is none right then, its bytes travel in
-// the message instead (reads never spill). When spilling cannot free enough room, the request
-// fails with ObjectStoreFullError and nothing else is affected.
+// the message instead (reads never spill). Its file is read outside the node's lock too: readers
+// and tasks that need it wait for the restore (whenReadable), the rest of the node goes on. When
+// spilling cannot free enough room, the request fails with ObjectStoreFullError and nothing else
+// is affected.
 //
 // A writer that dies before sealing leaves a range reserved to it: freed when its stream ends.
 // A reader that dies leaves pins: dropped when its stream ends.
@@ -51,6 +53,17 @@ type shmObject struct {
 	spilling  bool   // being written to disk (outside the node's lock); still readable in place
 	spillPath string // set while its bytes are on disk instead of in the arena
 	seq       uint64 // age, for choosing what to spill
+	// restoring: its file is being read back (outside the node's lock); waiters run when done.
+	restoring bool
+	waiters   []restoreWaiter
+}
+
+// restoreWaiter is a reader of a spilled object waiting for its restore: fn runs under the
+// node's lock with the object resident (so) or, when the arena had no room, its bytes (data).
+// A waiter for a client runs only if the client is still connected.
+type restoreWaiter struct {
+	client *client
+	fn     func(so *shmObject, data []byte, err error)
 }
 
 // errStoreFull marks object-store errors that mean "no room".
@@ -203,7 +216,9 @@ func (r *Raylet) finishSpills(jobs []*spillJob) {
 	}
 }
 
-// ensureResident brings a spilled object back into the arena. Called with r.mu held.
+// ensureResident brings a spilled object back into the arena now, reading its file under the
+// node's lock: only for a task dispatched after its argument was spilled again (rare; see
+// whenReadable for the usual path). Called with r.mu held.
 func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
 	so := r.shmObjs[id]
 	if so == nil {
@@ -212,31 +227,127 @@ func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
 	if so.spillPath == "" {
 		return so, nil
 	}
+	if so.restoring {
+		return nil, fmt.Errorf("object %s is being restored from disk", id.Hex())
+	}
 	off, err := r.reserveNow(so.size) // no spilling on the read path: callers fall back to messages
 	if err == nil {
-		if berr := r.arena.Reserve(off, so.size); berr != nil {
+		dst, _ := r.arena.Bytes(off, so.size)
+		if err = restoreInto(so.spillPath, off, dst, r.arena.Reserve); err != nil {
 			_ = r.alloc.Free(off, so.size)
-			err = backingFailed(so.size, berr)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("restoring spilled object %s: %w", id.Hex(), err)
 	}
-	dst, _ := r.arena.Bytes(off, so.size)
-	f, err := os.Open(so.spillPath)
+	r.restored(id, so, off)
+	return so, nil
+}
+
+// restoreInto backs the range [off, off+len(dst)) of the arena and reads a spill file into it.
+func restoreInto(path string, off int64, dst []byte, reserve func(off, size int64) error) error {
+	if err := reserve(off, int64(len(dst))); err != nil {
+		return backingFailed(int64(len(dst)), err)
+	}
+	f, err := os.Open(path)
 	if err == nil {
 		_, err = readFull(f, dst)
 		f.Close()
 	}
 	if err != nil {
-		_ = r.alloc.Free(off, so.size)
-		return nil, fmt.Errorf("restoring spilled object %s from %s: %w", id.Hex(), so.spillPath, err)
+		return fmt.Errorf("reading %s: %w", path, err)
 	}
+	return nil
+}
+
+// restored records that a spilled object is back in the arena at off. Called with r.mu held.
+func (r *Raylet) restored(id ids.ObjectID, so *shmObject, off int64) {
 	os.Remove(so.spillPath)
 	so.spillPath = ""
 	so.off = off
+	r.shmSeq++
+	so.seq = r.shmSeq // just used: the last to spill again
 	glog.V(1).Infof("restored object %s (%d bytes)", id.Hex(), so.size)
-	return so, nil
+}
+
+// whenReadable runs fn once object id can be read: at once when it is in the arena; for a
+// spilled object, after its file was read back outside the node's lock (into the arena, or into
+// memory when the arena has no room now). fn runs under the lock; a reader that keeps using the
+// range pins it there. With c set, fn is skipped if c disconnects meanwhile. Called with r.mu held.
+func (r *Raylet) whenReadable(c *client, id ids.ObjectID, fn func(so *shmObject, data []byte, err error)) {
+	so := r.shmObjs[id]
+	if so == nil {
+		fn(nil, nil, fmt.Errorf("object %s is not in the object store", id.Hex()))
+		return
+	}
+	if so.spillPath == "" {
+		fn(so, nil, nil)
+		return
+	}
+	so.waiters = append(so.waiters, restoreWaiter{client: c, fn: fn})
+	if so.restoring {
+		return
+	}
+	so.restoring = true
+	path, size := so.spillPath, so.size
+	off, err := r.reserveNow(size) // no spilling on the read path
+	reserved := err == nil
+	var dst []byte
+	if reserved {
+		dst, _ = r.arena.Bytes(off, size)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		var data []byte
+		var rerr error
+		if reserved {
+			rerr = restoreInto(path, off, dst, r.arena.Reserve)
+		}
+		if !reserved || rerr != nil {
+			// No room in the arena now: the readers get the bytes in their messages.
+			if data, err = os.ReadFile(path); err != nil {
+				data = nil
+				rerr = fmt.Errorf("restoring spilled object %s: %v; and reading it from disk: %w", id.Hex(), rerr, err)
+			}
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.finishRestore(id, so, reserved, off, data, rerr)
+	}()
+}
+
+// finishRestore ends a restore whenReadable started and runs its waiters. Called with r.mu held.
+func (r *Raylet) finishRestore(id ids.ObjectID, so *shmObject, reserved bool, off int64, data []byte, err error) {
+	so.restoring = false
+	waiters := so.waiters
+	so.waiters = nil
+	if r.stopped {
+		return
+	}
+	if reserved {
+		if data == nil && err == nil {
+			r.restored(id, so, off)
+		} else if ferr := r.alloc.Free(off, so.size); ferr != nil {
+			glog.Errorf("object store: %v", ferr)
+		}
+	}
+	if data != nil {
+		err = nil
+	}
+	for _, w := range waiters {
+		if w.client != nil && !r.clients[w.client] {
+			continue
+		}
+		if so.spillPath == "" {
+			w.fn(so, nil, nil)
+		} else {
+			w.fn(nil, data, err)
+		}
+	}
+	if so.freed && so.pins == 0 {
+		r.releaseShm(id, so)
+	}
 }
 
 func readFull(f *os.File, dst []byte) (int, error) {
@@ -442,8 +553,8 @@ func (r *Raylet) shmFreed(id ids.ObjectID) {
 }
 
 func (r *Raylet) releaseShm(id ids.ObjectID, so *shmObject) {
-	if so.spilling {
-		return // finishSpills releases it once its file is written
+	if so.spilling || so.restoring {
+		return // finishSpills or finishRestore releases it once its file is done
 	}
 	delete(r.shmObjs, id)
 	if so.spillPath != "" {
@@ -455,9 +566,10 @@ func (r *Raylet) releaseShm(id ids.ObjectID, so *shmObject) {
 	}
 }
 
-// readable makes a shared-memory object available to a reader: resident in the arena (so is
-// set; the caller pins it), or, when there is no room to bring it back from disk right now, as
-// its bytes read from the spill file (data). Called with r.mu held.
+// readable makes a shared-memory object available to a task being dispatched, now: resident in
+// the arena (so is set; the caller pins it), or, when there is no room to bring it back from disk
+// right now (or a restore is under way), as its bytes read from the spill file (data). Called
+// with r.mu held.
 func (r *Raylet) readable(id ids.ObjectID) (so *shmObject, data []byte, err error) {
 	so, err = r.ensureResident(id)
 	if err == nil {
@@ -471,12 +583,15 @@ func (r *Raylet) readable(id ids.ObjectID) (so *shmObject, data []byte, err erro
 }
 
 // sendObjectTo sends a stored object to a client, pinning it for the client when it is in
-// shared memory; a spilled object that cannot come back into the arena now travels in the
-// message. Called with r.mu held.
+// shared memory; a spilled object is sent once it is restored (or, when the arena has no room
+// for it now, in the message). Called with r.mu held.
 func (r *Raylet) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) {
-	out := obj
-	if obj.InShm {
-		so, data, err := r.readable(id)
+	if !obj.InShm {
+		c.sendObject(id, obj)
+		return
+	}
+	r.whenReadable(c, id, func(so *shmObject, data []byte, err error) {
+		out := obj
 		switch {
 		case err != nil:
 			out = &objstore.Object{Kind: objstore.KindStoreFull, Data: []byte(err.Error())}
@@ -492,8 +607,8 @@ func (r *Raylet) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) 
 			cp.ShmOffset, cp.ShmSize = so.off, so.size
 			out = &cp
 		}
-	}
-	c.sendObject(id, out)
+		c.sendObject(id, out)
+	})
 }
 
 // ArenaPath is the file of the node's object store arena ("" without one).
@@ -549,6 +664,11 @@ func (r *Raylet) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb
 	contained := ids.ToBytes(obj.Contained)
 	if !obj.InShm {
 		return &pb.TaskArg{Data: obj.Data, ContainedIds: contained}
+	}
+	if data, ok := t.spilledArgs[dep]; ok {
+		if so := r.shmObjs[dep]; so != nil && so.spillPath != "" {
+			return &pb.TaskArg{Data: data, ContainedIds: contained}
+		}
 	}
 	so, data, err := r.readable(dep)
 	if err != nil {
