@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,6 +112,11 @@ func execute(call *core.TaskCall) *objstore.Object {
 		return value(strings.Join(parts, "+"))
 	case "Pid":
 		return value(strconv.Itoa(os.Getpid()))
+	case "Touch":
+		if err := os.WriteFile(string(call.Args[0]), []byte("ran"), 0600); err != nil {
+			return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())}
+		}
+		return value("touched")
 	case "Sleep":
 		ms, _ := strconv.Atoi(string(call.Args[0]))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
@@ -300,6 +306,28 @@ func TestErrorsPropagateAndUnknownObjects(t *testing.T) {
 	obj = getOne(t, cw, submit(t, cw, "NoSuchFunction", -1))
 	if obj.Kind != objstore.KindFunctionNotFound {
 		t.Fatalf("unknown function: kind %d", obj.Kind)
+	}
+}
+
+// A task with an unknown argument fails at once and never runs, even when another of its
+// arguments was still pending (it used to wait for that one too, and then ran).
+func TestTaskWithAnUnknownArgumentNeverRuns(t *testing.T) {
+	_, cw := startNode(t, map[string]float64{"CPU": 2})
+	marker := filepath.Join(shortTempDir(t), "ran")
+	slow := submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("300")})
+	bogus := ids.NewPutID()
+	obj := getOne(t, cw, submit(t, cw, "Touch", -1, &pb.TaskArg{Data: []byte(marker)}, ref(slow), ref(bogus)))
+	if obj.Kind != objstore.KindLost || !strings.Contains(string(obj.Data), bogus.Hex()) {
+		t.Fatalf("task with a pending and an unknown argument: kind %d %q", obj.Kind, obj.Data)
+	}
+	getOne(t, cw, slow)
+	// Whatever the node would still run after slow's result has run once both workers did
+	// one more task each.
+	for i := 0; i < 2; i++ {
+		getOne(t, cw, submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("100")}))
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatalf("the failed task ran after its pending argument arrived (%v)", err)
 	}
 }
 
