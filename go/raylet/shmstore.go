@@ -661,6 +661,11 @@ func (r *Raylet) unpinTaskArgs(t *task) {
 // from disk if needed and pinned for the task (once) until it is done; when the arena has no
 // room for it now, its bytes travel in the message instead. Called with r.mu held.
 func (r *Raylet) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb.TaskArg {
+	if obj == nil {
+		// trackDeps keeps such tasks from running; never crash the node if one slips through.
+		glog.Errorf("argument %s of %s is not in the store at dispatch; the task gets an empty argument", dep.Hex(), taskLabel(t))
+		return &pb.TaskArg{}
+	}
 	contained := ids.ToBytes(obj.Contained)
 	if !obj.InShm {
 		return &pb.TaskArg{Data: obj.Data, ContainedIds: contained}
