@@ -626,3 +626,83 @@ TEST(ApiLifecycleTest, NoChildProcessLeftAfterShutdown) {
   EXPECT_TRUE(left.empty()) << "child processes left 5 s after Shutdown (state Z = not reaped): "
                             << Describe(left);
 }
+
+// The C ABI is the only door into the runtime: a caller's NULL where memory is needed, an id it
+// never created, or a call before Init gets an error code and a message, never a crash.
+namespace {
+// Code calls f(&err) and returns its code; the message (freed here) goes to *message.
+template <typename F>
+int Code(F f, std::string *message = nullptr) {
+  char *err = nullptr;
+  int code = f(&err);
+  if (message != nullptr) *message = err != nullptr ? err : "";
+  if (err != nullptr) ray_free(err);
+  return code;
+}
+}  // namespace
+
+TEST(CApiTest, CallsBeforeInitFailClearly) {
+  ASSERT_FALSE(ray::IsInitialized());
+  uint8_t id[RAY_ID_SIZE] = {0};
+  ray_object obj;
+  uint8_t ready = 0;
+  std::string msg;
+  EXPECT_EQ(Code([&](char **e) { return ray_get(id, 1, 10, &obj, e); }, &msg), RAY_ERR_NOT_INITIALIZED);
+  EXPECT_TRUE(Contains(msg, "not initialized")) << msg;
+  EXPECT_EQ(Code([&](char **e) { return ray_put(id, 1, nullptr, 0, id, e); }), RAY_ERR_NOT_INITIALIZED);
+  EXPECT_EQ(Code([&](char **e) { return ray_wait(id, 1, 1, 10, &ready, e); }), RAY_ERR_NOT_INITIALIZED);
+  ray_add_ref(id);
+  ray_remove_ref(id);
+  ray_put_abort(id);
+  EXPECT_EQ(ray_ref_count(id), 0);
+}
+
+TEST_F(ApiTest, CApiRejectsNullArgumentsAndForeignIds) {
+  uint8_t id[RAY_ID_SIZE] = {0};
+  uint8_t *data = nullptr;
+  ray_object obj;
+  uint8_t ready[2];
+  std::string msg;
+  const int bad = RAY_ERR_INVALID_ARGUMENT;
+  EXPECT_EQ(Code([&](char **e) { return ray_get(nullptr, 1, 10, &obj, e); }, &msg), bad);
+  EXPECT_TRUE(Contains(msg, "ids is NULL")) << msg;
+  EXPECT_EQ(Code([&](char **e) { return ray_get(id, 1, 10, nullptr, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_put(nullptr, 5, nullptr, 0, id, e); }, &msg), bad);
+  EXPECT_TRUE(Contains(msg, "data is NULL")) << msg;
+  EXPECT_EQ(Code([&](char **e) { return ray_put(id, 1, nullptr, 3, id, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_put(id, 1, nullptr, 0, nullptr, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_wait(nullptr, 2, 1, 10, ready, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_wait(id, 1, 1, 10, nullptr, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_wait(id, 1, 5, 10, ready, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_submit_task(nullptr, id, e); }), bad);
+  const char *fn = "Plus1";
+  ray_task_spec spec{};
+  spec.function_name = fn;
+  spec.function_name_len = 5;
+  spec.num_args = 2;  // args NULL
+  EXPECT_EQ(Code([&](char **e) { return ray_submit_task(&spec, id, e); }, &msg), bad);
+  EXPECT_TRUE(Contains(msg, "args is NULL")) << msg;
+  spec.num_args = 0;
+  EXPECT_EQ(Code([&](char **e) { return ray_submit_task(&spec, nullptr, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_create_actor(nullptr, id, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_submit_actor_task(nullptr, &spec, id, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_kill_actor(nullptr, 0, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_get_actor(nullptr, 3, nullptr, 0, id, nullptr, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_put_create(1 << 20, nullptr, &data, e); }), bad);
+  EXPECT_EQ(Code([&](char **e) { return ray_put_seal(nullptr, nullptr, 0, e); }), bad);
+  if (IsNodeMode()) {
+    // Sealing an id this process never created with ray_put_create is refused.
+    EXPECT_EQ(Code([&](char **e) { return ray_put_seal(id, nullptr, 0, e); }, &msg), bad);
+    EXPECT_TRUE(Contains(msg, "did not create it")) << msg;
+  }
+  ray_put_abort(nullptr);
+  ray_add_ref(nullptr);
+  ray_remove_ref(nullptr);
+  ray_object_release(nullptr);
+  ray_free(nullptr);
+  EXPECT_EQ(ray_ref_count(nullptr), 0);
+  ray_log(RAY_LOG_INFO, nullptr, 0, nullptr, 5);
+  ray_log(42, "file.cc", 1, "an unknown severity is logged as an error", 41);
+  // Nothing else broke: the runtime still works.
+  EXPECT_EQ(*ray::Get(ray::Task(Plus1).Remote(41)), 42);
+}

@@ -40,6 +40,9 @@ func ray_create_actor(spec *C.ray_actor_spec, outActorID *C.uint8_t, errOut **C.
 	if spec == nil {
 		return setErr(errOut, core.Errorf(core.CodeInvalidArgument, "no actor spec"))
 	}
+	if outActorID == nil {
+		return setErr(errOut, nullArg("ray_create_actor", "out_actor_id"))
+	}
 	creation, err := taskSpec(&C.ray_task_spec{
 		function_name: spec.function_name, function_name_len: spec.function_name_len,
 		args: spec.args, num_args: spec.num_args,
@@ -85,6 +88,9 @@ func ray_submit_actor_task(actor *C.uint8_t, spec *C.ray_task_spec, outReturnID 
 	if actor == nil {
 		return setErr(errOut, core.Errorf(core.CodeInvalidArgument, "no actor id"))
 	}
+	if outReturnID == nil {
+		return setErr(errOut, nullArg("ray_submit_actor_task", "out_return_id"))
+	}
 	ts, err := taskSpec(spec)
 	if err != nil {
 		return setErr(errOut, err)
@@ -125,6 +131,9 @@ func ray_get_actor(name *C.char, nameLen C.size_t, ns *C.char, nsLen C.size_t, o
 	n := goString(name, nameLen)
 	if n == "" {
 		return setErr(errOut, core.Errorf(core.CodeInvalidArgument, "GetActor needs a name"))
+	}
+	if outActorID == nil {
+		return setErr(errOut, nullArg("ray_get_actor", "out_actor_id"))
 	}
 	id, className, found, err := st.cw.GetActor(n, namespace)
 	if err != nil {

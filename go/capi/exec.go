@@ -58,7 +58,7 @@ func cExecutor(fn C.ray_execute_fn, ctx unsafe.Pointer) core.Executor {
 		obj := &objstore.Object{Kind: int32(result.kind)}
 		call.NewInstance = result.actor_instance
 		if result.data != nil {
-			obj.Data = C.GoBytes(unsafe.Pointer(result.data), C.int(result.size))
+			obj.Data = goBytes(result.data, result.size)
 			C.free(unsafe.Pointer(result.data))
 		}
 		if result.contained_ids != nil {

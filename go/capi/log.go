@@ -22,7 +22,11 @@ func ray_log(severity C.int, file *C.char, line C.int, msg *C.char, msgLen C.siz
 	if file != nil {
 		where = filepath.Base(C.GoString(file))
 	}
-	text := fmt.Sprintf("%s:%d] %s", where, int(line), C.GoStringN(msg, C.int(msgLen)))
+	body := ""
+	if msg != nil {
+		body = C.GoStringN(msg, C.int(msgLen))
+	}
+	text := fmt.Sprintf("%s:%d] %s", where, int(line), body)
 	switch severity {
 	case C.RAY_LOG_DEBUG:
 		glog.V(1).Info(text)
@@ -32,8 +36,10 @@ func ray_log(severity C.int, file *C.char, line C.int, msg *C.char, msgLen C.siz
 		glog.Warning(text)
 	case C.RAY_LOG_ERROR:
 		glog.Error(text)
-	default:
+	case C.RAY_LOG_FATAL:
 		glog.Fatal(text)
+	default:
+		glog.Errorf("(unknown severity %d) %s", int(severity), text)
 	}
 }
 

@@ -66,6 +66,21 @@ func setErr(out **C.char, err error) C.int {
 
 var errNotInitialized = core.Errorf(core.CodeNotInitialized, "Ray is not initialized: call ray::Init() first")
 
+// nullArg is the error of a call given NULL where it needs memory (a caller's bug: reported,
+// never dereferenced).
+func nullArg(call, what string) error {
+	return core.Errorf(core.CodeInvalidArgument, "%s: %s is NULL", call, what)
+}
+
+// goBytes copies size bytes of C memory at p (C.GoBytes takes an int32 length: values of 2 GiB
+// and more would not fit).
+func goBytes(p *C.uint8_t, size C.size_t) []byte {
+	if p == nil || size == 0 {
+		return []byte{}
+	}
+	return append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(p)), int(size))...)
+}
+
 func state() (*runtimeState, error) {
 	st := current.Load()
 	if st == nil {
@@ -342,7 +357,15 @@ func ray_put(data *C.uint8_t, size C.size_t, contained *C.uint8_t, numContained 
 	if err != nil {
 		return setErr(errOut, err)
 	}
-	id, err := st.cw.Put(C.GoBytes(unsafe.Pointer(data), C.int(size)), objectIDs(contained, numContained))
+	switch {
+	case data == nil && size > 0:
+		return setErr(errOut, nullArg("ray_put", "data"))
+	case contained == nil && numContained > 0:
+		return setErr(errOut, nullArg("ray_put", "contained_ids"))
+	case outID == nil:
+		return setErr(errOut, nullArg("ray_put", "out_id"))
+	}
+	id, err := st.cw.Put(goBytes(data, size), objectIDs(contained, numContained))
 	if err != nil {
 		return setErr(errOut, err)
 	}
@@ -356,12 +379,18 @@ func ray_get(idsPtr *C.uint8_t, numIDs C.size_t, timeoutMs C.int64_t, out *C.ray
 	if err != nil {
 		return setErr(errOut, err)
 	}
-	objs, err := st.cw.Get(objectIDs(idsPtr, numIDs), timeout(timeoutMs))
+	switch {
+	case idsPtr == nil && numIDs > 0:
+		return setErr(errOut, nullArg("ray_get", "ids"))
+	case out == nil && numIDs > 0:
+		return setErr(errOut, nullArg("ray_get", "out"))
+	}
+	list := objectIDs(idsPtr, numIDs)
+	objs, err := st.cw.Get(list, timeout(timeoutMs))
 	if err != nil {
 		return setErr(errOut, err)
 	}
 	outs := unsafe.Slice(out, int(numIDs))
-	list := objectIDs(idsPtr, numIDs)
 	for i, o := range objs {
 		outs[i].data = nil
 		outs[i].kind = C.int(o.Kind)
@@ -407,6 +436,12 @@ func ray_wait(idsPtr *C.uint8_t, numIDs C.size_t, numObjects C.size_t, timeoutMs
 	st, err := state()
 	if err != nil {
 		return setErr(errOut, err)
+	}
+	switch {
+	case idsPtr == nil && numIDs > 0:
+		return setErr(errOut, nullArg("ray_wait", "ids"))
+	case outReady == nil && numIDs > 0:
+		return setErr(errOut, nullArg("ray_wait", "out_ready"))
 	}
 	// Loops of Waits over long lists are common: the ids go into a reused buffer (Wait keeps
 	// nothing of its list).

@@ -62,6 +62,9 @@ func ray_put_create(size C.size_t, outID *C.uint8_t, outData **C.uint8_t, errOut
 	if err != nil {
 		return setErr(errOut, err)
 	}
+	if outID == nil || outData == nil {
+		return setErr(errOut, nullArg("ray_put_create", "out_id or out_data"))
+	}
 	id, buf, err := st.cw.CreateShm(int64(size))
 	if err != nil {
 		return setErr(errOut, err)
@@ -76,6 +79,12 @@ func ray_put_seal(id *C.uint8_t, contained *C.uint8_t, numContained C.size_t, er
 	st, err := state()
 	if err != nil {
 		return setErr(errOut, err)
+	}
+	switch {
+	case id == nil:
+		return setErr(errOut, nullArg("ray_put_seal", "id"))
+	case contained == nil && numContained > 0:
+		return setErr(errOut, nullArg("ray_put_seal", "contained_ids"))
 	}
 	if err := st.cw.SealShm(objectID(id), objectIDs(contained, numContained)); err != nil {
 		return setErr(errOut, err)

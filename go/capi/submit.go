@@ -26,6 +26,12 @@ func taskSpec(spec *C.ray_task_spec) (*pb.TaskSpec, error) {
 	if spec.name != nil {
 		out.Name = C.GoStringN(spec.name, C.int(spec.name_len))
 	}
+	if spec.args == nil && spec.num_args > 0 {
+		return nil, nullArg("task "+out.FunctionName, "args")
+	}
+	if (spec.resource_names == nil || spec.resource_values == nil) && spec.num_resources > 0 {
+		return nil, nullArg("task "+out.FunctionName, "resource_names or resource_values")
+	}
 	if spec.num_args > 0 {
 		for _, a := range unsafe.Slice(spec.args, int(spec.num_args)) {
 			arg := &pb.TaskArg{IsRef: a.is_ref != 0}
@@ -36,7 +42,13 @@ func taskSpec(spec *C.ray_task_spec) (*pb.TaskSpec, error) {
 				id := objectID(a.object_id)
 				arg.ObjectId = id[:]
 			} else {
-				arg.Data = C.GoBytes(unsafe.Pointer(a.data), C.int(a.size))
+				if a.data == nil && a.size > 0 {
+					return nil, nullArg("task "+out.FunctionName, "the data of an argument")
+				}
+				arg.Data = goBytes(a.data, a.size)
+			}
+			if a.contained_ids == nil && a.num_contained > 0 {
+				return nil, nullArg("task "+out.FunctionName, "the contained_ids of an argument")
 			}
 			for _, id := range objectIDs(a.contained_ids, a.num_contained) {
 				id := id
@@ -50,6 +62,9 @@ func taskSpec(spec *C.ray_task_spec) (*pb.TaskSpec, error) {
 		names := unsafe.Slice(spec.resource_names, int(spec.num_resources))
 		values := unsafe.Slice(spec.resource_values, int(spec.num_resources))
 		for i := range names {
+			if names[i] == nil {
+				return nil, nullArg("task "+out.FunctionName, "a resource name")
+			}
 			out.Resources[C.GoString(names[i])] = float64(values[i])
 		}
 	}
@@ -61,6 +76,9 @@ func ray_submit_task(spec *C.ray_task_spec, outReturnID *C.uint8_t, errOut **C.c
 	st, err := state()
 	if err != nil {
 		return setErr(errOut, err)
+	}
+	if outReturnID == nil {
+		return setErr(errOut, nullArg("ray_submit_task", "out_return_id"))
 	}
 	ts, err := taskSpec(spec)
 	if err != nil {

@@ -26,6 +26,8 @@ type shmClient struct {
 
 	mu      sync.Mutex
 	readers map[ids.ObjectID]int
+	// writing lists the objects CreateShm reserved that are not sealed or aborted yet.
+	writing map[ids.ObjectID]bool
 }
 
 func openShm(be *nodeBackend, reg *pb.Registered) (*shmClient, error) {
@@ -36,7 +38,7 @@ func openShm(be *nodeBackend, reg *pb.Registered) (*shmClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping the node's object store: %w", err)
 	}
-	return &shmClient{be: be, arena: arena, threshold: reg.ShmThreshold, readers: map[ids.ObjectID]int{}}, nil
+	return &shmClient{be: be, arena: arena, threshold: reg.ShmThreshold, readers: map[ids.ObjectID]int{}, writing: map[ids.ObjectID]bool{}}, nil
 }
 
 // ShmThreshold is the size from which values go to the node's shared memory (0: they never do).
@@ -61,7 +63,21 @@ func (cw *CoreWorker) CreateShm(size int64) (ids.ObjectID, []byte, error) {
 	if err != nil {
 		return ids.Nil, nil, err
 	}
+	cw.shm.mu.Lock()
+	cw.shm.writing[id] = true
+	cw.shm.mu.Unlock()
 	return id, buf, nil
+}
+
+// endWrite reports whether id is an object of CreateShm still being written, and ends that.
+func (s *shmClient) endWrite(id ids.ObjectID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.writing[id] {
+		return false
+	}
+	delete(s.writing, id)
+	return true
 }
 
 // SealShm completes an object made with CreateShm; this process holds it from then on.
@@ -69,13 +85,16 @@ func (cw *CoreWorker) SealShm(id ids.ObjectID, contained []ids.ObjectID) error {
 	if cw.shm == nil {
 		return Errorf(CodeInvalidArgument, "this process has no shared-memory object store (local mode)")
 	}
+	if !cw.shm.endWrite(id) {
+		return Errorf(CodeInvalidArgument, "seal of object %s: this process did not create it with ray_put_create, or sealed or aborted it already", id.Hex())
+	}
 	cw.refs.markHeld(id)
 	return cw.shm.seal(id, contained, false)
 }
 
 // AbortShm gives up an object made with CreateShm.
 func (cw *CoreWorker) AbortShm(id ids.ObjectID) {
-	if cw.shm != nil {
+	if cw.shm != nil && cw.shm.endWrite(id) {
 		_ = cw.shm.seal(id, nil, true)
 	}
 }
