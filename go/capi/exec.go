@@ -62,17 +62,11 @@ func cExecutor(fn C.ray_execute_fn, ctx unsafe.Pointer) core.Executor {
 			C.free(unsafe.Pointer(result.data))
 		}
 		if result.contained_ids != nil {
-			raw := C.GoBytes(unsafe.Pointer(result.contained_ids), C.int(result.num_contained*ids.ObjectIDSize))
+			obj.Contained = objectIDs(result.contained_ids, result.num_contained)
 			C.free(unsafe.Pointer(result.contained_ids))
-			obj.Contained = idsFromPacked(raw)
 		}
 		return obj
 	}
-}
-
-// idsFromPacked splits ids packed back to back.
-func idsFromPacked(raw []byte) []ids.ObjectID {
-	return appendPacked(make([]ids.ObjectID, 0, len(raw)/ids.ObjectIDSize), raw)
 }
 
 // appendPacked appends the ids packed back to back in raw.

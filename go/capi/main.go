@@ -99,7 +99,7 @@ func objectIDs(p *C.uint8_t, n C.size_t) []ids.ObjectID {
 	if n == 0 {
 		return nil
 	}
-	return idsFromPacked(packedIDs(p, n))
+	return appendPacked(make([]ids.ObjectID, 0, int(n)), packedIDs(p, n))
 }
 
 // packedIDs views n ids packed back to back in C memory at p (read in place, not copied).

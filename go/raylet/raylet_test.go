@@ -87,20 +87,24 @@ func TestMalformedMessagesAreSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got *pb.ObjectReady
-	for got == nil {
+	if got := awaitObject(t, stream, good[:]); string(got.Object.Data) != "v" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// awaitObject receives from stream until the node sends object id, and returns it.
+func awaitObject(t *testing.T, stream pb.NodeManager_ConnectClient, id []byte) *pb.ObjectReady {
+	t.Helper()
+	for {
 		b, err := stream.Recv()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("waiting for object %x: %v", id, err)
 		}
 		for _, m := range b.Messages {
-			if o := m.GetObject(); o != nil {
-				got = o
+			if o := m.GetObject(); o != nil && string(o.ObjectId) == string(id) {
+				return o
 			}
 		}
-	}
-	if string(got.ObjectId) != string(good[:]) || string(got.Object.Data) != "v" {
-		t.Fatalf("got %v", got)
 	}
 }
 
@@ -118,20 +122,10 @@ func TestWorkersThatCannotStartFailTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		b, err := stream.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range b.Messages {
-			if o := m.GetObject(); o != nil {
-				msg := string(o.Object.Data)
-				if o.Object.Kind != objstore.KindWorkerDied || !strings.Contains(msg, "cannot load the library") || !strings.Contains(msg, "exit status 7") {
-					t.Fatalf("kind %d: %s", o.Object.Kind, msg)
-				}
-				return
-			}
-		}
+	o := awaitObject(t, stream, ret[:])
+	msg := string(o.Object.Data)
+	if o.Object.Kind != objstore.KindWorkerDied || !strings.Contains(msg, "cannot load the library") || !strings.Contains(msg, "exit status 7") {
+		t.Fatalf("kind %d: %s", o.Object.Kind, msg)
 	}
 }
 

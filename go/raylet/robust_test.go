@@ -169,18 +169,7 @@ func putAndSubscribe(t *testing.T, r *Raylet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		b, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("the node no longer serves: %v", err)
-		}
-		for _, m := range b.Messages {
-			if o := m.GetObject(); o != nil && string(o.ObjectId) == string(good[:]) {
-				if string(o.Object.Data) != "v" {
-					t.Fatalf("got %q, want v", o.Object.Data)
-				}
-				return
-			}
-		}
+	if o := awaitObject(t, stream, good[:]); string(o.Object.Data) != "v" {
+		t.Fatalf("got %q, want v", o.Object.Data)
 	}
 }

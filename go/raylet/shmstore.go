@@ -232,8 +232,7 @@ func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
 	}
 	off, err := r.reserveNow(so.size) // no spilling on the read path: callers fall back to messages
 	if err == nil {
-		dst, _ := r.arena.Bytes(off, so.size)
-		if err = restoreInto(so.spillPath, off, dst, r.arena.Reserve); err != nil {
+		if err = r.restoreInto(so.spillPath, off, so.size); err != nil {
 			_ = r.alloc.Free(off, so.size)
 		}
 	}
@@ -244,10 +243,15 @@ func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
 	return so, nil
 }
 
-// restoreInto backs the range [off, off+len(dst)) of the arena and reads a spill file into it.
-func restoreInto(path string, off int64, dst []byte, reserve func(off, size int64) error) error {
-	if err := reserve(off, int64(len(dst))); err != nil {
-		return backingFailed(int64(len(dst)), err)
+// restoreInto backs the reserved range [off, off+size) of the arena and reads a spill file into
+// it. Safe without r.mu (the range is reserved to the caller).
+func (r *Raylet) restoreInto(path string, off, size int64) error {
+	if err := r.arena.Reserve(off, size); err != nil {
+		return backingFailed(size, err)
+	}
+	dst, err := r.arena.Bytes(off, size)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(path)
 	if err == nil {
@@ -292,23 +296,20 @@ func (r *Raylet) whenReadable(c *client, id ids.ObjectID, fn func(so *shmObject,
 	path, size := so.spillPath, so.size
 	off, err := r.reserveNow(size) // no spilling on the read path
 	reserved := err == nil
-	var dst []byte
-	if reserved {
-		dst, _ = r.arena.Bytes(off, size)
-	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		var data []byte
 		var rerr error
 		if reserved {
-			rerr = restoreInto(path, off, dst, r.arena.Reserve)
+			err = r.restoreInto(path, off, size)
 		}
-		if !reserved || rerr != nil {
+		if err != nil {
 			// No room in the arena now: the readers get the bytes in their messages.
-			if data, err = os.ReadFile(path); err != nil {
+			var rderr error
+			if data, rderr = os.ReadFile(path); rderr != nil {
 				data = nil
-				rerr = fmt.Errorf("restoring spilled object %s: %v; and reading it from disk: %w", id.Hex(), rerr, err)
+				rerr = fmt.Errorf("restoring spilled object %s: %v; and reading it from disk: %w", id.Hex(), err, rderr)
 			}
 		}
 		r.mu.Lock()
@@ -331,9 +332,6 @@ func (r *Raylet) finishRestore(id ids.ObjectID, so *shmObject, reserved bool, of
 		} else if ferr := r.alloc.Free(off, so.size); ferr != nil {
 			glog.Errorf("object store: %v", ferr)
 		}
-	}
-	if data != nil {
-		err = nil
 	}
 	for _, w := range waiters {
 		if w.client != nil && !r.clients[w.client] {
