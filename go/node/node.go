@@ -53,6 +53,8 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	session.SetupLogging(sess.LogsDir)
+	// Sessions of drivers killed with SIGKILL: their spilled objects, sockets and old logs.
+	session.CleanDead(filepath.Dir(sess.Dir), session.DefaultKeepLogs)
 	n := &Node{Session: sess, GCS: gcs.New()}
 	if err := n.GCS.Serve(sess.Socket("gcs")); err != nil {
 		return nil, err
@@ -123,20 +125,18 @@ func arenaPath(sessionDir string, size int64) string {
 }
 
 // removeStaleArenas deletes the arenas of sessions whose process is gone (a driver killed with
-// SIGKILL cannot remove its own): their memory would otherwise stay in /dev/shm.
+// SIGKILL cannot remove its own): their memory would otherwise stay in /dev/shm. A zombie owner
+// (killed, not yet reaped) is gone, and so is one whose pid a newer process took (see
+// session.OwnerDead).
 func removeStaleArenas() {
 	paths, _ := filepath.Glob(filepath.Join(shmDir, "goray_session_*_objects"))
 	for _, p := range paths {
+		st, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "goray_"), "_objects")
-		i := strings.LastIndex(name, "_")
-		if i < 0 {
-			continue
-		}
-		pid, err := strconv.Atoi(name[i+1:])
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
+		if session.OwnerDead(name, st.ModTime()) {
 			if os.Remove(p) == nil {
 				glog.Infof("removed the object store of a dead session: %s", p)
 			}

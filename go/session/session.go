@@ -38,7 +38,9 @@ func Root(tempDir string) string {
 }
 
 // Create makes a new session under root (dir, when non-empty, is used as the session directory
-// itself; logsDir, when non-empty, replaces <dir>/logs) and updates session_latest.
+// itself; logsDir, when non-empty, replaces <dir>/logs) and updates session_latest. The session
+// directory, its logs directory and its sockets directory are made mode 0700 whatever the umask,
+// existing ones included (their parents are left alone).
 func Create(root, dir, logsDir string) (*Session, error) {
 	if dir == "" {
 		now := time.Now()
@@ -62,8 +64,17 @@ func Create(root, dir, logsDir string) (*Session, error) {
 	}
 	s := &Session{Dir: dir, LogsDir: logsDir, SocketsDir: filepath.Join(dir, "sockets")}
 	for _, d := range []string{s.Dir, s.LogsDir, s.SocketsDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("creating session directory: %w", err)
+		}
+		// The user's alone whatever the umask (and whatever an existing directory had): its
+		// sockets, logs and spilled objects are no other user's business. A directory shared
+		// like /tmp (sticky) is refused rather than closed to everyone else.
+		if st, err := os.Stat(d); err == nil && st.Mode()&os.ModeSticky != 0 {
+			return nil, fmt.Errorf("session directory %s is a shared directory (sticky, like /tmp): give the session a directory of its own", d)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("making session directory %s private: %w", d, err)
 		}
 	}
 	if len(s.Socket("raylet")) > maxSocketPath {

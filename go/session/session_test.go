@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -65,4 +66,62 @@ func TestRoot(t *testing.T) {
 	if Root("") != DefaultRoot {
 		t.Fatal("default root")
 	}
+}
+
+func TestCreateMakesPrivateDirsWhateverTheUmask(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	root := shortTempDir(t)
+	s, err := Create(root, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	explicit, err := Create(root, filepath.Join(root, "mine"), filepath.Join(root, "parent", "mylogs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{s.Dir, s.LogsDir, s.SocketsDir, explicit.Dir, explicit.LogsDir, explicit.SocketsDir} {
+		st, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o700 {
+			t.Errorf("%s is %v under umask 0, want 0700", d, st.Mode().Perm())
+		}
+	}
+	// An existing directory given as the session directory becomes private too.
+	open := filepath.Join(root, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(root, open, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(open); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("existing session directory %s: %v %v, want 0700", open, st.Mode().Perm(), err)
+	}
+	// A shared directory such as /tmp is refused, not closed to every other user.
+	shared := filepath.Join(root, "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(root, "", shared); err == nil || !strings.Contains(err.Error(), "shared") {
+		t.Fatalf("a sticky logs directory: %v, want an error", err)
+	}
+	if st, err := os.Stat(shared); err != nil || st.Mode().Perm() != 0o777 {
+		t.Fatalf("the shared directory's mode changed: %v %v", st.Mode(), err)
+	}
+}
+
+// shortTempDir is a temporary directory short enough for unix socket paths inside sessions.
+func shortTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "gs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
