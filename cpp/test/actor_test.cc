@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -458,12 +459,18 @@ TEST_F(ActorTest, InvalidOptionsThrow) {
   EXPECT_THROW(ray::Actor(Counter::FactoryCreate).SetResource("CPU", 1.5),
                ray::internal::RayException);
   EXPECT_THROW(ray::Actor(Counter::FactoryCreate).SetResource("", 1), ray::internal::RayException);
+  EXPECT_THROW(ray::Actor(Counter::FactoryCreate).SetResource("CPU", INFINITY),
+               ray::internal::RayException);
+  EXPECT_THROW(ray::Actor(Counter::FactoryCreate).SetResource("CPU", 1e18),
+               ray::internal::RayException);
   std::unordered_map<std::string, double> bad{{"CPU", 2.5}};
   EXPECT_THROW(ray::Actor(Counter::FactoryCreate).SetResources(bad), ray::internal::RayException);
   auto counter = ray::Actor(Counter::FactoryCreate).SetResource("CPU", 1).Remote(3);
   EXPECT_EQ(GetInt(counter.Task(&Counter::Get).Remote()), 3);
   EXPECT_THROW(counter.Task(&Counter::Add).SetResource("CPU", 0), ray::internal::RayException);
   EXPECT_THROW(counter.Task(&Counter::Add).SetResource("CPU", 1.5), ray::internal::RayException);
+  EXPECT_THROW(counter.Task(&Counter::Add).SetResource("CPU", INFINITY),
+               ray::internal::RayException);
 }
 
 // An actor that needs a resource no node has is never placed: its calls stay pending.

@@ -1,6 +1,7 @@
 // goray: the core API (Put/Get/Wait/Task, ObjectRef semantics, Init/Shutdown lifecycle).
 #include <sys/wait.h>
 
+#include <cmath>
 #include <future>
 #include <list>
 #include <map>
@@ -704,5 +705,54 @@ TEST_F(ApiTest, CApiRejectsNullArgumentsAndForeignIds) {
   ray_log(RAY_LOG_INFO, nullptr, 0, nullptr, 5);
   ray_log(42, "file.cc", 1, "an unknown severity is logged as an error", 41);
   // Nothing else broke: the runtime still works.
+  EXPECT_EQ(*ray::Get(ray::Task(Plus1).Remote(41)), 42);
+}
+
+// The runtime validates resource quantities at submission itself (go/resources), for callers of the
+// C ABI that skip the C++ headers' CheckTaskOptions: the same refusal in local and node mode.
+TEST_F(ApiTest, CApiRefusesBadResourceQuantities) {
+  uint8_t id[RAY_ID_SIZE] = {0};
+  std::string msg;
+  const int bad = RAY_ERR_INVALID_ARGUMENT;
+  const char *fn = "Plus1";
+  struct Case {
+    std::vector<const char *> names;
+    std::vector<double> values;
+    std::vector<std::string> want;
+  };
+  std::vector<Case> cases = {
+      {{"CPU"}, {INFINITY}, {"task Plus1", "\"CPU\"", "+Inf", "infinite"}},
+      {{"CPU"}, {-INFINITY}, {"\"CPU\"", "-Inf", "infinite"}},
+      {{"CPU"}, {NAN}, {"\"CPU\"", "NaN", "not a number"}},
+      {{"CPU"}, {1e18}, {"\"CPU\"", "1e+18", "too large"}},
+      {{"CPU"}, {-1}, {"\"CPU\"", "negative"}},
+      {{"CPU"}, {0}, {"\"CPU\"", "must be positive"}},
+      {{""}, {1}, {"empty name"}},
+      {{"CPU", "GPU"}, {1, INFINITY}, {"\"GPU\"", "infinite"}},
+      {{"CPU", "CPU"}, {1, 2}, {"\"CPU\"", "given twice"}},
+  };
+  for (const Case &c : cases) {
+    ray_task_spec spec{};
+    spec.function_name = fn;
+    spec.function_name_len = 5;
+    spec.resource_names = c.names.data();
+    spec.resource_values = c.values.data();
+    spec.num_resources = c.names.size();
+    EXPECT_EQ(Code([&](char **e) { return ray_submit_task(&spec, id, e); }, &msg), bad) << c.want[0];
+    for (const std::string &w : c.want) EXPECT_TRUE(Contains(msg, w)) << w << " not in: " << msg;
+    EXPECT_EQ(Code([&](char **e) { return ray_submit_actor_task(id, &spec, id, e); }, &msg), bad);
+    EXPECT_TRUE(Contains(msg, "actor task Plus1")) << msg;
+    ray_actor_spec actor{};
+    actor.function_name = fn;
+    actor.function_name_len = 5;
+    actor.resource_names = c.names.data();
+    actor.resource_values = c.values.data();
+    actor.num_resources = c.names.size();
+    actor.max_concurrency = 1;
+    EXPECT_EQ(Code([&](char **e) { return ray_create_actor(&actor, id, e); }, &msg), bad);
+    EXPECT_TRUE(Contains(msg, "actor creation task Plus1")) << msg;
+    for (size_t i = 1; i < c.want.size(); i++) EXPECT_TRUE(Contains(msg, c.want[i])) << msg;
+  }
+  // Nothing was submitted and the runtime still works.
   EXPECT_EQ(*ray::Get(ray::Task(Plus1).Remote(41)), 42);
 }

@@ -88,6 +88,38 @@ TEST_F(ConfigTest, HeadArgsField) {
   ExpectNodeCpus(3);
 }
 
+// Resource quantities in head_args that Ray's fixed point cannot hold (or that are no numbers) make
+// Init fail with a message naming the argument and the value, in both modes (head_args are
+// parsed in local mode too). Before, --num-cpus=1e18 was accepted.
+TEST_F(ConfigTest, HeadArgsWithAbsurdQuantitiesFailInit) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--num-cpus=1e18"}, "1e+18"},
+      {{"--num-cpus", "inf"}, "+Inf"},
+      {{"--num-cpus", "nan"}, "NaN"},
+      {{"--num-cpus", "-1"}, "-1"},
+      {{"--num-gpus=1e18"}, "1e+18"},
+      {{"--resources", "{\"r1\": 1e18}"}, "1e+18"},
+  };
+  for (const auto &c : cases) {
+    ray::RayConfig config = MakeConfig();
+    config.head_args = c.first;
+    try {
+      ray::Init(config);
+      ADD_FAILURE() << c.first[0] << ": Init succeeded";
+      ray::Shutdown();
+    } catch (ray::internal::RayException &e) {
+      EXPECT_TRUE(Contains(e.what(), c.first[0].substr(0, 10))) << e.what();
+      EXPECT_TRUE(Contains(e.what(), c.second)) << e.what();
+    }
+    EXPECT_FALSE(ray::IsInitialized());
+  }
+  // The largest quantity allowed is fine.
+  ray::RayConfig config = MakeConfig();
+  config.head_args = {"--num-cpus", "2", "--resources", "{\"big\": 1e13}"};
+  ray::Init(config);
+  EXPECT_TRUE(ray::IsInitialized());
+}
+
 TEST_F(ConfigTest, FlagsAreParsed) {
   ray::RayConfig config = MakeConfig();
   config.head_args.clear();

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <csignal>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -102,6 +103,11 @@ int AbortWorker() {
   std::abort();
   return 0;
 }
+int DereferenceNullPointer(int x) {
+  std::fprintf(stderr, "DereferenceNullPointer(%d): reading through a NULL pointer\n", x);
+  volatile int *p = nullptr;
+  return *p + x;
+}
 
 int SlowFunction(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -178,7 +184,7 @@ RAY_REMOTE(ConcatConstRef, PlusConstRef, AppendRvalue, UpperRvalue);
 RAY_REMOTE(EchoString, ReverseVector, MapAddOne, Birthday, MakePeople);
 RAY_REMOTE(GetRefParam, SumRefs, SumHolder, PutInWorker);
 RAY_REMOTE(NestedSum3, Recurse);
-RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, SlowFunction);
+RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
 RAY_REMOTE(GetPid, WorkerExe);
 RAY_REMOTE(ChecksumBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,

@@ -223,6 +223,7 @@ int ThrowBoom();                    // throws std::runtime_error("boom from Thro
 int ThrowWithMessage(std::string);  // throws std::runtime_error("boom " + msg)
 int ThrowInt();                     // throws an int (not a std::exception)
 int AbortWorker();                  // std::abort()
+int DereferenceNullPointer(int x);  // reads through a NULL pointer: SIGSEGV
 
 // Slow function: sleeps ms milliseconds, returns ms.
 int SlowFunction(int ms);

@@ -1,4 +1,5 @@
 // goray: remote functions (registration, parameters, overloads, errors, resources).
+#include <cmath>
 #include <random>
 
 #include "remote_functions.h"
@@ -228,6 +229,32 @@ TEST_F(RemoteTest, WorkerDeathIsWorkerException) {
   EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(3000), 3);
 }
 
+// A task that crashes its worker with a segmentation fault: the error names the signal and the
+// function, not just how the Go runtime ended the process afterwards ("signal: quit") with a tail
+// of its register dump.
+TEST_F(RemoteTest, SegfaultInTaskNamesSignalAndFunction) {
+  if (!IsNodeMode()) GTEST_SKIP() << "a segmentation fault would kill the test process in local mode";
+  auto r = ray::Task(DereferenceNullPointer).Remote(7);
+  bool finished = goray_test::RunWithDeadline(
+      [r]() {
+        try {
+          ray::Get(r);
+          ADD_FAILURE() << "Get of a task that dereferenced NULL returned a value";
+        } catch (ray::internal::RayWorkerException &e) {
+          std::string msg = e.what();
+          EXPECT_TRUE(Contains(msg, "DereferenceNullPointer")) << msg;
+          EXPECT_TRUE(Contains(msg, "SIGSEGV")) << msg;
+          EXPECT_FALSE(Contains(msg, "signal: quit")) << msg;
+          EXPECT_FALSE(Contains(msg, "rflags")) << "the message quotes registers: " << msg;
+        } catch (ray::internal::RayException &e) {
+          ADD_FAILURE() << "expected RayWorkerException, got RayException: " << e.what();
+        }
+      },
+      60000);
+  ASSERT_TRUE(finished) << "Get of a task whose worker crashed hangs";
+  EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(10000), 3);
+}
+
 TEST_F(RemoteTest, ResourceValidation) {
   EXPECT_THROW(ray::Task(Plus).SetResource("", 1), ray::internal::RayException);
   EXPECT_THROW(ray::Task(Plus).SetResource("CPU", 0), ray::internal::RayException);
@@ -246,8 +273,25 @@ TEST_F(RemoteTest, ResourceValidation) {
   } catch (ray::internal::RayException &e) {
     EXPECT_TRUE(Contains(e.what(), "should be an integer if it is greater than 1")) << e.what();
   }
+  // Infinite, unrepresentably large and vanishingly small values throw at once too, like NaN and
+  // negative values (before, inf was accepted at submission and failed or hung later).
+  EXPECT_THROW(ray::Task(Plus).SetResource("CPU", INFINITY), ray::internal::RayException);
+  EXPECT_THROW(ray::Task(Plus).SetResource("CPU", -INFINITY), ray::internal::RayException);
+  EXPECT_THROW(ray::Task(Plus).SetResource("CPU", NAN), ray::internal::RayException);
+  EXPECT_THROW(ray::Task(Plus).SetResource("CPU", 1e18), ray::internal::RayException);
+  EXPECT_THROW(ray::Task(Plus).SetResource("CPU", 1e-9), ray::internal::RayException);
+  EXPECT_THROW(ray::Task(Plus).SetResources({{"CPU", INFINITY}}), ray::internal::RayException);
+  try {
+    ray::Task(Plus).SetResource("CPU", INFINITY);
+    ADD_FAILURE() << "SetResource(\"CPU\", INFINITY) did not throw";
+  } catch (ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "finite")) << e.what();
+    EXPECT_TRUE(Contains(e.what(), "CPU = inf")) << e.what();
+  }
   EXPECT_NO_THROW(ray::Task(Plus).SetResource("CPU", 0.5));
   EXPECT_NO_THROW(ray::Task(Plus).SetResource("CPU", 2));
+  EXPECT_NO_THROW(ray::Task(Plus).SetResource("CPU", 0.0001));
+  EXPECT_NO_THROW(ray::Task(Plus).SetResource("memory", 1e13));
   EXPECT_EQ(*ray::Task(Plus).SetResource("CPU", 0.5).Remote(1, 2).Get(10000), 3);
   EXPECT_EQ(*ray::Task(Plus).SetResource("CPU", 2).Remote(2, 2).Get(10000), 4);
   EXPECT_EQ(*ray::Task(Plus).SetResources({{"CPU", 1}}).SetName("named").Remote(3, 2).Get(10000), 5);

@@ -48,7 +48,7 @@ func ray_create_actor(spec *C.ray_actor_spec, outActorID *C.uint8_t, errOut **C.
 		args: spec.args, num_args: spec.num_args,
 		resource_names: spec.resource_names, resource_values: spec.resource_values, num_resources: spec.num_resources,
 		max_retries: 0,
-	})
+	}, "actor creation task")
 	if err != nil {
 		return setErr(errOut, err)
 	}
@@ -91,7 +91,7 @@ func ray_submit_actor_task(actor *C.uint8_t, spec *C.ray_task_spec, outReturnID 
 	if outReturnID == nil {
 		return setErr(errOut, nullArg("ray_submit_actor_task", "out_return_id"))
 	}
-	ts, err := taskSpec(spec)
+	ts, err := taskSpec(spec, "actor task")
 	if err != nil {
 		return setErr(errOut, err)
 	}

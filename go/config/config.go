@@ -5,12 +5,14 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"goray/resources"
 )
 
 // RayConfig mirrors ray::RayConfig's fields.
@@ -125,8 +127,15 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 		switch flag {
 		case "--num-cpus", "--num-gpus":
 			n, err := strconv.ParseFloat(value, 64)
-			if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+			if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: Validate says why
 				return nil, fmt.Errorf("head argument %s needs a non-negative number, not %q", flag, value)
+			}
+			name := "CPU"
+			if flag == "--num-gpus" {
+				name = "GPU"
+			}
+			if err := resources.ValidateQuantity("head argument "+flag+" "+value, name, n, resources.Total); err != nil {
+				return nil, err
 			}
 			if flag == "--num-cpus" {
 				h.NumCPUs = n
@@ -136,16 +145,16 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 		case "--resources":
 			res := map[string]float64{}
 			if err := json.Unmarshal([]byte(value), &res); err != nil {
-				return nil, fmt.Errorf("head argument --resources needs a JSON object of numbers, not %q: %v", value, err)
+				return nil, fmt.Errorf("head argument --resources needs a JSON object of numbers, not %q: %w", value, err)
 			}
 			for k, v := range res {
 				if k == "CPU" || k == "GPU" {
 					return nil, fmt.Errorf("--resources must not set %s: use --num-cpus or --num-gpus", k)
 				}
-				if k == "" || v < 0 {
-					return nil, fmt.Errorf("--resources: resource %q = %v is not allowed", k, v)
-				}
 				h.Resources[k] = v
+			}
+			if err := resources.Validate("head argument --resources", res, resources.Total); err != nil {
+				return nil, err
 			}
 		case "--temp-dir":
 			h.TempDir = value

@@ -77,3 +77,47 @@ func TestHeadArgs(t *testing.T) {
 		}
 	}
 }
+
+// Every resource quantity in head_args goes through goray/resources: out-of-range values are
+// refused with a message that names the argument, the resource, the value and the rule.
+func TestHeadArgsResourceQuantities(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string // substrings of the error
+	}{
+		{[]string{"--num-cpus=1e18"}, []string{"--num-cpus", `"CPU"`, "1e+18", "too large", "at most 1e+13"}},
+		{[]string{"--num-cpus", "1e400"}, []string{"--num-cpus", "+Inf", "infinite"}},
+		{[]string{"--num-cpus", "inf"}, []string{"--num-cpus", `"CPU"`, "+Inf", "infinite"}},
+		{[]string{"--num-cpus", "-Inf"}, []string{"-Inf", "infinite"}},
+		{[]string{"--num-cpus=nan"}, []string{"--num-cpus", "NaN", "not a number"}},
+		{[]string{"--num-cpus", "-1"}, []string{"--num-cpus", `"CPU"`, "= -1", "negative"}},
+		{[]string{"--num-cpus", "0.00001"}, []string{"too small"}},
+		{[]string{"--num-gpus=1e18"}, []string{"--num-gpus", `"GPU"`, "1e+18", "too large"}},
+		{[]string{"--num-gpus", "NaN"}, []string{"--num-gpus", `"GPU"`, "NaN"}},
+		{[]string{"--num-gpus", "-1"}, []string{`"GPU"`, "negative"}},
+		{[]string{"--resources", `{"r1": 1e18}`}, []string{"--resources", `"r1"`, "1e+18", "too large"}},
+		{[]string{"--resources", `{"r1": -1}`}, []string{"--resources", `"r1"`, "negative"}},
+		{[]string{"--resources", `{"": 1}`}, []string{"--resources", "empty name"}},
+		{[]string{"--num-cpus", "x"}, []string{"--num-cpus", "needs a non-negative number", `"x"`}},
+	}
+	for _, c := range cases {
+		_, err := ParseHeadArgs(c.args)
+		if err == nil {
+			t.Errorf("%q accepted", c.args)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q lacks %q", c.args, err, w)
+			}
+		}
+	}
+	// Zero is a valid total; the largest allowed quantity too.
+	h, err := ParseHeadArgs([]string{"--num-cpus=0", "--num-gpus", "1e13", "--resources", `{"r0": 0, "big": 1e13}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := h.NodeResources(8); res["CPU"] != 0 || res["GPU"] != 1e13 || res["r0"] != 0 || res["big"] != 1e13 {
+		t.Errorf("node resources %v", res)
+	}
+}

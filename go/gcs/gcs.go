@@ -9,12 +9,14 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
 )
 
@@ -41,7 +43,7 @@ func New() *Server {
 // Serve listens on the unix socket path and serves until Stop.
 func (s *Server) Serve(socketPath string) error {
 	_ = os.Remove(socketPath)
-	lis, err := net.Listen("unix", socketPath)
+	lis, err := peercred.Listen(socketPath)
 	if err != nil {
 		return fmt.Errorf("control store: listen on %s: %w", socketPath, err)
 	}
@@ -71,11 +73,16 @@ func (s *Server) Stop() {
 	s.grpcServer = nil
 }
 
-// RegisterNode adds or replaces a node.
+// RegisterNode adds or replaces a node. The node's id, address, resources and start time are
+// validated first (validNode); a node that fails is refused with codes.InvalidArgument and the
+// store is left as it was.
 func (s *Server) RegisterNode(_ context.Context, req *pb.RegisterNodeRequest) (*pb.RegisterNodeReply, error) {
 	n := req.GetNode()
-	if n == nil || len(n.NodeId) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "RegisterNode needs a node with an id")
+	if n == nil {
+		return nil, status.Error(codes.InvalidArgument, "RegisterNode needs a node")
+	}
+	if err := validNode(n, time.Now()); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "RegisterNode: %v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,6 +93,9 @@ func (s *Server) RegisterNode(_ context.Context, req *pb.RegisterNodeRequest) (*
 
 // UnregisterNode marks a node dead.
 func (s *Server) UnregisterNode(_ context.Context, req *pb.UnregisterNodeRequest) (*pb.UnregisterNodeReply, error) {
+	if err := validNodeID(req.NodeId); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "UnregisterNode: %v", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.nodes[string(req.NodeId)]
@@ -110,8 +120,11 @@ func (s *Server) GetAllNodes(context.Context, *pb.GetAllNodesRequest) (*pb.GetAl
 
 // KVPut stores a value; without overwrite an existing key is kept and added is false.
 func (s *Server) KVPut(_ context.Context, req *pb.KVPutRequest) (*pb.KVPutReply, error) {
-	if req.Key == "" {
-		return nil, status.Error(codes.InvalidArgument, "KVPut needs a key")
+	if err := validKVKey(req.Namespace, req.Key); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "KVPut: %v", err)
+	}
+	if len(req.Value) > MaxKVValueBytes {
+		return nil, status.Errorf(codes.InvalidArgument, "KVPut: the value of key %q is %d bytes: values must be at most %d bytes", truncate(req.Key), len(req.Value), MaxKVValueBytes)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,6 +142,9 @@ func (s *Server) KVPut(_ context.Context, req *pb.KVPutRequest) (*pb.KVPutReply,
 
 // KVGet reads a value.
 func (s *Server) KVGet(_ context.Context, req *pb.KVGetRequest) (*pb.KVGetReply, error) {
+	if err := validKVKey(req.Namespace, req.Key); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "KVGet: %v", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.kv[req.Namespace][req.Key]

@@ -6,25 +6,59 @@
 #include <ray/api/ray_exception.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <unordered_map>
 
 namespace ray {
 namespace internal {
 
+/// The largest resource quantity goray accepts, as go/resources.MaxQuantity: Ray keeps quantities
+/// in units of 1/10,000 in an int64, so nothing above about 9.2e14 can be represented at all.
+constexpr double kMaxResourceQuantity = 1e13;
+
+/// The smallest positive resource quantity (Ray's unit), as go/resources.MinQuantity.
+constexpr double kMinResourceQuantity = 1e-4;
+
+/// A quantity as error messages show it ("2", "0.5", "inf", "1e+18").
+inline std::string FormatResourceQuantity(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  // The shortest of %.15g and %.17g that reads back as the same value.
+  char shorter[32];
+  std::snprintf(shorter, sizeof shorter, "%.15g", value);
+  if (std::strtod(shorter, nullptr) == value) return shorter;
+  return buf;
+}
+
 /// Checks resource requirements like Ray: every name non-empty and every value positive; a value
-/// greater than 1 must be a whole number. Throws RayException otherwise.
+/// greater than 1 must be a whole number. Like goray's runtime (go/resources), it also refuses
+/// infinite values and values above kMaxResourceQuantity, which Ray's fixed point cannot hold, and
+/// positive values below kMinResourceQuantity, which it would round to zero. Throws RayException.
 inline void CheckTaskOptions(const std::unordered_map<std::string, double> &resources) {
   for (const auto &pair : resources) {
+    const std::string spec = pair.first + " = " + FormatResourceQuantity(pair.second) + ".";
     if (pair.first.empty() || !(pair.second > 0)) {
-      throw RayException("Resource values should be positive. Specified resource: " + pair.first +
-                         " = " + std::to_string(pair.second) + ".");
+      throw RayException("Resource values should be positive. Specified resource: " + spec);
+    }
+    if (std::isinf(pair.second) || pair.second > kMaxResourceQuantity) {
+      throw RayException("Resource values should be finite and at most " +
+                         FormatResourceQuantity(kMaxResourceQuantity) +
+                         " (Ray keeps them in units of 1/10,000 in 64-bit integers). Specified "
+                         "resource: " +
+                         spec);
+    }
+    if (pair.second < kMinResourceQuantity) {
+      throw RayException("Resource values should be at least " +
+                         FormatResourceQuantity(kMinResourceQuantity) +
+                         " (Ray's smallest unit) when positive. Specified resource: " + spec);
     }
     if (pair.second > 1 && std::floor(pair.second) != pair.second) {
       throw RayException(
           "A resource value should be an integer if it is greater than 1.0. Specified "
           "resource: " +
-          pair.first + " = " + std::to_string(pair.second) + ".");
+          spec);
     }
   }
 }
