@@ -104,6 +104,9 @@ func execute(call *core.TaskCall) *objstore.Object {
 	case "Big":
 		n, _ := strconv.Atoi(string(call.Args[0]))
 		return &objstore.Object{Data: pattern(n, 7)}
+	case "SlowEcho":
+		time.Sleep(5 * time.Millisecond)
+		return value(string(call.Args[0]))
 	case "Echo":
 		var parts []string
 		for _, a := range call.Args {
@@ -273,7 +276,7 @@ func TestWorkerDeathIsRetriedThenReported(t *testing.T) {
 		t.Fatalf("kind %d: %s", obj.Kind, obj.Data)
 	}
 	msg := string(obj.Data)
-	for _, want := range []string{"Crash", "exit status 3", "about to crash on purpose", "worker "} {
+	for _, want := range []string{"Crash", "exited with status 3", "about to crash on purpose", "worker "} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("worker death message lacks %q:\n%s", want, msg)
 		}
@@ -348,7 +351,7 @@ func TestInfeasibleTaskStaysPending(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 	bad, _ := cw.SubmitTask(&pb.TaskSpec{FunctionName: "Echo", Resources: map[string]float64{"CPU": -1}})
-	if obj := getOne(t, cw, bad); obj.Kind != objstore.KindTaskError || !strings.Contains(string(obj.Data), "positive") {
+	if obj := getOne(t, cw, bad); obj.Kind != objstore.KindTaskError || !strings.Contains(string(obj.Data), "is negative") {
 		t.Fatalf("negative resource: %d %q", obj.Kind, obj.Data)
 	}
 }

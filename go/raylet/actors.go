@@ -8,6 +8,7 @@ import (
 
 	"goray/ids"
 	"goray/objstore"
+	"goray/resources"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
 )
@@ -48,6 +49,7 @@ type actor struct {
 	inflight       map[ids.ObjectID]*task
 	noRestart      bool
 	exiting        bool
+	startQueued    bool // in line for a process (see start.go)
 }
 
 func (a *actor) String() string {
@@ -57,7 +59,9 @@ func (a *actor) String() string {
 	return fmt.Sprintf("actor %s (%s)", a.id.Hex()[:12], a.className)
 }
 
-func actorKey(name, namespace string) string { return namespace + "\x00" + name }
+// actorKey is a named actor's key: the namespace and the name as the pair they are (any bytes
+// in either, NUL included, never make two pairs alike).
+type actorKey struct{ namespace, name string }
 
 func (r *Raylet) reply(c *client, rep *pb.Reply) {
 	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Reply{Reply: rep}})
@@ -77,7 +81,7 @@ func (r *Raylet) createActor(c *client, m *pb.CreateActor) {
 		fail("actor %s exists already", id.Hex())
 		return
 	}
-	key := actorKey(m.Name, m.Namespace)
+	key := actorKey{m.Namespace, m.Name}
 	if m.Name != "" {
 		if other := r.named[key]; other != nil {
 			fail("an actor named %q already exists in namespace %q", m.Name, m.Namespace)
@@ -97,11 +101,11 @@ func (r *Raylet) createActor(c *client, m *pb.CreateActor) {
 	if a.maxConcurrency < 1 {
 		a.maxConcurrency = 1
 	}
+	if err := resources.Validate("invalid actor "+m.ClassName, m.Creation.Resources, resources.Demand); err != nil {
+		fail("%v", err)
+		return
+	}
 	for k, v := range m.Creation.Resources {
-		if k == "" || v <= 0 {
-			fail("invalid actor resource %q = %v (values must be positive)", k, v)
-			return
-		}
 		a.resources[k] = v
 	}
 	m.Creation.CallerId = c.id[:]
@@ -143,20 +147,17 @@ func (r *Raylet) creationReady(a *actor) {
 		a.holding = true
 	}
 	delete(r.pendingActors, a)
-	a.state = actorStarting
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.startActorProcess(a)
-	}()
+	r.queueActorStart(a)
 }
 
-// startActorProcess spawns the dedicated worker of an actor.
+// startActorProcess spawns the dedicated worker of an actor (counted in r.starts.actorSpawning).
 func (r *Raylet) startActorProcess(a *actor) {
 	w, err := r.spawnWorker()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.starts.actorSpawning--
 	if err != nil {
+		r.startFailed(err.Error())
 		r.actorDied(a, fmt.Sprintf("The actor could not start a process: %v", err), true)
 		return
 	}
@@ -180,6 +181,10 @@ func (r *Raylet) startActorProcess(a *actor) {
 // actorWorkerRegistered sends the creation task to an actor's new process. Called with r.mu held.
 func (r *Raylet) actorWorkerRegistered(w *worker) {
 	a := w.actor
+	if a.state == actorDead || a.worker != w {
+		_ = w.cmd.Process.Signal(syscall.SIGKILL) // the actor died while its process started
+		return
+	}
 	spec := r.resolvedSpec(a.creation)
 	spec.Restarted = a.restarts > 0
 	spec.MaxConcurrency = int32(a.maxConcurrency)
@@ -192,7 +197,7 @@ func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
 	if a.worker != w {
 		return nil // a process being killed; its calls were failed already
 	}
-	if string(done.ReturnId) == string(a.creation.spec.ReturnId) && a.state == actorStarting {
+	if string(done.ReturnId) == string(a.creation.returnID[:]) && a.state == actorStarting {
 		if done.Result != nil && done.Result.Kind != objstore.KindValue {
 			a.noRestart = true
 			r.actorDied(a, fmt.Sprintf("The actor died because its creation failed: %s", done.Result.Data), true)
@@ -231,7 +236,7 @@ func (r *Raylet) actorCall(spec *pb.TaskSpec) {
 	r.pending[returnID] = t
 	r.holdTaskRefs(t)
 	if a == nil {
-		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(fmt.Sprintf("No actor %x exists on this node", spec.ActorId))})
+		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(fmt.Sprintf("No actor %x exists on this node (the node remembers the last %d dead actors)", spec.ActorId, maxDeadActors))})
 		return
 	}
 	if a.state == actorDead {
@@ -268,17 +273,19 @@ func (r *Raylet) dispatchActor(a *actor) {
 }
 
 // actorProcessDied handles the end of an actor's process. Called with r.mu held.
-func (r *Raylet) actorProcessDied(w *worker, status string) {
+func (r *Raylet) actorProcessDied(w *worker, end exit) {
 	r.actorWorkers--
 	a := w.actor
 	if a.worker != w {
 		return // already dealt with when it was killed
 	}
-	cause := fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+	cause := fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt)
 	if w.client == nil && !a.noRestart && !a.exiting {
-		cause = fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+		cause = fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt)
 	}
-	r.actorLost(a, cause, w.client != nil)
+	// A process that died before connecting restarts too (within max_restarts): starts back
+	// off when many fail in a row (see start.go).
+	r.actorLost(a, cause, true)
 }
 
 // actorLost detaches an actor from its process (dead or being killed): calls in flight fail,
@@ -302,12 +309,7 @@ func (r *Raylet) actorLost(a *actor, cause string, mayRestart bool) {
 	if !a.exiting && !a.noRestart && restartsLeft && mayRestart {
 		a.restarts++
 		glog.Warningf("%s: restarting (%d of %d): %s", a, a.restarts, a.maxRestarts, cause)
-		a.state = actorStarting
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			r.startActorProcess(a)
-		}()
+		r.queueActorStart(a)
 		return
 	}
 	if !a.noRestart && !a.exiting && mayRestart && a.state != actorDead {
@@ -330,8 +332,8 @@ func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
 		r.give(a.resources)
 		a.holding = false
 	}
-	if a.name != "" && r.named[actorKey(a.name, a.namespace)] == a {
-		delete(r.named, actorKey(a.name, a.namespace))
+	if a.name != "" && r.named[actorKey{a.namespace, a.name}] == a {
+		delete(r.named, actorKey{a.namespace, a.name})
 	}
 	delete(r.pending, a.creation.returnID)
 	r.unpinTaskArgs(a.creation)
@@ -349,7 +351,31 @@ func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
 	if killProcess && a.worker != nil {
 		_ = a.worker.cmd.Process.Signal(syscall.SIGKILL)
 	}
+	r.buryActor(a)
 	r.schedule()
+}
+
+// maxDeadActors is how many dead actors the node remembers (calls on them fail with the cause of
+// their death); older ones are forgotten, as Ray keeps a bounded number of dead actors. A
+// variable for tests.
+var maxDeadActors = 10000
+
+// buryActor keeps what a dead actor needs to answer for itself (its id, names and cause), drops
+// the rest (its factory's arguments, queues), and forgets the oldest dead actors beyond
+// maxDeadActors. Called with r.mu held.
+func (r *Raylet) buryActor(a *actor) {
+	a.creation.spec = &pb.TaskSpec{FunctionName: a.creation.spec.FunctionName, ReturnId: a.creation.spec.ReturnId}
+	a.creation.heldRefs, a.creation.pinned, a.creation.spilledArgs = nil, nil, nil
+	a.inflight, a.queue = nil, nil
+	r.deadActors = append(r.deadActors, a)
+	for len(r.deadActors) > maxDeadActors {
+		old := r.deadActors[0]
+		r.deadActors[0] = nil
+		r.deadActors = r.deadActors[1:]
+		if r.actors[old.id] == old {
+			delete(r.actors, old.id)
+		}
+	}
 }
 
 // killActor kills an actor's process; the reaper restarts or buries it. Called with r.mu held.
@@ -380,7 +406,7 @@ func (r *Raylet) killActor(m *pb.KillActor) error {
 
 // getActor answers a named-actor lookup. Called with r.mu held.
 func (r *Raylet) getActor(c *client, m *pb.GetActor) {
-	a := r.named[actorKey(m.Name, m.Namespace)]
+	a := r.named[actorKey{m.Namespace, m.Name}]
 	if a == nil || a.state == actorDead {
 		r.reply(c, &pb.Reply{RequestId: m.RequestId, Found: false})
 		return

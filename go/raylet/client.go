@@ -162,14 +162,16 @@ func (r *Raylet) serve(stream pb.NodeManager_ConnectServer, registered func(*cli
 		}
 		w.client = c
 		c.worker = w
-		r.startFailures = 0
-		r.startErr = nil
+		r.startSucceeded()
 	}
 	r.clients[c] = true
 	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: r.registered()}})
 	if w := c.worker; w != nil {
 		if w.actor != nil {
 			r.actorWorkerRegistered(w)
+			if len(r.starts.actors) > 0 {
+				r.startProcesses(0) // a start slot is free
+			}
 		} else {
 			r.workerIdle(w)
 		}

@@ -22,9 +22,6 @@ const (
 	EnvNamespace      = "GORAY_NAMESPACE"
 )
 
-// stderrTailLines is how much of a dead worker's stderr its error shows.
-const stderrTailLines = 20
-
 // worker is one worker process the node started.
 type worker struct {
 	id         ids.UniqueID
@@ -120,21 +117,4 @@ func (r *Raylet) awaitSpawn(id ids.UniqueID) *worker {
 		r.spawned.Wait()
 	}
 	return r.workers[id]
-}
-
-// tail returns the last n lines of a file, or a note saying why it cannot.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	text := strings.TrimRight(string(data), "\n")
-	if text == "" {
-		return "(empty)"
-	}
-	lines := strings.Split(text, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -22,6 +22,8 @@ import (
 
 	"goray/ids"
 	"goray/objstore"
+	"goray/resources"
+	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
 	"goray/shm"
 )
@@ -104,18 +106,12 @@ type Raylet struct {
 	spills        int
 	clients       map[*client]bool
 	actors        map[ids.ActorID]*actor
-	named         map[string]*actor // live named actors by actorKey
-	pendingActors map[*actor]bool   // actors waiting for resources
-	actorWorkers  int               // live worker processes dedicated to actors
-	// startErr is set when workers cannot be started (or die before connecting, startFailures
-	// times in a row); tasks then fail instead of waiting for a worker that never comes.
-	startErr      error
-	startFailures int
+	named         map[actorKey]*actor // live named actors
+	deadActors    []*actor            // dead actors still in actors, oldest first (see actorDied)
+	pendingActors map[*actor]bool     // actors waiting for resources
+	actorWorkers  int                 // live worker processes dedicated to actors
+	starts        startControl        // how processes are started (see start.go)
 }
-
-// maxStartFailures is how many workers in a row may die before connecting before the node
-// stops starting more and fails the tasks that wait for one.
-const maxStartFailures = 3
 
 // New makes a node manager; Start runs it.
 func New(cfg Config) *Raylet {
@@ -149,10 +145,11 @@ func New(cfg Config) *Raylet {
 		shmObjs:       map[ids.ObjectID]*shmObject{},
 		clients:       map[*client]bool{},
 		actors:        map[ids.ActorID]*actor{},
-		named:         map[string]*actor{},
+		named:         map[actorKey]*actor{},
 		pendingActors: map[*actor]bool{},
 	}
 	r.spawned = sync.NewCond(&r.mu)
+	r.starts.maxConcurrent = maxStartupConcurrency()
 	return r
 }
 
@@ -180,7 +177,7 @@ func (r *Raylet) poolSize() int {
 // Start listens on the socket and prestarts the worker pool.
 func (r *Raylet) Start() error {
 	_ = os.Remove(r.cfg.SocketPath)
-	lis, err := net.Listen("unix", r.cfg.SocketPath)
+	lis, err := peercred.Listen(r.cfg.SocketPath)
 	if err != nil {
 		return fmt.Errorf("node manager: listen on %s: %w", r.cfg.SocketPath, err)
 	}
@@ -199,10 +196,14 @@ func (r *Raylet) Start() error {
 	}()
 	glog.Infof("node manager %s listening on %s with resources %v", r.nodeID.Hex(), r.cfg.SocketPath, r.total)
 	r.mu.Lock()
-	n := r.poolSize()
-	r.starting += n
+	// The pool is prestarted in the background, at most maxConcurrent processes at a time; the
+	// rest of it starts when tasks wait for workers.
+	r.starts.prestart = r.poolSize()
+	if r.starts.prestart > r.starts.maxConcurrent {
+		r.starts.prestart = r.starts.maxConcurrent
+	}
+	r.startProcesses(0)
 	r.mu.Unlock()
-	r.startWorkers(n)
 	return nil
 }
 
@@ -247,7 +248,7 @@ func (r *Raylet) exited(w *worker) bool {
 	return w.exited
 }
 
-// startWorkers spawns n workers; the caller has already counted them in r.starting.
+// startWorkers spawns n pool workers; the caller has already counted them in r.starting.
 func (r *Raylet) startWorkers(n int) {
 	for i := 0; i < n; i++ {
 		w, err := r.spawnWorker()
@@ -255,7 +256,7 @@ func (r *Raylet) startWorkers(n int) {
 		r.starting--
 		if err != nil {
 			glog.Errorf("cannot start a worker: %v", err)
-			r.startErr = err
+			r.startFailed(err.Error())
 			r.schedule()
 			r.mu.Unlock()
 			continue
@@ -276,35 +277,37 @@ func (r *Raylet) startWorkers(n int) {
 	}
 }
 
-// reap waits for a worker process to end and deals with what it left.
+// reap waits for a worker process to end and deals with what it left. The process's stderr is
+// read before the node's lock is taken, and its log files are pruned after it is released.
 func (r *Raylet) reap(w *worker) {
 	defer r.wg.Done()
-	err := w.cmd.Wait()
-	status := "exited with status 0"
-	if err != nil {
-		status = err.Error()
-	}
+	end := exitOf(w, w.cmd.Wait())
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	prune := r.workerEnded(w, end)
+	r.mu.Unlock()
+	removeWorkerLogs(prune)
+}
+
+// workerEnded deals with the end of a worker process: the task it ran is retried or failed, its
+// queued tasks go back to the queue, an actor restarts or dies. It returns the log files of dead
+// workers to remove. Called with r.mu held.
+func (r *Raylet) workerEnded(w *worker, end exit) []*worker {
 	w.exited = true
 	delete(r.workers, w.id)
 	r.removeIdle(w)
 	if r.stopped {
-		return
+		return nil
 	}
-	glog.Warningf("%s %s", w, status)
-	if w.actor != nil {
-		r.actorProcessDied(w, status)
-		r.schedule()
-		return
-	}
+	glog.Warningf("%s %s", w, end.status)
+	prune := r.keepWorkerLogs(w, end)
 	if w.client == nil {
-		r.startFailures++
-		if r.startFailures >= maxStartFailures && r.startErr == nil {
-			r.startErr = fmt.Errorf("%d worker processes in a row exited before connecting to the node; the last, %s, %s; its stderr (%s):\n%s",
-				r.startFailures, w, status, w.stderrPath, tail(w.stderrPath, stderrTailLines))
-			glog.Errorf("%v", r.startErr)
-		}
+		r.startFailed(fmt.Sprintf("%s %s before connecting to the node. Last lines of its stderr (%s):\n%s",
+			w, end.status, w.stderrPath, end.excerpt))
+	}
+	if w.actor != nil {
+		r.actorProcessDied(w, end)
+		r.schedule()
+		return prune
 	}
 	for i := len(w.queued) - 1; i >= 0; i-- {
 		r.ready.pushFront(w.queued[i]) // never started: back to the queue, no retry used
@@ -322,11 +325,12 @@ func (r *Raylet) reap(w *worker) {
 			r.ready.pushFront(t)
 		} else {
 			msg := fmt.Sprintf("The worker process that ran %s died: %s %s while executing the task (function %s). Last lines of its stderr (%s):\n%s",
-				taskLabel(t), w, status, t.spec.FunctionName, w.stderrPath, tail(w.stderrPath, stderrTailLines))
+				taskLabel(t), w, end.status, t.spec.FunctionName, w.stderrPath, end.excerpt)
 			r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
 		}
 	}
 	r.schedule()
+	return prune
 }
 
 func taskLabel(t *task) string {
@@ -442,11 +446,11 @@ func (r *Raylet) validate(t *task) error {
 	if spec.FunctionName == "" {
 		return errors.New("invalid task: no function name")
 	}
+	if err := resources.Validate("invalid task "+spec.FunctionName, spec.Resources, resources.Demand); err != nil {
+		return err
+	}
 	t.resources = map[string]float64{}
 	for k, v := range spec.Resources {
-		if k == "" || v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("invalid task %s: resource %q = %v (values must be positive)", spec.FunctionName, k, v)
-		}
 		t.resources[k] = v
 	}
 	if _, ok := t.resources["CPU"]; !ok {
@@ -561,32 +565,21 @@ func (r *Raylet) schedule() {
 		r.pipeline()
 	}
 	// What still waits with resources free needs another worker.
-	runnableWaiting := 0
+	if runnable := r.runnableWaiting(); runnable > 0 || r.starts.prestart > 0 || len(r.starts.actors) > 0 {
+		r.startProcesses(runnable)
+	}
+}
+
+// runnableWaiting counts the ready tasks this node could run now if it had workers for them.
+// Called with r.mu held.
+func (r *Raylet) runnableWaiting() int {
+	n := 0
 	for _, c := range r.ready.order {
 		if len(c.tasks) > 0 && !c.infeasible && fits(c.resources, r.available) {
-			runnableWaiting += len(c.tasks)
+			n += len(c.tasks)
 		}
 	}
-	if runnableWaiting > 0 && r.startErr != nil {
-		r.failUnrunnable(r.startErr)
-		return
-	}
-	if runnableWaiting > 0 {
-		limit := r.poolSize() + r.blocked
-		alive := len(r.workers) - r.actorWorkers + r.starting
-		n := runnableWaiting - r.starting
-		if n > limit-alive {
-			n = limit - alive
-		}
-		if n > 0 {
-			r.starting += n
-			r.wg.Add(1)
-			go func() {
-				defer r.wg.Done()
-				r.startWorkers(n)
-			}()
-		}
-	}
+	return n
 }
 
 // dispatch sends t to w. Called with r.mu held.
@@ -770,24 +763,6 @@ func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
 		r.idle = append(r.idle, w)
 	}
 	r.schedule()
-}
-
-// failUnrunnable fails queued tasks when no worker can be started. Called with r.mu held.
-func (r *Raylet) failUnrunnable(err error) {
-	if len(r.idle) > 0 {
-		return
-	}
-	for _, c := range r.ready.order {
-		if c.infeasible {
-			continue
-		}
-		tasks := c.tasks
-		c.tasks = nil
-		for _, t := range tasks {
-			msg := fmt.Sprintf("%s cannot run: no worker process could be started: %v", taskLabel(t), err)
-			r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
-		}
-	}
 }
 
 // Stats is a snapshot of the node's state, for tests and status output.

@@ -3,6 +3,7 @@ package raylet
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,26 +125,29 @@ func TestWorkersThatCannotStartFailTasks(t *testing.T) {
 	}
 	o := awaitObject(t, stream, ret[:])
 	msg := string(o.Object.Data)
-	if o.Object.Kind != objstore.KindWorkerDied || !strings.Contains(msg, "cannot load the library") || !strings.Contains(msg, "exit status 7") {
+	if o.Object.Kind != objstore.KindWorkerDied || !strings.Contains(msg, "cannot load the library") || !strings.Contains(msg, "exited with status 7") {
 		t.Fatalf("kind %d: %s", o.Object.Kind, msg)
 	}
 }
 
-func TestFitsAndTail(t *testing.T) {
+func TestFitsAndReadEnd(t *testing.T) {
 	if !fits(map[string]float64{"CPU": 1}, map[string]float64{"CPU": 1}) || fits(map[string]float64{"GPU": 1}, map[string]float64{"CPU": 4}) {
 		t.Fatal("fits")
 	}
 	p := filepath.Join(t.TempDir(), "err")
-	var lines []string
-	for i := 0; i < 30; i++ {
-		lines = append(lines, "line"+string(rune('a'+i%26)))
+	if err := os.WriteFile(p, []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-	if got := strings.Split(tail(p, 3), "\n"); len(got) != 3 || got[2] != lines[29] {
-		t.Fatalf("tail: %q", got)
+	for _, c := range []struct {
+		limit int64
+		want  string
+	}{{4, "6789"}, {10, "0123456789"}, {100, "0123456789"}, {0, ""}} {
+		if got, err := readEnd(p, c.limit); err != nil || string(got) != c.want {
+			t.Errorf("readEnd(%d) = %q, %v; want %q", c.limit, got, err, c.want)
+		}
 	}
-	if !strings.Contains(tail("/no/such/file", 3), "cannot read") {
-		t.Fatal("tail of a missing file")
+	if _, err := readEnd("/no/such/file", 3); err == nil {
+		t.Fatal("readEnd of a missing file")
 	}
 }
 
@@ -266,5 +270,35 @@ func TestInProcessStreamHandlesLaterBatchesOnTheSender(t *testing.T) {
 	r.Stop()
 	if err := stream.Send(batches[1]); err == nil {
 		t.Fatal("a send after the node stopped succeeded")
+	}
+}
+
+// The node refuses what no node could ever run, at submission: the same rules as everywhere else
+// (go/resources).
+func TestValidateResources(t *testing.T) {
+	r := New(Config{})
+	for _, c := range []struct {
+		res  map[string]float64
+		want string // "" when valid
+	}{
+		{nil, ""},
+		{map[string]float64{"CPU": 0.5, "GPU": 1, "r1": 1e12}, ""},
+		{map[string]float64{"CPU": math.Inf(1)}, "infinite"},
+		{map[string]float64{"CPU": math.NaN()}, "not a number"},
+		{map[string]float64{"CPU": -1}, "negative"},
+		{map[string]float64{"CPU": 0}, "positive"},
+		{map[string]float64{"r": 1e18}, "too large"},
+		{map[string]float64{"": 1}, "empty name"},
+	} {
+		task := &task{spec: &pb.TaskSpec{FunctionName: "F", Resources: c.res}}
+		err := r.validate(task)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v refused: %v", c.res, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: got %v, want an error saying %q", c.res, err, c.want)
+		case c.want == "" && task.resources["CPU"] == 0:
+			t.Errorf("%v: no CPU demand filled in: %v", c.res, task.resources)
+		}
 	}
 }
