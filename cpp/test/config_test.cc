@@ -2,6 +2,8 @@
 #include "remote_functions.h"
 #include "test_util.h"
 
+#include <thread>
+
 using goray_test::Contains;
 using goray_test::ContainsNoCase;
 using goray_test::IsNodeMode;
@@ -118,6 +120,23 @@ TEST_F(ConfigTest, HeadArgsWithAbsurdQuantitiesFailInit) {
   config.head_args = {"--num-cpus", "2", "--resources", "{\"big\": 1e13}"};
   ray::Init(config);
   EXPECT_TRUE(ray::IsInitialized());
+}
+
+// A huge (but valid) CPU count: Init returns at once, tasks run, and the node starts workers as
+// they are needed, at most a few at a time, not one per CPU.
+TEST_F(ConfigTest, HugeCpuCountStartsWorkersOnDemand) {
+  ray::RayConfig config = MakeConfig();
+  config.head_args = {"--num-cpus=1000000"};
+  auto start = Clock::now();
+  ray::Init(config);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(20000), 3);
+  if (IsNodeMode()) {
+    int bound = 2 * static_cast<int>(std::thread::hardware_concurrency()) + 2;
+    int live = 0;
+    for (const auto &child : goray_test::ChildProcesses()) live += child.state != 'Z';
+    EXPECT_LE(live, bound) << "worker processes with 1,000,000 CPUs";
+  }
 }
 
 TEST_F(ConfigTest, FlagsAreParsed) {

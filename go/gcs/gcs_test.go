@@ -248,14 +248,15 @@ func TestKVValueLimit(t *testing.T) {
 	}
 }
 
-// Good addresses: IPv4, IPv6 (with a zone), host names.
+// Good addresses: IPv4, IPv6 (with a zone), host names (fully qualified with a final dot, or
+// with underscores, as machines are named).
 func TestValidAddress(t *testing.T) {
-	for _, a := range []string{"127.0.0.1", "10.1.2.3", "::1", "fe80::1%eth0", "2001:db8::2", "localhost", "node-1.example.com", "ip-10-0-0-1.ec2.internal", "h"} {
+	for _, a := range []string{"127.0.0.1", "10.1.2.3", "::1", "fe80::1%eth0", "2001:db8::2", "localhost", "node-1.example.com", "ip-10-0-0-1.ec2.internal", "h", "host.example.com.", "a.", "my_host", "under_score"} {
 		if err := validAddress(a); err != nil {
 			t.Errorf("%q refused: %v", a, err)
 		}
 	}
-	for _, a := range []string{"", "0.0.0.0", "::", "1.2.3", "-host", "host-", "a..b", ".a", "a.", "under_score", "host name", "http://x", "[::1]", "127.0.0.1/8", "1.2.3.4.5", "ho\x00st"} {
+	for _, a := range []string{"", "0.0.0.0", "::", "1.2.3", "-host", "host-", "a..b", ".a", ".", "a..", "host name", "http://x", "[::1]", "127.0.0.1/8", "1.2.3.4.5", "ho\x00st"} {
 		if err := validAddress(a); err == nil {
 			t.Errorf("%q accepted", a)
 		}

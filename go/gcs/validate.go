@@ -84,7 +84,8 @@ func validAddress(addr string) error {
 		}
 		return nil
 	}
-	labels := strings.Split(addr, ".")
+	// A fully qualified name may end in a dot.
+	labels := strings.Split(strings.TrimSuffix(addr, "."), ".")
 	for _, label := range labels {
 		if err := validHostLabel(label); err != nil {
 			return fmt.Errorf("address %q is neither an IP address nor a host name: %v", addr, err)
@@ -109,7 +110,8 @@ func validHostLabel(label string) error {
 	}
 	for i := 0; i < len(label); i++ {
 		c := label[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+		// Underscores are not in RFC 1123 host names, but machines are named so (and resolve).
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return fmt.Errorf("%q is not allowed in a host name", c)
 		}
 	}

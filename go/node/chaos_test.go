@@ -4,9 +4,7 @@ import (
 	"context"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,37 +12,14 @@ import (
 
 	"goray/core"
 	"goray/ids"
+	"goray/internal/proctest"
 	"goray/objstore"
 	pb "goray/rpc/proto"
 )
 
 // childPIDs lists the live processes whose parent is this process (the node's workers, starting
 // or running: the test binary starts no other children).
-func childPIDs() []int {
-	self := os.Getpid()
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
-		s := string(raw)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 || f[0] == "Z" {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
+func childPIDs() []int { return proctest.Children(os.Getpid()) }
 
 // killer sends SIGKILL to this process's children until stopped: pick chooses which of the live
 // children to kill in each round, pause how long to wait between rounds.
@@ -55,9 +30,13 @@ type killer struct {
 	killed map[int]bool
 }
 
-func startKiller(pick func([]int) []int, pause func() time.Duration) *killer {
+func startKiller(t *testing.T, pick func([]int) []int, pause func() time.Duration) *killer {
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &killer{cancel: cancel, done: make(chan struct{}), killed: map[int]bool{}}
+	t.Cleanup(func() { // the test may end early: the killing must end with it
+		cancel()
+		<-k.done
+	})
 	go func() {
 		defer close(k.done)
 		for {
@@ -153,7 +132,7 @@ func expectNormal(t *testing.T, cw *core.CoreWorker, tag string) {
 // must not stop the node for good: once the killing stops, tasks run again.
 func TestWorkerDeathBurstDoesNotStopTheNode(t *testing.T) {
 	n, cw := startNode(t, map[string]float64{"CPU": 2})
-	k := startKiller(func(pids []int) []int { return pids }, func() time.Duration { return 5 * time.Millisecond })
+	k := startKiller(t, func(pids []int) []int { return pids }, func() time.Duration { return 5 * time.Millisecond })
 	var o outcome
 	var rets []ids.ObjectID
 	var want []string
@@ -180,7 +159,7 @@ func TestChaosRandomWorkerKills(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewSource(seed))
 	var rngMu sync.Mutex
-	k := startKiller(func(pids []int) []int {
+	k := startKiller(t, func(pids []int) []int {
 		rngMu.Lock()
 		defer rngMu.Unlock()
 		if len(pids) == 0 {

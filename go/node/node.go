@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"goray/gcs"
+	"goray/ownerlock"
 	"goray/raylet"
 	pb "goray/rpc/proto"
 	"goray/session"
@@ -44,6 +45,7 @@ type Node struct {
 	Session *session.Session
 	GCS     *gcs.Server
 	Raylet  *raylet.Raylet
+	cleaned chan struct{} // closed once what dead sessions left is removed
 }
 
 // Start creates the session and starts the control store and the node manager.
@@ -53,13 +55,19 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	session.SetupLogging(sess.LogsDir)
-	// Sessions of drivers killed with SIGKILL: their spilled objects, sockets and old logs.
-	session.CleanDead(filepath.Dir(sess.Dir), session.DefaultKeepLogs)
-	n := &Node{Session: sess, GCS: gcs.New()}
+	n := &Node{Session: sess, GCS: gcs.New(), cleaned: make(chan struct{})}
+	// What dead sessions left (a driver killed with SIGKILL cannot clean up): their arenas in
+	// /dev/shm, spilled objects, sockets and old logs; off the path of Init.
+	go func() {
+		defer close(n.cleaned)
+		removeStaleArenas()
+		session.CleanDead(session.Root(opts.TempDir), session.DefaultKeepLogs)
+	}()
 	if err := n.GCS.Serve(sess.Socket("gcs")); err != nil {
+		<-n.cleaned
+		sess.Close()
 		return nil, err
 	}
-	removeStaleArenas()
 	memory := storeMemory(opts.ObjectStoreMemory)
 	n.Raylet = raylet.New(raylet.Config{
 		SessionDir:     sess.Dir,
@@ -77,6 +85,8 @@ func Start(opts Options) (*Node, error) {
 	})
 	if err := n.Raylet.Start(); err != nil {
 		n.GCS.Stop()
+		<-n.cleaned
+		sess.Close()
 		return nil, err
 	}
 	if err := n.register(opts.NodeIP); err != nil {
@@ -124,23 +134,23 @@ func arenaPath(sessionDir string, size int64) string {
 	return filepath.Join(sessionDir, "object_store")
 }
 
-// removeStaleArenas deletes the arenas of sessions whose process is gone (a driver killed with
-// SIGKILL cannot remove its own): their memory would otherwise stay in /dev/shm. A zombie owner
-// (killed, not yet reaped) is gone, and so is one whose pid a newer process took (see
-// session.OwnerDead).
+// removeStaleArenas deletes the arenas of this user's nodes that are gone (a driver killed with
+// SIGKILL cannot remove its own): their memory would otherwise stay in /dev/shm. A node holds its
+// arena's owner lock while it lives (go/ownerlock), so an arena whose lock is free is stale.
 func removeStaleArenas() {
 	paths, _ := filepath.Glob(filepath.Join(shmDir, "goray_session_*_objects"))
 	for _, p := range paths {
-		st, err := os.Lstat(p)
-		if err != nil {
+		if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() || !session.Mine(st) {
 			continue
 		}
-		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "goray_"), "_objects")
-		if session.OwnerDead(name, st.ModTime()) {
-			if os.Remove(p) == nil {
-				glog.Infof("removed the object store of a dead session: %s", p)
-			}
+		release, held, err := ownerlock.Acquire(p)
+		if err != nil || held {
+			continue
 		}
+		if os.Remove(p) == nil {
+			glog.Infof("removed the object store of a dead session: %s", p)
+		}
+		release()
 	}
 }
 
@@ -175,9 +185,12 @@ func DefaultObjectStoreMemory() int64 {
 // RayletSocket is the path core workers connect to.
 func (n *Node) RayletSocket() string { return n.Session.Socket("raylet") }
 
-// Stop stops the node manager (and with it every worker) and the control store.
+// Stop stops the node manager (and with it every worker) and the control store, and ends the
+// session.
 func (n *Node) Stop() {
 	n.Raylet.Stop()
 	n.GCS.Stop()
+	<-n.cleaned
+	n.Session.Close()
 	glog.Flush()
 }

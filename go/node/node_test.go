@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(raylet.EnvWorker) == "1" {
 		os.Exit(runWorker())
 	}
+	if root := os.Getenv(envDriverRoot); root != "" {
+		os.Exit(runDriver(root))
+	}
 	os.Exit(m.Run())
 }
 
@@ -169,7 +172,9 @@ func startNodeDriver(t *testing.T, resources map[string]float64, inProcess bool)
 // driver connected in process or over the node's socket; both stop when the test ends.
 func startNodeWith(t *testing.T, opts Options, inProcess bool) (*Node, *core.CoreWorker) {
 	t.Helper()
-	opts.TempDir = shortTempDir(t)
+	if opts.TempDir == "" {
+		opts.TempDir = shortTempDir(t)
+	}
 	opts.WorkerCommand = []string{os.Args[0]}
 	n, err := Start(opts)
 	if err != nil {

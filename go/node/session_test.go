@@ -1,8 +1,8 @@
 package node
 
 import (
+	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,13 +10,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"goray/internal/proctest"
+	"goray/session"
 )
 
 // A node started under umask 000 keeps its session to its user: directories 0700, sockets 0600.
 func TestSessionIsPrivateWhateverTheUmask(t *testing.T) {
-	old := syscall.Umask(0)
-	n, _ := startNodeWith(t, Options{Resources: map[string]float64{"CPU": 1}}, false)
-	syscall.Umask(old)
+	n := func() *Node {
+		defer syscall.Umask(syscall.Umask(0))
+		n, _ := startNodeWith(t, Options{Resources: map[string]float64{"CPU": 1}}, false)
+		return n
+	}()
 	for _, d := range []string{n.Session.Dir, n.Session.LogsDir, n.Session.SocketsDir} {
 		st, err := os.Stat(d)
 		if err != nil {
@@ -37,46 +42,63 @@ func TestSessionIsPrivateWhateverTheUmask(t *testing.T) {
 	}
 }
 
-// A node cleans what the sessions of killed drivers left: spilled objects, sockets and the object
-// store file go, logs stay; and it removes the arena of a driver killed a moment ago, not yet
-// reaped (a zombie), but not that of a live one.
-func TestStartCleansDeadSessions(t *testing.T) {
-	root := shortTempDir(t)
-	shm := shortTempDir(t)
-	saved := shmDir
-	shmDir = shm
-	t.Cleanup(func() { shmDir = saved })
+// envDriverRoot makes the test binary a driver: it starts a node under the given root, leaves
+// a spilled object, prints "<session dir> <arena path>" and waits to be killed.
+const envDriverRoot = "GORAY_TEST_DRIVER_ROOT"
 
-	longAgo := time.Now().Add(-time.Hour)
-	dead := sessionName(longAgo, exitedPid(t))
-	deadDir := filepath.Join(root, dead)
-	for _, d := range []string{"logs", "sockets", "spill"} {
-		if err := os.MkdirAll(filepath.Join(deadDir, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
+func runDriver(root string) int {
+	n, err := Start(Options{TempDir: root, Resources: map[string]float64{"CPU": 1}, WorkerCommand: []string{os.Args[0]}, ObjectStoreMemory: 16 << 20})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	for _, f := range []string{"logs/raylet.INFO", "spill/0123abcd", "object_store"} {
-		if err := os.WriteFile(filepath.Join(deadDir, f), make([]byte, 1<<20), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	spill := filepath.Join(n.Session.Dir, "spill")
+	if err := os.MkdirAll(spill, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(deadDir, "sockets", "raylet"), Net: "unix"})
+	if err := os.WriteFile(filepath.Join(spill, "0123abcd"), make([]byte, 1<<20), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("%s %s\n", n.Session.Dir, n.Raylet.ArenaPath())
+	select {}
+}
+
+// A node cleans what a driver killed with SIGKILL (and not yet reaped: a zombie) left: its
+// spilled objects, sockets and arena go, its logs stay; a live node's session and arena are
+// left alone.
+func TestStartCleansWhatAKilledDriverLeft(t *testing.T) {
+	root := shortTempDir(t)
+	live, _ := startNodeWith(t, Options{Resources: map[string]float64{"CPU": 1}, TempDir: root}, true)
+	driver := exec.Command(os.Args[0])
+	driver.Env = append(os.Environ(), envDriverRoot+"="+root)
+	out, err := driver.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.SetUnlinkOnClose(false) // as a killed driver leaves it
-	l.Close()
-	if err := os.Chtimes(deadDir, longAgo, longAgo); err != nil {
+	if err := driver.Start(); err != nil {
 		t.Fatal(err)
 	}
-	zombieArena := filepath.Join(shm, "goray_"+sessionName(longAgo, zombiePid(t))+"_objects")
-	liveArena := filepath.Join(shm, "goray_"+sessionName(time.Now(), os.Getpid())+"_objects")
-	for _, a := range []string{zombieArena, liveArena} {
-		if err := os.WriteFile(a, []byte("arena"), 0o600); err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		_ = driver.Process.Kill()
+		_ = driver.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	fields := strings.Fields(line)
+	if err != nil || len(fields) != 2 {
+		t.Fatalf("the driver printed %q: %v", line, err)
+	}
+	deadDir, deadArena := fields[0], fields[1]
+	if err := driver.Process.Kill(); err != nil { // not reaped until the test ends
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if state, _, ok := proctest.Stat(driver.Process.Pid); ok && state == "Z" {
+			break
 		}
-		if err := os.Chtimes(a, longAgo, longAgo); err != nil {
-			t.Fatal(err)
+		if time.Now().After(deadline) {
+			t.Fatal("the killed driver did not become a zombie")
 		}
 	}
 
@@ -85,6 +107,7 @@ func TestStartCleansDeadSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Stop()
+	<-n.cleaned
 
 	entries, err := os.ReadDir(deadDir)
 	if err != nil {
@@ -94,57 +117,15 @@ func TestStartCleansDeadSessions(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	if strings.Join(left, " ") != "logs" {
-		t.Errorf("the dead session holds %v after a node started, want only its logs", left)
+	if strings.Join(left, " ") != session.LockFile+" logs" {
+		t.Errorf("the dead session holds %v after a node started, want only its logs and lock", left)
 	}
-	if _, err := os.Stat(filepath.Join(deadDir, "logs", "raylet.INFO")); err != nil {
-		t.Errorf("the dead session's logs: %v", err)
-	}
-	if _, err := os.Stat(zombieArena); !os.IsNotExist(err) {
+	if _, err := os.Stat(deadArena); !os.IsNotExist(err) {
 		t.Errorf("the arena of a killed, not yet reaped driver survived a node's start: %v", err)
 	}
-	if _, err := os.Stat(liveArena); err != nil {
-		t.Errorf("the arena of a live session was removed: %v", err)
-	}
-}
-
-// sessionName is the session directory name of a session of pid created at t.
-func sessionName(t time.Time, pid int) string {
-	return fmt.Sprintf("session_%s_%06d_%d", t.Format("2006-01-02_15-04-05"), t.Nanosecond()/1000, pid)
-}
-
-// exitedPid is the pid of a process that has exited and been reaped.
-func exitedPid(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("/bin/true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd.Process.Pid
-}
-
-// zombiePid is the pid of a process killed but not reaped until the test ends.
-func zombiePid(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("/bin/sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Wait() })
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	stat := fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		raw, err := os.ReadFile(stat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i := strings.LastIndexByte(string(raw), ')'); i >= 0 && strings.HasPrefix(string(raw[i:]), ") Z") {
-			return cmd.Process.Pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d is not a zombie after SIGKILL: %s", cmd.Process.Pid, raw)
+	for _, p := range []string{live.Session.SocketsDir, live.Raylet.ArenaPath(), n.Raylet.ArenaPath()} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("a live node's %s was removed: %v", p, err)
 		}
 	}
 }

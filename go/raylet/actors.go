@@ -50,6 +50,7 @@ type actor struct {
 	noRestart      bool
 	exiting        bool
 	startQueued    bool // in line for a process (see start.go)
+	startFailures  int  // processes in a row that could not start or died before connecting
 }
 
 func (a *actor) String() string {
@@ -154,37 +155,60 @@ func (r *Raylet) creationReady(a *actor) {
 func (r *Raylet) startActorProcess(a *actor) {
 	w, err := r.spawnWorker()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.starts.actorSpawning--
 	if err != nil {
 		r.startFailed(err.Error())
-		r.actorDied(a, fmt.Sprintf("The actor could not start a process: %v", err), true)
+		r.actorStartFailed(a, fmt.Sprintf("The actor could not start a process: %v", err))
+		r.schedule()
+		r.mu.Unlock()
 		return
 	}
-	defer r.spawnDoneLocked(w.id)
 	if r.stopped || a.state == actorDead {
-		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		r.spawnDoneLocked(w.id)
+		r.schedule() // its start slot is free
 		r.mu.Unlock()
+		_ = w.cmd.Process.Signal(syscall.SIGKILL)
 		_ = w.cmd.Wait()
-		r.mu.Lock()
+		removeWorkerLogs([]logFiles{{out: w.stdoutPath, err: w.stderrPath}})
 		return
 	}
 	w.actor = a
 	a.worker = w
 	r.workers[w.id] = w
 	r.actorWorkers++
+	r.watchRegistration(w)
+	r.spawnDoneLocked(w.id)
+	r.mu.Unlock()
 	glog.Infof("%s: started its process %s", a, w)
 	r.wg.Add(1)
 	go r.reap(w)
+}
+
+// maxActorStartFailures is how many times in a row an actor's process may fail to start (or die
+// before connecting) before the actor dies, whatever its max_restarts: a program that cannot
+// start would otherwise be restarted forever while calls on the actor wait.
+const maxActorStartFailures = 10
+
+// actorStartFailed deals with an actor whose process could not start or died before connecting:
+// it restarts while it may (each attempt uses a restart), or dies. Called with r.mu held.
+func (r *Raylet) actorStartFailed(a *actor, cause string) {
+	a.startFailures++
+	if a.startFailures >= maxActorStartFailures {
+		a.worker = nil
+		r.actorDied(a, fmt.Sprintf("The actor's process could not start %d times in a row; the last time: %s", a.startFailures, cause), false)
+		return
+	}
+	r.actorLost(a, cause, true)
 }
 
 // actorWorkerRegistered sends the creation task to an actor's new process. Called with r.mu held.
 func (r *Raylet) actorWorkerRegistered(w *worker) {
 	a := w.actor
 	if a.state == actorDead || a.worker != w {
-		_ = w.cmd.Process.Signal(syscall.SIGKILL) // the actor died while its process started
+		r.kill(w) // the actor died while its process started
 		return
 	}
+	a.startFailures = 0
 	spec := r.resolvedSpec(a.creation)
 	spec.Restarted = a.restarts > 0
 	spec.MaxConcurrency = int32(a.maxConcurrency)
@@ -201,7 +225,7 @@ func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
 		if done.Result != nil && done.Result.Kind != objstore.KindValue {
 			a.noRestart = true
 			r.actorDied(a, fmt.Sprintf("The actor died because its creation failed: %s", done.Result.Data), true)
-			_ = w.cmd.Process.Signal(syscall.SIGKILL)
+			r.kill(w)
 			return nil
 		}
 		a.state = actorAlive
@@ -279,13 +303,13 @@ func (r *Raylet) actorProcessDied(w *worker, end exit) {
 	if a.worker != w {
 		return // already dealt with when it was killed
 	}
-	cause := fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt)
-	if w.client == nil && !a.noRestart && !a.exiting {
-		cause = fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt)
+	if w.client == nil && !w.killedByNode {
+		// It never connected: it restarts (within max_restarts, and a bound on such failures in
+		// a row), after the back-off when many processes fail in a row (see start.go).
+		r.actorStartFailed(a, fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt))
+		return
 	}
-	// A process that died before connecting restarts too (within max_restarts): starts back
-	// off when many fail in a row (see start.go).
-	r.actorLost(a, cause, true)
+	r.actorLost(a, fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt), true)
 }
 
 // actorLost detaches an actor from its process (dead or being killed): calls in flight fail,
@@ -349,7 +373,7 @@ func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
 		r.finish(t, died)
 	}
 	if killProcess && a.worker != nil {
-		_ = a.worker.cmd.Process.Signal(syscall.SIGKILL)
+		r.kill(a.worker)
 	}
 	r.buryActor(a)
 	r.schedule()
@@ -393,7 +417,7 @@ func (r *Raylet) killActor(m *pb.KillActor) error {
 	}
 	if w := a.worker; w != nil {
 		glog.Infof("%s: killing its process %s (no_restart=%v)", a, w, m.NoRestart)
-		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		r.kill(w)
 		// Calls submitted from now on go to the next instance, or fail, never to this process.
 		r.actorLost(a, causeKilledRestart, true)
 		return nil

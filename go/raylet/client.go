@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"syscall"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc/codes"
@@ -162,6 +161,9 @@ func (r *Raylet) serve(stream pb.NodeManager_ConnectServer, registered func(*cli
 		}
 		w.client = c
 		c.worker = w
+		if w.registerTimer != nil {
+			w.registerTimer.Stop()
+		}
 		r.startSucceeded()
 	}
 	r.clients[c] = true
@@ -169,9 +171,7 @@ func (r *Raylet) serve(stream pb.NodeManager_ConnectServer, registered func(*cli
 	if w := c.worker; w != nil {
 		if w.actor != nil {
 			r.actorWorkerRegistered(w)
-			if len(r.starts.actors) > 0 {
-				r.startProcesses(0) // a start slot is free
-			}
+			r.schedule() // a start slot is free
 		} else {
 			r.workerIdle(w)
 		}
@@ -206,7 +206,7 @@ func (r *Raylet) disconnect(c *client, err error) {
 	if w := c.worker; w != nil && !w.exited && !r.stopped {
 		glog.Warningf("%s closed its stream (%v); stopping it", w, err)
 		r.removeIdle(w)
-		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		r.kill(w)
 	}
 }
 

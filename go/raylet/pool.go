@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"goray/ids"
 )
@@ -36,6 +38,11 @@ type worker struct {
 	blocked    bool    // its task waits in Get and gave its CPU back
 	exited     bool
 	actor      *actor // the actor this process is dedicated to, if any
+	// killedByNode is set when the node itself killed the process (its death is no start failure).
+	killedByNode bool
+	// registerTimer kills the process if it does not connect in time (see watchRegistration).
+	registerTimer    *time.Timer
+	registerTimedOut bool
 }
 
 func (w *worker) String() string {
@@ -82,6 +89,8 @@ func (r *Raylet) spawnWorker() (*worker, error) {
 	r.mu.Unlock()
 	if err := cmd.Start(); err != nil {
 		r.spawnDone(w.id)
+		_ = os.Remove(w.stdoutPath)
+		_ = os.Remove(w.stderrPath)
 		return nil, fmt.Errorf("starting worker %s: %w", r.cfg.WorkerCommand[0], err)
 	}
 	w.cmd = cmd
@@ -117,4 +126,11 @@ func (r *Raylet) awaitSpawn(id ids.UniqueID) *worker {
 		r.spawned.Wait()
 	}
 	return r.workers[id]
+}
+
+// kill ends a worker process on the node's own decision: its death is then no start failure.
+// Called with r.mu held.
+func (r *Raylet) kill(w *worker) {
+	w.killedByNode = true
+	_ = w.cmd.Process.Signal(syscall.SIGKILL)
 }

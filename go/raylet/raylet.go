@@ -219,6 +219,9 @@ func (r *Raylet) Stop() {
 	var procs []*worker
 	for _, w := range r.workers {
 		procs = append(procs, w)
+		if w.registerTimer != nil {
+			w.registerTimer.Stop()
+		}
 	}
 	r.mu.Unlock()
 	r.cancel()
@@ -269,6 +272,7 @@ func (r *Raylet) startWorkers(n int) {
 			continue
 		}
 		r.workers[w.id] = w
+		r.watchRegistration(w)
 		r.spawnDoneLocked(w.id)
 		r.mu.Unlock()
 		glog.Infof("started %s: %s", w, strings.Join(r.cfg.WorkerCommand, " "))
@@ -291,8 +295,11 @@ func (r *Raylet) reap(w *worker) {
 // workerEnded deals with the end of a worker process: the task it ran is retried or failed, its
 // queued tasks go back to the queue, an actor restarts or dies. It returns the log files of dead
 // workers to remove. Called with r.mu held.
-func (r *Raylet) workerEnded(w *worker, end exit) []*worker {
+func (r *Raylet) workerEnded(w *worker, end exit) []logFiles {
 	w.exited = true
+	if w.registerTimer != nil {
+		w.registerTimer.Stop()
+	}
 	delete(r.workers, w.id)
 	r.removeIdle(w)
 	if r.stopped {
@@ -300,9 +307,13 @@ func (r *Raylet) workerEnded(w *worker, end exit) []*worker {
 	}
 	glog.Warningf("%s %s", w, end.status)
 	prune := r.keepWorkerLogs(w, end)
-	if w.client == nil {
-		r.startFailed(fmt.Sprintf("%s %s before connecting to the node. Last lines of its stderr (%s):\n%s",
-			w, end.status, w.stderrPath, end.excerpt))
+	if w.client == nil && !w.killedByNode {
+		how := "before connecting to the node"
+		if w.registerTimedOut {
+			how = fmt.Sprintf("after it did not connect to the node within %v", registerTimeout())
+		}
+		r.startFailed(fmt.Sprintf("%s %s %s. Last lines of its stderr (%s):\n%s",
+			w, end.status, how, w.stderrPath, end.excerpt))
 	}
 	if w.actor != nil {
 		r.actorProcessDied(w, end)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/golang/glog"
@@ -15,12 +16,13 @@ import (
 
 // How the node starts worker processes. Starts are bounded: at most maxConcurrent processes are
 // starting (spawned and not yet connected) at a time, whatever the node's CPU count says (Ray's
-// maximum_startup_concurrency). Processes that die before connecting are start failures; after
-// maxStartFailures in a row the node waits before the next start (an exponential back-off, capped
-// at maxStartBackoff) and every task waiting for a worker uses one of its retries per further
-// failure, so a worker program that cannot start fails its tasks after their retries instead of
-// leaving them waiting forever, while a burst of deaths (processes killed as they start) only
-// slows the node down: the first process that connects ends the back-off.
+// maximum_startup_concurrency), and a process that has not connected within registerTimeout is
+// killed. Processes that die before connecting (and were not killed by the node) are start
+// failures; after maxStartFailures in a row the node pauses before the next start (an exponential
+// back-off, capped at maxStartBackoff) and every task waiting for a worker to start uses one of its
+// retries, once per pause, so a worker program that cannot start fails its tasks after their
+// retries instead of leaving them waiting forever, while a burst of deaths (processes killed as
+// they start) only slows the node down: a process that connects ends the pause at once.
 
 // maxStartFailures is how many processes in a row may die before connecting before the node backs
 // off and waiting tasks start paying retries.
@@ -31,6 +33,34 @@ const (
 	startBackoffBase = 50 * time.Millisecond
 	maxStartBackoff  = time.Second
 )
+
+// EnvRegisterTimeout overrides how long a started process may take to connect, in seconds (Ray's
+// RAY_worker_register_timeout_seconds; default 60).
+const EnvRegisterTimeout = "RAY_worker_register_timeout_seconds"
+
+// registerTimeout is how long a started process may take to connect before it is killed.
+func registerTimeout() time.Duration {
+	if v, err := strconv.ParseFloat(os.Getenv(EnvRegisterTimeout), 64); err == nil && v > 0 && v < 1e6 {
+		return time.Duration(v * float64(time.Second))
+	}
+	return 60 * time.Second
+}
+
+// watchRegistration kills w, a process just started, if it has not connected within
+// registerTimeout; its death then counts as a start failure. Called with r.mu held.
+func (r *Raylet) watchRegistration(w *worker) {
+	d := registerTimeout()
+	w.registerTimer = time.AfterFunc(d, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.stopped || w.exited || w.client != nil {
+			return
+		}
+		glog.Warningf("%s did not connect to the node within %v: killing it", w, d)
+		w.registerTimedOut = true
+		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+	})
+}
 
 // EnvMaxStartupConcurrency overrides how many worker processes may be starting at once (Ray's
 // RAY_worker_maximum_startup_concurrency; the default is the machine's CPU count).
@@ -46,13 +76,14 @@ type startControl struct {
 	actors []*actor
 	// actorSpawning counts actor processes being spawned (not yet in r.workers).
 	actorSpawning int
-	// failures counts processes in a row that could not start or died before connecting;
-	// lastFailure says what happened to the last of them.
-	failures    int
-	lastFailure string
-	backingOff  bool
+	// failures counts processes in a row that could not start or died before connecting.
+	failures int
+	// backingOff is set while starts pause; round numbers the pauses (a pause ended early by a
+	// connecting process must not end a later one when its timer fires).
+	backingOff bool
+	round      int
 	// deadLogs holds the log files of dead workers kept so far, oldest first.
-	deadLogs []*worker
+	deadLogs []logFiles
 }
 
 // maxStartupConcurrency is the bound on processes starting at once.
@@ -153,30 +184,26 @@ func (r *Raylet) queueActorStart(a *actor) {
 	r.startProcesses(0)
 }
 
-// startSucceeded notes a process that connected: starts work again. Called with r.mu held.
+// startSucceeded notes a process that connected: starts work again, at once.
+// Called with r.mu held.
 func (r *Raylet) startSucceeded() {
 	r.starts.failures = 0
-	r.starts.lastFailure = ""
+	r.starts.backingOff = false
 }
 
 // startFailed notes a process that could not start or died before connecting (what says how).
-// From maxStartFailures in a row on, starts back off and tasks waiting for a worker pay a retry
-// each, failing when they have none left. Called with r.mu held.
+// From maxStartFailures in a row on, starts pause, and each pause takes one retry from every task
+// waiting for a worker to start, failing those that have none left. Called with r.mu held.
 func (r *Raylet) startFailed(what string) {
 	r.starts.failures++
-	r.starts.lastFailure = what
-	if r.starts.failures < maxStartFailures {
-		return
-	}
-	msg := fmt.Sprintf("no worker process could be started: %d in a row failed; the last: %s", r.starts.failures, what)
-	glog.Errorf("%s", msg)
-	r.chargeWaitingTasks(msg)
-	if r.starts.backingOff || r.stopped {
+	if r.starts.failures < maxStartFailures || r.starts.backingOff || r.stopped {
 		return
 	}
 	r.starts.backingOff = true
+	r.starts.round++
+	round := r.starts.round
 	delay := startBackoff(r.starts.failures)
-	glog.Warningf("waiting %v before starting another worker process", delay)
+	glog.Warningf("%d worker processes in a row could not start: waiting %v before the next", r.starts.failures, delay)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -186,17 +213,23 @@ func (r *Raylet) startFailed(what string) {
 		case <-time.After(delay):
 		}
 		r.mu.Lock()
-		r.starts.backingOff = false
+		if r.starts.round == round {
+			r.starts.backingOff = false
+		}
 		r.schedule()
 		r.mu.Unlock()
 	}()
+	msg := fmt.Sprintf("no worker process could be started: %d in a row failed; the last: %s", r.starts.failures, what)
+	glog.Errorf("%s", msg)
+	r.chargeWaitingTasks(msg)
 }
 
 // chargeWaitingTasks takes one retry from every ready task that waits for a worker to start, and
-// fails those that have none left with msg. Called with r.mu held.
+// fails those that have none left with msg. Tasks that wait for a busy pool (at its size limit, or
+// with an idle worker) are not charged. Called with r.mu held.
 func (r *Raylet) chargeWaitingTasks(msg string) {
-	if len(r.idle) > 0 {
-		return // tasks wait for resources, not for a process
+	if len(r.idle) > 0 || len(r.workers)-r.actorWorkers+r.starting >= r.poolSize()+r.blocked {
+		return
 	}
 	var failed []*task
 	for _, c := range r.ready.order {
@@ -227,44 +260,61 @@ func (r *Raylet) chargeWaitingTasks(msg string) {
 // ones are removed at once). A variable for tests.
 var maxDeadWorkerLogs = 100
 
-// keepWorkerLogs records the log files of a dead worker and returns the workers whose files are
-// to be removed now: this one when its files are empty, else the oldest beyond
-// maxDeadWorkerLogs. Called with r.mu held.
-func (r *Raylet) keepWorkerLogs(w *worker, end exit) []*worker {
+// logFiles are the log files of a dead worker: its stdout and stderr, and, when pid is not 0, the
+// files its logger wrote (<program>.<host>.<user>.log.<LEVEL>.<time>.<pid>, beside them).
+type logFiles struct {
+	out, err string
+	pid      int
+}
+
+// keepWorkerLogs records the log files of a dead worker and returns those to remove now: its own
+// when it wrote nothing, else the oldest beyond maxDeadWorkerLogs. Called with r.mu held.
+func (r *Raylet) keepWorkerLogs(w *worker, end exit) []logFiles {
+	files := logFiles{out: w.stdoutPath, err: w.stderrPath, pid: w.pid}
 	if end.emptyLogs {
-		return []*worker{w}
+		return []logFiles{files}
 	}
-	r.starts.deadLogs = append(r.starts.deadLogs, w)
-	var prune []*worker
+	r.starts.deadLogs = append(r.starts.deadLogs, files)
+	var prune []logFiles
 	for len(r.starts.deadLogs) > maxDeadWorkerLogs {
-		prune = append(prune, r.starts.deadLogs[0])
-		r.starts.deadLogs[0] = nil
+		old := r.starts.deadLogs[0]
 		r.starts.deadLogs = r.starts.deadLogs[1:]
+		for _, live := range r.workers {
+			if live.pid == old.pid {
+				old.pid = 0 // the pid is a live worker's now: its logger's files are not these
+			}
+		}
+		prune = append(prune, old)
 	}
 	return prune
 }
 
-// removeWorkerLogs deletes the log files of dead workers: their stdout and stderr, and the files
-// the runtime's logger wrote in the same directory (<program>.<host>.<user>.log.<LEVEL>.<time>.<pid>).
-// Called without r.mu.
-func removeWorkerLogs(ws []*worker) {
-	for _, w := range ws {
-		_ = os.Remove(w.stdoutPath)
-		_ = os.Remove(w.stderrPath)
-		if w.pid > 0 {
-			logs, _ := filepath.Glob(filepath.Join(filepath.Dir(w.stderrPath), "*.log.*."+strconv.Itoa(w.pid)))
-			for _, p := range logs {
-				_ = os.Remove(p)
-			}
+// removeWorkerLogs deletes log files of dead workers. Called without r.mu.
+func removeWorkerLogs(prune []logFiles) {
+	for _, f := range prune {
+		_ = os.Remove(f.out)
+		_ = os.Remove(f.err)
+		for _, p := range loggerFiles(f.err, f.pid) {
+			_ = os.Remove(p)
 		}
 	}
+}
+
+// loggerFiles lists the files the logger of process pid wrote beside the worker log file
+// beside (none when pid is 0).
+func loggerFiles(beside string, pid int) []string {
+	if pid <= 0 {
+		return nil
+	}
+	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(beside), "*.log.*."+strconv.Itoa(pid)))
+	return paths
 }
 
 // exit is how a worker process ended, read outside the node's lock.
 type exit struct {
 	status    string // "exit status 3", "was killed by signal SIGSEGV ..."
 	excerpt   string // the lines of its stderr that matter
-	emptyLogs bool   // it wrote nothing to stdout or stderr
+	emptyLogs bool   // it wrote nothing: stdout and stderr empty, no logger files
 }
 
 // stderrReadLimit is how much of the end of a dead worker's stderr is read.
@@ -278,7 +328,8 @@ func exitOf(w *worker, waitErr error) exit {
 	if errErr != nil {
 		end.excerpt = fmt.Sprintf("(cannot read %s: %v)", w.stderrPath, errErr)
 	}
-	if st, err := os.Stat(w.stdoutPath); err == nil && st.Size() == 0 && errErr == nil && len(stderr) == 0 {
+	if st, err := os.Stat(w.stdoutPath); err == nil && st.Size() == 0 && errErr == nil && len(stderr) == 0 &&
+		len(loggerFiles(w.stderrPath, w.pid)) == 0 {
 		end.emptyLogs = true
 	}
 	return end

@@ -134,6 +134,7 @@ func TestStartsAreBoundedWhateverTheCPUCount(t *testing.T) {
 		Resources: map[string]float64{"CPU": 1e12}, WorkerCommand: []string{"/bin/sleep", "60"}})
 	started := make(chan error, 1)
 	go func() { started <- r.Start() }()
+	t.Cleanup(r.Stop)
 	select {
 	case err := <-started:
 		if err != nil {
@@ -142,7 +143,6 @@ func TestStartsAreBoundedWhateverTheCPUCount(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Start did not return with 1e12 CPUs")
 	}
-	t.Cleanup(r.Stop)
 	d := connectDriver(t, r)
 	for i := 0; i < 50; i++ {
 		task := ids.NewTaskID()
@@ -247,6 +247,9 @@ func TestDeadActorsAreBounded(t *testing.T) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.starts.failures != 0 || r.starts.backingOff {
+		t.Fatalf("processes the node killed itself count as start failures: %d", r.starts.failures)
+	}
 	if len(r.actors) != 5 || len(r.deadActors) != 5 {
 		t.Fatalf("%d actors, %d dead remembered, after 20 died (bound 5)", len(r.actors), len(r.deadActors))
 	}
@@ -254,5 +257,120 @@ func TestDeadActorsAreBounded(t *testing.T) {
 		if len(a.creation.spec.Args) != 0 || a.inflight != nil {
 			t.Fatalf("%s keeps its factory's arguments or calls after its death", a)
 		}
+	}
+}
+
+// submitTask sends a task and subscribes to its result; it returns the result's id.
+func (d *rawDriver) submitTask(fn string, retries int32) []byte {
+	d.t.Helper()
+	task := ids.NewTaskID()
+	ret := task.ReturnID(1)
+	d.send(&pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: task[:], ReturnId: ret[:], FunctionName: fn, MaxRetries: retries}}},
+		&pb.ClientMessage{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{ret[:]}}}})
+	return ret[:]
+}
+
+// Start failures charge the tasks waiting for a worker one retry per pause, not one per failure.
+func TestStartFailuresChargeWaitingTasksOncePerPause(t *testing.T) {
+	r := New(Config{Resources: map[string]float64{"CPU": 2}})
+	defer func() {
+		r.cancel()
+		r.wg.Wait()
+	}()
+	var tasks []*task
+	for i, retries := range []int{0, 1, 5} {
+		id := ids.NewTaskID().ReturnID(1)
+		tk := &task{spec: &pb.TaskSpec{FunctionName: fmt.Sprintf("F%d", i)}, returnID: id, retriesLeft: retries,
+			resources: map[string]float64{"CPU": 1}}
+		r.pending[id] = tk
+		r.ready.push(tk)
+		tasks = append(tasks, tk)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	step := func(what string, wantRetries []int, wantQueued int, wantBackingOff bool) {
+		t.Helper()
+		r.startFailed(what)
+		for i, tk := range tasks {
+			if _, pending := r.pending[tk.returnID]; pending && tk.retriesLeft != wantRetries[i] {
+				t.Errorf("after %s: task %d has %d retries, want %d", what, i, tk.retriesLeft, wantRetries[i])
+			}
+		}
+		if n := r.ready.len(); n != wantQueued || r.starts.backingOff != wantBackingOff {
+			t.Fatalf("after %s: %d queued, backing off %v; want %d, %v", what, n, r.starts.backingOff, wantQueued, wantBackingOff)
+		}
+	}
+	step("failure 1", []int{0, 1, 5}, 3, false)
+	step("failure 2", []int{0, 1, 5}, 3, false)
+	step("failure 3", []int{0, 0, 4}, 2, true) // the pause: one retry each, the task without any fails
+	step("failure 4", []int{0, 0, 4}, 2, true) // during the pause: no charge
+	if _, pending := r.pending[tasks[0].returnID]; pending {
+		t.Fatal("the task without retries is still pending")
+	}
+	r.startSucceeded() // a process connected: the pause ends, and so does the count
+	if r.starts.backingOff || r.starts.failures != 0 {
+		t.Fatal("a connected process did not end the pause")
+	}
+	step("failure 5", []int{0, 0, 4}, 2, false)
+}
+
+// A process that does not connect within the registration timeout is killed, and its death
+// counts as a start failure: a task that waits for it fails after its retries.
+func TestProcessesThatNeverConnectAreKilled(t *testing.T) {
+	t.Setenv(EnvRegisterTimeout, "0.2")
+	t.Setenv(EnvMaxStartupConcurrency, "1")
+	r := startRaylet(t, []string{"/bin/sleep", "60"})
+	d := connectDriver(t, r)
+	ret := d.submitTask("F", 0)
+	o := awaitObject(t, d.stream, ret)
+	if msg := string(o.Object.Data); o.Object.Kind != objstore.KindWorkerDied || !strings.Contains(msg, "did not connect to the node within 200ms") {
+		t.Fatalf("kind %d: %s", o.Object.Kind, msg)
+	}
+}
+
+// With one start slot: an actor whose start is abandoned (killed while its process started)
+// frees the slot for the next actor in line.
+func TestQueuedActorStartsWhenASlotFrees(t *testing.T) {
+	t.Setenv(EnvMaxStartupConcurrency, "1")
+	r := startRaylet(t, []string{"/bin/sleep", "60"})
+	// The pool's prestarted worker (it never connects) holds the one slot: the node ends it.
+	d := connectDriver(t, r)
+	eventually(t, r, "the pool's worker started", func() bool { return len(r.workers) == 1 })
+	r.mu.Lock()
+	for _, w := range r.workers {
+		r.kill(w) // frees the slot once reaped
+	}
+	r.mu.Unlock()
+	eventually(t, r, "the pool's worker is reaped", func() bool { return len(r.workers) == 0 && r.starting == 0 })
+	first, _ := d.createActor("first", "")
+	second, _ := d.createActor("second", "")
+	d.send(&pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{ActorId: first[:], NoRestart: true}}})
+	eventually(t, r, "the second actor has a process", func() bool {
+		a := r.actors[second]
+		return a != nil && a.worker != nil
+	})
+}
+
+// An actor whose process can never start dies after a bounded number of attempts, even with
+// unlimited restarts, and calls on it fail instead of waiting forever.
+func TestActorWhoseProcessCannotStartDies(t *testing.T) {
+	r := startRaylet(t, []string{"/no/such/worker"})
+	d := connectDriver(t, r)
+	id := ids.NewUniqueID()
+	task := ids.NewTaskID()
+	ret := task.ReturnID(1)
+	rep := d.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_CreateActor{CreateActor: &pb.CreateActor{
+			RequestId: req, ActorId: id[:], ClassName: "C", MaxRestarts: -1,
+			Creation: &pb.TaskSpec{TaskId: task[:], ReturnId: ret[:], FunctionName: "C::Factory"},
+		}}}
+	})
+	if rep.Error != "" {
+		t.Fatal(rep.Error)
+	}
+	obj := d.callActor(id)
+	if obj.Kind != objstore.KindActorDied || !strings.Contains(string(obj.Data), fmt.Sprintf("could not start %d times in a row", maxActorStartFailures)) ||
+		!strings.Contains(string(obj.Data), "/no/such/worker") {
+		t.Fatalf("kind %d: %s", obj.Kind, obj.Data)
 	}
 }

@@ -1,42 +1,34 @@
 package session
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/golang/glog"
+
+	"goray/ownerlock"
 )
 
 // DefaultKeepLogs is how many dead sessions keep their logs when a node starts: the logs of the
 // ten newest dead sessions stay, older dead sessions are removed entirely.
 const DefaultKeepLogs = 10
 
-// clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
-
-// startSlack is how much later than its session's creation a process may seem to have started and
-// still be taken for the session's owner: /proc/stat's boot time is rounded to the second and
-// moves with clock adjustments.
-const startSlack = 10 * time.Second
-
 // nameLayout is the date and time in a session directory's name.
 const nameLayout = "2006-01-02_15-04-05"
 
-// CleanDead removes what the dead sessions under root left behind: for every session directory
-// of this user whose owner process is gone (see OwnerDead), everything but its logs directory
-// (spilled objects, sockets, the object store file); and the newest keepLogs of them keep their
-// logs, older ones are removed entirely. Live sessions, other users' sessions, this process's
-// and session_latest are left alone. Failures are logged: cleaning is best effort.
+// CleanDead removes what the dead goray sessions under root left behind. A goray session is a
+// session_* directory of this user with a LockFile; it is dead when no process holds that lock
+// (the node that owned it has ended, however it ended). Of each dead session, everything but its
+// logs (and its lock file) goes: spilled objects, sockets, the object store file; the newest
+// keepLogs of them keep their logs, older ones are removed entirely. Live sessions, other users'
+// sessions, directories without a lock file (Ray's own sessions among them) and session_latest
+// are left alone. Failures are logged: cleaning is best effort.
 func CleanDead(root string, keepLogs int) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -48,24 +40,30 @@ func CleanDead(root string, keepLogs int) {
 	type dead struct {
 		path    string
 		created time.Time
-		modTime time.Time
+		release func()
 	}
 	var deads []dead
-	uid := int64(os.Geteuid())
 	for _, e := range entries {
-		pid, created, ok := parseName(e.Name())
-		if !ok || pid == os.Getpid() {
+		if !strings.HasPrefix(e.Name(), "session_") || e.Name() == "session_latest" {
 			continue
 		}
 		path := filepath.Join(root, e.Name())
 		st, err := os.Lstat(path)
-		if err != nil || !st.IsDir() || statUID(st) != uid {
+		if err != nil || !st.IsDir() || !Mine(st) {
 			continue
 		}
-		if ownerAlive(pid, later(created, st.ModTime())) {
-			continue
+		release, held, err := ownerlock.Acquire(filepath.Join(path, LockFile))
+		if err != nil || held {
+			if err != nil && !errors.Is(err, ownerlock.ErrNoLockFile) {
+				glog.Warningf("cleaning dead sessions: %v", err)
+			}
+			continue // alive, or not a goray session
 		}
-		deads = append(deads, dead{path: path, created: created, modTime: st.ModTime()})
+		created := st.ModTime()
+		if _, t, ok := parseName(e.Name()); ok {
+			created = t
+		}
+		deads = append(deads, dead{path: path, created: created, release: release})
 	}
 	sort.Slice(deads, func(i, j int) bool {
 		if !deads[i].created.Equal(deads[j].created) {
@@ -80,15 +78,15 @@ func CleanDead(root string, keepLogs int) {
 			} else {
 				glog.Infof("removed the dead session %s (only the newest %d dead sessions keep their logs)", d.path, keepLogs)
 			}
-			continue
+		} else {
+			removeAllButLogs(d.path)
 		}
-		removeAllButLogs(d.path, d.modTime)
+		d.release()
 	}
 }
 
-// removeAllButLogs empties the session directory dir but for its logs. The directory keeps its
-// modification time, which OwnerDead reads as the latest its owner may have started.
-func removeAllButLogs(dir string, modTime time.Time) {
+// removeAllButLogs empties the session directory dir but for its logs and its lock file.
+func removeAllButLogs(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		glog.Warningf("cleaning the dead session %s: %v", dir, err)
@@ -96,7 +94,7 @@ func removeAllButLogs(dir string, modTime time.Time) {
 	}
 	var removed []string
 	for _, e := range entries {
-		if e.Name() == "logs" {
+		if e.Name() == "logs" || e.Name() == LockFile {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
@@ -107,22 +105,7 @@ func removeAllButLogs(dir string, modTime time.Time) {
 	}
 	if len(removed) > 0 {
 		glog.Infof("removed what the dead session %s left: %s", dir, strings.Join(removed, ", "))
-		_ = os.Chtimes(dir, time.Now(), modTime)
 	}
-}
-
-// OwnerDead reports whether the process that owns the session named name (a session directory's
-// base name, session_<date>_<time>_<micros>_<pid>) is gone: no such process, a zombie, or a
-// process that started after the session was created (the pid was reused). modTime is when the
-// session (or a file of it) was last modified: the later of it and the time in the name is taken
-// for the session's creation, so that a clock or time zone that differs from the creator's errs
-// on the side of life. Names of another form are never dead.
-func OwnerDead(name string, modTime time.Time) bool {
-	pid, created, ok := parseName(name)
-	if !ok {
-		return false
-	}
-	return !ownerAlive(pid, later(created, modTime))
 }
 
 // parseName reads the owner's pid and the creation time of a session directory's base name.
@@ -147,79 +130,4 @@ func parseName(name string) (pid int, created time.Time, ok bool) {
 		return 0, time.Time{}, false
 	}
 	return pid, t.Add(time.Duration(micros) * time.Microsecond), true
-}
-
-// ownerAlive reports whether pid is a running (not zombie) process that started no later than
-// created (give or take startSlack). When it cannot tell, it says alive.
-func ownerAlive(pid int, created time.Time) bool {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		if _, err := os.Stat("/proc/self/stat"); err != nil {
-			// No /proc: only signal 0 can tell, and it takes zombies for live processes.
-			return syscall.Kill(pid, 0) != syscall.ESRCH
-		}
-		return !errors.Is(err, fs.ErrNotExist)
-	}
-	state, startTicks, err := parseStat(raw)
-	if err != nil {
-		glog.Warningf("process %d: %v", pid, err)
-		return true
-	}
-	if state == 'Z' || state == 'X' || state == 'x' {
-		return false
-	}
-	boot, err := bootTime()
-	if err != nil {
-		glog.Warningf("process %d: %v", pid, err)
-		return true
-	}
-	started := boot.Add(time.Duration(startTicks/clockTicks)*time.Second +
-		time.Duration(startTicks%clockTicks)*(time.Second/clockTicks))
-	return !started.After(created.Add(startSlack))
-}
-
-// parseStat reads the state (field 3) and start time (field 22, in clock ticks since boot) of
-// the contents of a /proc/<pid>/stat file. The command name (field 2, in parentheses) may hold
-// spaces and parentheses itself, so the fields after it are found from its last ')'.
-func parseStat(raw []byte) (state byte, startTicks uint64, err error) {
-	end := bytes.LastIndexByte(raw, ')')
-	if end < 0 || bytes.IndexByte(raw, '(') < 0 {
-		return 0, 0, fmt.Errorf("malformed /proc stat %q: no command name", raw)
-	}
-	fields := strings.Fields(string(raw[end+1:]))
-	// fields[0] is field 3 (state), so field 22 (starttime) is fields[19].
-	if len(fields) < 20 || len(fields[0]) != 1 {
-		return 0, 0, fmt.Errorf("malformed /proc stat %q: too few fields", raw)
-	}
-	startTicks, err = strconv.ParseUint(fields[19], 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("malformed /proc stat start time: %w", err)
-	}
-	return fields[0][0], startTicks, nil
-}
-
-// bootTime is when the machine booted, from /proc/stat's btime line.
-func bootTime() (time.Time, error) {
-	raw, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, fmt.Errorf("boot time: %w", err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest := strings.TrimPrefix(line, "btime "); rest != line {
-			secs, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("boot time: %w", err)
-			}
-			return time.Unix(secs, 0), nil
-		}
-	}
-	return time.Time{}, errors.New("boot time: no btime line in /proc/stat")
-}
-
-// later is the later of two times.
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -1,56 +1,22 @@
 package session
 
 import (
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-)
 
-func TestParseStat(t *testing.T) {
-	// Fields 4..21 of a real line, then starttime (22) and a few more.
-	const middle = "1 1234 1234 0 -1 4194560 100 0 0 0 3 1 0 0 20 0 1 0"
-	for _, tc := range []struct {
-		name, raw string
-		state     byte
-		start     uint64
-		bad       bool
-	}{
-		{name: "plain", raw: "1234 (sleep) S " + middle + " 987654 8192 100 18446744073709551615\n", state: 'S', start: 987654},
-		{name: "zombie", raw: "42 (true) Z " + middle + " 5 0 0\n", state: 'Z', start: 5},
-		{name: "spaces in comm", raw: "7 (my prog 2) R " + middle + " 77 0 0\n", state: 'R', start: 77},
-		{name: "parentheses in comm", raw: "7 (a) Z (b)) S " + middle + " 88 0 0\n", state: 'S', start: 88},
-		{name: "only the starttime", raw: "7 (x) D " + middle + " 99", state: 'D', start: 99},
-		{name: "no comm", raw: "7 x S " + middle + " 99 0", bad: true},
-		{name: "truncated", raw: "7 (x) S 1 2 3", bad: true},
-		{name: "bad starttime", raw: "7 (x) S " + middle + " soon 0", bad: true},
-		{name: "empty", raw: "", bad: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			state, start, err := parseStat([]byte(tc.raw))
-			if tc.bad {
-				if err == nil {
-					t.Fatalf("parsed %q as state %c start %d, want an error", tc.raw, state, start)
-				}
-				return
-			}
-			if err != nil || state != tc.state || start != tc.start {
-				t.Fatalf("parseStat(%q) = %c, %d, %v; want %c, %d", tc.raw, state, start, err, tc.state, tc.start)
-			}
-		})
-	}
-}
+	"goray/ownerlock"
+)
 
 func TestParseName(t *testing.T) {
 	created := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.Local)
-	pid, got, ok := parseName(name(created, 4321))
+	pid, got, ok := parseName(DirName(created, 4321))
 	if !ok || pid != 4321 || !got.Equal(created) {
-		t.Fatalf("parseName(%s) = %d, %v, %v", name(created, 4321), pid, got, ok)
+		t.Fatalf("parseName(%s) = %d, %v, %v", DirName(created, 4321), pid, got, ok)
 	}
 	for _, bad := range []string{"session_latest", "session_latest.12.tmp", "session_mine", "session_2024-05-06_07-08-09_123456_0",
 		"session_2024-05-06_07-08-09_123456_x", "session_2024-05-06_07-08-09_12_34_56", "goray_session_2024-05-06_07-08-09_123456_1"} {
@@ -60,64 +26,28 @@ func TestParseName(t *testing.T) {
 	}
 }
 
-func TestOwnerLiveness(t *testing.T) {
-	longAgo := time.Now().Add(-time.Hour)
-	dead := deadPid(t)
-	zombie := zombiePid(t)
-	live := livePid(t)
-	if !OwnerDead(name(longAgo, dead), longAgo) {
-		t.Error("an exited and reaped owner is taken for alive")
-	}
-	if !OwnerDead(name(longAgo, zombie), longAgo) {
-		t.Error("a zombie owner (killed, not reaped) is taken for alive")
-	}
-	now := time.Now()
-	if OwnerDead(name(now, live), now) {
-		t.Error("a running owner that started before its session is taken for dead")
-	}
-	if OwnerDead(name(now, os.Getpid()), now) {
-		t.Error("this process is taken for dead")
-	}
-	// The pid of a process that started after the session was created was reused.
-	if !OwnerDead(name(longAgo, live), longAgo) {
-		t.Error("a process that started an hour after the session is taken for its owner")
-	}
-	// A modification time later than the name's (a clock set differently) errs on the side of life.
-	if OwnerDead(name(longAgo, live), now) {
-		t.Error("the session's modification time is ignored")
-	}
-	if OwnerDead("session_mine", longAgo) {
-		t.Error("a name of another form is taken for a dead session")
-	}
-}
-
 func TestCleanDeadKeepsLogsOfTheNewestAndNeverTouchesTheLiving(t *testing.T) {
 	root := shortTempDir(t)
 	now := time.Now()
-	dead, zombie, live := deadPid(t), zombiePid(t), livePid(t)
-
-	oldest := makeSession(t, root, name(now.Add(-3*time.Hour), dead))
-	older := makeSession(t, root, name(now.Add(-2*time.Hour), zombie))
-	reused := makeSession(t, root, name(now.Add(-time.Hour), live)) // live's pid, but live started later
-	alive := makeSession(t, root, name(time.Now(), live))
-	mine := makeSession(t, root, name(now.Add(-4*time.Hour), os.Getpid()))
-	other := makeSession(t, root, "session_mine") // not a session name: not ours to judge
+	oldest := makeSession(t, root, DirName(now.Add(-3*time.Hour), 11), false)
+	older := makeSession(t, root, DirName(now.Add(-2*time.Hour), 12), false)
+	newer := makeSession(t, root, DirName(now.Add(-time.Hour), 13), false)
+	alive := makeSession(t, root, DirName(now.Add(-4*time.Hour), 14), true) // its owner holds the lock
+	ray := makeSession(t, root, DirName(now.Add(-5*time.Hour), 15), false)  // Ray's own: no lock file
+	if err := os.Remove(filepath.Join(ray, LockFile)); err != nil {
+		t.Fatal(err)
+	}
+	other := makeSession(t, root, "sessions_x", false) // not a session directory
 	if err := os.Symlink(oldest, filepath.Join(root, "session_latest")); err != nil {
 		t.Fatal(err)
 	}
 	var others string
 	if os.Getuid() == 0 {
-		others = makeSession(t, root, name(now.Add(-5*time.Hour), dead))
+		others = makeSession(t, root, DirName(now.Add(-6*time.Hour), 16), false)
 		chownAll(t, others, 65534)
 	}
-	// The sessions' last changes were when they were created, not now.
-	for _, d := range []string{oldest, older, reused, mine} {
-		if err := os.Chtimes(d, now.Add(-time.Hour), now.Add(-time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	before := map[string][]string{}
-	for _, d := range []string{alive, mine, other, others} {
+	for _, d := range []string{alive, ray, other, others} {
 		if d != "" {
 			before[d] = tree(t, d)
 		}
@@ -128,9 +58,9 @@ func TestCleanDeadKeepsLogsOfTheNewestAndNeverTouchesTheLiving(t *testing.T) {
 	if _, err := os.Lstat(oldest); !os.IsNotExist(err) {
 		t.Errorf("the oldest of 3 dead sessions with keepLogs=2 is still there: %v", tree(t, oldest))
 	}
-	for _, d := range []string{older, reused} {
-		if got, want := tree(t, d), []string{"logs", "logs/raylet.INFO"}; strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("dead session %s holds %v after cleaning, want only its logs %v", filepath.Base(d), got, want)
+	for _, d := range []string{older, newer} {
+		if got, want := tree(t, d), []string{LockFile, "logs", "logs/raylet.INFO"}; strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("dead session %s holds %v after cleaning, want only its logs and lock %v", filepath.Base(d), got, want)
 		}
 	}
 	for d, want := range before {
@@ -142,10 +72,9 @@ func TestCleanDeadKeepsLogsOfTheNewestAndNeverTouchesTheLiving(t *testing.T) {
 		t.Errorf("session_latest removed: %v", err)
 	}
 
-	// Cleaning again with no logs to keep removes the remaining dead sessions entirely (the
-	// first cleaning kept their modification times: the reused pid is still seen as reused).
+	// Cleaning again with no logs to keep removes the remaining dead sessions entirely.
 	CleanDead(root, 0)
-	for _, d := range []string{older, reused} {
+	for _, d := range []string{older, newer} {
 		if _, err := os.Lstat(d); !os.IsNotExist(err) {
 			t.Errorf("dead session %s survives keepLogs=0", filepath.Base(d))
 		}
@@ -157,16 +86,45 @@ func TestCleanDeadKeepsLogsOfTheNewestAndNeverTouchesTheLiving(t *testing.T) {
 	}
 }
 
-// name is the session directory name Create gives a session of pid created at t.
-func name(t time.Time, pid int) string {
-	return fmt.Sprintf("session_%s_%06d_%d", t.Format(nameLayout), t.Nanosecond()/1000, pid)
+// A session's lock is held from Create to Close: meanwhile the session is alive for CleanDead and
+// a second node cannot take its directory; after Close it is dead.
+func TestSessionLockLastsUntilClose(t *testing.T) {
+	root := shortTempDir(t)
+	s, err := Create(root, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(root, s.Dir, ""); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Fatalf("a second node in a live session's directory: %v", err)
+	}
+	CleanDead(root, 0)
+	if _, err := os.Stat(s.SocketsDir); err != nil {
+		t.Fatalf("a live session was cleaned: %v", err)
+	}
+	s.Close()
+	CleanDead(root, 0)
+	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
+		t.Fatalf("a closed session survives cleaning: %v", err)
+	}
 }
 
 // makeSession makes a session directory as a node leaves it: logs, sockets (real unix sockets),
 // spilled objects and the object store file.
-func makeSession(t *testing.T, root, base string) string {
+func makeSession(t *testing.T, root, base string, live bool) string {
 	t.Helper()
 	dir := filepath.Join(root, base)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := ownerlock.Create(filepath.Join(dir, LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live {
+		t.Cleanup(func() { lock.Close() })
+	} else {
+		lock.Close() // its owner is gone
+	}
 	for _, d := range []string{"logs", "sockets", "spill"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -220,56 +178,5 @@ func chownAll(t *testing.T, dir string, uid int) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// deadPid is the pid of a process that has exited and been reaped.
-func deadPid(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("/bin/true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd.Process.Pid
-}
-
-// livePid is the pid of a process started now that runs until the test ends.
-func livePid(t *testing.T) int {
-	t.Helper()
-	time.Sleep(20 * time.Millisecond) // started visibly after sessions named "now" by the caller
-	cmd := exec.Command("/bin/sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return cmd.Process.Pid
-}
-
-// zombiePid is the pid of a process killed but not reaped (until the test ends).
-func zombiePid(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("/bin/sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Wait() })
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if state, _, err := parseStat(raw); err == nil && state == 'Z' {
-			return pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d is not a zombie after SIGKILL: %s", pid, raw)
-		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"goray/ownerlock"
 )
 
 // DefaultRoot is where sessions go when neither RAY_TMPDIR nor a --temp-dir says otherwise.
@@ -18,11 +20,24 @@ const DefaultRoot = "/tmp/ray"
 // maxSocketPath is the longest unix socket path Linux accepts (sun_path less its NUL).
 const maxSocketPath = 107
 
+// LockFile is the file in a session directory that the session's owner holds locked while it
+// lives (see go/ownerlock): a session whose lock nobody holds is dead.
+const LockFile = "goray.lock"
+
 // Session is one run of a node: its directory, logs and sockets.
 type Session struct {
 	Dir        string
 	LogsDir    string
 	SocketsDir string
+	lock       *os.File
+}
+
+// Close ends the session: its lock is released, so that later nodes may clean what it left.
+func (s *Session) Close() {
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
+	}
 }
 
 // Root returns the directory sessions are created in: tempDir if set, else $RAY_TMPDIR, else
@@ -44,8 +59,7 @@ func Root(tempDir string) string {
 func Create(root, dir, logsDir string) (*Session, error) {
 	if dir == "" {
 		now := time.Now()
-		name := fmt.Sprintf("session_%s_%06d_%d", now.Format("2006-01-02_15-04-05"), now.Nanosecond()/1000, os.Getpid())
-		dir = filepath.Join(root, name)
+		dir = filepath.Join(root, DirName(now, os.Getpid()))
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -80,6 +94,16 @@ func Create(root, dir, logsDir string) (*Session, error) {
 	if len(s.Socket("raylet")) > maxSocketPath {
 		return nil, fmt.Errorf("session directory %s is too long for unix socket paths (at most %d bytes); set RAY_TMPDIR to a shorter directory", s.Dir, maxSocketPath-20)
 	}
+	if release, held, _ := ownerlock.Acquire(filepath.Join(s.Dir, LockFile)); held {
+		return nil, fmt.Errorf("session directory %s belongs to a node that is running", s.Dir)
+	} else if release != nil {
+		release()
+	}
+	lock, err := ownerlock.Create(filepath.Join(s.Dir, LockFile))
+	if err != nil {
+		return nil, fmt.Errorf("session directory %s: %w (is another node using it?)", s.Dir, err)
+	}
+	s.lock = lock
 	latest := filepath.Join(filepath.Dir(s.Dir), "session_latest")
 	tmp := fmt.Sprintf("%s.%d.tmp", latest, os.Getpid())
 	_ = os.Remove(tmp)
@@ -89,6 +113,12 @@ func Create(root, dir, logsDir string) (*Session, error) {
 		}
 	}
 	return s, nil
+}
+
+// DirName is the name of the directory of a session of process pid created at t, as Ray names
+// them: session_<date>_<time>_<microseconds>_<pid>.
+func DirName(t time.Time, pid int) string {
+	return fmt.Sprintf("session_%s_%06d_%d", t.Format(nameLayout), t.Nanosecond()/1000, pid)
 }
 
 // Socket is the path of the named unix socket of the session.
@@ -105,6 +135,9 @@ func SetupLogging(dir string) {
 	_ = flag.Set("log_dir", dir)
 	_ = flag.Set("logtostderr", "false")
 }
+
+// Mine reports whether this process's user owns the file st describes.
+func Mine(st os.FileInfo) bool { return statUID(st) == int64(os.Geteuid()) }
 
 // statUID is the owner of a file, or -1 where the platform does not say.
 func statUID(st os.FileInfo) int64 {

@@ -25,6 +25,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"goray/ownerlock"
 )
 
 // ReserveChunk is the granularity at which Reserve backs the arena with memory.
@@ -48,13 +50,19 @@ type Arena struct {
 }
 
 // Create makes a new arena file of size bytes at path (which must not exist) and maps it. The
-// file is sparse: memory is used only as ranges are written.
+// file is sparse: memory is used only as ranges are written. The creator holds the file's owner
+// lock (go/ownerlock) until Close: an arena whose lock is free was left by a process that died.
 func Create(path string, size int64) (*Arena, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("object store arena: size %d must be positive", size)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0600)
 	if err != nil {
+		return nil, fmt.Errorf("object store arena: %w", err)
+	}
+	if err := ownerlock.Lock(f); err != nil {
+		f.Close()
+		os.Remove(path)
 		return nil, fmt.Errorf("object store arena: %w", err)
 	}
 	if err := f.Truncate(size); err != nil {
