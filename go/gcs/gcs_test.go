@@ -95,91 +95,41 @@ func TestBadRequestsAreRefused(t *testing.T) {
 		f(n)
 		return n
 	}
+	// register is a call that registers the node changed by f.
+	register := func(f func(n *pb.NodeInfo)) func() error {
+		return func() error {
+			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(f)})
+			return err
+		}
+	}
 	long := strings.Repeat("k", MaxKVKeyBytes+1)
 	cases := []struct {
 		name string
 		call func() error
 		want []string
 	}{
-		{"3-byte id, CPU -1e300", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) {
-				n.NodeId = []byte("abc")
-				n.Resources["CPU"] = -1e300
-			})})
-			return err
-		}, []string{"node id 616263", "3 bytes, want 16"}},
-		{"no id", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.NodeId = nil })})
-			return err
-		}, []string{"0 bytes"}},
-		{"17-byte id", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.NodeId = append(nodeID(2), 0) })})
-			return err
-		}, []string{"17 bytes"}},
-		{"all-zero id", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.NodeId = nodeID(0) })})
-			return err
-		}, []string{"all zero"}},
-		{"negative CPU", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Resources["CPU"] = -1e300 })})
-			return err
-		}, []string{`"CPU"`, "-1e+300", "negative"}},
-		{"NaN GPU", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Resources["GPU"] = math.NaN() })})
-			return err
-		}, []string{`"GPU"`, "NaN"}},
-		{"infinite resource", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Resources["r"] = math.Inf(1) })})
-			return err
-		}, []string{`"r"`, "infinite"}},
-		{"huge resource", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Resources["r"] = 1e18 })})
-			return err
-		}, []string{`"r"`, "too large"}},
-		{"empty resource name", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Resources[""] = 1 })})
-			return err
-		}, []string{"empty name"}},
-		{"no address", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Address = "" })})
-			return err
-		}, []string{"no address"}},
-		{"address with a port", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Address = "127.0.0.1:6379" })})
-			return err
-		}, []string{`"127.0.0.1:6379"`, "neither an IP address nor a host name"}},
-		{"garbage address", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Address = "host; rm -rf /" })})
-			return err
-		}, []string{"not allowed in a host name"}},
-		{"bad IPv4", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Address = "10.0.0.256" })})
-			return err
-		}, []string{"looks like an IPv4 address"}},
-		{"unspecified address", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Address = "0.0.0.0" })})
-			return err
-		}, []string{"unspecified"}},
-		{"control character in address", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Address = "node1\n" })})
-			return err
-		}, []string{"not allowed"}},
-		{"long address", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.Address = strings.Repeat("a", 300) })})
-			return err
-		}, []string{"300 bytes"}},
-		{"zero start time", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.StartTimeMs = 0 })})
-			return err
-		}, []string{"start time 0"}},
-		{"negative start time", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.StartTimeMs = -5 })})
-			return err
-		}, []string{"start time -5"}},
-		{"start time next year", func() error {
-			_, err := c.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: with(func(n *pb.NodeInfo) { n.StartTimeMs = now.Add(365 * 24 * time.Hour).UnixMilli() })})
-			return err
-		}, []string{"in the future"}},
+		{"3-byte id, CPU -1e300", register(func(n *pb.NodeInfo) {
+			n.NodeId = []byte("abc")
+			n.Resources["CPU"] = -1e300
+		}), []string{"node id 616263", "3 bytes, want 16"}},
+		{"no id", register(func(n *pb.NodeInfo) { n.NodeId = nil }), []string{"0 bytes"}},
+		{"17-byte id", register(func(n *pb.NodeInfo) { n.NodeId = append(nodeID(2), 0) }), []string{"17 bytes"}},
+		{"all-zero id", register(func(n *pb.NodeInfo) { n.NodeId = nodeID(0) }), []string{"all zero"}},
+		{"negative CPU", register(func(n *pb.NodeInfo) { n.Resources["CPU"] = -1e300 }), []string{`"CPU"`, "-1e+300", "negative"}},
+		{"NaN GPU", register(func(n *pb.NodeInfo) { n.Resources["GPU"] = math.NaN() }), []string{`"GPU"`, "NaN"}},
+		{"infinite resource", register(func(n *pb.NodeInfo) { n.Resources["r"] = math.Inf(1) }), []string{`"r"`, "infinite"}},
+		{"huge resource", register(func(n *pb.NodeInfo) { n.Resources["r"] = 1e18 }), []string{`"r"`, "too large"}},
+		{"empty resource name", register(func(n *pb.NodeInfo) { n.Resources[""] = 1 }), []string{"empty name"}},
+		{"no address", register(func(n *pb.NodeInfo) { n.Address = "" }), []string{"no address"}},
+		{"address with a port", register(func(n *pb.NodeInfo) { n.Address = "127.0.0.1:6379" }), []string{`"127.0.0.1:6379"`, "neither an IP address nor a host name"}},
+		{"garbage address", register(func(n *pb.NodeInfo) { n.Address = "host; rm -rf /" }), []string{"not allowed in a host name"}},
+		{"bad IPv4", register(func(n *pb.NodeInfo) { n.Address = "10.0.0.256" }), []string{"looks like an IPv4 address"}},
+		{"unspecified address", register(func(n *pb.NodeInfo) { n.Address = "0.0.0.0" }), []string{"unspecified"}},
+		{"control character in address", register(func(n *pb.NodeInfo) { n.Address = "node1\n" }), []string{"not allowed"}},
+		{"long address", register(func(n *pb.NodeInfo) { n.Address = strings.Repeat("a", 300) }), []string{"300 bytes"}},
+		{"zero start time", register(func(n *pb.NodeInfo) { n.StartTimeMs = 0 }), []string{"start time 0"}},
+		{"negative start time", register(func(n *pb.NodeInfo) { n.StartTimeMs = -5 }), []string{"start time -5"}},
+		{"start time next year", register(func(n *pb.NodeInfo) { n.StartTimeMs = now.Add(365 * 24 * time.Hour).UnixMilli() }), []string{"in the future"}},
 		{"unregister a 3-byte id", func() error {
 			_, err := c.UnregisterNode(ctx, &pb.UnregisterNodeRequest{NodeId: []byte("abc")})
 			return err
