@@ -27,33 +27,33 @@ func taskSpec(spec *C.ray_task_spec, kind string) (*pb.TaskSpec, error) {
 		FunctionName: C.GoStringN(spec.function_name, C.int(spec.function_name_len)),
 		MaxRetries:   int32(spec.max_retries),
 	}
-	label := kind + " " + out.FunctionName
+	label := func() string { return kind + " " + out.FunctionName } // for errors only
 	if spec.name != nil {
 		out.Name = C.GoStringN(spec.name, C.int(spec.name_len))
 	}
 	if spec.args == nil && spec.num_args > 0 {
-		return nil, nullArg(label, "args")
+		return nil, nullArg(label(), "args")
 	}
 	if (spec.resource_names == nil || spec.resource_values == nil) && spec.num_resources > 0 {
-		return nil, nullArg(label, "resource_names or resource_values")
+		return nil, nullArg(label(), "resource_names or resource_values")
 	}
 	if spec.num_args > 0 {
 		for _, a := range unsafe.Slice(spec.args, int(spec.num_args)) {
 			arg := &pb.TaskArg{IsRef: a.is_ref != 0}
 			if arg.IsRef {
 				if a.object_id == nil {
-					return nil, core.Errorf(core.CodeInvalidArgument, "%s: an ObjectRef argument without an id", label)
+					return nil, core.Errorf(core.CodeInvalidArgument, "%s: an ObjectRef argument without an id", label())
 				}
 				id := objectID(a.object_id)
 				arg.ObjectId = id[:]
 			} else {
 				if a.data == nil && a.size > 0 {
-					return nil, nullArg(label, "the data of an argument")
+					return nil, nullArg(label(), "the data of an argument")
 				}
 				arg.Data = goBytes(a.data, a.size)
 			}
 			if a.contained_ids == nil && a.num_contained > 0 {
-				return nil, nullArg(label, "the contained_ids of an argument")
+				return nil, nullArg(label(), "the contained_ids of an argument")
 			}
 			for _, id := range objectIDs(a.contained_ids, a.num_contained) {
 				id := id
@@ -68,16 +68,16 @@ func taskSpec(spec *C.ray_task_spec, kind string) (*pb.TaskSpec, error) {
 		values := unsafe.Slice(spec.resource_values, int(spec.num_resources))
 		for i := range names {
 			if names[i] == nil {
-				return nil, nullArg(label, "a resource name")
+				return nil, nullArg(label(), "a resource name")
 			}
 			name := C.GoString(names[i])
 			if _, dup := out.Resources[name]; dup {
-				return nil, core.Errorf(core.CodeInvalidArgument, "%s: resource %q is given twice", label, name)
+				return nil, core.Errorf(core.CodeInvalidArgument, "%s: resource %q is given twice", label(), name)
 			}
 			out.Resources[name] = float64(values[i])
 		}
-		if err := resources.Validate(label, out.Resources, resources.Demand); err != nil {
-			return nil, core.Errorf(core.CodeInvalidArgument, "%v", err)
+		if !resources.Valid(out.Resources, resources.Demand) {
+			return nil, core.Errorf(core.CodeInvalidArgument, "%v", resources.Validate(label(), out.Resources, resources.Demand))
 		}
 	}
 	return out, nil

@@ -457,8 +457,8 @@ func (r *Raylet) validate(t *task) error {
 	if spec.FunctionName == "" {
 		return errors.New("invalid task: no function name")
 	}
-	if err := resources.Validate("invalid task "+spec.FunctionName, spec.Resources, resources.Demand); err != nil {
-		return err
+	if !resources.Valid(spec.Resources, resources.Demand) {
+		return resources.Validate("invalid task "+spec.FunctionName, spec.Resources, resources.Demand)
 	}
 	t.resources = map[string]float64{}
 	for k, v := range spec.Resources {

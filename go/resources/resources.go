@@ -59,6 +59,9 @@ const MaxNameLength = 1024
 // "head argument --resources"), the resource, its value and the rule it breaks. A nil or empty
 // map is valid.
 func Validate(what string, res map[string]float64, kind Kind) error {
+	if Valid(res, kind) {
+		return nil
+	}
 	names := make([]string, 0, len(res))
 	for name := range res {
 		names = append(names, name)
@@ -70,6 +73,31 @@ func Validate(what string, res map[string]float64, kind Kind) error {
 		}
 	}
 	return nil
+}
+
+// Valid tells whether Validate accepts res, without allocating: callers on hot paths check it
+// first and build Validate's what (and its error) only when it fails.
+func Valid(res map[string]float64, kind Kind) bool {
+	for name, v := range res {
+		if !quantityOK(name, v, kind) {
+			return false
+		}
+	}
+	return true
+}
+
+// quantityOK tells, cheaply, whether ValidateQuantity accepts name = value.
+func quantityOK(name string, value float64, kind Kind) bool {
+	if name == "" || len(name) > MaxNameLength || math.IsNaN(value) || value < 0 || value > MaxQuantity ||
+		(value == 0 && kind == Demand) || (value > 0 && value < MinQuantity) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c >= 0x7f {
+			return ValidateName("", name) == nil // control or non-ASCII bytes: the full check
+		}
+	}
+	return true
 }
 
 // ValidateQuantity checks one resource name and its quantity under the rules of Validate.

@@ -37,10 +37,18 @@ func TestValidateQuantity(t *testing.T) {
 		{"C\x00PU", 1, Demand, []string{"control character"}},
 		{"CPU\n", 1, Demand, []string{"control character"}},
 		{"\xff\xfe", 1, Demand, []string{"not valid UTF-8"}},
+		{"GPU\u00e9", 1, Demand, nil},
+		{"x\u0085", 1, Demand, []string{"control character"}},
 		{strings.Repeat("r", MaxNameLength+1), 1, Demand, []string{"1025 bytes", "at most 1024"}},
 	}
 	for _, c := range cases {
 		err := ValidateQuantity("task F", c.name, c.value, c.kind)
+		if quantityOK(c.name, c.value, c.kind) != (err == nil) {
+			t.Errorf("%q = %v (%v): the fast check says %v, the full one %v", c.name, c.value, c.kind, quantityOK(c.name, c.value, c.kind), err)
+		}
+		if ok := Validate("task F", map[string]float64{c.name: c.value}, c.kind) == nil; ok != (err == nil) {
+			t.Errorf("%q = %v (%v): Validate says %v, ValidateQuantity %v", c.name, c.value, c.kind, ok, err)
+		}
 		if c.want == nil {
 			if err != nil {
 				t.Errorf("%q = %v (%v): unexpected error %v", c.name, c.value, c.kind, err)

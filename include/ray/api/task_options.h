@@ -38,27 +38,28 @@ inline std::string FormatResourceQuantity(double value) {
 /// positive values below kMinResourceQuantity, which it would round to zero. Throws RayException.
 inline void CheckTaskOptions(const std::unordered_map<std::string, double> &resources) {
   for (const auto &pair : resources) {
-    const std::string spec = pair.first + " = " + FormatResourceQuantity(pair.second) + ".";
+    // Built only for an error: checks of valid options stay cheap.
+    auto spec = [&pair] { return pair.first + " = " + FormatResourceQuantity(pair.second) + "."; };
     if (pair.first.empty() || !(pair.second > 0)) {
-      throw RayException("Resource values should be positive. Specified resource: " + spec);
+      throw RayException("Resource values should be positive. Specified resource: " + spec());
     }
     if (std::isinf(pair.second) || pair.second > kMaxResourceQuantity) {
       throw RayException("Resource values should be finite and at most " +
                          FormatResourceQuantity(kMaxResourceQuantity) +
                          " (Ray keeps them in units of 1/10,000 in 64-bit integers). Specified "
                          "resource: " +
-                         spec);
+                         spec());
     }
     if (pair.second < kMinResourceQuantity) {
       throw RayException("Resource values should be at least " +
                          FormatResourceQuantity(kMinResourceQuantity) +
-                         " (Ray's smallest unit) when positive. Specified resource: " + spec);
+                         " (Ray's smallest unit) when positive. Specified resource: " + spec());
     }
     if (pair.second > 1 && std::floor(pair.second) != pair.second) {
       throw RayException(
           "A resource value should be an integer if it is greater than 1.0. Specified "
           "resource: " +
-          spec);
+          spec());
     }
   }
 }
