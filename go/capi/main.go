@@ -399,7 +399,17 @@ func ray_get(idsPtr *C.uint8_t, numIDs C.size_t, timeoutMs C.int64_t, out *C.ray
 			// Straight from shared memory (not Go memory): read in place until released.
 			b, err := st.cw.Bytes(o)
 			if err != nil {
-				b = nil
+				// Nothing is returned: what was filled in is released, and so are the reads
+				// Get started for the objects not reached yet.
+				for j := 0; j < i; j++ {
+					ray_object_release(&outs[j])
+				}
+				for j := i; j < len(objs); j++ {
+					if objs[j].InShm {
+						st.cw.ReleaseRead(list[j])
+					}
+				}
+				return setErr(errOut, fmt.Errorf("reading object %s: %w", list[i].Hex(), err))
 			}
 			if len(b) > 0 {
 				outs[i].data = (*C.uint8_t)(unsafe.Pointer(&b[0]))

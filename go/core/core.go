@@ -6,6 +6,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -308,17 +309,36 @@ func (cw *CoreWorker) waitLocal(list []ids.ObjectID, n int, timeout time.Duratio
 		defer cw.be.setBlocked(false)
 	}
 	ready, err := cw.store.WaitN(ctx, list, n)
-	if err != nil && cw.closed() {
-		return nil, ErrShutdown
+	if err != nil && (cw.closed() || errors.Is(err, context.Canceled)) {
+		return nil, ErrShutdown // only Close cancels the core worker's context
 	}
 	return ready, err
 }
 
 // Get returns the objects, waiting up to timeout (negative: forever).
 func (cw *CoreWorker) Get(list []ids.ObjectID, timeout time.Duration) ([]*objstore.Object, error) {
-	if _, err := cw.waitLocal(list, len(list), timeout); err != nil {
-		if err == ErrShutdown {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	return cw.getUntil(list, timeout, deadline)
+}
+
+// getUntil is Get with the deadline fixed when the caller first asked (zero: none), so that an
+// object fetched again does not start the wait over.
+func (cw *CoreWorker) getUntil(list []ids.ObjectID, timeout time.Duration, deadline time.Time) ([]*objstore.Object, error) {
+	left := time.Duration(-1)
+	if !deadline.IsZero() {
+		if left = time.Until(deadline); left < 0 {
+			left = 0
+		}
+	}
+	if _, err := cw.waitLocal(list, len(list), left); err != nil {
+		switch {
+		case errors.Is(err, ErrShutdown):
 			return nil, err
+		case !errors.Is(err, context.DeadlineExceeded):
+			return nil, err // the node refused or lost the request: not a timeout
 		}
 		miss := cw.missing(list)
 		first := ""
@@ -331,8 +351,8 @@ func (cw *CoreWorker) Get(list []ids.ObjectID, timeout time.Duration) ([]*objsto
 	for i, id := range list {
 		obj, ok := cw.store.Get(id)
 		if !ok {
-			// Released between the wait and here: fetch again.
-			objs, err := cw.Get([]ids.ObjectID{id}, timeout)
+			// Released between the wait and here: fetch again, within what is left of the wait.
+			objs, err := cw.getUntil([]ids.ObjectID{id}, timeout, deadline)
 			if err != nil {
 				return nil, err
 			}
@@ -371,8 +391,8 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 		return ready, nil
 	}
 	ready, err := cw.waitLocal(list, n, timeout)
-	if err == ErrShutdown {
-		return nil, err
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, err // shut down, or the node refused the fetch: not "nothing ready yet"
 	}
 	if ready == nil {
 		ready = make([]bool, len(list))

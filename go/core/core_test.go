@@ -1,6 +1,8 @@
 package core
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -178,13 +180,13 @@ func TestCloseFailsWaiters(t *testing.T) {
 	cw.Close()
 	select {
 	case err := <-done:
-		if err != ErrShutdown {
+		if !errors.Is(err, ErrShutdown) {
 			t.Fatalf("pending Get: %v", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("pending Get hung after Close")
 	}
-	if _, err := cw.Put(nil, nil); err != ErrShutdown {
+	if _, err := cw.Put(nil, nil); !errors.Is(err, ErrShutdown) {
 		t.Fatalf("Put after Close: %v", err)
 	}
 }
@@ -310,5 +312,43 @@ func TestLocalArgumentFinishingDuringTheCheckIsKnown(t *testing.T) {
 	}
 	if objs[0].IsError() || string(objs[0].Data) != "F(done)" {
 		t.Fatalf("got kind %d %q", objs[0].Kind, objs[0].Data)
+	}
+}
+
+// Errors match sentinels by code, wherever they were made and however wrapped.
+func TestErrorsMatchByCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{ErrShutdown, true},
+		{Errorf(CodeShutdown, "the stream to the node ended"), true},
+		{fmt.Errorf("fetch: %w", Errorf(CodeShutdown, "gone")), true},
+		{Errorf(CodeTimeout, "timed out"), false},
+		{errors.New("shut down"), false},
+	} {
+		if got := errors.Is(c.err, ErrShutdown); got != c.want {
+			t.Errorf("errors.Is(%v, ErrShutdown) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// A Get keeps the deadline of its first call when it fetches an object again: past the
+// deadline it reports a timeout at once instead of waiting its whole timeout over.
+func TestGetKeepsItsDeadline(t *testing.T) {
+	release := make(chan struct{})
+	cw := newLocal(t, 1, func(*TaskCall) *objstore.Object {
+		<-release
+		return &objstore.Object{}
+	})
+	defer close(release)
+	slow, _ := cw.SubmitTask(&pb.TaskSpec{FunctionName: "Block"})
+	start := time.Now()
+	_, err := cw.getUntil([]ids.ObjectID{slow}, time.Hour, time.Now().Add(-time.Second))
+	if CodeOf(err) != CodeTimeout {
+		t.Fatalf("past its deadline: %v", err)
+	}
+	if waited := time.Since(start); waited > 30*time.Second {
+		t.Fatalf("a Get past its deadline waited %v", waited)
 	}
 }

@@ -25,6 +25,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Msg }
 
+// Is makes errors.Is(err, ErrShutdown) (and any other *Error used as a sentinel) match every
+// error of the same code, wherever it was made.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
 // Errorf makes an Error.
 func Errorf(code int, format string, args ...interface{}) *Error {
 	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}

@@ -1,6 +1,8 @@
 // Package objstore holds objects: the values tasks and Put create, and the errors that stand in
-// for values that could not be made. MemoryStore keeps them on the Go heap; the node's
-// shared-memory store (a later issue) implements the same Store interface.
+// for values that could not be made. MemoryStore is the index of objects every process keeps (on
+// the Go heap); an object whose bytes live in the node's shared-memory store says so (InShm, with
+// its range): that store's arena is go/shm, and the node manager's side of it (ranges, pins,
+// spilling, restores) is go/raylet/shmstore.go.
 package objstore
 
 import (

@@ -9,10 +9,16 @@ import (
 // schedClass is the ready tasks of one resource shape, in arrival order. Scheduling looks at each
 // class once, not at each task, so a long queue costs nothing per scheduling pass.
 type schedClass struct {
+	key        string
 	resources  map[string]float64
 	tasks      []*task
 	infeasible bool // needs more than the node has in total (warned once)
+	pruned     bool // forgotten by the queue (see prune): its tasks find their class again
 }
+
+// pruneAbove is how many classes the queue keeps before it forgets those without ready tasks
+// (so tasks of ever-new shapes do not grow it, and each scheduling pass, without bound).
+const pruneAbove = 32
 
 // readyQueue holds the tasks whose arguments exist, by scheduling class.
 type readyQueue struct {
@@ -42,17 +48,48 @@ func classKey(res map[string]float64) string {
 }
 
 func (q *readyQueue) class(t *task) *schedClass {
-	if t.class == nil {
-		key := classKey(t.resources)
+	if t.class == nil || t.class.pruned {
+		var key string
+		if t.class != nil {
+			key = t.class.key
+		} else {
+			key = classKey(t.resources)
+		}
 		c := q.classes[key]
 		if c == nil {
-			c = &schedClass{resources: t.resources}
+			c = &schedClass{key: key, resources: t.resources}
 			q.classes[key] = c
 			q.order = append(q.order, c)
 		}
 		t.class = c
 	}
 	return t.class
+}
+
+// prune forgets the classes that have no ready task, once the queue holds more than pruneAbove.
+func (q *readyQueue) prune() {
+	if len(q.order) <= pruneAbove {
+		return
+	}
+	keep := q.order[:0]
+	for _, c := range q.order {
+		if len(c.tasks) > 0 {
+			keep = append(keep, c)
+			continue
+		}
+		c.pruned = true
+		delete(q.classes, c.key)
+	}
+	for i := len(keep); i < len(q.order); i++ {
+		q.order[i] = nil
+	}
+	q.order = keep
+}
+
+// sameClass tells whether two tasks' classes are one shape (a class may have been pruned and
+// made again since one of them was queued).
+func sameClass(a, b *schedClass) bool {
+	return a == b || (a != nil && b != nil && a.key == b.key)
 }
 
 // push adds a task at the back of its class.

@@ -579,6 +579,7 @@ func (r *Raylet) schedule() {
 	if runnable := r.runnableWaiting(); runnable > 0 || r.starts.prestart > 0 || len(r.starts.actors) > 0 {
 		r.startProcesses(runnable)
 	}
+	r.ready.prune()
 }
 
 // runnableWaiting counts the ready tasks this node could run now if it had workers for them.
@@ -709,7 +710,7 @@ func (r *Raylet) pipeline() {
 			var best *worker
 			for _, w := range r.workers {
 				if w.client == nil || w.actor != nil || w.task == nil || w.blocked || w.reclaiming ||
-					w.task.class != c || len(w.queued) >= pipelineDepth {
+					!sameClass(w.task.class, c) || len(w.queued) >= pipelineDepth {
 					continue
 				}
 				if best == nil || len(w.queued) < len(best.queued) {
