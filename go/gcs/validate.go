@@ -69,8 +69,9 @@ func validNodeID(id []byte) error {
 }
 
 // validAddress checks a node's address: an IP address (IPv6 with an optional zone) that other
-// nodes can reach (not 0.0.0.0 or ::), or a host name of letters, digits and hyphens in dot-separated
-// labels (RFC 1123), with no port, path, spaces or other characters.
+// nodes can reach (not 0.0.0.0 or ::), or a host name of letters, digits, hyphens and underscores
+// in dot-separated labels (RFC 1123, and the underscores machines are named with), optionally
+// ending in a dot, with no port, path, spaces or other characters.
 func validAddress(addr string) error {
 	if addr == "" {
 		return fmt.Errorf("no address: a node needs the IP address or host name other nodes reach it at")

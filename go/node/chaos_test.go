@@ -12,14 +12,14 @@ import (
 
 	"goray/core"
 	"goray/ids"
-	"goray/internal/proctest"
+	"goray/internal/testutil"
 	"goray/objstore"
 	pb "goray/rpc/proto"
 )
 
 // childPIDs lists the live processes whose parent is this process (the node's workers, starting
 // or running: the test binary starts no other children).
-func childPIDs() []int { return proctest.Children(os.Getpid()) }
+func childPIDs() []int { return testutil.Children(os.Getpid()) }
 
 // killer sends SIGKILL to this process's children until stopped: pick chooses which of the live
 // children to kill in each round, pause how long to wait between rounds.

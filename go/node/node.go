@@ -64,8 +64,7 @@ func Start(opts Options) (*Node, error) {
 		session.CleanDead(session.Root(opts.TempDir), session.DefaultKeepLogs)
 	}()
 	if err := n.GCS.Serve(sess.Socket("gcs")); err != nil {
-		<-n.cleaned
-		sess.Close()
+		n.endSession()
 		return nil, err
 	}
 	memory := storeMemory(opts.ObjectStoreMemory)
@@ -85,8 +84,7 @@ func Start(opts Options) (*Node, error) {
 	})
 	if err := n.Raylet.Start(); err != nil {
 		n.GCS.Stop()
-		<-n.cleaned
-		sess.Close()
+		n.endSession()
 		return nil, err
 	}
 	if err := n.register(opts.NodeIP); err != nil {
@@ -190,7 +188,12 @@ func (n *Node) RayletSocket() string { return n.Session.Socket("raylet") }
 func (n *Node) Stop() {
 	n.Raylet.Stop()
 	n.GCS.Stop()
+	n.endSession()
+	glog.Flush()
+}
+
+// endSession waits for the cleaning of dead sessions and releases this session's lock.
+func (n *Node) endSession() {
 	<-n.cleaned
 	n.Session.Close()
-	glog.Flush()
 }

@@ -13,6 +13,7 @@ import (
 
 	"goray/core"
 	"goray/ids"
+	"goray/internal/testutil"
 	"goray/objstore"
 	"goray/raylet"
 	pb "goray/rpc/proto"
@@ -146,16 +147,6 @@ func execute(call *core.TaskCall) *objstore.Object {
 	return &objstore.Object{Kind: objstore.KindFunctionNotFound, Data: []byte("no function " + call.Function)}
 }
 
-// shortTempDir is a temporary directory short enough for unix socket paths inside sessions.
-func shortTempDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "gr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // startNode starts a node and a driver connected to it in process, as ray::Init() does.
 func startNode(t *testing.T, resources map[string]float64) (*Node, *core.CoreWorker) {
 	t.Helper()
@@ -173,7 +164,7 @@ func startNodeDriver(t *testing.T, resources map[string]float64, inProcess bool)
 func startNodeWith(t *testing.T, opts Options, inProcess bool) (*Node, *core.CoreWorker) {
 	t.Helper()
 	if opts.TempDir == "" {
-		opts.TempDir = shortTempDir(t)
+		opts.TempDir = testutil.ShortTempDir(t)
 	}
 	opts.WorkerCommand = []string{os.Args[0]}
 	n, err := Start(opts)
@@ -321,7 +312,7 @@ func TestErrorsPropagateAndUnknownObjects(t *testing.T) {
 // arguments was still pending (it used to wait for that one too, and then ran).
 func TestTaskWithAnUnknownArgumentNeverRuns(t *testing.T) {
 	_, cw := startNode(t, map[string]float64{"CPU": 2})
-	marker := filepath.Join(shortTempDir(t), "ran")
+	marker := filepath.Join(testutil.ShortTempDir(t), "ran")
 	slow := submit(t, cw, "Sleep", -1, &pb.TaskArg{Data: []byte("300")})
 	bogus := ids.NewPutID()
 	obj := getOne(t, cw, submit(t, cw, "Touch", -1, &pb.TaskArg{Data: []byte(marker)}, ref(slow), ref(bogus)))
@@ -362,7 +353,7 @@ func TestInfeasibleTaskStaysPending(t *testing.T) {
 }
 
 func TestStopLeavesNoWorker(t *testing.T) {
-	n, err := Start(Options{TempDir: shortTempDir(t), Resources: map[string]float64{"CPU": 2}, WorkerCommand: []string{os.Args[0]}})
+	n, err := Start(Options{TempDir: testutil.ShortTempDir(t), Resources: map[string]float64{"CPU": 2}, WorkerCommand: []string{os.Args[0]}})
 	if err != nil {
 		t.Fatal(err)
 	}

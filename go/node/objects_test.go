@@ -12,6 +12,7 @@ import (
 
 	"goray/core"
 	"goray/ids"
+	"goray/internal/testutil"
 	pb "goray/rpc/proto"
 )
 
@@ -270,7 +271,7 @@ func TestWorkerKilledWhileReadingLeavesTheStoreConsistent(t *testing.T) {
 }
 
 func TestArenaFallsBackToTheSessionDirWhenDevShmIsTooSmall(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := testutil.ShortTempDir(t)
 	if got := arenaPath(dir, 1<<20); got == "" || !strings.HasPrefix(got, shmDir+"/goray_") {
 		t.Fatalf("a 1 MiB store goes to %q, want /dev/shm", got)
 	}
@@ -310,7 +311,7 @@ func TestFragmentedStoreSpillsToMakeAContiguousRange(t *testing.T) {
 // system cannot give fails with ObjectStoreFull (the writer is not killed by SIGBUS), and the node
 // and the driver go on working. Needs a tmpfs mount (root).
 func TestFullDevShmFailsPutsCleanly(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := testutil.ShortTempDir(t)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs here: %v %s", err, out)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"goray/internal/proctest"
+	"goray/internal/testutil"
 	"goray/session"
 )
 
@@ -69,7 +69,7 @@ func runDriver(root string) int {
 // spilled objects, sockets and arena go, its logs stay; a live node's session and arena are
 // left alone.
 func TestStartCleansWhatAKilledDriverLeft(t *testing.T) {
-	root := shortTempDir(t)
+	root := testutil.ShortTempDir(t)
 	live, _ := startNodeWith(t, Options{Resources: map[string]float64{"CPU": 1}, TempDir: root}, true)
 	driver := exec.Command(os.Args[0])
 	driver.Env = append(os.Environ(), envDriverRoot+"="+root)
@@ -94,7 +94,7 @@ func TestStartCleansWhatAKilledDriverLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if state, _, ok := proctest.Stat(driver.Process.Pid); ok && state == "Z" {
+		if state, _, ok := testutil.Stat(driver.Process.Pid); ok && state == "Z" {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -21,10 +21,23 @@ func Lock(f *os.File) error {
 	return nil
 }
 
+// ErrHeld is returned by Create when a live owner holds the lock on path already.
+var ErrHeld = errors.New("held by a live owner")
+
 // Create makes the file path and returns it open and locked: close it to release the lock. The
 // file appears only once locked (it is locked under a temporary name, then renamed), so nobody
-// ever sees it free while its owner lives.
+// ever sees it free while its owner lives. A lock file a live owner holds is never replaced
+// (ErrHeld); one its owner left is.
 func Create(path string) (*os.File, error) {
+	release, held, err := Acquire(path)
+	switch {
+	case held:
+		return nil, fmt.Errorf("owner lock %s: %w", path, ErrHeld)
+	case release != nil:
+		release()
+	case err != nil && !errors.Is(err, ErrNoLockFile):
+		return nil, err
+	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+strconv.Itoa(os.Getpid())+".tmp")
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

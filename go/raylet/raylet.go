@@ -111,6 +111,7 @@ type Raylet struct {
 	pendingActors map[*actor]bool     // actors waiting for resources
 	actorWorkers  int                 // live worker processes dedicated to actors
 	starts        startControl        // how processes are started (see start.go)
+	deadLogs      []logFiles          // log files of dead workers kept, oldest first (see exit.go)
 }
 
 // New makes a node manager; Start runs it.
@@ -572,7 +573,7 @@ func (r *Raylet) schedule() {
 	}
 	// Tasks that wait (for a worker, or for resources busy workers hold) queue on busy workers of
 	// their class, which run them next with the resources of the task they finish.
-	if feasibleWaiting && r.starting == 0 && len(r.workers)-r.actorWorkers >= r.poolSize()+r.blocked {
+	if feasibleWaiting && r.starting == 0 && r.poolProcesses() >= r.poolSize()+r.blocked {
 		r.pipeline()
 	}
 	// What still waits with resources free needs another worker.

@@ -16,22 +16,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	"goray/ids"
+	"goray/internal/testutil"
 	"goray/objstore"
 	pb "goray/rpc/proto"
 )
 
-func shortDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "rl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 func startRaylet(t *testing.T, workerCommand []string) *Raylet {
 	t.Helper()
-	dir := shortDir(t)
+	dir := testutil.ShortTempDir(t)
 	r := New(Config{SessionDir: dir, LogsDir: dir, SocketPath: filepath.Join(dir, "raylet"),
 		Resources: map[string]float64{"CPU": 1}, WorkerCommand: workerCommand})
 	if err := r.Start(); err != nil {
@@ -154,7 +146,7 @@ func TestFitsAndReadEnd(t *testing.T) {
 // A worker whose registration reaches the node before its spawner has recorded it is accepted
 // once the spawner has (it used to be refused as unknown, and an actor restarted at that moment died).
 func TestRegistrationBeforeTheSpawnerRecordsTheWorker(t *testing.T) {
-	dir := shortDir(t)
+	dir := testutil.ShortTempDir(t)
 	idFile := filepath.Join(dir, "worker-id")
 	release := make(chan struct{})
 	afterWorkerStart = func() { <-release }

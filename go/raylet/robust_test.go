@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"goray/ids"
+	"goray/internal/testutil"
 	pb "goray/rpc/proto"
 )
 
@@ -123,7 +124,7 @@ func (g *garbage) message() *pb.ClientMessage {
 // A driver that sends thousands of arbitrary (well-formed protobuf, nonsensical) messages does
 // not bring the node down: afterwards a fresh driver still puts and gets an object.
 func TestArbitraryMessagesDoNotBreakTheNode(t *testing.T) {
-	dir := shortDir(t)
+	dir := testutil.ShortTempDir(t)
 	r := New(Config{SessionDir: dir, LogsDir: dir, SocketPath: filepath.Join(dir, "raylet"),
 		Resources: map[string]float64{"CPU": 1}, WorkerCommand: []string{"/bin/true"},
 		ObjectStoreMemory: 4 << 20, ArenaPath: filepath.Join(dir, "arena"), SpillDir: filepath.Join(dir, "spill")})

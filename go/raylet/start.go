@@ -3,7 +3,6 @@ package raylet
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -82,8 +81,6 @@ type startControl struct {
 	// connecting process must not end a later one when its timer fires).
 	backingOff bool
 	round      int
-	// deadLogs holds the log files of dead workers kept so far, oldest first.
-	deadLogs []logFiles
 }
 
 // maxStartupConcurrency is the bound on processes starting at once.
@@ -107,6 +104,12 @@ func startBackoff(failures int) time.Duration {
 		d = maxStartBackoff
 	}
 	return d
+}
+
+// poolProcesses counts the pool's worker processes: alive (connected or not) and being spawned.
+// Called with r.mu held.
+func (r *Raylet) poolProcesses() int {
+	return len(r.workers) - r.actorWorkers + r.starting
 }
 
 // inStartup counts the processes starting: pool workers, and all (pool and actors).
@@ -152,8 +155,7 @@ func (r *Raylet) startProcesses(runnableWaiting int) {
 	if r.starts.prestart > need {
 		need = r.starts.prestart
 	}
-	alive := len(r.workers) - r.actorWorkers + r.starting
-	if limit := r.poolSize() + r.blocked - alive; need > limit {
+	if limit := r.poolSize() + r.blocked - r.poolProcesses(); need > limit {
 		need = limit
 	}
 	if need > room {
@@ -228,7 +230,7 @@ func (r *Raylet) startFailed(what string) {
 // fails those that have none left with msg. Tasks that wait for a busy pool (at its size limit, or
 // with an idle worker) are not charged. Called with r.mu held.
 func (r *Raylet) chargeWaitingTasks(msg string) {
-	if len(r.idle) > 0 || len(r.workers)-r.actorWorkers+r.starting >= r.poolSize()+r.blocked {
+	if len(r.idle) > 0 || r.poolProcesses() >= r.poolSize()+r.blocked {
 		return
 	}
 	var failed []*task
@@ -254,106 +256,4 @@ func (r *Raylet) chargeWaitingTasks(msg string) {
 		text := fmt.Sprintf("%s cannot run: %s", taskLabel(t), msg)
 		r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(text)})
 	}
-}
-
-// maxDeadWorkerLogs is how many dead workers' log files a node keeps (those with output; empty
-// ones are removed at once). A variable for tests.
-var maxDeadWorkerLogs = 100
-
-// logFiles are the log files of a dead worker: its stdout and stderr, and, when pid is not 0, the
-// files its logger wrote (<program>.<host>.<user>.log.<LEVEL>.<time>.<pid>, beside them).
-type logFiles struct {
-	out, err string
-	pid      int
-}
-
-// keepWorkerLogs records the log files of a dead worker and returns those to remove now: its own
-// when it wrote nothing, else the oldest beyond maxDeadWorkerLogs. Called with r.mu held.
-func (r *Raylet) keepWorkerLogs(w *worker, end exit) []logFiles {
-	files := logFiles{out: w.stdoutPath, err: w.stderrPath, pid: w.pid}
-	if end.emptyLogs {
-		return []logFiles{files}
-	}
-	r.starts.deadLogs = append(r.starts.deadLogs, files)
-	var prune []logFiles
-	for len(r.starts.deadLogs) > maxDeadWorkerLogs {
-		old := r.starts.deadLogs[0]
-		r.starts.deadLogs = r.starts.deadLogs[1:]
-		for _, live := range r.workers {
-			if live.pid == old.pid {
-				old.pid = 0 // the pid is a live worker's now: its logger's files are not these
-			}
-		}
-		prune = append(prune, old)
-	}
-	return prune
-}
-
-// removeWorkerLogs deletes log files of dead workers. Called without r.mu.
-func removeWorkerLogs(prune []logFiles) {
-	for _, f := range prune {
-		_ = os.Remove(f.out)
-		_ = os.Remove(f.err)
-		for _, p := range loggerFiles(f.err, f.pid) {
-			_ = os.Remove(p)
-		}
-	}
-}
-
-// loggerFiles lists the files the logger of process pid wrote beside the worker log file
-// beside (none when pid is 0).
-func loggerFiles(beside string, pid int) []string {
-	if pid <= 0 {
-		return nil
-	}
-	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(beside), "*.log.*."+strconv.Itoa(pid)))
-	return paths
-}
-
-// exit is how a worker process ended, read outside the node's lock.
-type exit struct {
-	status    string // "exit status 3", "was killed by signal SIGSEGV ..."
-	excerpt   string // the lines of its stderr that matter
-	emptyLogs bool   // it wrote nothing: stdout and stderr empty, no logger files
-}
-
-// stderrReadLimit is how much of the end of a dead worker's stderr is read.
-const stderrReadLimit = 1 << 20
-
-// exitOf reads how w ended: waitErr is what its Wait returned. Reads files: call without r.mu.
-func exitOf(w *worker, waitErr error) exit {
-	stderr, errErr := readEnd(w.stderrPath, stderrReadLimit)
-	end := exit{}
-	end.status, end.excerpt = describeExit(waitErr, stderr)
-	if errErr != nil {
-		end.excerpt = fmt.Sprintf("(cannot read %s: %v)", w.stderrPath, errErr)
-	}
-	if st, err := os.Stat(w.stdoutPath); err == nil && st.Size() == 0 && errErr == nil && len(stderr) == 0 &&
-		len(loggerFiles(w.stderrPath, w.pid)) == 0 {
-		end.emptyLogs = true
-	}
-	return end
-}
-
-// readEnd returns at most limit bytes from the end of a file.
-func readEnd(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := st.Size() - limit
-	if off < 0 {
-		off = 0
-	}
-	buf := make([]byte, st.Size()-off)
-	n, err := f.ReadAt(buf, off)
-	if err != nil && n < len(buf) {
-		return buf[:n], nil
-	}
-	return buf, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"goray/ids"
+	"goray/internal/testutil"
 	"goray/objstore"
 	pb "goray/rpc/proto"
 )
@@ -129,7 +130,7 @@ func eventually(t *testing.T, r *Raylet, what string, cond func() bool) {
 // startup bound of processes starting, however many tasks wait for workers.
 func TestStartsAreBoundedWhateverTheCPUCount(t *testing.T) {
 	t.Setenv(EnvMaxStartupConcurrency, "3")
-	dir := shortDir(t)
+	dir := testutil.ShortTempDir(t)
 	r := New(Config{SessionDir: dir, LogsDir: dir, SocketPath: filepath.Join(dir, "raylet"),
 		Resources: map[string]float64{"CPU": 1e12}, WorkerCommand: []string{"/bin/sleep", "60"}})
 	started := make(chan error, 1)

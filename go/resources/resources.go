@@ -79,22 +79,8 @@ func Validate(what string, res map[string]float64, kind Kind) error {
 // first and build Validate's what (and its error) only when it fails.
 func Valid(res map[string]float64, kind Kind) bool {
 	for name, v := range res {
-		if !quantityOK(name, v, kind) {
+		if ValidateQuantity("", name, v, kind) != nil {
 			return false
-		}
-	}
-	return true
-}
-
-// quantityOK tells, cheaply, whether ValidateQuantity accepts name = value.
-func quantityOK(name string, value float64, kind Kind) bool {
-	if name == "" || len(name) > MaxNameLength || math.IsNaN(value) || value < 0 || value > MaxQuantity ||
-		(value == 0 && kind == Demand) || (value > 0 && value < MinQuantity) {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < 0x20 || c >= 0x7f {
-			return ValidateName("", name) == nil // control or non-ASCII bytes: the full check
 		}
 	}
 	return true
@@ -105,20 +91,21 @@ func ValidateQuantity(what, name string, value float64, kind Kind) error {
 	if err := ValidateName(what, name); err != nil {
 		return err
 	}
-	prefix := fmt.Sprintf("%s: resource %q = %s", what, name, Format(value))
+	// Formatted only for an error: a valid quantity costs no allocation.
+	prefix := func() string { return fmt.Sprintf("%s: resource %q = %s", what, name, Format(value)) }
 	switch {
 	case math.IsNaN(value):
-		return fmt.Errorf("%s is not a number: resource quantities must be finite numbers", prefix)
+		return fmt.Errorf("%s is not a number: resource quantities must be finite numbers", prefix())
 	case math.IsInf(value, 0):
-		return fmt.Errorf("%s is infinite: resource quantities must be finite and at most %s", prefix, Format(MaxQuantity))
+		return fmt.Errorf("%s is infinite: resource quantities must be finite and at most %s", prefix(), Format(MaxQuantity))
 	case value < 0:
-		return fmt.Errorf("%s is negative: resource quantities must not be negative", prefix)
+		return fmt.Errorf("%s is negative: resource quantities must not be negative", prefix())
 	case value == 0 && kind == Demand:
-		return fmt.Errorf("%s: a resource demand must be positive (leave the resource out to ask for none)", prefix)
+		return fmt.Errorf("%s: a resource demand must be positive (leave the resource out to ask for none)", prefix())
 	case value > MaxQuantity:
-		return fmt.Errorf("%s is too large: resource quantities must be at most %s (Ray keeps them in units of 1/10,000 in 64-bit integers)", prefix, Format(MaxQuantity))
+		return fmt.Errorf("%s is too large: resource quantities must be at most %s (Ray keeps them in units of 1/10,000 in 64-bit integers)", prefix(), Format(MaxQuantity))
 	case value > 0 && value < MinQuantity:
-		return fmt.Errorf("%s is too small: a positive resource quantity must be at least %s, Ray's smallest unit", prefix, Format(MinQuantity))
+		return fmt.Errorf("%s is too small: a positive resource quantity must be at least %s, Ray's smallest unit", prefix(), Format(MinQuantity))
 	}
 	return nil
 }

@@ -43,8 +43,8 @@ func TestValidateQuantity(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := ValidateQuantity("task F", c.name, c.value, c.kind)
-		if quantityOK(c.name, c.value, c.kind) != (err == nil) {
-			t.Errorf("%q = %v (%v): the fast check says %v, the full one %v", c.name, c.value, c.kind, quantityOK(c.name, c.value, c.kind), err)
+		if fast := Valid(map[string]float64{c.name: c.value}, c.kind); fast != (err == nil) {
+			t.Errorf("%q = %v (%v): the fast check says %v, the full one %v", c.name, c.value, c.kind, fast, err)
 		}
 		if ok := Validate("task F", map[string]float64{c.name: c.value}, c.kind) == nil; ok != (err == nil) {
 			t.Errorf("%q = %v (%v): Validate says %v, ValidateQuantity %v", c.name, c.value, c.kind, ok, err)

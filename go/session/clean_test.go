@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"goray/internal/testutil"
 	"goray/ownerlock"
 )
 
@@ -27,7 +28,7 @@ func TestParseName(t *testing.T) {
 }
 
 func TestCleanDeadKeepsLogsOfTheNewestAndNeverTouchesTheLiving(t *testing.T) {
-	root := shortTempDir(t)
+	root := testutil.ShortTempDir(t)
 	now := time.Now()
 	oldest := makeSession(t, root, DirName(now.Add(-3*time.Hour), 11), false)
 	older := makeSession(t, root, DirName(now.Add(-2*time.Hour), 12), false)
@@ -89,7 +90,7 @@ func TestCleanDeadKeepsLogsOfTheNewestAndNeverTouchesTheLiving(t *testing.T) {
 // A session's lock is held from Create to Close: meanwhile the session is alive for CleanDead and
 // a second node cannot take its directory; after Close it is dead.
 func TestSessionLockLastsUntilClose(t *testing.T) {
-	root := shortTempDir(t)
+	root := testutil.ShortTempDir(t)
 	s, err := Create(root, "", "")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@
 package session
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -94,14 +95,12 @@ func Create(root, dir, logsDir string) (*Session, error) {
 	if len(s.Socket("raylet")) > maxSocketPath {
 		return nil, fmt.Errorf("session directory %s is too long for unix socket paths (at most %d bytes); set RAY_TMPDIR to a shorter directory", s.Dir, maxSocketPath-20)
 	}
-	if release, held, _ := ownerlock.Acquire(filepath.Join(s.Dir, LockFile)); held {
-		return nil, fmt.Errorf("session directory %s belongs to a node that is running", s.Dir)
-	} else if release != nil {
-		release()
-	}
 	lock, err := ownerlock.Create(filepath.Join(s.Dir, LockFile))
+	if errors.Is(err, ownerlock.ErrHeld) {
+		return nil, fmt.Errorf("session directory %s belongs to a node that is running", s.Dir)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("session directory %s: %w (is another node using it?)", s.Dir, err)
+		return nil, fmt.Errorf("session directory %s: %w", s.Dir, err)
 	}
 	s.lock = lock
 	latest := filepath.Join(filepath.Dir(s.Dir), "session_latest")

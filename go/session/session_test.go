@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"goray/internal/testutil"
 )
 
 func TestCreateLaysOutSession(t *testing.T) {
@@ -71,7 +73,7 @@ func TestRoot(t *testing.T) {
 func TestCreateMakesPrivateDirsWhateverTheUmask(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	root := shortTempDir(t)
+	root := testutil.ShortTempDir(t)
 	s, err := Create(root, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -114,14 +116,4 @@ func TestCreateMakesPrivateDirsWhateverTheUmask(t *testing.T) {
 	if st, err := os.Stat(shared); err != nil || st.Mode().Perm() != 0o777 {
 		t.Fatalf("the shared directory's mode changed: %v %v", st.Mode(), err)
 	}
-}
-
-// shortTempDir is a temporary directory short enough for unix socket paths inside sessions.
-func shortTempDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "gs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }

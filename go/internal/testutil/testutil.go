@@ -1,11 +1,13 @@
-// Package proctest reads processes' states and children from /proc, for tests.
-package proctest
+// Package testutil holds what several packages' tests need: processes' states and children read
+// from /proc, and temporary directories short enough for unix socket paths.
+package testutil
 
 import (
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // Stat reads a process's state letter and parent pid from /proc/<pid>/stat; ok is false when the
@@ -39,4 +41,16 @@ func Children(pid int) []int {
 		}
 	}
 	return out
+}
+
+// ShortTempDir is a temporary directory, removed when the test ends, short enough for the unix
+// socket paths of sessions inside it (at most ~108 bytes).
+func ShortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
