@@ -141,6 +141,10 @@ void goray_test::DieWhileReading::msgpack_unpack(const msgpack::object &o) {
 
 uint64_t ChecksumBytes(std::vector<uint8_t> v) { return goray_test::ChecksumOf(v.data(), v.size()); }
 
+std::vector<uint8_t> PatternBytes(uint64_t seed, uint64_t size) {
+  return goray_test::MakePattern(seed, size);
+}
+
 uint64_t DigestRef(ray::ObjectRef<std::vector<uint8_t>> ref) {
   // The same object, received as a BytesDigest: its bytes are read where Get finds them.
   ray::ObjectRef<goray_test::BytesDigest> same(ref.ID());
@@ -187,7 +191,7 @@ RAY_REMOTE(NestedSum3, Recurse);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
 RAY_REMOTE(GetPid, WorkerExe);
-RAY_REMOTE(ChecksumBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
+RAY_REMOTE(ChecksumBytes, PatternBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
            ChecksumsOfRefs, ChecksumsInHolder);
 
 // ------------------------------------------------------------------------------------- actors

@@ -242,6 +242,7 @@ int NotRegistered(int x);
 
 // Large values (object_store_test).
 uint64_t ChecksumBytes(std::vector<uint8_t> v);             // goray_test::ChecksumOf(v)
+std::vector<uint8_t> PatternBytes(uint64_t seed, uint64_t size);  // goray_test::MakePattern
 uint64_t DigestRef(ray::ObjectRef<std::vector<uint8_t>> ref);  // Get as BytesDigest: no copy
 int ReadRefThenDie(ray::ObjectRef<std::vector<uint8_t>> ref);  // Get as DieWhileReading
 uint64_t ReadArgThenDie(std::vector<uint8_t> v);  // reads the first half, then SIGKILLs itself

@@ -13,6 +13,7 @@ import (
 	"goray/core"
 	"goray/ids"
 	"goray/internal/testutil"
+	"goray/raylet"
 	pb "goray/rpc/proto"
 )
 
@@ -178,6 +179,69 @@ func TestMoreDataThanCapacitySpillsAndRestores(t *testing.T) {
 	})
 	if entries, _ := os.ReadDir(n.Session.Dir + "/spill"); len(entries) != 0 {
 		t.Fatalf("%d spill files left after every object was freed", len(entries))
+	}
+}
+
+// getPinned gets id and keeps reading it (its range pinned) until the caller releases it.
+func getPinned(t *testing.T, cw *core.CoreWorker, id ids.ObjectID) {
+	t.Helper()
+	if obj := getOne(t, cw, id); !obj.InShm {
+		t.Fatalf("object %s is not in shared memory", id.Hex())
+	}
+}
+
+// A put that does not fit while the rest of the store is being read waits for the read to end,
+// as in Ray's store, instead of failing at once.
+func TestCreateWaitsForRoomWhileObjectsAreRead(t *testing.T) {
+	n, cw := startStoreNode(t, 8<<20)
+	first := putRef(t, cw, pattern(6<<20, 1))
+	getPinned(t, cw, first)
+	type result struct {
+		id  ids.ObjectID
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		id, err := cw.Put(pattern(4<<20, 2), nil)
+		done <- result{id, err}
+	}()
+	eventually(t, "the second put waits for room", func() bool { return n.Raylet.WaitingCreates() == 1 })
+	select {
+	case res := <-done:
+		t.Fatalf("the put answered while the store was full and pinned: %v", res.err)
+	default:
+	}
+	cw.ReleaseRead(first) // the first object may spill now
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("the put that waited for room: %v", res.err)
+	}
+	cw.AddRef(res.id)
+	if checksum(readBytes(t, cw, res.id)) != checksum(pattern(4<<20, 2)) {
+		t.Fatal("the object that waited for room reads back different")
+	}
+	if checksum(readBytes(t, cw, first)) != checksum(pattern(6<<20, 1)) {
+		t.Fatal("the object spilled for it reads back different")
+	}
+}
+
+// With no progress for the grace period (RAY_oom_grace_period_s) a put fails with
+// ObjectStoreFullError, and the node goes on.
+func TestCreateFailsAfterTheGracePeriodWithoutProgress(t *testing.T) {
+	t.Setenv(raylet.EnvOOMGracePeriod, "0.2")
+	n, cw := startStoreNode(t, 8<<20)
+	first := putRef(t, cw, pattern(6<<20, 1))
+	getPinned(t, cw, first)
+	_, err := cw.Put(pattern(4<<20, 2), nil)
+	if core.CodeOf(err) != core.CodeStoreFull || !strings.Contains(err.Error(), "without progress") {
+		t.Fatalf("a put that cannot fit while everything is pinned gave %v, want a store-full error", err)
+	}
+	if w := n.Raylet.WaitingCreates(); w != 0 {
+		t.Fatalf("%d requests still wait after the grace period", w)
+	}
+	cw.ReleaseRead(first)
+	if got := checksum(readBytes(t, cw, putRef(t, cw, pattern(4<<20, 3)))); got != checksum(pattern(4<<20, 3)) {
+		t.Fatal("a put after the failed one reads back different")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"goray/internal/testutil"
+	"goray/ownerlock"
 	"goray/session"
 )
 
@@ -94,8 +95,8 @@ func TestStartCleansWhatAKilledDriverLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if state, _, ok := testutil.Stat(driver.Process.Pid); ok && state == "Z" {
-			break
+		if state, _, ok := testutil.Stat(driver.Process.Pid); ok && state == "Z" && !lockHeld(t, filepath.Join(deadDir, session.LockFile)) {
+			break // a zombie whose threads are all gone: their files are closed
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the killed driver did not become a zombie")
@@ -128,4 +129,19 @@ func TestStartCleansWhatAKilledDriverLeft(t *testing.T) {
 			t.Errorf("a live node's %s was removed: %v", p, err)
 		}
 	}
+}
+
+// lockHeld tells whether a live process holds the owner lock at path. A killed multi-threaded
+// process shows as a zombie as soon as its main thread exits, while its other threads may still
+// hold its files open for a moment.
+func lockHeld(t *testing.T, path string) bool {
+	t.Helper()
+	release, held, err := ownerlock.Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held {
+		release()
+	}
+	return held
 }

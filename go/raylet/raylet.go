@@ -104,6 +104,7 @@ type Raylet struct {
 	shmObjs       map[ids.ObjectID]*shmObject
 	shmSeq        uint64
 	spills        int
+	creates       createQueue // CreateObject requests waiting for room (see createqueue.go)
 	clients       map[*client]bool
 	actors        map[ids.ActorID]*actor
 	named         map[actorKey]*actor // live named actors
@@ -217,6 +218,9 @@ func (r *Raylet) Stop() {
 	}
 	r.stopped = true
 	r.spawned.Broadcast() // registrations waiting for their spawner give up
+	if r.creates.timer != nil {
+		r.creates.timer.Stop()
+	}
 	var procs []*worker
 	for _, w := range r.workers {
 		procs = append(procs, w)
@@ -333,6 +337,7 @@ func (r *Raylet) workerEnded(w *worker, end exit) []logFiles {
 		}
 		if t.retriesLeft > 0 {
 			t.retriesLeft--
+			r.unpinTaskArgs(t) // pinned again when it runs
 			glog.Warningf("retrying task %s (%s) after its worker died; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], t.retriesLeft)
 			r.ready.pushFront(t)
 		} else {
@@ -718,12 +723,27 @@ func (r *Raylet) pipeline() {
 					best = w
 				}
 			}
-			if best == nil {
-				break
+			if best == nil || r.argsInArena(c.tasks[0]) {
+				break // a task with shared-memory arguments waits for an idle worker (see shmstore.go)
 			}
 			r.dispatch(best, c.pop())
 		}
 	}
+}
+
+// argsInArena tells whether one of t's arguments is in the shared-memory store: such a task pins
+// its arguments while it runs, so it is never queued behind a busy worker. Called with r.mu held.
+func (r *Raylet) argsInArena(t *task) bool {
+	for _, a := range t.spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		if obj, ok := r.store.Get(dep); ok && obj.InShm {
+			return true
+		}
+	}
+	return false
 }
 
 // reclaimFor asks the most loaded worker to hand back its queued tasks, for an idle worker.
@@ -758,6 +778,7 @@ func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
 			r.blocked--
 		}
 		w.task = nil
+		r.unpinTaskArgs(t) // pinned again when it runs
 		requeue = append(requeue, t)
 	}
 	keep := w.queued[:0]

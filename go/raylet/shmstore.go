@@ -28,19 +28,20 @@ const ShmThreshold = 100 << 10
 //
 // A range may be reused only when no process can still be reading it, so reads are pinned:
 // sending an object in shared memory to a process pins it for that process until the process
-// sends ReleaseObjects (or goes away), and a task pins its shared-memory arguments from its
-// first dispatch until it is done. An object freed while pinned keeps its range until the last
-// pin goes.
+// sends ReleaseObjects (or goes away), and a running task pins its shared-memory arguments until
+// it is done (tasks with such arguments are given only to idle workers, never queued behind a
+// busy one, so a queued task pins nothing). An object freed while pinned keeps its range until
+// the last pin goes.
 //
-// When a new object does not fit, unpinned objects are spilled (oldest first) to files under
-// the session's spill directory: the files are written outside the node's lock while the
-// objects stay readable in place, then their ranges are freed (unless a reader pinned one
-// meanwhile) and the request is answered. A spilled object comes back into the arena when a
-// process or task needs it and there is room; when there is none right then, its bytes travel in
-// the message instead (reads never spill). Its file is read outside the node's lock too: readers
-// and tasks that need it wait for the restore (whenReadable), the rest of the node goes on. When
-// spilling cannot free enough room, the request fails with ObjectStoreFullError and nothing else
-// is affected.
+// When a new object does not fit, it waits (see createqueue.go) while unpinned objects are
+// spilled (oldest first) to files under the session's spill directory: the files are written
+// outside the node's lock while the objects stay readable in place, then their ranges are freed
+// (unless a reader pinned one meanwhile) and the request is answered. A spilled object comes
+// back into the arena when a process or task needs it and there is room; when there is none
+// right then, its bytes travel in the message instead (reads never spill). Its file is read
+// outside the node's lock too: readers and tasks that need it wait for the restore
+// (whenReadable), the rest of the node goes on. When nothing can be spilled for a grace period,
+// the request fails with ObjectStoreFullError and nothing else is affected.
 //
 // A writer that dies before sealing leaves a range reserved to it: freed when its stream ends.
 // A reader that dies leaves pins: dropped when its stream ends.
@@ -189,8 +190,9 @@ func writeSpills(dir string, jobs []*spillJob) {
 }
 
 // finishSpills frees the ranges of the objects now on disk; an object that was pinned or freed
-// meanwhile, or whose file failed, keeps (or gives up) its range as usual. Called with r.mu held.
-func (r *Raylet) finishSpills(jobs []*spillJob) {
+// meanwhile, or whose file failed, keeps (or gives up) its range as usual. It returns how many
+// objects went to disk. Called with r.mu held.
+func (r *Raylet) finishSpills(jobs []*spillJob) (spilled int) {
 	for _, j := range jobs {
 		so := j.so
 		so.spilling = false
@@ -207,6 +209,7 @@ func (r *Raylet) finishSpills(jobs []*spillJob) {
 			}
 			so.spillPath = j.path
 			r.spills++
+			spilled++
 			glog.V(1).Infof("spilled object %s (%d bytes) to %s", j.id.Hex(), so.size, j.path)
 			continue
 		}
@@ -214,6 +217,7 @@ func (r *Raylet) finishSpills(jobs []*spillJob) {
 			r.releaseShm(j.id, so)
 		}
 	}
+	return spilled
 }
 
 // ensureResident brings a spilled object back into the arena now, reading its file under the
@@ -331,6 +335,8 @@ func (r *Raylet) finishRestore(id ids.ObjectID, so *shmObject, reserved bool, of
 			r.restored(id, so, off)
 		} else if ferr := r.alloc.Free(off, so.size); ferr != nil {
 			glog.Errorf("object store: %v", ferr)
+		} else {
+			defer r.storeChanged()
 		}
 	}
 	for _, w := range waiters {
@@ -360,90 +366,6 @@ func readFull(f *os.File, dst []byte) (int, error) {
 	return n, nil
 }
 
-// createObject reserves a range for a client's new object. When the arena is full it spills
-// unpinned objects to disk (outside the node's lock) and answers once there is room; after
-// maxSpillRounds rounds without room it answers ObjectStoreFullError. Called with r.mu held.
-func (r *Raylet) createObject(c *client, m *pb.CreateObject) {
-	r.createObjectRound(c, m, 0)
-}
-
-// maxSpillRounds bounds how often one request spills before giving up.
-const maxSpillRounds = 4
-
-func (r *Raylet) createObjectRound(c *client, m *pb.CreateObject, round int) {
-	fail := func(err error) {
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error(), StoreFull: errors.Is(err, errStoreFull)})
-	}
-	id, err := ids.ObjectIDFromBytes(m.ObjectId)
-	if err != nil {
-		fail(fmt.Errorf("create object: %w", err))
-		return
-	}
-	if m.Size <= 0 {
-		fail(fmt.Errorf("create object %s: size %d must be positive", id.Hex(), m.Size))
-		return
-	}
-	if _, ok := r.shmObjs[id]; ok {
-		fail(fmt.Errorf("create object %s: it exists already", id.Hex()))
-		return
-	}
-	if _, ok := r.store.Get(id); ok {
-		fail(fmt.Errorf("create object %s: it exists already", id.Hex()))
-		return
-	}
-	off, err := r.reserveNow(m.Size)
-	if errors.Is(err, errNoRoom) && round < maxSpillRounds {
-		if jobs := r.chooseVictims(m.Size); len(jobs) > 0 {
-			r.wg.Add(1)
-			go func() {
-				defer r.wg.Done()
-				writeSpills(r.cfg.SpillDir, jobs)
-				r.mu.Lock()
-				defer r.mu.Unlock()
-				r.finishSpills(jobs)
-				if !r.stopped && r.clients[c] {
-					r.createObjectRound(c, m, round+1)
-				}
-			}()
-			return
-		}
-	}
-	if errors.Is(err, errNoRoom) {
-		err = storeFull("no room for %d bytes: %d of %d bytes are in use by objects being written or read (or the free space is fragmented)", m.Size, r.alloc.Used(), r.alloc.Capacity())
-	}
-	if err != nil {
-		fail(err)
-		return
-	}
-	r.shmSeq++
-	so := &shmObject{off: off, size: m.Size, creator: c, seq: r.shmSeq}
-	r.shmObjs[id] = so
-	if r.arena.Backed(off, m.Size) {
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
-		return
-	}
-	// Fresh memory: back it (see shm.Arena.Reserve) outside the lock, then answer.
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		err := r.arena.Reserve(off, m.Size)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.stopped || r.shmObjs[id] != so {
-			return // the writer went away meanwhile, and its range with it
-		}
-		if err != nil {
-			delete(r.shmObjs, id)
-			if ferr := r.alloc.Free(off, m.Size); ferr != nil {
-				glog.Errorf("object store: %v", ferr)
-			}
-			fail(backingFailed(m.Size, err))
-			return
-		}
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
-	}()
-}
-
 // takeCreated checks that obj names the range c reserved for id and marks it sealed. Called
 // with r.mu held.
 func (r *Raylet) takeCreated(c *client, id ids.ObjectID, obj *objstore.Object) error {
@@ -456,6 +378,7 @@ func (r *Raylet) takeCreated(c *client, id ids.ObjectID, obj *objstore.Object) e
 	}
 	so.sealed = true
 	so.creator = nil
+	r.storeChanged() // a spill candidate now
 	return nil
 }
 
@@ -488,6 +411,7 @@ func (r *Raylet) abandon(id ids.ObjectID, so *shmObject) {
 	if err := r.alloc.Free(so.off, so.size); err != nil {
 		glog.Errorf("object store: %v", err)
 	}
+	r.storeChanged()
 }
 
 // dropShmClient releases what a client that went away reserved or pinned. Called with r.mu held.
@@ -514,8 +438,12 @@ func (r *Raylet) unpin(id ids.ObjectID) {
 		return
 	}
 	so.pins--
-	if so.pins == 0 && so.freed {
-		r.releaseShm(id, so)
+	if so.pins == 0 {
+		if so.freed {
+			r.releaseShm(id, so)
+		} else {
+			r.storeChanged() // a spill candidate again
+		}
 	}
 }
 
@@ -562,6 +490,7 @@ func (r *Raylet) releaseShm(id ids.ObjectID, so *shmObject) {
 	if err := r.alloc.Free(so.off, so.size); err != nil {
 		glog.Errorf("object store: %v", err)
 	}
+	r.storeChanged()
 }
 
 // readable makes a shared-memory object available to a task being dispatched, now: resident in

@@ -39,10 +39,16 @@ const EnvRegisterTimeout = "RAY_worker_register_timeout_seconds"
 
 // registerTimeout is how long a started process may take to connect before it is killed.
 func registerTimeout() time.Duration {
-	if v, err := strconv.ParseFloat(os.Getenv(EnvRegisterTimeout), 64); err == nil && v > 0 && v < 1e6 {
+	return envSeconds(EnvRegisterTimeout, 60*time.Second)
+}
+
+// envSeconds reads a duration in seconds from the environment variable name (Ray's RAY_*_s and
+// RAY_*_seconds settings); def when it is unset or not a positive number below a million.
+func envSeconds(name string, def time.Duration) time.Duration {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil && v > 0 && v < 1e6 {
 		return time.Duration(v * float64(time.Second))
 	}
-	return 60 * time.Second
+	return def
 }
 
 // watchRegistration kills w, a process just started, if it has not connected within
