@@ -419,6 +419,50 @@ TEST_F(ActorTest, FactoryArgumentOfWrongType) {
   EXPECT_TRUE(StartsWith(o, "RayActorException")) << o;
 }
 
+// An id no process of this cluster ever made (random bytes).
+static std::string NeverMadeID() {
+  std::random_device rd;
+  std::string id(RAY_ID_SIZE, '\0');
+  for (auto &c : id) c = static_cast<char>(rd());
+  return id;
+}
+
+// Local mode and the node follow Ray's one rule: creating an actor whose factory argument is an
+// ObjectRef no process created gives a handle, and the actor is dead: its calls fail with
+// RayActorException naming the argument.
+TEST_F(ActorTest, FactoryArgumentNoProcessCreatedKillsTheActor) {
+  ray::ObjectRef<int> unknown(NeverMadeID());
+  ray::ActorHandle<Counter> counter;
+  ASSERT_NO_THROW(counter = ray::Actor(Counter::FactoryCreate).Remote(unknown));
+  for (int i = 0; i < 2; i++) {
+    std::string o = Outcome(counter.Task(&Counter::Get).Remote());
+    EXPECT_TRUE(StartsWith(o, "RayActorException")) << "call " << i << ": " << o;
+    EXPECT_TRUE(Contains(o, "argument of its factory failed")) << o;
+    EXPECT_TRUE(Contains(o, "which no process of this cluster created")) << o;
+  }
+  // A named one gives its name back: the dead actor is not found by it.
+  std::string name = UniqueName("dead at birth");
+  auto named = ray::Actor(Counter::FactoryCreate).SetName(name).Remote(unknown);
+  EXPECT_TRUE(StartsWith(Outcome(named.Task(&Counter::Get).Remote()), "RayActorException"));
+  EXPECT_FALSE(ray::GetActor<Counter>(name).has_value());
+  // Killing it is harmless, as for any dead actor.
+  EXPECT_NO_THROW(counter.Kill());
+}
+
+// Killing an actor this cluster never had is an error in both modes (Ray: "Failed to find a
+// corresponding actor handle"), and nothing else is affected.
+TEST_F(ActorTest, KillingAnActorNeverCreatedThrows) {
+  ray::ActorHandle<Counter> stranger(NeverMadeID().substr(0, RAY_ACTOR_ID_SIZE));
+  try {
+    stranger.Kill();
+    ADD_FAILURE() << "killing an actor never created did not throw";
+  } catch (ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "Failed to find a corresponding actor handle")) << e.what();
+  }
+  auto counter = ray::Actor(Counter::FactoryCreate).Remote(5);
+  EXPECT_EQ(GetInt(counter.Task(&Counter::Get).Remote()), 5);
+}
+
 TEST_F(ActorTest, MethodThrows) {
   auto counter = ray::Actor(Counter::FactoryCreate).Remote(0);
   EXPECT_EQ(GetInt(counter.Task(&Counter::Add).Remote(2)), 2);

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"goray/actorrule"
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
@@ -271,7 +272,7 @@ func TestLocalActors(t *testing.T) {
 	if o := callOne("Exit"); o.Kind != objstore.KindActorDied {
 		t.Fatalf("exit: %d", o.Kind)
 	}
-	if o := callOne("Add"); o.Kind != objstore.KindActorDied || string(o.Data) != causeExited {
+	if o := callOne("Add"); o.Kind != objstore.KindActorDied || string(o.Data) != actorrule.CauseExited {
 		t.Fatalf("after exit: %d %q", o.Kind, o.Data)
 	}
 	if _, _, found, _ := cw.GetActor("n", "ns"); found {

@@ -1,12 +1,12 @@
 package core
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/golang/glog"
 
+	"goray/actorrule"
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
@@ -136,8 +136,7 @@ func (b *localBackend) submit(spec *pb.TaskSpec) error {
 		return nil
 	}
 	if _, unknown := b.deps(spec); unknown != nil {
-		b.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
-			"Argument of task %s is ObjectRef %s, which no process of this cluster created (or it was freed)", spec.FunctionName, unknown.Hex()))})
+		b.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindLost, Data: []byte(actorrule.UnknownArgument("task "+spec.FunctionName, unknown.Hex()))})
 		return nil
 	}
 	held := wire.ArgRefs(spec)

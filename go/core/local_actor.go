@@ -4,16 +4,11 @@ import (
 	"fmt"
 	"sync"
 
+	"goray/actorrule"
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
-)
-
-// Why an actor died, as calls on it report.
-const (
-	causeKilled = "The actor was killed with ray::ActorHandle::Kill and is not restarted"
-	causeExited = "The actor exited: ray::ExitActor() was called"
 )
 
 // kill requests of a local actor.
@@ -45,9 +40,6 @@ type localActor struct {
 func actorKey(name, namespace string) string { return namespace + "\x00" + name }
 
 func (b *localBackend) createActor(id ids.ActorID, o ActorOptions) error {
-	if _, unknown := b.deps(o.Creation); unknown != nil {
-		return Errorf(CodeInvalidArgument, "argument of actor factory %s is ObjectRef %s, which no process created (or it was freed)", o.Creation.FunctionName, unknown.Hex())
-	}
 	a := &localActor{b: b, id: id, opts: o, wake: make(chan struct{}, 1)}
 	b.mu.Lock()
 	if o.Name != "" {
@@ -78,8 +70,17 @@ func (b *localBackend) actor(id ids.ActorID) *localActor {
 
 func (b *localBackend) killActor(id ids.ActorID, noRestart bool) error {
 	a := b.actor(id)
-	if a == nil {
-		return Errorf(CodeInvalidArgument, "no actor %s", id.Hex())
+	var dead bool
+	if a != nil {
+		a.mu.Lock()
+		dead = a.dead
+		a.mu.Unlock()
+	}
+	switch actorrule.Kill(a != nil, dead) {
+	case actorrule.KillUnknownActor:
+		return Errorf(CodeInvalidArgument, "%s", actorrule.UnknownActor(id.Hex()))
+	case actorrule.KillNothing:
+		return nil
 	}
 	req := killRestart
 	if noRestart {
@@ -159,7 +160,7 @@ func (a *localActor) create(args [][]byte, restarted bool) bool {
 	call := &TaskCall{Type: TaskActorCreation, Function: a.opts.Creation.FunctionName, Args: args, ClassName: a.opts.ClassName}
 	obj, instance := a.b.cw.executeCall(call, ctx)
 	if obj.IsError() {
-		a.die(fmt.Sprintf("The actor died because its creation failed: %s", obj.Data))
+		a.die(actorrule.CreationFailed(string(obj.Data)))
 		return false
 	}
 	ctx.instance = instance
@@ -200,8 +201,11 @@ func (a *localActor) die(cause string) {
 func (b *localBackend) resolveArgs(spec *pb.TaskSpec) ([][]byte, *objstore.Object, bool) {
 	deps, unknown := b.deps(spec)
 	if unknown != nil {
-		return nil, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
-			"Argument of %s is ObjectRef %s, which no process of this cluster created (or it was freed)", spec.FunctionName, unknown.Hex()))}, true
+		what := "task " + spec.FunctionName
+		if spec.TaskType == TaskActorCreation {
+			what = "actor factory " + spec.FunctionName
+		}
+		return nil, &objstore.Object{Kind: objstore.KindLost, Data: []byte(actorrule.UnknownArgument(what, unknown.Hex()))}, true
 	}
 	if len(deps) > 0 {
 		if _, err := b.cw.store.WaitN(b.cw.ctx, deps, len(deps)); err != nil {
@@ -236,7 +240,7 @@ func (a *localActor) run(held []ids.ObjectID) {
 		return
 	}
 	if failed != nil {
-		a.die(fmt.Sprintf("The actor died because an argument of its factory failed: %s", failed.Data))
+		a.die(actorrule.FactoryArgumentFailed(string(failed.Data)))
 		return
 	}
 	if !a.create(args, false) {
@@ -275,9 +279,9 @@ func (a *localActor) run(held []ids.ObjectID) {
 				}
 				continue
 			}
-			cause := causeKilled
+			cause := actorrule.CauseKilled
 			if kill == killExit {
-				cause = causeExited
+				cause = actorrule.CauseExited
 			}
 			a.die(cause)
 			return

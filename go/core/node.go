@@ -503,7 +503,16 @@ func (b *nodeBackend) createActor(id ids.ActorID, o ActorOptions) error {
 }
 
 func (b *nodeBackend) killActor(id ids.ActorID, noRestart bool) error {
-	return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{ActorId: id[:], NoRestart: noRestart}}})
+	reply, err := b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{RequestId: req, ActorId: id[:], NoRestart: noRestart}}}
+	})
+	if err != nil {
+		return err
+	}
+	if reply.Error != "" {
+		return Errorf(CodeInvalidArgument, "%s", reply.Error)
+	}
+	return nil
 }
 
 func (b *nodeBackend) getActor(name, namespace string) (ids.ActorID, string, bool, error) {

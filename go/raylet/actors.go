@@ -6,6 +6,7 @@ import (
 
 	"github.com/golang/glog"
 
+	"goray/actorrule"
 	"goray/ids"
 	"goray/objstore"
 	"goray/resources"
@@ -20,14 +21,6 @@ const (
 	actorStarting                   // its process is starting or its factory runs
 	actorAlive
 	actorDead
-)
-
-// Why an actor died, as calls on it report.
-const (
-	causeKilled = "The actor was killed with ray::ActorHandle::Kill and is not restarted"
-	causeExited = "The actor exited: ray::ExitActor() was called"
-	// causeKilledRestart fails the calls in flight when Kill(false) restarts an actor.
-	causeKilledRestart = "The actor was killed with ray::ActorHandle::Kill(false) while running this call"
 )
 
 // actor is an actor of this node: its dedicated worker process and its queue of calls.
@@ -224,7 +217,7 @@ func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
 	if string(done.ReturnId) == string(a.creation.returnID[:]) && a.state == actorStarting {
 		if done.Result != nil && done.Result.Kind != objstore.KindValue {
 			a.noRestart = true
-			r.actorDied(a, fmt.Sprintf("The actor died because its creation failed: %s", done.Result.Data), true)
+			r.actorDied(a, actorrule.CreationFailed(string(done.Result.Data)), true)
 			r.kill(w)
 			return nil
 		}
@@ -321,9 +314,9 @@ func (r *Raylet) actorLost(a *actor, cause string, mayRestart bool) {
 	}
 	switch {
 	case a.exiting:
-		cause = causeExited
+		cause = actorrule.CauseExited
 	case a.noRestart:
-		cause = causeKilled
+		cause = actorrule.CauseKilled
 	}
 	for ret, t := range a.inflight {
 		delete(a.inflight, ret)
@@ -402,15 +395,23 @@ func (r *Raylet) buryActor(a *actor) {
 	}
 }
 
-// killActor kills an actor's process; the reaper restarts or buries it. Called with r.mu held.
-func (r *Raylet) killActor(m *pb.KillActor) error {
+// killActor kills an actor's process; the reaper restarts or buries it. The caller learns of an
+// actor this node never had (actorrule.Kill). Called with r.mu held.
+func (r *Raylet) killActor(c *client, m *pb.KillActor) {
 	id, err := ids.UniqueIDFromBytes(m.ActorId)
 	if err != nil {
-		return fmt.Errorf("kill actor: %w", err)
+		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: fmt.Sprintf("kill actor: %v", err)})
+		return
 	}
 	a := r.actors[id]
-	if a == nil || a.state == actorDead {
-		return nil
+	outcome := actorrule.Kill(a != nil, a != nil && a.state == actorDead)
+	if outcome == actorrule.KillUnknownActor {
+		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: actorrule.UnknownActor(id.Hex())})
+		return
+	}
+	r.reply(c, &pb.Reply{RequestId: m.RequestId})
+	if outcome == actorrule.KillNothing {
+		return
 	}
 	if m.NoRestart {
 		a.noRestart = true
@@ -419,13 +420,12 @@ func (r *Raylet) killActor(m *pb.KillActor) error {
 		glog.Infof("%s: killing its process %s (no_restart=%v)", a, w, m.NoRestart)
 		r.kill(w)
 		// Calls submitted from now on go to the next instance, or fail, never to this process.
-		r.actorLost(a, causeKilledRestart, true)
-		return nil
+		r.actorLost(a, actorrule.CauseKilledRestart, true)
+		return
 	}
 	if m.NoRestart || a.state == actorPending {
-		r.actorDied(a, causeKilled, false)
+		r.actorDied(a, actorrule.CauseKilled, false)
 	}
-	return nil
 }
 
 // getActor answers a named-actor lookup. Called with r.mu held.

@@ -268,7 +268,7 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 	case *pb.ClientMessage_CreateActor:
 		r.createActor(c, body.CreateActor)
 	case *pb.ClientMessage_KillActor:
-		return r.killActor(body.KillActor)
+		r.killActor(c, body.KillActor)
 	case *pb.ClientMessage_GetActor:
 		r.getActor(c, body.GetActor)
 	case *pb.ClientMessage_ActorExiting:

@@ -20,6 +20,7 @@ import (
 	"github.com/golang/glog"
 	"google.golang.org/grpc"
 
+	"goray/actorrule"
 	"goray/ids"
 	"goray/objstore"
 	"goray/resources"
@@ -351,6 +352,9 @@ func (r *Raylet) workerEnded(w *worker, end exit) []logFiles {
 }
 
 func taskLabel(t *task) string {
+	if t.isCreation {
+		return "actor factory " + t.spec.FunctionName
+	}
 	if t.spec.Name != "" {
 		return fmt.Sprintf("task %q", t.spec.Name)
 	}
@@ -422,9 +426,9 @@ func (r *Raylet) trackDeps(t *task) bool {
 		}
 		_, stored := r.store.Get(dep)
 		if _, pending := r.pending[dep]; !stored && !pending {
-			msg := fmt.Sprintf("Argument of %s is ObjectRef %s, which no process of this cluster created (or it was freed)", taskLabel(t), dep.Hex())
+			msg := actorrule.UnknownArgument(taskLabel(t), dep.Hex())
 			if t.isCreation {
-				r.actorDied(t.actor, "The actor died because an argument of its factory failed: "+msg, false)
+				r.actorDied(t.actor, actorrule.FactoryArgumentFailed(msg), false)
 			} else {
 				r.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
 			}
@@ -507,7 +511,7 @@ func (r *Raylet) argsReady(t *task) {
 			return
 		}
 		if errObj := r.failedArg(t); errObj != nil {
-			r.actorDied(t.actor, "The actor died because an argument of its factory failed: "+string(errObj.Data), false)
+			r.actorDied(t.actor, actorrule.FactoryArgumentFailed(string(errObj.Data)), false)
 			return
 		}
 		r.creationReady(t.actor)

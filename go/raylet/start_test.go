@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"goray/actorrule"
 	"goray/ids"
 	"goray/internal/testutil"
 	"goray/objstore"
@@ -237,7 +238,7 @@ func TestDeadActorsAreBounded(t *testing.T) {
 		d.send(&pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{ActorId: id[:], NoRestart: true}}})
 	}
 	last := actors[len(actors)-1]
-	if obj := d.callActor(last); obj.Kind != objstore.KindActorDied || !strings.Contains(string(obj.Data), causeKilled) {
+	if obj := d.callActor(last); obj.Kind != objstore.KindActorDied || !strings.Contains(string(obj.Data), actorrule.CauseKilled) {
 		t.Fatalf("a call on a recently killed actor: kind %d %q", obj.Kind, obj.Data)
 	}
 	if obj := d.callActor(actors[0]); obj.Kind != objstore.KindActorDied {
