@@ -7,6 +7,10 @@
 // characters; a value is a finite number, not negative, not above MaxQuantity, and either zero or at
 // least MinQuantity. Zero is allowed where a quantity is a total (a node may have 0 GPUs) and refused
 // where it is a demand (a task that asks for 0 CPUs should leave CPU out).
+//
+// Past the edge, quantities are exact: a Quantity is Ray's fixed point (units of 1/10,000 in an
+// int64), a Set holds a validated demand or total (NewSet validates with the rules above), and a
+// Ledger keeps one node's totals and what is available, allocating and releasing Sets.
 package resources
 
 import (

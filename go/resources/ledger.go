@@ -1,0 +1,221 @@
+package resources
+
+// critical tells whether a resource's use makes a node "busy" to Ray's hybrid scheduling policy
+// (NodeResources::CalculateCriticalResourceUtilization): CPU, memory and object store memory do;
+// GPUs and custom resources do not.
+func critical(name string) bool {
+	switch name {
+	case CPU, Memory, ObjectStoreMemory:
+		return true
+	}
+	return false
+}
+
+// CriticalUtilization is Ray's critical resource utilisation of a node: the largest fraction in use,
+// (total - available) / total, over CPU, memory and object store memory, skipping those the node
+// has none of. It is 0 for a node that has none of the three, and is computed from the node's
+// current state, whatever the request being placed. The scheduling policy ranks nodes by it. It
+// allocates nothing.
+func CriticalUtilization(total, available Set) float64 {
+	highest := 0.0
+	avail := available.items
+	j := 0
+	for _, it := range total.items {
+		if !critical(it.name) {
+			continue
+		}
+		for j < len(avail) && avail[j].name < it.name {
+			j++
+		}
+		var a Quantity
+		if j < len(avail) && avail[j].name == it.name {
+			a = avail[j].q
+		}
+		if u := utilization(it.q, a); u > highest {
+			highest = u
+		}
+	}
+	return highest
+}
+
+// utilization is the fraction of total in use; 0 when there is no total.
+func utilization(total, available Quantity) float64 {
+	if total <= 0 {
+		return 0
+	}
+	return float64(total-available) / float64(total)
+}
+
+// Ledger accounts for one node's resources: its totals and what is available now. Allocate takes
+// a demand's resources when they fit, Release gives them back. It has no lock: it belongs to one
+// owner (the node manager's state), which serialises calls.
+type Ledger struct {
+	total Set
+	// avail[i] is what is available of total.items[i]; it may go negative when Reacquire
+	// over-commits.
+	avail []Quantity
+}
+
+// Allocation is what one Allocate took. Hand it back to the ledger's Release exactly once; further
+// Releases of it do nothing. Its fields are the ledger's to change.
+type Allocation struct {
+	ledger   *Ledger
+	demand   Set
+	released bool
+	// lent[i] tells whether demand's i-th resource is given back for now (ReleasePart); nil until
+	// the first ReleasePart.
+	lent []bool
+}
+
+// Demand is what the allocation was made for.
+func (a *Allocation) Demand() Set { return a.demand }
+
+// Released tells whether the allocation has been released.
+func (a *Allocation) Released() bool { return a.released }
+
+// NewLedger returns a ledger for a node with the given totals, everything available.
+func NewLedger(total Set) *Ledger {
+	avail := make([]Quantity, len(total.items))
+	for i, it := range total.items {
+		avail[i] = it.q
+	}
+	return &Ledger{total: total, avail: avail}
+}
+
+// Total returns the node's totals.
+func (l *Ledger) Total() Set { return l.total }
+
+// Available returns what is available now (a resource fully in use, or over-committed, is left
+// out, as in any Set).
+func (l *Ledger) Available() Set {
+	out := make([]item, 0, len(l.avail))
+	for i, q := range l.avail {
+		if q > 0 {
+			out = append(out, item{l.total.items[i].name, q})
+		}
+	}
+	if len(out) == 0 {
+		return Set{}
+	}
+	return Set{out}
+}
+
+// Feasible tells whether demand fits in the node's totals: whether it could ever run here.
+func (l *Ledger) Feasible(demand Set) bool { return demand.FitsIn(l.total) }
+
+// Fits tells whether demand fits in what is available now. It allocates nothing.
+func (l *Ledger) Fits(demand Set) bool {
+	return l.walk(demand, func(slot int, q Quantity) bool { return l.avail[slot] >= q })
+}
+
+// Allocate takes demand from what is available and returns the allocation, or returns false and
+// changes nothing when demand does not fit now. An empty demand always fits.
+func (l *Ledger) Allocate(demand Set) (*Allocation, bool) {
+	if !l.Fits(demand) {
+		return nil, false
+	}
+	l.walk(demand, func(slot int, q Quantity) bool {
+		l.avail[slot] -= q
+		return true
+	})
+	return &Allocation{ledger: l, demand: demand}, true
+}
+
+// Release gives back what a still holds (its demand, less any parts lent with ReleasePart) and
+// marks it released. It returns false and does nothing when a is nil, already released or not
+// this ledger's.
+func (l *Ledger) Release(a *Allocation) bool {
+	if a == nil || a.ledger != l || a.released {
+		return false
+	}
+	i := 0
+	l.walk(a.demand, func(slot int, q Quantity) bool {
+		if a.lent == nil || !a.lent[i] {
+			l.avail[slot] += q
+		}
+		i++
+		return true
+	})
+	a.released = true
+	a.lent = nil
+	return true
+}
+
+// ReleasePart gives back, for now, the resource name of a live allocation: a worker blocked in Get
+// lends its CPU to other tasks (Ray releases a blocked worker's CPU). It returns false and does
+// nothing when a is nil, released or not this ledger's, lacks name, or has already lent it.
+func (l *Ledger) ReleasePart(a *Allocation, name string) bool {
+	i, slot := l.part(a, name)
+	if i < 0 || (a.lent != nil && a.lent[i]) {
+		return false
+	}
+	if a.lent == nil {
+		a.lent = make([]bool, len(a.demand.items))
+	}
+	a.lent[i] = true
+	l.avail[slot] += a.demand.items[i].q
+	return true
+}
+
+// Reacquire takes back the resource name that ReleasePart lent. Like Ray, it always succeeds, even
+// when others took the lent resource meanwhile: the worker is running again either way, so the
+// node is over-committed (available goes negative) until enough is released, and nothing else
+// fits meanwhile. It returns false and does nothing when a did not lend name.
+func (l *Ledger) Reacquire(a *Allocation, name string) bool {
+	i, slot := l.part(a, name)
+	if i < 0 || a.lent == nil || !a.lent[i] {
+		return false
+	}
+	a.lent[i] = false
+	l.avail[slot] -= a.demand.items[i].q
+	return true
+}
+
+// Utilization is the node's CriticalUtilization; above 1 while over-committed.
+func (l *Ledger) Utilization() float64 {
+	highest := 0.0
+	for i, it := range l.total.items {
+		if critical(it.name) {
+			if u := utilization(it.q, l.avail[i]); u > highest {
+				highest = u
+			}
+		}
+	}
+	return highest
+}
+
+// part finds resource name of a live allocation a of l: its index in a's demand and its slot in
+// l; -1, -1 when there is none.
+func (l *Ledger) part(a *Allocation, name string) (int, int) {
+	if a == nil || a.ledger != l || a.released {
+		return -1, -1
+	}
+	i := 0
+	found, slot := -1, -1
+	l.walk(a.demand, func(s int, _ Quantity) bool {
+		if a.demand.items[i].name == name {
+			found, slot = i, s
+			return false
+		}
+		i++
+		return true
+	})
+	return found, slot
+}
+
+// walk calls f with the ledger slot and quantity of each resource of demand, in name order, while f
+// returns true. It returns false as soon as f does or as soon as a resource of demand is not in the
+// node's totals (before calling f for it), true otherwise.
+func (l *Ledger) walk(demand Set, f func(slot int, q Quantity) bool) bool {
+	tot := l.total.items
+	j := 0
+	for _, it := range demand.items {
+		for j < len(tot) && tot[j].name < it.name {
+			j++
+		}
+		if j == len(tot) || tot[j].name != it.name || !f(j, it.q) {
+			return false
+		}
+	}
+	return true
+}
