@@ -1,9 +1,11 @@
-# Builds the install tree dist/: include/ (our headers + msgpack-c's), lib/libray_api.so (the Go
-# runtime) and bin/default_worker. `make example` also builds example.cc against it.
+# Builds the install tree dist/: include/ (our headers, and msgpack-c's and nlohmann/json's copied
+# from Debian's libmsgpack-cxx-dev and nlohmann-json3-dev), lib/libray_api.so (the Go runtime) and
+# bin/default_worker. `make example` also builds example.cc against it.
 GO ?= go
 CXX ?= g++
 DIST := dist
 MSGPACK_INCLUDE ?= /usr/include
+NLOHMANN_INCLUDE ?= /usr/include
 
 GO_SRCS := $(shell find go -name '*.go' -o -name '*.c' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.map') include/ray/c_api.h
 HEADERS := $(shell find include -type f)
@@ -21,9 +23,11 @@ $(DIST)/lib/libray_api.so: $(GO_SRCS)
 
 $(DIST)/include/.stamp: $(HEADERS)
 	@test -f $(MSGPACK_INCLUDE)/msgpack.hpp || { echo "msgpack-c headers missing: apt-get install libmsgpack-cxx-dev" >&2; exit 1; }
+	@test -f $(NLOHMANN_INCLUDE)/nlohmann/json.hpp || { echo "nlohmann/json headers missing: apt-get install nlohmann-json3-dev" >&2; exit 1; }
 	@rm -rf $(DIST)/include && mkdir -p $(DIST)/include
 	cp -r include/ray $(DIST)/include/
 	cp -r $(MSGPACK_INCLUDE)/msgpack.hpp $(MSGPACK_INCLUDE)/msgpack $(DIST)/include/
+	cp -r $(NLOHMANN_INCLUDE)/nlohmann $(DIST)/include/
 	@touch $@
 
 $(DIST)/bin/default_worker: cpp/worker/default_worker.cc include/ray/c_api.h $(DIST)/lib/libray_api.so

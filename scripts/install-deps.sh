@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test goray: a C++ compiler, make,
-# msgpack-c and googletest headers, cmake, pkg-config, and Go (Debian's golang-go when no Go is on the machine).
+# msgpack-c, nlohmann/json and googletest headers, cmake, pkg-config, and Go (Debian's golang-go
+# when no Go is on the machine).
 # Go modules come through the module proxy when the Go build first needs them.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 command -v go >/dev/null || missing+=(golang-go)
 [ -f /usr/include/msgpack.hpp ] || missing+=(libmsgpack-cxx-dev)
+[ -f /usr/include/nlohmann/json.hpp ] || missing+=(nlohmann-json3-dev)
 [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v pkg-config >/dev/null || missing+=(pkg-config)

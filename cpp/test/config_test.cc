@@ -2,6 +2,10 @@
 #include "remote_functions.h"
 #include "test_util.h"
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
 #include <thread>
 
 using goray_test::Contains;
@@ -252,28 +256,300 @@ TEST_F(ConfigTest, EmptyRuntimeEnvIsFine) {
   EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(), 3);
 }
 
-TEST(RuntimeEnvTest, SetGetContainsRemove) {
-  ray::RuntimeEnv env;
-  EXPECT_TRUE(env.Empty());
-  env.Set("working_dir", std::string("/some/dir"));
-  EXPECT_FALSE(env.Empty());
-  EXPECT_TRUE(env.Contains("working_dir"));
-  EXPECT_FALSE(env.Contains("pip"));
-  EXPECT_EQ(env.Get<std::string>("working_dir"), "/some/dir");
-  std::string json = env.SerializeToRuntimeEnvString();
-  EXPECT_EQ(json.front(), '{') << json;
-  EXPECT_EQ(json.back(), '}') << json;
-  EXPECT_TRUE(Contains(json, "working_dir")) << json;
-  EXPECT_TRUE(Contains(json, "/some/dir")) << json;
-  EXPECT_TRUE(env.Remove("working_dir"));
-  EXPECT_FALSE(env.Contains("working_dir"));
-  EXPECT_TRUE(env.Empty());
-}
-
 TEST_F(ConfigTest, NamespaceAndPasswordAccepted) {
   ray::RayConfig config = MakeConfig();
   config.ray_namespace = "goray_test_ns";
   ray::Init(config);
   EXPECT_TRUE(ray::IsInitialized());
   EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(), 3);
+}
+
+// Text that a hand-built JSON configuration had to escape: quotes, backslashes, control
+// characters, non-ASCII. The namespace reaches the runtime unchanged: GetNamespace returns it and
+// a named actor is found in it.
+TEST_F(ConfigTest, NamespaceWithQuotesBackslashesAndUnicode) {
+  const std::string ns = "goray \"quoted\" back\\slash\ttab\nline \x01 é 名前 🚀 {\"a\":[1]}";
+  ray::RayConfig config = MakeConfig();
+  config.ray_namespace = ns;
+  ray::Init(config);
+  ASSERT_TRUE(ray::IsInitialized());
+  EXPECT_EQ(ray::GetNamespace(), ns);
+  auto counter = ray::Actor(Counter::FactoryCreate).SetName("escaped_ns_counter").Remote(5);
+  auto found = ray::GetActor<Counter>("escaped_ns_counter", ns);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->ID(), counter.ID());
+  EXPECT_EQ(*found->Task(&Counter::Get).Remote().Get(), 5);
+}
+
+// Init(config, args...) must throw a RayException whose message holds every one of `wants`, and
+// leave Ray uninitialized.
+template <typename... InitArgs>
+static void ExpectInitFails(const std::vector<std::string> &wants, ray::RayConfig &config,
+                            InitArgs... init_args) {
+  try {
+    ray::Init(config, init_args...);
+    ADD_FAILURE() << "Init succeeded; wanted an error with " << wants.front();
+    ray::Shutdown();
+  } catch (ray::internal::RayException &e) {
+    for (const auto &w : wants) EXPECT_TRUE(Contains(e.what(), w)) << e.what();
+  }
+  EXPECT_FALSE(ray::IsInitialized());
+}
+
+// A C string ends at its first NUL: a setting holding one is refused, not cut short.
+TEST_F(ConfigTest, SettingWithNulCharacterThrows) {
+  ray::RayConfig config = MakeConfig();
+  config.ray_namespace = std::string("before\0after", 12);
+  ExpectInitFails({"ray_namespace", "NUL"}, config);
+  config = MakeConfig();
+  config.head_args.push_back(std::string("--num-cpus\0002", 12));
+  ExpectInitFails({"head_args", "NUL"}, config);
+}
+
+// redis_password is optional: unset is fine (every other test), and an empty password is a
+// password given (refused: goray has no Redis).
+TEST_F(ConfigTest, EmptyRedisPasswordIsGiven) {
+  ray::RayConfig config = MakeConfig();
+  config.redis_password_ = "";
+  ExpectInitFails({"redis_password"}, config);
+  ray::RayConfig flagged = MakeConfig();
+  Args args({"prog", "--ray_redis_password="});
+  ExpectInitFails({"redis_password"}, flagged, args.argc(), args.argv());
+}
+
+TEST_F(ConfigTest, NodeManagerPortFlag) {
+  ray::RayConfig config = MakeConfig();
+  Args bad({"prog", "--ray_node_manager_port=70000"});
+  ExpectInitFails({"Invalid --ray_node_manager_port: 70000"}, config, bad.argc(), bad.argv());
+  // A valid port reaches the runtime, which takes none.
+  Args port({"prog", "--ray_node_manager_port", "1234"});
+  ExpectInitFails({"node_manager_port 1234"}, config, port.argc(), port.argv());
+}
+
+// --ray_session_dir and --ray_logs_dir (with characters JSON escapes) are where the node puts
+// its session and its logs.
+TEST_F(ConfigTest, SessionAndLogsDirFlags) {
+  if (!IsNodeMode()) GTEST_SKIP() << "local mode has no session";
+  const char *tmp = std::getenv("RAY_TMPDIR");
+  std::string root = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  std::string session = root + "/s\"\\é" + std::to_string(getpid());
+  std::string logs = session + "-logs";
+  ray::RayConfig config = MakeConfig();
+  Args args({"prog", "--ray_session_dir=" + session, "--ray_logs_dir", logs});
+  ray::Init(config, args.argc(), args.argv());
+  ASSERT_TRUE(ray::IsInitialized());
+  EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(), 3);
+  struct stat st;
+  EXPECT_EQ(stat((session + "/sockets").c_str(), &st), 0) << session;
+  EXPECT_NE(stat((session + "/logs").c_str(), &st), 0) << "logs went to the session, not " << logs;
+  ray::Shutdown();
+  bool has_log = false;
+  if (DIR *d = opendir(logs.c_str())) {
+    while (struct dirent *e = readdir(d)) has_log |= e->d_name[0] != '.';
+    closedir(d);
+  }
+  EXPECT_TRUE(has_log) << "no log in " << logs;
+  std::filesystem::remove_all(session);
+  std::filesystem::remove_all(logs);
+}
+
+// The C ABI refuses a configuration it cannot read with an error, never a crash.
+TEST(CApiConfigTest, VersionsMatch) { EXPECT_EQ(ray_api_version(), RAY_C_API_VERSION); }
+
+TEST(CApiConfigTest, UnreadableConfigIsAnError) {
+  auto expect_refused = [](const ray_config *config, const std::string &want) {
+    char *err = nullptr;
+    int code = ray_init(config, nullptr, nullptr, &err);
+    EXPECT_EQ(code, RAY_ERR_INVALID_ARGUMENT) << want;
+    ASSERT_NE(err, nullptr) << want;
+    EXPECT_TRUE(Contains(err, want)) << err;
+    ray_free(err);
+    EXPECT_FALSE(ray::IsInitialized());
+  };
+  expect_refused(nullptr, "NULL");
+  ray_config config;
+  ray_config_init(&config);
+  config.struct_size = 0;
+  expect_refused(&config, "struct_size");
+  ray_config_init(&config);
+  config.code_search_path.count = 3;
+  expect_refused(&config, "code_search_path.items is NULL");
+  const char *args[] = {"--num-cpus", nullptr};
+  config.code_search_path.count = 0;
+  config.head_args.items = args;
+  config.head_args.count = 2;
+  expect_refused(&config, "head_args.items[1] is NULL");
+  ray_config_init(&config);
+  config.default_actor_lifetime = 9;
+  expect_refused(&config, "default_actor_lifetime");
+  ray_config_init(&config);
+  config.local_mode = 2;
+  expect_refused(&config, "local_mode");
+}
+
+namespace {
+
+// A runtime env field of a user type, converted by to_json/from_json found by ADL (written the
+// way Ray's own tests write them, with Ray's `json` alias).
+struct PipSpec {
+  std::vector<std::string> packages;
+  bool pip_check = false;
+};
+
+void to_json(json &j, const PipSpec &p) {
+  j = json{{"packages", p.packages}, {"pip_check", p.pip_check}};
+}
+
+void from_json(const json &j, PipSpec &p) {
+  j.at("packages").get_to(p.packages);
+  j.at("pip_check").get_to(p.pip_check);
+}
+
+// Calls f, which must throw RayRuntimeEnvException with `want` in its message.
+template <typename F>
+void ExpectRuntimeEnvError(F f, const std::string &want) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception; wanted one with " << want;
+  } catch (const ray::internal::RayRuntimeEnvException &e) {
+    EXPECT_TRUE(Contains(e.what(), want)) << e.what();
+  }
+}
+
+}  // namespace
+
+TEST(RuntimeEnvTest, ContainsRemoveEmpty) {
+  ray::RuntimeEnv env;
+  EXPECT_TRUE(env.Empty());
+  EXPECT_EQ(env.Serialize(), "{}");
+  env.Set("working_dir", std::string("/some/dir"));
+  EXPECT_FALSE(env.Empty());
+  EXPECT_TRUE(env.Contains("working_dir"));
+  EXPECT_FALSE(env.Contains("pip"));
+  EXPECT_FALSE(env.Remove("pip"));
+  EXPECT_TRUE(env.Remove("working_dir"));
+  EXPECT_FALSE(env.Contains("working_dir"));
+  EXPECT_TRUE(env.Empty());
+}
+
+TEST(RuntimeEnvTest, ScalarFields) {
+  ray::RuntimeEnv env;
+  env.Set("count", 42);
+  env.Set("negative", -7LL);
+  env.Set("ratio", 0.25);
+  env.Set("flag", true);
+  env.Set("text", std::string("tab\t \"q\" é"));
+  env.Set("literal", "https://example.invalid/dir.zip");
+  EXPECT_EQ(env.Get<int>("count"), 42);
+  EXPECT_EQ(env.Get<long long>("negative"), -7);
+  EXPECT_DOUBLE_EQ(env.Get<double>("ratio"), 0.25);
+  EXPECT_TRUE(env.Get<bool>("flag"));
+  EXPECT_EQ(env.Get<std::string>("text"), "tab\t \"q\" é");
+  EXPECT_EQ(env.Get<std::string>("literal"), "https://example.invalid/dir.zip");
+  EXPECT_EQ(env.GetJsonStr("count"), "42");
+  EXPECT_EQ(env.GetJsonStr("text"), "\"tab\\t \\\"q\\\" é\"");
+  // Setting a field again replaces it, type and all.
+  env.Set("count", std::string("many"));
+  EXPECT_EQ(env.Get<std::string>("count"), "many");
+}
+
+TEST(RuntimeEnvTest, ContainerFields) {
+  ray::RuntimeEnv env;
+  std::vector<std::string> packages{"requests", "numpy==1.26"};
+  std::map<std::string, std::string> env_vars{{"KEY1", "value1"}, {"PATH", "/a:/b"}};
+  std::map<std::string, int> limits{{"a", 1}, {"b", 2}};
+  std::vector<std::vector<int>> grid{{1, 2}, {}, {3}};
+  env.Set("pip", packages);
+  env.Set("env_vars", env_vars);
+  env.Set("limits", limits);
+  env.Set("grid", grid);
+  EXPECT_EQ(env.Get<std::vector<std::string>>("pip"), packages);
+  EXPECT_EQ((env.Get<std::map<std::string, std::string>>("env_vars")), env_vars);
+  EXPECT_EQ((env.Get<std::map<std::string, int>>("limits")), limits);
+  EXPECT_EQ(env.Get<std::vector<std::vector<int>>>("grid"), grid);
+  EXPECT_EQ(env.GetJsonStr("env_vars"), R"({"KEY1":"value1","PATH":"/a:/b"})");
+  EXPECT_EQ(env.GetJsonStr("grid"), "[[1,2],[],[3]]");
+}
+
+TEST(RuntimeEnvTest, UserTypeWithToJsonAndFromJson) {
+  ray::RuntimeEnv env;
+  env.Set("pip", PipSpec{{"requests", "tensorflow"}, true});
+  EXPECT_EQ(env.GetJsonStr("pip"), R"({"packages":["requests","tensorflow"],"pip_check":true})");
+  PipSpec back = env.Get<PipSpec>("pip");
+  EXPECT_EQ(back.packages, (std::vector<std::string>{"requests", "tensorflow"}));
+  EXPECT_TRUE(back.pip_check);
+  // The same field written as JSON text reads back as the type.
+  env.SetJsonStr("pip", R"({"pip_check": false, "packages": ["a"]})");
+  back = env.Get<PipSpec>("pip");
+  EXPECT_EQ(back.packages, std::vector<std::string>{"a"});
+  EXPECT_FALSE(back.pip_check);
+}
+
+TEST(RuntimeEnvTest, WrongTypeAndMissingFieldThrow) {
+  ray::RuntimeEnv env;
+  ExpectRuntimeEnvError([&] { env.Get<std::string>("working_dir"); },
+                        "The field working_dir not found.");
+  ExpectRuntimeEnvError([&] { env.GetJsonStr("pip"); }, "The field pip not found.");
+  env.Set("working_dir", "/a/dir");
+  env.Set("count", 3);
+  ExpectRuntimeEnvError([&] { env.Get<int>("working_dir"); },
+                        "Failed to get the field working_dir");
+  ExpectRuntimeEnvError([&] { env.Get<PipSpec>("working_dir"); },
+                        "Failed to get the field working_dir");
+  ExpectRuntimeEnvError([&] { env.Get<std::vector<int>>("count"); },
+                        "Failed to get the field count");
+  env.SetJsonStr("pip", R"({"packages": ["a"]})");  // no pip_check
+  ExpectRuntimeEnvError([&] { env.Get<PipSpec>("pip"); }, "Failed to get the field pip");
+  // Failed reads change nothing.
+  EXPECT_EQ(env.Get<std::string>("working_dir"), "/a/dir");
+  EXPECT_EQ(env.Get<int>("count"), 3);
+}
+
+TEST(RuntimeEnvTest, JsonStrRoundTrip) {
+  ray::RuntimeEnv env;
+  const std::string raw = R"({"packages":["requests","tensorflow"],"pip_check":false})";
+  env.SetJsonStr("pip", raw);
+  EXPECT_EQ(env.GetJsonStr("pip"), raw);
+  env.SetJsonStr("spaced", " [ 1 , 2.5 , null , \"\\u00e9\\n\" ] ");
+  EXPECT_EQ(env.GetJsonStr("spaced"), "[1,2.5,null,\"é\\n\"]");
+  ExpectRuntimeEnvError([&] { env.SetJsonStr("bad", "{123"); },
+                        "Failed to set the field bad by json string");
+  ExpectRuntimeEnvError([&] { env.SetJsonStr("bad", "[1] trailing"); }, "bad");
+  EXPECT_FALSE(env.Contains("bad"));
+}
+
+TEST(RuntimeEnvTest, SerializeAndDeserialize) {
+  ray::RuntimeEnv env;
+  env.Set("working_dir", std::string("/w \"x\" \\ é"));
+  env.Set("env_vars", std::map<std::string, std::string>{{"K", "v"}});
+  env.Set("pip", PipSpec{{"requests"}, true});
+  std::string text = env.Serialize();
+  EXPECT_EQ(text, env.SerializeToRuntimeEnvString());
+  EXPECT_EQ(text,
+            R"({"env_vars":{"K":"v"},"pip":{"packages":["requests"],"pip_check":true},)"
+            R"("working_dir":"/w \"x\" \\ é"})");
+  ray::RuntimeEnv back = ray::RuntimeEnv::Deserialize(text);
+  EXPECT_EQ(back.Get<std::string>("working_dir"), "/w \"x\" \\ é");
+  EXPECT_EQ(back.Get<PipSpec>("pip").packages, std::vector<std::string>{"requests"});
+  EXPECT_EQ(back.Serialize(), text);
+  EXPECT_TRUE(ray::RuntimeEnv::Deserialize("{}").Empty());
+  for (const std::string bad : {"[1, 2]", "\"text\"", "null", "{", ""}) {
+    ExpectRuntimeEnvError([&] { ray::RuntimeEnv::Deserialize(bad); },
+                          "Failed to deserialize runtime env");
+  }
+  // Ray's RuntimeEnvInfo: the serialized env as a string field.
+  json info = json::parse(env.SerializeToRuntimeEnvInfo());
+  EXPECT_EQ(info.at("serializedRuntimeEnv").get<std::string>(), text);
+}
+
+// A string that is not UTF-8 can be set but not written as JSON: Serialize throws, and Init with
+// it fails cleanly.
+TEST_F(ConfigTest, RuntimeEnvThatIsNotUtf8) {
+  ray::RuntimeEnv env;
+  env.Set("working_dir", std::string("\xff\xfe"));
+  ExpectRuntimeEnvError([&] { env.Serialize(); }, "Failed to serialize the runtime env");
+  ExpectRuntimeEnvError([&] { env.GetJsonStr("working_dir"); }, "Failed to serialize");
+  ray::RayConfig config = MakeConfig();
+  config.runtime_env = env;
+  ExpectInitFails({"Failed to serialize the runtime env"}, config);
 }

@@ -144,18 +144,14 @@ func ray_is_worker_process() C.int {
 }
 
 //export ray_init
-func ray_init(configJSON *C.char, exec C.ray_execute_fn, execCtx unsafe.Pointer, errOut **C.char) C.int {
+func ray_init(cfg *C.ray_config, exec C.ray_execute_fn, execCtx unsafe.Pointer, errOut **C.char) C.int {
 	lifecycle.Lock()
 	defer lifecycle.Unlock()
 	if current.Load() != nil {
 		return C.RAY_OK
 	}
-	text := ""
-	if configJSON != nil {
-		text = C.GoString(configJSON)
-	}
 	startProfile()
-	st, err := initRuntime(text, exec, execCtx)
+	st, err := initRuntime(unsafe.Pointer(cfg), exec, execCtx)
 	if err != nil {
 		stopProfile()
 		return setErr(errOut, err)
@@ -181,9 +177,9 @@ func syncEnvFromC() {
 	}
 }
 
-func initRuntime(text string, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*runtimeState, error) {
+func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*runtimeState, error) {
 	syncEnvFromC()
-	cfg, err := config.Parse(text)
+	cfg, err := readConfig(rayConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +194,7 @@ func initRuntime(text string, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*r
 	if namespace == "" {
 		namespace = ids.NewUniqueID().Hex()
 	}
-	st := &runtimeState{namespace: namespace, detached: cfg.DefaultActorLifetime == "detached"}
+	st := &runtimeState{namespace: namespace, detached: cfg.DetachedActors}
 	if cfg.LocalMode {
 		if exec == nil {
 			return nil, fmt.Errorf("local mode needs a task executor")

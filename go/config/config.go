@@ -1,9 +1,9 @@
-// Package config reads the RayConfig a driver passes to ray_init (as JSON) and the `ray start`
-// style head arguments inside it, and rejects what goray cannot honour with a clear message.
+// Package config checks the RayConfig a driver passes to ray_init (go/capi reads it from the C
+// struct ray_config) and reads the `ray start` style head arguments inside it, and rejects what
+// goray cannot honour with a clear message.
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,21 +15,22 @@ import (
 	"goray/resources"
 )
 
-// RayConfig mirrors ray::RayConfig's fields.
+// RayConfig mirrors ray::RayConfig's fields and the --ray_* flags that override them.
 type RayConfig struct {
-	Address              string   `json:"address"`
-	LocalMode            bool     `json:"local_mode"`
-	CodeSearchPath       []string `json:"code_search_path"`
-	HeadArgs             []string `json:"head_args"`
-	DefaultActorLifetime string   `json:"default_actor_lifetime"`
-	Namespace            string   `json:"ray_namespace"`
-	RedisPassword        *string  `json:"redis_password"`
-	RuntimeEnv           *string  `json:"runtime_env"`
-	JobID                string   `json:"job_id"`
-	NodeManagerPort      int      `json:"node_manager_port"`
-	SessionDir           string   `json:"session_dir"`
-	LogsDir              string   `json:"logs_dir"`
-	NodeIPAddress        string   `json:"node_ip_address"`
+	Address        string
+	LocalMode      bool
+	CodeSearchPath []string
+	HeadArgs       []string
+	// DetachedActors: default_actor_lifetime is DETACHED (else NON_DETACHED).
+	DetachedActors  bool
+	Namespace       string
+	RedisPassword   *string // nil: not given
+	RuntimeEnv      *string // nil: none; else the JSON text of ray::RuntimeEnv
+	JobID           string
+	NodeManagerPort int
+	SessionDir      string
+	LogsDir         string
+	NodeIPAddress   string
 }
 
 // HeadOptions are the `ray start --head` arguments goray understands.
@@ -41,20 +42,6 @@ type HeadOptions struct {
 	// ObjectStoreMemory is the shared-memory object store's size in bytes (0: not given, the
 	// node's default of 30% of the machine's memory).
 	ObjectStoreMemory int64
-}
-
-// Parse reads a RayConfig from JSON; unknown fields are an error.
-func Parse(text string) (*RayConfig, error) {
-	cfg := &RayConfig{}
-	if strings.TrimSpace(text) == "" {
-		return cfg, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return nil, fmt.Errorf("bad RayConfig: %w", err)
-	}
-	return cfg, nil
 }
 
 // Validate rejects settings goray cannot honour yet and checks the rest. It resolves the
@@ -71,11 +58,6 @@ func (c *RayConfig) Validate() error {
 	}
 	if c.RuntimeEnv != nil && strings.TrimSpace(*c.RuntimeEnv) != "" && strings.TrimSpace(*c.RuntimeEnv) != "{}" {
 		return fmt.Errorf("runtime_env is not supported by this goray build yet: leave RayConfig::runtime_env unset")
-	}
-	switch c.DefaultActorLifetime {
-	case "", "non_detached", "detached":
-	default:
-		return fmt.Errorf("default_actor_lifetime must be detached or non_detached, not %q", c.DefaultActorLifetime)
 	}
 	if c.NodeManagerPort != 0 {
 		return fmt.Errorf("node_manager_port %d: the embedded node talks over unix sockets and takes no port", c.NodeManagerPort)

@@ -5,52 +5,49 @@ import (
 	"testing"
 )
 
-func TestParseAndValidate(t *testing.T) {
+func TestValidate(t *testing.T) {
 	t.Setenv("RAY_ADDRESS", "")
 	dir := t.TempDir()
-	cfg, err := Parse(`{"local_mode":true,"code_search_path":["` + dir + `"],"head_args":["--num-cpus","2"],"ray_namespace":"ns","default_actor_lifetime":"detached"}`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	empty := "{}"
+	cfg := &RayConfig{LocalMode: true, CodeSearchPath: []string{dir + "/."}, HeadArgs: []string{"--num-cpus", "2"},
+		Namespace: "ns", DetachedActors: true, RuntimeEnv: &empty}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if !cfg.LocalMode || cfg.Namespace != "ns" || cfg.CodeSearchPath[0] != dir {
 		t.Fatalf("%+v", cfg)
 	}
-	if _, err := Parse(`{"bogus":1}`); err == nil {
-		t.Fatal("unknown field accepted")
-	}
-	if _, err := Parse(`{`); err == nil {
-		t.Fatal("malformed JSON accepted")
-	}
-	if c, err := Parse(""); err != nil || c.LocalMode {
-		t.Fatal("empty config")
+	if err := (&RayConfig{}).Validate(); err != nil {
+		t.Fatalf("the zero config: %v", err)
 	}
 }
 
 func TestValidateRejects(t *testing.T) {
 	t.Setenv("RAY_ADDRESS", "")
-	cases := map[string]string{
-		`{"address":"127.0.0.1:6379"}`:          "cannot connect",
-		`{"redis_password":"x"}`:                "redis_password",
-		`{"runtime_env":"{\"env_vars\":{}}"}`:   "runtime_env",
-		`{"default_actor_lifetime":"forever"}`:  "default_actor_lifetime",
-		`{"node_manager_port":1234}`:            "node_manager_port",
-		`{"code_search_path":["/no/such/dir"]}`: "does not exist",
+	password, env := "x", `{"env_vars":{}}`
+	cases := []struct {
+		cfg  RayConfig
+		want string
+	}{
+		{RayConfig{Address: "127.0.0.1:6379"}, "cannot connect"},
+		{RayConfig{RedisPassword: &password}, "redis_password"},
+		{RayConfig{RuntimeEnv: &env}, "runtime_env"},
+		{RayConfig{NodeManagerPort: 1234}, "node_manager_port"},
+		{RayConfig{CodeSearchPath: []string{"/no/such/dir"}}, "does not exist"},
+		{RayConfig{CodeSearchPath: []string{""}}, "entry 0 is empty"},
 	}
-	for text, want := range cases {
-		cfg, err := Parse(text)
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range cases {
+		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: got %v, want an error with %q", c.cfg, err, c.want)
 		}
-		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: got %v, want an error with %q", text, err, want)
-		}
+	}
+	// An empty password is a password given.
+	none := ""
+	if err := (&RayConfig{RedisPassword: &none}).Validate(); err == nil {
+		t.Error("an empty redis_password accepted")
 	}
 	t.Setenv("RAY_ADDRESS", "10.0.0.1:6379")
-	cfg, _ := Parse(`{}`)
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "10.0.0.1:6379") {
+	if err := (&RayConfig{}).Validate(); err == nil || !strings.Contains(err.Error(), "10.0.0.1:6379") {
 		t.Errorf("RAY_ADDRESS ignored: %v", err)
 	}
 }

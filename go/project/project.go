@@ -1,7 +1,8 @@
 // Package project finds goray's install tree (dist/: include/, lib/, bin/, share/goray/template/)
 // and writes the self-contained project template that `ray cpp
 // --generate-bazel-project-template-to DIR` makes: a Bazel and CMake project with example.cc,
-// run.sh and thirdparty/ holding our headers, msgpack-c's, libray_api.so and default_worker.
+// run.sh and thirdparty/ holding our headers, msgpack-c's, nlohmann/json's, libray_api.so and
+// default_worker.
 package project
 
 import (
@@ -22,7 +23,7 @@ type Root struct {
 	Dir string
 }
 
-// IncludeDir holds <ray/api.h> and the msgpack-c headers.
+// IncludeDir holds <ray/api.h> and the msgpack-c and nlohmann/json headers.
 func (r Root) IncludeDir() string { return filepath.Join(r.Dir, "include") }
 
 // LibDir holds libray_api.so.
@@ -54,6 +55,7 @@ func (r Root) Check() error {
 	for _, p := range []string{
 		filepath.Join(r.IncludeDir(), "ray", "api.h"),
 		filepath.Join(r.IncludeDir(), "msgpack.hpp"),
+		filepath.Join(r.IncludeDir(), "nlohmann", "json.hpp"),
 		filepath.Join(r.LibDir(), "libray_api.so"),
 		filepath.Join(r.Dir, "bin", "default_worker"),
 		filepath.Join(r.TemplateDir(), "BUILD.bazel"),

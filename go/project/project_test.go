@@ -14,6 +14,7 @@ func fakeRoot(t *testing.T) Root {
 	files := map[string]string{
 		"include/ray/api.h":                   "// api",
 		"include/msgpack.hpp":                 "// msgpack",
+		"include/nlohmann/json.hpp":           "// nlohmann",
 		"lib/libray_api.so":                   "so",
 		"bin/default_worker":                  "worker",
 		"share/goray/template/BUILD.bazel":    "cc_binary()",
@@ -45,7 +46,7 @@ func TestGenerateWritesASelfContainedProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"BUILD.bazel", ".bazelrc", "run.sh", "thirdparty/x/y", "thirdparty/include/ray/api.h",
-		"thirdparty/include/msgpack.hpp", "thirdparty/lib/libray_api.so", "thirdparty/lib/default_worker", Marker} {
+		"thirdparty/include/msgpack.hpp", "thirdparty/include/nlohmann/json.hpp", "thirdparty/lib/libray_api.so", "thirdparty/lib/default_worker", Marker} {
 		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
 			t.Errorf("%s missing: %v", p, err)
 		}

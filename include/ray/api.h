@@ -57,15 +57,21 @@ namespace internal {
 /// Starts the runtime (or, in a worker process, serves tasks and exits). Hidden so that the
 /// execute callback is always the registry of the binary that calls Init.
 RAY_INTERNAL_HIDDEN inline void InitImpl(const RayConfig &config, const InitFlags &flags) {
+  if (ray_api_version() != RAY_C_API_VERSION) {
+    throw RayException("libray_api.so implements C ABI version " +
+                       std::to_string(ray_api_version()) + ", but this program was built against "
+                       "the headers of version " + std::to_string(RAY_C_API_VERSION) +
+                       ": build it against the headers of the same goray as the library.");
+  }
   if (ray_is_worker_process() == 1) {
     int code = ray_worker_run(&ExecuteTaskCall, nullptr);
     std::fflush(nullptr);
     _exit(code);
   }
   if (ray_is_initialized() == 1) return;
-  std::string json = BuildInitConfigJson(config, flags);
+  InitConfig init_config(config, flags);
   char *err = nullptr;
-  int code = ray_init(json.c_str(), &ExecuteTaskCall, nullptr, &err);
+  int code = ray_init(init_config.Get(), &ExecuteTaskCall, nullptr, &err);
   CheckStatus(code, err);
 }
 

@@ -1,5 +1,5 @@
 /*
- * goray C ABI, version 1.
+ * goray C ABI, version 2.
  *
  * This is the only door between C++ (the header-only API in <ray/api.h>) and the Go runtime in
  * libray_api.so. It is plain C so that any compiler, any C++ standard library ABI and any build
@@ -21,13 +21,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** Version of this ABI; ray_api_version() returns the version the library implements. */
-#define RAY_C_API_VERSION 1
+/**
+ * Version of this ABI; ray_api_version() returns the version the library implements. The C++
+ * headers refuse to start (ray::Init throws) when the two differ.
+ * Version 2: ray_init takes a ray_config struct (version 1 took a JSON string).
+ */
+#define RAY_C_API_VERSION 2
 
 /** Size in bytes of an object id. */
 #define RAY_ID_SIZE 28
@@ -169,6 +174,44 @@ typedef struct ray_actor_spec {
   int lifetime;        /* enum ray_actor_lifetime */
 } ray_actor_spec;
 
+/** An array of NUL-terminated strings. */
+typedef struct ray_string_array {
+  const char *const *items; /* count strings, none NULL; may be NULL when count == 0 */
+  size_t count;
+} ray_string_array;
+
+/**
+ * The configuration of ray_init (ray::RayConfig and the --ray_* flags). Initialize it with
+ * ray_config_init(), then set fields. Strings are NUL-terminated, NULL reads as "" (except for
+ * redis_password and runtime_env, where NULL means "not given"), and ray_init copies them before
+ * it returns. What ray_init cannot read (a struct_size it does not know, a NULL item in a string
+ * array, a value outside an enum) makes it fail with a message, never crash.
+ * Growing: fields are only ever added at the end. The library reads the struct_size bytes the
+ * caller's headers declared and refuses a struct that sets fields the library does not know.
+ */
+typedef struct ray_config {
+  size_t struct_size;  /* sizeof(ray_config) as the caller compiled it (ray_config_init sets it) */
+  const char *address; /* "ip:port" of a cluster; "": env RAY_ADDRESS, else an embedded node */
+  int local_mode;      /* 1: every task runs in this process; 0: in worker processes */
+  ray_string_array code_search_path; /* where workers find user code: *.so files or directories */
+  ray_string_array head_args;        /* `ray start --head` arguments of the embedded node */
+  int default_actor_lifetime;        /* enum ray_actor_lifetime (DEFAULT is NON_DETACHED here) */
+  const char *ray_namespace;         /* "": a random namespace for this job */
+  const char *redis_password;        /* NULL: not given ("" is given, and empty) */
+  const char *runtime_env;           /* NULL: none; else ray::RuntimeEnv's JSON object */
+  const char *job_id;                /* --ray_job_id */
+  int node_manager_port;             /* --ray_node_manager_port; 0: not given */
+  const char *session_dir;           /* --ray_session_dir */
+  const char *logs_dir;              /* --ray_logs_dir */
+  const char *node_ip_address;       /* --ray_node_ip_address */
+} ray_config;
+
+/** Sets every field of *config to its default (0 or NULL) and struct_size to sizeof(ray_config). */
+static inline void ray_config_init(ray_config *config) {
+  memset(config, 0, sizeof(*config));
+  config->struct_size = sizeof(*config);
+}
+
 /** Executes one call. ctx is the pointer given with the callback. */
 typedef void (*ray_execute_fn)(void *ctx, const ray_task_call *call, ray_task_result *result);
 
@@ -186,12 +229,10 @@ typedef int (*ray_has_function_fn)(const char *name, size_t name_len);
 int ray_api_version(void);
 
 /**
- * Starts the runtime in this process. config_json is a JSON object with RayConfig's fields:
- * address, local_mode, code_search_path, head_args, default_actor_lifetime, ray_namespace,
- * redis_password, runtime_env, job_id, node_manager_port, session_dir, logs_dir,
- * node_ip_address. exec runs tasks in this process (local mode). A second call is a no-op.
+ * Starts the runtime in this process with the configuration in *config (see ray_config; NULL is
+ * an error). exec runs tasks in this process (local mode). A second call is a no-op.
  */
-int ray_init(const char *config_json, ray_execute_fn exec, void *exec_ctx, char **err);
+int ray_init(const ray_config *config, ray_execute_fn exec, void *exec_ctx, char **err);
 
 /** 1 when ray_init() succeeded and ray_shutdown() has not been called since. */
 int ray_is_initialized(void);

@@ -38,7 +38,8 @@ grep -qx "Ray C++ include path $dist/include" <<<"$out" && grep -qx "Ray C++ lib
 # The seed's workflow.
 tpl="$work/ray-template"
 out="$("$ray" cpp --generate-bazel-project-template-to "$tpl" 2>&1)"
-if grep -qx "    cd $tpl && bash run.sh" <<<"$out" && [ -f "$tpl/WORKSPACE" ] && [ -f "$tpl/BUILD.bazel" ] && [ -f "$tpl/thirdparty/lib/libray_api.so" ]; then
+if grep -qx "    cd $tpl && bash run.sh" <<<"$out" && [ -f "$tpl/WORKSPACE" ] && [ -f "$tpl/BUILD.bazel" ] && [ -f "$tpl/thirdparty/lib/libray_api.so" ] &&
+  [ -f "$tpl/thirdparty/include/msgpack.hpp" ] && [ -f "$tpl/thirdparty/include/nlohmann/json.hpp" ]; then
   ok "template generated"
 else
   bad "template generated" "$out"

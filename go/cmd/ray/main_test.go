@@ -21,7 +21,7 @@ func run(t *testing.T, args ...string) (string, error) {
 
 func fakeHome(t *testing.T) string {
 	dir := t.TempDir()
-	for _, p := range []string{"include/ray/api.h", "include/msgpack.hpp", "lib/libray_api.so", "bin/default_worker", "share/goray/template/BUILD.bazel"} {
+	for _, p := range []string{"include/ray/api.h", "include/msgpack.hpp", "include/nlohmann/json.hpp", "lib/libray_api.so", "bin/default_worker", "share/goray/template/BUILD.bazel"} {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(dir, p), []byte("x"), 0o755)
 	}

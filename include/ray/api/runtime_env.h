@@ -1,27 +1,34 @@
 // goray: Ray's C++ API on a Go runtime.
 //
-// ray::RuntimeEnv: runtime environment fields of a job (JSON values by field name).
+// ray::RuntimeEnv: runtime environment fields of a job (JSON values by field name), kept as
+// nlohmann/json like Ray's.
 #pragma once
 
-#include <ray/api/json.h>
 #include <ray/api/ray_exception.h>
-#include <ray/api/serializer.h>
 
-#include <map>
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
 #include <string>
+#include <utility>
+
+/// Ray's headers make nlohmann::json available as `json`: user code such as a to_json/from_json
+/// pair for a RuntimeEnv field type may rely on it.
+using json = nlohmann::json;
 
 namespace ray {
 
-/// Runtime environment of a job: named fields ("working_dir", "env_vars", ...), each holding a JSON
-/// value. Values are set and read as any msgpack-serializable C++ type (strings, numbers, bools,
-/// vectors, maps, MSGPACK_DEFINE structs are written as JSON arrays) or as raw JSON text.
+/// Runtime environment of a job: named fields ("working_dir", "env_vars", "pip", ...), each a JSON
+/// value. Values are set and read as any type nlohmann/json converts (numbers, strings, bools,
+/// containers, and user types with to_json/from_json) or as JSON text.
 class RuntimeEnv {
  public:
-  /// Sets a field to a value; throws RayRuntimeEnvException when it cannot be written as JSON.
+  /// Sets a field to a value; throws RayRuntimeEnvException when it cannot be converted to JSON.
   template <typename T>
   void Set(const std::string &name, const T &value) {
     try {
-      StoreAsJson(name, internal::Serializer::Serialize(value));
+      nlohmann::json value_j = value;
+      fields_[name] = std::move(value_j);
     } catch (const std::exception &e) {
       throw internal::RayRuntimeEnvException("Failed to set the field " + name + ": " + e.what());
     }
@@ -30,14 +37,9 @@ class RuntimeEnv {
   /// Gets a field as a T; throws RayRuntimeEnvException when the field is missing or is not a T.
   template <typename T>
   T Get(const std::string &name) const {
-    auto it = fields_.find(name);
-    if (it == fields_.end()) {
-      throw internal::RayRuntimeEnvException("The field " + name + " not found.");
-    }
+    const nlohmann::json &value = Field(name);
     try {
-      msgpack::sbuffer buffer;
-      internal::JsonToMsgpack::Parse(it->second, &buffer);
-      return internal::Serializer::Deserialize<T>(buffer.data(), buffer.size());
+      return value.get<T>();
     } catch (const std::exception &e) {
       throw internal::RayRuntimeEnvException("Failed to get the field " + name + ": " + e.what());
     }
@@ -46,25 +48,18 @@ class RuntimeEnv {
   /// Sets a field from JSON text; throws RayRuntimeEnvException when the text is not valid JSON.
   void SetJsonStr(const std::string &name, const std::string &json_str) {
     try {
-      msgpack::sbuffer buffer;
-      internal::JsonToMsgpack::Parse(json_str, &buffer);
-      StoreAsJson(name, buffer);
+      fields_[name] = nlohmann::json::parse(json_str);
     } catch (const std::exception &e) {
-      throw internal::RayRuntimeEnvException("Failed to set the field " + name + ": " + e.what());
+      throw internal::RayRuntimeEnvException("Failed to set the field " + name +
+                                             " by json string: " + e.what());
     }
   }
 
   /// Gets a field as JSON text; throws RayRuntimeEnvException when the field is missing.
-  std::string GetJsonStr(const std::string &name) const {
-    auto it = fields_.find(name);
-    if (it == fields_.end()) {
-      throw internal::RayRuntimeEnvException("The field " + name + " not found.");
-    }
-    return it->second;
-  }
+  std::string GetJsonStr(const std::string &name) const { return Dump(Field(name)); }
 
   /// Whether the field is set.
-  bool Contains(const std::string &name) const { return fields_.count(name) > 0; }
+  bool Contains(const std::string &name) const { return fields_.contains(name); }
 
   /// Removes a field; returns true when it was set.
   bool Remove(const std::string &name) { return fields_.erase(name) > 0; }
@@ -72,57 +67,56 @@ class RuntimeEnv {
   /// Whether no field is set.
   bool Empty() const { return fields_.empty(); }
 
-  /// The fields as the text of a JSON object ({"name": value, ...}).
-  std::string SerializeToRuntimeEnvString() const {
-    std::string out = "{";
-    bool first = true;
-    for (const auto &field : fields_) {
-      if (!first) out += ',';
-      first = false;
-      out += internal::JsonQuote(field.first);
-      out += ':';
-      out += field.second;
-    }
-    out += '}';
-    return out;
-  }
+  /// The fields as the text of a JSON object ({"name": value, ...}, names in order); throws
+  /// RayRuntimeEnvException when a value cannot be written (a string that is not UTF-8).
+  std::string Serialize() const { return Dump(fields_); }
 
-  /// Same as SerializeToRuntimeEnvString().
-  std::string Serialize() const { return SerializeToRuntimeEnvString(); }
+  /// Same as Serialize().
+  std::string SerializeToRuntimeEnvString() const { return Serialize(); }
+
+  /// Ray's RuntimeEnvInfo message as JSON: {"serializedRuntimeEnv": Serialize()}.
+  std::string SerializeToRuntimeEnvInfo() const {
+    return Dump(nlohmann::json{{"serializedRuntimeEnv", Serialize()}});
+  }
 
   /// Builds a RuntimeEnv from the text of a JSON object; throws RayRuntimeEnvException when the
   /// text is not a JSON object.
   static RuntimeEnv Deserialize(const std::string &serialized_runtime_env) {
     RuntimeEnv env;
     try {
-      msgpack::sbuffer buffer;
-      internal::JsonToMsgpack::Parse(serialized_runtime_env, &buffer);
-      msgpack::object_handle handle = msgpack::unpack(buffer.data(), buffer.size());
-      const msgpack::object &o = handle.get();
-      if (o.type != msgpack::type::MAP) throw std::runtime_error("not a JSON object");
-      for (uint32_t i = 0; i < o.via.map.size; i++) {
-        const msgpack::object &key = o.via.map.ptr[i].key;
-        std::string json;
-        internal::MsgpackToJson(o.via.map.ptr[i].val, &json);
-        env.fields_[std::string(key.via.str.ptr, key.via.str.size)] = json;
+      env.fields_ = nlohmann::json::parse(serialized_runtime_env);
+      if (!env.fields_.is_object()) {
+        throw std::runtime_error(std::string("a JSON object is needed, not ") +
+                                 env.fields_.type_name());
       }
     } catch (const std::exception &e) {
-      throw internal::RayRuntimeEnvException("Failed to deserialize the runtime env: " +
-                                             std::string(e.what()));
+      throw internal::RayRuntimeEnvException("Failed to deserialize runtime env " +
+                                             serialized_runtime_env + ": " + e.what());
     }
     return env;
   }
 
  private:
-  /// Stores the msgpack value in buffer as the field's JSON text.
-  void StoreAsJson(const std::string &name, const msgpack::sbuffer &buffer) {
-    msgpack::object_handle handle = msgpack::unpack(buffer.data(), buffer.size());
-    std::string json;
-    internal::MsgpackToJson(handle.get(), &json);
-    fields_[name] = json;
+  /// The field's value; throws RayRuntimeEnvException when the field is missing.
+  const nlohmann::json &Field(const std::string &name) const {
+    auto it = fields_.find(name);
+    if (it == fields_.end()) {
+      throw internal::RayRuntimeEnvException("The field " + name + " not found.");
+    }
+    return *it;
   }
 
-  std::map<std::string, std::string> fields_;
+  /// value as JSON text; throws RayRuntimeEnvException when it holds a string that is not UTF-8.
+  static std::string Dump(const nlohmann::json &value) {
+    try {
+      return value.dump();
+    } catch (const std::exception &e) {
+      throw internal::RayRuntimeEnvException(std::string("Failed to serialize the runtime env: ") +
+                                             e.what());
+    }
+  }
+
+  nlohmann::json fields_ = nlohmann::json::object();
 };
 
 }  // namespace ray
