@@ -12,6 +12,7 @@ import (
 	"goray/resources"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
+	"goray/scheduling"
 )
 
 type actorState int
@@ -33,8 +34,9 @@ type actor struct {
 	maxRestarts    int
 	restarts       int
 	maxConcurrency int
-	resources      map[string]float64 // held while the actor lives
-	holding        bool
+	demand         resources.Set         // what it holds while it lives
+	alloc          *resources.Allocation // held from its start until it dies (nil: none)
+	seq            uint64                // creation order: pending actors start in it
 	state          actorState
 	cause          string
 	worker         *worker
@@ -90,18 +92,17 @@ func (r *Raylet) createActor(c *client, m *pb.CreateActor) {
 	a := &actor{
 		id: id, className: m.ClassName, name: m.Name, namespace: m.Namespace,
 		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency),
-		resources: map[string]float64{}, inflight: map[ids.ObjectID]*task{},
+		inflight: map[ids.ObjectID]*task{},
 	}
 	if a.maxConcurrency < 1 {
 		a.maxConcurrency = 1
 	}
-	if err := resources.Validate("invalid actor "+m.ClassName, m.Creation.Resources, resources.Demand); err != nil {
-		fail("%v", err)
+	if a.demand, err = resources.NewSet(m.Creation.Resources, resources.Demand); err != nil {
+		fail("invalid actor %s: %v", m.ClassName, err)
 		return
 	}
-	for k, v := range m.Creation.Resources {
-		a.resources[k] = v
-	}
+	r.actorSeq++
+	a.seq = r.actorSeq
 	m.Creation.CallerId = c.id[:]
 	a.creation = &task{spec: m.Creation, returnID: returnID, actor: a, isCreation: true}
 	r.holdTaskRefs(a.creation) // for the actor's life: a restart runs the factory again
@@ -122,26 +123,63 @@ func (r *Raylet) creationReady(a *actor) {
 	if a.state == actorDead {
 		return
 	}
-	if !a.holding {
-		if !fits(a.resources, r.total) {
+	if a.alloc == nil {
+		if r.place(a.demand).Status == scheduling.Infeasible {
 			if a.state != actorPending || !a.creation.infeasible {
 				a.creation.infeasible = true
-				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", a, a.resources, r.total)
+				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", a, a.demand, r.ledger.Total())
 			}
 			a.state = actorPending
-			r.pendingActors[a] = true
+			r.addPendingActor(a)
 			return
 		}
-		if !fits(a.resources, r.available) {
+		alloc, ok := r.ledger.Allocate(a.demand)
+		if !ok {
 			a.state = actorPending
-			r.pendingActors[a] = true
+			r.addPendingActor(a)
 			return
 		}
-		r.take(a.resources)
-		a.holding = true
+		a.alloc = alloc
 	}
-	delete(r.pendingActors, a)
+	r.removePendingActor(a)
 	r.queueActorStart(a)
+}
+
+// addPendingActor puts a among the actors waiting for resources, in creation order (once).
+// Called with r.mu held.
+func (r *Raylet) addPendingActor(a *actor) {
+	i := len(r.pendingActors)
+	for i > 0 && r.pendingActors[i-1].seq >= a.seq {
+		if r.pendingActors[i-1] == a {
+			return
+		}
+		i--
+	}
+	r.pendingActors = append(r.pendingActors, nil)
+	copy(r.pendingActors[i+1:], r.pendingActors[i:])
+	r.pendingActors[i] = a
+}
+
+// removePendingActor takes a out of the actors waiting for resources. Called with r.mu held.
+func (r *Raylet) removePendingActor(a *actor) {
+	for i, p := range r.pendingActors {
+		if p == a {
+			copy(r.pendingActors[i:], r.pendingActors[i+1:])
+			r.pendingActors[len(r.pendingActors)-1] = nil
+			r.pendingActors = r.pendingActors[:len(r.pendingActors)-1]
+			return
+		}
+	}
+}
+
+// startPendingActors starts, oldest first, the pending actors whose resources are free now.
+// Called with r.mu held.
+func (r *Raylet) startPendingActors() {
+	for _, a := range append([]*actor(nil), r.pendingActors...) {
+		if r.ledger.Fits(a.demand) {
+			r.creationReady(a)
+		}
+	}
 }
 
 // startActorProcess spawns the dedicated worker of an actor (counted in r.starts.actorSpawning).
@@ -344,11 +382,9 @@ func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
 	glog.Warningf("%s is dead: %s", a, cause)
 	a.state = actorDead
 	a.cause = cause
-	delete(r.pendingActors, a)
-	if a.holding {
-		r.give(a.resources)
-		a.holding = false
-	}
+	r.removePendingActor(a)
+	r.ledger.Release(a.alloc)
+	a.alloc = nil
 	if a.name != "" && r.named[actorKey{a.namespace, a.name}] == a {
 		delete(r.named, actorKey{a.namespace, a.name})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"goray/ids"
 	"goray/objstore"
+	"goray/resources"
 	"goray/rpc/batch"
 	"goray/rpc/inproc"
 	pb "goray/rpc/proto"
@@ -256,13 +257,12 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 			return nil
 		}
 		w.blocked = body.Blocked.Blocked
-		cpu := w.task.resources["CPU"]
 		if w.blocked {
 			r.blocked++
-			r.available["CPU"] += cpu
+			r.ledger.ReleasePart(w.task.alloc, resources.CPU) // a blocked worker lends its CPU
 		} else {
 			r.blocked--
-			r.available["CPU"] -= cpu
+			r.ledger.Reacquire(w.task.alloc, resources.CPU)
 		}
 		r.schedule()
 	case *pb.ClientMessage_CreateActor:
@@ -310,7 +310,7 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 		return fmt.Errorf("%s reported a result for a task it was not running", w)
 	}
 	w.task = nil
-	r.release(t, w.blocked)
+	r.release(t)
 	if w.blocked {
 		w.blocked = false
 		r.blocked--
@@ -324,7 +324,7 @@ func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
 		next := w.queued[0]
 		w.queued[0] = nil
 		w.queued = w.queued[1:]
-		r.take(next.resources)
+		next.alloc = r.ledger.AllocateAnyway(next.demand) // it runs already
 		w.task = next
 		r.schedule()
 	} else {

@@ -1,16 +1,12 @@
 package raylet
 
-import (
-	"sort"
-	"strconv"
-	"strings"
-)
+import "goray/resources"
 
 // schedClass is the ready tasks of one resource shape, in arrival order. Scheduling looks at each
 // class once, not at each task, so a long queue costs nothing per scheduling pass.
 type schedClass struct {
 	key        string
-	resources  map[string]float64
+	demand     resources.Set
 	tasks      []*task
 	infeasible bool // needs more than the node has in total (warned once)
 	pruned     bool // forgotten by the queue (see prune): its tasks find their class again
@@ -30,34 +26,17 @@ func newReadyQueue() *readyQueue {
 	return &readyQueue{classes: map[string]*schedClass{}}
 }
 
-// classKey is the canonical form of a resource shape.
-func classKey(res map[string]float64) string {
-	keys := make([]string, 0, len(res))
-	for k := range res {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(strconv.FormatFloat(res[k], 'g', -1, 64))
-		b.WriteByte(';')
-	}
-	return b.String()
-}
-
 func (q *readyQueue) class(t *task) *schedClass {
 	if t.class == nil || t.class.pruned {
 		var key string
 		if t.class != nil {
 			key = t.class.key
 		} else {
-			key = classKey(t.resources)
+			key = t.demand.String()
 		}
 		c := q.classes[key]
 		if c == nil {
-			c = &schedClass{key: key, resources: t.resources}
+			c = &schedClass{key: key, demand: t.demand}
 			q.classes[key] = c
 			q.order = append(q.order, c)
 		}

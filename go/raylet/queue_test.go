@@ -5,7 +5,11 @@ import (
 )
 
 func shapedTask(cpu float64) *task {
-	return &task{resources: map[string]float64{"CPU": cpu}}
+	demand, err := taskDemand(map[string]float64{"CPU": cpu})
+	if err != nil {
+		panic(err)
+	}
+	return &task{demand: demand}
 }
 
 // Classes without ready tasks are forgotten once there are many; their tasks, queued again, find

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand"
 	"net"
 	"os"
 	"sort"
@@ -26,6 +27,7 @@ import (
 	"goray/resources"
 	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
+	"goray/scheduling"
 	"goray/shm"
 )
 
@@ -53,7 +55,8 @@ type Config struct {
 type task struct {
 	spec        *pb.TaskSpec
 	returnID    ids.ObjectID
-	resources   map[string]float64
+	demand      resources.Set         // what it needs to run (one CPU unless it says otherwise)
+	alloc       *resources.Allocation // what it holds while it runs
 	retriesLeft int
 	missing     int // ObjectRef arguments not yet in the store
 	infeasible  bool
@@ -83,11 +86,17 @@ type Raylet struct {
 	listener   net.Listener
 	serveDone  chan struct{}
 
-	mu        sync.Mutex
-	stopped   bool
-	total     map[string]float64
-	available map[string]float64
-	workers   map[ids.UniqueID]*worker
+	mu      sync.Mutex
+	stopped bool
+	ledger  *resources.Ledger // the node's resources: totals and what is free (fixed point)
+	// policy decides where work runs, over view: the cluster as this node sees it (today: itself,
+	// its Available refreshed from the ledger when viewVersion is behind; see place).
+	policy      scheduling.Policy
+	view        scheduling.View
+	viewVersion uint64
+	// resErr is why the configured resources were refused (Start reports it).
+	resErr  error
+	workers map[ids.UniqueID]*worker
 	// spawning holds the ids of worker processes being started: their registration may arrive
 	// before the spawner records them in workers, and then waits on spawned.
 	spawning      map[ids.UniqueID]bool
@@ -110,7 +119,8 @@ type Raylet struct {
 	actors        map[ids.ActorID]*actor
 	named         map[actorKey]*actor // live named actors
 	deadActors    []*actor            // dead actors still in actors, oldest first (see actorDied)
-	pendingActors map[*actor]bool     // actors waiting for resources
+	pendingActors []*actor            // actors waiting for resources, in creation order
+	actorSeq      uint64              // actors created so far (their creation order)
 	actorWorkers  int                 // live worker processes dedicated to actors
 	starts        startControl        // how processes are started (see start.go)
 	deadLogs      []logFiles          // log files of dead workers kept, oldest first (see exit.go)
@@ -126,32 +136,34 @@ func New(cfg Config) *Raylet {
 	if _, ok := total["CPU"]; !ok {
 		total["CPU"] = 1
 	}
-	avail := map[string]float64{}
-	for k, v := range total {
-		avail[k] = v
+	totals, resErr := resources.NewSet(total, resources.Total)
+	if resErr != nil {
+		resErr = fmt.Errorf("node manager: resources: %w", resErr)
 	}
 	r := &Raylet{
-		cfg:           cfg,
-		nodeID:        ids.NewUniqueID(),
-		store:         objstore.NewMemoryStore(),
-		ctx:           ctx,
-		cancel:        cancel,
-		total:         total,
-		available:     avail,
-		workers:       map[ids.UniqueID]*worker{},
-		spawning:      map[ids.UniqueID]bool{},
-		ready:         newReadyQueue(),
-		waitingDeps:   map[ids.ObjectID][]*task{},
-		pending:       map[ids.ObjectID]*task{},
-		subscribers:   map[ids.ObjectID][]*client{},
-		refs:          map[ids.ObjectID]*objectRefs{},
-		shmObjs:       map[ids.ObjectID]*shmObject{},
-		clients:       map[*client]bool{},
-		actors:        map[ids.ActorID]*actor{},
-		named:         map[actorKey]*actor{},
-		pendingActors: map[*actor]bool{},
+		cfg:         cfg,
+		nodeID:      ids.NewUniqueID(),
+		store:       objstore.NewMemoryStore(),
+		ctx:         ctx,
+		cancel:      cancel,
+		ledger:      resources.NewLedger(totals),
+		policy:      scheduling.DefaultPolicy(rand.Intn),
+		resErr:      resErr,
+		workers:     map[ids.UniqueID]*worker{},
+		spawning:    map[ids.UniqueID]bool{},
+		ready:       newReadyQueue(),
+		waitingDeps: map[ids.ObjectID][]*task{},
+		pending:     map[ids.ObjectID]*task{},
+		subscribers: map[ids.ObjectID][]*client{},
+		refs:        map[ids.ObjectID]*objectRefs{},
+		shmObjs:     map[ids.ObjectID]*shmObject{},
+		clients:     map[*client]bool{},
+		actors:      map[ids.ActorID]*actor{},
+		named:       map[actorKey]*actor{},
 	}
 	r.spawned = sync.NewCond(&r.mu)
+	local := scheduling.NodeID(r.nodeID.Hex())
+	r.view = scheduling.View{Local: local, Nodes: []scheduling.Node{{ID: local, Total: totals, Available: totals, Alive: true}}}
 	r.starts.maxConcurrent = maxStartupConcurrency()
 	return r
 }
@@ -161,16 +173,12 @@ func (r *Raylet) NodeID() ids.UniqueID { return r.nodeID }
 
 // Resources returns the node's total resources.
 func (r *Raylet) Resources() map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range r.total {
-		out[k] = v
-	}
-	return out
+	return r.ledger.Total().Map()
 }
 
 // poolSize is the number of workers kept: one per whole CPU, at least one.
 func (r *Raylet) poolSize() int {
-	n := int(math.Floor(r.total["CPU"]))
+	n := int(math.Floor(r.ledger.Total().Get(resources.CPU).Float()))
 	if n < 1 {
 		n = 1
 	}
@@ -179,6 +187,9 @@ func (r *Raylet) poolSize() int {
 
 // Start listens on the socket and prestarts the worker pool.
 func (r *Raylet) Start() error {
+	if r.resErr != nil {
+		return r.resErr
+	}
 	_ = os.Remove(r.cfg.SocketPath)
 	lis, err := peercred.Listen(r.cfg.SocketPath)
 	if err != nil {
@@ -197,7 +208,7 @@ func (r *Raylet) Start() error {
 			glog.Errorf("node manager stopped serving: %v", err)
 		}
 	}()
-	glog.Infof("node manager %s listening on %s with resources %v", r.nodeID.Hex(), r.cfg.SocketPath, r.total)
+	glog.Infof("node manager %s listening on %s with resources %v", r.nodeID.Hex(), r.cfg.SocketPath, r.ledger.Total())
 	r.mu.Lock()
 	// The pool is prestarted in the background, at most maxConcurrent processes at a time; the
 	// rest of it starts when tasks wait for workers.
@@ -332,7 +343,7 @@ func (r *Raylet) workerEnded(w *worker, end exit) []logFiles {
 	w.queued = nil
 	if t := w.task; t != nil {
 		w.task = nil
-		r.release(t, w.blocked)
+		r.release(t)
 		if w.blocked {
 			r.blocked--
 		}
@@ -467,16 +478,11 @@ func (r *Raylet) validate(t *task) error {
 	if spec.FunctionName == "" {
 		return errors.New("invalid task: no function name")
 	}
-	if !resources.Valid(spec.Resources, resources.Demand) {
-		return resources.Validate("invalid task "+spec.FunctionName, spec.Resources, resources.Demand)
+	demand, err := taskDemand(spec.Resources)
+	if err != nil {
+		return fmt.Errorf("invalid task %s: %w", spec.FunctionName, err)
 	}
-	t.resources = map[string]float64{}
-	for k, v := range spec.Resources {
-		t.resources[k] = v
-	}
-	if _, ok := t.resources["CPU"]; !ok {
-		t.resources["CPU"] = 1
-	}
+	t.demand = demand
 	for _, a := range spec.Args {
 		if a.IsRef {
 			if _, err := ids.ObjectIDFromBytes(a.ObjectId); err != nil {
@@ -525,27 +531,24 @@ func (r *Raylet) argsReady(t *task) {
 	r.schedule()
 }
 
-// take counts resources as in use; give counts them free again. Called with r.mu held.
-func (r *Raylet) take(res map[string]float64) {
-	for k, v := range res {
-		r.available[k] -= v
-	}
-}
+// oneCPU is the demand of a task that names no resources (Ray's default for tasks).
+var oneCPU, _ = resources.NewSet(map[string]float64{resources.CPU: 1}, resources.Demand)
 
-func (r *Raylet) give(res map[string]float64) {
-	for k, v := range res {
-		r.available[k] += v
+// taskDemand is a task's demand: its resources, validated once, with one CPU unless it names a
+// CPU quantity.
+func taskDemand(res map[string]float64) (resources.Set, error) {
+	if len(res) == 0 {
+		return oneCPU, nil
 	}
-}
-
-// fits tells whether need fits in have.
-func fits(need, have map[string]float64) bool {
-	for k, v := range need {
-		if have[k]+1e-9 < v {
-			return false
+	if _, ok := res[resources.CPU]; !ok {
+		withCPU := make(map[string]float64, len(res)+1)
+		for k, v := range res {
+			withCPU[k] = v
 		}
+		withCPU[resources.CPU] = 1
+		res = withCPU
 	}
-	return true
+	return resources.NewSet(res, resources.Demand)
 }
 
 // schedule hands ready tasks to idle workers while resources allow, and starts workers when
@@ -555,25 +558,24 @@ func (r *Raylet) schedule() {
 		return
 	}
 	if len(r.pendingActors) > 0 {
-		for a := range r.pendingActors {
-			if fits(a.resources, r.available) {
-				r.creationReady(a)
-			}
-		}
+		r.startPendingActors()
 	}
 	feasibleWaiting := false // tasks wait that this node can run at all
 	for _, c := range r.ready.order {
 		if len(c.tasks) == 0 {
 			continue
 		}
-		if !fits(c.resources, r.total) {
+		d := r.place(c.demand)
+		if d.Status == scheduling.Infeasible {
 			if !c.infeasible {
 				c.infeasible = true
-				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(c.tasks[0]), c.resources, r.total)
+				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(c.tasks[0]), c.demand, r.ledger.Total())
 			}
 			continue
 		}
-		for len(c.tasks) > 0 && len(r.idle) > 0 && fits(c.resources, r.available) {
+		// Run here while there is room and a worker; a task the policy places elsewhere (or
+		// nowhere yet) waits in the queue.
+		for d.Status == scheduling.Run && d.Local && len(c.tasks) > 0 && len(r.idle) > 0 && r.ledger.Fits(c.demand) {
 			w := r.idle[0]
 			r.idle = r.idle[1:]
 			r.dispatch(w, c.pop())
@@ -592,12 +594,22 @@ func (r *Raylet) schedule() {
 	r.ready.prune()
 }
 
+// place asks the scheduling policy where work with this demand runs, over the cluster this node
+// sees. Called with r.mu held.
+func (r *Raylet) place(demand resources.Set) scheduling.Decision {
+	if v := r.ledger.Version(); v != r.viewVersion {
+		r.view.Nodes[0].Available = r.ledger.Available()
+		r.viewVersion = v
+	}
+	return r.policy.Schedule(scheduling.Request{Demand: demand}, r.view, "")
+}
+
 // runnableWaiting counts the ready tasks this node could run now if it had workers for them.
 // Called with r.mu held.
 func (r *Raylet) runnableWaiting() int {
 	n := 0
 	for _, c := range r.ready.order {
-		if len(c.tasks) > 0 && !c.infeasible && fits(c.resources, r.available) {
+		if len(c.tasks) > 0 && !c.infeasible && r.ledger.Fits(c.demand) {
 			n += len(c.tasks)
 		}
 	}
@@ -609,7 +621,7 @@ func (r *Raylet) dispatch(w *worker, t *task) {
 	if w.task != nil {
 		w.queued = append(w.queued, t) // pipelined: runs when the worker's task is done
 	} else {
-		r.take(t.resources)
+		t.alloc = r.ledger.AllocateAnyway(t.demand) // the caller checked that it fits
 		w.task = t
 	}
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: r.resolvedSpec(t)}}})
@@ -643,14 +655,11 @@ func (r *Raylet) resolvedSpec(t *task) *pb.TaskSpec {
 	return spec
 }
 
-// release gives a task's resources back; without the CPU when its worker already gave it back.
-func (r *Raylet) release(t *task, cpuAlreadyReleased bool) {
-	for k, v := range t.resources {
-		if k == "CPU" && cpuAlreadyReleased {
-			continue
-		}
-		r.available[k] += v
-	}
+// release gives back what a task holds (less the CPU its blocked worker lent already).
+// Called with r.mu held.
+func (r *Raylet) release(t *task) {
+	r.ledger.Release(t.alloc)
+	t.alloc = nil
 }
 
 // finish stores a task's result and wakes whoever waits for it. Called with r.mu held.
@@ -776,7 +785,7 @@ func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
 	if t := w.task; t != nil && back[string(t.spec.ReturnId)] {
 		// The node had moved the worker on to this task (its previous one was done), but the
 		// worker handed it back before starting it: the worker is idle.
-		r.release(t, w.blocked)
+		r.release(t)
 		if w.blocked {
 			w.blocked = false
 			r.blocked--
@@ -813,9 +822,10 @@ type Stats struct {
 func (r *Raylet) Stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	avail := map[string]float64{}
-	for k, v := range r.available {
-		avail[k] = v
+	avail := r.ledger.Total().Map()
+	free := r.ledger.Available()
+	for k := range avail {
+		avail[k] = free.Get(k).Float()
 	}
 	return Stats{Workers: len(r.workers), IdleWorkers: len(r.idle), ReadyTasks: r.ready.len(), PendingTasks: len(r.pending), Objects: r.store.Len(), Available: avail}
 }

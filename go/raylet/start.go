@@ -241,7 +241,7 @@ func (r *Raylet) chargeWaitingTasks(msg string) {
 	}
 	var failed []*task
 	for _, c := range r.ready.order {
-		if c.infeasible || len(c.tasks) == 0 || !fits(c.resources, r.available) {
+		if c.infeasible || len(c.tasks) == 0 || !r.ledger.Fits(c.demand) {
 			continue
 		}
 		keep := c.tasks[:0]

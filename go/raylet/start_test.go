@@ -283,7 +283,7 @@ func TestStartFailuresChargeWaitingTasksOncePerPause(t *testing.T) {
 	for i, retries := range []int{0, 1, 5} {
 		id := ids.NewTaskID().ReturnID(1)
 		tk := &task{spec: &pb.TaskSpec{FunctionName: fmt.Sprintf("F%d", i)}, returnID: id, retriesLeft: retries,
-			resources: map[string]float64{"CPU": 1}}
+			demand: oneCPU}
 		r.pending[id] = tk
 		r.ready.push(tk)
 		tasks = append(tasks, tk)

@@ -54,6 +54,8 @@ type Ledger struct {
 	// avail[i] is what is available of total.items[i]; it may go negative when Reacquire
 	// over-commits.
 	avail []Quantity
+	// version counts the changes of avail (see Version).
+	version uint64
 }
 
 // Allocation is what one Allocate took. Hand it back to the ledger's Release exactly once; further
@@ -81,6 +83,10 @@ func NewLedger(total Set) *Ledger {
 	}
 	return &Ledger{total: total, avail: avail}
 }
+
+// Version changes whenever what is available changes: a copy of Available stays current while
+// Version is the same.
+func (l *Ledger) Version() uint64 { return l.version }
 
 // Total returns the node's totals.
 func (l *Ledger) Total() Set { return l.total }
@@ -118,7 +124,20 @@ func (l *Ledger) Allocate(demand Set) (*Allocation, bool) {
 		l.avail[slot] -= q
 		return true
 	})
+	l.version++
 	return &Allocation{ledger: l, demand: demand}, true
+}
+
+// AllocateAnyway takes demand even when it does not fit now, over-committing the node like
+// Reacquire (Ray's allow_going_negative): for work that is running already, such as a task a
+// worker started from its own queue. Resources the node has none of are not taken.
+func (l *Ledger) AllocateAnyway(demand Set) *Allocation {
+	l.walk(demand, func(slot int, q Quantity) bool {
+		l.avail[slot] -= q
+		return true
+	})
+	l.version++
+	return &Allocation{ledger: l, demand: demand}
 }
 
 // Release gives back what a still holds (its demand, less any parts lent with ReleasePart) and
@@ -138,6 +157,7 @@ func (l *Ledger) Release(a *Allocation) bool {
 	})
 	a.released = true
 	a.lent = nil
+	l.version++
 	return true
 }
 
@@ -154,6 +174,7 @@ func (l *Ledger) ReleasePart(a *Allocation, name string) bool {
 	}
 	a.lent[i] = true
 	l.avail[slot] += a.demand.items[i].q
+	l.version++
 	return true
 }
 
@@ -168,6 +189,7 @@ func (l *Ledger) Reacquire(a *Allocation, name string) bool {
 	}
 	a.lent[i] = false
 	l.avail[slot] -= a.demand.items[i].q
+	l.version++
 	return true
 }
 

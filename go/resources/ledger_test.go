@@ -255,3 +255,25 @@ func BenchmarkLedgerAllocateRelease(b *testing.B) {
 		l.Release(a)
 	}
 }
+
+// AllocateAnyway over-commits, nothing else fits meanwhile, and releasing it restores the node.
+func TestLedgerAllocateAnyway(t *testing.T) {
+	l := NewLedger(set(t, Total, map[string]float64{"CPU": 2}))
+	two := set(t, Demand, map[string]float64{"CPU": 2})
+	a, ok := l.Allocate(two)
+	if !ok {
+		t.Fatal("2 CPUs do not fit in 2")
+	}
+	b := l.AllocateAnyway(set(t, Demand, map[string]float64{"CPU": 1}))
+	if l.Fits(set(t, Demand, map[string]float64{"CPU": 0.0001})) {
+		t.Fatal("something fits in an over-committed node")
+	}
+	if u := l.Utilization(); u != 1.5 {
+		t.Fatalf("utilisation %v, want 1.5", u)
+	}
+	l.Release(b)
+	l.Release(a)
+	if got := l.Available().Get("CPU"); got != FromFloat(2) {
+		t.Fatalf("available CPU %v after releasing everything, want 2", got)
+	}
+}
