@@ -2,7 +2,6 @@ package raylet
 
 import (
 	"fmt"
-	"syscall"
 
 	"github.com/golang/glog"
 
@@ -59,27 +58,27 @@ func (a *actor) String() string {
 // in either, NUL included, never make two pairs alike).
 type actorKey struct{ namespace, name string }
 
-func (r *Raylet) reply(c *client, rep *pb.Reply) {
+func (s *state) reply(c *client, rep *pb.Reply) {
 	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Reply{Reply: rep}})
 }
 
 // createActor registers an actor and starts its creation. Called with r.mu held.
-func (r *Raylet) createActor(c *client, m *pb.CreateActor) {
+func (s *state) createActor(c *client, m *pb.CreateActor) {
 	fail := func(format string, args ...interface{}) {
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: fmt.Sprintf(format, args...)})
+		s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: fmt.Sprintf(format, args...)})
 	}
 	id, err := ids.UniqueIDFromBytes(m.ActorId)
 	if err != nil || m.Creation == nil || m.Creation.FunctionName == "" {
 		fail("invalid actor creation: %v", err)
 		return
 	}
-	if _, exists := r.actors[id]; exists {
+	if _, exists := s.actors[id]; exists {
 		fail("actor %s exists already", id.Hex())
 		return
 	}
 	key := actorKey{m.Namespace, m.Name}
 	if m.Name != "" {
-		if other := r.named[key]; other != nil {
+		if other := s.named[key]; other != nil {
 			fail("an actor named %q already exists in namespace %q", m.Name, m.Namespace)
 			return
 		}
@@ -101,72 +100,72 @@ func (r *Raylet) createActor(c *client, m *pb.CreateActor) {
 		fail("invalid actor %s: %v", m.ClassName, err)
 		return
 	}
-	r.actorSeq++
-	a.seq = r.actorSeq
+	s.actorSeq++
+	a.seq = s.actorSeq
 	m.Creation.CallerId = c.id[:]
 	a.creation = &task{spec: m.Creation, returnID: returnID, actor: a, isCreation: true}
-	r.holdTaskRefs(a.creation) // for the actor's life: a restart runs the factory again
-	r.actors[id] = a
+	s.holdTaskRefs(a.creation) // for the actor's life: a restart runs the factory again
+	s.actors[id] = a
 	if m.Name != "" {
-		r.named[key] = a
+		s.named[key] = a
 	}
-	r.reply(c, &pb.Reply{RequestId: m.RequestId, ActorId: id[:], ClassName: a.className, Found: true})
+	s.reply(c, &pb.Reply{RequestId: m.RequestId, ActorId: id[:], ClassName: a.className, Found: true})
 	glog.Infof("%s: creating with %s", a, m.Creation.FunctionName)
-	if r.trackDeps(a.creation) && a.creation.missing == 0 {
-		r.argsReady(a.creation)
+	if s.trackDeps(a.creation) && a.creation.missing == 0 {
+		s.argsReady(a.creation)
 	}
 }
 
 // creationReady starts an actor whose factory arguments exist: it takes its resources and gets a
 // process of its own. Called with r.mu held.
-func (r *Raylet) creationReady(a *actor) {
+func (s *state) creationReady(a *actor) {
 	if a.state == actorDead {
 		return
 	}
 	if a.alloc == nil {
-		if r.place(a.demand).Status == scheduling.Infeasible {
+		if s.place(a.demand).Status == scheduling.Infeasible {
 			if a.state != actorPending || !a.creation.infeasible {
 				a.creation.infeasible = true
-				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", a, a.demand, r.ledger.Total())
+				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", a, a.demand, s.ledger.Total())
 			}
 			a.state = actorPending
-			r.addPendingActor(a)
+			s.addPendingActor(a)
 			return
 		}
-		alloc, ok := r.ledger.Allocate(a.demand)
+		alloc, ok := s.ledger.Allocate(a.demand)
 		if !ok {
 			a.state = actorPending
-			r.addPendingActor(a)
+			s.addPendingActor(a)
 			return
 		}
 		a.alloc = alloc
 	}
-	r.removePendingActor(a)
-	r.queueActorStart(a)
+	s.removePendingActor(a)
+	s.queueActorStart(a)
 }
 
 // addPendingActor puts a among the actors waiting for resources, in creation order (once).
 // Called with r.mu held.
-func (r *Raylet) addPendingActor(a *actor) {
-	i := len(r.pendingActors)
-	for i > 0 && r.pendingActors[i-1].seq >= a.seq {
-		if r.pendingActors[i-1] == a {
+func (s *state) addPendingActor(a *actor) {
+	i := len(s.pendingActors)
+	for i > 0 && s.pendingActors[i-1].seq >= a.seq {
+		if s.pendingActors[i-1] == a {
 			return
 		}
 		i--
 	}
-	r.pendingActors = append(r.pendingActors, nil)
-	copy(r.pendingActors[i+1:], r.pendingActors[i:])
-	r.pendingActors[i] = a
+	s.pendingActors = append(s.pendingActors, nil)
+	copy(s.pendingActors[i+1:], s.pendingActors[i:])
+	s.pendingActors[i] = a
 }
 
 // removePendingActor takes a out of the actors waiting for resources. Called with r.mu held.
-func (r *Raylet) removePendingActor(a *actor) {
-	for i, p := range r.pendingActors {
+func (s *state) removePendingActor(a *actor) {
+	for i, p := range s.pendingActors {
 		if p == a {
-			copy(r.pendingActors[i:], r.pendingActors[i+1:])
-			r.pendingActors[len(r.pendingActors)-1] = nil
-			r.pendingActors = r.pendingActors[:len(r.pendingActors)-1]
+			copy(s.pendingActors[i:], s.pendingActors[i+1:])
+			s.pendingActors[len(s.pendingActors)-1] = nil
+			s.pendingActors = s.pendingActors[:len(s.pendingActors)-1]
 			return
 		}
 	}
@@ -174,45 +173,12 @@ func (r *Raylet) removePendingActor(a *actor) {
 
 // startPendingActors starts, oldest first, the pending actors whose resources are free now.
 // Called with r.mu held.
-func (r *Raylet) startPendingActors() {
-	for _, a := range append([]*actor(nil), r.pendingActors...) {
-		if r.ledger.Fits(a.demand) {
-			r.creationReady(a)
+func (s *state) startPendingActors() {
+	for _, a := range append([]*actor(nil), s.pendingActors...) {
+		if s.ledger.Fits(a.demand) {
+			s.creationReady(a)
 		}
 	}
-}
-
-// startActorProcess spawns the dedicated worker of an actor (counted in r.starts.actorSpawning).
-func (r *Raylet) startActorProcess(a *actor) {
-	w, err := r.spawnWorker()
-	r.mu.Lock()
-	r.starts.actorSpawning--
-	if err != nil {
-		r.startFailed(err.Error())
-		r.actorStartFailed(a, fmt.Sprintf("The actor could not start a process: %v", err))
-		r.schedule()
-		r.mu.Unlock()
-		return
-	}
-	if r.stopped || a.state == actorDead {
-		r.spawnDoneLocked(w.id)
-		r.schedule() // its start slot is free
-		r.mu.Unlock()
-		_ = w.cmd.Process.Signal(syscall.SIGKILL)
-		_ = w.cmd.Wait()
-		removeWorkerLogs([]logFiles{{out: w.stdoutPath, err: w.stderrPath}})
-		return
-	}
-	w.actor = a
-	a.worker = w
-	r.workers[w.id] = w
-	r.actorWorkers++
-	r.watchRegistration(w)
-	r.spawnDoneLocked(w.id)
-	r.mu.Unlock()
-	glog.Infof("%s: started its process %s", a, w)
-	r.wg.Add(1)
-	go r.reap(w)
 }
 
 // maxActorStartFailures is how many times in a row an actor's process may fail to start (or die
@@ -222,32 +188,43 @@ const maxActorStartFailures = 10
 
 // actorStartFailed deals with an actor whose process could not start or died before connecting:
 // it restarts while it may (each attempt uses a restart), or dies. Called with r.mu held.
-func (r *Raylet) actorStartFailed(a *actor, cause string) {
+func (s *state) actorStartFailed(a *actor, cause string) {
 	a.startFailures++
 	if a.startFailures >= maxActorStartFailures {
 		a.worker = nil
-		r.actorDied(a, fmt.Sprintf("The actor's process could not start %d times in a row; the last time: %s", a.startFailures, cause), false)
+		s.actorDied(a, fmt.Sprintf("The actor's process could not start %d times in a row; the last time: %s", a.startFailures, cause), false)
 		return
 	}
-	r.actorLost(a, cause, true)
+	s.actorLost(a, cause, true)
 }
 
 // actorWorkerRegistered sends the creation task to an actor's new process. Called with r.mu held.
-func (r *Raylet) actorWorkerRegistered(w *worker) {
+func (s *state) actorWorkerRegistered(w *worker) {
 	a := w.actor
 	if a.state == actorDead || a.worker != w {
-		r.kill(w) // the actor died while its process started
+		s.kill(w) // the actor died while its process started
 		return
 	}
 	a.startFailures = 0
-	spec := r.resolvedSpec(a.creation)
+	s.sendCreation(a)
+}
+
+// sendCreation sends an actor's factory call to its registered process, once the factory's
+// arguments can be read (a spilled one is read back first; argsReady then calls again).
+// Called with the node's lock held.
+func (s *state) sendCreation(a *actor) {
+	w := a.worker
+	if !s.argsResident(a.creation) {
+		return
+	}
+	spec := s.resolvedSpec(a.creation)
 	spec.Restarted = a.restarts > 0
 	spec.MaxConcurrency = int32(a.maxConcurrency)
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
 }
 
 // actorTaskDone takes an actor worker's result. Called with r.mu held.
-func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
+func (s *state) actorTaskDone(w *worker, done *pb.TaskDone) error {
 	a := w.actor
 	if a.worker != w {
 		return nil // a process being killed; its calls were failed already
@@ -255,13 +232,13 @@ func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
 	if string(done.ReturnId) == string(a.creation.returnID[:]) && a.state == actorStarting {
 		if done.Result != nil && done.Result.Kind != objstore.KindValue {
 			a.noRestart = true
-			r.actorDied(a, actorrule.CreationFailed(string(done.Result.Data)), true)
-			r.kill(w)
+			s.actorDied(a, actorrule.CreationFailed(string(done.Result.Data)), true)
+			s.kill(w)
 			return nil
 		}
 		a.state = actorAlive
 		glog.Infof("%s is alive in %s", a, w)
-		r.dispatchActor(a)
+		s.dispatchActor(a)
 		return nil
 	}
 	ret, err := ids.ObjectIDFromBytes(done.ReturnId)
@@ -273,36 +250,36 @@ func (r *Raylet) actorTaskDone(w *worker, done *pb.TaskDone) error {
 		return fmt.Errorf("%s reported a result for a call it was not running", w)
 	}
 	delete(a.inflight, ret)
-	r.finish(t, r.resultFromWorker(w.client, t.returnID, wire.ObjectFromProto(done.Result)))
-	r.dispatchActor(a)
+	s.finish(t, s.resultFromWorker(w.client, t.returnID, wire.ObjectFromProto(done.Result)))
+	s.dispatchActor(a)
 	return nil
 }
 
 // actorCall accepts a method call. Called with r.mu held.
-func (r *Raylet) actorCall(spec *pb.TaskSpec) {
+func (s *state) actorCall(spec *pb.TaskSpec) {
 	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
 	if err != nil {
 		glog.Errorf("dropping an actor call with a bad return id: %v", err)
 		return
 	}
 	id, _ := ids.UniqueIDFromBytes(spec.ActorId)
-	a := r.actors[id]
+	a := s.actors[id]
 	t := &task{spec: spec, returnID: returnID, actor: a}
-	r.pending[returnID] = t
-	r.holdTaskRefs(t)
+	s.pending[returnID] = t
+	s.holdTaskRefs(t)
 	if a == nil {
-		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(fmt.Sprintf("No actor %x exists on this node (the node remembers the last %d dead actors)", spec.ActorId, maxDeadActors))})
+		s.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(fmt.Sprintf("No actor %x exists on this node (the node remembers the last %d dead actors)", spec.ActorId, maxDeadActors))})
 		return
 	}
 	if a.state == actorDead {
-		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(a.cause)})
+		s.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(a.cause)})
 		return
 	}
-	if !r.trackDeps(t) {
+	if !s.trackDeps(t) {
 		return
 	}
 	a.queue = append(a.queue, t)
-	r.dispatchActor(a)
+	s.dispatchActor(a)
 }
 
 // actorPipelineDepth is how many calls beyond max_concurrency an actor's process may hold
@@ -311,25 +288,25 @@ func (r *Raylet) actorCall(spec *pb.TaskSpec) {
 const actorPipelineDepth = 64
 
 // dispatchActor sends queued calls, in order, while the actor has room. Called with r.mu held.
-func (r *Raylet) dispatchActor(a *actor) {
+func (s *state) dispatchActor(a *actor) {
 	for a.state == actorAlive && len(a.inflight) < a.maxConcurrency+actorPipelineDepth && len(a.queue) > 0 {
 		t := a.queue[0]
-		if t.missing > 0 {
-			return
+		if t.missing > 0 || !s.argsResident(t) {
+			return // in order: the calls behind it wait too
 		}
 		a.queue = a.queue[1:]
-		if errObj := r.failedArg(t); errObj != nil {
-			r.finish(t, errObj)
+		if errObj := s.failedArg(t); errObj != nil {
+			s.finish(t, errObj)
 			continue
 		}
 		a.inflight[t.returnID] = t
-		a.worker.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: r.resolvedSpec(t)}}})
+		a.worker.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: s.resolvedSpec(t)}}})
 	}
 }
 
 // actorProcessDied handles the end of an actor's process. Called with r.mu held.
-func (r *Raylet) actorProcessDied(w *worker, end exit) {
-	r.actorWorkers--
+func (s *state) actorProcessDied(w *worker, end exit) {
+	s.actorWorkers--
 	a := w.actor
 	if a.worker != w {
 		return // already dealt with when it was killed
@@ -337,15 +314,15 @@ func (r *Raylet) actorProcessDied(w *worker, end exit) {
 	if w.client == nil && !w.killedByNode {
 		// It never connected: it restarts (within max_restarts, and a bound on such failures in
 		// a row), after the back-off when many processes fail in a row (see start.go).
-		r.actorStartFailed(a, fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt))
+		s.actorStartFailed(a, fmt.Sprintf("The actor's process %s %s before connecting to the node. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt))
 		return
 	}
-	r.actorLost(a, fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt), true)
+	s.actorLost(a, fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt), true)
 }
 
 // actorLost detaches an actor from its process (dead or being killed): calls in flight fail,
 // and the actor restarts if it may, or dies. Called with r.mu held.
-func (r *Raylet) actorLost(a *actor, cause string, mayRestart bool) {
+func (s *state) actorLost(a *actor, cause string, mayRestart bool) {
 	a.worker = nil
 	if a.state == actorDead {
 		return
@@ -358,54 +335,54 @@ func (r *Raylet) actorLost(a *actor, cause string, mayRestart bool) {
 	}
 	for ret, t := range a.inflight {
 		delete(a.inflight, ret)
-		r.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)})
+		s.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)})
 	}
 	restartsLeft := a.maxRestarts == -1 || a.restarts < a.maxRestarts
 	if !a.exiting && !a.noRestart && restartsLeft && mayRestart {
 		a.restarts++
 		glog.Warningf("%s: restarting (%d of %d): %s", a, a.restarts, a.maxRestarts, cause)
-		r.queueActorStart(a)
+		s.queueActorStart(a)
 		return
 	}
 	if !a.noRestart && !a.exiting && mayRestart && a.state != actorDead {
 		cause = "The actor was killed and has no restarts left (max_restarts reached). " + cause
 	}
-	r.actorDied(a, cause, false)
+	s.actorDied(a, cause, false)
 }
 
 // actorDied marks an actor dead for good: its resources go back, its name is free, its queued
 // calls fail with cause. Called with r.mu held.
-func (r *Raylet) actorDied(a *actor, cause string, killProcess bool) {
+func (s *state) actorDied(a *actor, cause string, killProcess bool) {
 	if a.state == actorDead {
 		return
 	}
 	glog.Warningf("%s is dead: %s", a, cause)
 	a.state = actorDead
 	a.cause = cause
-	r.removePendingActor(a)
-	r.ledger.Release(a.alloc)
+	s.removePendingActor(a)
+	s.ledger.Release(a.alloc)
 	a.alloc = nil
-	if a.name != "" && r.named[actorKey{a.namespace, a.name}] == a {
-		delete(r.named, actorKey{a.namespace, a.name})
+	if a.name != "" && s.named[actorKey{a.namespace, a.name}] == a {
+		delete(s.named, actorKey{a.namespace, a.name})
 	}
-	delete(r.pending, a.creation.returnID)
-	r.unpinTaskArgs(a.creation)
-	r.releaseTaskRefs(a.creation)
+	delete(s.pending, a.creation.returnID)
+	s.unpinTaskArgs(a.creation)
+	s.releaseTaskRefs(a.creation)
 	died := &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)}
 	for ret, t := range a.inflight {
 		delete(a.inflight, ret)
-		r.finish(t, died)
+		s.finish(t, died)
 	}
 	queue := a.queue
 	a.queue = nil
 	for _, t := range queue {
-		r.finish(t, died)
+		s.finish(t, died)
 	}
 	if killProcess && a.worker != nil {
-		r.kill(a.worker)
+		s.kill(a.worker)
 	}
-	r.buryActor(a)
-	r.schedule()
+	s.buryActor(a)
+	s.schedule()
 }
 
 // maxDeadActors is how many dead actors the node remembers (calls on them fail with the cause of
@@ -416,36 +393,36 @@ var maxDeadActors = 10000
 // buryActor keeps what a dead actor needs to answer for itself (its id, names and cause), drops
 // the rest (its factory's arguments, queues), and forgets the oldest dead actors beyond
 // maxDeadActors. Called with r.mu held.
-func (r *Raylet) buryActor(a *actor) {
+func (s *state) buryActor(a *actor) {
 	a.creation.spec = &pb.TaskSpec{FunctionName: a.creation.spec.FunctionName, ReturnId: a.creation.spec.ReturnId}
 	a.creation.heldRefs, a.creation.pinned, a.creation.spilledArgs = nil, nil, nil
 	a.inflight, a.queue = nil, nil
-	r.deadActors = append(r.deadActors, a)
-	for len(r.deadActors) > maxDeadActors {
-		old := r.deadActors[0]
-		r.deadActors[0] = nil
-		r.deadActors = r.deadActors[1:]
-		if r.actors[old.id] == old {
-			delete(r.actors, old.id)
+	s.deadActors = append(s.deadActors, a)
+	for len(s.deadActors) > maxDeadActors {
+		old := s.deadActors[0]
+		s.deadActors[0] = nil
+		s.deadActors = s.deadActors[1:]
+		if s.actors[old.id] == old {
+			delete(s.actors, old.id)
 		}
 	}
 }
 
 // killActor kills an actor's process; the reaper restarts or buries it. The caller learns of an
 // actor this node never had (actorrule.Kill). Called with r.mu held.
-func (r *Raylet) killActor(c *client, m *pb.KillActor) {
+func (s *state) killActor(c *client, m *pb.KillActor) {
 	id, err := ids.UniqueIDFromBytes(m.ActorId)
 	if err != nil {
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: fmt.Sprintf("kill actor: %v", err)})
+		s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: fmt.Sprintf("kill actor: %v", err)})
 		return
 	}
-	a := r.actors[id]
+	a := s.actors[id]
 	outcome := actorrule.Kill(a != nil, a != nil && a.state == actorDead)
 	if outcome == actorrule.KillUnknownActor {
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: actorrule.UnknownActor(id.Hex())})
+		s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: actorrule.UnknownActor(id.Hex())})
 		return
 	}
-	r.reply(c, &pb.Reply{RequestId: m.RequestId})
+	s.reply(c, &pb.Reply{RequestId: m.RequestId})
 	if outcome == actorrule.KillNothing {
 		return
 	}
@@ -454,22 +431,22 @@ func (r *Raylet) killActor(c *client, m *pb.KillActor) {
 	}
 	if w := a.worker; w != nil {
 		glog.Infof("%s: killing its process %s (no_restart=%v)", a, w, m.NoRestart)
-		r.kill(w)
+		s.kill(w)
 		// Calls submitted from now on go to the next instance, or fail, never to this process.
-		r.actorLost(a, actorrule.CauseKilledRestart, true)
+		s.actorLost(a, actorrule.CauseKilledRestart, true)
 		return
 	}
 	if m.NoRestart || a.state == actorPending {
-		r.actorDied(a, actorrule.CauseKilled, false)
+		s.actorDied(a, actorrule.CauseKilled, false)
 	}
 }
 
 // getActor answers a named-actor lookup. Called with r.mu held.
-func (r *Raylet) getActor(c *client, m *pb.GetActor) {
-	a := r.named[actorKey{m.Namespace, m.Name}]
+func (s *state) getActor(c *client, m *pb.GetActor) {
+	a := s.named[actorKey{m.Namespace, m.Name}]
 	if a == nil || a.state == actorDead {
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, Found: false})
+		s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: false})
 		return
 	}
-	r.reply(c, &pb.Reply{RequestId: m.RequestId, Found: true, ActorId: a.id[:], ClassName: a.className})
+	s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: true, ActorId: a.id[:], ClassName: a.className})
 }

@@ -26,9 +26,14 @@ type client struct {
 	isDriver bool
 	pid      int32
 	worker   *worker
-	sender   *batch.Sender[*pb.ServerMessage]
+	out      outbox                    // its messages, sent by a goroutine of its own
 	held     map[ids.ObjectID]struct{} // objects it holds refs to (see refs.go)
 	pins     map[ids.ObjectID]int      // shared-memory objects it may be reading (see shmstore.go)
+}
+
+// outbox queues a client's messages without blocking (a batch.Sender drains it to the stream).
+type outbox interface {
+	Queue(m *pb.ServerMessage) error
 }
 
 func (c *client) String() string {
@@ -39,7 +44,7 @@ func (c *client) String() string {
 }
 
 func (c *client) send(m *pb.ServerMessage) {
-	if err := c.sender.Queue(m); err != nil {
+	if err := c.out.Queue(m); err != nil {
 		glog.V(1).Infof("dropping a message to %s: %v", c, err)
 	}
 }
@@ -108,12 +113,17 @@ func (d *directStream) Send(b *pb.ClientBatch) error {
 	if d.c == nil {
 		return io.EOF
 	}
-	d.r.mu.Lock()
-	defer d.r.mu.Unlock()
-	if d.r.stopped || !d.r.clients[d.c] {
+	gone := false
+	d.r.do(func(s *state) {
+		if s.stopped || !s.clients[d.c] {
+			gone = true
+			return
+		}
+		s.handle(d.c, b.Messages)
+	})
+	if gone {
 		return io.EOF
 	}
-	d.r.handle(d.c, b.Messages)
 	return nil
 }
 
@@ -139,118 +149,125 @@ func (r *Raylet) serve(stream pb.NodeManager_ConnectServer, registered func(*cli
 		return status.Errorf(codes.InvalidArgument, "register: %v", err)
 	}
 	c := &client{id: id, isDriver: reg.IsDriver, pid: reg.Pid, held: map[ids.ObjectID]struct{}{}}
-	c.sender = batch.NewSender(func(msgs []*pb.ServerMessage) error {
+	sender := batch.NewSender(func(msgs []*pb.ServerMessage) error {
 		return stream.Send(&pb.ServerBatch{Messages: msgs})
 	})
-	defer c.sender.Close()
+	defer sender.Close()
+	c.out = sender
 
-	r.mu.Lock()
-	if r.stopped {
-		r.mu.Unlock()
-		return status.Error(codes.Unavailable, "node is shutting down")
-	}
-	if !reg.IsDriver {
-		w := r.awaitSpawn(id)
-		if r.stopped {
-			r.mu.Unlock()
-			return status.Error(codes.Unavailable, "node is shutting down")
+	var refused error
+	r.do(func(s *state) {
+		if s.stopped {
+			refused = status.Error(codes.Unavailable, "node is shutting down")
+			return
 		}
-		if w == nil || w.client != nil {
-			r.mu.Unlock()
-			glog.Warningf("refused a worker registration with unknown id %s from pid %d", id.Hex(), reg.Pid)
-			return status.Errorf(codes.PermissionDenied, "worker %s was not started by this node", id.Hex())
+		var w *worker
+		if !reg.IsDriver {
+			w = r.awaitSpawn(id)
+			if s.stopped {
+				refused = status.Error(codes.Unavailable, "node is shutting down")
+				return
+			}
+			if w == nil || w.client != nil {
+				glog.Warningf("refused a worker registration with unknown id %s from pid %d", id.Hex(), reg.Pid)
+				refused = status.Errorf(codes.PermissionDenied, "worker %s was not started by this node", id.Hex())
+				return
+			}
 		}
-		w.client = c
-		c.worker = w
-		if w.registerTimer != nil {
-			w.registerTimer.Stop()
+		s.connected(c, w, first.Messages[1:])
+		if registered != nil {
+			registered(c)
 		}
-		r.startSucceeded()
+	})
+	if refused != nil {
+		return refused
 	}
-	r.clients[c] = true
-	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: r.registered()}})
-	if w := c.worker; w != nil {
-		if w.actor != nil {
-			r.actorWorkerRegistered(w)
-			r.schedule() // a start slot is free
-		} else {
-			r.workerIdle(w)
-		}
-	}
-	r.handle(c, first.Messages[1:])
-	if registered != nil {
-		registered(c)
-	}
-	r.mu.Unlock()
 	glog.V(1).Infof("%s connected", c)
 
 	for {
 		b, err := stream.Recv()
 		if err != nil {
-			r.disconnect(c, err)
+			r.do(func(s *state) { s.clientGone(c, err) })
 			return nil
 		}
-		r.mu.Lock()
-		r.handle(c, b.Messages)
-		r.mu.Unlock()
+		r.do(func(s *state) { s.handle(c, b.Messages) })
 	}
 }
 
-// disconnect forgets a client whose stream ended; a worker's process is stopped, and its reaper
-// deals with the task it ran.
-func (r *Raylet) disconnect(c *client, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.clients, c)
-	r.dropHolder(c)
-	r.dropShmClient(c)
-	if w := c.worker; w != nil && !w.exited && !r.stopped {
+// connected is the event of a client's registration (w: the node's worker process it is, nil for
+// a driver), with the messages that came with it.
+func (s *state) connected(c *client, w *worker, msgs []*pb.ClientMessage) {
+	if w != nil {
+		w.client = c
+		c.worker = w
+		s.startSucceeded()
+	}
+	s.clients[c] = true
+	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: s.registered()}})
+	if w != nil {
+		if w.actor != nil {
+			s.actorWorkerRegistered(w)
+			s.schedule() // a start slot is free
+		} else {
+			s.workerIdle(w)
+		}
+	}
+	s.handle(c, msgs)
+}
+
+// clientGone is the event of a client's stream ending: the node forgets it, and a worker's
+// process is stopped (its reaper deals with the task it ran).
+func (s *state) clientGone(c *client, err error) {
+	delete(s.clients, c)
+	s.dropHolder(c)
+	s.dropShmClient(c)
+	if w := c.worker; w != nil && !w.exited && !s.stopped {
 		glog.Warningf("%s closed its stream (%v); stopping it", w, err)
-		r.removeIdle(w)
-		r.kill(w)
+		s.removeIdle(w)
+		s.kill(w)
 	}
 }
 
 // handle applies a batch of messages from c. Called with r.mu held.
-func (r *Raylet) handle(c *client, msgs []*pb.ClientMessage) {
+func (s *state) handle(c *client, msgs []*pb.ClientMessage) {
 	for _, m := range msgs {
-		if err := r.handleOne(c, m); err != nil {
+		if err := s.handleOne(c, m); err != nil {
 			glog.Warningf("bad message from %s: %v", c, err)
 		}
 	}
 }
 
-func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
+func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 	switch body := m.Body.(type) {
 	case *pb.ClientMessage_Submit:
 		body.Submit.CallerId = c.id[:]
 		if ret, err := ids.ObjectIDFromBytes(body.Submit.ReturnId); err == nil {
-			r.addHolder(c, ret)
+			s.addHolder(c, ret)
 		}
-		r.submit(body.Submit)
+		s.submit(body.Submit)
 	case *pb.ClientMessage_Put:
 		id, err := ids.ObjectIDFromBytes(body.Put.ObjectId)
 		if err != nil {
 			return fmt.Errorf("put: %w", err)
 		}
-		r.addHolder(c, id)
-		r.putObject(id, wire.ObjectFromProto(body.Put.Object))
+		s.addHolder(c, id)
+		s.putObject(id, wire.ObjectFromProto(body.Put.Object))
 	case *pb.ClientMessage_Subscribe:
 		for _, raw := range body.Subscribe.ObjectIds {
 			id, err := ids.ObjectIDFromBytes(raw)
 			if err != nil {
 				return fmt.Errorf("subscribe: %w", err)
 			}
-			if obj, ok := r.store.Get(id); ok {
-				r.sendObjectTo(c, id, obj)
-			} else if _, ok := r.pending[id]; ok {
-				r.subscribers[id] = append(r.subscribers[id], c)
+			if obj, ok := s.store.Get(id); ok {
+				s.sendObjectTo(c, id, obj)
+			} else if _, ok := s.pending[id]; ok {
+				s.subscribers[id] = append(s.subscribers[id], c)
 			} else {
 				c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Object{Object: &pb.ObjectReady{ObjectId: id[:], Unknown: true}}})
 			}
 		}
 	case *pb.ClientMessage_Done:
-		return r.taskDone(c, body.Done)
+		return s.taskDone(c, body.Done)
 	case *pb.ClientMessage_Blocked:
 		w := c.worker
 		if w == nil || w.task == nil || w.blocked == body.Blocked.Blocked {
@@ -258,19 +275,19 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 		}
 		w.blocked = body.Blocked.Blocked
 		if w.blocked {
-			r.blocked++
-			r.ledger.ReleasePart(w.task.alloc, resources.CPU) // a blocked worker lends its CPU
+			s.blocked++
+			s.ledger.ReleasePart(w.task.alloc, resources.CPU) // a blocked worker lends its CPU
 		} else {
-			r.blocked--
-			r.ledger.Reacquire(w.task.alloc, resources.CPU)
+			s.blocked--
+			s.ledger.Reacquire(w.task.alloc, resources.CPU)
 		}
-		r.schedule()
+		s.schedule()
 	case *pb.ClientMessage_CreateActor:
-		r.createActor(c, body.CreateActor)
+		s.createActor(c, body.CreateActor)
 	case *pb.ClientMessage_KillActor:
-		r.killActor(c, body.KillActor)
+		s.killActor(c, body.KillActor)
 	case *pb.ClientMessage_GetActor:
-		r.getActor(c, body.GetActor)
+		s.getActor(c, body.GetActor)
 	case *pb.ClientMessage_ActorExiting:
 		if c.worker == nil || c.worker.actor == nil {
 			return errors.New("actor exit from a process that hosts no actor")
@@ -280,15 +297,15 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 		if c.worker == nil {
 			return errors.New("a driver returned tasks")
 		}
-		r.returned(c.worker, body.ReturnTasks.ReturnIds)
+		s.returned(c.worker, body.ReturnTasks.ReturnIds)
 	case *pb.ClientMessage_UpdateRefs:
-		return r.updateRefs(c, body.UpdateRefs)
+		return s.updateRefs(c, body.UpdateRefs)
 	case *pb.ClientMessage_CreateObject:
-		r.createObject(c, body.CreateObject)
+		s.createObject(c, body.CreateObject)
 	case *pb.ClientMessage_SealObject:
-		return r.sealObject(c, body.SealObject)
+		return s.sealObject(c, body.SealObject)
 	case *pb.ClientMessage_ReleaseObjects:
-		return r.releaseObjects(c, body.ReleaseObjects)
+		return s.releaseObjects(c, body.ReleaseObjects)
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:
@@ -297,48 +314,48 @@ func (r *Raylet) handleOne(c *client, m *pb.ClientMessage) error {
 	return nil
 }
 
-func (r *Raylet) taskDone(c *client, done *pb.TaskDone) error {
+func (s *state) taskDone(c *client, done *pb.TaskDone) error {
 	w := c.worker
 	if w == nil {
 		return errors.New("a driver reported a task result")
 	}
 	if w.actor != nil {
-		return r.actorTaskDone(w, done)
+		return s.actorTaskDone(w, done)
 	}
 	t := w.task
 	if t == nil || string(done.ReturnId) != string(t.spec.ReturnId) {
 		return fmt.Errorf("%s reported a result for a task it was not running", w)
 	}
 	w.task = nil
-	r.release(t)
+	s.release(t)
 	if w.blocked {
 		w.blocked = false
-		r.blocked--
+		s.blocked--
 	}
 	if done.Result == nil {
 		done.Result = &pb.Object{Kind: objstore.KindTaskError, Data: []byte("the worker returned no result")}
 	}
-	r.finish(t, r.resultFromWorker(c, t.returnID, wire.ObjectFromProto(done.Result)))
+	s.finish(t, s.resultFromWorker(c, t.returnID, wire.ObjectFromProto(done.Result)))
 	if len(w.queued) > 0 {
 		// The worker has started the next queued task already.
 		next := w.queued[0]
 		w.queued[0] = nil
 		w.queued = w.queued[1:]
-		next.alloc = r.ledger.AllocateAnyway(next.demand) // it runs already
+		next.alloc = s.ledger.AllocateAnyway(next.demand) // it runs already
 		w.task = next
-		r.schedule()
+		s.schedule()
 	} else {
-		r.workerIdle(w)
+		s.workerIdle(w)
 	}
 	return nil
 }
 
 // workerIdle makes w available: it takes waiting work, or, when none waits at the node, work
 // queued on a busy worker. Called with r.mu held.
-func (r *Raylet) workerIdle(w *worker) {
-	r.idle = append(r.idle, w)
-	r.schedule()
-	if w.task == nil && r.ready.len() == 0 {
-		r.reclaimFor(w)
+func (s *state) workerIdle(w *worker) {
+	s.idle = append(s.idle, w)
+	s.schedule()
+	if w.task == nil && s.ready.len() == 0 {
+		s.reclaimFor(w)
 	}
 }

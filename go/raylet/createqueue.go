@@ -39,58 +39,60 @@ type createQueue struct {
 	serving  bool             // serveCreates is running (it loops instead of re-entering)
 	again    bool             // the store changed while serving
 	progress time.Time        // when the queue last made progress (a grant, a spill, freed bytes)
-	timer    *time.Timer      // fires when the grace period may have run out
+	grace    time.Duration    // how long it may wait without progress (RAY_oom_grace_period_s)
+	// timerArmed is set while a timer will look at the queue again (see armCreateTimer).
+	timerArmed bool
 }
 
 // createObject reserves a range for a client's new object, at once when there is room and no
 // request waits before it, or once the queue gets to it. Called with r.mu held.
-func (r *Raylet) createObject(c *client, m *pb.CreateObject) {
+func (s *state) createObject(c *client, m *pb.CreateObject) {
 	id, err := ids.ObjectIDFromBytes(m.ObjectId)
 	if err != nil {
-		r.failCreate(c, m, fmt.Errorf("create object: %w", err))
+		s.failCreate(c, m, fmt.Errorf("create object: %w", err))
 		return
 	}
 	if m.Size <= 0 {
-		r.failCreate(c, m, fmt.Errorf("create object %s: size %d must be positive", id.Hex(), m.Size))
+		s.failCreate(c, m, fmt.Errorf("create object %s: size %d must be positive", id.Hex(), m.Size))
 		return
 	}
-	if _, ok := r.shmObjs[id]; ok {
-		r.failCreate(c, m, fmt.Errorf("create object %s: it exists already", id.Hex()))
+	if _, ok := s.shmObjs[id]; ok {
+		s.failCreate(c, m, fmt.Errorf("create object %s: it exists already", id.Hex()))
 		return
 	}
-	if _, ok := r.store.Get(id); ok {
-		r.failCreate(c, m, fmt.Errorf("create object %s: it exists already", id.Hex()))
+	if _, ok := s.store.Get(id); ok {
+		s.failCreate(c, m, fmt.Errorf("create object %s: it exists already", id.Hex()))
 		return
 	}
-	for _, w := range r.creates.waiting {
+	for _, w := range s.creates.waiting {
 		if w.id == id {
-			r.failCreate(c, m, fmt.Errorf("create object %s: it is being created already", id.Hex()))
+			s.failCreate(c, m, fmt.Errorf("create object %s: it is being created already", id.Hex()))
 			return
 		}
 	}
-	if len(r.creates.waiting) == 0 {
-		r.creates.progress = time.Now()
+	if len(s.creates.waiting) == 0 {
+		s.creates.progress = s.now
 	}
-	r.creates.waiting = append(r.creates.waiting, &createRequest{c: c, m: m, id: id})
-	r.serveCreates()
+	s.creates.waiting = append(s.creates.waiting, &createRequest{c: c, m: m, id: id})
+	s.serveCreates()
 }
 
-func (r *Raylet) failCreate(c *client, m *pb.CreateObject, err error) {
-	r.reply(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error(), StoreFull: errors.Is(err, errStoreFull)})
+func (s *state) failCreate(c *client, m *pb.CreateObject, err error) {
+	s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error(), StoreFull: errors.Is(err, errStoreFull)})
 }
 
 // storeChanged tells the create queue that room may have appeared: bytes were freed, an object
 // became a spill candidate (sealed, or its last pin dropped). Called with r.mu held.
-func (r *Raylet) storeChanged() {
-	if len(r.creates.waiting) > 0 {
-		r.serveCreates()
+func (s *state) storeChanged() {
+	if len(s.creates.waiting) > 0 {
+		s.serveCreates()
 	}
 }
 
 // serveCreates grants waiting requests in order while they fit, spills for the first that does
 // not, or waits for the store to change. Called with r.mu held.
-func (r *Raylet) serveCreates() {
-	q := &r.creates
+func (s *state) serveCreates() {
+	q := &s.creates
 	if q.serving {
 		q.again = true
 		return
@@ -99,156 +101,154 @@ func (r *Raylet) serveCreates() {
 	defer func() { q.serving = false }()
 	for {
 		q.again = false
-		r.serveCreatesOnce()
+		s.serveCreatesOnce()
 		if !q.again {
 			return
 		}
 	}
 }
 
-func (r *Raylet) serveCreatesOnce() {
-	q := &r.creates
-	for len(q.waiting) > 0 && !r.stopped {
+func (s *state) serveCreatesOnce() {
+	q := &s.creates
+	for len(q.waiting) > 0 && !s.stopped {
 		req := q.waiting[0]
-		if !r.clients[req.c] {
+		if !s.clients[req.c] {
 			q.waiting = q.waiting[1:] // its writer went away
 			continue
 		}
-		off, err := r.reserveNow(req.m.Size)
+		off, err := s.reserveNow(req.m.Size)
 		if errors.Is(err, errNoRoom) {
 			if !q.spilling {
-				r.spillFor(req.m.Size)
+				s.spillFor(req.m.Size)
 			}
 			if !q.spilling {
-				r.armCreateTimer()
+				s.armCreateTimer()
 			}
 			return
 		}
 		q.waiting = q.waiting[1:]
 		if err != nil {
-			r.failCreate(req.c, req.m, err)
+			s.failCreate(req.c, req.m, err)
 			continue
 		}
-		q.progress = time.Now()
-		r.grantCreate(req, off)
-	}
-	if len(q.waiting) == 0 && q.timer != nil {
-		q.timer.Stop()
-		q.timer = nil
+		q.progress = s.now
+		s.grantCreate(req, off)
 	}
 }
 
 // spillFor starts a spill round that frees room for size bytes, when there is anything to spill.
-// Called with r.mu held.
-func (r *Raylet) spillFor(size int64) {
-	jobs := r.chooseVictims(size)
+// Called with the node's lock held.
+func (s *state) spillFor(size int64) {
+	jobs := s.chooseVictims(size)
 	if len(jobs) == 0 {
 		return
 	}
-	r.creates.spilling = true
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		writeSpills(r.cfg.SpillDir, jobs)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.creates.spilling = false
-		if r.finishSpills(jobs) > 0 {
-			r.creates.progress = time.Now()
-		}
-		r.serveCreates()
-	}()
+	s.creates.spilling = true
+	s.eff.spill = append(s.eff.spill, jobs)
 }
 
+// spillsWritten is the event of a spill round written to disk (each job with its error, if any).
+func (s *state) spillsWritten(jobs []*spillJob) {
+	s.creates.spilling = false
+	if s.finishSpills(jobs) > 0 {
+		s.creates.progress = s.now
+	}
+	s.serveCreates()
+}
+
+// graceFor is how long object creation may wait without progress.
+func graceFor() time.Duration { return envSeconds(EnvOOMGracePeriod, 2*time.Second) }
+
 // armCreateTimer makes sure the queue is looked at again when its grace period may run out.
-// Called with r.mu held.
-func (r *Raylet) armCreateTimer() {
-	q := &r.creates
-	if q.timer != nil {
+// Called with the node's lock held.
+func (s *state) armCreateTimer() {
+	q := &s.creates
+	if q.timerArmed {
 		return
 	}
-	d := time.Until(q.progress.Add(envSeconds(EnvOOMGracePeriod, 2*time.Second)))
+	q.timerArmed = true
+	d := q.progress.Add(q.grace).Sub(s.now)
 	if d < 0 {
 		d = 0
 	}
-	q.timer = time.AfterFunc(d, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		q.timer = nil
-		r.createGraceEnded()
+	s.after(d, func(s *state) {
+		s.creates.timerArmed = false
+		s.createGraceEnded()
 	})
 }
 
 // createGraceEnded fails the waiting requests that still do not fit once the grace period went by
-// with no progress; otherwise it waits again. Called with r.mu held.
-func (r *Raylet) createGraceEnded() {
-	q := &r.creates
-	if r.stopped || len(q.waiting) == 0 {
+// with no progress; otherwise it waits again. Called with the node's lock held.
+func (s *state) createGraceEnded() {
+	q := &s.creates
+	if s.stopped || len(q.waiting) == 0 {
 		return
 	}
-	grace := envSeconds(EnvOOMGracePeriod, 2*time.Second)
-	if q.spilling || time.Since(q.progress) < grace {
-		r.serveCreates()
+	if q.spilling || s.now.Sub(q.progress) < q.grace {
+		s.serveCreates()
 		if len(q.waiting) > 0 && !q.spilling {
-			r.armCreateTimer()
+			s.armCreateTimer()
 		}
 		return
 	}
 	keep := q.waiting[:0]
 	for _, req := range q.waiting {
-		if !r.clients[req.c] {
+		if !s.clients[req.c] {
 			continue
 		}
-		off, err := r.reserveNow(req.m.Size)
+		off, err := s.reserveNow(req.m.Size)
 		switch {
 		case err == nil:
-			r.grantCreate(req, off)
+			s.grantCreate(req, off)
 		case errors.Is(err, errNoRoom):
-			r.failCreate(req.c, req.m, storeFull("no room for %d bytes after waiting %v without progress: %d of %d bytes are in use by objects that are being written, read or used by running tasks (or the free space is fragmented)",
-				req.m.Size, grace, r.alloc.Used(), r.alloc.Capacity()))
+			s.failCreate(req.c, req.m, storeFull("no room for %d bytes after waiting %v without progress: %d of %d bytes are in use by objects that are being written, read or used by running tasks (or the free space is fragmented)",
+				req.m.Size, q.grace, s.alloc.Used(), s.alloc.Capacity()))
 		default:
-			r.failCreate(req.c, req.m, err)
+			s.failCreate(req.c, req.m, err)
 		}
 	}
 	for i := range q.waiting {
 		q.waiting[i] = nil
 	}
 	q.waiting = keep
-	q.progress = time.Now()
+	q.progress = s.now
 }
 
-// grantCreate records the range reserved for a request and answers it, once the range is backed
-// by memory. Called with r.mu held.
-func (r *Raylet) grantCreate(req *createRequest, off int64) {
-	c, m, id := req.c, req.m, req.id
-	r.shmSeq++
-	so := &shmObject{off: off, size: m.Size, creator: c, seq: r.shmSeq}
-	r.shmObjs[id] = so
-	if r.arena.Backed(off, m.Size) {
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
+// backJob asks the driver to back a granted range with memory (see shm.Arena.Reserve) before the
+// writer is answered; err is the outcome.
+type backJob struct {
+	c         *client
+	m         *pb.CreateObject
+	id        ids.ObjectID
+	so        *shmObject
+	off, size int64 // the range
+	err       error
+}
+
+// grantCreate records the range reserved for a request; the writer is answered once the range
+// is backed by memory (rangeBacked). Called with the node's lock held.
+func (s *state) grantCreate(req *createRequest, off int64) {
+	s.shmSeq++
+	so := &shmObject{off: off, size: req.m.Size, creator: req.c, seq: s.shmSeq}
+	s.shmObjs[req.id] = so
+	s.eff.back = append(s.eff.back, &backJob{c: req.c, m: req.m, id: req.id, so: so, off: off, size: req.m.Size})
+}
+
+// rangeBacked is the event of a granted range backed with memory (or not: j.err).
+func (s *state) rangeBacked(j *backJob) {
+	if s.stopped || s.shmObjs[j.id] != j.so {
+		return // the writer went away meanwhile, and its range with it
+	}
+	if j.err != nil {
+		delete(s.shmObjs, j.id)
+		if ferr := s.alloc.Free(j.so.off, j.so.size); ferr != nil {
+			glog.Errorf("object store: %v", ferr)
+		}
+		s.failCreate(j.c, j.m, backingFailed(j.so.size, j.err))
+		s.storeChanged()
 		return
 	}
-	// Fresh memory: back it (see shm.Arena.Reserve) outside the lock, then answer.
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		err := r.arena.Reserve(off, m.Size)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.stopped || r.shmObjs[id] != so {
-			return // the writer went away meanwhile, and its range with it
-		}
-		if err != nil {
-			delete(r.shmObjs, id)
-			if ferr := r.alloc.Free(off, m.Size); ferr != nil {
-				glog.Errorf("object store: %v", ferr)
-			}
-			r.failCreate(c, m, backingFailed(m.Size, err))
-			r.storeChanged()
-			return
-		}
-		r.reply(c, &pb.Reply{RequestId: m.RequestId, ShmOffset: off})
-	}()
+	s.reply(j.c, &pb.Reply{RequestId: j.m.RequestId, ShmOffset: j.so.off})
 }
 
 // WaitingCreates is how many CreateObject requests wait for room in the object store.

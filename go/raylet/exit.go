@@ -24,17 +24,17 @@ type logFiles struct {
 
 // keepWorkerLogs records the log files of a dead worker and returns those to remove now: its own
 // when it wrote nothing, else the oldest beyond maxDeadWorkerLogs. Called with r.mu held.
-func (r *Raylet) keepWorkerLogs(w *worker, end exit) []logFiles {
+func (s *state) keepWorkerLogs(w *worker, end exit) []logFiles {
 	files := logFiles{out: w.stdoutPath, err: w.stderrPath, pid: w.pid}
 	if end.emptyLogs {
 		return []logFiles{files}
 	}
-	r.deadLogs = append(r.deadLogs, files)
+	s.deadLogs = append(s.deadLogs, files)
 	var prune []logFiles
-	for len(r.deadLogs) > maxDeadWorkerLogs {
-		old := r.deadLogs[0]
-		r.deadLogs = r.deadLogs[1:]
-		for _, live := range r.workers {
+	for len(s.deadLogs) > maxDeadWorkerLogs {
+		old := s.deadLogs[0]
+		s.deadLogs = s.deadLogs[1:]
+		for _, live := range s.workers {
 			if live.pid == old.pid {
 				old.pid = 0 // the pid is a live worker's now: its logger's files are not these
 			}

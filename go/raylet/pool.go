@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"goray/ids"
 )
@@ -40,8 +38,7 @@ type worker struct {
 	actor      *actor // the actor this process is dedicated to, if any
 	// killedByNode is set when the node itself killed the process (its death is no start failure).
 	killedByNode bool
-	// registerTimer kills the process if it does not connect in time (see watchRegistration).
-	registerTimer    *time.Timer
+	// registerTimedOut is set when it did not connect in time (see watchRegistration).
 	registerTimedOut bool
 }
 
@@ -130,7 +127,7 @@ func (r *Raylet) awaitSpawn(id ids.UniqueID) *worker {
 
 // kill ends a worker process on the node's own decision: its death is then no start failure.
 // Called with r.mu held.
-func (r *Raylet) kill(w *worker) {
+func (s *state) kill(w *worker) {
 	w.killedByNode = true
-	_ = w.cmd.Process.Signal(syscall.SIGKILL)
+	s.eff.kill = append(s.eff.kill, w)
 }

@@ -1,7 +1,3 @@
-// Package raylet is the node manager: one per node. It keeps the node's objects, a pool of
-// prestarted worker processes, the node's resources, and schedules tasks onto workers once their
-// ObjectRef arguments exist. Core workers (drivers and workers) talk to it over one long-lived
-// bidirectional gRPC stream each, on a unix socket in the session directory.
 package raylet
 
 import (
@@ -9,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand"
 	"net"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -73,10 +67,8 @@ type task struct {
 // Raylet is a running node manager.
 type Raylet struct {
 	pb.UnimplementedNodeManagerServer
-
-	cfg    Config
-	nodeID ids.UniqueID
-	store  objstore.Store
+	// state is the node's decisions (see state.go): touched only with mu held, through do.
+	state
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -86,85 +78,26 @@ type Raylet struct {
 	listener   net.Listener
 	serveDone  chan struct{}
 
-	mu      sync.Mutex
-	stopped bool
-	ledger  *resources.Ledger // the node's resources: totals and what is free (fixed point)
-	// policy decides where work runs, over view: the cluster as this node sees it (today: itself,
-	// its Available refreshed from the ledger when viewVersion is behind; see place).
-	policy      scheduling.Policy
-	view        scheduling.View
-	viewVersion uint64
-	// resErr is why the configured resources were refused (Start reports it).
-	resErr  error
-	workers map[ids.UniqueID]*worker
+	mu sync.Mutex
 	// spawning holds the ids of worker processes being started: their registration may arrive
 	// before the spawner records them in workers, and then waits on spawned.
-	spawning      map[ids.UniqueID]bool
-	spawned       *sync.Cond // broadcast (with mu) when a spawn is recorded or abandoned
-	idle          []*worker
-	starting      int
-	blocked       int
-	ready         *readyQueue                  // arguments present, waiting for resources and a worker
-	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
-	pending       map[ids.ObjectID]*task       // return id -> task not finished
-	subscribers   map[ids.ObjectID][]*client   // clients waiting for an object
-	refs          map[ids.ObjectID]*objectRefs // what keeps each object alive (see refs.go)
-	arena         *shm.Arena                   // the shared-memory object store (see shmstore.go)
-	alloc         *shm.Allocator
-	shmObjs       map[ids.ObjectID]*shmObject
-	shmSeq        uint64
-	spills        int
-	creates       createQueue // CreateObject requests waiting for room (see createqueue.go)
-	clients       map[*client]bool
-	actors        map[ids.ActorID]*actor
-	named         map[actorKey]*actor // live named actors
-	deadActors    []*actor            // dead actors still in actors, oldest first (see actorDied)
-	pendingActors []*actor            // actors waiting for resources, in creation order
-	actorSeq      uint64              // actors created so far (their creation order)
-	actorWorkers  int                 // live worker processes dedicated to actors
-	starts        startControl        // how processes are started (see start.go)
-	deadLogs      []logFiles          // log files of dead workers kept, oldest first (see exit.go)
+	spawning map[ids.UniqueID]bool
+	spawned  *sync.Cond           // broadcast (with mu) when a spawn is recorded or abandoned
+	arena    *shm.Arena           // the shared-memory object store's mapping (see shmstore.go)
+	timers   map[*time.Timer]bool // timers the state asked for, stopped by Stop
 }
 
 // New makes a node manager; Start runs it.
 func New(cfg Config) *Raylet {
 	ctx, cancel := context.WithCancel(context.Background())
-	total := map[string]float64{}
-	for k, v := range cfg.Resources {
-		total[k] = v
-	}
-	if _, ok := total["CPU"]; !ok {
-		total["CPU"] = 1
-	}
-	totals, resErr := resources.NewSet(total, resources.Total)
-	if resErr != nil {
-		resErr = fmt.Errorf("node manager: resources: %w", resErr)
-	}
 	r := &Raylet{
-		cfg:         cfg,
-		nodeID:      ids.NewUniqueID(),
-		store:       objstore.NewMemoryStore(),
-		ctx:         ctx,
-		cancel:      cancel,
-		ledger:      resources.NewLedger(totals),
-		policy:      scheduling.DefaultPolicy(rand.Intn),
-		resErr:      resErr,
-		workers:     map[ids.UniqueID]*worker{},
-		spawning:    map[ids.UniqueID]bool{},
-		ready:       newReadyQueue(),
-		waitingDeps: map[ids.ObjectID][]*task{},
-		pending:     map[ids.ObjectID]*task{},
-		subscribers: map[ids.ObjectID][]*client{},
-		refs:        map[ids.ObjectID]*objectRefs{},
-		shmObjs:     map[ids.ObjectID]*shmObject{},
-		clients:     map[*client]bool{},
-		actors:      map[ids.ActorID]*actor{},
-		named:       map[actorKey]*actor{},
+		state:    newState(cfg, ids.NewUniqueID()),
+		ctx:      ctx,
+		cancel:   cancel,
+		spawning: map[ids.UniqueID]bool{},
+		timers:   map[*time.Timer]bool{},
 	}
 	r.spawned = sync.NewCond(&r.mu)
-	local := scheduling.NodeID(r.nodeID.Hex())
-	r.view = scheduling.View{Local: local, Nodes: []scheduling.Node{{ID: local, Total: totals, Available: totals, Alive: true}}}
-	r.starts.maxConcurrent = maxStartupConcurrency()
 	return r
 }
 
@@ -177,8 +110,8 @@ func (r *Raylet) Resources() map[string]float64 {
 }
 
 // poolSize is the number of workers kept: one per whole CPU, at least one.
-func (r *Raylet) poolSize() int {
-	n := int(math.Floor(r.ledger.Total().Get(resources.CPU).Float()))
+func (s *state) poolSize() int {
+	n := int(math.Floor(s.ledger.Total().Get(resources.CPU).Float()))
 	if n < 1 {
 		n = 1
 	}
@@ -209,15 +142,7 @@ func (r *Raylet) Start() error {
 		}
 	}()
 	glog.Infof("node manager %s listening on %s with resources %v", r.nodeID.Hex(), r.cfg.SocketPath, r.ledger.Total())
-	r.mu.Lock()
-	// The pool is prestarted in the background, at most maxConcurrent processes at a time; the
-	// rest of it starts when tasks wait for workers.
-	r.starts.prestart = r.poolSize()
-	if r.starts.prestart > r.starts.maxConcurrent {
-		r.starts.prestart = r.starts.maxConcurrent
-	}
-	r.startProcesses(0)
-	r.mu.Unlock()
+	r.do(func(s *state) { s.started() })
 	return nil
 }
 
@@ -230,15 +155,13 @@ func (r *Raylet) Stop() {
 	}
 	r.stopped = true
 	r.spawned.Broadcast() // registrations waiting for their spawner give up
-	if r.creates.timer != nil {
-		r.creates.timer.Stop()
-	}
 	var procs []*worker
 	for _, w := range r.workers {
 		procs = append(procs, w)
-		if w.registerTimer != nil {
-			w.registerTimer.Stop()
-		}
+	}
+	for t := range r.timers {
+		t.Stop()
+		delete(r.timers, t)
 	}
 	r.mu.Unlock()
 	r.cancel()
@@ -268,98 +191,53 @@ func (r *Raylet) exited(w *worker) bool {
 	return w.exited
 }
 
-// startWorkers spawns n pool workers; the caller has already counted them in r.starting.
-func (r *Raylet) startWorkers(n int) {
-	for i := 0; i < n; i++ {
-		w, err := r.spawnWorker()
-		r.mu.Lock()
-		r.starting--
-		if err != nil {
-			glog.Errorf("cannot start a worker: %v", err)
-			r.startFailed(err.Error())
-			r.schedule()
-			r.mu.Unlock()
-			continue
-		}
-		if r.stopped {
-			r.spawnDoneLocked(w.id)
-			r.mu.Unlock()
-			_ = w.cmd.Process.Signal(syscall.SIGKILL)
-			_ = w.cmd.Wait()
-			continue
-		}
-		r.workers[w.id] = w
-		r.watchRegistration(w)
-		r.spawnDoneLocked(w.id)
-		r.mu.Unlock()
-		glog.Infof("started %s: %s", w, strings.Join(r.cfg.WorkerCommand, " "))
-		r.wg.Add(1)
-		go r.reap(w)
-	}
-}
-
-// reap waits for a worker process to end and deals with what it left. The process's stderr is
-// read before the node's lock is taken, and its log files are pruned after it is released.
-func (r *Raylet) reap(w *worker) {
-	defer r.wg.Done()
-	end := exitOf(w, w.cmd.Wait())
-	r.mu.Lock()
-	prune := r.workerEnded(w, end)
-	r.mu.Unlock()
-	removeWorkerLogs(prune)
-}
-
-// workerEnded deals with the end of a worker process: the task it ran is retried or failed, its
-// queued tasks go back to the queue, an actor restarts or dies. It returns the log files of dead
-// workers to remove. Called with r.mu held.
-func (r *Raylet) workerEnded(w *worker, end exit) []logFiles {
+// workerEnded is the event of a worker process's end: the task it ran is retried or failed, its
+// queued tasks go back to the queue, an actor restarts or dies, and the log files of dead workers
+// beyond those kept are pruned.
+func (s *state) workerEnded(w *worker, end exit) {
 	w.exited = true
-	if w.registerTimer != nil {
-		w.registerTimer.Stop()
-	}
-	delete(r.workers, w.id)
-	r.removeIdle(w)
-	if r.stopped {
-		return nil
+	delete(s.workers, w.id)
+	s.removeIdle(w)
+	if s.stopped {
+		return
 	}
 	glog.Warningf("%s %s", w, end.status)
-	prune := r.keepWorkerLogs(w, end)
+	s.eff.prune = append(s.eff.prune, s.keepWorkerLogs(w, end)...)
 	if w.client == nil && !w.killedByNode {
 		how := "before connecting to the node"
 		if w.registerTimedOut {
 			how = fmt.Sprintf("after it did not connect to the node within %v", registerTimeout())
 		}
-		r.startFailed(fmt.Sprintf("%s %s %s. Last lines of its stderr (%s):\n%s",
+		s.startFailed(fmt.Sprintf("%s %s %s. Last lines of its stderr (%s):\n%s",
 			w, end.status, how, w.stderrPath, end.excerpt))
 	}
 	if w.actor != nil {
-		r.actorProcessDied(w, end)
-		r.schedule()
-		return prune
+		s.actorProcessDied(w, end)
+		s.schedule()
+		return
 	}
 	for i := len(w.queued) - 1; i >= 0; i-- {
-		r.ready.pushFront(w.queued[i]) // never started: back to the queue, no retry used
+		s.ready.pushFront(w.queued[i]) // never started: back to the queue, no retry used
 	}
 	w.queued = nil
 	if t := w.task; t != nil {
 		w.task = nil
-		r.release(t)
+		s.release(t)
 		if w.blocked {
-			r.blocked--
+			s.blocked--
 		}
 		if t.retriesLeft > 0 {
 			t.retriesLeft--
-			r.unpinTaskArgs(t) // pinned again when it runs
+			s.unpinTaskArgs(t) // pinned again when it runs
 			glog.Warningf("retrying task %s (%s) after its worker died; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], t.retriesLeft)
-			r.ready.pushFront(t)
+			s.ready.pushFront(t)
 		} else {
 			msg := fmt.Sprintf("The worker process that ran %s died: %s %s while executing the task (function %s). Last lines of its stderr (%s):\n%s",
 				taskLabel(t), w, end.status, t.spec.FunctionName, w.stderrPath, end.excerpt)
-			r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
+			s.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
 		}
 	}
-	r.schedule()
-	return prune
+	s.schedule()
 }
 
 func taskLabel(t *task) string {
@@ -372,8 +250,8 @@ func taskLabel(t *task) string {
 	return "task " + t.spec.FunctionName
 }
 
-func (r *Raylet) isIdle(w *worker) bool {
-	for _, x := range r.idle {
+func (s *state) isIdle(w *worker) bool {
+	for _, x := range s.idle {
 		if x == w {
 			return true
 		}
@@ -381,19 +259,19 @@ func (r *Raylet) isIdle(w *worker) bool {
 	return false
 }
 
-func (r *Raylet) removeIdle(w *worker) {
-	for i, x := range r.idle {
+func (s *state) removeIdle(w *worker) {
+	for i, x := range s.idle {
 		if x == w {
-			r.idle = append(r.idle[:i], r.idle[i+1:]...)
+			s.idle = append(s.idle[:i], s.idle[i+1:]...)
 			return
 		}
 	}
 }
 
 // submit accepts a task from a client. Called with r.mu held.
-func (r *Raylet) submit(spec *pb.TaskSpec) {
+func (s *state) submit(spec *pb.TaskSpec) {
 	if spec.TaskType == taskActorMethod {
-		r.actorCall(spec)
+		s.actorCall(spec)
 		return
 	}
 	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
@@ -405,14 +283,14 @@ func (r *Raylet) submit(spec *pb.TaskSpec) {
 	if spec.MaxRetries < 0 {
 		t.retriesLeft = DefaultMaxRetries
 	}
-	r.pending[returnID] = t
-	r.holdTaskRefs(t)
-	if err := r.validate(t); err != nil {
-		r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
+	s.pending[returnID] = t
+	s.holdTaskRefs(t)
+	if err := s.validate(t); err != nil {
+		s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
 		return
 	}
-	if r.trackDeps(t) && t.missing == 0 {
-		r.argsReady(t)
+	if s.trackDeps(t) && t.missing == 0 {
+		s.argsReady(t)
 	}
 }
 
@@ -424,7 +302,7 @@ const (
 // trackDeps counts the task's ObjectRef arguments not yet available (not in the store, or
 // spilled to disk) and waits for them; it fails the task and reports false when one of them is
 // unknown, before waiting for any. Called with r.mu held.
-func (r *Raylet) trackDeps(t *task) bool {
+func (s *state) trackDeps(t *task) bool {
 	deps := make([]ids.ObjectID, 0, len(t.spec.Args))
 	for _, a := range t.spec.Args {
 		if !a.IsRef {
@@ -432,48 +310,38 @@ func (r *Raylet) trackDeps(t *task) bool {
 		}
 		dep, err := ids.ObjectIDFromBytes(a.ObjectId)
 		if err != nil {
-			r.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("invalid argument of %s: %v", taskLabel(t), err))})
+			s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("invalid argument of %s: %v", taskLabel(t), err))})
 			return false
 		}
-		_, stored := r.store.Get(dep)
-		if _, pending := r.pending[dep]; !stored && !pending {
+		_, stored := s.store.Get(dep)
+		if _, pending := s.pending[dep]; !stored && !pending {
 			msg := actorrule.UnknownArgument(taskLabel(t), dep.Hex())
 			if t.isCreation {
-				r.actorDied(t.actor, actorrule.FactoryArgumentFailed(msg), false)
+				s.actorDied(t.actor, actorrule.FactoryArgumentFailed(msg), false)
 			} else {
-				r.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
+				s.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
 			}
 			return false
 		}
 		deps = append(deps, dep)
 	}
 	for _, dep := range deps {
-		obj, ok := r.store.Get(dep)
+		obj, ok := s.store.Get(dep)
 		if !ok {
 			t.missing++
-			r.waitingDeps[dep] = append(r.waitingDeps[dep], t)
+			s.waitingDeps[dep] = append(s.waitingDeps[dep], t)
 			continue
 		}
-		if so := r.shmObjs[dep]; obj.InShm && so != nil && so.spillPath != "" {
-			// Spilled: the task waits for it to be read back (outside the lock).
-			t.missing++
-			dep := dep
-			r.whenReadable(nil, dep, func(_ *shmObject, data []byte, _ error) {
-				if data != nil {
-					if t.spilledArgs == nil {
-						t.spilledArgs = map[ids.ObjectID][]byte{}
-					}
-					t.spilledArgs[dep] = data
-				}
-				r.depArrived(t)
-			})
+		if so := s.shmObjs[dep]; obj.InShm && so != nil && so.spillPath != "" {
+			s.awaitSpilled(t, dep) // read back outside the lock first
 		}
+
 	}
 	return true
 }
 
 // validate checks a task's fields and resources, filling in the default of one CPU.
-func (r *Raylet) validate(t *task) error {
+func (s *state) validate(t *task) error {
 	spec := t.spec
 	if spec.FunctionName == "" {
 		return errors.New("invalid task: no function name")
@@ -494,13 +362,13 @@ func (r *Raylet) validate(t *task) error {
 }
 
 // failedArg is the error object of the task's first failed argument, if any.
-func (r *Raylet) failedArg(t *task) *objstore.Object {
+func (s *state) failedArg(t *task) *objstore.Object {
 	for _, a := range t.spec.Args {
 		if !a.IsRef {
 			continue
 		}
 		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
-		if obj, ok := r.store.Get(dep); ok && obj.IsError() {
+		if obj, ok := s.store.Get(dep); ok && obj.IsError() {
 			return obj
 		}
 	}
@@ -510,25 +378,29 @@ func (r *Raylet) failedArg(t *task) *objstore.Object {
 // argsReady moves a task whose arguments all exist on: a normal task to the ready queue (or to
 // its failure when an argument failed), an actor's creation to its start, a call to its actor.
 // Called with r.mu held.
-func (r *Raylet) argsReady(t *task) {
+func (s *state) argsReady(t *task) {
 	if t.actor != nil {
 		if !t.isCreation {
-			r.dispatchActor(t.actor)
+			s.dispatchActor(t.actor)
 			return
 		}
-		if errObj := r.failedArg(t); errObj != nil {
-			r.actorDied(t.actor, actorrule.FactoryArgumentFailed(string(errObj.Data)), false)
+		if errObj := s.failedArg(t); errObj != nil {
+			s.actorDied(t.actor, actorrule.FactoryArgumentFailed(string(errObj.Data)), false)
 			return
 		}
-		r.creationReady(t.actor)
+		if a := t.actor; a.state == actorStarting && a.worker != nil && a.worker.client != nil {
+			s.sendCreation(a) // its process waited for a spilled argument
+			return
+		}
+		s.creationReady(t.actor)
 		return
 	}
-	if errObj := r.failedArg(t); errObj != nil {
-		r.finish(t, errObj)
+	if errObj := s.failedArg(t); errObj != nil {
+		s.finish(t, errObj)
 		return
 	}
-	r.ready.push(t)
-	r.schedule()
+	s.ready.push(t)
+	s.schedule()
 }
 
 // oneCPU is the demand of a task that names no resources (Ray's default for tasks).
@@ -553,63 +425,68 @@ func taskDemand(res map[string]float64) (resources.Set, error) {
 
 // schedule hands ready tasks to idle workers while resources allow, and starts workers when
 // runnable tasks wait for one. Called with r.mu held.
-func (r *Raylet) schedule() {
-	if r.stopped {
+func (s *state) schedule() {
+	if s.stopped {
 		return
 	}
-	if len(r.pendingActors) > 0 {
-		r.startPendingActors()
+	if len(s.pendingActors) > 0 {
+		s.startPendingActors()
 	}
 	feasibleWaiting := false // tasks wait that this node can run at all
-	for _, c := range r.ready.order {
+	for _, c := range s.ready.order {
 		if len(c.tasks) == 0 {
 			continue
 		}
-		d := r.place(c.demand)
+		d := s.place(c.demand)
 		if d.Status == scheduling.Infeasible {
 			if !c.infeasible {
 				c.infeasible = true
-				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(c.tasks[0]), c.demand, r.ledger.Total())
+				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(c.tasks[0]), c.demand, s.ledger.Total())
 			}
 			continue
 		}
 		// Run here while there is room and a worker; a task the policy places elsewhere (or
 		// nowhere yet) waits in the queue.
-		for d.Status == scheduling.Run && d.Local && len(c.tasks) > 0 && len(r.idle) > 0 && r.ledger.Fits(c.demand) {
-			w := r.idle[0]
-			r.idle = r.idle[1:]
-			r.dispatch(w, c.pop())
+		for d.Status == scheduling.Run && d.Local && len(c.tasks) > 0 && len(s.idle) > 0 && s.ledger.Fits(c.demand) {
+			t := c.pop()
+			if !s.argsResident(t) {
+				continue // it comes back (argsReady) once its spilled arguments are read back
+			}
+			w := s.idle[0]
+			s.idle = s.idle[1:]
+			s.dispatch(w, t)
 		}
+
 		feasibleWaiting = feasibleWaiting || len(c.tasks) > 0
 	}
 	// Tasks that wait (for a worker, or for resources busy workers hold) queue on busy workers of
 	// their class, which run them next with the resources of the task they finish.
-	if feasibleWaiting && r.starting == 0 && r.poolProcesses() >= r.poolSize()+r.blocked {
-		r.pipeline()
+	if feasibleWaiting && s.starting == 0 && s.poolProcesses() >= s.poolSize()+s.blocked {
+		s.pipeline()
 	}
 	// What still waits with resources free needs another worker.
-	if runnable := r.runnableWaiting(); runnable > 0 || r.starts.prestart > 0 || len(r.starts.actors) > 0 {
-		r.startProcesses(runnable)
+	if runnable := s.runnableWaiting(); runnable > 0 || s.starts.prestart > 0 || len(s.starts.actors) > 0 {
+		s.startProcesses(runnable)
 	}
-	r.ready.prune()
+	s.ready.prune()
 }
 
 // place asks the scheduling policy where work with this demand runs, over the cluster this node
 // sees. Called with r.mu held.
-func (r *Raylet) place(demand resources.Set) scheduling.Decision {
-	if v := r.ledger.Version(); v != r.viewVersion {
-		r.view.Nodes[0].Available = r.ledger.Available()
-		r.viewVersion = v
+func (s *state) place(demand resources.Set) scheduling.Decision {
+	if v := s.ledger.Version(); v != s.viewVersion {
+		s.view.Nodes[0].Available = s.ledger.Available()
+		s.viewVersion = v
 	}
-	return r.policy.Schedule(scheduling.Request{Demand: demand}, r.view, "")
+	return s.policy.Schedule(scheduling.Request{Demand: demand}, s.view, "")
 }
 
 // runnableWaiting counts the ready tasks this node could run now if it had workers for them.
 // Called with r.mu held.
-func (r *Raylet) runnableWaiting() int {
+func (s *state) runnableWaiting() int {
 	n := 0
-	for _, c := range r.ready.order {
-		if len(c.tasks) > 0 && !c.infeasible && r.ledger.Fits(c.demand) {
+	for _, c := range s.ready.order {
+		if len(c.tasks) > 0 && !c.infeasible && s.ledger.Fits(c.demand) {
 			n += len(c.tasks)
 		}
 	}
@@ -617,19 +494,19 @@ func (r *Raylet) runnableWaiting() int {
 }
 
 // dispatch sends t to w. Called with r.mu held.
-func (r *Raylet) dispatch(w *worker, t *task) {
+func (s *state) dispatch(w *worker, t *task) {
 	if w.task != nil {
 		w.queued = append(w.queued, t) // pipelined: runs when the worker's task is done
 	} else {
-		t.alloc = r.ledger.AllocateAnyway(t.demand) // the caller checked that it fits
+		t.alloc = s.ledger.AllocateAnyway(t.demand) // the caller checked that it fits
 		w.task = t
 	}
-	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: r.resolvedSpec(t)}}})
+	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: s.resolvedSpec(t)}}})
 }
 
 // resolvedSpec is the task as a worker gets it: ObjectRef arguments replaced by their values.
 // Called with r.mu held.
-func (r *Raylet) resolvedSpec(t *task) *pb.TaskSpec {
+func (s *state) resolvedSpec(t *task) *pb.TaskSpec {
 	spec := &pb.TaskSpec{
 		TaskId:       t.spec.TaskId,
 		FunctionName: t.spec.FunctionName,
@@ -649,62 +526,62 @@ func (r *Raylet) resolvedSpec(t *task) *pb.TaskSpec {
 			continue
 		}
 		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
-		obj, _ := r.store.Get(dep)
-		spec.Args[i] = r.argForTask(t, dep, obj)
+		obj, _ := s.store.Get(dep)
+		spec.Args[i] = s.argForTask(t, dep, obj)
 	}
 	return spec
 }
 
 // release gives back what a task holds (less the CPU its blocked worker lent already).
 // Called with r.mu held.
-func (r *Raylet) release(t *task) {
-	r.ledger.Release(t.alloc)
+func (s *state) release(t *task) {
+	s.ledger.Release(t.alloc)
 	t.alloc = nil
 }
 
 // finish stores a task's result and wakes whoever waits for it. Called with r.mu held.
-func (r *Raylet) finish(t *task, obj *objstore.Object) {
-	delete(r.pending, t.returnID)
-	r.putObject(t.returnID, obj)
-	r.unpinTaskArgs(t)
-	r.releaseTaskRefs(t)
+func (s *state) finish(t *task, obj *objstore.Object) {
+	delete(s.pending, t.returnID)
+	s.putObject(t.returnID, obj)
+	s.unpinTaskArgs(t)
+	s.releaseTaskRefs(t)
 }
 
 // putObject stores an object, sends it to subscribers and readies tasks waiting for it.
 // Called with r.mu held.
-func (r *Raylet) putObject(id ids.ObjectID, obj *objstore.Object) {
-	if !r.store.Put(id, obj) {
+func (s *state) putObject(id ids.ObjectID, obj *objstore.Object) {
+	if !s.store.Put(id, obj) {
 		return
 	}
-	r.hold(obj.Contained)
-	if subs := r.subscribers[id]; len(subs) > 0 {
-		delete(r.subscribers, id)
+	s.hold(obj.Contained)
+	if subs := s.subscribers[id]; len(subs) > 0 {
+		delete(s.subscribers, id)
 		for _, c := range subs {
-			r.sendObjectTo(c, id, obj)
+			s.sendObjectTo(c, id, obj)
 		}
 	}
-	if waiting := r.waitingDeps[id]; len(waiting) > 0 {
-		delete(r.waitingDeps, id)
+	if waiting := s.waitingDeps[id]; len(waiting) > 0 {
+		delete(s.waitingDeps, id)
 		for _, t := range waiting {
-			r.depArrived(t)
+			s.depArrived(t)
 		}
 	}
-	r.maybeFree(id) // nothing refers to it any more (its caller dropped the ref before it was made)
+	s.maybeFree(id) // nothing refers to it any more (its caller dropped the ref before it was made)
 }
 
 // depArrived counts one argument of t as available, and moves t on when it was the last.
 // Called with r.mu held.
-func (r *Raylet) depArrived(t *task) {
+func (s *state) depArrived(t *task) {
 	t.missing--
 	if t.missing == 0 {
-		r.argsReady(t)
+		s.argsReady(t)
 	}
 }
 
 // objectFreed releases what a freed object kept. Called with r.mu held.
-func (r *Raylet) objectFreed(id ids.ObjectID, obj *objstore.Object) {
+func (s *state) objectFreed(id ids.ObjectID, obj *objstore.Object) {
 	if obj.InShm {
-		r.shmFreed(id)
+		s.shmFreed(id)
 	}
 }
 
@@ -715,44 +592,44 @@ const pipelineDepth = 64
 // first, so a worker goes from one task to the next without a round trip to the node. A worker
 // hands its queue back when its task blocks in Get or when another worker goes idle. Called with
 // r.mu held, with the pool at full size.
-func (r *Raylet) pipeline() {
-	for _, w := range r.workers {
+func (s *state) pipeline() {
+	for _, w := range s.workers {
 		if w.client == nil && w.actor == nil {
 			return // a pool worker is still connecting: it will take tasks itself
 		}
 	}
-	for _, c := range r.ready.order {
+	for _, c := range s.ready.order {
 		if len(c.tasks) == 0 || c.infeasible {
 			continue
 		}
 		for len(c.tasks) > 0 {
 			var best *worker
-			for _, w := range r.workers {
+			for _, w := range s.workers {
 				if w.client == nil || w.actor != nil || w.task == nil || w.blocked || w.reclaiming ||
 					!sameClass(w.task.class, c) || len(w.queued) >= pipelineDepth {
 					continue
 				}
-				if best == nil || len(w.queued) < len(best.queued) {
-					best = w
+				if best == nil || len(w.queued) < len(best.queued) || (len(w.queued) == len(best.queued) && w.pid < best.pid) {
+					best = w // least loaded; the lowest pid among equals, so decisions are repeatable
 				}
 			}
-			if best == nil || r.argsInArena(c.tasks[0]) {
+			if best == nil || s.argsInArena(c.tasks[0]) {
 				break // a task with shared-memory arguments waits for an idle worker (see shmstore.go)
 			}
-			r.dispatch(best, c.pop())
+			s.dispatch(best, c.pop())
 		}
 	}
 }
 
 // argsInArena tells whether one of t's arguments is in the shared-memory store: such a task pins
 // its arguments while it runs, so it is never queued behind a busy worker. Called with r.mu held.
-func (r *Raylet) argsInArena(t *task) bool {
+func (s *state) argsInArena(t *task) bool {
 	for _, a := range t.spec.Args {
 		if !a.IsRef {
 			continue
 		}
 		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
-		if obj, ok := r.store.Get(dep); ok && obj.InShm {
+		if obj, ok := s.store.Get(dep); ok && obj.InShm {
 			return true
 		}
 	}
@@ -761,10 +638,11 @@ func (r *Raylet) argsInArena(t *task) bool {
 
 // reclaimFor asks the most loaded worker to hand back its queued tasks, for an idle worker.
 // Called with r.mu held.
-func (r *Raylet) reclaimFor(idle *worker) {
+func (s *state) reclaimFor(idle *worker) {
 	var most *worker
-	for _, w := range r.workers {
-		if w != idle && !w.reclaiming && len(w.queued) > 0 && (most == nil || len(w.queued) > len(most.queued)) {
+	for _, w := range s.workers {
+		if w != idle && !w.reclaiming && len(w.queued) > 0 && (most == nil || len(w.queued) > len(most.queued) ||
+			(len(w.queued) == len(most.queued) && w.pid < most.pid)) {
 			most = w
 		}
 	}
@@ -775,7 +653,7 @@ func (r *Raylet) reclaimFor(idle *worker) {
 }
 
 // returned puts tasks a worker handed back at the head of the ready queue. Called with r.mu held.
-func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
+func (s *state) returned(w *worker, returnIDs [][]byte) {
 	w.reclaiming = false
 	back := map[string]bool{}
 	for _, id := range returnIDs {
@@ -785,13 +663,13 @@ func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
 	if t := w.task; t != nil && back[string(t.spec.ReturnId)] {
 		// The node had moved the worker on to this task (its previous one was done), but the
 		// worker handed it back before starting it: the worker is idle.
-		r.release(t)
+		s.release(t)
 		if w.blocked {
 			w.blocked = false
-			r.blocked--
+			s.blocked--
 		}
 		w.task = nil
-		r.unpinTaskArgs(t) // pinned again when it runs
+		s.unpinTaskArgs(t) // pinned again when it runs
 		requeue = append(requeue, t)
 	}
 	keep := w.queued[:0]
@@ -804,12 +682,12 @@ func (r *Raylet) returned(w *worker, returnIDs [][]byte) {
 	}
 	w.queued = keep
 	for i := len(requeue) - 1; i >= 0; i-- {
-		r.ready.pushFront(requeue[i])
+		s.ready.pushFront(requeue[i])
 	}
-	if w.task == nil && len(w.queued) == 0 && !w.exited && !r.isIdle(w) {
-		r.idle = append(r.idle, w)
+	if w.task == nil && len(w.queued) == 0 && !w.exited && !s.isIdle(w) {
+		s.idle = append(s.idle, w)
 	}
-	r.schedule()
+	s.schedule()
 }
 
 // Stats is a snapshot of the node's state, for tests and status output.

@@ -21,46 +21,46 @@ type objectRefs struct {
 }
 
 // refsOf returns id's entry, making it if needed. Called with r.mu held.
-func (r *Raylet) refsOf(id ids.ObjectID) *objectRefs {
-	e := r.refs[id]
+func (s *state) refsOf(id ids.ObjectID) *objectRefs {
+	e := s.refs[id]
 	if e == nil {
 		e = &objectRefs{holders: map[*client]struct{}{}}
-		r.refs[id] = e
+		s.refs[id] = e
 	}
 	return e
 }
 
 // addHolder counts c as holding id. Called with r.mu held.
-func (r *Raylet) addHolder(c *client, id ids.ObjectID) {
+func (s *state) addHolder(c *client, id ids.ObjectID) {
 	if _, ok := c.held[id]; ok {
 		return
 	}
 	c.held[id] = struct{}{}
-	r.refsOf(id).holders[c] = struct{}{}
+	s.refsOf(id).holders[c] = struct{}{}
 }
 
 // removeHolder drops c's hold on id and frees the object if that was the last reference.
 // Called with r.mu held.
-func (r *Raylet) removeHolder(c *client, id ids.ObjectID) {
+func (s *state) removeHolder(c *client, id ids.ObjectID) {
 	if _, ok := c.held[id]; !ok {
 		return
 	}
 	delete(c.held, id)
-	if e := r.refs[id]; e != nil {
+	if e := s.refs[id]; e != nil {
 		delete(e.holders, c)
 	}
-	r.maybeFree(id)
+	s.maybeFree(id)
 }
 
 // dropHolder forgets every reference of a client that went away. Called with r.mu held.
-func (r *Raylet) dropHolder(c *client) {
+func (s *state) dropHolder(c *client) {
 	for id := range c.held {
-		r.removeHolder(c, id)
+		s.removeHolder(c, id)
 	}
 }
 
 // updateRefs applies a client's UpdateRefs. Called with r.mu held.
-func (r *Raylet) updateRefs(c *client, m *pb.UpdateRefs) error {
+func (s *state) updateRefs(c *client, m *pb.UpdateRefs) error {
 	added, err := ids.ObjectIDsFromBytes(m.Added)
 	if err != nil {
 		return err
@@ -70,59 +70,59 @@ func (r *Raylet) updateRefs(c *client, m *pb.UpdateRefs) error {
 		return err
 	}
 	for _, id := range added {
-		r.addHolder(c, id)
+		s.addHolder(c, id)
 	}
 	for _, id := range removed {
-		r.removeHolder(c, id)
+		s.removeHolder(c, id)
 	}
 	return nil
 }
 
 // hold counts one more hold on each id; unhold drops one and frees what nothing refers to any
 // more. Called with r.mu held.
-func (r *Raylet) hold(list []ids.ObjectID) {
+func (s *state) hold(list []ids.ObjectID) {
 	for _, id := range list {
-		r.refsOf(id).holds++
+		s.refsOf(id).holds++
 	}
 }
 
-func (r *Raylet) unhold(list []ids.ObjectID) {
+func (s *state) unhold(list []ids.ObjectID) {
 	for _, id := range list {
-		if e := r.refs[id]; e != nil && e.holds > 0 {
+		if e := s.refs[id]; e != nil && e.holds > 0 {
 			e.holds--
 		}
-		r.maybeFree(id)
+		s.maybeFree(id)
 	}
 }
 
 // maybeFree frees id when nothing refers to it. A task's return object that is not made yet
 // is checked again when it is stored. Called with r.mu held.
-func (r *Raylet) maybeFree(id ids.ObjectID) {
-	if e := r.refs[id]; e != nil {
+func (s *state) maybeFree(id ids.ObjectID) {
+	if e := s.refs[id]; e != nil {
 		if len(e.holders) > 0 || e.holds > 0 {
 			return
 		}
-		delete(r.refs, id)
+		delete(s.refs, id)
 	}
-	obj, ok := r.store.Get(id)
+	obj, ok := s.store.Get(id)
 	if !ok {
 		return
 	}
-	r.store.Delete(id)
-	r.objectFreed(id, obj)
-	r.unhold(obj.Contained)
+	s.store.Delete(id)
+	s.objectFreed(id, obj)
+	s.unhold(obj.Contained)
 }
 
 // holdTaskRefs holds the objects a task's arguments refer to until releaseTaskRefs. Called with
 // r.mu held.
-func (r *Raylet) holdTaskRefs(t *task) {
+func (s *state) holdTaskRefs(t *task) {
 	t.heldRefs = wire.ArgRefs(t.spec)
-	r.hold(t.heldRefs)
+	s.hold(t.heldRefs)
 }
 
 // releaseTaskRefs drops what holdTaskRefs held (once). Called with r.mu held.
-func (r *Raylet) releaseTaskRefs(t *task) {
+func (s *state) releaseTaskRefs(t *task) {
 	list := t.heldRefs
 	t.heldRefs = nil
-	r.unhold(list)
+	s.unhold(list)
 }

@@ -82,6 +82,7 @@ func (r *Raylet) initShm() {
 	}
 	r.arena = arena
 	r.alloc = shm.NewAllocator(arena.Size())
+	r.arenaPath = arena.Path()
 	glog.Infof("object store: %d bytes of shared memory in %s; spills to %s", arena.Size(), arena.Path(), r.cfg.SpillDir)
 }
 
@@ -97,8 +98,8 @@ func (r *Raylet) closeShm() {
 	}
 }
 
-func (r *Raylet) shmThreshold() int64 {
-	if r.arena == nil {
+func (s *state) shmThreshold() int64 {
+	if s.alloc == nil {
 		return 0
 	}
 	return ShmThreshold
@@ -113,14 +114,14 @@ func storeFull(format string, args ...any) error {
 var errNoRoom = fmt.Errorf("%w: no free range", errStoreFull)
 
 // reserveNow finds a free range of size bytes without spilling. Called with r.mu held.
-func (r *Raylet) reserveNow(size int64) (int64, error) {
-	if r.arena == nil {
+func (s *state) reserveNow(size int64) (int64, error) {
+	if s.alloc == nil {
 		return 0, storeFull("this node has no shared-memory object store")
 	}
-	if shm.Rounded(size) > r.alloc.Capacity() {
-		return 0, storeFull("an object of %d bytes is larger than the whole object store (%d bytes; set it with --object-store-memory in head_args)", size, r.alloc.Capacity())
+	if shm.Rounded(size) > s.alloc.Capacity() {
+		return 0, storeFull("an object of %d bytes is larger than the whole object store (%d bytes; set it with --object-store-memory in head_args)", size, s.alloc.Capacity())
 	}
-	if off, ok := r.alloc.Alloc(size); ok {
+	if off, ok := s.alloc.Alloc(size); ok {
 		return off, nil
 	}
 	return 0, errNoRoom
@@ -136,38 +137,35 @@ func backingFailed(size int64, err error) error {
 
 // spillJob is one object being written to disk outside the node's lock.
 type spillJob struct {
-	id   ids.ObjectID
-	so   *shmObject
-	data []byte // its range: objects are immutable once sealed, and the range stays reserved
-	path string
-	err  error
+	id        ids.ObjectID
+	so        *shmObject
+	off, size int64  // its range
+	data      []byte // its range (the driver fills it in): objects are immutable once sealed, and the range stays reserved
+	path      string
+	err       error
 }
 
 // chooseVictims marks unpinned objects, oldest first, for spilling until freeing them would
 // leave size bytes free in total (and at least one). While marked (spilling) an object stays readable in place.
 // Called with r.mu held.
-func (r *Raylet) chooseVictims(size int64) []*spillJob {
+func (s *state) chooseVictims(size int64) []*spillJob {
 	var cands []ids.ObjectID
-	for id, so := range r.shmObjs {
+	for id, so := range s.shmObjs {
 		if so.sealed && !so.freed && !so.spilling && so.pins == 0 && so.spillPath == "" {
 			cands = append(cands, id)
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool { return r.shmObjs[cands[i]].seq < r.shmObjs[cands[j]].seq })
-	free := r.alloc.Capacity() - r.alloc.Used()
+	sort.Slice(cands, func(i, j int) bool { return s.shmObjs[cands[i]].seq < s.shmObjs[cands[j]].seq })
+	free := s.alloc.Capacity() - s.alloc.Used()
 	var jobs []*spillJob
 	for _, id := range cands {
 		// At least one per round: free space may be enough in total but fragmented.
 		if len(jobs) > 0 && free >= shm.Rounded(size) {
 			break
 		}
-		so := r.shmObjs[id]
-		data, err := r.arena.Bytes(so.off, so.size)
-		if err != nil {
-			continue
-		}
+		so := s.shmObjs[id]
 		so.spilling = true
-		jobs = append(jobs, &spillJob{id: id, so: so, data: data, path: filepath.Join(r.cfg.SpillDir, id.Hex())})
+		jobs = append(jobs, &spillJob{id: id, so: so, off: so.off, size: so.size, path: filepath.Join(s.cfg.SpillDir, id.Hex())})
 		free += shm.Rounded(so.size)
 	}
 	return jobs
@@ -182,6 +180,9 @@ func writeSpills(dir string, jobs []*spillJob) {
 		return
 	}
 	for _, j := range jobs {
+		if j.err != nil {
+			continue
+		}
 		if j.err = os.WriteFile(j.path, j.data, 0600); j.err != nil {
 			os.Remove(j.path)
 		}
@@ -192,7 +193,7 @@ func writeSpills(dir string, jobs []*spillJob) {
 // finishSpills frees the ranges of the objects now on disk; an object that was pinned or freed
 // meanwhile, or whose file failed, keeps (or gives up) its range as usual. It returns how many
 // objects went to disk. Called with r.mu held.
-func (r *Raylet) finishSpills(jobs []*spillJob) (spilled int) {
+func (s *state) finishSpills(jobs []*spillJob) (spilled int) {
 	for _, j := range jobs {
 		so := j.so
 		so.spilling = false
@@ -200,51 +201,24 @@ func (r *Raylet) finishSpills(jobs []*spillJob) (spilled int) {
 		case j.err != nil:
 			glog.Warningf("spilling object %s to %s failed: %v", j.id.Hex(), j.path, j.err)
 		case so.freed || so.pins > 0:
-			os.Remove(j.path)
+			s.eff.remove = append(s.eff.remove, j.path)
 		default:
-			if err := r.alloc.Free(so.off, so.size); err != nil {
+			if err := s.alloc.Free(so.off, so.size); err != nil {
 				glog.Errorf("object store: %v", err)
-				os.Remove(j.path)
+				s.eff.remove = append(s.eff.remove, j.path)
 				continue
 			}
 			so.spillPath = j.path
-			r.spills++
+			s.spills++
 			spilled++
 			glog.V(1).Infof("spilled object %s (%d bytes) to %s", j.id.Hex(), so.size, j.path)
 			continue
 		}
 		if so.freed && so.pins == 0 {
-			r.releaseShm(j.id, so)
+			s.releaseShm(j.id, so)
 		}
 	}
 	return spilled
-}
-
-// ensureResident brings a spilled object back into the arena now, reading its file under the
-// node's lock: only for a task dispatched after its argument was spilled again (rare; see
-// whenReadable for the usual path). Called with r.mu held.
-func (r *Raylet) ensureResident(id ids.ObjectID) (*shmObject, error) {
-	so := r.shmObjs[id]
-	if so == nil {
-		return nil, fmt.Errorf("object %s is not in the object store", id.Hex())
-	}
-	if so.spillPath == "" {
-		return so, nil
-	}
-	if so.restoring {
-		return nil, fmt.Errorf("object %s is being restored from disk", id.Hex())
-	}
-	off, err := r.reserveNow(so.size) // no spilling on the read path: callers fall back to messages
-	if err == nil {
-		if err = r.restoreInto(so.spillPath, off, so.size); err != nil {
-			_ = r.alloc.Free(off, so.size)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("restoring spilled object %s: %w", id.Hex(), err)
-	}
-	r.restored(id, so, off)
-	return so, nil
 }
 
 // restoreInto backs the reserved range [off, off+size) of the arena and reads a spill file into
@@ -269,12 +243,12 @@ func (r *Raylet) restoreInto(path string, off, size int64) error {
 }
 
 // restored records that a spilled object is back in the arena at off. Called with r.mu held.
-func (r *Raylet) restored(id ids.ObjectID, so *shmObject, off int64) {
-	os.Remove(so.spillPath)
+func (s *state) restored(id ids.ObjectID, so *shmObject, off int64) {
+	s.eff.remove = append(s.eff.remove, so.spillPath)
 	so.spillPath = ""
 	so.off = off
-	r.shmSeq++
-	so.seq = r.shmSeq // just used: the last to spill again
+	s.shmSeq++
+	so.seq = s.shmSeq // just used: the last to spill again
 	glog.V(1).Infof("restored object %s (%d bytes)", id.Hex(), so.size)
 }
 
@@ -282,8 +256,8 @@ func (r *Raylet) restored(id ids.ObjectID, so *shmObject, off int64) {
 // spilled object, after its file was read back outside the node's lock (into the arena, or into
 // memory when the arena has no room now). fn runs under the lock; a reader that keeps using the
 // range pins it there. With c set, fn is skipped if c disconnects meanwhile. Called with r.mu held.
-func (r *Raylet) whenReadable(c *client, id ids.ObjectID, fn func(so *shmObject, data []byte, err error)) {
-	so := r.shmObjs[id]
+func (s *state) whenReadable(c *client, id ids.ObjectID, fn func(so *shmObject, data []byte, err error)) {
+	so := s.shmObjs[id]
 	if so == nil {
 		fn(nil, nil, fmt.Errorf("object %s is not in the object store", id.Hex()))
 		return
@@ -297,50 +271,43 @@ func (r *Raylet) whenReadable(c *client, id ids.ObjectID, fn func(so *shmObject,
 		return
 	}
 	so.restoring = true
-	path, size := so.spillPath, so.size
-	off, err := r.reserveNow(size) // no spilling on the read path
-	reserved := err == nil
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		var data []byte
-		var rerr error
-		if reserved {
-			err = r.restoreInto(path, off, size)
-		}
-		if err != nil {
-			// No room in the arena now: the readers get the bytes in their messages.
-			var rderr error
-			if data, rderr = os.ReadFile(path); rderr != nil {
-				data = nil
-				rerr = fmt.Errorf("restoring spilled object %s: %v; and reading it from disk: %w", id.Hex(), err, rderr)
-			}
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.finishRestore(id, so, reserved, off, data, rerr)
-	}()
+	off, err := s.reserveNow(so.size) // no spilling on the read path
+	s.eff.restore = append(s.eff.restore, &restoreJob{id: id, so: so, path: so.spillPath, size: so.size, off: off, reserved: err == nil})
+
 }
 
-// finishRestore ends a restore whenReadable started and runs its waiters. Called with r.mu held.
-func (r *Raylet) finishRestore(id ids.ObjectID, so *shmObject, reserved bool, off int64, data []byte, err error) {
+// restoreJob asks the driver to read a spilled object's file back: into the range reserved for it
+// (off, when reserved), or, when that fails or there was no room, into data; err when neither.
+type restoreJob struct {
+	id        ids.ObjectID
+	so        *shmObject
+	path      string
+	size, off int64
+	reserved  bool
+	data      []byte
+	err       error
+}
+
+// finishRestore is the event of a restore whenReadable asked for: it runs the object's waiters.
+func (s *state) finishRestore(j *restoreJob) {
+	id, so, reserved, off, data, err := j.id, j.so, j.reserved, j.off, j.data, j.err
 	so.restoring = false
 	waiters := so.waiters
 	so.waiters = nil
-	if r.stopped {
+	if s.stopped {
 		return
 	}
 	if reserved {
 		if data == nil && err == nil {
-			r.restored(id, so, off)
-		} else if ferr := r.alloc.Free(off, so.size); ferr != nil {
+			s.restored(id, so, off)
+		} else if ferr := s.alloc.Free(off, so.size); ferr != nil {
 			glog.Errorf("object store: %v", ferr)
 		} else {
-			defer r.storeChanged()
+			defer s.storeChanged()
 		}
 	}
 	for _, w := range waiters {
-		if w.client != nil && !r.clients[w.client] {
+		if w.client != nil && !s.clients[w.client] {
 			continue
 		}
 		if so.spillPath == "" {
@@ -350,7 +317,7 @@ func (r *Raylet) finishRestore(id ids.ObjectID, so *shmObject, reserved bool, of
 		}
 	}
 	if so.freed && so.pins == 0 {
-		r.releaseShm(id, so)
+		s.releaseShm(id, so)
 	}
 }
 
@@ -368,8 +335,8 @@ func readFull(f *os.File, dst []byte) (int, error) {
 
 // takeCreated checks that obj names the range c reserved for id and marks it sealed. Called
 // with r.mu held.
-func (r *Raylet) takeCreated(c *client, id ids.ObjectID, obj *objstore.Object) error {
-	so := r.shmObjs[id]
+func (s *state) takeCreated(c *client, id ids.ObjectID, obj *objstore.Object) error {
+	so := s.shmObjs[id]
 	if so == nil || so.sealed || so.creator != c {
 		return fmt.Errorf("object %s: no shared-memory range was reserved for it by this process", id.Hex())
 	}
@@ -378,53 +345,53 @@ func (r *Raylet) takeCreated(c *client, id ids.ObjectID, obj *objstore.Object) e
 	}
 	so.sealed = true
 	so.creator = nil
-	r.storeChanged() // a spill candidate now
+	s.storeChanged() // a spill candidate now
 	return nil
 }
 
 // sealObject completes (or abandons) a client's put into shared memory. Called with r.mu held.
-func (r *Raylet) sealObject(c *client, m *pb.SealObject) error {
+func (s *state) sealObject(c *client, m *pb.SealObject) error {
 	id, err := ids.ObjectIDFromBytes(m.ObjectId)
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
 	}
-	so := r.shmObjs[id]
+	so := s.shmObjs[id]
 	if so == nil || so.sealed || so.creator != c {
 		return fmt.Errorf("seal of object %s, which this process did not create", id.Hex())
 	}
 	if m.Abort {
-		r.abandon(id, so)
+		s.abandon(id, so)
 		return nil
 	}
 	obj := &objstore.Object{Kind: objstore.KindValue, Contained: ids.FromBytesList(m.ContainedIds), InShm: true, ShmOffset: so.off, ShmSize: so.size}
-	if err := r.takeCreated(c, id, obj); err != nil {
+	if err := s.takeCreated(c, id, obj); err != nil {
 		return err
 	}
-	r.addHolder(c, id) // the putter holds its new object
-	r.putObject(id, obj)
+	s.addHolder(c, id) // the putter holds its new object
+	s.putObject(id, obj)
 	return nil
 }
 
 // abandon frees the range of an object that was never sealed. Called with r.mu held.
-func (r *Raylet) abandon(id ids.ObjectID, so *shmObject) {
-	delete(r.shmObjs, id)
-	if err := r.alloc.Free(so.off, so.size); err != nil {
+func (s *state) abandon(id ids.ObjectID, so *shmObject) {
+	delete(s.shmObjs, id)
+	if err := s.alloc.Free(so.off, so.size); err != nil {
 		glog.Errorf("object store: %v", err)
 	}
-	r.storeChanged()
+	s.storeChanged()
 }
 
 // dropShmClient releases what a client that went away reserved or pinned. Called with r.mu held.
-func (r *Raylet) dropShmClient(c *client) {
-	for id, so := range r.shmObjs {
+func (s *state) dropShmClient(c *client) {
+	for id, so := range s.shmObjs {
 		if !so.sealed && so.creator == c {
 			glog.Warningf("%s went away before sealing object %s: freeing its %d bytes", c, id.Hex(), so.size)
-			r.abandon(id, so)
+			s.abandon(id, so)
 		}
 	}
 	for id, n := range c.pins {
 		for ; n > 0; n-- {
-			r.unpin(id)
+			s.unpin(id)
 		}
 	}
 	c.pins = nil
@@ -432,23 +399,23 @@ func (r *Raylet) dropShmClient(c *client) {
 
 // unpin drops one pin of an object (readers pin it with so.pins++ while they may use its range).
 // Called with r.mu held.
-func (r *Raylet) unpin(id ids.ObjectID) {
-	so := r.shmObjs[id]
+func (s *state) unpin(id ids.ObjectID) {
+	so := s.shmObjs[id]
 	if so == nil || so.pins == 0 {
 		return
 	}
 	so.pins--
 	if so.pins == 0 {
 		if so.freed {
-			r.releaseShm(id, so)
+			s.releaseShm(id, so)
 		} else {
-			r.storeChanged() // a spill candidate again
+			s.storeChanged() // a spill candidate again
 		}
 	}
 }
 
 // releaseObjects applies a client's ReleaseObjects. Called with r.mu held.
-func (r *Raylet) releaseObjects(c *client, m *pb.ReleaseObjects) error {
+func (s *state) releaseObjects(c *client, m *pb.ReleaseObjects) error {
 	list, err := ids.ObjectIDsFromBytes(m.ObjectIds)
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
@@ -461,63 +428,47 @@ func (r *Raylet) releaseObjects(c *client, m *pb.ReleaseObjects) error {
 		if c.pins[id] == 0 {
 			delete(c.pins, id)
 		}
-		r.unpin(id)
+		s.unpin(id)
 	}
 	return nil
 }
 
 // shmFreed is objectFreed for objects in shared memory. Called with r.mu held.
-func (r *Raylet) shmFreed(id ids.ObjectID) {
-	so := r.shmObjs[id]
+func (s *state) shmFreed(id ids.ObjectID) {
+	so := s.shmObjs[id]
 	if so == nil {
 		return
 	}
 	so.freed = true
 	if so.pins == 0 {
-		r.releaseShm(id, so)
+		s.releaseShm(id, so)
 	}
 }
 
-func (r *Raylet) releaseShm(id ids.ObjectID, so *shmObject) {
+func (s *state) releaseShm(id ids.ObjectID, so *shmObject) {
 	if so.spilling || so.restoring {
 		return // finishSpills or finishRestore releases it once its file is done
 	}
-	delete(r.shmObjs, id)
+	delete(s.shmObjs, id)
 	if so.spillPath != "" {
-		os.Remove(so.spillPath)
+		s.eff.remove = append(s.eff.remove, so.spillPath)
 		return
 	}
-	if err := r.alloc.Free(so.off, so.size); err != nil {
+	if err := s.alloc.Free(so.off, so.size); err != nil {
 		glog.Errorf("object store: %v", err)
 	}
-	r.storeChanged()
-}
-
-// readable makes a shared-memory object available to a task being dispatched, now: resident in
-// the arena (so is set; the caller pins it), or, when there is no room to bring it back from disk
-// right now (or a restore is under way), as its bytes read from the spill file (data). Called
-// with r.mu held.
-func (r *Raylet) readable(id ids.ObjectID) (so *shmObject, data []byte, err error) {
-	so, err = r.ensureResident(id)
-	if err == nil {
-		return so, nil, nil
-	}
-	data, rerr := r.spilledBytes(id)
-	if rerr != nil {
-		return nil, nil, fmt.Errorf("%v; and reading it from disk: %v", err, rerr)
-	}
-	return nil, data, nil
+	s.storeChanged()
 }
 
 // sendObjectTo sends a stored object to a client, pinning it for the client when it is in
 // shared memory; a spilled object is sent once it is restored (or, when the arena has no room
 // for it now, in the message). Called with r.mu held.
-func (r *Raylet) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) {
+func (s *state) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) {
 	if !obj.InShm {
 		c.sendObject(id, obj)
 		return
 	}
-	r.whenReadable(c, id, func(so *shmObject, data []byte, err error) {
+	s.whenReadable(c, id, func(so *shmObject, data []byte, err error) {
 		out := obj
 		switch {
 		case err != nil:
@@ -577,17 +528,17 @@ func (r *Raylet) NumObjects() int {
 }
 
 // unpinTaskArgs drops the pins argForTask took for a task (once). Called with r.mu held.
-func (r *Raylet) unpinTaskArgs(t *task) {
+func (s *state) unpinTaskArgs(t *task) {
 	for _, id := range t.pinned {
-		r.unpin(id)
+		s.unpin(id)
 	}
 	t.pinned = nil
 }
 
-// argForTask is a resolved argument as a worker gets it. One in shared memory is brought back
-// from disk if needed and pinned for the task (once) until it is done; when the arena has no
-// room for it now, its bytes travel in the message instead. Called with r.mu held.
-func (r *Raylet) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb.TaskArg {
+// argForTask is a resolved argument as a worker gets it. One in shared memory is pinned for the
+// task (once) until it is done; one spilled to disk was read back for the task beforehand
+// (see argsResident) and travels in the message. Called with the node's lock held.
+func (s *state) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb.TaskArg {
 	if obj == nil {
 		// trackDeps keeps such tasks from running; never crash the node if one slips through.
 		glog.Errorf("argument %s of %s is not in the store at dispatch; the task gets an empty argument", dep.Hex(), taskLabel(t))
@@ -597,17 +548,13 @@ func (r *Raylet) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb
 	if !obj.InShm {
 		return &pb.TaskArg{Data: obj.Data, ContainedIds: contained}
 	}
-	if data, ok := t.spilledArgs[dep]; ok {
-		if so := r.shmObjs[dep]; so != nil && so.spillPath != "" {
+	so := s.shmObjs[dep]
+	if so == nil || so.spillPath != "" {
+		if data, ok := t.spilledArgs[dep]; ok {
 			return &pb.TaskArg{Data: data, ContainedIds: contained}
 		}
-	}
-	so, data, err := r.readable(dep)
-	if err != nil {
-		glog.Errorf("argument of %s: %v", taskLabel(t), err)
-	}
-	if so == nil {
-		return &pb.TaskArg{Data: data, ContainedIds: contained}
+		glog.Errorf("argument %s of %s is not readable at dispatch; the task gets an empty argument", dep.Hex(), taskLabel(t))
+		return &pb.TaskArg{ContainedIds: contained}
 	}
 	pinned := false
 	for _, id := range t.pinned {
@@ -620,31 +567,60 @@ func (r *Raylet) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb
 	return &pb.TaskArg{InShm: true, ShmOffset: so.off, ShmSize: so.size, ContainedIds: contained}
 }
 
-// spilledBytes reads a spilled object's bytes from its file.
-func (r *Raylet) spilledBytes(id ids.ObjectID) ([]byte, error) {
-	so := r.shmObjs[id]
-	if so == nil || so.spillPath == "" {
-		return nil, fmt.Errorf("object %s is neither in the arena nor on disk", id.Hex())
+// argsResident tells whether every shared-memory argument of t can be read now: in the arena, or
+// read back from disk for it. For each that cannot, it asks for a restore and counts the argument
+// as missing again, so t moves on (argsReady) once they are back. Called with the node's lock held.
+func (s *state) argsResident(t *task) bool {
+	ok := true
+	for _, a := range t.spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		so := s.shmObjs[dep]
+		if so == nil || so.spillPath == "" {
+			continue
+		}
+		if _, have := t.spilledArgs[dep]; have {
+			continue
+		}
+		ok = false
+		s.awaitSpilled(t, dep)
 	}
-	return os.ReadFile(so.spillPath)
+	return ok
+}
+
+// awaitSpilled counts dep, a spilled argument of t, as missing until it is read back (into the
+// arena, or into memory for t). Called with the node's lock held.
+func (s *state) awaitSpilled(t *task, dep ids.ObjectID) {
+	t.missing++
+	s.whenReadable(nil, dep, func(_ *shmObject, data []byte, _ error) {
+		if data != nil {
+			if t.spilledArgs == nil {
+				t.spilledArgs = map[ids.ObjectID][]byte{}
+			}
+			t.spilledArgs[dep] = data
+		}
+		s.depArrived(t)
+	})
 }
 
 // registered is the answer to a client's registration: where the arena is and what goes there.
-func (r *Raylet) registered() *pb.Registered {
-	reg := &pb.Registered{NodeId: r.nodeID[:], SessionDir: r.cfg.SessionDir, ShmThreshold: r.shmThreshold()}
-	if r.arena != nil {
-		reg.ArenaPath = r.arena.Path()
+func (s *state) registered() *pb.Registered {
+	reg := &pb.Registered{NodeId: s.nodeID[:], SessionDir: s.cfg.SessionDir, ShmThreshold: s.shmThreshold()}
+	if s.alloc != nil {
+		reg.ArenaPath = s.arenaPath
 	}
 	return reg
 }
 
 // resultFromWorker checks a task result a worker reports: one in shared memory must be in the
 // range the worker reserved for the task's return id. Called with r.mu held.
-func (r *Raylet) resultFromWorker(c *client, id ids.ObjectID, obj *objstore.Object) *objstore.Object {
+func (s *state) resultFromWorker(c *client, id ids.ObjectID, obj *objstore.Object) *objstore.Object {
 	if !obj.InShm {
 		return obj
 	}
-	if err := r.takeCreated(c, id, obj); err != nil {
+	if err := s.takeCreated(c, id, obj); err != nil {
 		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("the worker reported a bad result: " + err.Error())}
 	}
 	return obj

@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/golang/glog"
@@ -53,17 +52,15 @@ func envSeconds(name string, def time.Duration) time.Duration {
 
 // watchRegistration kills w, a process just started, if it has not connected within
 // registerTimeout; its death then counts as a start failure. Called with r.mu held.
-func (r *Raylet) watchRegistration(w *worker) {
+func (s *state) watchRegistration(w *worker) {
 	d := registerTimeout()
-	w.registerTimer = time.AfterFunc(d, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.stopped || w.exited || w.client != nil {
+	s.after(d, func(s *state) {
+		if s.stopped || w.exited || w.client != nil {
 			return
 		}
 		glog.Warningf("%s did not connect to the node within %v: killing it", w, d)
 		w.registerTimedOut = true
-		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		s.eff.kill = append(s.eff.kill, w) // not killedByNode: its death is a start failure
 	})
 }
 
@@ -114,14 +111,14 @@ func startBackoff(failures int) time.Duration {
 
 // poolProcesses counts the pool's worker processes: alive (connected or not) and being spawned.
 // Called with r.mu held.
-func (r *Raylet) poolProcesses() int {
-	return len(r.workers) - r.actorWorkers + r.starting
+func (s *state) poolProcesses() int {
+	return len(s.workers) - s.actorWorkers + s.starting
 }
 
 // inStartup counts the processes starting: pool workers, and all (pool and actors).
 // Called with r.mu held.
-func (r *Raylet) inStartup() (pool, all int) {
-	for _, w := range r.workers {
+func (s *state) inStartup() (pool, all int) {
+	for _, w := range s.workers {
 		if w.client == nil {
 			all++
 			if w.actor == nil {
@@ -129,39 +126,35 @@ func (r *Raylet) inStartup() (pool, all int) {
 			}
 		}
 	}
-	return pool + r.starting, all + r.starting + r.starts.actorSpawning
+	return pool + s.starting, all + s.starting + s.starts.actorSpawning
 }
 
 // startProcesses starts what waits for a process: actors first (each needs its own), then pool
 // workers for runnable tasks that wait (and what remains of the prestart), never more than
 // maxConcurrent starting at once and none while starts back off. Called with r.mu held.
-func (r *Raylet) startProcesses(runnableWaiting int) {
-	if r.stopped || r.starts.backingOff {
+func (s *state) startProcesses(runnableWaiting int) {
+	if s.stopped || s.starts.backingOff {
 		return
 	}
-	poolUp, allUp := r.inStartup()
-	room := r.starts.maxConcurrent - allUp
-	for room > 0 && len(r.starts.actors) > 0 {
-		a := r.starts.actors[0]
-		r.starts.actors[0] = nil
-		r.starts.actors = r.starts.actors[1:]
+	poolUp, allUp := s.inStartup()
+	room := s.starts.maxConcurrent - allUp
+	for room > 0 && len(s.starts.actors) > 0 {
+		a := s.starts.actors[0]
+		s.starts.actors[0] = nil
+		s.starts.actors = s.starts.actors[1:]
 		a.startQueued = false
 		if a.state != actorStarting || a.worker != nil {
 			continue // died (or was killed) while it waited
 		}
 		room--
-		r.starts.actorSpawning++
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			r.startActorProcess(a)
-		}()
+		s.starts.actorSpawning++
+		s.eff.spawnActors = append(s.eff.spawnActors, a)
 	}
 	need := runnableWaiting - poolUp
-	if r.starts.prestart > need {
-		need = r.starts.prestart
+	if s.starts.prestart > need {
+		need = s.starts.prestart
 	}
-	if limit := r.poolSize() + r.blocked - r.poolProcesses(); need > limit {
+	if limit := s.poolSize() + s.blocked - s.poolProcesses(); need > limit {
 		need = limit
 	}
 	if need > room {
@@ -170,78 +163,114 @@ func (r *Raylet) startProcesses(runnableWaiting int) {
 	if need <= 0 {
 		return
 	}
-	r.starts.prestart -= need
-	if r.starts.prestart < 0 {
-		r.starts.prestart = 0
+	s.starts.prestart -= need
+	if s.starts.prestart < 0 {
+		s.starts.prestart = 0
 	}
-	r.starting += need
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.startWorkers(need)
-	}()
+	s.starting += need
+	s.eff.spawnPool += need
 }
 
 // queueActorStart puts an actor in line for a process. Called with r.mu held.
-func (r *Raylet) queueActorStart(a *actor) {
+func (s *state) queueActorStart(a *actor) {
 	a.state = actorStarting
 	if !a.startQueued {
 		a.startQueued = true
-		r.starts.actors = append(r.starts.actors, a)
+		s.starts.actors = append(s.starts.actors, a)
 	}
-	r.startProcesses(0)
+	s.startProcesses(0)
+}
+
+// started is the event of the node starting: the pool is prestarted in the background, at most
+// maxConcurrent processes at a time; the rest of it starts when tasks wait for workers.
+func (s *state) started() {
+	s.starts.prestart = s.poolSize()
+	if s.starts.prestart > s.starts.maxConcurrent {
+		s.starts.prestart = s.starts.maxConcurrent
+	}
+	s.startProcesses(0)
+}
+
+// workerSpawned is the event of a process started for the pool (a == nil) or for actor a. The
+// process is recorded in any case (its reaper reports its end); one nobody wants any more (the
+// node stops, the actor died meanwhile) is killed. Called with the node's lock held.
+func (s *state) workerSpawned(w *worker, a *actor) {
+	if a == nil {
+		s.starting--
+	} else {
+		s.starts.actorSpawning--
+	}
+	s.workers[w.id] = w
+	if s.stopped || (a != nil && a.state == actorDead) {
+		s.kill(w)
+		s.schedule() // its start slot is free
+		return
+	}
+	if a != nil {
+		w.actor = a
+		a.worker = w
+		s.actorWorkers++
+	}
+	s.watchRegistration(w)
+}
+
+// spawnFailed is the event of a process for the pool (a == nil) or for actor a that could not be
+// started. Called with the node's lock held.
+func (s *state) spawnFailed(a *actor, err error) {
+	if a == nil {
+		s.starting--
+		glog.Errorf("cannot start a worker: %v", err)
+		s.startFailed(err.Error())
+		s.schedule()
+		return
+	}
+	s.starts.actorSpawning--
+	s.startFailed(err.Error())
+	s.actorStartFailed(a, fmt.Sprintf("The actor could not start a process: %v", err))
+	s.schedule()
 }
 
 // startSucceeded notes a process that connected: starts work again, at once.
 // Called with r.mu held.
-func (r *Raylet) startSucceeded() {
-	r.starts.failures = 0
-	r.starts.backingOff = false
+func (s *state) startSucceeded() {
+	s.starts.failures = 0
+	s.starts.backingOff = false
 }
 
 // startFailed notes a process that could not start or died before connecting (what says how).
 // From maxStartFailures in a row on, starts pause, and each pause takes one retry from every task
 // waiting for a worker to start, failing those that have none left. Called with r.mu held.
-func (r *Raylet) startFailed(what string) {
-	r.starts.failures++
-	if r.starts.failures < maxStartFailures || r.starts.backingOff || r.stopped {
+func (s *state) startFailed(what string) {
+	s.starts.failures++
+	if s.starts.failures < maxStartFailures || s.starts.backingOff || s.stopped {
 		return
 	}
-	r.starts.backingOff = true
-	r.starts.round++
-	round := r.starts.round
-	delay := startBackoff(r.starts.failures)
-	glog.Warningf("%d worker processes in a row could not start: waiting %v before the next", r.starts.failures, delay)
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-time.After(delay):
+	s.starts.backingOff = true
+	s.starts.round++
+	round := s.starts.round
+	delay := startBackoff(s.starts.failures)
+	glog.Warningf("%d worker processes in a row could not start: waiting %v before the next", s.starts.failures, delay)
+	s.after(delay, func(s *state) {
+		if s.starts.round == round {
+			s.starts.backingOff = false
 		}
-		r.mu.Lock()
-		if r.starts.round == round {
-			r.starts.backingOff = false
-		}
-		r.schedule()
-		r.mu.Unlock()
-	}()
-	msg := fmt.Sprintf("no worker process could be started: %d in a row failed; the last: %s", r.starts.failures, what)
+		s.schedule()
+	})
+	msg := fmt.Sprintf("no worker process could be started: %d in a row failed; the last: %s", s.starts.failures, what)
 	glog.Errorf("%s", msg)
-	r.chargeWaitingTasks(msg)
+	s.chargeWaitingTasks(msg)
 }
 
 // chargeWaitingTasks takes one retry from every ready task that waits for a worker to start, and
 // fails those that have none left with msg. Tasks that wait for a busy pool (at its size limit, or
 // with an idle worker) are not charged. Called with r.mu held.
-func (r *Raylet) chargeWaitingTasks(msg string) {
-	if len(r.idle) > 0 || r.poolProcesses() >= r.poolSize()+r.blocked {
+func (s *state) chargeWaitingTasks(msg string) {
+	if len(s.idle) > 0 || s.poolProcesses() >= s.poolSize()+s.blocked {
 		return
 	}
 	var failed []*task
-	for _, c := range r.ready.order {
-		if c.infeasible || len(c.tasks) == 0 || !r.ledger.Fits(c.demand) {
+	for _, c := range s.ready.order {
+		if c.infeasible || len(c.tasks) == 0 || !s.ledger.Fits(c.demand) {
 			continue
 		}
 		keep := c.tasks[:0]
@@ -260,6 +289,6 @@ func (r *Raylet) chargeWaitingTasks(msg string) {
 	}
 	for _, t := range failed {
 		text := fmt.Sprintf("%s cannot run: %s", taskLabel(t), msg)
-		r.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(text)})
+		s.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(text)})
 	}
 }

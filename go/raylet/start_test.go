@@ -338,11 +338,11 @@ func TestQueuedActorStartsWhenASlotFrees(t *testing.T) {
 	// The pool's prestarted worker (it never connects) holds the one slot: the node ends it.
 	d := connectDriver(t, r)
 	eventually(t, r, "the pool's worker started", func() bool { return len(r.workers) == 1 })
-	r.mu.Lock()
-	for _, w := range r.workers {
-		r.kill(w) // frees the slot once reaped
-	}
-	r.mu.Unlock()
+	r.do(func(s *state) {
+		for _, w := range s.workers {
+			s.kill(w) // frees the slot once reaped
+		}
+	})
 	eventually(t, r, "the pool's worker is reaped", func() bool { return len(r.workers) == 0 && r.starting == 0 })
 	first, _ := d.createActor("first", "")
 	second, _ := d.createActor("second", "")

@@ -1,0 +1,171 @@
+package raylet
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/golang/glog"
+)
+
+// The driver: the thin layer between the node's decisions (state) and the world. It owns the
+// node's lock, the sockets, the processes, the arena's mapping, the files and the clock. Every
+// event goes through do: the state handles it under the lock, and the effects it asked for are
+// applied once the lock is released.
+
+// do delivers one event to the state under the node's lock, then applies its effects.
+func (r *Raylet) do(event func(s *state)) {
+	r.mu.Lock()
+	r.state.now = time.Now()
+	event(&r.state)
+	e := r.state.takeEffects()
+	r.mu.Unlock()
+	r.apply(e)
+}
+
+// apply carries out the effects of one event. Called without the node's lock.
+func (r *Raylet) apply(e effects) {
+	if e.empty() {
+		return
+	}
+	for _, w := range e.kill {
+		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	if e.spawnPool > 0 {
+		n := e.spawnPool
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for i := 0; i < n; i++ {
+				r.spawn(nil)
+			}
+		}()
+	}
+	for _, a := range e.spawnActors {
+		a := a
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.spawn(a)
+		}()
+	}
+	for _, jobs := range e.spill {
+		r.writeSpills(jobs)
+	}
+	for _, j := range e.restore {
+		r.readSpill(j)
+	}
+	for _, j := range e.back {
+		r.back(j)
+	}
+	for _, path := range e.remove {
+		_ = os.Remove(path)
+	}
+	removeWorkerLogs(e.prune)
+	for _, t := range e.timers {
+		r.startTimer(t)
+	}
+}
+
+// spawn starts a process for the pool (a == nil) or for actor a and reports it to the state; its
+// reaper reports its end.
+func (r *Raylet) spawn(a *actor) {
+	w, err := r.spawnWorker()
+	if err != nil {
+		r.do(func(s *state) { s.spawnFailed(a, err) })
+		return
+	}
+	if a != nil {
+		glog.Infof("%s: started its process %s", a, w)
+	} else {
+		glog.Infof("started %s: %s", w, strings.Join(r.cfg.WorkerCommand, " "))
+	}
+	r.do(func(s *state) {
+		s.workerSpawned(w, a)
+		r.spawnDoneLocked(w.id)
+	})
+	// Its end is reported after its start (the spawning goroutine holds the node's WaitGroup).
+	r.wg.Add(1)
+	go r.reap(w)
+}
+
+// reap waits for a worker process to end (reading what it left on stderr) and reports it.
+func (r *Raylet) reap(w *worker) {
+	defer r.wg.Done()
+	end := exitOf(w, w.cmd.Wait())
+	r.do(func(s *state) { s.workerEnded(w, end) })
+}
+
+// writeSpills writes a spill round's files from the arena, then reports the round.
+func (r *Raylet) writeSpills(jobs []*spillJob) {
+	for _, j := range jobs {
+		if j.data, j.err = r.arena.Bytes(j.off, j.size); j.err != nil {
+			j.data = nil
+		}
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		writeSpills(r.cfg.SpillDir, jobs)
+		r.do(func(s *state) { s.spillsWritten(jobs) })
+	}()
+}
+
+// readSpill reads a spilled object's file back (into its reserved range, or into memory), then
+// reports the restore.
+func (r *Raylet) readSpill(j *restoreJob) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		err := errNoRoom
+		if j.reserved {
+			err = r.restoreInto(j.path, j.off, j.size)
+		}
+		if err != nil {
+			// No room in the arena now: the readers get the bytes in their messages.
+			data, rerr := os.ReadFile(j.path)
+			if rerr != nil {
+				j.err = fmt.Errorf("restoring spilled object %s: %v; and reading it from disk: %w", j.id.Hex(), err, rerr)
+			} else {
+				j.data = data
+			}
+		}
+		r.do(func(s *state) { s.finishRestore(j) })
+	}()
+}
+
+// back backs a granted range with memory unless it is already, then reports it.
+func (r *Raylet) back(j *backJob) {
+	if r.arena.Backed(j.off, j.size) {
+		r.do(func(s *state) { s.rangeBacked(j) })
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		j.err = r.arena.Reserve(j.off, j.size)
+		r.do(func(s *state) { s.rangeBacked(j) })
+	}()
+}
+
+// startTimer delivers t's event after its delay, unless the node stops first.
+func (r *Raylet) startTimer(t timer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return
+	}
+	var tm *time.Timer
+	tm = time.AfterFunc(t.delay, func() {
+		r.do(func(s *state) {
+			if !r.timers[tm] {
+				return // stopped
+			}
+			delete(r.timers, tm)
+			t.fire(s)
+		})
+	})
+	r.timers[tm] = true
+}

@@ -1,0 +1,132 @@
+package raylet
+
+import (
+	"fmt"
+	"math/rand"
+	"time"
+
+	"goray/ids"
+	"goray/objstore"
+	"goray/resources"
+	"goray/scheduling"
+	"goray/shm"
+)
+
+// state is the node manager's decisions, with no mutex, no gRPC, no exec and no clock reads: see
+// the package doc for its events and effects.
+type state struct {
+	cfg    Config
+	nodeID ids.UniqueID
+	store  objstore.Store
+	now    time.Time // the time of the event being handled (set by the driver)
+
+	stopped bool
+	ledger  *resources.Ledger // the node's resources: totals and what is free (fixed point)
+	// policy decides where work runs, over view: the cluster as this node sees it (today: itself,
+	// its Available refreshed from the ledger when viewVersion is behind; see place).
+	policy      scheduling.Policy
+	view        scheduling.View
+	viewVersion uint64
+	// resErr is why the configured resources were refused (Start reports it).
+	resErr        error
+	workers       map[ids.UniqueID]*worker
+	idle          []*worker
+	starting      int
+	blocked       int
+	ready         *readyQueue                  // arguments present, waiting for resources and a worker
+	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
+	pending       map[ids.ObjectID]*task       // return id -> task not finished
+	subscribers   map[ids.ObjectID][]*client   // clients waiting for an object
+	refs          map[ids.ObjectID]*objectRefs // what keeps each object alive (see refs.go)
+	alloc         *shm.Allocator               // ranges of the shared-memory store (nil: none)
+	arenaPath     string
+	shmObjs       map[ids.ObjectID]*shmObject
+	shmSeq        uint64
+	spills        int
+	creates       createQueue // CreateObject requests waiting for room (see createqueue.go)
+	clients       map[*client]bool
+	actors        map[ids.ActorID]*actor
+	named         map[actorKey]*actor // live named actors
+	deadActors    []*actor            // dead actors still in actors, oldest first (see actorDied)
+	pendingActors []*actor            // actors waiting for resources, in creation order
+	actorSeq      uint64              // actors created so far (their creation order)
+	actorWorkers  int                 // live worker processes dedicated to actors
+	starts        startControl        // how processes are started (see start.go)
+	deadLogs      []logFiles          // log files of dead workers kept, oldest first (see exit.go)
+
+	eff effects // recorded by the current event, taken by the driver
+}
+
+// effects is what the decisions of one event ask the driver to do once the lock is released.
+type effects struct {
+	spawnPool   int           // pool worker processes to start
+	spawnActors []*actor      // a process of its own for each
+	kill        []*worker     // processes to kill (SIGKILL)
+	spill       [][]*spillJob // rounds of objects to write to disk; then spillsWritten
+	restore     []*restoreJob // spill files to read back; then finishRestore
+	back        []*backJob    // arena ranges to back with memory; then rangeBacked
+	remove      []string      // files to delete
+	prune       []logFiles    // dead workers' log files to delete
+	timers      []timer       // after each delay, its fire event
+}
+
+// timer asks the driver to deliver fire as an event after delay.
+type timer struct {
+	delay time.Duration
+	fire  func(s *state)
+}
+
+// empty tells whether there is nothing to do.
+func (e *effects) empty() bool {
+	return e.spawnPool == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
+		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0
+}
+
+// takeEffects returns the effects recorded since the last call and forgets them.
+func (s *state) takeEffects() effects {
+	e := s.eff
+	s.eff = effects{}
+	return e
+}
+
+// after asks for fire to run as an event after delay.
+func (s *state) after(delay time.Duration, fire func(s *state)) {
+	s.eff.timers = append(s.eff.timers, timer{delay, fire})
+}
+
+// newState is the state of a node that has just been made: no workers, no objects.
+func newState(cfg Config, nodeID ids.UniqueID) state {
+	total := map[string]float64{}
+	for k, v := range cfg.Resources {
+		total[k] = v
+	}
+	if _, ok := total["CPU"]; !ok {
+		total["CPU"] = 1
+	}
+	totals, resErr := resources.NewSet(total, resources.Total)
+	if resErr != nil {
+		resErr = fmt.Errorf("node manager: resources: %w", resErr)
+	}
+	local := scheduling.NodeID(nodeID.Hex())
+	return state{
+		cfg:         cfg,
+		nodeID:      nodeID,
+		store:       objstore.NewMemoryStore(),
+		ledger:      resources.NewLedger(totals),
+		policy:      scheduling.DefaultPolicy(rand.Intn),
+		view:        scheduling.View{Local: local, Nodes: []scheduling.Node{{ID: local, Total: totals, Available: totals, Alive: true}}},
+		resErr:      resErr,
+		workers:     map[ids.UniqueID]*worker{},
+		ready:       newReadyQueue(),
+		waitingDeps: map[ids.ObjectID][]*task{},
+		pending:     map[ids.ObjectID]*task{},
+		subscribers: map[ids.ObjectID][]*client{},
+		refs:        map[ids.ObjectID]*objectRefs{},
+		shmObjs:     map[ids.ObjectID]*shmObject{},
+		clients:     map[*client]bool{},
+		actors:      map[ids.ActorID]*actor{},
+		named:       map[actorKey]*actor{},
+		starts:      startControl{maxConcurrent: maxStartupConcurrency()},
+		creates:     createQueue{grace: graceFor()},
+	}
+}
