@@ -196,6 +196,86 @@ TEST_F(ApiTest, WaitDuplicateIds) {
   EXPECT_THROW(ray::Wait(refs, 1, 100), ray::internal::RayException);
 }
 
+// The loop of single Waits over what is left (bench: single_client_wait_1k_refs): each call
+// returns the first ready ref and the others in the order given, and the refs in the results are
+// copies sharing one count with the original: nothing is counted twice, nothing is lost.
+TEST_F(ApiTest, WaitLoopKeepsOrderAndCounts) {
+  std::vector<ray::ObjectRef<int>> all;
+  for (int i = 0; i < 300; i++) all.push_back(ray::Put(i));
+  for (int num : {1, 3}) {
+    std::vector<ray::ObjectRef<int>> left = all;
+    size_t next = 0;  // index in `all` of the first ref still left
+    while (!left.empty()) {
+      int want = std::min<int>(num, static_cast<int>(left.size()));
+      auto r = ray::Wait(left, want, -1);
+      ASSERT_EQ(r.ready.size(), static_cast<size_t>(want));
+      ASSERT_EQ(r.unready.size(), left.size() - want);
+      for (const auto &ref : r.ready) ASSERT_EQ(ref.ID(), all[next++].ID());
+      size_t i = next;
+      for (const auto &ref : r.unready) ASSERT_EQ(ref.ID(), all[i++].ID());
+      ASSERT_EQ(RefCount(r.ready.front()), 1);
+      left.assign(r.unready.begin(), r.unready.end());
+    }
+    EXPECT_EQ(next, all.size());
+  }
+  for (const auto &ref : all) ASSERT_EQ(RefCount(ref), 1);
+  // The objects go with the last refs to them.
+  std::vector<std::string> ids;
+  for (const auto &ref : all) ids.push_back(ref.ID());
+  {
+    auto r = ray::Wait(all, 2, -1);
+    all.clear();
+    EXPECT_EQ(RefCount(ids[0]), 1);  // held by the result only
+    EXPECT_EQ(*ray::Get(r.ready.front()), 0);
+  }
+  for (const auto &id : ids) ASSERT_EQ(RefCount(id), 0);
+}
+
+// Duplicates are refused however the list was made: as the first list of a thread, after a list
+// it is a part of (checked by a merge with the last list), as another list (checked by hashing),
+// and with two refs made separately from one id.
+TEST_F(ApiTest, WaitDuplicatesAfterEarlierLists) {
+  auto a = ray::Put(1), b = ray::Put(2), c = ray::Put(3), d = ray::Put(4);
+  using List = std::vector<ray::ObjectRef<int>>;
+  EXPECT_EQ(ray::Wait(List{a, b, c, d}, 1, -1).ready.size(), 1u);
+  EXPECT_EQ(ray::Wait(List{a, c, d}, 3, -1).ready.size(), 3u);  // in the last list, in order
+  EXPECT_EQ(ray::Wait(List{d, a}, 2, -1).ready.size(), 2u);     // not in order: hashed
+  EXPECT_THROW(ray::Wait(List{d, a, d}, 1, -1), ray::internal::RayException);
+  EXPECT_THROW(ray::Wait(List{a, b, c, d, a}, 1, -1), ray::internal::RayException);
+  EXPECT_EQ(ray::Wait(List{b, c}, 1, -1).ready.size(), 1u);
+  EXPECT_EQ(ray::Wait(List{c}, 1, -1).ready.size(), 1u);
+  ray::ObjectRef<int> c_again(c.ID());
+  try {
+    ray::Wait(List{b, c, c_again}, 1, -1);
+    ADD_FAILURE() << "a list with one id twice was accepted";
+  } catch (const ray::internal::RayException &e) {
+    EXPECT_STREQ(e.what(), "Wait requires a list of unique object ids.");
+  }
+  // After the refusals, lists without duplicates work as before.
+  auto r = ray::Wait(List{a, b, c, d}, 4, -1);
+  EXPECT_EQ(r.ready.size(), 4u);
+  EXPECT_EQ(RefCount(c), 2);  // c and c_again: two holders of one id
+}
+
+// The first bad ref decides the error: a duplicate before an empty ref, or the empty ref first.
+TEST_F(ApiTest, WaitEmptyRefAndDuplicateErrors) {
+  auto a = ray::Put(1);
+  ray::ObjectRef<int> empty;
+  using List = std::vector<ray::ObjectRef<int>>;
+  auto message = [](const List &refs) {
+    try {
+      ray::Wait(refs, 1, 0);
+    } catch (const ray::internal::RayException &e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(List{a, empty}), "Wait got an empty ObjectRef.");
+  EXPECT_EQ(message(List{empty, a, a}), "Wait got an empty ObjectRef.");
+  EXPECT_EQ(message(List{a, a, empty}), "Wait requires a list of unique object ids.");
+  EXPECT_EQ(ray::Wait(List{a}, 1, 0).ready.size(), 1u);
+}
+
 // ---------------------------------------------------------------- tasks
 
 TEST_F(ApiTest, TasksWithZeroToThreeArgs) {

@@ -110,8 +110,14 @@ func packedIDs(p *C.uint8_t, n C.size_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)*ids.ObjectIDSize)
 }
 
-// waitIDs recycles ray_wait's id lists.
-var waitIDs = sync.Pool{New: func() any { return new([]ids.ObjectID) }}
+// idsView views n ids packed back to back in C memory at p as ids (read in place, not copied:
+// valid only during the call that was given p).
+func idsView(p *C.uint8_t, n C.size_t) []ids.ObjectID {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*ids.ObjectID)(unsafe.Pointer(p)), int(n))
+}
 
 func writeID(out *C.uint8_t, id ids.ObjectID) {
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), ids.ObjectIDSize), id[:])
@@ -449,21 +455,14 @@ func ray_wait(idsPtr *C.uint8_t, numIDs C.size_t, numObjects C.size_t, timeoutMs
 	case outReady == nil && numIDs > 0:
 		return setErr(errOut, nullArg("ray_wait", "out_ready"))
 	}
-	// Loops of Waits over long lists are common: the ids go into a reused buffer (Wait keeps
-	// nothing of its list).
-	buf := waitIDs.Get().(*[]ids.ObjectID)
-	defer waitIDs.Put(buf)
-	*buf = appendPacked((*buf)[:0], packedIDs(idsPtr, numIDs))
-	ready, err := st.cw.Wait(*buf, int(numObjects), timeout(timeoutMs))
-	if err != nil {
-		return setErr(errOut, err)
+	// Read and written in place: Wait keeps neither the ids nor the flags, so a loop of Waits
+	// over a long list copies nothing here.
+	var flags []bool
+	if numIDs > 0 {
+		flags = unsafe.Slice((*bool)(unsafe.Pointer(outReady)), int(numIDs))
 	}
-	flags := unsafe.Slice((*byte)(unsafe.Pointer(outReady)), int(numIDs))
-	for i, r := range ready {
-		flags[i] = 0
-		if r {
-			flags[i] = 1
-		}
+	if err := st.cw.WaitInto(idsView(idsPtr, numIDs), int(numObjects), timeout(timeoutMs), flags); err != nil {
+		return setErr(errOut, err)
 	}
 	return C.RAY_OK
 }

@@ -293,7 +293,8 @@ func (cw *CoreWorker) waitLocal(list []ids.ObjectID, n int, timeout time.Duratio
 	if cw.closed() {
 		return nil, ErrShutdown
 	}
-	if miss := cw.missing(list); len(miss) > 0 {
+	// (An id listed twice is asked for twice; both backends ask once.)
+	if miss := cw.store.AppendMissing(nil, list); len(miss) > 0 {
 		if err := cw.be.fetch(miss); err != nil {
 			return nil, err
 		}
@@ -304,7 +305,8 @@ func (cw *CoreWorker) waitLocal(list []ids.ObjectID, n int, timeout time.Duratio
 		ctx, cancel = context.WithTimeout(cw.ctx, timeout)
 		defer cancel()
 	}
-	if len(cw.missing(list)) > 0 && cw.inTask() && cw.currentActor() == nil {
+	// (AnyMissing first: it stops at the first missing id, and inTask makes a system call.)
+	if cw.store.AnyMissing(list) && cw.inTask() && cw.currentActor() == nil {
 		cw.be.setBlocked(true)
 		defer cw.be.setBlocked(false)
 	}
@@ -384,18 +386,36 @@ func (cw *CoreWorker) getUntil(list []ids.ObjectID, timeout time.Duration, deadl
 // Wait waits until n of the objects are ready or timeout passes (negative: forever) and marks
 // at most n ready ones, in the order given.
 func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([]bool, error) {
+	ready := make([]bool, len(list))
+	if err := cw.WaitInto(list, n, timeout, ready); err != nil {
+		return nil, err
+	}
+	return ready, nil
+}
+
+// WaitInto is Wait writing its flags into ready, which must be as long as list. It keeps neither
+// slice, so both may be memory the caller reuses (C memory, for ray_wait); on an error the flags
+// are undefined.
+func (cw *CoreWorker) WaitInto(list []ids.ObjectID, n int, timeout time.Duration, ready []bool) error {
 	if n < 0 || n > len(list) {
-		return nil, Errorf(CodeInvalidArgument, "Wait: num_objects %d is out of range for %d objects", n, len(list))
+		return Errorf(CodeInvalidArgument, "Wait: num_objects %d is out of range for %d objects", n, len(list))
 	}
-	if ready, ok := cw.readyPrefix(list, n); ok {
-		return ready, nil
+	if len(ready) != len(list) {
+		return Errorf(CodeInvalidArgument, "Wait: %d flags for %d objects", len(ready), len(list))
 	}
-	ready, err := cw.waitLocal(list, n, timeout)
+	if cw.readyPrefix(list, n, ready) {
+		return nil
+	}
+	got, err := cw.waitLocal(list, n, timeout)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return nil, err // shut down, or the node refused the fetch: not "nothing ready yet"
+		return err // shut down, or the node refused the fetch: not "nothing ready yet"
 	}
-	if ready == nil {
-		ready = make([]bool, len(list))
+	if got == nil {
+		for i := range ready {
+			ready[i] = false
+		}
+	} else {
+		copy(ready, got)
 	}
 	count := 0
 	var inShm []ids.ObjectID
@@ -406,7 +426,7 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 		obj, ok := cw.store.Get(id)
 		if ok && obj.Kind == kindUnknown {
 			cw.store.Delete(id)
-			return nil, Errorf(CodeUnknownObject, "Wait: object %s is unknown: no process of this cluster created it, or it was freed", id.Hex())
+			return Errorf(CodeUnknownObject, "Wait: object %s is unknown: no process of this cluster created it, or it was freed", id.Hex())
 		}
 		if ok && obj.InShm {
 			inShm = append(inShm, id)
@@ -418,38 +438,61 @@ func (cw *CoreWorker) Wait(list []ids.ObjectID, n int, timeout time.Duration) ([
 		count++
 	}
 	cw.dropUnread(inShm) // Wait reads nothing: shared-memory objects go back to the node
-	return ready, nil
+	return nil
 }
 
-// readyPrefix is Wait's fast path: scanning in order, it stops at the n-th distinct object
-// present locally, so waiting for one of many objects costs the scan up to the first ready one.
-// It reports false when fewer than n are present (or one is an unknown marker).
-func (cw *CoreWorker) readyPrefix(list []ids.ObjectID, n int) ([]bool, bool) {
+// prefixFew is how many ready ids readyPrefix compares one by one for duplicates before it
+// switches to a map (Wait usually wants one or a few objects).
+const prefixFew = 8
+
+// readyPrefix is Wait's fast path: scanning in order, it marks in ready (all other flags cleared)
+// the first n distinct objects present locally, so waiting for one of many objects costs the scan
+// up to the first ready one, under one hold of the store's lock per chunk of ids and with no
+// allocation while n is small. It reports false when fewer than n are present, or when an unknown
+// marker comes first (the flags are then to be overwritten).
+func (cw *CoreWorker) readyPrefix(list []ids.ObjectID, n int, ready []bool) bool {
 	if cw.closed() {
-		return nil, false
+		return false
 	}
-	ready := make([]bool, len(list))
+	for i := range ready {
+		ready[i] = false
+	}
+	if n == 0 {
+		return true
+	}
 	count := 0
+	unknown := false
+	var few [prefixFew]int // indices of the first ids marked ready
 	var seen map[ids.ObjectID]bool
-	for i := 0; i < len(list) && count < n; i++ {
-		obj, ok := cw.store.Get(list[i])
-		if !ok {
-			continue
-		}
+	cw.store.ScanPresent(list, func(i int, obj *objstore.Object) bool {
 		if obj.Kind == kindUnknown {
-			return nil, false
+			unknown = true
+			return false
 		}
-		if seen == nil {
-			seen = map[ids.ObjectID]bool{}
+		if count < prefixFew {
+			for _, j := range few[:count] {
+				if list[j] == list[i] {
+					return true // a duplicate of one marked already
+				}
+			}
+			few[count] = i
+		} else {
+			if seen == nil {
+				seen = make(map[ids.ObjectID]bool, 2*prefixFew)
+				for _, j := range few {
+					seen[list[j]] = true
+				}
+			}
+			if seen[list[i]] {
+				return true
+			}
+			seen[list[i]] = true
 		}
-		if seen[list[i]] {
-			continue
-		}
-		seen[list[i]] = true
 		ready[i] = true
 		count++
-	}
-	return ready, count >= n
+		return count < n
+	})
+	return !unknown && count >= n
 }
 
 // AddRef counts a new live ObjectRef in this process.

@@ -353,3 +353,153 @@ func TestGetKeepsItsDeadline(t *testing.T) {
 		t.Fatalf("a Get past its deadline waited %v", waited)
 	}
 }
+
+// Wait's fast path (readyPrefix) marks the first n distinct present objects in the order given,
+// past any missing ones and duplicates, also beyond the few it compares one by one (n > 8), and
+// WaitInto writes the same flags into a buffer it is given (every flag, not only the ready ones).
+func TestLocalWaitIntoOrderAndDuplicates(t *testing.T) {
+	release := make(chan struct{})
+	cw := newLocal(t, 2, func(call *TaskCall) *objstore.Object {
+		<-release
+		return concat(call)
+	})
+	defer close(release)
+	var present []ids.ObjectID
+	for i := 0; i < 12; i++ {
+		id, _ := cw.Put([]byte{byte(i)}, nil)
+		present = append(present, id)
+	}
+	missing, err := cw.SubmitTask(&pb.TaskSpec{FunctionName: "Block"}) // never done in the test
+	if err != nil {
+		t.Fatal(err)
+	}
+	// missing, p0, p0 (again), p1, missing, p2..p11
+	list := []ids.ObjectID{missing, present[0], present[0], present[1], missing}
+	list = append(list, present[2:]...)
+	for _, n := range []int{1, 2, 9, 10, 12} {
+		buf := make([]bool, len(list))
+		for i := range buf {
+			buf[i] = true // stale flags from an earlier call must be cleared
+		}
+		if err := cw.WaitInto(list, n, 0, buf); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		want := make([]bool, len(list))
+		count := 0
+		for i := range list {
+			if count == n {
+				break
+			}
+			if list[i] == missing || (i == 2) { // i == 2 repeats p0
+				continue
+			}
+			want[i] = true
+			count++
+		}
+		for i := range want {
+			if buf[i] != want[i] {
+				t.Fatalf("n=%d: flags %v, want %v", n, buf, want)
+			}
+		}
+		ready, err := cw.Wait(list, n, 0)
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		for i := range want {
+			if ready[i] != want[i] {
+				t.Fatalf("n=%d: Wait %v, want %v", n, ready, want)
+			}
+		}
+	}
+	// 12 distinct objects are present: waiting for 13 of the 14 entries times out with all 12.
+	ready, err := cw.Wait(list, 13, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready[0] || ready[4] || !ready[1] || !ready[3] || !ready[len(ready)-1] {
+		t.Fatalf("after the timeout: %v", ready)
+	}
+	if err := cw.WaitInto(list, 1, 0, make([]bool, len(list)-1)); CodeOf(err) != CodeInvalidArgument {
+		t.Fatalf("short flag buffer: %v", err)
+	}
+}
+
+// An unknown id ahead of the ready ones sends Wait down its slow path, which reports it.
+func TestLocalWaitUnknownObject(t *testing.T) {
+	cw := newLocal(t, 2, concat)
+	a, _ := cw.Put([]byte("a"), nil)
+	unknown := ids.NewPutID()
+	if _, err := cw.Get([]ids.ObjectID{unknown}, 0); CodeOf(err) != CodeUnknownObject {
+		t.Fatalf("get: %v", err)
+	}
+	// Get found it unknown (and dropped the marker); Wait asks again and learns the same.
+	if _, err := cw.Wait([]ids.ObjectID{unknown, a}, 2, time.Second); CodeOf(err) != CodeUnknownObject {
+		t.Fatalf("wait: %v", err)
+	}
+}
+
+// The loop of single Waits over a shrinking list (bench: single_client_wait_1k_refs) finds the
+// objects in order as they finish, and leaves no waiter behind.
+func TestLocalWaitLoopAsTasksFinish(t *testing.T) {
+	cw := newLocal(t, 3, concat)
+	var list []ids.ObjectID
+	for i := 0; i < 200; i++ {
+		ret, err := cw.SubmitTask(&pb.TaskSpec{FunctionName: "F" + strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, ret)
+	}
+	seen := map[ids.ObjectID]bool{}
+	for len(list) > 0 {
+		ready, err := cw.Wait(list, 1, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rest []ids.ObjectID
+		got := 0
+		for i, r := range ready {
+			if r {
+				got++
+				seen[list[i]] = true
+			} else {
+				rest = append(rest, list[i])
+			}
+		}
+		if got != 1 {
+			t.Fatalf("%d ready of %d, want 1", got, len(list))
+		}
+		list = rest
+	}
+	if len(seen) != 200 {
+		t.Fatalf("%d distinct results", len(seen))
+	}
+}
+
+// Reference notices in a row travel as one message, merged only where the node (additions
+// before removals) ends up as with the notices one by one.
+func TestMergeRefNotice(t *testing.T) {
+	a, b, c := ids.NewPutID(), ids.NewPutID(), ids.NewPutID()
+	one := func(id ids.ObjectID) []ids.ObjectID { return []ids.ObjectID{id} }
+	last := &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Added: ids.ToBytes(one(a))}}}
+	if !mergeRefNotice(last, one(b), nil) { // additions after additions
+		t.Fatal("additions not merged")
+	}
+	if !mergeRefNotice(last, nil, one(a)) { // removals after anything
+		t.Fatal("removal not merged")
+	}
+	if mergeRefNotice(last, one(a), nil) { // a re-added after its removal
+		t.Fatal("an addition was merged after a removal: the node would apply it first")
+	}
+	if !mergeRefNotice(last, nil, one(c)) {
+		t.Fatal("removal not merged")
+	}
+	u := last.GetUpdateRefs()
+	if len(u.Added) != 2 || len(u.Removed) != 2 || string(u.Added[1]) != string(b[:]) || string(u.Removed[1]) != string(c[:]) {
+		t.Fatalf("merged notice %v", u)
+	}
+	submit := &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{}}}
+	if mergeRefNotice(submit, nil, one(a)) {
+		t.Fatal("merged into a message that is not a notice")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,10 +72,11 @@ func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
 		subscribed: map[ids.ObjectID]bool{}, execWake: make(chan struct{}, 1), replies: map[uint64]chan *pb.Reply{},
 	}
 	// Submissions and results go out on the goroutine that makes them: on a sync call that is
-	// one hand-off less each way.
+	// one hand-off less each way. Bursts of submissions are the exception (see submit).
 	b.sender = batch.NewInlineSender(func(msgs []*pb.ClientMessage) error {
 		return stream.Send(&pb.ClientBatch{Messages: msgs})
 	})
+	b.allowBursts()
 	// The node frees objects no process refers to: tell it about this process's references.
 	cw.refs.notify = b.refsChanged
 	cw.refs.flush = b.flushSoon
@@ -242,6 +244,7 @@ func (b *nodeBackend) execLoop() {
 		if spec.TaskType == TaskActorCreation {
 			if ctx := b.runCreation(spec, args, shared); ctx != nil && ctx.concurrency > 1 {
 				workerGoThreads(ctx.concurrency)
+				b.allowBursts()
 				slots = make(chan struct{}, ctx.concurrency)
 			} else {
 				<-slots
@@ -374,10 +377,35 @@ func (b *nodeBackend) flushSoon() {
 }
 
 // refsChanged queues a notice of this process's first and last references (see refCounter).
+// Notices in a row go out as one message: a loop dropping refs one by one (a Wait loop, a loop
+// of sync calls) costs the node one message per batch, not one per ref.
 func (b *nodeBackend) refsChanged(added, removed []ids.ObjectID) {
-	_ = b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{
-		Added: ids.ToBytes(added), Removed: ids.ToBytes(removed),
-	}}})
+	_ = b.sender.EnqueueMerged(func(last *pb.ClientMessage) bool {
+		return mergeRefNotice(last, added, removed)
+	}, func() *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{
+			Added: ids.ToBytes(added), Removed: ids.ToBytes(removed),
+		}}}
+	})
+}
+
+// mergeRefNotice folds the notice (added, removed) into last when last is a notice too and the
+// node, which applies a notice's additions before its removals, ends up where the two in order
+// would leave it: removals after anything, additions after additions only.
+func mergeRefNotice(last *pb.ClientMessage, added, removed []ids.ObjectID) bool {
+	l, ok := last.Body.(*pb.ClientMessage_UpdateRefs)
+	if !ok {
+		return false
+	}
+	switch {
+	case len(added) == 0:
+		l.UpdateRefs.Removed = append(l.UpdateRefs.Removed, ids.ToBytes(removed)...)
+		return true
+	case len(removed) == 0 && len(l.UpdateRefs.Removed) == 0:
+		l.UpdateRefs.Added = append(l.UpdateRefs.Added, ids.ToBytes(added)...)
+		return true
+	}
+	return false
 }
 
 func (b *nodeBackend) queue(m *pb.ClientMessage) error {
@@ -392,8 +420,16 @@ func closedErr(err error) error {
 	return nil
 }
 
+// allowBursts lets bursts of submissions go out from the sender's helper when this process runs
+// Go on more than one thread (see batch.Sender.AllowBursts); call it whenever GOMAXPROCS changes.
+func (b *nodeBackend) allowBursts() {
+	b.sender.AllowBursts(runtime.GOMAXPROCS(0) > 1)
+}
+
 func (b *nodeBackend) submit(spec *pb.TaskSpec) error {
-	return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: spec}})
+	// A loop submitting tasks goes on while its submissions are sent (and, on an embedded node,
+	// handled) in batches; a submission on its own goes out from here (see batch.BurstGap).
+	return closedErr(b.sender.QueueBurst(&pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: spec}}))
 }
 
 func (b *nodeBackend) put(id ids.ObjectID, obj *objstore.Object) error {

@@ -15,11 +15,9 @@ import (
 // when it drops its last one. Those notices are queued in the order of the changes (under the
 // counter's lock, without blocking) and sent after the lock is released.
 type refCounter struct {
-	mu     sync.Mutex
-	counts map[ids.ObjectID]int64
-	// held lists the ids the node counts this process as holding: announced, or implied by the
-	// message that created them (Put, task submission).
-	held   map[ids.ObjectID]bool
+	mu   sync.Mutex
+	refs map[ids.ObjectID]refEntry
+	// onZero runs (without mu) for each id whose count fell to zero.
 	onZero func(ids.ObjectID)
 	// notify queues a notice to the node; called with mu held, it must not block. nil in local mode.
 	notify func(added, removed []ids.ObjectID)
@@ -27,8 +25,16 @@ type refCounter struct {
 	flush func()
 }
 
+// refEntry is what the counter knows of one id: one map entry (one lookup per change) for both.
+type refEntry struct {
+	count int64
+	// held: the node counts this process as holding the id, announced or implied by the message
+	// that created it (Put, task submission). An entry may be held with a count of zero.
+	held bool
+}
+
 func newRefCounter(onZero func(ids.ObjectID)) *refCounter {
-	return &refCounter{counts: map[ids.ObjectID]int64{}, held: map[ids.ObjectID]bool{}, onZero: onZero}
+	return &refCounter{refs: map[ids.ObjectID]refEntry{}, onZero: onZero}
 }
 
 // markHeld records that the node already counts this process as holding id.
@@ -37,7 +43,9 @@ func (r *refCounter) markHeld(id ids.ObjectID) {
 		return
 	}
 	r.mu.Lock()
-	r.held[id] = true
+	e := r.refs[id]
+	e.held = true
+	r.refs[id] = e
 	r.mu.Unlock()
 }
 
@@ -45,11 +53,13 @@ func (r *refCounter) add(list ...ids.ObjectID) {
 	var added []ids.ObjectID
 	r.mu.Lock()
 	for _, id := range list {
-		r.counts[id]++
-		if r.notify != nil && !r.held[id] {
-			r.held[id] = true
+		e := r.refs[id]
+		e.count++
+		if r.notify != nil && !e.held {
+			e.held = true
 			added = append(added, id)
 		}
+		r.refs[id] = e
 	}
 	if len(added) > 0 {
 		r.notify(added, nil)
@@ -61,22 +71,24 @@ func (r *refCounter) add(list ...ids.ObjectID) {
 }
 
 func (r *refCounter) remove(list ...ids.ObjectID) {
-	var zero, removed []ids.ObjectID
+	var few [4]ids.ObjectID // the usual call drops one ref: no allocation for the ids it frees
+	zero := few[:0]
+	var removed []ids.ObjectID
 	r.mu.Lock()
 	for _, id := range list {
-		n, ok := r.counts[id]
-		if !ok {
+		e, ok := r.refs[id]
+		if !ok || e.count == 0 {
 			continue
 		}
-		if n <= 1 {
-			delete(r.counts, id)
-			zero = append(zero, id)
-			if r.held[id] {
-				delete(r.held, id)
-				removed = append(removed, id)
-			}
-		} else {
-			r.counts[id] = n - 1
+		if e.count > 1 {
+			e.count--
+			r.refs[id] = e
+			continue
+		}
+		delete(r.refs, id)
+		zero = append(zero, id)
+		if e.held {
+			removed = append(removed, id)
 		}
 	}
 	if len(removed) > 0 {
@@ -94,5 +106,5 @@ func (r *refCounter) remove(list ...ids.ObjectID) {
 func (r *refCounter) count(id ids.ObjectID) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.counts[id]
+	return r.refs[id].count
 }

@@ -128,15 +128,18 @@ func UniqueIDFromHex(s string) (UniqueID, error) {
 	return UniqueIDFromBytes(b)
 }
 
-// ToBytes converts ids to their wire form.
+// ToBytes converts ids to their wire form: copies of the ids, in one allocation for all of them
+// (each slice capped at its id).
 func ToBytes(list []ObjectID) [][]byte {
 	if len(list) == 0 {
 		return nil
 	}
 	out := make([][]byte, len(list))
+	buf := make([]byte, len(list)*ObjectIDSize)
 	for i := range list {
-		id := list[i]
-		out[i] = id[:]
+		b := buf[i*ObjectIDSize : (i+1)*ObjectIDSize : (i+1)*ObjectIDSize]
+		copy(b, list[i][:])
+		out[i] = b
 	}
 	return out
 }

@@ -59,16 +59,23 @@ type waiter struct {
 	ch   chan struct{}
 }
 
+// waiters are the waiters of one id: nearly always one, kept in the map's value without an
+// allocation of its own.
+type waiters struct {
+	first *waiter
+	more  []*waiter
+}
+
 // MemoryStore is a Store on the Go heap. It is safe for concurrent use.
 type MemoryStore struct {
 	mu      sync.Mutex
 	objects map[ids.ObjectID]*Object
-	waiters map[ids.ObjectID][]*waiter
+	waiters map[ids.ObjectID]waiters
 }
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{objects: map[ids.ObjectID]*Object{}, waiters: map[ids.ObjectID][]*waiter{}}
+	return &MemoryStore{objects: map[ids.ObjectID]*Object{}, waiters: map[ids.ObjectID]waiters{}}
 }
 
 // Put implements Store.
@@ -79,14 +86,22 @@ func (s *MemoryStore) Put(id ids.ObjectID, obj *Object) bool {
 		return false
 	}
 	s.objects[id] = obj
-	for _, w := range s.waiters[id] {
-		w.need--
-		if w.need == 0 {
-			close(w.ch)
+	if ws, ok := s.waiters[id]; ok {
+		ws.first.arrived()
+		for _, w := range ws.more {
+			w.arrived()
 		}
+		delete(s.waiters, id)
 	}
-	delete(s.waiters, id)
 	return true
+}
+
+// arrived counts one awaited id as present; called with the store's lock held.
+func (w *waiter) arrived() {
+	w.need--
+	if w.need == 0 {
+		close(w.ch)
+	}
 }
 
 // Get implements Store.
@@ -95,6 +110,70 @@ func (s *MemoryStore) Get(id ids.ObjectID) (*Object, bool) {
 	defer s.mu.Unlock()
 	o, ok := s.objects[id]
 	return o, ok
+}
+
+// scanChunk is how many ids a scan of a list looks up per hold of the lock, so that a long scan
+// does not keep Put (and the waiters it wakes) waiting.
+const scanChunk = 128
+
+// scan calls f on list a chunk at a time (start: the chunk's index in list) with the lock held,
+// until f returns false.
+func (s *MemoryStore) scan(list []ids.ObjectID, f func(start int, chunk []ids.ObjectID) bool) {
+	for start := 0; start < len(list); start += scanChunk {
+		end := start + scanChunk
+		if end > len(list) {
+			end = len(list)
+		}
+		s.mu.Lock()
+		more := f(start, list[start:end])
+		s.mu.Unlock()
+		if !more {
+			return
+		}
+	}
+}
+
+// ScanPresent calls visit(i, obj) for each id of list, in order, that is present, until visit
+// returns false. It looks ids up a chunk at a time under one hold of the lock rather than one
+// lock per id; visit runs with the lock held, so it must not call the store.
+func (s *MemoryStore) ScanPresent(list []ids.ObjectID, visit func(i int, obj *Object) bool) {
+	s.scan(list, func(start int, chunk []ids.ObjectID) bool {
+		for i, id := range chunk {
+			if o, ok := s.objects[id]; ok && !visit(start+i, o) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// AppendMissing appends to out the ids of list that are not present, in order (an id listed
+// twice and missing is appended twice).
+func (s *MemoryStore) AppendMissing(out, list []ids.ObjectID) []ids.ObjectID {
+	s.scan(list, func(_ int, chunk []ids.ObjectID) bool {
+		for _, id := range chunk {
+			if _, ok := s.objects[id]; !ok {
+				out = append(out, id)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// AnyMissing tells whether some id of list is not present.
+func (s *MemoryStore) AnyMissing(list []ids.ObjectID) bool {
+	missing := false
+	s.scan(list, func(_ int, chunk []ids.ObjectID) bool {
+		for _, id := range chunk {
+			if _, ok := s.objects[id]; !ok {
+				missing = true
+				return false
+			}
+		}
+		return true
+	})
+	return missing
 }
 
 // Delete implements Store.
@@ -114,26 +193,36 @@ func (s *MemoryStore) Len() int {
 // WaitN implements Store. n larger than the number of distinct ids waits for all of them.
 func (s *MemoryStore) WaitN(ctx context.Context, want []ids.ObjectID, n int) ([]bool, error) {
 	s.mu.Lock()
-	missing := map[ids.ObjectID]bool{}
+	// The waiter is registered on each distinct missing id as the scan finds it (an id listed
+	// again finds it registered already), and taken off again if there is nothing to wait for.
+	w := &waiter{}
+	var missing []ids.ObjectID // distinct
+	presentAll := 0            // present ids, each time listed
 	for _, id := range want {
-		if _, ok := s.objects[id]; !ok {
-			missing[id] = true
+		if _, ok := s.objects[id]; ok {
+			presentAll++
+		} else if s.addWaiter(id, w) {
+			missing = append(missing, id)
 		}
 	}
-	distinct := map[ids.ObjectID]bool{}
-	for _, id := range want {
-		distinct[id] = true
+	present := presentAll
+	if presentAll > 1 {
+		// An id may be listed twice: count the present ones once each.
+		seen := make(map[ids.ObjectID]bool, presentAll)
+		for _, id := range want {
+			if _, ok := s.objects[id]; ok {
+				seen[id] = true
+			}
+		}
+		present = len(seen)
 	}
-	if n > len(distinct) {
-		n = len(distinct)
+	if distinct := present + len(missing); n > distinct {
+		n = distinct
 	}
-	present := len(distinct) - len(missing)
 	var err error
 	if present < n {
-		w := &waiter{need: n - present, ch: make(chan struct{})}
-		for id := range missing {
-			s.waiters[id] = append(s.waiters[id], w)
-		}
+		w.need = n - present
+		w.ch = make(chan struct{})
 		s.mu.Unlock()
 		select {
 		case <-w.ch:
@@ -141,9 +230,9 @@ func (s *MemoryStore) WaitN(ctx context.Context, want []ids.ObjectID, n int) ([]
 			err = ctx.Err()
 		}
 		s.mu.Lock()
-		for id := range missing {
-			s.removeWaiter(id, w)
-		}
+	}
+	for _, id := range missing {
+		s.removeWaiter(id, w)
 	}
 	ready := make([]bool, len(want))
 	for i, id := range want {
@@ -167,17 +256,44 @@ func (s *MemoryStore) WaitN(ctx context.Context, want []ids.ObjectID, n int) ([]
 	return ready, err
 }
 
+// addWaiter registers w on id; it reports false when w is registered there already (w is always
+// the last one registered on the ids of its scan).
+func (s *MemoryStore) addWaiter(id ids.ObjectID, w *waiter) bool {
+	ws, ok := s.waiters[id]
+	switch {
+	case !ok:
+		s.waiters[id] = waiters{first: w}
+		return true
+	case len(ws.more) > 0 && ws.more[len(ws.more)-1] == w, len(ws.more) == 0 && ws.first == w:
+		return false
+	}
+	ws.more = append(ws.more, w)
+	s.waiters[id] = ws
+	return true
+}
+
 func (s *MemoryStore) removeWaiter(id ids.ObjectID, w *waiter) {
-	list := s.waiters[id]
-	for i, x := range list {
-		if x == w {
-			list = append(list[:i], list[i+1:]...)
-			break
+	ws, ok := s.waiters[id]
+	if !ok {
+		return // the id arrived, which took its waiters off
+	}
+	if ws.first == w {
+		if len(ws.more) == 0 {
+			delete(s.waiters, id)
+			return
+		}
+		ws.first = ws.more[0]
+		ws.more = ws.more[1:]
+	} else {
+		for i, x := range ws.more {
+			if x == w {
+				ws.more = append(ws.more[:i:i], ws.more[i+1:]...)
+				break
+			}
 		}
 	}
-	if len(list) == 0 {
-		delete(s.waiters, id)
-	} else {
-		s.waiters[id] = list
+	if len(ws.more) == 0 {
+		ws.more = nil
 	}
+	s.waiters[id] = ws
 }

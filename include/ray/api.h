@@ -41,6 +41,7 @@
 #include <ray/api/task_options.h>
 #include <ray/api/wait_result.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <list>
 #include <memory>
@@ -250,25 +251,26 @@ WaitResult<T> Wait(const std::vector<ray::ObjectRef<T>> &objects, int num_object
         std::to_string(objects.size()) + "), got " + std::to_string(num_objects) + ".");
   }
   // Scratch memory reused by this thread's calls: a loop of Waits over a shrinking list (the usual
-  // pattern) allocates nothing here after the first.
+  // pattern) allocates nothing here after the first, and checks for duplicates without hashing.
   internal::WaitScratch &scratch = internal::WaitScratch::OfThisThread();
-  scratch.Prepare(objects.size());
-  for (const auto &o : objects) {
-    if (o.ID().size() != RAY_ID_SIZE) {
-      throw internal::RayException("Wait got an empty ObjectRef.");
-    }
-    if (!scratch.seen.Insert(o.ID())) {
+  if (scratch.Pack(objects) != objects.size()) {
+    // The error of the first bad ref in the list: a duplicate before it wins.
+    if (!scratch.Unique()) {
       throw internal::RayException("Wait requires a list of unique object ids.");
     }
-    scratch.packed += o.ID();
+    throw internal::RayException("Wait got an empty ObjectRef.");
   }
-  const std::vector<uint8_t> &ready = scratch.ready;
+  if (!scratch.Unique()) {
+    throw internal::RayException("Wait requires a list of unique object ids.");
+  }
+  uint8_t *ready = scratch.ready.data();
   char *err = nullptr;
-  int code = ray_wait(internal::Bytes(scratch.packed), objects.size(),
-                      static_cast<size_t>(num_objects), static_cast<int64_t>(timeout_ms),
-                      scratch.ready.data(), &err);
+  int code = ray_wait(scratch.Packed(), objects.size(), static_cast<size_t>(num_objects),
+                      static_cast<int64_t>(timeout_ms), ready, &err);
   if (code == RAY_ERR_TIMEOUT) {
-    if (err != nullptr) ray_free(err);  // a timeout is not an error: report what is ready
+    // A timeout is not an error; the flags are undefined after an error code, so none is ready.
+    if (err != nullptr) ray_free(err);
+    std::fill(scratch.ready.begin(), scratch.ready.end(), 0);
   } else {
     internal::CheckStatus(code, err);
   }

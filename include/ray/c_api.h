@@ -292,7 +292,8 @@ void ray_object_release(ray_object *obj);
 
 /**
  * Waits until num_objects of the ids are ready or timeout_ms passes (negative: forever).
- * out_ready[i] is set to 1 for at most num_objects ready ids, in the order given, else 0.
+ * out_ready[i] is set to 1 for at most num_objects ready ids, in the order given, else 0 (on an
+ * error its contents are undefined). Neither array is kept after the call.
  */
 int ray_wait(const uint8_t *ids, size_t num_ids, size_t num_objects, int64_t timeout_ms,
              uint8_t *out_ready, char **err);

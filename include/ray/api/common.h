@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 /// Marks an internal function or class as private to the binary (executable or shared library)
@@ -92,13 +94,17 @@ class IdSet {
   }
 
   /// Adds an id of RAY_ID_SIZE bytes; false when it was in the set already.
-  bool Insert(const std::string &id) {
-    size_t i = Hash(id.data()) & mask_;
+  bool Insert(const std::string &id) { return Insert(id.data()); }
+
+  /// Adds the id of RAY_ID_SIZE bytes at `id` (which must outlive the set); false when it was in
+  /// the set already.
+  bool Insert(const char *id) {
+    size_t i = Hash(id) & mask_;
     while (slots_[i] != nullptr) {
-      if (std::memcmp(slots_[i], id.data(), RAY_ID_SIZE) == 0) return false;
+      if (std::memcmp(slots_[i], id, RAY_ID_SIZE) == 0) return false;
       i = (i + 1) & mask_;
     }
-    slots_[i] = id.data();
+    slots_[i] = id;
     return true;
   }
 
@@ -121,11 +127,60 @@ class IdSet {
   size_t mask_ = 0;
 };
 
+/// Ids (RAY_ID_SIZE bytes each) packed back to back in a buffer that only grows, written in place
+/// (no fill, no call per id).
+class PackedIds {
+ public:
+  /// Empties the buffer and makes room for `count` ids, keeping its memory.
+  void Reset(size_t count) {
+    bytes_ = 0;
+    const size_t need = count * RAY_ID_SIZE;
+    if (need > capacity_) {
+      data_.reset(new char[need]);
+      capacity_ = need;
+    }
+  }
+
+  /// The ids (nullptr before any Reset that made room).
+  const char *Data() const { return data_.get(); }
+  /// Room for the ids Reset made room for, to write them in place (then SetCount).
+  char *MutableData() { return data_.get(); }
+  /// Sets how many ids were written in place.
+  void SetCount(size_t count) { bytes_ = count * RAY_ID_SIZE; }
+  /// Their size in bytes.
+  size_t Bytes() const { return bytes_; }
+
+  void Swap(PackedIds &other) noexcept {
+    data_.swap(other.data_);
+    std::swap(bytes_, other.bytes_);
+    std::swap(capacity_, other.capacity_);
+  }
+
+  /// Gives back memory far beyond what `count` ids need.
+  void Trim(size_t count) {
+    if (capacity_ > 4 * count * RAY_ID_SIZE + 4096) {
+      data_.reset();
+      capacity_ = 0;
+      bytes_ = 0;
+    }
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t bytes_ = 0;
+  size_t capacity_ = 0;
+};
+
 /// Per-thread scratch memory of ray::Wait: the packed ids, the ready flags and the duplicate check.
-struct WaitScratch {
-  std::string packed;
+///
+/// The usual loop calls Wait again with the refs the last call found not ready: a list whose ids
+/// are, in order, a subsequence of the last list checked here. Such a list has no duplicates when
+/// that one had none, which a merge over both lists shows while the ids are packed (a compare per
+/// id, no hashing, no table to clear); any other list goes through the hash set.
+class WaitScratch {
+ public:
+  /// The ready flags ray_wait writes.
   std::vector<uint8_t> ready;
-  IdSet seen{0};
 
   /// This thread's scratch.
   static WaitScratch &OfThisThread() {
@@ -133,20 +188,85 @@ struct WaitScratch {
     return scratch;
   }
 
-  /// Empties everything for a call over n ids.
-  void Prepare(size_t n) {
-    packed.clear();
-    packed.reserve(n * RAY_ID_SIZE);
-    ready.assign(n, 0);
-    seen.Reset(n);
+  /// Starts a call over refs (ObjectRefs): packs their ids, checking on the way whether they come,
+  /// in order, in the last list found free of duplicates. Returns the index of the first ref
+  /// without an id of RAY_ID_SIZE bytes (refs.size() when there is none); the ids before it are
+  /// packed.
+  template <typename Ref>
+  size_t Pack(const std::vector<Ref> &refs) {
+    const size_t n = refs.size();
+    ids_.Reset(n);
+    ready.resize(n);
+    in_last_ = false;
+    // Locals, not members, in the loop: stores into the packed bytes could alias members.
+    char *out = ids_.MutableData();
+    const char *follows = last_unique_.Data();
+    const char *last_end = follows + last_unique_.Bytes();
+    constexpr size_t kAhead = 8;  // holders read ahead: they are scattered over the heap
+    for (size_t i = 0; i < n && i < kAhead; i++) refs[i].PrefetchHolder();
+    size_t i = 0;
+    for (; i < n; i++) {
+      if (i + kAhead < n) refs[i + kAhead].PrefetchHolder();
+      const char *id = refs[i].RawID();
+      if (id == nullptr) break;
+      if (follows != nullptr) {
+        // Find the id in the last unique list, after the match of the one before it.
+        while (follows < last_end && std::memcmp(follows, id, RAY_ID_SIZE) != 0) {
+          follows += RAY_ID_SIZE;
+        }
+        follows = follows < last_end ? follows + RAY_ID_SIZE : nullptr;
+      }
+      std::memcpy(out, id, RAY_ID_SIZE);
+      out += RAY_ID_SIZE;
+    }
+    ids_.SetCount(i);
+    follows_ = follows;
+    return i;
+  }
+
+  /// Whether the ids Pack packed are all different; when they are, they become the list later
+  /// calls are compared with.
+  bool Unique() {
+    bool unique = follows_ != nullptr || ids_.Bytes() == 0;
+    if (!unique) {
+      const size_t count = ids_.Bytes() / RAY_ID_SIZE;
+      seen_.Reset(count);
+      unique = true;
+      for (size_t off = 0; off < ids_.Bytes(); off += RAY_ID_SIZE) {
+        if (!seen_.Insert(ids_.Data() + off)) {
+          unique = false;
+          break;
+        }
+      }
+    }
+    if (unique) {
+      last_unique_.Swap(ids_);
+      in_last_ = true;
+      follows_ = nullptr;
+    }
+    return unique;
+  }
+
+  /// The ids of the call, packed (Unique() may have moved them).
+  const uint8_t *Packed() const {
+    return reinterpret_cast<const uint8_t *>(in_last_ ? last_unique_.Data() : ids_.Data());
   }
 
   /// Gives back memory far beyond what a call over n ids needs (after one huge call).
   void Trim(size_t n) {
-    if (packed.capacity() > 4 * n * RAY_ID_SIZE + 4096) std::string().swap(packed);
+    ids_.Trim(n);
+    last_unique_.Trim(n);  // (the next call then checks with the hash set once)
     if (ready.capacity() > 4 * n + 4096) std::vector<uint8_t>().swap(ready);
-    seen.Trim(n);
+    seen_.Trim(n);
   }
+
+ private:
+  PackedIds ids_;
+  PackedIds last_unique_;  // the last list found free of duplicates on this thread
+  bool in_last_ = false;   // the call's ids are in last_unique_
+  // Just past the match in last_unique_ of the last id packed; nullptr once an id had none.
+  const char *follows_ = nullptr;
+  IdSet seen_{0};
 };
 
 /// Packs ids (each RAY_ID_SIZE bytes) back to back, dropping empty ids and duplicates.
