@@ -468,11 +468,12 @@ func (b *nodeBackend) setBlocked(blocked bool) {
 	b.mu.Lock()
 	b.blockedNow = blocked
 	b.mu.Unlock()
+	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_Blocked{Blocked: &pb.WorkerBlocked{Blocked: blocked}}})
 	if blocked {
-		// Tasks queued behind the blocked one go back first, so the node can run them elsewhere.
+		// Tasks queued behind the blocked one go back, after the node knows this worker is
+		// blocked: it runs them elsewhere instead of queueing them here again.
 		b.returnTasks(b.takeQueued())
 	}
-	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_Blocked{Blocked: &pb.WorkerBlocked{Blocked: blocked}}})
 }
 
 // takeQueued removes the tasks queued on this (non-actor) worker that have not started.
