@@ -207,8 +207,8 @@ class ObjectRefCore {
 
  private:
   /// One count of an id in the runtime, taken when made and given back when the last ref sharing
-  /// it goes. One cache line: the count, the id's bytes and the std::string with its size.
-  struct alignas(64) Held {
+  /// it goes. One block: the count, the id's bytes and the std::string with its size.
+  struct Held {
     explicit Held(const std::string &raw_id) : id(raw_id) {
       std::memset(raw, 0, sizeof(raw));
       std::memcpy(raw, id.data(), id.size() < sizeof(raw) ? id.size() : sizeof(raw));
