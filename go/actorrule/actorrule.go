@@ -22,6 +22,18 @@ const (
 	CauseKilledRestart = "The actor was killed with ray::ActorHandle::Kill(false) while running this call"
 )
 
+// TaskLabel names a task in messages: its name when it has one, else its function; an actor's
+// creation is its factory.
+func TaskLabel(function, name string, creation bool) string {
+	switch {
+	case creation:
+		return "actor factory " + function
+	case name != "":
+		return fmt.Sprintf("task %q", name)
+	}
+	return "task " + function
+}
+
 // UnknownArgument is the error of a task or factory whose ObjectRef argument ref (hex) no process
 // created, or which was freed; what names the task ("task Plus", "actor factory Counter::Make").
 func UnknownArgument(what, refHex string) string {

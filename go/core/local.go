@@ -136,7 +136,7 @@ func (b *localBackend) submit(spec *pb.TaskSpec) error {
 		return nil
 	}
 	if _, unknown := b.deps(spec); unknown != nil {
-		b.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindLost, Data: []byte(actorrule.UnknownArgument("task "+spec.FunctionName, unknown.Hex()))})
+		b.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindLost, Data: []byte(actorrule.UnknownArgument(actorrule.TaskLabel(spec.FunctionName, spec.Name, false), unknown.Hex()))})
 		return nil
 	}
 	held := wire.ArgRefs(spec)

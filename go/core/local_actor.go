@@ -201,10 +201,7 @@ func (a *localActor) die(cause string) {
 func (b *localBackend) resolveArgs(spec *pb.TaskSpec) ([][]byte, *objstore.Object, bool) {
 	deps, unknown := b.deps(spec)
 	if unknown != nil {
-		what := "task " + spec.FunctionName
-		if spec.TaskType == TaskActorCreation {
-			what = "actor factory " + spec.FunctionName
-		}
+		what := actorrule.TaskLabel(spec.FunctionName, spec.Name, spec.TaskType == TaskActorCreation)
 		return nil, &objstore.Object{Kind: objstore.KindLost, Data: []byte(actorrule.UnknownArgument(what, unknown.Hex()))}, true
 	}
 	if len(deps) > 0 {

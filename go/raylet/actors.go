@@ -395,7 +395,7 @@ var maxDeadActors = 10000
 // maxDeadActors. Called with r.mu held.
 func (s *state) buryActor(a *actor) {
 	a.creation.spec = &pb.TaskSpec{FunctionName: a.creation.spec.FunctionName, ReturnId: a.creation.spec.ReturnId}
-	a.creation.heldRefs, a.creation.pinned, a.creation.spilledArgs = nil, nil, nil
+	a.creation.heldRefs, a.creation.pinned, a.creation.spilledArgs, a.creation.deps = nil, nil, nil, nil
 	a.inflight, a.queue = nil, nil
 	s.deadActors = append(s.deadActors, a)
 	for len(s.deadActors) > maxDeadActors {

@@ -56,11 +56,8 @@ func (s *state) createObject(c *client, m *pb.CreateObject) {
 		s.failCreate(c, m, fmt.Errorf("create object %s: size %d must be positive", id.Hex(), m.Size))
 		return
 	}
-	if _, ok := s.shmObjs[id]; ok {
-		s.failCreate(c, m, fmt.Errorf("create object %s: it exists already", id.Hex()))
-		return
-	}
-	if _, ok := s.store.Get(id); ok {
+	_, reserved := s.shmObjs[id]
+	if _, stored := s.store.Get(id); reserved || stored {
 		s.failCreate(c, m, fmt.Errorf("create object %s: it exists already", id.Hex()))
 		return
 	}

@@ -58,6 +58,7 @@ type task struct {
 	isCreation  bool
 	class       *schedClass
 	heldRefs    []ids.ObjectID // objects its arguments refer to, held until it is done
+	deps        []ids.ObjectID // its ObjectRef arguments, in order (set by trackDeps)
 	pinned      []ids.ObjectID // its shared-memory arguments, kept in place until it is done
 	// spilledArgs holds arguments read back from disk into memory (the arena had no room for
 	// them): they travel in the task's message while they stay spilled.
@@ -241,13 +242,7 @@ func (s *state) workerEnded(w *worker, end exit) {
 }
 
 func taskLabel(t *task) string {
-	if t.isCreation {
-		return "actor factory " + t.spec.FunctionName
-	}
-	if t.spec.Name != "" {
-		return fmt.Sprintf("task %q", t.spec.Name)
-	}
-	return "task " + t.spec.FunctionName
+	return actorrule.TaskLabel(t.spec.FunctionName, t.spec.Name, t.isCreation)
 }
 
 func (s *state) isIdle(w *worker) bool {
@@ -325,6 +320,7 @@ func (s *state) trackDeps(t *task) bool {
 		}
 		deps = append(deps, dep)
 	}
+	t.deps = deps
 	for _, dep := range deps {
 		obj, ok := s.store.Get(dep)
 		if !ok {
@@ -363,11 +359,7 @@ func (s *state) validate(t *task) error {
 
 // failedArg is the error object of the task's first failed argument, if any.
 func (s *state) failedArg(t *task) *objstore.Object {
-	for _, a := range t.spec.Args {
-		if !a.IsRef {
-			continue
-		}
-		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+	for _, dep := range t.deps {
 		if obj, ok := s.store.Get(dep); ok && obj.IsError() {
 			return obj
 		}
@@ -624,11 +616,7 @@ func (s *state) pipeline() {
 // argsInArena tells whether one of t's arguments is in the shared-memory store: such a task pins
 // its arguments while it runs, so it is never queued behind a busy worker. Called with r.mu held.
 func (s *state) argsInArena(t *task) bool {
-	for _, a := range t.spec.Args {
-		if !a.IsRef {
-			continue
-		}
-		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+	for _, dep := range t.deps {
 		if obj, ok := s.store.Get(dep); ok && obj.InShm {
 			return true
 		}

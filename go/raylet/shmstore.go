@@ -572,11 +572,7 @@ func (s *state) argForTask(t *task, dep ids.ObjectID, obj *objstore.Object) *pb.
 // as missing again, so t moves on (argsReady) once they are back. Called with the node's lock held.
 func (s *state) argsResident(t *task) bool {
 	ok := true
-	for _, a := range t.spec.Args {
-		if !a.IsRef {
-			continue
-		}
-		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+	for _, dep := range t.deps {
 		so := s.shmObjs[dep]
 		if so == nil || so.spillPath == "" {
 			continue
