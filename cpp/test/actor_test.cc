@@ -133,6 +133,54 @@ TEST_F(ActorTest, ObjectRefArgs) {
   EXPECT_EQ(GetInt(from_task.Task(&Counter::Get).Remote()), 42);
 }
 
+TEST_F(ActorTest, CallResultsTravelAsAnyOtherObject) {
+  // A call's result goes straight back to its caller; wherever the caller passes it on (inside a
+  // value, to a task, to another actor, before or after it came), the reader gets the value.
+  auto counter = ray::Actor(Counter::FactoryCreate).Remote(10);
+  auto pending = counter.Task(&Counter::SlowAdd).Remote(200);  // 11, after 200 ms
+  // Inside a value put before the result exists, read by a task.
+  auto holder = ray::Put(goray_test::RefHolder{"in flight", pending});
+  EXPECT_EQ(GetInt(ray::Task(SumHolder).Remote(holder)), 11 + 9);  // plus the label's length
+  // As an ObjectRef parameter (a ref inside the argument) of a task, now that it came.
+  EXPECT_EQ(GetInt(ray::Task(GetRefParam).Remote(pending)), 11);
+  // To another actor, which Gets it itself, and then to a task.
+  auto other = ray::Actor(Counter::FactoryCreate).Remote(0);
+  auto through = ray::Actor(CounterHolder::FactoryCreate).Remote(other);
+  EXPECT_EQ(GetInt(through.Task(&CounterHolder::AddRef).Remote(pending)), 11);
+  EXPECT_EQ(GetInt(ray::Task(Plus1).Remote(counter.Task(&Counter::Get).Remote())), 12);
+  // A ref an actor returns to a call of its own (not waited for there) reaches the caller.
+  auto inner = through.Task(&CounterHolder::AddThroughRef).Remote(5);
+  auto ref = ray::Get(inner, kGetTimeoutMs);
+  ASSERT_NE(ref, nullptr);
+  EXPECT_EQ(*ray::Get(*ref, kGetTimeoutMs), 16);
+  EXPECT_EQ(GetInt(ray::Task(GetRefParam).Remote(*ref)), 16);
+}
+
+TEST_F(ActorTest, LargeCallResults) {
+  // A result too large for a message lives in the node's shared memory, held for the caller.
+  auto counter = ray::Actor(Counter::FactoryCreate).Remote(0);
+  const uint64_t size = 3 << 20;
+  auto big = counter.Task(&Counter::Pattern).Remote(7, size);
+  auto want = goray_test::PatternChecksum(7, size);
+  auto got = ray::Get(big, kGetTimeoutMs);
+  ASSERT_NE(got, nullptr);
+  ASSERT_EQ(got->size(), size);
+  EXPECT_EQ(goray_test::ChecksumOf(got->data(), got->size()), want);
+  // Read again by a task and by another call, by reference.
+  EXPECT_EQ(*ray::Get(ray::Task(ChecksumBytes).Remote(big), kGetTimeoutMs), want);
+  EXPECT_EQ(*ray::Get(ray::Task(DigestRef).Remote(big), kGetTimeoutMs), want);
+  // Many at once, dropped as they are read: the store gets its room back.
+  for (int round = 0; round < 3; round++) {
+    std::vector<ray::ObjectRef<std::vector<uint8_t>>> refs;
+    for (int i = 0; i < 8; i++) refs.push_back(counter.Task(&Counter::Pattern).Remote(i, size));
+    for (int i = 0; i < 8; i++) {
+      auto v = ray::Get(refs[i], kGetTimeoutMs);
+      ASSERT_NE(v, nullptr);
+      EXPECT_EQ(goray_test::ChecksumOf(v->data(), v->size()), goray_test::PatternChecksum(i, size));
+    }
+  }
+}
+
 TEST_F(ActorTest, CallsRunInSubmissionOrder) {
   auto counter = ray::Actor(Counter::FactoryCreate).Remote(0);
   std::vector<ray::ObjectRef<int>> refs;

@@ -220,6 +220,9 @@ int Counter::SlowAdd(int ms) {
   count_ += 1;
   return count_;
 }
+std::vector<uint8_t> Counter::Pattern(uint64_t seed, uint64_t size) {
+  return goray_test::MakePattern(seed, size);
+}
 int Counter::NotRegistered(int x) { return x; }
 
 FactoryThrows *FactoryThrows::FactoryCreate(std::string msg) { throw std::runtime_error(msg); }
@@ -259,11 +262,18 @@ CounterHolder *CounterHolder::FactoryCreate(ray::ActorHandle<Counter> counter) {
 }
 int CounterHolder::AddThrough(int x) { return *counter_.Task(&Counter::Add).Remote(x).Get(); }
 ray::ActorHandle<Counter> CounterHolder::GetCounter() { return counter_; }
+ray::ObjectRef<int> CounterHolder::AddThroughRef(int x) {
+  return counter_.Task(&Counter::Add).Remote(x);
+}
+int CounterHolder::AddRef(ray::ObjectRef<int> ref) {
+  return *counter_.Task(&Counter::Add).Remote(*ref.Get()).Get();
+}
 
 RAY_REMOTE(Counter::FactoryCreate, &Counter::Add, &Counter::Get, &Counter::GetPid, &Counter::Exit,
-           &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd);
+           &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern);
 RAY_REMOTE(FactoryThrows::FactoryCreate, &FactoryThrows::Ping);
 RAY_REMOTE(Base::FactoryCreate, Derived::FactoryCreate, CreateDerivedAsBase, &Base::Name,
            &Base::Scale, &Base::Hits, &Derived::OnlyDerived);
 RAY_REMOTE(AddViaHandle, EchoCounterHandle, CreateCounterInTask);
-RAY_REMOTE(CounterHolder::FactoryCreate, &CounterHolder::AddThrough, &CounterHolder::GetCounter);
+RAY_REMOTE(CounterHolder::FactoryCreate, &CounterHolder::AddThrough, &CounterHolder::GetCounter,
+           &CounterHolder::AddThroughRef, &CounterHolder::AddRef);

@@ -273,6 +273,7 @@ class Counter {
   bool WasRestarted();               // ray::WasCurrentActorRestarted()
   int Throw(std::string msg);        // throws std::runtime_error(msg)
   int SlowAdd(int ms);               // sleeps ms milliseconds (without the lock), then count += 1
+  std::vector<uint8_t> Pattern(uint64_t seed, uint64_t size);  // goray_test::MakePattern
   int NotRegistered(int x);          // deliberately NOT registered with RAY_REMOTE
 
  private:
@@ -324,6 +325,8 @@ class CounterHolder {
   static CounterHolder *FactoryCreate(ray::ActorHandle<Counter> counter);
   int AddThrough(int x);                  // Get(counter.Add(x))
   ray::ActorHandle<Counter> GetCounter();  // the handle given to the factory
+  ray::ObjectRef<int> AddThroughRef(int x);  // counter.Add(x), not waited for: its ref
+  int AddRef(ray::ObjectRef<int> ref);     // Get(counter.Add(Get(ref)))
 
  private:
   ray::ActorHandle<Counter> counter_;

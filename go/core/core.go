@@ -18,7 +18,12 @@ import (
 	"goray/ids"
 	"goray/objstore"
 	pb "goray/rpc/proto"
+	"goray/rpc/wire"
 )
+
+// getSpin is how long a driver's Get or Wait polls for its objects before it sleeps: about a
+// synchronous call's round trip.
+const getSpin = 150 * time.Microsecond
 
 // kindUnknown marks, in a process's local store, an id the node says nobody created.
 const kindUnknown int32 = -1
@@ -79,6 +84,11 @@ type Options struct {
 // backend is where tasks and objects go beyond this process.
 type backend interface {
 	submit(spec *pb.TaskSpec) error
+	// submitActor sends an actor call (task and return ids set).
+	submitActor(actor ids.ActorID, spec *pb.TaskSpec) error
+	// publish makes the objects of list that only this process knows known beyond it, before
+	// anything sent after it refers to them.
+	publish(list []ids.ObjectID)
 	put(id ids.ObjectID, obj *objstore.Object) error
 	// fetch asks for objects not in the local store; each arrives there (or an unknown marker).
 	fetch(list []ids.ObjectID) error
@@ -124,6 +134,10 @@ func New(opts Options) (*CoreWorker, error) {
 	if opts.IsWorker {
 		workerGoThreads(1)
 	}
+	if !opts.IsWorker && runtime.GOMAXPROCS(0) > 1 {
+		// A driver's thread waiting for a reply polls a little before it sleeps (see SetSpin).
+		cw.store.SetSpin(getSpin)
+	}
 	be, err := connectNode(cw, opts)
 	if err != nil {
 		cancel()
@@ -153,6 +167,7 @@ func (cw *CoreWorker) Put(data []byte, contained []ids.ObjectID) (ids.ObjectID, 
 		return ids.Nil, ErrShutdown
 	}
 	id := ids.NewPutID()
+	cw.be.publish(contained)
 	if s := cw.shm; s != nil && int64(len(data)) >= s.threshold {
 		// Written once, into shared memory; this process reads it back from there like any other.
 		cw.refs.markHeld(id)
@@ -217,6 +232,11 @@ func (cw *CoreWorker) release(id ids.ObjectID) {
 
 // SubmitTask sends a task on its way and returns the id of its return object.
 func (cw *CoreWorker) SubmitTask(spec *pb.TaskSpec) (ids.ObjectID, error) {
+	return cw.submitTask(ids.ActorID{}, spec)
+}
+
+// submitTask sends a task, or a call of actor (non-zero), on its way.
+func (cw *CoreWorker) submitTask(actor ids.ActorID, spec *pb.TaskSpec) (ids.ObjectID, error) {
 	if cw.closed() {
 		return ids.Nil, ErrShutdown
 	}
@@ -238,8 +258,18 @@ func (cw *CoreWorker) SubmitTask(spec *pb.TaskSpec) (ids.ObjectID, error) {
 	if err != nil {
 		return ids.Nil, err
 	}
-	cw.refs.markHeld(ret) // the node counts the submitter as holding the return object
-	if err := cw.be.submit(spec); err != nil {
+	if actor != (ids.ActorID{}) {
+		for _, id := range moved {
+			cw.refs.markHeld(id) // the call holds them until its result comes (directCalls)
+		}
+		moved = nil
+		err = cw.be.submitActor(actor, spec)
+	} else {
+		cw.be.publish(wire.ArgRefs(spec)) // before the task that refers to them
+		cw.refs.markHeld(ret)             // the node counts the submitter as holding the return object
+		err = cw.be.submit(spec)
+	}
+	if err != nil {
 		return ids.Nil, err
 	}
 	if len(moved) > 0 {
@@ -262,7 +292,9 @@ func (cw *CoreWorker) largeArgsToShm(spec *pb.TaskSpec) ([]ids.ObjectID, error) 
 			continue
 		}
 		id := ids.NewPutID()
-		if err := s.putBytes(id, a.Data, ids.FromBytesList(a.ContainedIds)); err != nil {
+		contained := ids.FromBytesList(a.ContainedIds)
+		cw.be.publish(contained) // before the object that refers to them
+		if err := s.putBytes(id, a.Data, contained); err != nil {
 			return nil, fmt.Errorf("argument %d of %s: %w", i+1, spec.FunctionName, err)
 		}
 		spec.Args[i] = &pb.TaskArg{IsRef: true, ObjectId: id[:]}
@@ -544,6 +576,7 @@ func (cw *CoreWorker) CreateActor(o ActorOptions) (ids.ActorID, error) {
 	o.Creation.ActorId = id[:]
 	o.Creation.ClassName = o.ClassName
 	o.Creation.MaxConcurrency = int32(o.MaxConcurrency)
+	cw.be.publish(wire.ArgRefs(o.Creation)) // before the creation that refers to them
 	if err := cw.be.createActor(id, o); err != nil {
 		return ids.ActorID{}, err
 	}
@@ -554,7 +587,7 @@ func (cw *CoreWorker) CreateActor(o ActorOptions) (ids.ActorID, error) {
 func (cw *CoreWorker) SubmitActorTask(actor ids.ActorID, spec *pb.TaskSpec) (ids.ObjectID, error) {
 	spec.TaskType = TaskActorMethod
 	spec.ActorId = actor[:]
-	return cw.SubmitTask(spec)
+	return cw.submitTask(actor, spec)
 }
 
 // KillActor kills an actor; without noRestart it restarts if it has restarts left.

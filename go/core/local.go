@@ -168,6 +168,11 @@ func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, held []ids.Objec
 
 func (b *localBackend) put(ids.ObjectID, *objstore.Object) error { return nil }
 
+func (b *localBackend) submitActor(_ ids.ActorID, spec *pb.TaskSpec) error { return b.submit(spec) }
+
+// publish has nothing to do: every object of local mode lives in this process.
+func (b *localBackend) publish([]ids.ObjectID) {}
+
 func (b *localBackend) fetch(list []ids.ObjectID) error {
 	for _, id := range list {
 		if !b.known(id) {

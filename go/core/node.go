@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -43,9 +42,12 @@ type nodeBackend struct {
 	actor      *actorContext // the actor this worker process hosts, once created
 	blockedNow bool          // the running task waits in Get: queued tasks go back to the node
 	subscribed map[ids.ObjectID]bool
-	execQueue  []*pb.TaskSpec
+	execQueue  []execItem
 	execWake   chan struct{}
-	lost       error // why the stream ended, once it has
+	sessionDir string       // the node's session directory (from Registered)
+	calls      *callServer  // direct calls to the actor this process hosts, once it exists
+	direct     *directCalls // this process's actor calls
+	lost       error        // why the stream ended, once it has
 
 	flushPending atomic.Bool // a flush of reference notices is scheduled
 }
@@ -77,6 +79,7 @@ func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
 		return stream.Send(&pb.ClientBatch{Messages: msgs})
 	})
 	b.allowBursts()
+	b.direct = newDirectCalls(cw, b)
 	// The node frees objects no process refers to: tell it about this process's references.
 	cw.refs.notify = b.refsChanged
 	cw.refs.flush = b.flushSoon
@@ -115,7 +118,7 @@ func dialNode(ctx context.Context, socket string) (*grpc.ClientConn, pb.NodeMana
 	conn, err := grpc.Dial("unix://"+socket,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to the node at %s: %w", socket, err)
 	}
@@ -156,6 +159,9 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 					glog.Warningf("%v: large values will travel in messages", err)
 				}
 				b.cw.shm = s
+				b.mu.Lock()
+				b.sessionDir = body.Registered.SessionDir
+				b.mu.Unlock()
 				close(b.registered)
 			case *pb.ServerMessage_Object:
 				id, err := ids.ObjectIDFromBytes(body.Object.ObjectId)
@@ -193,7 +199,7 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 					b.returnTasks([][]byte{body.Execute.Spec.ReturnId})
 					continue
 				}
-				b.execQueue = append(b.execQueue, body.Execute.Spec)
+				b.execQueue = append(b.execQueue, execItem{spec: body.Execute.Spec})
 				b.mu.Unlock()
 				b.wakeExec()
 			case *pb.ServerMessage_Reclaim:
@@ -224,15 +230,16 @@ func (b *nodeBackend) execLoop() {
 		case <-b.cw.ctx.Done():
 			return
 		}
-		var spec *pb.TaskSpec
-		for spec == nil {
+		var item execItem
+		for item.spec == nil {
 			b.mu.Lock()
 			if len(b.execQueue) > 0 {
-				spec = b.execQueue[0]
+				item = b.execQueue[0]
+				b.execQueue[0] = execItem{}
 				b.execQueue = b.execQueue[1:]
 			}
 			b.mu.Unlock()
-			if spec == nil {
+			if item.spec == nil {
 				select {
 				case <-b.execWake:
 				case <-b.cw.ctx.Done():
@@ -240,6 +247,7 @@ func (b *nodeBackend) execLoop() {
 				}
 			}
 		}
+		spec := item.spec
 		args, shared := b.argBytes(spec)
 		if spec.TaskType == TaskActorCreation {
 			if ctx := b.runCreation(spec, args, shared); ctx != nil && ctx.concurrency > 1 {
@@ -255,11 +263,23 @@ func (b *nodeBackend) execLoop() {
 		actor := b.actor
 		b.mu.Unlock()
 		run := func(slots chan struct{}) {
-			obj := b.cw.execute(spec, args, shared, actor)
-			if actor != nil && actor.exiting.Load() {
-				b.exitActor(spec, obj)
+			var obj *objstore.Object
+			if item.origin != nil {
+				// A direct call: its ObjectRef arguments are fetched here.
+				sh, failed, done := b.directArgs(spec, args, shared)
+				if failed != nil {
+					obj = failed
+				} else {
+					obj = b.cw.execute(spec, args, sh, actor)
+				}
+				done()
+			} else {
+				obj = b.cw.execute(spec, args, shared, actor)
 			}
-			b.reportDone(spec, obj)
+			if actor != nil && actor.exiting.Load() {
+				b.exitActor(item, obj)
+			}
+			b.report(item, obj)
 			<-slots
 		}
 		if cap(slots) == 1 {
@@ -303,6 +323,13 @@ func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte, shared []boo
 	}
 	ctx := &actorContext{id: id, className: spec.ClassName, factory: spec.FunctionName, restarted: spec.Restarted, concurrency: conc}
 	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, Shared: shared, ClassName: spec.ClassName}, ctx)
+	address := ""
+	if !obj.IsError() {
+		var err error
+		if address, err = b.serveCalls(); err != nil {
+			obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("the actor cannot take calls: " + err.Error())}
+		}
+	}
 	if !obj.IsError() {
 		ctx.instance = instance
 		b.mu.Lock()
@@ -310,14 +337,24 @@ func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte, shared []boo
 		b.mu.Unlock()
 		glog.Infof("actor %s (%s) created in pid %d (restarted: %v)", id.Hex(), spec.ClassName, os.Getpid(), spec.Restarted)
 	}
-	b.reportDone(spec, obj)
+	b.reportDone(spec, obj, address)
 	if obj.IsError() {
 		return nil
 	}
 	return ctx
 }
 
-func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object) {
+// report sends a task's result where its call came from: the node, or a direct caller.
+func (b *nodeBackend) report(item execItem, obj *objstore.Object) {
+	if item.origin != nil {
+		b.answer(item.origin, item.spec, obj, false)
+		return
+	}
+	b.reportDone(item.spec, obj, "")
+}
+
+// reportDone sends a task's result to the node (address: an actor creation's call socket).
+func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object, address string) {
 	if s := b.cw.shm; s != nil && spec.TaskType != TaskActorCreation && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
 		if ret, err := ids.ObjectIDFromBytes(spec.ReturnId); err == nil {
 			big := obj
@@ -327,9 +364,10 @@ func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object) {
 			}
 		}
 	}
+	b.direct.publish(obj.Contained) // before the result that refers to them
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Done{Done: &pb.TaskDone{
 		TaskId: spec.TaskId, ReturnId: spec.ReturnId,
-		Result: wire.ObjectToProto(obj),
+		Result: wire.ObjectToProto(obj), ActorAddress: address,
 	}}})
 	// The node has the result (it was queued before any later message of this process).
 	b.cw.releaseResultRefs(obj)
@@ -337,9 +375,15 @@ func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object) {
 
 // exitActor ends this actor process after the call that asked for it (ray::ExitActor): the
 // node learns the exit is intended, gets the call's result, and the process exits.
-func (b *nodeBackend) exitActor(spec *pb.TaskSpec, obj *objstore.Object) {
+func (b *nodeBackend) exitActor(item execItem, obj *objstore.Object) {
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_ActorExiting{ActorExiting: &pb.ActorExiting{}}})
-	b.reportDone(spec, obj)
+	if item.origin != nil {
+		// The caller ends its side of the stream once it has the result: then it has it.
+		b.answer(item.origin, item.spec, obj, true)
+		item.origin.waitEnded(5 * time.Second)
+	} else {
+		b.reportDone(item.spec, obj, "")
+	}
 	b.flush()
 	glog.Infof("actor exits (ray::ExitActor)")
 	glog.Flush()
@@ -423,8 +467,11 @@ func closedErr(err error) error {
 // allowBursts lets bursts of submissions go out from the sender's helper when this process runs
 // Go on more than one thread (see batch.Sender.AllowBursts); call it whenever GOMAXPROCS changes.
 func (b *nodeBackend) allowBursts() {
-	b.sender.AllowBursts(runtime.GOMAXPROCS(0) > 1)
+	b.sender.AllowBursts(b.burstsAllowed())
 }
+
+// burstsAllowed tells whether senders of this process may hand bursts to a helper goroutine.
+func (b *nodeBackend) burstsAllowed() bool { return runtime.GOMAXPROCS(0) > 1 }
 
 func (b *nodeBackend) submit(spec *pb.TaskSpec) error {
 	// A loop submitting tasks goes on while its submissions are sent (and, on an embedded node,
@@ -442,6 +489,8 @@ func (b *nodeBackend) put(id ids.ObjectID, obj *objstore.Object) error {
 }
 
 func (b *nodeBackend) fetch(list []ids.ObjectID) error {
+	// Results of this process's actor calls come on their streams, not from the node.
+	list = b.direct.withoutPending(list)
 	var want [][]byte
 	b.mu.Lock()
 	for _, id := range list {
@@ -484,8 +533,8 @@ func (b *nodeBackend) takeQueued() [][]byte {
 		return nil
 	}
 	var ret [][]byte
-	for _, spec := range b.execQueue {
-		ret = append(ret, spec.ReturnId)
+	for _, item := range b.execQueue {
+		ret = append(ret, item.spec.ReturnId)
 	}
 	b.execQueue = nil
 	return ret
@@ -549,6 +598,8 @@ func (b *nodeBackend) killActor(id ids.ActorID, noRestart bool) error {
 	if reply.Error != "" {
 		return Errorf(CodeInvalidArgument, "%s", reply.Error)
 	}
+	// Calls made from now on go to the next incarnation, or fail; never to the killed process.
+	b.direct.invalidate(id)
 	return nil
 }
 
@@ -573,6 +624,10 @@ func (b *nodeBackend) getActor(name, namespace string) (ids.ActorID, string, boo
 }
 
 func (b *nodeBackend) close() {
+	b.direct.close()
+	if s := b.callServerOf(); s != nil {
+		s.stop()
+	}
 	b.sender.Close()
 	b.stopStream()
 	<-b.recvDone
@@ -584,3 +639,11 @@ func (b *nodeBackend) close() {
 
 // Lost is closed when the stream to the node has ended.
 func (b *nodeBackend) Lost() <-chan struct{} { return b.recvDone }
+
+// submitActor sends an actor call straight to the actor's process.
+func (b *nodeBackend) submitActor(actor ids.ActorID, spec *pb.TaskSpec) error {
+	return b.direct.submit(actor, spec)
+}
+
+// publish makes the node know the objects of list only this process knows (see directCalls).
+func (b *nodeBackend) publish(list []ids.ObjectID) { b.direct.publish(list) }

@@ -31,6 +31,9 @@ type refEntry struct {
 	// held: the node counts this process as holding the id, announced or implied by the message
 	// that created it (Put, task submission). An entry may be held with a count of zero.
 	held bool
+	// local: the object is a direct actor call's result that only this process knows (see
+	// directCalls): no notices go to the node about it until it is published.
+	local bool
 }
 
 func newRefCounter(onZero func(ids.ObjectID)) *refCounter {
@@ -49,13 +52,71 @@ func (r *refCounter) markHeld(id ids.ObjectID) {
 	r.mu.Unlock()
 }
 
+// markLocal records that id is a direct call's result the node does not know: no notices about
+// it until takeLocal.
+func (r *refCounter) markLocal(id ids.ObjectID) {
+	if r.notify == nil {
+		return
+	}
+	r.mu.Lock()
+	e := r.refs[id]
+	e.local = true
+	r.refs[id] = e
+	r.mu.Unlock()
+}
+
+// takeLocal returns the ids of list that only this process knows (markLocal), marking them held:
+// the caller publishes them to the node (a message that makes the node count this process as
+// holding them) before anything else refers to them there.
+func (r *refCounter) takeLocal(list []ids.ObjectID) []ids.ObjectID {
+	if r.notify == nil || len(list) == 0 {
+		return nil
+	}
+	var out []ids.ObjectID
+	r.mu.Lock()
+	for _, id := range list {
+		e, ok := r.refs[id]
+		if !ok || !e.local {
+			continue
+		}
+		e.local, e.held = false, true
+		r.refs[id] = e
+		out = append(out, id)
+	}
+	r.mu.Unlock()
+	return out
+}
+
+// heldByNode turns a local entry into one the node counts as held (a direct call's result the
+// node stored in shared memory on this process's behalf). It reports false when this process
+// has no entry for id any more (every reference was dropped before the result came).
+func (r *refCounter) heldByNode(id ids.ObjectID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.refs[id]
+	if !ok {
+		return false
+	}
+	e.local, e.held = false, true
+	r.refs[id] = e
+	return true
+}
+
+// known reports whether this process has an entry (a reference or a mark) for id.
+func (r *refCounter) known(id ids.ObjectID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.refs[id]
+	return ok
+}
+
 func (r *refCounter) add(list ...ids.ObjectID) {
 	var added []ids.ObjectID
 	r.mu.Lock()
 	for _, id := range list {
 		e := r.refs[id]
 		e.count++
-		if r.notify != nil && !e.held {
+		if r.notify != nil && !e.held && !e.local {
 			e.held = true
 			added = append(added, id)
 		}

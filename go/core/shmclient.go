@@ -89,6 +89,7 @@ func (cw *CoreWorker) SealShm(id ids.ObjectID, contained []ids.ObjectID) error {
 		return Errorf(CodeInvalidArgument, "seal of object %s: this process did not create it with ray_put_create, or sealed or aborted it already", id.Hex())
 	}
 	cw.refs.markHeld(id)
+	cw.be.publish(contained) // before the object that refers to them
 	return cw.shm.seal(id, contained, false)
 }
 

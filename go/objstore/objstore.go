@@ -8,6 +8,9 @@ package objstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"goray/ids"
 )
@@ -71,7 +74,18 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	objects map[ids.ObjectID]*Object
 	waiters map[ids.ObjectID]waiters
+	// spin is how long one waiter at a time polls before it sleeps (see SetSpin).
+	spin     time.Duration
+	spinning atomic.Bool
 }
+
+// SetSpin makes WaitN for a single object poll for up to d before it sleeps, one waiter at a
+// time. A result that comes within d then costs no thread wake-up: for a thread that waits for a
+// reply a round trip away (a synchronous call), the wake-up is a large part of the wait. (A wait
+// for many objects is a batch, whose results come while other work runs: it sleeps at once and
+// leaves the CPU to that work.) Use it only where the
+// process has another CPU to receive the reply on (GOMAXPROCS > 1); 0 turns it off.
+func (s *MemoryStore) SetSpin(d time.Duration) { s.spin = d }
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
@@ -224,10 +238,12 @@ func (s *MemoryStore) WaitN(ctx context.Context, want []ids.ObjectID, n int) ([]
 		w.need = n - present
 		w.ch = make(chan struct{})
 		s.mu.Unlock()
-		select {
-		case <-w.ch:
-		case <-ctx.Done():
-			err = ctx.Err()
+		if len(want) != 1 || !s.poll(w.ch) {
+			select {
+			case <-w.ch:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
 		}
 		s.mu.Lock()
 	}
@@ -258,6 +274,30 @@ func (s *MemoryStore) WaitN(ctx context.Context, want []ids.ObjectID, n int) ([]
 
 // addWaiter registers w on id; it reports false when w is registered there already (w is always
 // the last one registered on the ids of its scan).
+// poll waits for ch to close for up to s.spin without sleeping, when no other waiter polls; it
+// reports whether ch closed.
+func (s *MemoryStore) poll(ch chan struct{}) bool {
+	if s.spin <= 0 || !s.spinning.CompareAndSwap(false, true) {
+		return false
+	}
+	defer s.spinning.Store(false)
+	deadline := time.Now().Add(s.spin)
+	for {
+		select {
+		case <-ch:
+			return true
+		default:
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		// A system call, not a busy loop in Go: while it runs, this thread's P may run (or
+		// give away) the goroutines this one readied, such as the stream writer of a call
+		// just sent; and the CPU goes to any other thread that wants it.
+		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+	}
+}
+
 func (s *MemoryStore) addWaiter(id ids.ObjectID, w *waiter) bool {
 	ws, ok := s.waiters[id]
 	switch {

@@ -10,7 +10,6 @@ import (
 	"goray/objstore"
 	"goray/resources"
 	pb "goray/rpc/proto"
-	"goray/rpc/wire"
 	"goray/scheduling"
 )
 
@@ -23,7 +22,9 @@ const (
 	actorDead
 )
 
-// actor is an actor of this node: its dedicated worker process and its queue of calls.
+// actor is an actor of this node: its life (creation, placement, restarts, death) and its
+// dedicated worker process. Calls do not go through the node: callers send them straight to the
+// process, at the address the node tells them (WaitActor).
 type actor struct {
 	id             ids.ActorID
 	className      string
@@ -39,13 +40,42 @@ type actor struct {
 	state          actorState
 	cause          string
 	worker         *worker
-	queue          []*task // calls not yet sent, in submission order
-	inflight       map[ids.ObjectID]*task
 	noRestart      bool
 	exiting        bool
 	startQueued    bool // in line for a process (see start.go)
 	startFailures  int  // processes in a row that could not start or died before connecting
+	// address is where the actor's process takes calls (a unix socket), and incarnation the
+	// number of restarts it had when it came alive: both set when its creation succeeds.
+	address     string
+	incarnation int32
+	// lostCauses says, for each of the last maxLostCauses incarnations that ended, why (the
+	// cause the calls running in it fail with).
+	lostCauses map[int32]string
+	// waiters are WaitActor requests waiting for a later incarnation or the actor's death.
+	waiters []waiter
 }
+
+// waiter is a WaitActor request parked until the actor is alive in an incarnation after after,
+// or dead.
+type waiter struct {
+	c         *client
+	requestID uint64
+	after     int32
+	endedOnly bool // answer once incarnation after has ended (WaitActor.ended_only)
+}
+
+// answers tells whether the actor's state answers a WaitActor now: it is dead, or alive in a later
+// incarnation, or (endedOnly) the incarnation after has ended.
+func (a *actor) answers(after int32, endedOnly bool) bool {
+	if a.state == actorDead || (a.state == actorAlive && a.incarnation > after) {
+		return true
+	}
+	_, ended := a.lostCauses[after]
+	return endedOnly && ended
+}
+
+// maxLostCauses is how many ended incarnations an actor remembers the cause of.
+const maxLostCauses = 8
 
 func (a *actor) String() string {
 	if a.name != "" {
@@ -91,7 +121,6 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 	a := &actor{
 		id: id, className: m.ClassName, name: m.Name, namespace: m.Namespace,
 		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency),
-		inflight: map[ids.ObjectID]*task{},
 	}
 	if a.maxConcurrency < 1 {
 		a.maxConcurrency = 1
@@ -183,7 +212,7 @@ func (s *state) startPendingActors() {
 
 // maxActorStartFailures is how many times in a row an actor's process may fail to start (or die
 // before connecting) before the actor dies, whatever its max_restarts: a program that cannot
-// start would otherwise be restarted forever while calls on the actor wait.
+// start would otherwise be restarted forever while its callers wait for it.
 const maxActorStartFailures = 10
 
 // actorStartFailed deals with an actor whose process could not start or died before connecting:
@@ -223,84 +252,139 @@ func (s *state) sendCreation(a *actor) {
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
 }
 
-// actorTaskDone takes an actor worker's result. Called with r.mu held.
+// noAddress is the cause of death of an actor whose process reported no address to take calls at.
+const noAddress = "The actor's process reported no address to take calls at"
+
+// actorTaskDone takes an actor worker's result: the only task the node runs on an actor's
+// process is its creation (calls go straight to the process). Called with r.mu held.
 func (s *state) actorTaskDone(w *worker, done *pb.TaskDone) error {
 	a := w.actor
-	if a.worker != w {
-		return nil // a process being killed; its calls were failed already
+	if a.worker != w || a.state == actorDead {
+		return nil // a process being killed; the actor was dealt with already
 	}
-	if string(done.ReturnId) == string(a.creation.returnID[:]) && a.state == actorStarting {
-		if done.Result != nil && done.Result.Kind != objstore.KindValue {
-			a.noRestart = true
-			s.actorDied(a, actorrule.CreationFailed(string(done.Result.Data)), true)
-			s.kill(w)
-			return nil
-		}
-		a.state = actorAlive
-		glog.Infof("%s is alive in %s", a, w)
-		s.dispatchActor(a)
-		return nil
-	}
-	ret, err := ids.ObjectIDFromBytes(done.ReturnId)
-	if err != nil {
-		return err
-	}
-	t := a.inflight[ret]
-	if t == nil {
+	if string(done.ReturnId) != string(a.creation.returnID[:]) || a.state != actorStarting {
 		return fmt.Errorf("%s reported a result for a call it was not running", w)
 	}
-	delete(a.inflight, ret)
-	s.finish(t, s.resultFromWorker(w.client, t.returnID, wire.ObjectFromProto(done.Result)))
-	s.dispatchActor(a)
+	if done.Result != nil && done.Result.Kind != objstore.KindValue {
+		a.noRestart = true
+		s.actorDied(a, actorrule.CreationFailed(string(done.Result.Data)), true)
+		return nil
+	}
+	if done.ActorAddress == "" {
+		a.noRestart = true
+		s.actorDied(a, noAddress, true)
+		return nil
+	}
+	a.state = actorAlive
+	a.address = done.ActorAddress
+	a.incarnation = int32(a.restarts)
+	glog.Infof("%s is alive in %s (incarnation %d), taking calls at %s", a, w, a.incarnation, a.address)
+	s.answerWaiters(a)
 	return nil
 }
 
-// actorCall accepts a method call. Called with r.mu held.
-func (s *state) actorCall(spec *pb.TaskSpec) {
-	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
+// waitActor answers a WaitActor at once when the actor is unknown, dead, or alive in an
+// incarnation after the one the caller names; otherwise the request waits (answerWaiters).
+// Called with r.mu held.
+func (s *state) waitActor(c *client, m *pb.WaitActor) {
+	id, err := ids.UniqueIDFromBytes(m.ActorId)
 	if err != nil {
-		glog.Errorf("dropping an actor call with a bad return id: %v", err)
+		s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: fmt.Sprintf("wait actor: %v", err)})
 		return
 	}
-	id, _ := ids.UniqueIDFromBytes(spec.ActorId)
 	a := s.actors[id]
-	t := &task{spec: spec, returnID: returnID, actor: a}
-	s.pending[returnID] = t
-	s.holdTaskRefs(t)
 	if a == nil {
-		s.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(fmt.Sprintf("No actor %x exists on this node (the node remembers the last %d dead actors)", spec.ActorId, maxDeadActors))})
+		s.reply(c, &pb.Reply{RequestId: m.RequestId, ActorDead: true,
+			Cause: fmt.Sprintf("No actor %x exists on this node (the node remembers the last %d dead actors)", id[:], maxDeadActors)})
 		return
 	}
-	if a.state == actorDead {
-		s.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(a.cause)})
+	if a.answers(m.AfterIncarnation, m.EndedOnly) {
+		s.reply(c, a.whereabouts(m.RequestId, m.AfterIncarnation))
 		return
 	}
-	if !s.trackDeps(t) {
-		return
+	a.waiters = append(a.waiters, waiter{c: c, requestID: m.RequestId, after: m.AfterIncarnation, endedOnly: m.EndedOnly})
+	if c.waits == nil {
+		c.waits = map[*actor]int{}
 	}
-	a.queue = append(a.queue, t)
-	s.dispatchActor(a)
+	c.waits[a]++
 }
 
-// actorPipelineDepth is how many calls beyond max_concurrency an actor's process may hold
-// queued: it runs them in order as its threads free up, with no round trip to the node between
-// calls. (An actor has no other process to balance them to, so sending early costs nothing.)
-const actorPipelineDepth = 64
+// whereabouts is the answer to a WaitActor of an actor alive or dead, for a caller that reached
+// incarnation after.
+func (a *actor) whereabouts(requestID uint64, after int32) *pb.Reply {
+	if a.state == actorDead {
+		return &pb.Reply{RequestId: requestID, Found: true, ActorDead: true, Cause: a.cause, LostCause: a.lostCauses[after]}
+	}
+	if a.state != actorAlive || a.incarnation <= after {
+		// (ended_only) the incarnation ended; the next one is not alive yet.
+		return &pb.Reply{RequestId: requestID, Found: true, LostCause: a.lostCauses[after]}
+	}
+	return &pb.Reply{RequestId: requestID, Found: true, ActorAddress: a.address, Incarnation: a.incarnation, LostCause: a.lostCauses[after]}
+}
 
-// dispatchActor sends queued calls, in order, while the actor has room. Called with r.mu held.
-func (s *state) dispatchActor(a *actor) {
-	for a.state == actorAlive && len(a.inflight) < a.maxConcurrency+actorPipelineDepth && len(a.queue) > 0 {
-		t := a.queue[0]
-		if t.missing > 0 || !s.argsResident(t) {
-			return // in order: the calls behind it wait too
-		}
-		a.queue = a.queue[1:]
-		if errObj := s.failedArg(t); errObj != nil {
-			s.finish(t, errObj)
+// answerWaiters answers the parked WaitActor requests the actor's state answers now: all when it
+// is dead, those of earlier incarnations when it is alive. Called with r.mu held.
+func (s *state) answerWaiters(a *actor) {
+	keep := a.waiters[:0]
+	for _, w := range a.waiters {
+		if !a.answers(w.after, w.endedOnly) {
+			keep = append(keep, w)
 			continue
 		}
-		a.inflight[t.returnID] = t
-		a.worker.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: s.resolvedSpec(t)}}})
+		if n := w.c.waits[a] - 1; n > 0 {
+			w.c.waits[a] = n
+		} else {
+			delete(w.c.waits, a)
+		}
+		s.reply(w.c, a.whereabouts(w.requestID, w.after))
+	}
+	for i := len(keep); i < len(a.waiters); i++ {
+		a.waiters[i] = waiter{}
+	}
+	a.waiters = keep
+	if len(a.waiters) == 0 {
+		a.waiters = nil
+	}
+}
+
+// dropWaiters forgets the parked WaitActor requests of a client that went away. Called with
+// r.mu held.
+func (s *state) dropWaiters(c *client) {
+	for a := range c.waits {
+		keep := a.waiters[:0]
+		for _, w := range a.waiters {
+			if w.c != c {
+				keep = append(keep, w)
+			}
+		}
+		for i := len(keep); i < len(a.waiters); i++ {
+			a.waiters[i] = waiter{}
+		}
+		a.waiters = keep
+	}
+	c.waits = nil
+}
+
+// recordLost notes why the actor's current incarnation (its restarts so far) ended, unless that
+// is known already, keeping the causes of the last maxLostCauses incarnations. Called with r.mu
+// held.
+func (a *actor) recordLost(cause string) {
+	inc := int32(a.restarts)
+	if _, ok := a.lostCauses[inc]; ok {
+		return
+	}
+	if a.lostCauses == nil {
+		a.lostCauses = map[int32]string{}
+	}
+	a.lostCauses[inc] = cause
+	for len(a.lostCauses) > maxLostCauses {
+		oldest := inc
+		for k := range a.lostCauses {
+			if k < oldest {
+				oldest = k
+			}
+		}
+		delete(a.lostCauses, oldest)
 	}
 }
 
@@ -320,8 +404,9 @@ func (s *state) actorProcessDied(w *worker, end exit) {
 	s.actorLost(a, fmt.Sprintf("The actor died unexpectedly: its process %s %s. Last lines of its stderr (%s):\n%s", w, end.status, w.stderrPath, end.excerpt), true)
 }
 
-// actorLost detaches an actor from its process (dead or being killed): calls in flight fail,
-// and the actor restarts if it may, or dies. Called with r.mu held.
+// actorLost detaches an actor from its process (dead or being killed): the incarnation ends
+// (calls that ran in it fail with its cause, which WaitActor tells their callers), and the actor
+// restarts if it may, or dies. Called with r.mu held.
 func (s *state) actorLost(a *actor, cause string, mayRestart bool) {
 	a.worker = nil
 	if a.state == actorDead {
@@ -333,10 +418,8 @@ func (s *state) actorLost(a *actor, cause string, mayRestart bool) {
 	case a.noRestart:
 		cause = actorrule.CauseKilled
 	}
-	for ret, t := range a.inflight {
-		delete(a.inflight, ret)
-		s.finish(t, &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)})
-	}
+	a.recordLost(cause)
+	s.answerWaiters(a) // those waiting for this incarnation's end
 	restartsLeft := a.maxRestarts == -1 || a.restarts < a.maxRestarts
 	if !a.exiting && !a.noRestart && restartsLeft && mayRestart {
 		a.restarts++
@@ -350,13 +433,16 @@ func (s *state) actorLost(a *actor, cause string, mayRestart bool) {
 	s.actorDied(a, cause, false)
 }
 
-// actorDied marks an actor dead for good: its resources go back, its name is free, its queued
-// calls fail with cause. Called with r.mu held.
+// actorDied marks an actor dead for good: its resources go back, its name is free, and the
+// WaitActor requests waiting on it are answered with cause. Called with r.mu held.
 func (s *state) actorDied(a *actor, cause string, killProcess bool) {
 	if a.state == actorDead {
 		return
 	}
 	glog.Warningf("%s is dead: %s", a, cause)
+	if a.state == actorAlive {
+		a.recordLost(cause) // (set already when it came through actorLost)
+	}
 	a.state = actorDead
 	a.cause = cause
 	s.removePendingActor(a)
@@ -368,16 +454,7 @@ func (s *state) actorDied(a *actor, cause string, killProcess bool) {
 	delete(s.pending, a.creation.returnID)
 	s.unpinTaskArgs(a.creation)
 	s.releaseTaskRefs(a.creation)
-	died := &objstore.Object{Kind: objstore.KindActorDied, Data: []byte(cause)}
-	for ret, t := range a.inflight {
-		delete(a.inflight, ret)
-		s.finish(t, died)
-	}
-	queue := a.queue
-	a.queue = nil
-	for _, t := range queue {
-		s.finish(t, died)
-	}
+	s.answerWaiters(a)
 	if killProcess && a.worker != nil {
 		s.kill(a.worker)
 	}
@@ -385,18 +462,18 @@ func (s *state) actorDied(a *actor, cause string, killProcess bool) {
 	s.schedule()
 }
 
-// maxDeadActors is how many dead actors the node remembers (calls on them fail with the cause of
-// their death); older ones are forgotten, as Ray keeps a bounded number of dead actors. A
-// variable for tests.
+// maxDeadActors is how many dead actors the node remembers (WaitActor answers the cause of their
+// death); older ones are forgotten, as Ray keeps a bounded number of dead actors. A variable for
+// tests.
 var maxDeadActors = 10000
 
-// buryActor keeps what a dead actor needs to answer for itself (its id, names and cause), drops
-// the rest (its factory's arguments, queues), and forgets the oldest dead actors beyond
-// maxDeadActors. Called with r.mu held.
+// buryActor keeps what a dead actor needs to answer for itself (its id, names, cause and the
+// causes of its last incarnations), drops the rest (its factory's arguments, waiters), and
+// forgets the oldest dead actors beyond maxDeadActors. Called with r.mu held.
 func (s *state) buryActor(a *actor) {
 	a.creation.spec = &pb.TaskSpec{FunctionName: a.creation.spec.FunctionName, ReturnId: a.creation.spec.ReturnId}
 	a.creation.heldRefs, a.creation.pinned, a.creation.spilledArgs, a.creation.deps = nil, nil, nil, nil
-	a.inflight, a.queue = nil, nil
+	a.waiters = nil
 	s.deadActors = append(s.deadActors, a)
 	for len(s.deadActors) > maxDeadActors {
 		old := s.deadActors[0]
@@ -432,7 +509,8 @@ func (s *state) killActor(c *client, m *pb.KillActor) {
 	if w := a.worker; w != nil {
 		glog.Infof("%s: killing its process %s (no_restart=%v)", a, w, m.NoRestart)
 		s.kill(w)
-		// Calls submitted from now on go to the next instance, or fail, never to this process.
+		// Callers waiting from now on learn of the next instance, or of the death, never of this
+		// process.
 		s.actorLost(a, actorrule.CauseKilledRestart, true)
 		return
 	}

@@ -29,6 +29,8 @@ type client struct {
 	out      outbox                    // its messages, sent by a goroutine of its own
 	held     map[ids.ObjectID]struct{} // objects it holds refs to (see refs.go)
 	pins     map[ids.ObjectID]int      // shared-memory objects it may be reading (see shmstore.go)
+	expects  map[ids.ObjectID]struct{} // objects it promised to put (ExpectObjects; see refs.go)
+	waits    map[*actor]int            // its parked WaitActor requests, per actor (see actors.go)
 }
 
 // outbox queues a client's messages without blocking (a batch.Sender drains it to the stream).
@@ -203,6 +205,7 @@ func (s *state) connected(c *client, w *worker, msgs []*pb.ClientMessage) {
 		s.startSucceeded()
 	}
 	s.clients[c] = true
+	s.byWorker[c.id] = c
 	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Registered{Registered: s.registered()}})
 	if w != nil {
 		if w.actor != nil {
@@ -215,10 +218,16 @@ func (s *state) connected(c *client, w *worker, msgs []*pb.ClientMessage) {
 	s.handle(c, msgs)
 }
 
-// clientGone is the event of a client's stream ending: the node forgets it, and a worker's
-// process is stopped (its reaper deals with the task it ran).
+// clientGone is the event of a client's stream ending: the node forgets it (its parked requests,
+// its references; the objects it promised to put fail), and a worker's process is stopped (its
+// reaper deals with the task it ran).
 func (s *state) clientGone(c *client, err error) {
 	delete(s.clients, c)
+	if s.byWorker[c.id] == c {
+		delete(s.byWorker, c.id)
+	}
+	s.dropWaiters(c)
+	s.failExpected(c)
 	s.dropHolder(c)
 	s.dropShmClient(c)
 	if w := c.worker; w != nil && !w.exited && !s.stopped {
@@ -244,6 +253,9 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		if ret, err := ids.ObjectIDFromBytes(body.Submit.ReturnId); err == nil {
 			s.addHolder(c, ret)
 		}
+		if body.Submit.TaskType == taskActorMethod {
+			return s.refuseActorCall(body.Submit)
+		}
 		s.submit(body.Submit)
 	case *pb.ClientMessage_Put:
 		id, err := ids.ObjectIDFromBytes(body.Put.ObjectId)
@@ -260,7 +272,7 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 			}
 			if obj, ok := s.store.Get(id); ok {
 				s.sendObjectTo(c, id, obj)
-			} else if _, ok := s.pending[id]; ok {
+			} else if s.comingUp(id) {
 				s.subscribers[id] = append(s.subscribers[id], c)
 			} else {
 				c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Object{Object: &pb.ObjectReady{ObjectId: id[:], Unknown: true}}})
@@ -288,6 +300,17 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		s.killActor(c, body.KillActor)
 	case *pb.ClientMessage_GetActor:
 		s.getActor(c, body.GetActor)
+	case *pb.ClientMessage_WaitActor:
+		s.waitActor(c, body.WaitActor)
+	case *pb.ClientMessage_ExpectObjects:
+		list, err := ids.ObjectIDsFromBytes(body.ExpectObjects.ObjectIds)
+		if err != nil {
+			return fmt.Errorf("expect objects: %w", err)
+		}
+		s.expectObjects(c, list)
+	case *pb.ClientMessage_Barrier:
+		// A client's messages are handled in order: everything it sent before is handled.
+		s.reply(c, &pb.Reply{RequestId: body.Barrier.RequestId})
 	case *pb.ClientMessage_ActorExiting:
 		if c.worker == nil || c.worker.actor == nil {
 			return errors.New("actor exit from a process that hosts no actor")

@@ -5,6 +5,13 @@
 // it over one long-lived bidirectional gRPC stream each, on a unix socket in the session
 // directory.
 //
+// Actor calls do not go through the node: a caller sends them straight to the actor's process
+// (service CoreWorker) and gets the results back from it. The node keeps the actor's life
+// (creation, placement, restarts, death, kill, names) and tells callers where the actor takes
+// calls, in which incarnation, and why an incarnation ended (WaitActor). A caller that lets
+// another process read the result of such a call promises to put it (ExpectObjects); an actor
+// sealing a large result in shared memory names the caller as its holder (SealObject.holder_id).
+//
 // # Decisions apart from I/O
 //
 // The node's decisions live in state (state.go), in the shape of etcd raft's state machine: it
@@ -20,8 +27,13 @@
 //	connected(client, worker, msgs)              a core worker registered on its stream
 //	handle(client, msgs)                         its messages: submit, put, subscribe, done,
 //	                                             blocked, return tasks, refs, create/kill/get
-//	                                             actor, actor exiting, create/seal/release object
-//	clientGone(client, err)                      its stream ended
+//	                                             actor, actor exiting, create/seal/release object,
+//	                                             wait actor (answered now, or parked until the
+//	                                             actor is alive in a later incarnation or dead),
+//	                                             expect objects (a promise to put them: their
+//	                                             subscribers wait), barrier (answered at once)
+//	clientGone(client, err)                      its stream ended (its parked requests go, the
+//	                                             objects it promised and did not put fail)
 //	workerSpawned(worker, actor) / spawnFailed   a process started, or could not be
 //	workerEnded(worker, exit)                    a process ended (its stderr already read)
 //	spillsWritten(jobs)                          a spill round's files are written

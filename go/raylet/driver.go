@@ -35,21 +35,15 @@ func (r *Raylet) apply(e effects) {
 	}
 	if e.spawnPool > 0 {
 		n := e.spawnPool
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
+		r.goTracked(func() {
 			for i := 0; i < n; i++ {
 				r.spawn(nil)
 			}
-		}()
+		})
 	}
 	for _, a := range e.spawnActors {
 		a := a
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			r.spawn(a)
-		}()
+		r.goTracked(func() { r.spawn(a) })
 	}
 	for _, jobs := range e.spill {
 		r.writeSpills(jobs)
@@ -67,6 +61,24 @@ func (r *Raylet) apply(e effects) {
 	for _, t := range e.timers {
 		r.startTimer(t)
 	}
+}
+
+// goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does
+// not run: effects of events that raced with Stop are dropped). apply runs on goroutines Stop
+// does not wait for (timers, streams), so the count is raised under the lock that Stop sets
+// stopped under: never while Stop waits with it at zero.
+func (r *Raylet) goTracked(f func()) {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
 }
 
 // spawn starts a process for the pool (a == nil) or for actor a and reports it to the state; its
@@ -105,20 +117,16 @@ func (r *Raylet) writeSpills(jobs []*spillJob) {
 			j.data = nil
 		}
 	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	r.goTracked(func() {
 		writeSpills(r.cfg.SpillDir, jobs)
 		r.do(func(s *state) { s.spillsWritten(jobs) })
-	}()
+	})
 }
 
 // readSpill reads a spilled object's file back (into its reserved range, or into memory), then
 // reports the restore.
 func (r *Raylet) readSpill(j *restoreJob) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	r.goTracked(func() {
 		err := errNoRoom
 		if j.reserved {
 			err = r.restoreInto(j.path, j.off, j.size)
@@ -133,7 +141,7 @@ func (r *Raylet) readSpill(j *restoreJob) {
 			}
 		}
 		r.do(func(s *state) { s.finishRestore(j) })
-	}()
+	})
 }
 
 // back backs a granted range with memory unless it is already, then reports it.
@@ -142,12 +150,10 @@ func (r *Raylet) back(j *backJob) {
 		r.do(func(s *state) { s.rangeBacked(j) })
 		return
 	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	r.goTracked(func() {
 		j.err = r.arena.Reserve(j.off, j.size)
 		r.do(func(s *state) { s.rangeBacked(j) })
-	}()
+	})
 }
 
 // startTimer delivers t's event after its delay, unless the node stops first.

@@ -54,7 +54,7 @@ type task struct {
 	retriesLeft int
 	missing     int // ObjectRef arguments not yet in the store
 	infeasible  bool
-	actor       *actor // actor creation or method call
+	actor       *actor // the actor whose creation it is (the node runs no actor calls)
 	isCreation  bool
 	class       *schedClass
 	heldRefs    []ids.ObjectID // objects its arguments refer to, held until it is done
@@ -265,10 +265,6 @@ func (s *state) removeIdle(w *worker) {
 
 // submit accepts a task from a client. Called with r.mu held.
 func (s *state) submit(spec *pb.TaskSpec) {
-	if spec.TaskType == taskActorMethod {
-		s.actorCall(spec)
-		return
-	}
 	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
 	if err != nil {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
@@ -294,6 +290,23 @@ const (
 	taskActorMethod = 2
 )
 
+// errActorCallToNode is the error an actor call sent to the node ends with.
+const errActorCallToNode = "actor calls go straight to the actor's process (CoreWorker.ActorCalls); the node manager does not run them"
+
+// refuseActorCall deals with an actor method call submitted to the node, which no longer runs
+// them: its return object is an error, so that nobody waits for it for ever. It returns the
+// error to log. Called with r.mu held.
+func (s *state) refuseActorCall(spec *pb.TaskSpec) error {
+	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
+	if err != nil {
+		return fmt.Errorf("an actor call (with a bad return id: %v): %s", err, errActorCallToNode)
+	}
+	if _, pending := s.pending[returnID]; !pending {
+		s.putObject(returnID, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(errActorCallToNode)})
+	}
+	return fmt.Errorf("actor call %s (%s): %s", spec.FunctionName, returnID.Hex()[:12], errActorCallToNode)
+}
+
 // trackDeps counts the task's ObjectRef arguments not yet available (not in the store, or
 // spilled to disk) and waits for them; it fails the task and reports false when one of them is
 // unknown, before waiting for any. Called with r.mu held.
@@ -308,8 +321,7 @@ func (s *state) trackDeps(t *task) bool {
 			s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("invalid argument of %s: %v", taskLabel(t), err))})
 			return false
 		}
-		_, stored := s.store.Get(dep)
-		if _, pending := s.pending[dep]; !stored && !pending {
+		if _, stored := s.store.Get(dep); !stored && !s.comingUp(dep) {
 			msg := actorrule.UnknownArgument(taskLabel(t), dep.Hex())
 			if t.isCreation {
 				s.actorDied(t.actor, actorrule.FactoryArgumentFailed(msg), false)
@@ -368,14 +380,9 @@ func (s *state) failedArg(t *task) *objstore.Object {
 }
 
 // argsReady moves a task whose arguments all exist on: a normal task to the ready queue (or to
-// its failure when an argument failed), an actor's creation to its start, a call to its actor.
-// Called with r.mu held.
+// its failure when an argument failed), an actor's creation to its start. Called with r.mu held.
 func (s *state) argsReady(t *task) {
 	if t.actor != nil {
-		if !t.isCreation {
-			s.dispatchActor(t.actor)
-			return
-		}
 		if errObj := s.failedArg(t); errObj != nil {
 			s.actorDied(t.actor, actorrule.FactoryArgumentFailed(string(errObj.Data)), false)
 			return
@@ -539,9 +546,10 @@ func (s *state) finish(t *task, obj *objstore.Object) {
 	s.releaseTaskRefs(t)
 }
 
-// putObject stores an object, sends it to subscribers and readies tasks waiting for it.
-// Called with r.mu held.
+// putObject stores an object (which ends a client's promise to put it), sends it to subscribers
+// and readies tasks waiting for it. Called with r.mu held.
 func (s *state) putObject(id ids.ObjectID, obj *objstore.Object) {
+	s.putExpected(id)
 	if !s.store.Put(id, obj) {
 		return
 	}

@@ -1,7 +1,12 @@
 package raylet
 
 import (
+	"bytes"
+	"fmt"
+	"sort"
+
 	"goray/ids"
+	"goray/objstore"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
 )
@@ -9,7 +14,8 @@ import (
 // objectRefs is what keeps one object alive on the node. The node frees an object (and drops
 // the references it contains) as soon as nothing below refers to it:
 //   - holders: processes with a live ObjectRef to it (announced with UpdateRefs; implied for
-//     the putter of an object and the submitter of the task that returns it);
+//     the putter of an object, the submitter of the task that returns it, a client that promised
+//     to put it (ExpectObjects), and the holder a SealObject names);
 //   - holds: unfinished tasks that take it as an argument (by ref, or inside a value), live
 //     actors whose factory takes it, and stored objects that contain it.
 //
@@ -125,4 +131,66 @@ func (s *state) releaseTaskRefs(t *task) {
 	list := t.heldRefs
 	t.heldRefs = nil
 	s.unhold(list)
+}
+
+// expectObjects records a client's promise to put objects later (the results of its direct
+// actor calls, which other processes may now read): it holds them, requests for them wait
+// (comingUp) until they are put, and they fail if the client goes away first (failExpected).
+// Objects stored already or returned by a pending task need no promise. Called with r.mu held.
+func (s *state) expectObjects(c *client, list []ids.ObjectID) {
+	for _, id := range list {
+		s.addHolder(c, id)
+		if _, stored := s.store.Get(id); stored {
+			continue
+		}
+		if _, pending := s.pending[id]; pending {
+			continue
+		}
+		if prev := s.expected[id]; prev != nil && prev != c {
+			delete(prev.expects, id) // the latest promise stands
+		}
+		s.expected[id] = c
+		if c.expects == nil {
+			c.expects = map[ids.ObjectID]struct{}{}
+		}
+		c.expects[id] = struct{}{}
+	}
+}
+
+// comingUp tells whether an object not stored yet will be: the return of a pending task, or an
+// object a client promised to put. Called with r.mu held.
+func (s *state) comingUp(id ids.ObjectID) bool {
+	if _, pending := s.pending[id]; pending {
+		return true
+	}
+	return s.expected[id] != nil
+}
+
+// putExpected ends the promise to put id, if any, now that it is stored. Called with r.mu held.
+func (s *state) putExpected(id ids.ObjectID) {
+	if c := s.expected[id]; c != nil {
+		delete(s.expected, id)
+		delete(c.expects, id)
+	}
+}
+
+// failExpected stores an error for each object a client that went away promised to put and did
+// not, so that whoever waits for one is answered. Called with r.mu held.
+func (s *state) failExpected(c *client) {
+	var list []ids.ObjectID
+	for id := range c.expects {
+		if s.expected[id] == c {
+			list = append(list, id)
+		}
+	}
+	c.expects = nil
+	sort.Slice(list, func(i, j int) bool { return bytes.Compare(list[i][:], list[j][:]) < 0 })
+	for _, id := range list {
+		delete(s.expected, id)
+		if _, pending := s.pending[id]; pending {
+			continue // a task makes it after all
+		}
+		msg := fmt.Sprintf("Object %s was to be put by %s, which went away first (its owner died)", id.Hex(), c)
+		s.putObject(id, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
+	}
 }

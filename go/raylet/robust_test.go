@@ -46,6 +46,19 @@ func (g *garbage) ids() [][]byte {
 	return out
 }
 
+// holder is a SealObject's holder id: none, arbitrary bytes, or a worker id nobody has.
+func (g *garbage) holder() []byte {
+	switch g.rng.Intn(3) {
+	case 0:
+		return nil
+	case 1:
+		return g.id()
+	default:
+		id := ids.NewUniqueID()
+		return id[:]
+	}
+}
+
 func (g *garbage) num() int64 {
 	return []int64{0, -1, 1, 63, 64, 4096, 1 << 20, math.MaxInt64, math.MinInt64, g.rng.Int63()}[g.rng.Intn(10)]
 }
@@ -76,7 +89,7 @@ func (g *garbage) spec() *pb.TaskSpec {
 }
 
 func (g *garbage) message() *pb.ClientMessage {
-	switch g.rng.Intn(15) {
+	switch g.rng.Intn(18) {
 	case 0:
 		return &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: g.spec()}}
 	case 1:
@@ -112,9 +125,16 @@ func (g *garbage) message() *pb.ClientMessage {
 		}
 		return &pb.ClientMessage{Body: &pb.ClientMessage_CreateObject{CreateObject: &pb.CreateObject{RequestId: 2, ObjectId: id, Size: g.num()}}}
 	case 12:
-		return &pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{ObjectId: g.id(), ContainedIds: g.ids(), Abort: g.rng.Intn(3) == 0}}}
+		return &pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{ObjectId: g.id(), ContainedIds: g.ids(), Abort: g.rng.Intn(3) == 0,
+			HolderId: g.holder(), RequestId: uint64(g.rng.Intn(2))}}}
 	case 13:
 		return &pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: g.ids()}}}
+	case 14:
+		return &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: &pb.WaitActor{RequestId: 3, ActorId: g.id(), AfterIncarnation: int32(g.rng.Intn(4) - 2)}}}
+	case 15:
+		return &pb.ClientMessage{Body: &pb.ClientMessage_ExpectObjects{ExpectObjects: &pb.ExpectObjects{ObjectIds: g.ids()}}}
+	case 16:
+		return &pb.ClientMessage{Body: &pb.ClientMessage_Barrier{Barrier: &pb.Barrier{RequestId: uint64(g.rng.Intn(3))}}}
 	default:
 		id := ids.NewUniqueID()
 		return &pb.ClientMessage{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{WorkerId: id[:], IsDriver: true}}}

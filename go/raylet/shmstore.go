@@ -349,8 +349,26 @@ func (s *state) takeCreated(c *client, id ids.ObjectID, obj *objstore.Object) er
 	return nil
 }
 
-// sealObject completes (or abandons) a client's put into shared memory. Called with r.mu held.
+// sealObject completes (or abandons) a client's put into shared memory, and answers with a Reply
+// when the message has a request id (its error, if the seal failed). Called with r.mu held.
 func (s *state) sealObject(c *client, m *pb.SealObject) error {
+	err := s.seal(c, m)
+	if m.RequestId != 0 {
+		rep := &pb.Reply{RequestId: m.RequestId}
+		if err != nil {
+			rep.Error = err.Error()
+		}
+		s.reply(c, rep)
+	}
+	return err
+}
+
+// seal is sealObject without the reply. The sealer holds its new object, unless the message
+// names a holder (an actor call's result, sealed by the actor's process for its caller): then the
+// connected client with that worker id holds it instead, pinned for it as if it had been sent the
+// object (it may read the range until it sends ReleaseObjects); with no such client connected,
+// nobody holds it and it is freed. Called with r.mu held.
+func (s *state) seal(c *client, m *pb.SealObject) error {
 	id, err := ids.ObjectIDFromBytes(m.ObjectId)
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
@@ -363,12 +381,47 @@ func (s *state) sealObject(c *client, m *pb.SealObject) error {
 		s.abandon(id, so)
 		return nil
 	}
+	var holder *client
+	if len(m.HolderId) > 0 {
+		holderID, err := ids.UniqueIDFromBytes(m.HolderId)
+		if err != nil {
+			return fmt.Errorf("seal of object %s: holder: %w", id.Hex(), err)
+		}
+		if holder = s.byWorker[holderID]; holder == nil {
+			glog.V(1).Infof("object %s sealed for %s, which is not connected: freeing it", id.Hex(), holderID.Hex())
+		}
+	}
+	if _, stored := s.store.Get(id); stored {
+		// Stored meanwhile (as an error, say, when the client that promised it went away):
+		// the first object stands, and this range would be nobody's.
+		s.abandon(id, so)
+		return fmt.Errorf("seal of object %s, which was stored meanwhile: its range is freed", id.Hex())
+	}
 	obj := &objstore.Object{Kind: objstore.KindValue, Contained: ids.FromBytesList(m.ContainedIds), InShm: true, ShmOffset: so.off, ShmSize: so.size}
+	if holder != nil {
+		so.pins++ // before it is a spill candidate
+	}
 	if err := s.takeCreated(c, id, obj); err != nil {
+		if holder != nil {
+			so.pins--
+		}
 		return err
 	}
-	s.addHolder(c, id) // the putter holds its new object
-	s.putObject(id, obj)
+	switch {
+	case len(m.HolderId) == 0:
+		s.addHolder(c, id) // the putter holds its new object
+		s.putObject(id, obj)
+	case holder == nil:
+		s.putObject(id, obj)
+		s.maybeFree(id) // nobody holds it
+	default:
+		s.addHolder(holder, id)
+		if holder.pins == nil {
+			holder.pins = map[ids.ObjectID]int{}
+		}
+		holder.pins[id]++
+		s.putObject(id, obj)
+	}
 	return nil
 }
 

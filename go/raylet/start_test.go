@@ -100,15 +100,12 @@ func (d *rawDriver) getActor(name, ns string) (ids.ActorID, bool) {
 	return id, rep.Found
 }
 
-// callActor submits a method call and returns the object it ends with.
-func (d *rawDriver) callActor(actor ids.ActorID) *pb.Object {
+// waitActor asks where an actor takes calls after incarnation after, and returns the answer.
+func (d *rawDriver) waitActor(actor ids.ActorID, after int32) *pb.Reply {
 	d.t.Helper()
-	task := ids.NewTaskID()
-	ret := task.ReturnID(1)
-	d.send(&pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: task[:], ReturnId: ret[:],
-		FunctionName: "C::M", TaskType: taskActorMethod, ActorId: actor[:]}}},
-		&pb.ClientMessage{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{ret[:]}}}})
-	return awaitObject(d.t, d.stream, ret[:]).Object
+	return d.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: &pb.WaitActor{RequestId: req, ActorId: actor[:], AfterIncarnation: after}}}
+	})
 }
 
 // eventually waits until cond (called with r.mu held) holds.
@@ -220,8 +217,8 @@ func TestActorNamesWithNULDoNotAlias(t *testing.T) {
 	}
 }
 
-// Dead actors are remembered up to maxDeadActors, without their factory's arguments; calls on
-// one that is forgotten still fail cleanly.
+// Dead actors are remembered up to maxDeadActors, without their factory's arguments; WaitActor
+// on one that is forgotten still answers it dead.
 func TestDeadActorsAreBounded(t *testing.T) {
 	old := maxDeadActors
 	maxDeadActors = 5
@@ -238,11 +235,11 @@ func TestDeadActorsAreBounded(t *testing.T) {
 		d.send(&pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{ActorId: id[:], NoRestart: true}}})
 	}
 	last := actors[len(actors)-1]
-	if obj := d.callActor(last); obj.Kind != objstore.KindActorDied || !strings.Contains(string(obj.Data), actorrule.CauseKilled) {
-		t.Fatalf("a call on a recently killed actor: kind %d %q", obj.Kind, obj.Data)
+	if rep := d.waitActor(last, -1); !rep.ActorDead || !rep.Found || !strings.Contains(rep.Cause, actorrule.CauseKilled) {
+		t.Fatalf("waiting for a recently killed actor: %v", rep)
 	}
-	if obj := d.callActor(actors[0]); obj.Kind != objstore.KindActorDied {
-		t.Fatalf("a call on a forgotten actor: kind %d %q", obj.Kind, obj.Data)
+	if rep := d.waitActor(actors[0], -1); !rep.ActorDead || rep.Found || !strings.Contains(rep.Cause, "No actor") {
+		t.Fatalf("waiting for a forgotten actor: %v", rep)
 	}
 	if _, found := d.getActor("a19", ""); found {
 		t.Fatal("a dead actor is found by name")
@@ -256,8 +253,8 @@ func TestDeadActorsAreBounded(t *testing.T) {
 		t.Fatalf("%d actors, %d dead remembered, after 20 died (bound 5)", len(r.actors), len(r.deadActors))
 	}
 	for _, a := range r.actors {
-		if len(a.creation.spec.Args) != 0 || a.inflight != nil {
-			t.Fatalf("%s keeps its factory's arguments or calls after its death", a)
+		if len(a.creation.spec.Args) != 0 || a.waiters != nil {
+			t.Fatalf("%s keeps its factory's arguments or waiters after its death", a)
 		}
 	}
 }
@@ -354,7 +351,7 @@ func TestQueuedActorStartsWhenASlotFrees(t *testing.T) {
 }
 
 // An actor whose process can never start dies after a bounded number of attempts, even with
-// unlimited restarts, and calls on it fail instead of waiting forever.
+// unlimited restarts, and a WaitActor on it is answered with its death instead of waiting forever.
 func TestActorWhoseProcessCannotStartDies(t *testing.T) {
 	r := startRaylet(t, []string{"/no/such/worker"})
 	d := connectDriver(t, r)
@@ -370,9 +367,9 @@ func TestActorWhoseProcessCannotStartDies(t *testing.T) {
 	if rep.Error != "" {
 		t.Fatal(rep.Error)
 	}
-	obj := d.callActor(id)
-	if obj.Kind != objstore.KindActorDied || !strings.Contains(string(obj.Data), fmt.Sprintf("could not start %d times in a row", maxActorStartFailures)) ||
-		!strings.Contains(string(obj.Data), "/no/such/worker") {
-		t.Fatalf("kind %d: %s", obj.Kind, obj.Data)
+	rep = d.waitActor(id, -1)
+	if !rep.ActorDead || !strings.Contains(rep.Cause, fmt.Sprintf("could not start %d times in a row", maxActorStartFailures)) ||
+		!strings.Contains(rep.Cause, "/no/such/worker") {
+		t.Fatalf("%v", rep)
 	}
 }

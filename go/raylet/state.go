@@ -45,6 +45,8 @@ type state struct {
 	spills        int
 	creates       createQueue // CreateObject requests waiting for room (see createqueue.go)
 	clients       map[*client]bool
+	byWorker      map[ids.UniqueID]*client // connected clients by worker id
+	expected      map[ids.ObjectID]*client // objects a client promised to put (ExpectObjects)
 	actors        map[ids.ActorID]*actor
 	named         map[actorKey]*actor // live named actors
 	deadActors    []*actor            // dead actors still in actors, oldest first (see actorDied)
@@ -124,6 +126,8 @@ func newState(cfg Config, nodeID ids.UniqueID) state {
 		refs:        map[ids.ObjectID]*objectRefs{},
 		shmObjs:     map[ids.ObjectID]*shmObject{},
 		clients:     map[*client]bool{},
+		byWorker:    map[ids.UniqueID]*client{},
+		expected:    map[ids.ObjectID]*client{},
 		actors:      map[ids.ActorID]*actor{},
 		named:       map[actorKey]*actor{},
 		starts:      startControl{maxConcurrent: maxStartupConcurrency()},

@@ -434,3 +434,134 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "goray.proto",
 }
+
+const (
+	CoreWorker_ActorCalls_FullMethodName = "/goray.rpc.CoreWorker/ActorCalls"
+)
+
+// CoreWorkerClient is the client API for CoreWorker service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// A core worker that hosts an actor: callers send it calls directly, with no node manager
+// between them (a synchronous call costs one round trip).
+type CoreWorkerClient interface {
+	// The long-lived stream of one caller: its calls to this actor in order, and their results.
+	ActorCalls(ctx context.Context, opts ...grpc.CallOption) (CoreWorker_ActorCallsClient, error)
+}
+
+type coreWorkerClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewCoreWorkerClient(cc grpc.ClientConnInterface) CoreWorkerClient {
+	return &coreWorkerClient{cc}
+}
+
+func (c *coreWorkerClient) ActorCalls(ctx context.Context, opts ...grpc.CallOption) (CoreWorker_ActorCallsClient, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CoreWorker_ServiceDesc.Streams[0], CoreWorker_ActorCalls_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &coreWorkerActorCallsClient{ClientStream: stream}
+	return x, nil
+}
+
+type CoreWorker_ActorCallsClient interface {
+	Send(*CallBatch) error
+	Recv() (*CallResultBatch, error)
+	grpc.ClientStream
+}
+
+type coreWorkerActorCallsClient struct {
+	grpc.ClientStream
+}
+
+func (x *coreWorkerActorCallsClient) Send(m *CallBatch) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *coreWorkerActorCallsClient) Recv() (*CallResultBatch, error) {
+	m := new(CallResultBatch)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CoreWorkerServer is the server API for CoreWorker service.
+// All implementations must embed UnimplementedCoreWorkerServer
+// for forward compatibility
+//
+// A core worker that hosts an actor: callers send it calls directly, with no node manager
+// between them (a synchronous call costs one round trip).
+type CoreWorkerServer interface {
+	// The long-lived stream of one caller: its calls to this actor in order, and their results.
+	ActorCalls(CoreWorker_ActorCallsServer) error
+	mustEmbedUnimplementedCoreWorkerServer()
+}
+
+// UnimplementedCoreWorkerServer must be embedded to have forward compatible implementations.
+type UnimplementedCoreWorkerServer struct {
+}
+
+func (UnimplementedCoreWorkerServer) ActorCalls(CoreWorker_ActorCallsServer) error {
+	return status.Errorf(codes.Unimplemented, "method ActorCalls not implemented")
+}
+func (UnimplementedCoreWorkerServer) mustEmbedUnimplementedCoreWorkerServer() {}
+
+// UnsafeCoreWorkerServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to CoreWorkerServer will
+// result in compilation errors.
+type UnsafeCoreWorkerServer interface {
+	mustEmbedUnimplementedCoreWorkerServer()
+}
+
+func RegisterCoreWorkerServer(s grpc.ServiceRegistrar, srv CoreWorkerServer) {
+	s.RegisterService(&CoreWorker_ServiceDesc, srv)
+}
+
+func _CoreWorker_ActorCalls_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(CoreWorkerServer).ActorCalls(&coreWorkerActorCallsServer{ServerStream: stream})
+}
+
+type CoreWorker_ActorCallsServer interface {
+	Send(*CallResultBatch) error
+	Recv() (*CallBatch, error)
+	grpc.ServerStream
+}
+
+type coreWorkerActorCallsServer struct {
+	grpc.ServerStream
+}
+
+func (x *coreWorkerActorCallsServer) Send(m *CallResultBatch) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *coreWorkerActorCallsServer) Recv() (*CallBatch, error) {
+	m := new(CallBatch)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CoreWorker_ServiceDesc is the grpc.ServiceDesc for CoreWorker service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var CoreWorker_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "goray.rpc.CoreWorker",
+	HandlerType: (*CoreWorkerServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ActorCalls",
+			Handler:       _CoreWorker_ActorCalls_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "goray.proto",
+}

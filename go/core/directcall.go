@@ -1,0 +1,562 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/golang/glog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"goray/ids"
+	"goray/objstore"
+	"goray/rpc/batch"
+	pb "goray/rpc/proto"
+	"goray/rpc/wire"
+)
+
+// directCalls is the caller's side of actor calls: each call goes straight to the actor's
+// process over one stream per actor (service CoreWorker), in the order the caller made them, and
+// its result comes back on the same stream. The node manager only says where the actor takes
+// calls (WaitActor) and why an incarnation ended.
+//
+// A small result lives only in this process (refCounter.markLocal) until something refers to
+// it elsewhere: publish then puts it to the node (or, while it is still on its way, promises it
+// with ExpectObjects and puts it when it comes) before the message that refers to it.
+type directCalls struct {
+	cw *CoreWorker
+	b  *nodeBackend
+
+	mu     sync.Mutex
+	actors map[ids.ActorID]*actorClient
+	// pending: results on their way, with the refs their calls hold (the call's ObjectRef
+	// arguments and the refs inside its arguments) until they come.
+	pending map[ids.ObjectID][]ids.ObjectID
+	// promised: pending results the node was told to expect; put to it when they come.
+	promised map[ids.ObjectID]bool
+	// argWaiters: actors whose next call waits for this pending result (it is passed inline).
+	argWaiters map[ids.ObjectID][]*actorClient
+	closed     bool
+}
+
+func newDirectCalls(cw *CoreWorker, b *nodeBackend) *directCalls {
+	return &directCalls{cw: cw, b: b, actors: map[ids.ActorID]*actorClient{}, pending: map[ids.ObjectID][]ids.ObjectID{},
+		promised: map[ids.ObjectID]bool{}, argWaiters: map[ids.ObjectID][]*actorClient{}}
+}
+
+// actorClient is this process's connection to one actor: calls not sent yet (waiting for the
+// actor to be alive, or for a result passed to them), and the stream to its current incarnation.
+type actorClient struct {
+	d  *directCalls
+	id ids.ActorID
+
+	mu        sync.Mutex
+	queue     []*pb.TaskSpec // not sent yet, in order
+	stream    *callStream    // nil while the actor is not reachable
+	resolving bool           // a WaitActor is under way
+	reached   int32          // the last incarnation connected to (-1: none)
+	dead      bool
+	cause     string // why it is dead
+	pumping   bool   // one goroutine sends at a time, so calls leave in order
+	again     bool   // pump again: something changed while pumping
+	waitArg   bool   // the next call waits for a pending result
+}
+
+// callStream is one stream to one incarnation of an actor.
+type callStream struct {
+	conn        *grpc.ClientConn
+	stream      pb.CoreWorker_ActorCallsClient
+	cancel      context.CancelFunc
+	sender      *batch.Sender[*pb.TaskSpec]
+	incarnation int32
+	inflight    map[ids.ObjectID]bool // sent, no result yet (guarded by actorClient.mu)
+}
+
+// submit sends an actor call (task id and return id set) on its way.
+func (d *directCalls) submit(actor ids.ActorID, spec *pb.TaskSpec) error {
+	ret, err := ids.ObjectIDFromBytes(spec.ReturnId)
+	if err != nil {
+		return err
+	}
+	d.cw.refs.markLocal(ret)
+	// The call holds what its arguments refer to until its result comes.
+	held := wire.ArgRefs(spec)
+	d.cw.refs.add(held...)
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		d.cw.refs.remove(held...)
+		return ErrShutdown
+	}
+	d.pending[ret] = held
+	c := d.actors[actor]
+	if c == nil {
+		c = &actorClient{d: d, id: actor, reached: -1}
+		d.actors[actor] = c
+	}
+	d.mu.Unlock()
+	c.mu.Lock()
+	if c.dead {
+		cause := c.cause
+		c.mu.Unlock()
+		d.arrived(ret, actorDied(cause))
+		return nil
+	}
+	c.queue = append(c.queue, spec)
+	if c.stream == nil {
+		c.startResolve()
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	c.pump()
+	return nil
+}
+
+// isPending tells whether id is a direct call's result still on its way (it comes on the
+// actor's stream, not from the node).
+func (d *directCalls) isPending(id ids.ObjectID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.pending[id]
+	return ok
+}
+
+// withoutPending is list less the results on their way.
+func (d *directCalls) withoutPending(list []ids.ObjectID) []ids.ObjectID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.pending) == 0 {
+		return list
+	}
+	out := list[:0:0]
+	for _, id := range list {
+		if _, ok := d.pending[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// arrived stores a direct call's result (or its failure) and wakes what waits for it. A result
+// promised to the node (publish) is put to it, whether or not this process still refers to it.
+func (d *directCalls) arrived(id ids.ObjectID, obj *objstore.Object) {
+	var msg *pb.ClientMessage
+	if obj.InShm {
+		// The node stored it for this process, which holds it and may read it (see
+		// SealObject.holder_id): it is the node's object like any other, promised or not.
+		if !d.cw.refs.heldByNode(id) {
+			// Every reference went before it came.
+			_ = d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: [][]byte{id[:]}}}})
+			d.cw.shm.release([][]byte{id[:]})
+		} else if !d.cw.storeLocal(id, obj) {
+			d.cw.shm.release([][]byte{id[:]})
+		}
+	} else {
+		if d.cw.refs.known(id) {
+			d.cw.storeLocal(id, obj)
+		}
+		msg = &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}}
+	}
+	// Stored before it stops being pending, under the lock publish decides under: publish either
+	// promised it already (it is put here) or finds it stored.
+	d.mu.Lock()
+	held := d.pending[id]
+	delete(d.pending, id)
+	promised := d.promised[id] && msg != nil
+	delete(d.promised, id)
+	if promised {
+		_ = d.b.sender.Enqueue(msg) // in order after the promise (both queued under d.mu)
+	}
+	waiters := d.argWaiters[id]
+	delete(d.argWaiters, id)
+	d.mu.Unlock()
+	if promised {
+		_ = d.b.sender.Flush()
+	}
+	d.cw.refs.remove(held...)
+	for _, c := range waiters {
+		c.mu.Lock()
+		c.waitArg = false
+		c.mu.Unlock()
+		c.pump()
+	}
+}
+
+// publish makes the node know the objects of list that only this process knows, before any
+// message that refers to them: results here are put, results on their way are promised
+// (ExpectObjects) and put when they come. The messages are queued on the node stream, so a
+// message queued after publish reaches the node after them. It reports whether it queued any.
+func (d *directCalls) publish(list []ids.ObjectID) bool {
+	local := d.cw.refs.takeLocal(list)
+	if len(local) == 0 {
+		return false
+	}
+	var expect [][]byte
+	d.mu.Lock()
+	for _, id := range local {
+		id := id
+		if _, ok := d.pending[id]; ok {
+			d.promised[id] = true
+			expect = append(expect, id[:])
+			continue
+		}
+		obj, ok := d.cw.store.Get(id)
+		if !ok {
+			obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("object %s was released by its owner", id.Hex()))}
+		}
+		_ = d.b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}})
+	}
+	if len(expect) > 0 {
+		_ = d.b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_ExpectObjects{ExpectObjects: &pb.ExpectObjects{ObjectIds: expect}}})
+	}
+	d.mu.Unlock()
+	_ = d.b.sender.Flush()
+	return true
+}
+
+// publishAndSync is publish for refs about to leave on another stream than the node's (to an
+// actor or a caller): it waits until the node has handled what publish queued.
+func (d *directCalls) publishAndSync(list []ids.ObjectID) error {
+	if !d.publish(list) {
+		return nil
+	}
+	reply, err := d.b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_Barrier{Barrier: &pb.Barrier{RequestId: req}}}
+	})
+	if err != nil {
+		return err
+	}
+	if reply.Error != "" {
+		return Errorf(CodeGeneric, "%s", reply.Error)
+	}
+	return nil
+}
+
+// invalidate drops the stream to an actor's current incarnation (it was killed): calls made
+// from now on go to the next incarnation, or fail.
+func (d *directCalls) invalidate(actor ids.ActorID) {
+	d.mu.Lock()
+	c := d.actors[actor]
+	d.mu.Unlock()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	st := c.stream
+	if st != nil {
+		c.lose(st)
+	}
+	c.mu.Unlock()
+}
+
+// close ends every stream; results on their way fail with ErrShutdown's text.
+func (d *directCalls) close() {
+	d.mu.Lock()
+	d.closed = true
+	list := make([]*actorClient, 0, len(d.actors))
+	for _, c := range d.actors {
+		list = append(list, c)
+	}
+	d.mu.Unlock()
+	for _, c := range list {
+		c.mu.Lock()
+		if st := c.stream; st != nil {
+			c.stream = nil
+			st.cancel()
+			st.sender.Close()
+			_ = st.conn.Close()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// startResolve asks the node where the actor takes calls, unless a request is under way.
+// Called with c.mu held.
+func (c *actorClient) startResolve() {
+	if c.resolving || c.dead {
+		return
+	}
+	c.resolving = true
+	go c.resolve(c.reached)
+}
+
+// resolve waits for the actor to be alive in an incarnation after the one given, connects to it
+// and sends the queued calls; or fails them when the actor is dead.
+func (c *actorClient) resolve(after int32) {
+	for {
+		reply, err := c.d.b.request(func(req uint64) *pb.ClientMessage {
+			return &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: &pb.WaitActor{RequestId: req, ActorId: c.id[:], AfterIncarnation: after}}}
+		})
+		switch {
+		case err != nil:
+			c.die(fmt.Sprintf("The actor cannot be reached: %v", err))
+			return
+		case reply.Error != "":
+			c.die(reply.Error)
+			return
+		case reply.ActorDead:
+			c.die(reply.Cause)
+			return
+		}
+		st, err := c.d.dial(reply.ActorAddress, reply.Incarnation)
+		if err != nil {
+			glog.Warningf("actor %s (incarnation %d): %v; asking the node again", c.id.Hex(), reply.Incarnation, err)
+			after = reply.Incarnation
+			continue
+		}
+		c.mu.Lock()
+		c.resolving = false
+		c.reached = st.incarnation
+		if c.d.cw.closed() {
+			c.mu.Unlock()
+			st.cancel()
+			_ = st.conn.Close()
+			return
+		}
+		c.stream = st
+		c.mu.Unlock()
+		go c.receive(st)
+		c.pump()
+		return
+	}
+}
+
+// dial opens a stream to an actor's process at address (a unix socket path).
+func (d *directCalls) dial(address string, incarnation int32) (*callStream, error) {
+	if address == "" {
+		return nil, fmt.Errorf("the node gave no address")
+	}
+	conn, err := grpc.Dial("unix://"+address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the actor at %s: %w", address, err)
+	}
+	ctx, cancel := context.WithCancel(d.cw.ctx)
+	stream, err := pb.NewCoreWorkerClient(conn).ActorCalls(ctx)
+	if err != nil {
+		cancel()
+		_ = conn.Close()
+		return nil, fmt.Errorf("opening the call stream at %s: %w", address, err)
+	}
+	st := &callStream{conn: conn, stream: stream, cancel: cancel, incarnation: incarnation, inflight: map[ids.ObjectID]bool{}}
+	st.sender = batch.NewInlineSender(func(calls []*pb.TaskSpec) error {
+		return stream.Send(&pb.CallBatch{Calls: calls})
+	})
+	st.sender.AllowBursts(d.b.burstsAllowed())
+	return st, nil
+}
+
+// receive takes the results of one stream until it ends.
+func (c *actorClient) receive(st *callStream) {
+	for {
+		batchMsg, err := st.stream.Recv()
+		if err != nil {
+			c.mu.Lock()
+			c.lose(st)
+			c.mu.Unlock()
+			return
+		}
+		for _, r := range batchMsg.Results {
+			ret, err := ids.ObjectIDFromBytes(r.ReturnId)
+			if err != nil {
+				glog.Warningf("actor %s sent a result with a bad id: %v", c.id.Hex(), err)
+				continue
+			}
+			c.mu.Lock()
+			ours := st.inflight[ret]
+			delete(st.inflight, ret)
+			if r.ActorExiting && c.stream == st {
+				// ray::ExitActor: nothing more goes to this incarnation; the node says what next.
+				c.stream = nil
+				_ = st.stream.CloseSend()
+				c.startResolve()
+			}
+			c.mu.Unlock()
+			if !ours {
+				glog.Warningf("actor %s sent a result for a call this process is not waiting for", c.id.Hex())
+				continue
+			}
+			c.d.arrived(ret, wire.ObjectFromProto(r.Result))
+		}
+	}
+}
+
+// lose detaches a stream that ended (or is dropped): its calls without a result fail with the
+// cause the node gives for the end of its incarnation. Called with c.mu held.
+func (c *actorClient) lose(st *callStream) {
+	if len(st.inflight) > 0 {
+		lost := make([]ids.ObjectID, 0, len(st.inflight))
+		for ret := range st.inflight {
+			lost = append(lost, ret)
+		}
+		st.inflight = map[ids.ObjectID]bool{}
+		go c.failLost(lost, st.incarnation)
+	}
+	if c.stream == st {
+		c.stream = nil
+	}
+	st.cancel()
+	st.sender.Close()
+	go func() { _ = st.conn.Close() }()
+	if len(c.queue) > 0 {
+		c.startResolve()
+	}
+}
+
+// failLost fails calls that were sent to an incarnation that ended, with the cause the node
+// gives for its end.
+func (c *actorClient) failLost(list []ids.ObjectID, incarnation int32) {
+	cause := "The actor's process ended while running this call"
+	reply, err := c.d.b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: &pb.WaitActor{
+			RequestId: req, ActorId: c.id[:], AfterIncarnation: incarnation, EndedOnly: true}}}
+	})
+	switch {
+	case err != nil:
+		cause += ": " + err.Error()
+	case reply.LostCause != "":
+		cause = reply.LostCause
+	case reply.Cause != "":
+		cause = reply.Cause
+	case reply.Error != "":
+		cause = reply.Error
+	}
+	for _, ret := range list {
+		c.d.arrived(ret, actorDied(cause))
+	}
+}
+
+// die fails the queued calls of an actor that is dead for good, and forgets the actor.
+func (c *actorClient) die(cause string) {
+	c.mu.Lock()
+	c.dead, c.cause, c.resolving = true, cause, false
+	queue := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	c.d.mu.Lock()
+	if c.d.actors[c.id] == c {
+		delete(c.d.actors, c.id)
+	}
+	c.d.mu.Unlock()
+	for _, spec := range queue {
+		if ret, err := ids.ObjectIDFromBytes(spec.ReturnId); err == nil {
+			c.d.arrived(ret, actorDied(cause))
+		}
+	}
+}
+
+// pump sends the queued calls that can go, in order. One goroutine pumps at a time; whoever
+// finds it busy leaves it a note to look again.
+func (c *actorClient) pump() {
+	c.mu.Lock()
+	if c.pumping {
+		c.again = true
+		c.mu.Unlock()
+		return
+	}
+	c.pumping = true
+	for {
+		c.again = false
+		st := c.stream
+		var out []*pb.TaskSpec
+		var failed []failedCall
+		for st != nil && !c.waitArg && len(c.queue) > 0 {
+			spec := c.queue[0]
+			wait, errObj := c.d.inlineArgs(spec)
+			if wait != nil {
+				c.waitArg = true
+				c.d.waitFor(*wait, c)
+				break
+			}
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+			ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
+			if errObj != nil {
+				failed = append(failed, failedCall{ret, errObj})
+				continue
+			}
+			st.inflight[ret] = true
+			out = append(out, spec)
+		}
+		c.mu.Unlock()
+		for _, f := range failed {
+			c.d.arrived(f.ret, f.obj)
+		}
+		if len(out) > 0 {
+			c.send(st, out)
+		}
+		c.mu.Lock()
+		if !c.again {
+			break
+		}
+	}
+	c.pumping = false
+	c.mu.Unlock()
+}
+
+type failedCall struct {
+	ret ids.ObjectID
+	obj *objstore.Object
+}
+
+// send sends calls on a stream, after making the node know the refs inside their arguments.
+func (c *actorClient) send(st *callStream, calls []*pb.TaskSpec) {
+	var contained []ids.ObjectID
+	for _, spec := range calls {
+		for _, a := range spec.Args {
+			contained = append(contained, ids.FromBytesList(a.ContainedIds)...)
+		}
+	}
+	if err := c.d.publishAndSync(contained); err != nil {
+		glog.Warningf("actor %s: %v", c.id.Hex(), err)
+	}
+	for _, spec := range calls {
+		// A failed send means the stream broke: receive fails the call with the others.
+		_ = st.sender.QueueBurst(spec)
+	}
+}
+
+// waitFor makes c pump again once the pending result id comes (or at once if it came already).
+func (d *directCalls) waitFor(id ids.ObjectID, c *actorClient) {
+	d.mu.Lock()
+	if _, ok := d.pending[id]; ok {
+		d.argWaiters[id] = append(d.argWaiters[id], c)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	c.waitArg = false // called with c.mu held
+	c.again = true
+}
+
+// inlineArgs passes by value the ObjectRef arguments whose values this process has (small
+// objects: its own puts and the results of its calls), so the actor need not fetch them. It
+// returns the pending result the call must wait for, or the error object an argument holds (the
+// call then fails with it without running, as a task with a failed argument does).
+func (d *directCalls) inlineArgs(spec *pb.TaskSpec) (*ids.ObjectID, *objstore.Object) {
+	for i, a := range spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		id, err := ids.ObjectIDFromBytes(a.ObjectId)
+		if err != nil {
+			return nil, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("invalid ObjectRef argument %d: %v", i+1, err))}
+		}
+		if d.isPending(id) {
+			return &id, nil
+		}
+		obj, ok := d.cw.store.Get(id)
+		if !ok || obj.InShm || obj.Kind == kindUnknown || obj.Kind == objstore.KindStoreFull {
+			continue // the actor's process fetches it from the node
+		}
+		if obj.IsError() {
+			return nil, obj
+		}
+		spec.Args[i] = &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}
+	}
+	return nil, nil
+}

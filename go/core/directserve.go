@@ -1,0 +1,219 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/golang/glog"
+	"google.golang.org/grpc"
+
+	"goray/actorrule"
+	"goray/ids"
+	"goray/objstore"
+	"goray/rpc/batch"
+	"goray/rpc/peercred"
+	pb "goray/rpc/proto"
+	"goray/rpc/wire"
+)
+
+// maxMessage bounds a message on the runtime's streams (gRPC's own default is 4 MiB).
+const maxMessage = math.MaxInt32
+
+// callServer is the actor process's side of direct calls (service CoreWorker): callers' calls go
+// into the process's execution queue, in the order each caller sent them, and each result goes
+// back on the stream its call came on.
+type callServer struct {
+	pb.UnimplementedCoreWorkerServer
+	b    *nodeBackend
+	srv  *grpc.Server
+	path string
+	done chan struct{}
+}
+
+// callOrigin is one caller's stream: where the results of its calls go.
+type callOrigin struct {
+	sender *batch.Sender[*pb.CallResult]
+	ended  chan struct{} // closed when the caller has ended its side of the stream
+}
+
+// execItem is a task for this process to run, and the stream to answer on (nil: the node's).
+type execItem struct {
+	spec   *pb.TaskSpec
+	origin *callOrigin
+}
+
+// serveCalls starts taking direct calls on a unix socket in the session's sockets directory
+// and returns its path.
+func (b *nodeBackend) serveCalls() (string, error) {
+	if b.sessionDir == "" {
+		return "", errors.New("the node gave no session directory")
+	}
+	path := filepath.Join(b.sessionDir, "sockets", fmt.Sprintf("actor_%d", os.Getpid()))
+	_ = os.Remove(path)
+	lis, err := peercred.Listen(path)
+	if err != nil {
+		return "", fmt.Errorf("listening for actor calls on %s: %w", path, err)
+	}
+	s := &callServer{b: b, path: path, done: make(chan struct{}),
+		srv: grpc.NewServer(grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
+			grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow))}
+	pb.RegisterCoreWorkerServer(s.srv, s)
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			// Callers could not reach this actor any more: better it ends, so the node restarts
+			// it or reports it dead, than callers wait for ever.
+			glog.Errorf("actor calls: %v; the actor process exits", err)
+			glog.Flush()
+			os.Exit(1)
+		}
+	}()
+	b.mu.Lock()
+	b.calls = s
+	b.mu.Unlock()
+	return path, nil
+}
+
+// stop stops taking calls and removes the socket.
+func (s *callServer) stop() {
+	s.srv.Stop()
+	<-s.done
+	_ = os.Remove(s.path)
+}
+
+// ActorCalls takes one caller's calls until the caller ends its side.
+func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
+	o := &callOrigin{ended: make(chan struct{}),
+		sender: batch.NewInlineSender(func(rs []*pb.CallResult) error {
+			return stream.Send(&pb.CallResultBatch{Results: rs})
+		})}
+	defer func() {
+		o.sender.Close()
+		close(o.ended)
+	}()
+	for {
+		calls, err := stream.Recv()
+		if err != nil {
+			return nil // the caller ended its side, or went away
+		}
+		s.b.mu.Lock()
+		for _, spec := range calls.Calls {
+			s.b.execQueue = append(s.b.execQueue, execItem{spec, o})
+		}
+		s.b.mu.Unlock()
+		s.b.wakeExec()
+	}
+}
+
+// directArgs fetches the ObjectRef arguments of a direct call (the caller passed by value what it
+// had): the process holds them, and reads those in shared memory in place, until done runs. A
+// failed argument is the call's result instead (failed).
+func (b *nodeBackend) directArgs(spec *pb.TaskSpec, args [][]byte, shared []bool) (_ []bool, failed *objstore.Object, done func()) {
+	var held, reading []ids.ObjectID
+	done = func() {
+		for _, id := range reading {
+			b.cw.ReleaseRead(id)
+		}
+		b.cw.refs.remove(held...)
+	}
+	for i, a := range spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		id, err := ids.ObjectIDFromBytes(a.ObjectId)
+		if err != nil {
+			return shared, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("invalid ObjectRef argument %d: %v", i+1, err))}, done
+		}
+		b.cw.refs.add(id)
+		held = append(held, id)
+		objs, err := b.cw.Get([]ids.ObjectID{id}, -1)
+		if err != nil {
+			if CodeOf(err) == CodeUnknownObject {
+				msg := actorrule.UnknownArgument(actorrule.TaskLabel(spec.FunctionName, spec.Name, false), id.Hex())
+				return shared, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)}, done
+			}
+			return shared, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("argument %d: %v", i+1, err))}, done
+		}
+		obj := objs[0]
+		if obj.InShm {
+			reading = append(reading, id)
+		}
+		if obj.IsError() {
+			return shared, obj, done
+		}
+		data, err := b.cw.Bytes(obj)
+		if err != nil {
+			return shared, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("argument %d: %v", i+1, err))}, done
+		}
+		args[i] = data
+		if obj.InShm {
+			if shared == nil {
+				shared = make([]bool, len(spec.Args))
+			}
+			shared[i] = true
+		}
+	}
+	return shared, nil, done
+}
+
+// answer sends a direct call's result to its caller. A large result goes to the node's shared
+// memory, held by the caller (SealObject.holder_id); refs inside it are made known to the node
+// first.
+func (b *nodeBackend) answer(o *callOrigin, spec *pb.TaskSpec, obj *objstore.Object, exiting bool) {
+	ret, err := ids.ObjectIDFromBytes(spec.ReturnId)
+	if err != nil {
+		glog.Errorf("a direct call with a bad return id: %v", err)
+		return
+	}
+	result := obj
+	if s := b.cw.shm; s != nil && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
+		result = s.resultForCaller(ret, obj, spec.CallerId)
+	}
+	if err := b.direct.publishAndSync(result.Contained); err != nil {
+		glog.Warningf("result of %s: %v", spec.FunctionName, err)
+	}
+	_ = o.sender.Queue(&pb.CallResult{ReturnId: spec.ReturnId, Result: wire.ObjectToProto(result), ActorExiting: exiting})
+	b.cw.releaseResultRefs(obj)
+}
+
+// resultForCaller stores a large result in shared memory on behalf of the caller (whose worker
+// id is holder): once the node confirms the seal, the caller holds it and may read it.
+func (s *shmClient) resultForCaller(ret ids.ObjectID, obj *objstore.Object, holder []byte) *objstore.Object {
+	off, buf, err := s.create(ret, int64(len(obj.Data)))
+	if err != nil {
+		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the call's result: " + err.Error())}
+	}
+	copy(buf, obj.Data)
+	reply, err := s.be.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{
+			ObjectId: ret[:], ContainedIds: ids.ToBytes(obj.Contained), HolderId: holder, RequestId: req,
+		}}}
+	})
+	switch {
+	case err != nil:
+		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the call's result: " + err.Error())}
+	case reply.Error != "":
+		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the call's result: " + reply.Error)}
+	}
+	return &objstore.Object{Kind: obj.Kind, Contained: obj.Contained, InShm: true, ShmOffset: off, ShmSize: int64(len(buf))}
+}
+
+// waitEnded waits (a little) until the caller has ended its side of the stream.
+func (o *callOrigin) waitEnded(limit time.Duration) {
+	select {
+	case <-o.ended:
+	case <-time.After(limit):
+		glog.Warningf("the caller did not end its call stream within %v of the actor's exit", limit)
+	}
+}
+
+// callServerOf is the process's call server (nil before the actor exists).
+func (b *nodeBackend) callServerOf() *callServer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls
+}
