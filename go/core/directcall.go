@@ -2,8 +2,10 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc"
@@ -56,6 +58,7 @@ type actorClient struct {
 	stream    *callStream    // nil while the actor is not reachable
 	resolving bool           // a WaitActor is under way
 	reached   int32          // the last incarnation connected to (-1: none)
+	killed    int32          // incarnations up to this one were killed by this process (-1: none)
 	dead      bool
 	cause     string // why it is dead
 	pumping   bool   // one goroutine sends at a time, so calls leave in order
@@ -79,6 +82,7 @@ func (d *directCalls) submit(actor ids.ActorID, spec *pb.TaskSpec) error {
 	if err != nil {
 		return err
 	}
+	spec.CallerId = d.cw.opts.WorkerID[:] // the holder of its result, if that goes to shared memory
 	d.cw.refs.markLocal(ret)
 	// The call holds what its arguments refer to until its result comes.
 	held := wire.ArgRefs(spec)
@@ -92,7 +96,7 @@ func (d *directCalls) submit(actor ids.ActorID, spec *pb.TaskSpec) error {
 	d.pending[ret] = held
 	c := d.actors[actor]
 	if c == nil {
-		c = &actorClient{d: d, id: actor, reached: -1}
+		c = &actorClient{d: d, id: actor, reached: -1, killed: -1}
 		d.actors[actor] = c
 	}
 	d.mu.Unlock()
@@ -142,40 +146,71 @@ func (d *directCalls) withoutPending(list []ids.ObjectID) []ids.ObjectID {
 // arrived stores a direct call's result (or its failure) and wakes what waits for it. A result
 // promised to the node (publish) is put to it, whether or not this process still refers to it.
 func (d *directCalls) arrived(id ids.ObjectID, obj *objstore.Object) {
-	var msg *pb.ClientMessage
-	if obj.InShm {
+	var put *pb.ClientMessage
+	var drop [][]byte // references the node counts for this process that nothing here holds
+	switch {
+	case obj.InShm && d.cw.shm == nil:
+		obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte("the result is in the node's shared memory, which this process could not map")}
+		put = &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}}
+	case obj.InShm:
 		// The node stored it for this process, which holds it and may read it (see
 		// SealObject.holder_id): it is the node's object like any other, promised or not.
-		if !d.cw.refs.heldByNode(id) {
-			// Every reference went before it came.
-			_ = d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: [][]byte{id[:]}}}})
-			d.cw.shm.release([][]byte{id[:]})
-		} else if !d.cw.storeLocal(id, obj) {
+		if !d.cw.refs.heldByNode(id) || !d.storeKnown(id, obj) {
+			drop = append(drop, id[:])
 			d.cw.shm.release([][]byte{id[:]})
 		}
-	} else {
-		if d.cw.refs.known(id) {
-			d.cw.storeLocal(id, obj)
-		}
-		msg = &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}}
+	default:
+		d.storeKnown(id, obj)
+		put = &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}}
+	}
+	if len(obj.Contained) > 0 && !d.cw.refs.known(id) {
+		// The actor made this process hold the refs inside (UpdateRefs.holder_id); nothing
+		// here keeps the result, so nothing holds them.
+		drop = append(drop, ids.ToBytes(obj.Contained)...)
 	}
 	// Stored before it stops being pending, under the lock publish decides under: publish either
 	// promised it already (it is put here) or finds it stored.
 	d.mu.Lock()
 	held := d.pending[id]
 	delete(d.pending, id)
-	promised := d.promised[id] && msg != nil
+	promised := d.promised[id] && put != nil
 	delete(d.promised, id)
 	if promised {
-		_ = d.b.sender.Enqueue(msg) // in order after the promise (both queued under d.mu)
+		_ = d.b.sender.Enqueue(put) // in order after the promise (both queued under d.mu)
+		if !d.cw.refs.known(id) {
+			// The put makes this process a holder again: nothing here refers to it any more.
+			drop = append(drop, id[:])
+		}
+	}
+	if len(drop) > 0 {
+		_ = d.b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: drop}}})
 	}
 	waiters := d.argWaiters[id]
 	delete(d.argWaiters, id)
 	d.mu.Unlock()
-	if promised {
+	if promised || len(drop) > 0 {
 		_ = d.b.sender.Flush()
 	}
+	d.cw.dropUnread(held) // large arguments fetched for the call (fetchArg): their pins go
 	d.cw.refs.remove(held...)
+	d.wake(waiters)
+}
+
+// storeKnown stores a result this process still refers to, and reports whether it did. (A ref
+// dropped while it is stored releases it: the check is made again after.)
+func (d *directCalls) storeKnown(id ids.ObjectID, obj *objstore.Object) bool {
+	if !d.cw.refs.known(id) || !d.cw.storeLocal(id, obj) {
+		return false
+	}
+	if !d.cw.refs.known(id) {
+		d.cw.release(id)
+		return false
+	}
+	return true
+}
+
+// wake pumps the actors whose next call waited for an object.
+func (d *directCalls) wake(waiters []*actorClient) {
 	for _, c := range waiters {
 		c.mu.Lock()
 		c.waitArg = false
@@ -216,27 +251,27 @@ func (d *directCalls) publish(list []ids.ObjectID) bool {
 	return true
 }
 
-// publishAndSync is publish for refs about to leave on another stream than the node's (to an
-// actor or a caller): it waits until the node has handled what publish queued.
-func (d *directCalls) publishAndSync(list []ids.ObjectID) error {
-	if !d.publish(list) {
+// handOn makes the node ready for refs about to leave this process on another stream than the
+// node's (to an actor or to a caller): the objects only this process knows are published, the
+// receiver (holder, a worker id; nil: none) is counted as holding them, and it waits until the
+// node has handled all that and everything queued before (the puts and submissions that made
+// them), so that the receiver finds them there.
+func (d *directCalls) handOn(list []ids.ObjectID, holder []byte) error {
+	if len(list) == 0 {
 		return nil
 	}
-	reply, err := d.b.request(func(req uint64) *pb.ClientMessage {
-		return &pb.ClientMessage{Body: &pb.ClientMessage_Barrier{Barrier: &pb.Barrier{RequestId: req}}}
-	})
-	if err != nil {
-		return err
+	d.publish(list)
+	if len(holder) > 0 {
+		_ = d.b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{
+			Added: ids.ToBytes(list), HolderId: holder,
+		}}})
 	}
-	if reply.Error != "" {
-		return Errorf(CodeGeneric, "%s", reply.Error)
-	}
-	return nil
+	return d.b.barrier()
 }
 
-// invalidate drops the stream to an actor's current incarnation (it was killed): calls made
-// from now on go to the next incarnation, or fail.
-func (d *directCalls) invalidate(actor ids.ActorID) {
+// invalidate drops the stream to an actor's incarnation this process killed (and any up to it):
+// calls made from now on go to the next incarnation, or fail.
+func (d *directCalls) invalidate(actor ids.ActorID, killed int32) {
 	d.mu.Lock()
 	c := d.actors[actor]
 	d.mu.Unlock()
@@ -244,8 +279,10 @@ func (d *directCalls) invalidate(actor ids.ActorID) {
 		return
 	}
 	c.mu.Lock()
-	st := c.stream
-	if st != nil {
+	if killed > c.killed {
+		c.killed = killed
+	}
+	if st := c.stream; st != nil && st.incarnation <= c.killed {
 		c.lose(st)
 	}
 	c.mu.Unlock()
@@ -285,6 +322,7 @@ func (c *actorClient) startResolve() {
 // resolve waits for the actor to be alive in an incarnation after the one given, connects to it
 // and sends the queued calls; or fails them when the actor is dead.
 func (c *actorClient) resolve(after int32) {
+	failures := 0
 	for {
 		reply, err := c.d.b.request(func(req uint64) *pb.ClientMessage {
 			return &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: &pb.WaitActor{RequestId: req, ActorId: c.id[:], AfterIncarnation: after}}}
@@ -300,21 +338,40 @@ func (c *actorClient) resolve(after int32) {
 			c.die(reply.Cause)
 			return
 		}
+		c.mu.Lock()
+		killed := c.killed
+		c.mu.Unlock()
+		if reply.Incarnation <= killed {
+			after = killed // this process killed it: the next one, or the actor's death
+			continue
+		}
 		st, err := c.d.dial(reply.ActorAddress, reply.Incarnation)
 		if err != nil {
-			glog.Warningf("actor %s (incarnation %d): %v; asking the node again", c.id.Hex(), reply.Incarnation, err)
-			after = reply.Incarnation
+			failures++
+			glog.Warningf("actor %s (incarnation %d), attempt %d: %v", c.id.Hex(), reply.Incarnation, failures, err)
+			if failures >= maxDialFailures {
+				after = reply.Incarnation // wait for the next incarnation, or the actor's death
+				failures = 0
+			} else {
+				time.Sleep(time.Duration(failures) * 20 * time.Millisecond)
+			}
 			continue
 		}
 		c.mu.Lock()
-		c.resolving = false
-		c.reached = st.incarnation
-		if c.d.cw.closed() {
+		if st.incarnation <= c.killed || c.d.cw.closed() {
+			// Killed meanwhile (or shutting down): ask again.
+			after = c.killed
 			c.mu.Unlock()
 			st.cancel()
+			st.sender.Close()
 			_ = st.conn.Close()
-			return
+			if c.d.cw.closed() {
+				return
+			}
+			continue
 		}
+		c.resolving = false
+		c.reached = st.incarnation
 		c.stream = st
 		c.mu.Unlock()
 		go c.receive(st)
@@ -322,6 +379,10 @@ func (c *actorClient) resolve(after int32) {
 		return
 	}
 }
+
+// maxDialFailures is how many times in a row a caller tries to open a stream to an incarnation
+// the node says is alive before it waits for the next one.
+const maxDialFailures = 5
 
 // dial opens a stream to an actor's process at address (a unix socket path).
 func (d *directCalls) dial(address string, incarnation int32) (*callStream, error) {
@@ -369,19 +430,42 @@ func (c *actorClient) receive(st *callStream) {
 			c.mu.Lock()
 			ours := st.inflight[ret]
 			delete(st.inflight, ret)
-			if r.ActorExiting && c.stream == st {
+			exiting := r.ActorExiting && c.stream == st
+			if exiting {
 				// ray::ExitActor: nothing more goes to this incarnation; the node says what next.
 				c.stream = nil
-				_ = st.stream.CloseSend()
 				c.startResolve()
 			}
 			c.mu.Unlock()
+			if exiting {
+				// The end of this side tells the actor its caller has the result. (After any
+				// send under way: a stream's CloseSend must not race its Send.)
+				go func() {
+					st.sender.Close()
+					_ = st.stream.CloseSend()
+				}()
+			}
+			obj := wire.ObjectFromProto(r.Result)
 			if !ours {
 				glog.Warningf("actor %s sent a result for a call this process is not waiting for", c.id.Hex())
+				c.d.unwanted(ret, obj)
 				continue
 			}
-			c.d.arrived(ret, wire.ObjectFromProto(r.Result))
+			c.d.arrived(ret, obj)
 		}
+	}
+}
+
+// unwanted lets go of what the node keeps for this process of a result it does not wait for (a
+// large result sealed for it, the refs inside it).
+func (d *directCalls) unwanted(ret ids.ObjectID, obj *objstore.Object) {
+	drop := ids.ToBytes(obj.Contained)
+	if obj.InShm {
+		drop = append(drop, ret[:])
+		_ = d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: [][]byte{ret[:]}}}})
+	}
+	if len(drop) > 0 {
+		_ = d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: drop}}})
 	}
 }
 
@@ -400,22 +484,35 @@ func (c *actorClient) lose(st *callStream) {
 		c.stream = nil
 	}
 	st.cancel()
-	st.sender.Close()
-	go func() { _ = st.conn.Close() }()
+	go func() {
+		st.sender.Close()
+		_ = st.conn.Close()
+	}()
 	if len(c.queue) > 0 {
 		c.startResolve()
 	}
 }
 
+// lostCauseWait bounds how long failLost waits for the node to see an incarnation end (a stream
+// can break while its process lives on).
+const lostCauseWait = 10 * time.Second
+
 // failLost fails calls that were sent to an incarnation that ended, with the cause the node
 // gives for its end.
 func (c *actorClient) failLost(list []ids.ObjectID, incarnation int32) {
+	// A large result the actor sealed for this process before the stream went: the node's pin
+	// and hold go (the node ignores them for objects it does not keep for this process).
+	raw := ids.ToBytes(list)
+	_ = c.d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: raw}}})
+	_ = c.d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: raw}}})
 	cause := "The actor's process ended while running this call"
-	reply, err := c.d.b.request(func(req uint64) *pb.ClientMessage {
+	reply, err := c.d.b.requestWithin(lostCauseWait, func(req uint64) *pb.ClientMessage {
 		return &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: &pb.WaitActor{
 			RequestId: req, ActorId: c.id[:], AfterIncarnation: incarnation, EndedOnly: true}}}
 	})
 	switch {
+	case errors.Is(err, errNoReply):
+		cause = fmt.Sprintf("The connection to the actor's process broke while running this call (its process still ran %v later)", lostCauseWait)
 	case err != nil:
 		cause += ": " + err.Error()
 	case reply.LostCause != "":
@@ -503,7 +600,9 @@ type failedCall struct {
 	obj *objstore.Object
 }
 
-// send sends calls on a stream, after making the node know the refs inside their arguments.
+// send sends calls on a stream, after making the node ready for the refs inside their arguments
+// (the calls hold them until their results come: the actor's own references to them reach the
+// node before its results do).
 func (c *actorClient) send(st *callStream, calls []*pb.TaskSpec) {
 	var contained []ids.ObjectID
 	for _, spec := range calls {
@@ -511,16 +610,24 @@ func (c *actorClient) send(st *callStream, calls []*pb.TaskSpec) {
 			contained = append(contained, ids.FromBytesList(a.ContainedIds)...)
 		}
 	}
-	if err := c.d.publishAndSync(contained); err != nil {
+	if err := c.d.handOn(contained, nil); err != nil {
 		glog.Warningf("actor %s: %v", c.id.Hex(), err)
 	}
 	for _, spec := range calls {
-		// A failed send means the stream broke: receive fails the call with the others.
-		_ = st.sender.QueueBurst(spec)
+		if err := st.sender.QueueBurst(spec); err != nil {
+			// The stream is broken (or the call could not be sent): the calls without a
+			// result fail with the incarnation's fate.
+			c.mu.Lock()
+			c.lose(st)
+			c.mu.Unlock()
+			return
+		}
 	}
 }
 
-// waitFor makes c pump again once the pending result id comes (or at once if it came already).
+// waitFor makes c pump again once the argument id is here: a pending result when it comes, any
+// other object once the node has sent it (which also proves the node has it, so the actor's
+// process finds it there). Called with c.mu held.
 func (d *directCalls) waitFor(id ids.ObjectID, c *actorClient) {
 	d.mu.Lock()
 	if _, ok := d.pending[id]; ok {
@@ -529,13 +636,24 @@ func (d *directCalls) waitFor(id ids.ObjectID, c *actorClient) {
 		return
 	}
 	d.mu.Unlock()
-	c.waitArg = false // called with c.mu held
-	c.again = true
+	go d.fetchArg(id, c)
+}
+
+// fetchArg brings an ObjectRef argument from the node into this process's store (a small one is
+// then passed by value; a large one stays pinned here until the call's result comes), and pumps
+// c again.
+func (d *directCalls) fetchArg(id ids.ObjectID, c *actorClient) {
+	if err := d.b.fetch([]ids.ObjectID{id}); err == nil {
+		_, _ = d.cw.store.WaitN(d.cw.ctx, []ids.ObjectID{id}, 1)
+	}
+	d.wake([]*actorClient{c})
 }
 
 // inlineArgs passes by value the ObjectRef arguments whose values this process has (small
-// objects: its own puts and the results of its calls), so the actor need not fetch them. It
-// returns the pending result the call must wait for, or the error object an argument holds (the
+// objects: its own puts, the results of its calls, objects it fetched), so the actor need not
+// fetch them; a large one (in shared memory) goes by reference. It returns the argument the call
+// must wait for (a result on its way, or an object to fetch from the node first: a call is sent
+// only once its arguments exist, as Ray's callers do), or the error object an argument holds (the
 // call then fails with it without running, as a task with a failed argument does).
 func (d *directCalls) inlineArgs(spec *pb.TaskSpec) (*ids.ObjectID, *objstore.Object) {
 	for i, a := range spec.Args {
@@ -550,10 +668,12 @@ func (d *directCalls) inlineArgs(spec *pb.TaskSpec) (*ids.ObjectID, *objstore.Ob
 			return &id, nil
 		}
 		obj, ok := d.cw.store.Get(id)
-		if !ok || obj.InShm || obj.Kind == kindUnknown || obj.Kind == objstore.KindStoreFull {
-			continue // the actor's process fetches it from the node
-		}
-		if obj.IsError() {
+		switch {
+		case !ok:
+			return &id, nil
+		case obj.InShm || obj.Kind == kindUnknown || obj.Kind == objstore.KindStoreFull:
+			continue // the actor's process reads it from the node (or learns it is unknown there)
+		case obj.IsError():
 			return nil, obj
 		}
 		spec.Args[i] = &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}

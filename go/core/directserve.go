@@ -48,11 +48,15 @@ type execItem struct {
 
 // serveCalls starts taking direct calls on a unix socket in the session's sockets directory
 // and returns its path.
-func (b *nodeBackend) serveCalls() (string, error) {
-	if b.sessionDir == "" {
+func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
+	b.mu.Lock()
+	dir := b.sessionDir
+	b.mu.Unlock()
+	if dir == "" {
 		return "", errors.New("the node gave no session directory")
 	}
-	path := filepath.Join(b.sessionDir, "sockets", fmt.Sprintf("actor_%d", os.Getpid()))
+	// Named after the actor: a caller that holds a stale address never reaches another actor.
+	path := filepath.Join(dir, "sockets", "actor_"+actor.Hex()[:24])
 	_ = os.Remove(path)
 	lis, err := peercred.Listen(path)
 	if err != nil {
@@ -100,13 +104,38 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 		if err != nil {
 			return nil // the caller ended its side, or went away
 		}
+		var refused []*pb.CallResult
 		s.b.mu.Lock()
 		for _, spec := range calls.Calls {
+			if why := s.b.refuseCall(spec); why != "" {
+				refused = append(refused, &pb.CallResult{ReturnId: spec.ReturnId, Result: &pb.Object{Kind: objstore.KindTaskError, Data: []byte(why)}})
+				continue
+			}
 			s.b.execQueue = append(s.b.execQueue, execItem{spec, o})
 		}
 		s.b.mu.Unlock()
 		s.b.wakeExec()
+		for _, r := range refused {
+			glog.Warningf("refused a direct call: %s", r.Result.Data)
+			_ = o.sender.Queue(r)
+		}
 	}
+}
+
+// refuseCall says why this process does not run a call that came on a call stream ("": it
+// does): only method calls of the actor it hosts come that way. Called with b.mu held.
+func (b *nodeBackend) refuseCall(spec *pb.TaskSpec) string {
+	switch {
+	case b.actor == nil:
+		return "this process hosts no actor"
+	case spec.TaskType != TaskActorMethod:
+		return fmt.Sprintf("only actor method calls come on an actor's call stream, not task type %d", spec.TaskType)
+	case string(spec.ActorId) != string(b.actor.id[:]):
+		return fmt.Sprintf("this process hosts actor %s, not %x", b.actor.id.Hex(), spec.ActorId)
+	case len(spec.ReturnId) != len(ids.ObjectID{}):
+		return "a call without a valid return id"
+	}
+	return ""
 }
 
 // directArgs fetches the ObjectRef arguments of a direct call (the caller passed by value what it
@@ -169,12 +198,20 @@ func (b *nodeBackend) answer(o *callOrigin, spec *pb.TaskSpec, obj *objstore.Obj
 		glog.Errorf("a direct call with a bad return id: %v", err)
 		return
 	}
+	// The refs inside the result become the caller's at the node, and what the call took from
+	// its arguments is known there, before the result (which lets both sides drop theirs) goes.
+	if len(obj.Contained) > 0 {
+		if err := b.direct.handOn(obj.Contained, spec.CallerId); err != nil {
+			glog.Warningf("result of %s: %v", spec.FunctionName, err)
+		}
+	} else if len(wire.ArgRefs(spec)) > 0 {
+		if err := b.barrier(); err != nil {
+			glog.Warningf("result of %s: %v", spec.FunctionName, err)
+		}
+	}
 	result := obj
 	if s := b.cw.shm; s != nil && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
 		result = s.resultForCaller(ret, obj, spec.CallerId)
-	}
-	if err := b.direct.publishAndSync(result.Contained); err != nil {
-		glog.Warningf("result of %s: %v", spec.FunctionName, err)
 	}
 	_ = o.sender.Queue(&pb.CallResult{ReturnId: spec.ReturnId, Result: wire.ObjectToProto(result), ActorExiting: exiting})
 	b.cw.releaseResultRefs(obj)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -326,7 +327,7 @@ func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte, shared []boo
 	address := ""
 	if !obj.IsError() {
 		var err error
-		if address, err = b.serveCalls(); err != nil {
+		if address, err = b.serveCalls(id); err != nil {
 			obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("the actor cannot take calls: " + err.Error())}
 		}
 	}
@@ -355,6 +356,7 @@ func (b *nodeBackend) report(item execItem, obj *objstore.Object) {
 
 // reportDone sends a task's result to the node (address: an actor creation's call socket).
 func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object, address string) {
+	b.direct.publish(obj.Contained) // before the result that refers to them, in memory or shared
 	if s := b.cw.shm; s != nil && spec.TaskType != TaskActorCreation && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
 		if ret, err := ids.ObjectIDFromBytes(spec.ReturnId); err == nil {
 			big := obj
@@ -364,7 +366,6 @@ func (b *nodeBackend) reportDone(spec *pb.TaskSpec, obj *objstore.Object, addres
 			}
 		}
 	}
-	b.direct.publish(obj.Contained) // before the result that refers to them
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Done{Done: &pb.TaskDone{
 		TaskId: spec.TaskId, ReturnId: spec.ReturnId,
 		Result: wire.ObjectToProto(obj), ActorAddress: address,
@@ -550,6 +551,20 @@ func (b *nodeBackend) returnTasks(returnIDs [][]byte) {
 
 // request sends a message that carries a request id and waits for the node's reply.
 func (b *nodeBackend) request(build func(id uint64) *pb.ClientMessage) (*pb.Reply, error) {
+	return b.requestWithin(-1, build)
+}
+
+// errNoReply is requestWithin's error when the reply did not come in time.
+var errNoReply = errors.New("the node did not answer in time")
+
+// requestWithin is request waiting at most limit for the reply (negative: no limit).
+func (b *nodeBackend) requestWithin(limit time.Duration, build func(id uint64) *pb.ClientMessage) (*pb.Reply, error) {
+	var timeout <-chan time.Time
+	if limit >= 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		timeout = t.C
+	}
 	ch := make(chan *pb.Reply, 1)
 	b.mu.Lock()
 	b.nextReq++
@@ -569,7 +584,23 @@ func (b *nodeBackend) request(build func(id uint64) *pb.ClientMessage) (*pb.Repl
 		return r, nil
 	case <-b.cw.ctx.Done():
 		return nil, ErrShutdown
+	case <-timeout:
+		return nil, errNoReply
 	}
+}
+
+// barrier waits until the node has handled every message this process queued before it.
+func (b *nodeBackend) barrier() error {
+	reply, err := b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_Barrier{Barrier: &pb.Barrier{RequestId: req}}}
+	})
+	if err != nil {
+		return err
+	}
+	if reply.Error != "" {
+		return Errorf(CodeGeneric, "%s", reply.Error)
+	}
+	return nil
 }
 
 func (b *nodeBackend) createActor(id ids.ActorID, o ActorOptions) error {
@@ -599,7 +630,9 @@ func (b *nodeBackend) killActor(id ids.ActorID, noRestart bool) error {
 		return Errorf(CodeInvalidArgument, "%s", reply.Error)
 	}
 	// Calls made from now on go to the next incarnation, or fail; never to the killed process.
-	b.direct.invalidate(id)
+	if reply.Found {
+		b.direct.invalidate(id, reply.Incarnation)
+	}
 	return nil
 }
 

@@ -499,7 +499,8 @@ func (s *state) killActor(c *client, m *pb.KillActor) {
 		s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: actorrule.UnknownActor(id.Hex())})
 		return
 	}
-	s.reply(c, &pb.Reply{RequestId: m.RequestId})
+	// Incarnation: the one whose process is killed (if any); callers never call it again.
+	s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: a.worker != nil, Incarnation: int32(a.restarts)})
 	if outcome == actorrule.KillNothing {
 		return
 	}

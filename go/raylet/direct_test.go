@@ -557,3 +557,61 @@ func TestStateActorCallSubmitIsRefused(t *testing.T) {
 		t.Fatal("the call is pending, or the actor's start was disturbed")
 	}
 }
+
+// UpdateRefs for another holder (refs handed on in a direct call or result): the named client
+// holds them, not the sender; nobody when it is not connected; removals that way and bad ids are
+// refused without changing anything.
+func TestStateRefsForAnotherHolder(t *testing.T) {
+	cases := []struct {
+		name    string
+		holder  func(receiver *conn) []byte
+		removed bool
+		held    string // "receiver", "" (nobody)
+	}{
+		{"a connected receiver", func(r *conn) []byte { return r.c.id[:] }, false, "receiver"},
+		{"a receiver that went away", func(*conn) []byte { id := ids.NewUniqueID(); return id[:] }, false, ""},
+		{"removals for another holder", func(r *conn) []byte { return r.c.id[:] }, true, ""},
+		{"a malformed holder id", func(*conn) []byte { return []byte{1, 2, 3} }, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, map[string]float64{"CPU": 1})
+			sender, receiver := h.driver(), h.driver()
+			id := putID()
+			m := &pb.UpdateRefs{Added: [][]byte{id[:]}, HolderId: c.holder(receiver)}
+			if c.removed {
+				m.Removed = [][]byte{id[:]}
+			}
+			h.send(sender, &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: m}})
+			_, senderHolds := sender.c.held[id]
+			_, receiverHolds := receiver.c.held[id]
+			if senderHolds || receiverHolds != (c.held == "receiver") {
+				t.Fatalf("sender holds %v, receiver holds %v; want only %q", senderHolds, receiverHolds, c.held)
+			}
+		})
+	}
+}
+
+// The reply to a kill names the incarnation whose process it killed (callers never send it
+// another call), and says whether there was one.
+func TestStateKillReplyNamesTheIncarnation(t *testing.T) {
+	h := newHarness(t, map[string]float64{"CPU": 1})
+	h.s.starts.prestart = 0
+	d := h.driver()
+	id := h.createActor(d, "A", nil, 2)
+	a := h.s.actors[id]
+	w := h.startActor(a, "/tmp/a0.sock")
+	d.out.take()
+	h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{RequestId: 7, ActorId: id[:]}}})
+	if r := replies(d.out.take())[7]; r == nil || r.Error != "" || !r.Found || r.Incarnation != 0 {
+		t.Fatalf("the kill of incarnation 0 was answered %s", describe(r))
+	}
+	h.do(func(s *state) { s.workerEnded(w.w, exit{status: "was killed by signal 9 (SIGKILL)"}) })
+	h.takeEffects()
+	h.startActor(a, "/tmp/a1.sock")
+	d.out.take()
+	h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{RequestId: 8, ActorId: id[:], NoRestart: true}}})
+	if r := replies(d.out.take())[8]; r == nil || r.Error != "" || !r.Found || r.Incarnation != 1 {
+		t.Fatalf("the kill of incarnation 1 was answered %s", describe(r))
+	}
+}

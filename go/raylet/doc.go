@@ -8,9 +8,14 @@
 // Actor calls do not go through the node: a caller sends them straight to the actor's process
 // (service CoreWorker) and gets the results back from it. The node keeps the actor's life
 // (creation, placement, restarts, death, kill, names) and tells callers where the actor takes
-// calls, in which incarnation, and why an incarnation ended (WaitActor). A caller that lets
-// another process read the result of such a call promises to put it (ExpectObjects); an actor
-// sealing a large result in shared memory names the caller as its holder (SealObject.holder_id).
+// calls, in which incarnation, and why an incarnation ended (WaitActor): an actor's creation
+// result brings its address (TaskDone.actor_address), and the reply to a kill names the
+// incarnation killed. A caller that lets another process read the result of such a call promises
+// to put it (ExpectObjects); an actor sealing a large result in shared memory names the caller as
+// its holder (SealObject.holder_id, with a reply once sealed); refs handed on with a call or a
+// result are announced for their new holder (UpdateRefs.holder_id), and a Barrier tells the
+// sender the node has handled all that before the call or result leaves. An actor call
+// submitted to the node anyway is refused: its result is an error.
 //
 // # Decisions apart from I/O
 //
@@ -29,7 +34,9 @@
 //	                                             blocked, return tasks, refs, create/kill/get
 //	                                             actor, actor exiting, create/seal/release object,
 //	                                             wait actor (answered now, or parked until the
-//	                                             actor is alive in a later incarnation or dead),
+//	                                             actor is alive in a later incarnation or dead,
+//	                                             or with ended_only until the incarnation named
+//	                                             ended), refs for another holder,
 //	                                             expect objects (a promise to put them: their
 //	                                             subscribers wait), barrier (answered at once)
 //	clientGone(client, err)                      its stream ended (its parked requests go, the

@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -20,7 +21,10 @@ import (
 //     actors whose factory takes it, and stored objects that contain it.
 //
 // A process's stream is ordered, so a reference handed on (in a task, inside a stored object)
-// is counted by its new holder before the message that drops the sender's own arrives.
+// is counted by its new holder before the message that drops the sender's own arrives. A
+// reference handed on outside the node (a direct actor call's arguments or result) is announced
+// for its new holder by the sender (UpdateRefs.holder_id), which waits for the node to have it
+// (Barrier) before the call or result leaves.
 type objectRefs struct {
 	holders map[*client]struct{}
 	holds   int
@@ -74,6 +78,19 @@ func (s *state) updateRefs(c *client, m *pb.UpdateRefs) error {
 	removed, err := ids.ObjectIDsFromBytes(m.Removed)
 	if err != nil {
 		return err
+	}
+	if len(m.HolderId) > 0 {
+		// References handed to another process on a stream that bypasses the node.
+		holderID, err := ids.UniqueIDFromBytes(m.HolderId)
+		if err != nil {
+			return fmt.Errorf("update refs: holder: %w", err)
+		}
+		if len(removed) > 0 {
+			return errors.New("update refs: a notice for another holder may only add references")
+		}
+		if c = s.byWorker[holderID]; c == nil {
+			return nil // it went away: it holds nothing
+		}
 	}
 	for _, id := range added {
 		s.addHolder(c, id)
