@@ -384,12 +384,13 @@ func (c *actorClient) resolve(after int32) {
 // the node says is alive before it waits for the next one.
 const maxDialFailures = 5
 
-// dial opens a stream to an actor's process at address (a unix socket path).
+// dial opens a stream to an actor's process at address (a gRPC target: unix:///path,
+// unix-abstract:name).
 func (d *directCalls) dial(address string, incarnation int32) (*callStream, error) {
 	if address == "" {
 		return nil, fmt.Errorf("the node gave no address")
 	}
-	conn, err := grpc.Dial("unix://"+address,
+	conn, err := grpc.Dial(address,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
@@ -613,11 +614,19 @@ func (c *actorClient) send(st *callStream, calls []*pb.TaskSpec) {
 	if err := c.d.handOn(contained, nil); err != nil {
 		glog.Warningf("actor %s: %v", c.id.Hex(), err)
 	}
-	for _, spec := range calls {
+	for i, spec := range calls {
 		if err := st.sender.QueueBurst(spec); err != nil {
-			// The stream is broken (or the call could not be sent): the calls without a
-			// result fail with the incarnation's fate.
+			// The stream is broken: the calls not sent go, in order, to the next incarnation
+			// (as Ray resends what it never sent); those sent share the incarnation's fate.
+			glog.Warningf("actor %s: sending a call: %v", c.id.Hex(), err)
 			c.mu.Lock()
+			rest := calls[i:]
+			for _, sp := range rest {
+				if ret, err := ids.ObjectIDFromBytes(sp.ReturnId); err == nil {
+					delete(st.inflight, ret)
+				}
+			}
+			c.queue = append(append(make([]*pb.TaskSpec, 0, len(rest)+len(c.queue)), rest...), c.queue...)
 			c.lose(st)
 			c.mu.Unlock()
 			return

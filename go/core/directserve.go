@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/golang/glog"
@@ -46,8 +47,12 @@ type execItem struct {
 	origin *callOrigin
 }
 
-// serveCalls starts taking direct calls on a unix socket in the session's sockets directory
-// and returns its path.
+// maxSocketPath is the longest unix socket path bind(2) takes (sun_path less its final NUL).
+const maxSocketPath = 107
+
+// serveCalls starts taking direct calls and returns the address callers dial (a gRPC target): a
+// unix socket in the session's sockets directory, or, when that path is too long for a socket, an
+// abstract one named after the actor (both refuse other users' processes).
 func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
 	b.mu.Lock()
 	dir := b.sessionDir
@@ -56,8 +61,14 @@ func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
 		return "", errors.New("the node gave no session directory")
 	}
 	// Named after the actor: a caller that holds a stale address never reaches another actor.
-	path := filepath.Join(dir, "sockets", "actor_"+actor.Hex()[:24])
-	_ = os.Remove(path)
+	path := filepath.Join(dir, "sockets", "a"+actor.Hex()[:16])
+	target := "unix://" + path
+	if len(path) > maxSocketPath {
+		path = fmt.Sprintf("@goray-actor-%s-%d", actor.Hex(), os.Getpid())
+		target = "unix-abstract:" + path[1:]
+	} else {
+		_ = os.Remove(path)
+	}
 	lis, err := peercred.Listen(path)
 	if err != nil {
 		return "", fmt.Errorf("listening for actor calls on %s: %w", path, err)
@@ -79,14 +90,16 @@ func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
 	b.mu.Lock()
 	b.calls = s
 	b.mu.Unlock()
-	return path, nil
+	return target, nil
 }
 
 // stop stops taking calls and removes the socket.
 func (s *callServer) stop() {
 	s.srv.Stop()
 	<-s.done
-	_ = os.Remove(s.path)
+	if !strings.HasPrefix(s.path, "@") {
+		_ = os.Remove(s.path)
+	}
 }
 
 // ActorCalls takes one caller's calls until the caller ends its side.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/golang/glog"
@@ -19,13 +20,18 @@ type listener struct {
 	uid  uint32
 }
 
-// Listen listens on the unix socket path, which it creates with mode 0600. Its Accept returns
-// only connections from processes whose effective uid is this process's; others are closed and
-// logged, and Accept waits for the next connection instead of failing (so gRPC keeps serving).
+// Listen listens on the unix socket path, which it creates with mode 0600 (a path starting with
+// "@" is a Linux abstract socket: no file, so the uid check below is its only guard). Its Accept
+// returns only connections from processes whose effective uid is this process's; others are
+// closed and logged, and Accept waits for the next connection instead of failing (so gRPC keeps
+// serving).
 func Listen(path string) (net.Listener, error) {
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(path, "@") {
+		return &listener{UnixListener: l, path: path, uid: uint32(os.Geteuid())}, nil
 	}
 	// bind(2) made the file with the umask's mode: tighten it at once. Until then (a moment) the
 	// directory guards it, and Accept refuses other users in any case.

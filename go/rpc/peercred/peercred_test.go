@@ -142,17 +142,26 @@ func TestOtherUserIsRefused(t *testing.T) {
 	}
 	exe := filepath.Join(dir, "client")
 	copyFile(t, os.Args[0], exe)
+	for _, path := range []string{filepath.Join(dir, "s"), fmt.Sprintf("@goray-peercred-test-%d", os.Getpid())} {
+		t.Run(path, func(t *testing.T) { refusesOtherUser(t, exe, path) })
+	}
+}
 
-	path := filepath.Join(dir, "s")
+// refusesOtherUser checks that a listener on path (a file, or "@" and an abstract name) closes
+// the connection of uid 65534 (run from the executable exe), logs it, and still serves its own
+// user.
+func refusesOtherUser(t *testing.T, exe, path string) {
 	l, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	accepted := serve(t, l)
-	// The socket's mode alone keeps the other user out; open it up to check the second line of
-	// defence, the peer's credentials.
-	if err := os.Chmod(path, 0o777); err != nil {
-		t.Fatal(err)
+	if !strings.HasPrefix(path, "@") {
+		// The socket's mode alone keeps the other user out; open it up to check the second
+		// line of defence, the peer's credentials. (An abstract socket has only that one.)
+		if err := os.Chmod(path, 0o777); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	cmd := exec.Command(exe)
