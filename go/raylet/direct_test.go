@@ -50,6 +50,19 @@ func (h *harness) created(w *conn, a *actor, addr string) {
 	h.send(w, &pb.ClientMessage{Body: &pb.ClientMessage_Done{Done: &pb.TaskDone{ReturnId: ret[:], Result: &pb.Object{}, ActorAddress: addr}}})
 }
 
+// aliveActor makes a node with one CPU and a driver that created actor "A" (maxRestarts), alive
+// in its first process (taking calls at /tmp/a0.sock); the driver's messages so far are taken.
+func aliveActor(t *testing.T, maxRestarts int32) (h *harness, d *conn, id ids.ActorID, a *actor, w *conn) {
+	h = newHarness(t, map[string]float64{"CPU": 1})
+	h.s.starts.prestart = 0
+	d = h.driver()
+	id = h.createActor(d, "A", nil, maxRestarts)
+	a = h.s.actors[id]
+	w = h.startActor(a, "/tmp/a0.sock")
+	d.out.take()
+	return h, d, id, a, w
+}
+
 // describe renders a WaitActor reply for comparisons.
 func describe(r *pb.Reply) string {
 	if r == nil {
@@ -113,13 +126,7 @@ func TestStateWaitActorAfterRestart(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, map[string]float64{"CPU": 1})
-			h.s.starts.prestart = 0
-			d := h.driver()
-			id := h.createActor(d, "A", nil, 1)
-			a := h.s.actors[id]
-			w := h.startActor(a, "/tmp/a0.sock")
-			d.out.take()
+			h, d, id, a, w := aliveActor(t, 1)
 			h.takeEffects()
 			h.waitActor(d, id, 20, 0)
 			// A caller with calls in flight asks how incarnation 0 ended (ended_only): parked
@@ -595,13 +602,7 @@ func TestStateRefsForAnotherHolder(t *testing.T) {
 // The reply to a kill names the incarnation whose process it killed (callers never send it
 // another call), and says whether there was one.
 func TestStateKillReplyNamesTheIncarnation(t *testing.T) {
-	h := newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
-	d := h.driver()
-	id := h.createActor(d, "A", nil, 2)
-	a := h.s.actors[id]
-	w := h.startActor(a, "/tmp/a0.sock")
-	d.out.take()
+	h, d, id, a, w := aliveActor(t, 2)
 	h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{RequestId: 7, ActorId: id[:]}}})
 	if r := replies(d.out.take())[7]; r == nil || r.Error != "" || !r.Found || r.Incarnation != 0 {
 		t.Fatalf("the kill of incarnation 0 was answered %s", describe(r))
