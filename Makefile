@@ -17,7 +17,7 @@ all: $(DIST)/lib/libray_api.so $(DIST)/include/.stamp $(DIST)/bin/default_worker
 $(DIST)/lib/libray_api.so: $(GO_SRCS)
 	@mkdir -p $(DIST)/lib
 	cd go && $(GO) build -buildmode=c-shared \
-		-ldflags "-extldflags -Wl,--version-script=$(CURDIR)/go/capi/exports.map" \
+		-ldflags "-extldflags -Wl,--version-script=$(CURDIR)/go/capi/exports.lds" \
 		-o $(CURDIR)/$(DIST)/lib/libray_api.so ./capi
 	@rm -f $(DIST)/lib/libray_api.h
 

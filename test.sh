@@ -53,6 +53,7 @@ run_suite() {
     add 0 1
   fi
 }
+run_suite bazel bash scripts/bazel-test.sh "$work/bazel"
 run_suite cpp bash cpp/test/run_cpp_tests.sh dist "$work/cpp"
 run_suite e2e bash tests/e2e/run.sh dist "$work/e2e"
 run_suite template bash tests/e2e/template.sh dist "$work/template"

@@ -165,7 +165,7 @@ func refusesOtherUser(t *testing.T, exe, path string) {
 	}
 
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), envClient+"="+path)
+	cmd.Env = append(clientEnv(), envClient+"="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -192,6 +192,19 @@ func refusesOtherUser(t *testing.T, exe, path string) {
 	if !bytes.Contains(logged, []byte("of uid 65534")) {
 		t.Fatalf("the refusal was not logged with the peer's uid; warnings:\n%s", logged)
 	}
+}
+
+// clientEnv is this process's environment less Bazel's test-runner variables: under
+// `bazel test` they make a Go test binary change to its runfiles directory first, which uid 65534
+// may not enter.
+func clientEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TEST_SRCDIR=") && !strings.HasPrefix(kv, "TEST_WORKSPACE=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // copyFile copies the file src to an executable dst.
