@@ -42,6 +42,17 @@ done
 passed=$((passed + t_passed))
 failed=$((failed + t_failed))
 
+# The example as a user runs it: `bazel run //:example` prints the results of example.cc.
+if "${bazel_cmd[@]}" run //:example > "$work/example.log" 2> "$work/example.err" &&
+  grep -q '^actor_task_result2 = 6$' "$work/example.log"; then
+  echo "PASS bazel run //:example"
+  passed=$((passed + 1))
+else
+  echo "FAIL bazel run //:example"
+  tail -20 "$work/example.log" "$work/example.err"
+  failed=$((failed + 1))
+fi
+
 # gazelle in step: running it changes no BUILD file.
 snapshot() { find . -name BUILD.bazel -not -path './bazel-*' -not -path './template/*' -not -path './dist/*' -print0 | sort -z | xargs -0 md5sum; }
 before=$(snapshot)
