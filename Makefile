@@ -38,10 +38,14 @@ $(DIST)/bin/ray: $(GO_SRCS)
 	@mkdir -p $(DIST)/bin
 	cd go && $(GO) build -o $(CURDIR)/$(DIST)/bin/ray ./cmd/ray
 
-# The project template `ray cpp --generate-bazel-project-template-to` writes: template/ and example.cc.
-$(DIST)/share/goray/template/.stamp: $(shell find template -type f 2>/dev/null) example.cc
-	@rm -rf $(DIST)/share/goray/template && mkdir -p $(DIST)/share/goray/template
+# The project template `ray cpp --generate-bazel-project-template-to` writes: template/, example.cc
+# and the offline stand-ins for Bazel's implicit repositories (thirdparty/bazel/, shared with this
+# project's own Bazel build).
+STANDINS := thirdparty/bazel/rules_cc thirdparty/bazel/rules_java thirdparty/bazel/remote_coverage_tools thirdparty/bazel/README.md
+$(DIST)/share/goray/template/.stamp: $(shell find template $(STANDINS) -type f 2>/dev/null) example.cc
+	@rm -rf $(DIST)/share/goray/template && mkdir -p $(DIST)/share/goray/template/thirdparty/bazel
 	cp -a template/. $(DIST)/share/goray/template/
+	cp -a $(STANDINS) $(DIST)/share/goray/template/thirdparty/bazel/
 	cp example.cc $(DIST)/share/goray/template/
 	@touch $@
 
