@@ -274,7 +274,7 @@ func (cw *CoreWorker) submitTask(actor ids.ActorID, spec *pb.TaskSpec) (ids.Obje
 	}
 	if len(moved) > 0 {
 		// The task holds them now; this process never had an ObjectRef to them.
-		_ = cw.shm.be.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: ids.ToBytes(moved)}}})
+		_ = cw.shm.be.queue(refsRemovedMessage(ids.ToBytes(moved)))
 	}
 	return ret, nil
 }

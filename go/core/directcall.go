@@ -146,22 +146,19 @@ func (d *directCalls) withoutPending(list []ids.ObjectID) []ids.ObjectID {
 // arrived stores a direct call's result (or its failure) and wakes what waits for it. A result
 // promised to the node (publish) is put to it, whether or not this process still refers to it.
 func (d *directCalls) arrived(id ids.ObjectID, obj *objstore.Object) {
-	var put *pb.ClientMessage
-	var drop [][]byte // references the node counts for this process that nothing here holds
-	switch {
-	case obj.InShm && d.cw.shm == nil:
+	if obj.InShm && d.cw.shm == nil {
 		obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte("the result is in the node's shared memory, which this process could not map")}
-		put = &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}}
-	case obj.InShm:
+	}
+	var drop [][]byte // references the node counts for this process that nothing here holds
+	if obj.InShm {
 		// The node stored it for this process, which holds it and may read it (see
 		// SealObject.holder_id): it is the node's object like any other, promised or not.
 		if !d.cw.refs.heldByNode(id) || !d.storeKnown(id, obj) {
 			drop = append(drop, id[:])
 			d.cw.shm.release([][]byte{id[:]})
 		}
-	default:
+	} else {
 		d.storeKnown(id, obj)
-		put = &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}}
 	}
 	if len(obj.Contained) > 0 && !d.cw.refs.known(id) {
 		// The actor made this process hold the refs inside (UpdateRefs.holder_id); nothing
@@ -173,17 +170,17 @@ func (d *directCalls) arrived(id ids.ObjectID, obj *objstore.Object) {
 	d.mu.Lock()
 	held := d.pending[id]
 	delete(d.pending, id)
-	promised := d.promised[id] && put != nil
+	promised := d.promised[id] && !obj.InShm // (sealing one in shared memory put it)
 	delete(d.promised, id)
 	if promised {
-		_ = d.b.sender.Enqueue(put) // in order after the promise (both queued under d.mu)
+		_ = d.b.sender.Enqueue(putMessage(id, obj)) // in order after the promise (both under d.mu)
 		if !d.cw.refs.known(id) {
 			// The put makes this process a holder again: nothing here refers to it any more.
 			drop = append(drop, id[:])
 		}
 	}
 	if len(drop) > 0 {
-		_ = d.b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: drop}}})
+		_ = d.b.sender.Enqueue(refsRemovedMessage(drop))
 	}
 	waiters := d.argWaiters[id]
 	delete(d.argWaiters, id)
@@ -191,8 +188,10 @@ func (d *directCalls) arrived(id ids.ObjectID, obj *objstore.Object) {
 	if promised || len(drop) > 0 {
 		_ = d.b.sender.Flush()
 	}
-	d.cw.dropUnread(held) // large arguments fetched for the call (fetchArg): their pins go
-	d.cw.refs.remove(held...)
+	if len(held) > 0 {
+		d.cw.dropUnread(held) // large arguments fetched for the call (fetchArg): their pins go
+		d.cw.refs.remove(held...)
+	}
 	d.wake(waiters)
 }
 
@@ -241,7 +240,7 @@ func (d *directCalls) publish(list []ids.ObjectID) bool {
 		if !ok {
 			obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("object %s was released by its owner", id.Hex()))}
 		}
-		_ = d.b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}})
+		_ = d.b.sender.Enqueue(putMessage(id, obj))
 	}
 	if len(expect) > 0 {
 		_ = d.b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_ExpectObjects{ExpectObjects: &pb.ExpectObjects{ObjectIds: expect}}})
@@ -299,14 +298,20 @@ func (d *directCalls) close() {
 	d.mu.Unlock()
 	for _, c := range list {
 		c.mu.Lock()
-		if st := c.stream; st != nil {
-			c.stream = nil
-			st.cancel()
-			st.sender.Close()
-			_ = st.conn.Close()
-		}
+		st := c.stream
+		c.stream = nil
 		c.mu.Unlock()
+		if st != nil {
+			st.close()
+		}
 	}
+}
+
+// close ends the stream and its connection (after any send under way).
+func (st *callStream) close() {
+	st.cancel()
+	st.sender.Close()
+	_ = st.conn.Close()
 }
 
 // startResolve asks the node where the actor takes calls, unless a request is under way.
@@ -362,9 +367,7 @@ func (c *actorClient) resolve(after int32) {
 			// Killed meanwhile (or shutting down): ask again.
 			after = c.killed
 			c.mu.Unlock()
-			st.cancel()
-			st.sender.Close()
-			_ = st.conn.Close()
+			st.close()
 			if c.d.cw.closed() {
 				return
 			}
@@ -461,12 +464,22 @@ func (c *actorClient) receive(st *callStream) {
 // large result sealed for it, the refs inside it).
 func (d *directCalls) unwanted(ret ids.ObjectID, obj *objstore.Object) {
 	drop := ids.ToBytes(obj.Contained)
+	var unpin [][]byte
 	if obj.InShm {
+		unpin = [][]byte{ret[:]}
 		drop = append(drop, ret[:])
-		_ = d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: [][]byte{ret[:]}}}})
+	}
+	d.letGo(unpin, drop)
+}
+
+// letGo tells the node this process no longer reads the objects of unpin nor holds those of drop
+// (raw ids), which the node may keep for it.
+func (d *directCalls) letGo(unpin, drop [][]byte) {
+	if len(unpin) > 0 && d.cw.shm != nil {
+		d.cw.shm.release(unpin)
 	}
 	if len(drop) > 0 {
-		_ = d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: drop}}})
+		_ = d.b.queue(refsRemovedMessage(drop))
 	}
 }
 
@@ -484,11 +497,8 @@ func (c *actorClient) lose(st *callStream) {
 	if c.stream == st {
 		c.stream = nil
 	}
-	st.cancel()
-	go func() {
-		st.sender.Close()
-		_ = st.conn.Close()
-	}()
+	st.cancel() // at once: a send under way ends, and close (which waits for it) does not wait long
+	go st.close()
 	if len(c.queue) > 0 {
 		c.startResolve()
 	}
@@ -504,8 +514,7 @@ func (c *actorClient) failLost(list []ids.ObjectID, incarnation int32) {
 	// A large result the actor sealed for this process before the stream went: the node's pin
 	// and hold go (the node ignores them for objects it does not keep for this process).
 	raw := ids.ToBytes(list)
-	_ = c.d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReleaseObjects{ReleaseObjects: &pb.ReleaseObjects{ObjectIds: raw}}})
-	_ = c.d.b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: raw}}})
+	c.d.letGo(raw, raw)
 	cause := "The actor's process ended while running this call"
 	reply, err := c.d.b.requestWithin(lostCauseWait, func(req uint64) *pb.ClientMessage {
 		return &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: &pb.WaitActor{

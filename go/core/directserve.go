@@ -213,14 +213,15 @@ func (b *nodeBackend) answer(o *callOrigin, spec *pb.TaskSpec, obj *objstore.Obj
 	}
 	// The refs inside the result become the caller's at the node, and what the call took from
 	// its arguments is known there, before the result (which lets both sides drop theirs) goes.
-	if len(obj.Contained) > 0 {
-		if err := b.direct.handOn(obj.Contained, spec.CallerId); err != nil {
-			glog.Warningf("result of %s: %v", spec.FunctionName, err)
-		}
-	} else if len(wire.ArgRefs(spec)) > 0 {
-		if err := b.barrier(); err != nil {
-			glog.Warningf("result of %s: %v", spec.FunctionName, err)
-		}
+	var sync error
+	switch {
+	case len(obj.Contained) > 0:
+		sync = b.direct.handOn(obj.Contained, spec.CallerId) // (a barrier too)
+	case len(wire.ArgRefs(spec)) > 0:
+		sync = b.barrier()
+	}
+	if sync != nil {
+		glog.Warningf("result of %s: %v", spec.FunctionName, sync)
 	}
 	result := obj
 	if s := b.cw.shm; s != nil && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
@@ -233,23 +234,22 @@ func (b *nodeBackend) answer(o *callOrigin, spec *pb.TaskSpec, obj *objstore.Obj
 // resultForCaller stores a large result in shared memory on behalf of the caller (whose worker
 // id is holder): once the node confirms the seal, the caller holds it and may read it.
 func (s *shmClient) resultForCaller(ret ids.ObjectID, obj *objstore.Object, holder []byte) *objstore.Object {
-	off, buf, err := s.create(ret, int64(len(obj.Data)))
-	if err != nil {
-		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the call's result: " + err.Error())}
+	stored := s.resultInShm(ret, obj)
+	if stored.IsError() {
+		return stored
 	}
-	copy(buf, obj.Data)
 	reply, err := s.be.request(func(req uint64) *pb.ClientMessage {
 		return &pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{
 			ObjectId: ret[:], ContainedIds: ids.ToBytes(obj.Contained), HolderId: holder, RequestId: req,
 		}}}
 	})
-	switch {
-	case err != nil:
-		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the call's result: " + err.Error())}
-	case reply.Error != "":
-		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the call's result: " + reply.Error)}
+	if err == nil && reply.Error != "" {
+		err = errors.New(reply.Error)
 	}
-	return &objstore.Object{Kind: obj.Kind, Contained: obj.Contained, InShm: true, ShmOffset: off, ShmSize: int64(len(buf))}
+	if err != nil {
+		return resultStoreFailed(err)
+	}
+	return stored
 }
 
 // waitEnded waits (a little) until the caller has ended its side of the stream.

@@ -482,9 +482,7 @@ func (b *nodeBackend) submit(spec *pb.TaskSpec) error {
 
 func (b *nodeBackend) put(id ids.ObjectID, obj *objstore.Object) error {
 	// This process keeps its own copy, so nobody waits for this message: it may wait for company.
-	err := closedErr(b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{
-		ObjectId: id[:], Object: wire.ObjectToProto(obj),
-	}}}))
+	err := closedErr(b.sender.Enqueue(putMessage(id, obj)))
 	b.flushSoon()
 	return err
 }
@@ -672,6 +670,17 @@ func (b *nodeBackend) close() {
 
 // Lost is closed when the stream to the node has ended.
 func (b *nodeBackend) Lost() <-chan struct{} { return b.recvDone }
+
+// putMessage is the message that stores obj under id at the node (the sender holds it from then).
+func putMessage(id ids.ObjectID, obj *objstore.Object) *pb.ClientMessage {
+	return &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: wire.ObjectToProto(obj)}}}
+}
+
+// refsRemovedMessage is the notice that this process holds none of these objects (raw ids) any
+// more.
+func refsRemovedMessage(raw [][]byte) *pb.ClientMessage {
+	return &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: raw}}}
+}
 
 // submitActor sends an actor call straight to the actor's process.
 func (b *nodeBackend) submitActor(actor ids.ActorID, spec *pb.TaskSpec) error {

@@ -146,10 +146,15 @@ func (s *shmClient) seal(id ids.ObjectID, contained []ids.ObjectID, abort bool) 
 func (s *shmClient) resultInShm(ret ids.ObjectID, obj *objstore.Object) *objstore.Object {
 	off, buf, err := s.create(ret, int64(len(obj.Data)))
 	if err != nil {
-		return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the task's result: " + err.Error())}
+		return resultStoreFailed(err)
 	}
 	copy(buf, obj.Data)
 	return &objstore.Object{Kind: obj.Kind, Contained: obj.Contained, InShm: true, ShmOffset: off, ShmSize: int64(len(buf))}
+}
+
+// resultStoreFailed is a task's result when it could not be stored in shared memory.
+func resultStoreFailed(err error) *objstore.Object {
+	return &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("storing the task's result: " + err.Error())}
 }
 
 // Bytes returns an object's value: its data, or its range of shared memory (valid while the

@@ -83,8 +83,8 @@ type MemoryStore struct {
 // time. A result that comes within d then costs no thread wake-up: for a thread that waits for a
 // reply a round trip away (a synchronous call), the wake-up is a large part of the wait. (A wait
 // for many objects is a batch, whose results come while other work runs: it sleeps at once and
-// leaves the CPU to that work.) Use it only where the
-// process has another CPU to receive the reply on (GOMAXPROCS > 1); 0 turns it off.
+// leaves the CPU to that work.) Use it only where the process has another CPU to receive the
+// reply on (GOMAXPROCS > 1); 0 turns it off.
 func (s *MemoryStore) SetSpin(d time.Duration) { s.spin = d }
 
 // NewMemoryStore returns an empty store.

@@ -81,14 +81,14 @@ func (s *state) updateRefs(c *client, m *pb.UpdateRefs) error {
 	}
 	if len(m.HolderId) > 0 {
 		// References handed to another process on a stream that bypasses the node.
-		holderID, err := ids.UniqueIDFromBytes(m.HolderId)
+		holder, err := s.clientByWorker(m.HolderId)
 		if err != nil {
 			return fmt.Errorf("update refs: holder: %w", err)
 		}
 		if len(removed) > 0 {
 			return errors.New("update refs: a notice for another holder may only add references")
 		}
-		if c = s.byWorker[holderID]; c == nil {
+		if c = holder; c == nil {
 			return nil // it went away: it holds nothing
 		}
 	}
@@ -148,6 +148,19 @@ func (s *state) releaseTaskRefs(t *task) {
 	list := t.heldRefs
 	t.heldRefs = nil
 	s.unhold(list)
+}
+
+// clientByWorker is the connected client with the worker id raw (nil: none, or raw is empty).
+// Called with r.mu held.
+func (s *state) clientByWorker(raw []byte) (*client, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	id, err := ids.UniqueIDFromBytes(raw)
+	if err != nil {
+		return nil, err
+	}
+	return s.byWorker[id], nil
 }
 
 // expectObjects records a client's promise to put objects later (the results of its direct

@@ -381,15 +381,12 @@ func (s *state) seal(c *client, m *pb.SealObject) error {
 		s.abandon(id, so)
 		return nil
 	}
-	var holder *client
-	if len(m.HolderId) > 0 {
-		holderID, err := ids.UniqueIDFromBytes(m.HolderId)
-		if err != nil {
-			return fmt.Errorf("seal of object %s: holder: %w", id.Hex(), err)
-		}
-		if holder = s.byWorker[holderID]; holder == nil {
-			glog.V(1).Infof("object %s sealed for %s, which is not connected: freeing it", id.Hex(), holderID.Hex())
-		}
+	holder, err := s.clientByWorker(m.HolderId)
+	if err != nil {
+		return fmt.Errorf("seal of object %s: holder: %w", id.Hex(), err)
+	}
+	if holder == nil && len(m.HolderId) > 0 {
+		glog.V(1).Infof("object %s sealed for %x, which is not connected: freeing it", id.Hex(), m.HolderId)
 	}
 	if _, stored := s.store.Get(id); stored {
 		// Stored meanwhile (as an error, say, when the client that promised it went away):
@@ -399,11 +396,11 @@ func (s *state) seal(c *client, m *pb.SealObject) error {
 	}
 	obj := &objstore.Object{Kind: objstore.KindValue, Contained: ids.FromBytesList(m.ContainedIds), InShm: true, ShmOffset: so.off, ShmSize: so.size}
 	if holder != nil {
-		so.pins++ // before it is a spill candidate
+		s.pinFor(holder, id, so) // before it is a spill candidate
 	}
 	if err := s.takeCreated(c, id, obj); err != nil {
 		if holder != nil {
-			so.pins--
+			s.unpinFor(holder, id)
 		}
 		return err
 	}
@@ -416,10 +413,6 @@ func (s *state) seal(c *client, m *pb.SealObject) error {
 		s.maybeFree(id) // nobody holds it
 	default:
 		s.addHolder(holder, id)
-		if holder.pins == nil {
-			holder.pins = map[ids.ObjectID]int{}
-		}
-		holder.pins[id]++
 		s.putObject(id, obj)
 	}
 	return nil
@@ -474,16 +467,31 @@ func (s *state) releaseObjects(c *client, m *pb.ReleaseObjects) error {
 		return fmt.Errorf("release: %w", err)
 	}
 	for _, id := range list {
-		if c.pins[id] == 0 {
-			continue
-		}
-		c.pins[id]--
-		if c.pins[id] == 0 {
-			delete(c.pins, id)
-		}
-		s.unpin(id)
+		s.unpinFor(c, id)
 	}
 	return nil
+}
+
+// pinFor pins an object for client c, which may read its range until it releases it (unpinFor).
+// Called with r.mu held.
+func (s *state) pinFor(c *client, id ids.ObjectID, so *shmObject) {
+	so.pins++
+	if c.pins == nil {
+		c.pins = map[ids.ObjectID]int{}
+	}
+	c.pins[id]++
+}
+
+// unpinFor drops one of c's pins of an object (none: nothing happens). Called with r.mu held.
+func (s *state) unpinFor(c *client, id ids.ObjectID) {
+	if c.pins[id] == 0 {
+		return
+	}
+	c.pins[id]--
+	if c.pins[id] == 0 {
+		delete(c.pins, id)
+	}
+	s.unpin(id)
 }
 
 // shmFreed is objectFreed for objects in shared memory. Called with r.mu held.
@@ -529,11 +537,7 @@ func (s *state) sendObjectTo(c *client, id ids.ObjectID, obj *objstore.Object) {
 		case so == nil:
 			out = &objstore.Object{Kind: obj.Kind, Data: data, Contained: obj.Contained}
 		default:
-			so.pins++
-			if c.pins == nil {
-				c.pins = map[ids.ObjectID]int{}
-			}
-			c.pins[id]++
+			s.pinFor(c, id, so)
 			cp := *obj
 			cp.ShmOffset, cp.ShmSize = so.off, so.size
 			out = &cp
