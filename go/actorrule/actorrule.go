@@ -20,6 +20,8 @@ const (
 	CauseExited = "The actor exited: ray::ExitActor() was called"
 	// CauseKilledRestart fails the calls in flight when Kill(false) restarts an actor.
 	CauseKilledRestart = "The actor was killed with ray::ActorHandle::Kill(false) while running this call"
+	// CauseOwnerDied: the driver of the actor's job exited, and the actor was not detached.
+	CauseOwnerDied = "The actor's owner died: the driver that created it exited (only detached actors outlive their driver)"
 )
 
 // TaskLabel names a task in messages: its name when it has one, else its function; an actor's

@@ -223,6 +223,12 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 	if len(searchPath) == 0 {
 		searchPath = []string{filepath.Dir(driverExe)}
 	}
+	if cfg.Address != "" && cfg.Address != "local" {
+		if err := joinCluster(cfg, head, st, driverExe, searchPath); err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
 	n, err := node.Start(node.Options{
 		TempDir:        head.TempDir,
 		SessionDir:     cfg.SessionDir,

@@ -50,16 +50,13 @@ func (c *RayConfig) Validate() error {
 	if c.Address == "" {
 		c.Address = os.Getenv("RAY_ADDRESS")
 	}
-	if c.Address != "" && c.Address != "local" {
-		return fmt.Errorf("cannot connect to the cluster at %q: joining a cluster started with `ray start` is not supported by this goray build yet; unset RAY_ADDRESS and RayConfig::address to run on an embedded node", c.Address)
-	}
 	if c.RedisPassword != nil {
 		return fmt.Errorf("redis_password is not supported: goray's control store has no Redis; leave it unset")
 	}
 	if c.RuntimeEnv != nil && strings.TrimSpace(*c.RuntimeEnv) != "" && strings.TrimSpace(*c.RuntimeEnv) != "{}" {
 		return fmt.Errorf("runtime_env is not supported by this goray build yet: leave RayConfig::runtime_env unset")
 	}
-	if c.NodeManagerPort != 0 {
+	if c.NodeManagerPort != 0 && c.Address == "" {
 		return fmt.Errorf("node_manager_port %d: the embedded node talks over unix sockets and takes no port", c.NodeManagerPort)
 	}
 	for i, p := range c.CodeSearchPath {

@@ -77,6 +77,9 @@ type Options struct {
 	// IsWorker marks a worker process: it executes the tasks the node sends it.
 	IsWorker bool
 	WorkerID ids.UniqueID
+	// Job, for a driver that joins a node it did not start (a cluster's node): the code the
+	// node's workers of this job run.
+	Job *pb.JobConfig
 	// Exec runs tasks (local mode and worker processes).
 	Exec Executor
 }

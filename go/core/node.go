@@ -86,7 +86,7 @@ func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {
 	cw.refs.flush = b.flushSoon
 	workerID := opts.WorkerID
 	_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{
-		WorkerId: workerID[:], IsDriver: !opts.IsWorker, Pid: int32(os.Getpid()),
+		WorkerId: workerID[:], IsDriver: !opts.IsWorker, Pid: int32(os.Getpid()), Job: opts.Job,
 	}}})
 	go b.recvLoop(stream)
 	if opts.IsWorker {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"goray/resources"
 	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
 )
@@ -28,49 +29,71 @@ type Server struct {
 	nodes     map[string]*pb.NodeInfo
 	kv        map[string]map[string][]byte
 	nextJobID uint32
+	health    Health
 
-	grpcServer *grpc.Server
-	listener   net.Listener
+	servers    []*grpc.Server
 	socketPath string
-	serveDone  chan struct{}
+	serveDone  sync.WaitGroup
+	stopSweep  chan struct{}
+	stopOnce   sync.Once
 }
 
 // New returns an empty control store.
 func New() *Server {
-	return &Server{nodes: map[string]*pb.NodeInfo{}, kv: map[string]map[string][]byte{}, nextJobID: 1}
+	return &Server{nodes: map[string]*pb.NodeInfo{}, kv: map[string]map[string][]byte{}, nextJobID: 1,
+		health: HealthFromEnv(), stopSweep: make(chan struct{})}
 }
 
-// Serve listens on the unix socket path and serves until Stop.
-func (s *Server) Serve(socketPath string) error {
+// Serve listens on the unix socket path (only this user's processes may connect) and serves
+// until Stop, with opts (authentication) on every call.
+func (s *Server) Serve(socketPath string, opts ...grpc.ServerOption) error {
 	_ = os.Remove(socketPath)
 	lis, err := peercred.Listen(socketPath)
 	if err != nil {
 		return fmt.Errorf("control store: listen on %s: %w", socketPath, err)
 	}
-	s.listener = lis
 	s.socketPath = socketPath
-	s.grpcServer = grpc.NewServer()
-	pb.RegisterControlStoreServer(s.grpcServer, s)
-	s.serveDone = make(chan struct{})
-	go func() {
-		defer close(s.serveDone)
-		if err := s.grpcServer.Serve(lis); err != nil {
-			glog.Errorf("control store stopped serving: %v", err)
-		}
-	}()
+	s.serve(lis, opts)
 	glog.Infof("control store listening on %s", socketPath)
 	return nil
 }
 
-// Stop ends serving and removes the socket.
-func (s *Server) Stop() {
-	if s.grpcServer == nil {
-		return
+// ServeTCP listens on addr (host:port; port 0 picks a free one) and serves until Stop, with opts
+// (authentication, TLS) on every call. It returns the address it listens on.
+func (s *Server) ServeTCP(addr string, opts ...grpc.ServerOption) (net.Addr, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("control store: listen on %s: %w", addr, err)
 	}
-	s.grpcServer.Stop()
-	<-s.serveDone
-	_ = os.Remove(s.socketPath)
-	s.grpcServer = nil
+	s.serve(lis, opts)
+	glog.Infof("control store listening on %s", lis.Addr())
+	return lis.Addr(), nil
+}
+
+func (s *Server) serve(lis net.Listener, opts []grpc.ServerOption) {
+	srv := grpc.NewServer(opts...)
+	pb.RegisterControlStoreServer(srv, s)
+	s.servers = append(s.servers, srv)
+	s.serveDone.Add(1)
+	go func() {
+		defer s.serveDone.Done()
+		if err := srv.Serve(lis); err != nil {
+			glog.Errorf("control store stopped serving: %v", err)
+		}
+	}()
+}
+
+// Stop ends serving (and the health checks) and removes the socket.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() { close(s.stopSweep) })
+	for _, srv := range s.servers {
+		srv.Stop()
+	}
+	s.serveDone.Wait()
+	s.servers = nil
+	if s.socketPath != "" {
+		_ = os.Remove(s.socketPath)
+	}
 }
 
 // RegisterNode adds or replaces a node. The node's id, address, resources and start time are
@@ -83,6 +106,12 @@ func (s *Server) RegisterNode(_ context.Context, req *pb.RegisterNodeRequest) (*
 	}
 	if err := validNode(n, time.Now()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "RegisterNode: %v", err)
+	}
+	n.Alive = true
+	n.DeathCause = ""
+	n.LastReportMs = time.Now().UnixMilli()
+	if n.Available == nil {
+		n.Available = n.Resources
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,7 +131,10 @@ func (s *Server) UnregisterNode(_ context.Context, req *pb.UnregisterNodeRequest
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no node %x", req.NodeId)
 	}
-	n.Alive = false
+	if n.Alive {
+		n.Alive = false
+		n.DeathCause = "the node was stopped"
+	}
 	return &pb.UnregisterNodeReply{}, nil
 }
 
@@ -158,4 +190,75 @@ func (s *Server) NextJobID(context.Context, *pb.NextJobIDRequest) (*pb.NextJobID
 	id := s.nextJobID
 	s.nextJobID++
 	return &pb.NextJobIDReply{JobId: id}, nil
+}
+
+// ReportNode takes a node's periodic report: it is alive, and what it has free. A node the store
+// holds dead (or never had) is told so: it must register again.
+func (s *Server) ReportNode(_ context.Context, req *pb.ReportNodeRequest) (*pb.ReportNodeReply, error) {
+	if err := validNodeID(req.NodeId); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "ReportNode: %v", err)
+	}
+	what := fmt.Sprintf("node %x", req.NodeId)
+	if err := resources.Validate(what+" available", req.Available, resources.Total); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "ReportNode: %v", err)
+	}
+	if len(req.Demands) > maxDemands {
+		return nil, status.Errorf(codes.InvalidArgument, "ReportNode: %s reports %d demands, at most %d", what, len(req.Demands), maxDemands)
+	}
+	for _, d := range req.Demands {
+		if err := resources.Validate(what+" demand", d.Shape, resources.Total); err != nil || d.Count < 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "ReportNode: %s: a bad demand (%v, count %d)", what, err, d.Count)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.nodes[string(req.NodeId)]
+	if !ok || !n.Alive {
+		return &pb.ReportNodeReply{Dead: true}, nil
+	}
+	n.LastReportMs = time.Now().UnixMilli()
+	n.Available = req.Available
+	n.Demands = req.Demands
+	return &pb.ReportNodeReply{}, nil
+}
+
+// maxDemands bounds the resource shapes a node reports.
+const maxDemands = 1000
+
+// SweepHealth marks dead, at now, the nodes that missed their health checks; it returns the
+// nodes it marked.
+func (s *Server) SweepHealth(now time.Time) []*pb.NodeInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var dead []*pb.NodeInfo
+	for _, n := range s.nodes {
+		if !n.Alive {
+			continue
+		}
+		if cause := s.health.Dead(time.UnixMilli(n.LastReportMs), now); cause != "" {
+			n.Alive = false
+			n.DeathCause = cause
+			glog.Warningf("control store: node %x at %s is dead: %s", n.NodeId, n.Address, cause)
+			dead = append(dead, n)
+		}
+	}
+	return dead
+}
+
+// RunHealthChecks sweeps the nodes every health-check period until Stop.
+func (s *Server) RunHealthChecks() {
+	s.serveDone.Add(1)
+	go func() {
+		defer s.serveDone.Done()
+		t := time.NewTicker(s.health.Period)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopSweep:
+				return
+			case now := <-t.C:
+				s.SweepHealth(now)
+			}
+		}
+	}()
 }

@@ -1,7 +1,9 @@
-// Package node runs a whole node in this process: a session directory, the control store (GCS)
-// and the node manager (raylet), each serving gRPC on a unix socket of the session. ray::Init()
-// with no address starts one inside the driver; `ray start --head` will run the same code as a
-// daemon.
+// Package node runs a whole node in this process: a session directory, the node manager (raylet)
+// on a unix socket of the session, and on the head the control store (GCS). ray::Init() with no
+// address starts one inside the driver, with the control store on a unix socket of the session;
+// `ray start --head` runs the same code as a daemon, with the control store on TCP (closed by the
+// cluster's token), and `ray start --address` a node that joins it. A node registers with the
+// control store and reports to it every health-check period.
 package node
 
 import (
@@ -18,9 +20,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"goray/cluster"
 	"goray/gcs"
+	"goray/ids"
 	"goray/ownerlock"
 	"goray/raylet"
+	"goray/rpc/auth"
 	pb "goray/rpc/proto"
 	"goray/session"
 )
@@ -38,14 +43,30 @@ type Options struct {
 	NodeIP         string
 	// ObjectStoreMemory sizes the shared-memory object store (0: DefaultObjectStoreMemory; -1: none).
 	ObjectStoreMemory int64
+
+	// Head runs the cluster's control store on TCP at GCSListen (host:port; port 0: any free
+	// one), closed by Token. JoinAddress (host:port) joins the cluster whose control store is
+	// there instead, presenting Token. With neither, the node is embedded: its control store
+	// listens on a unix socket of the session only.
+	Head        bool
+	GCSListen   string
+	JoinAddress string
+	Token       string
 }
 
 // Node is a running node.
 type Node struct {
 	Session *session.Session
-	GCS     *gcs.Server
+	GCS     *gcs.Server // nil on a node that joined a cluster
 	Raylet  *raylet.Raylet
-	cleaned chan struct{} // closed once what dead sessions left is removed
+	// GCSAddress is where the cluster's control store listens (host:port), on a head or a node
+	// that joined; "" on an embedded node.
+	GCSAddress string
+	cleaned    chan struct{} // closed once what dead sessions left is removed
+	gcsConn    *grpc.ClientConn
+	info       *pb.NodeInfo
+	stopReport chan struct{}
+	reportDone chan struct{}
 }
 
 // Start creates the session and starts the control store and the node manager.
@@ -55,7 +76,8 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	session.SetupLogging(sess.LogsDir)
-	n := &Node{Session: sess, GCS: gcs.New(), cleaned: make(chan struct{})}
+	n := &Node{Session: sess, cleaned: make(chan struct{}), stopReport: make(chan struct{}), reportDone: make(chan struct{})}
+	close(n.reportDone) // (until the reports start)
 	// What dead sessions left (a driver killed with SIGKILL cannot clean up): their arenas in
 	// /dev/shm, spilled objects, sockets and old logs; off the path of Init.
 	go func() {
@@ -63,7 +85,7 @@ func Start(opts Options) (*Node, error) {
 		removeStaleArenas()
 		session.CleanDead(session.Root(opts.TempDir), session.DefaultKeepLogs)
 	}()
-	if err := n.GCS.Serve(sess.Socket("gcs")); err != nil {
+	if err := n.startControlStore(opts); err != nil {
 		n.endSession()
 		return nil, err
 	}
@@ -83,39 +105,160 @@ func Start(opts Options) (*Node, error) {
 		SpillDir:          filepath.Join(sess.Dir, "spill"),
 	})
 	if err := n.Raylet.Start(); err != nil {
-		n.GCS.Stop()
+		n.stopControlStore()
 		n.endSession()
 		return nil, err
 	}
-	if err := n.register(opts.NodeIP); err != nil {
+	if err := n.register(opts); err != nil {
 		n.Stop()
 		return nil, err
 	}
-	glog.Infof("node started in %s", sess.Dir)
+	n.reportDone = make(chan struct{})
+	go n.report()
+	glog.Infof("node %s started in %s", n.Raylet.NodeID().Hex(), sess.Dir)
 	return n, nil
 }
 
+// startControlStore starts the control store of an embedded node or a head, and dials the
+// control store the node registers with. Called by Start.
+func (n *Node) startControlStore(opts Options) error {
+	var dial []grpc.DialOption
+	target := ""
+	switch {
+	case opts.JoinAddress != "":
+		var err error
+		if dial, err = auth.DialOptions(opts.Token); err != nil {
+			return err
+		}
+		n.GCSAddress = opts.JoinAddress
+		target = opts.JoinAddress
+	case opts.Head:
+		serverOpts, err := auth.ServerOptions(opts.Token)
+		if err != nil {
+			return err
+		}
+		if dial, err = auth.DialOptions(opts.Token); err != nil {
+			return err
+		}
+		n.GCS = gcs.New()
+		addr, err := n.GCS.ServeTCP(opts.GCSListen, serverOpts...)
+		if err != nil {
+			return err
+		}
+		n.GCS.RunHealthChecks()
+		n.GCSAddress = addr.String()
+		target = n.GCSAddress
+	default:
+		n.GCS = gcs.New()
+		if err := n.GCS.Serve(n.Session.Socket("gcs")); err != nil {
+			return err
+		}
+		dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		target = "unix://" + n.Session.Socket("gcs")
+	}
+	conn, err := grpc.Dial(target, dial...)
+	if err != nil {
+		n.stopControlStore()
+		return fmt.Errorf("connecting to the control store at %s: %w", target, err)
+	}
+	n.gcsConn = conn
+	return nil
+}
+
+func (n *Node) stopControlStore() {
+	if n.gcsConn != nil {
+		n.gcsConn.Close()
+	}
+	if n.GCS != nil {
+		n.GCS.Stop()
+	}
+}
+
 // register records the node in the control store, over gRPC like any other process would.
-func (n *Node) register(ip string) error {
+func (n *Node) register(opts Options) error {
+	ip := opts.NodeIP
 	if ip == "" {
 		ip = "127.0.0.1"
 	}
-	conn, err := grpc.Dial("unix://"+n.Session.Socket("gcs"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("connecting to the control store: %w", err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	host, _ := os.Hostname()
 	id := n.Raylet.NodeID()
-	_, err = pb.NewControlStoreClient(conn).RegisterNode(ctx, &pb.RegisterNodeRequest{Node: &pb.NodeInfo{
-		NodeId: id[:], Address: ip, Resources: n.Raylet.Resources(), Alive: true, StartTimeMs: time.Now().UnixMilli(),
-	}})
-	if err != nil {
+	n.info = &pb.NodeInfo{
+		NodeId: id[:], Address: ip, Resources: n.withMemory(n.Raylet.Resources()), Alive: true, StartTimeMs: time.Now().UnixMilli(),
+		RayletSocket: n.RayletSocket(), SessionDir: n.Session.Dir, Hostname: host, IsHead: opts.Head,
+	}
+	if err := n.registerOnce(); err != nil {
+		if opts.JoinAddress != "" {
+			return fmt.Errorf("joining: %w", cluster.Explain(err, opts.JoinAddress))
+		}
 		return fmt.Errorf("registering the node with the control store: %w", err)
 	}
 	return nil
 }
+
+func (n *Node) registerOnce() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := pb.NewControlStoreClient(n.gcsConn).RegisterNode(ctx, &pb.RegisterNodeRequest{Node: n.info})
+	return err
+}
+
+// report tells the control store every health-check period that the node lives and what it has
+// free; a node the store holds dead (it missed its checks) registers again.
+func (n *Node) report() {
+	defer close(n.reportDone)
+	client := pb.NewControlStoreClient(n.gcsConn)
+	period := gcs.HealthFromEnv().Period
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopReport:
+			return
+		case <-t.C:
+		}
+		st := n.Raylet.Stats()
+		ctx, cancel := context.WithTimeout(context.Background(), period)
+		rep, err := client.ReportNode(ctx, &pb.ReportNodeRequest{NodeId: n.info.NodeId, Available: n.withMemory(st.Available), Demands: n.Raylet.Demands()})
+		cancel()
+		switch {
+		case err != nil:
+			glog.Warningf("reporting to the control store at %s: %v", n.GCSAddress, err)
+		case rep.Dead:
+			glog.Warningf("the control store holds this node dead: registering again")
+			if err := n.registerOnce(); err != nil {
+				glog.Warningf("registering again with the control store: %v", err)
+			}
+		}
+	}
+}
+
+// Ray's memory resources, which `ray status` shows: the object store's bytes and the rest of the
+// machine's memory.
+const (
+	resObjectStoreMemory = "object_store_memory"
+	resMemory            = "memory"
+)
+
+// withMemory adds the node's memory resources to res (totals, or with available what is free
+// now): the object store's capacity (less what is in use) and the machine's memory beside it.
+func (n *Node) withMemory(res map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(res)+2)
+	for k, v := range res {
+		out[k] = v
+	}
+	capacity, used, _ := n.Raylet.ShmStats()
+	if n.info == nil {
+		used = 0 // the totals
+	}
+	out[resObjectStoreMemory] = float64(capacity - used)
+	if mem := machineMemory() - capacity; mem > 0 {
+		out[resMemory] = float64(mem)
+	}
+	return out
+}
+
+// NodeID is the node's id.
+func (n *Node) NodeID() ids.UniqueID { return n.Raylet.NodeID() }
 
 // shmDir is where object store arenas live (a variable for tests).
 var shmDir = "/dev/shm"
@@ -164,6 +307,11 @@ func storeMemory(given int64) int64 {
 
 // DefaultObjectStoreMemory is Ray's default: 30% of the machine's memory.
 func DefaultObjectStoreMemory() int64 {
+	return machineMemory() * 3 / 10
+}
+
+// machineMemory is the machine's memory in bytes (2 GiB when /proc does not say).
+func machineMemory() int64 {
 	mem := int64(0)
 	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for _, line := range strings.Split(string(raw), "\n") {
@@ -177,7 +325,7 @@ func DefaultObjectStoreMemory() int64 {
 	if mem == 0 {
 		mem = 2 << 30
 	}
-	return mem * 3 / 10
+	return mem
 }
 
 // RayletSocket is the path core workers connect to.
@@ -186,8 +334,16 @@ func (n *Node) RayletSocket() string { return n.Session.Socket("raylet") }
 // Stop stops the node manager (and with it every worker) and the control store, and ends the
 // session.
 func (n *Node) Stop() {
+	close(n.stopReport)
+	<-n.reportDone
+	if n.GCS == nil && n.gcsConn != nil {
+		// A node of a cluster says it leaves (the head's store stops with it).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = pb.NewControlStoreClient(n.gcsConn).UnregisterNode(ctx, &pb.UnregisterNodeRequest{NodeId: n.info.NodeId})
+		cancel()
+	}
 	n.Raylet.Stop()
-	n.GCS.Stop()
+	n.stopControlStore()
 	n.endSession()
 	glog.Flush()
 }

@@ -27,6 +27,8 @@ const (
 // process, at the address the node tells them (WaitActor).
 type actor struct {
 	id             ids.ActorID
+	job            *job // whose code it runs
+	detached       bool // outlives its job's drivers
 	className      string
 	name           string
 	namespace      string
@@ -119,7 +121,7 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 		return
 	}
 	a := &actor{
-		id: id, className: m.ClassName, name: m.Name, namespace: m.Namespace,
+		id: id, job: c.job, detached: m.Detached, className: m.ClassName, name: m.Name, namespace: m.Namespace,
 		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency),
 	}
 	if a.maxConcurrency < 1 {
@@ -132,7 +134,7 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 	s.actorSeq++
 	a.seq = s.actorSeq
 	m.Creation.CallerId = c.id[:]
-	a.creation = &task{spec: m.Creation, returnID: returnID, actor: a, isCreation: true}
+	a.creation = &task{spec: m.Creation, job: c.job, returnID: returnID, actor: a, isCreation: true}
 	s.holdTaskRefs(a.creation) // for the actor's life: a restart runs the factory again
 	s.actors[id] = a
 	if m.Name != "" {

@@ -26,6 +26,7 @@ type client struct {
 	isDriver bool
 	pid      int32
 	worker   *worker
+	job      *job                      // its job: a worker's, or the one a driver registered with
 	out      outbox                    // its messages, sent by a goroutine of its own
 	held     map[ids.ObjectID]struct{} // objects it holds refs to (see refs.go)
 	pins     map[ids.ObjectID]int      // shared-memory objects it may be reading (see shmstore.go)
@@ -164,7 +165,15 @@ func (r *Raylet) serve(stream pb.NodeManager_ConnectServer, registered func(*cli
 			return
 		}
 		var w *worker
-		if !reg.IsDriver {
+		if reg.IsDriver {
+			j, err := s.jobOf(reg.Job)
+			if err != nil {
+				glog.Warningf("refused a driver (pid %d): %v", reg.Pid, err)
+				refused = status.Errorf(codes.InvalidArgument, "register: %v", err)
+				return
+			}
+			c.job = j
+		} else {
 			w = r.awaitSpawn(id)
 			if s.stopped {
 				refused = status.Error(codes.Unavailable, "node is shutting down")
@@ -202,7 +211,13 @@ func (s *state) connected(c *client, w *worker, msgs []*pb.ClientMessage) {
 	if w != nil {
 		w.client = c
 		c.worker = w
+		c.job = w.job
 		s.startSucceeded()
+	} else {
+		if c.job == nil {
+			c.job = s.defaultJob
+		}
+		s.driverJoined(c.job)
 	}
 	s.clients[c] = true
 	s.byWorker[c.id] = c
@@ -230,6 +245,9 @@ func (s *state) clientGone(c *client, err error) {
 	s.failExpected(c)
 	s.dropHolder(c)
 	s.dropShmClient(c)
+	if c.worker == nil {
+		s.driverLeft(c.job)
+	}
 	if w := c.worker; w != nil && !w.exited && !s.stopped {
 		glog.Warningf("%s closed its stream (%v); stopping it", w, err)
 		s.removeIdle(w)
@@ -256,7 +274,7 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		if body.Submit.TaskType == taskActorMethod {
 			return s.refuseActorCall(body.Submit)
 		}
-		s.submit(body.Submit)
+		s.submit(c.job, body.Submit)
 	case *pb.ClientMessage_Put:
 		id, err := ids.ObjectIDFromBytes(body.Put.ObjectId)
 		if err != nil {
@@ -378,6 +396,11 @@ func (s *state) taskDone(c *client, done *pb.TaskDone) error {
 func (s *state) workerIdle(w *worker) {
 	s.idle = append(s.idle, w)
 	s.schedule()
+	if w.job.ended && w.task == nil && s.isIdle(w) {
+		s.removeIdle(w) // nothing of its job runs any more
+		s.kill(w)
+		return
+	}
 	if w.task == nil && s.ready.len() == 0 {
 		s.reclaimFor(w)
 	}

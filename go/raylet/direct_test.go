@@ -54,7 +54,7 @@ func (h *harness) created(w *conn, a *actor, addr string) {
 // in its first process (taking calls at /tmp/a0.sock); the driver's messages so far are taken.
 func aliveActor(t *testing.T, maxRestarts int32) (h *harness, d *conn, id ids.ActorID, a *actor, w *conn) {
 	h = newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	d = h.driver()
 	id = h.createActor(d, "A", nil, maxRestarts)
 	a = h.s.actors[id]
@@ -76,7 +76,7 @@ func describe(r *pb.Reply) string {
 // they name an earlier incarnation, and wait when they name the current one.
 func TestStateWaitActorParkedUntilAlive(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	d := h.driver()
 	id := h.createActor(d, "A", nil, 0)
 	d.out.take()
@@ -238,7 +238,7 @@ func TestStateWaitActorDead(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, map[string]float64{"CPU": 1})
-			h.s.starts.prestart = 0
+			h.s.defaultJob.prestart = 0
 			d := h.driver()
 			id := ids.NewUniqueID()
 			if c.prepare != nil {
@@ -293,7 +293,7 @@ func TestStateWaitActorDead(t *testing.T) {
 // clients still connected.
 func TestStateWaitActorClientGone(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	d1, d2 := h.driver(), h.driver()
 	id := h.createActor(d1, "A", map[string]float64{"GPU": 1}, 0)
 	a := h.s.actors[id]
@@ -321,7 +321,7 @@ func TestStateWaitActorClientGone(t *testing.T) {
 // An actor remembers why its last maxLostCauses incarnations ended, keyed by incarnation.
 func TestStateLostCausesAreBounded(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	d := h.driver()
 	id := h.createActor(d, "A", nil, -1)
 	a := h.s.actors[id]
@@ -384,7 +384,7 @@ func TestStateExpectObjects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, map[string]float64{"CPU": 1})
-			h.s.starts.prestart = 0
+			h.s.defaultJob.prestart = 0
 			owner, reader := h.driver(), h.driver()
 			id, other := putID(), putID()
 			h.send(owner, expect(id))
@@ -542,7 +542,7 @@ func TestStateSealReplyWithError(t *testing.T) {
 // An actor call submitted to the node is refused: its result is an error, so nobody waits for it.
 func TestStateActorCallSubmitIsRefused(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	d := h.driver()
 	actorID := h.createActor(d, "A", nil, 0)
 	d.out.take()

@@ -33,17 +33,17 @@ func (r *Raylet) apply(e effects) {
 	for _, w := range e.kill {
 		_ = w.cmd.Process.Signal(syscall.SIGKILL)
 	}
-	if e.spawnPool > 0 {
-		n := e.spawnPool
+	if len(e.spawnPool) > 0 {
+		jobs := e.spawnPool
 		r.goTracked(func() {
-			for i := 0; i < n; i++ {
-				r.spawn(nil)
+			for _, j := range jobs {
+				r.spawn(j, nil)
 			}
 		})
 	}
 	for _, a := range e.spawnActors {
 		a := a
-		r.goTracked(func() { r.spawn(a) })
+		r.goTracked(func() { r.spawn(a.job, a) })
 	}
 	for _, jobs := range e.spill {
 		r.writeSpills(jobs)
@@ -81,18 +81,18 @@ func (r *Raylet) goTracked(f func()) {
 	}()
 }
 
-// spawn starts a process for the pool (a == nil) or for actor a and reports it to the state; its
-// reaper reports its end.
-func (r *Raylet) spawn(a *actor) {
-	w, err := r.spawnWorker()
+// spawn starts a process of job j for the pool (a == nil) or for actor a and reports it to the
+// state; its reaper reports its end.
+func (r *Raylet) spawn(j *job, a *actor) {
+	w, err := r.spawnWorker(j)
 	if err != nil {
-		r.do(func(s *state) { s.spawnFailed(a, err) })
+		r.do(func(s *state) { s.spawnFailed(j, a, err) })
 		return
 	}
 	if a != nil {
 		glog.Infof("%s: started its process %s", a, w)
 	} else {
-		glog.Infof("started %s: %s", w, strings.Join(r.cfg.WorkerCommand, " "))
+		glog.Infof("started %s for %s: %s", w, j, strings.Join(j.command, " "))
 	}
 	r.do(func(s *state) {
 		s.workerSpawned(w, a)

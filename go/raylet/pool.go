@@ -20,11 +20,13 @@ const (
 	EnvCodeSearchPath = "GORAY_CODE_SEARCH_PATH"
 	EnvDriverExe      = "GORAY_DRIVER_EXE"
 	EnvNamespace      = "GORAY_NAMESPACE"
+	EnvJobID          = "GORAY_JOB_ID"
 )
 
 // worker is one worker process the node started.
 type worker struct {
 	id         ids.UniqueID
+	job        *job // the code it runs
 	cmd        *exec.Cmd
 	pid        int
 	stdoutPath string
@@ -48,11 +50,11 @@ func (w *worker) String() string {
 
 // spawnWorker starts one worker process. It does not hold the raylet's lock; the caller records
 // the worker (or kills it) and then calls spawnDoneLocked with the lock held.
-func (r *Raylet) spawnWorker() (*worker, error) {
-	if len(r.cfg.WorkerCommand) == 0 {
-		return nil, fmt.Errorf("no worker command configured")
+func (r *Raylet) spawnWorker(j *job) (*worker, error) {
+	if len(j.command) == 0 {
+		return nil, fmt.Errorf("no worker command configured for %s", j)
 	}
-	w := &worker{id: ids.NewUniqueID()}
+	w := &worker{id: ids.NewUniqueID(), job: j}
 	short := w.id.Hex()[:16]
 	w.stdoutPath = filepath.Join(r.cfg.LogsDir, "worker-"+short+".out")
 	w.stderrPath = filepath.Join(r.cfg.LogsDir, "worker-"+short+".err")
@@ -66,7 +68,7 @@ func (r *Raylet) spawnWorker() (*worker, error) {
 		return nil, fmt.Errorf("worker log: %w", err)
 	}
 	defer stderr.Close()
-	cmd := exec.Command(r.cfg.WorkerCommand[0], r.cfg.WorkerCommand[1:]...)
+	cmd := exec.Command(j.command[0], j.command[1:]...)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.Env = append(os.Environ(),
@@ -75,9 +77,10 @@ func (r *Raylet) spawnWorker() (*worker, error) {
 		EnvRayletSocket+"="+r.cfg.SocketPath,
 		EnvSessionDir+"="+r.cfg.SessionDir,
 		EnvLogsDir+"="+r.cfg.LogsDir,
-		EnvCodeSearchPath+"="+strings.Join(r.cfg.CodeSearchPath, ":"),
-		EnvDriverExe+"="+r.cfg.DriverExe,
-		EnvNamespace+"="+r.cfg.Namespace,
+		EnvCodeSearchPath+"="+strings.Join(j.codeSearchPath, ":"),
+		EnvDriverExe+"="+j.driverExe,
+		EnvNamespace+"="+j.namespace,
+		EnvJobID+"="+j.id,
 	)
 	// The process may register before the caller records it in r.workers: its registration
 	// waits for that (see awaitSpawn) as long as the id is in r.spawning.
@@ -88,7 +91,7 @@ func (r *Raylet) spawnWorker() (*worker, error) {
 		r.spawnDone(w.id)
 		_ = os.Remove(w.stdoutPath)
 		_ = os.Remove(w.stderrPath)
-		return nil, fmt.Errorf("starting worker %s: %w", r.cfg.WorkerCommand[0], err)
+		return nil, fmt.Errorf("starting worker %s: %w", j.command[0], err)
 	}
 	w.cmd = cmd
 	w.pid = cmd.Process.Pid

@@ -6,6 +6,7 @@ import "goray/resources"
 // class once, not at each task, so a long queue costs nothing per scheduling pass.
 type schedClass struct {
 	key        string
+	job        *job // its tasks' job: a worker runs only its own job's tasks
 	demand     resources.Set
 	tasks      []*task
 	infeasible bool // needs more than the node has in total (warned once)
@@ -33,10 +34,13 @@ func (q *readyQueue) class(t *task) *schedClass {
 			key = t.class.key
 		} else {
 			key = t.demand.String()
+			if t.job != nil && t.job.id != "" {
+				key = t.job.id + " " + key
+			}
 		}
 		c := q.classes[key]
 		if c == nil {
-			c = &schedClass{key: key, demand: t.demand}
+			c = &schedClass{key: key, job: t.job, demand: t.demand}
 			q.classes[key] = c
 			q.order = append(q.order, c)
 		}

@@ -48,6 +48,7 @@ type Config struct {
 // task is a task the node has accepted and not finished.
 type task struct {
 	spec        *pb.TaskSpec
+	job         *job // whose code runs it
 	returnID    ids.ObjectID
 	demand      resources.Set         // what it needs to run (one CPU unless it says otherwise)
 	alloc       *resources.Allocation // what it holds while it runs
@@ -263,14 +264,14 @@ func (s *state) removeIdle(w *worker) {
 	}
 }
 
-// submit accepts a task from a client. Called with r.mu held.
-func (s *state) submit(spec *pb.TaskSpec) {
+// submit accepts a task of job j from a client. Called with r.mu held.
+func (s *state) submit(j *job, spec *pb.TaskSpec) {
 	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
 	if err != nil {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
 		return
 	}
-	t := &task{spec: spec, returnID: returnID, retriesLeft: int(spec.MaxRetries)}
+	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: int(spec.MaxRetries)}
 	if spec.MaxRetries < 0 {
 		t.retriesLeft = DefaultMaxRetries
 	}
@@ -446,14 +447,12 @@ func (s *state) schedule() {
 		}
 		// Run here while there is room and a worker; a task the policy places elsewhere (or
 		// nowhere yet) waits in the queue.
-		for d.Status == scheduling.Run && d.Local && len(c.tasks) > 0 && len(s.idle) > 0 && s.ledger.Fits(c.demand) {
+		for d.Status == scheduling.Run && d.Local && len(c.tasks) > 0 && s.hasIdle(c.job) && s.ledger.Fits(c.demand) {
 			t := c.pop()
 			if !s.argsResident(t) {
 				continue // it comes back (argsReady) once its spilled arguments are read back
 			}
-			w := s.idle[0]
-			s.idle = s.idle[1:]
-			s.dispatch(w, t)
+			s.dispatch(s.takeIdle(c.job), t)
 		}
 
 		feasibleWaiting = feasibleWaiting || len(c.tasks) > 0
@@ -464,7 +463,7 @@ func (s *state) schedule() {
 		s.pipeline()
 	}
 	// What still waits with resources free needs another worker.
-	if runnable := s.runnableWaiting(); runnable > 0 || s.starts.prestart > 0 || len(s.starts.actors) > 0 {
+	if runnable := s.runnableWaiting(); len(runnable) > 0 || s.prestarting() || len(s.starts.actors) > 0 {
 		s.startProcesses(runnable)
 	}
 	s.ready.prune()
@@ -480,16 +479,32 @@ func (s *state) place(demand resources.Set) scheduling.Decision {
 	return s.policy.Schedule(scheduling.Request{Demand: demand}, s.view, "")
 }
 
-// runnableWaiting counts the ready tasks this node could run now if it had workers for them.
-// Called with r.mu held.
-func (s *state) runnableWaiting() int {
-	n := 0
+// runnableWaiting counts, by job, the ready tasks this node could run now if it had workers for
+// them (nil: none). Called with r.mu held.
+func (s *state) runnableWaiting() map[*job]int {
+	var n map[*job]int
 	for _, c := range s.ready.order {
 		if len(c.tasks) > 0 && !c.infeasible && s.ledger.Fits(c.demand) {
-			n += len(c.tasks)
+			if n == nil {
+				n = map[*job]int{}
+			}
+			n[c.job] += len(c.tasks)
 		}
 	}
 	return n
+}
+
+// prestarting tells whether a job's pool is still to be prestarted. Called with r.mu held.
+func (s *state) prestarting() bool {
+	if s.defaultJob.prestart > 0 {
+		return true
+	}
+	for _, j := range s.jobs {
+		if j.prestart > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // dispatch sends t to w. Called with r.mu held.
@@ -714,4 +729,23 @@ func (r *Raylet) WorkerPIDs() []int {
 	}
 	sort.Ints(pids)
 	return pids
+}
+
+// Demands lists the resource shapes of the tasks that wait on the node for room (Ray's resource
+// demands, as `ray status` shows them), with how many wait and whether the node could ever run
+// them.
+func (r *Raylet) Demands() []*pb.ResourceDemand {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*pb.ResourceDemand
+	for _, c := range r.ready.order {
+		if len(c.tasks) == 0 {
+			continue
+		}
+		out = append(out, &pb.ResourceDemand{Shape: c.demand.Map(), Count: int32(len(c.tasks)), Infeasible: c.infeasible})
+	}
+	for _, a := range r.pendingActors {
+		out = append(out, &pb.ResourceDemand{Shape: a.demand.Map(), Count: 1, Infeasible: a.creation.infeasible})
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"time"
 
@@ -71,9 +72,6 @@ const EnvMaxStartupConcurrency = "RAY_worker_maximum_startup_concurrency"
 // startControl is the node's state about starting processes.
 type startControl struct {
 	maxConcurrent int
-	// prestart is how many pool workers remain to be started without a task waiting for them
-	// (the pool started with the node, up to maxConcurrent).
-	prestart int
 	// actors waiting for a process of their own, in order.
 	actors []*actor
 	// actorSpawning counts actor processes being spawned (not yet in r.workers).
@@ -115,24 +113,46 @@ func (s *state) poolProcesses() int {
 	return len(s.workers) - s.actorWorkers + s.starting
 }
 
-// inStartup counts the processes starting: pool workers, and all (pool and actors).
+// inStartup counts the processes starting: pool workers of each job, and all (pool and actors).
 // Called with r.mu held.
-func (s *state) inStartup() (pool, all int) {
+func (s *state) inStartup() (pool map[*job]int, all int) {
+	pool = map[*job]int{}
 	for _, w := range s.workers {
 		if w.client == nil {
 			all++
 			if w.actor == nil {
-				pool++
+				pool[w.job]++
 			}
 		}
 	}
-	return pool + s.starting, all + s.starting + s.starts.actorSpawning
+	for _, j := range s.allJobs() {
+		pool[j] += j.starting
+	}
+	return pool, all + s.starting + s.starts.actorSpawning
+}
+
+// allJobs lists the node's job and the jobs drivers brought, in a repeatable order (the node's
+// first, then by id). Called with r.mu held.
+func (s *state) allJobs() []*job {
+	list := make([]*job, 0, len(s.jobs)+1)
+	list = append(list, s.defaultJob)
+	ids := make([]string, 0, len(s.jobs))
+	for id := range s.jobs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		list = append(list, s.jobs[id])
+	}
+	return list
 }
 
 // startProcesses starts what waits for a process: actors first (each needs its own), then pool
-// workers for runnable tasks that wait (and what remains of the prestart), never more than
-// maxConcurrent starting at once and none while starts back off. Called with r.mu held.
-func (s *state) startProcesses(runnableWaiting int) {
+// workers for each job's runnable tasks that wait (and what remains of its prestart), never more
+// than maxConcurrent starting at once and none while starts back off. A job whose tasks wait
+// while the pool is full of other jobs' idle workers has those stopped first; its workers start
+// once they are gone. Called with r.mu held.
+func (s *state) startProcesses(runnableWaiting map[*job]int) {
 	if s.stopped || s.starts.backingOff {
 		return
 	}
@@ -150,25 +170,40 @@ func (s *state) startProcesses(runnableWaiting int) {
 		s.starts.actorSpawning++
 		s.eff.spawnActors = append(s.eff.spawnActors, a)
 	}
-	need := runnableWaiting - poolUp
-	if s.starts.prestart > need {
-		need = s.starts.prestart
+	for _, j := range s.allJobs() {
+		if room <= 0 {
+			return
+		}
+		waiting := runnableWaiting[j] - poolUp[j]
+		need := waiting
+		if j.prestart > need {
+			need = j.prestart
+		}
+		limit := s.poolSize() + s.blocked - s.poolProcesses()
+		if waiting > limit && !j.ended {
+			// Idle workers of other jobs make room (they are gone once reaped).
+			s.evictIdle(j, waiting-limit)
+		}
+		if need > limit {
+			need = limit
+		}
+		if need > room {
+			need = room
+		}
+		if need <= 0 {
+			continue
+		}
+		j.prestart -= need
+		if j.prestart < 0 {
+			j.prestart = 0
+		}
+		room -= need
+		j.starting += need
+		s.starting += need
+		for i := 0; i < need; i++ {
+			s.eff.spawnPool = append(s.eff.spawnPool, j)
+		}
 	}
-	if limit := s.poolSize() + s.blocked - s.poolProcesses(); need > limit {
-		need = limit
-	}
-	if need > room {
-		need = room
-	}
-	if need <= 0 {
-		return
-	}
-	s.starts.prestart -= need
-	if s.starts.prestart < 0 {
-		s.starts.prestart = 0
-	}
-	s.starting += need
-	s.eff.spawnPool += need
 }
 
 // queueActorStart puts an actor in line for a process. Called with r.mu held.
@@ -178,17 +213,19 @@ func (s *state) queueActorStart(a *actor) {
 		a.startQueued = true
 		s.starts.actors = append(s.starts.actors, a)
 	}
-	s.startProcesses(0)
+	s.startProcesses(nil)
 }
 
 // started is the event of the node starting: the pool is prestarted in the background, at most
 // maxConcurrent processes at a time; the rest of it starts when tasks wait for workers.
 func (s *state) started() {
-	s.starts.prestart = s.poolSize()
-	if s.starts.prestart > s.starts.maxConcurrent {
-		s.starts.prestart = s.starts.maxConcurrent
+	if j := s.defaultJob; len(j.command) > 0 {
+		j.prestart = s.poolSize()
+		if j.prestart > s.starts.maxConcurrent {
+			j.prestart = s.starts.maxConcurrent
+		}
 	}
-	s.startProcesses(0)
+	s.startProcesses(nil)
 }
 
 // workerSpawned is the event of a process started for the pool (a == nil) or for actor a. The
@@ -197,6 +234,7 @@ func (s *state) started() {
 func (s *state) workerSpawned(w *worker, a *actor) {
 	if a == nil {
 		s.starting--
+		w.job.starting--
 	} else {
 		s.starts.actorSpawning--
 	}
@@ -216,9 +254,10 @@ func (s *state) workerSpawned(w *worker, a *actor) {
 
 // spawnFailed is the event of a process for the pool (a == nil) or for actor a that could not be
 // started. Called with the node's lock held.
-func (s *state) spawnFailed(a *actor, err error) {
+func (s *state) spawnFailed(j *job, a *actor, err error) {
 	if a == nil {
 		s.starting--
+		j.starting--
 		glog.Errorf("cannot start a worker: %v", err)
 		s.startFailed(err.Error())
 		s.schedule()

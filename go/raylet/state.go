@@ -32,6 +32,8 @@ type state struct {
 	workers       map[ids.UniqueID]*worker
 	idle          []*worker
 	starting      int
+	defaultJob    *job            // the job of the node's configuration (see job.go)
+	jobs          map[string]*job // jobs drivers brought, by id
 	blocked       int
 	ready         *readyQueue                  // arguments present, waiting for resources and a worker
 	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
@@ -61,7 +63,7 @@ type state struct {
 
 // effects is what the decisions of one event ask the driver to do once the lock is released.
 type effects struct {
-	spawnPool   int           // pool worker processes to start
+	spawnPool   []*job        // a pool worker process to start for each
 	spawnActors []*actor      // a process of its own for each
 	kill        []*worker     // processes to kill (SIGKILL)
 	spill       [][]*spillJob // rounds of objects to write to disk; then spillsWritten
@@ -80,7 +82,7 @@ type timer struct {
 
 // empty tells whether there is nothing to do.
 func (e *effects) empty() bool {
-	return e.spawnPool == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
+	return len(e.spawnPool) == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
 		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0
 }
 
@@ -119,6 +121,8 @@ func newState(cfg Config, nodeID ids.UniqueID) state {
 		view:        scheduling.View{Local: local, Nodes: []scheduling.Node{{ID: local, Total: totals, Available: totals, Alive: true}}},
 		resErr:      resErr,
 		workers:     map[ids.UniqueID]*worker{},
+		defaultJob:  nodeJob(cfg),
+		jobs:        map[string]*job{},
 		ready:       newReadyQueue(),
 		waitingDeps: map[ids.ObjectID][]*task{},
 		pending:     map[ids.ObjectID]*task{},

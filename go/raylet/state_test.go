@@ -51,7 +51,7 @@ func newHarness(t *testing.T, res map[string]float64) *harness {
 func (h *harness) do(event func(s *state)) {
 	event(&h.s)
 	e := h.s.takeEffects()
-	h.eff.spawnPool += e.spawnPool
+	h.eff.spawnPool = append(h.eff.spawnPool, e.spawnPool...)
 	h.eff.spawnActors = append(h.eff.spawnActors, e.spawnActors...)
 	h.eff.kill = append(h.eff.kill, e.kill...)
 	h.eff.spill = append(h.eff.spill, e.spill...)
@@ -86,9 +86,15 @@ func (h *harness) driver() *conn {
 
 // worker spawns and connects a pool worker (for actor a when not nil).
 func (h *harness) worker(a *actor) *conn {
-	w := &worker{id: ids.NewUniqueID(), pid: 100 + len(h.s.workers)}
+	return h.jobWorker(h.s.defaultJob, a)
+}
+
+// jobWorker spawns and connects a worker of job j (for actor a when not nil).
+func (h *harness) jobWorker(j *job, a *actor) *conn {
+	w := &worker{id: ids.NewUniqueID(), pid: 100 + len(h.s.workers), job: j}
 	if a == nil {
 		h.s.starting++ // (an actor's spawn was counted when the node asked for it)
+		j.starting++
 	}
 	h.do(func(s *state) { s.workerSpawned(w, a) })
 	out := &recorder{}
@@ -179,7 +185,7 @@ func TestStateDispatch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, map[string]float64{"CPU": c.cpus})
-			h.s.starts.prestart = 0
+			h.s.defaultJob.prestart = 0
 			var ws []*conn
 			for i := 0; i < c.workers; i++ {
 				ws = append(ws, h.worker(nil))
@@ -198,7 +204,7 @@ func TestStateDispatch(t *testing.T) {
 				}
 			}
 			e := h.takeEffects()
-			got := fmt.Sprintf("running %d queued %d ready %d spawn %d", running, queued, h.s.ready.len(), e.spawnPool)
+			got := fmt.Sprintf("running %d queued %d ready %d spawn %d", running, queued, h.s.ready.len(), len(e.spawnPool))
 			want := fmt.Sprintf("running %d queued %d ready %d spawn %d", c.running, c.queued, c.ready, c.spawn)
 			if got != want {
 				t.Errorf("got %s, want %s", got, want)
@@ -219,7 +225,7 @@ func TestStateDispatch(t *testing.T) {
 // busiest worker for its queued tasks, which then run on it.
 func TestStateDoneQueuedAndReclaim(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 2})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	w1, w2 := h.worker(nil), h.worker(nil)
 	d := h.driver()
 	var rets []ids.ObjectID
@@ -255,7 +261,7 @@ func TestStateDoneQueuedAndReclaim(t *testing.T) {
 // may grow by one), and the blocked worker takes its CPU back when it runs again.
 func TestStateBlockedWorkerLendsItsCPU(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	w1 := h.worker(nil)
 	d := h.driver()
 	h.submit(d, "Outer", nil, 0)
@@ -267,8 +273,8 @@ func TestStateBlockedWorkerLendsItsCPU(t *testing.T) {
 	inner := h.s.workers[w1.w.id].queued[0].returnID
 	h.send(w1, &pb.ClientMessage{Body: &pb.ClientMessage_Blocked{Blocked: &pb.WorkerBlocked{Blocked: true}}})
 	h.send(w1, &pb.ClientMessage{Body: &pb.ClientMessage_ReturnTasks{ReturnTasks: &pb.ReturnTasks{ReturnIds: [][]byte{inner[:]}}}})
-	if e := h.takeEffects(); e.spawnPool != 1 {
-		t.Fatalf("blocked worker: %d processes asked for, want 1 (the pool grows by the blocked one)", e.spawnPool)
+	if e := h.takeEffects(); len(e.spawnPool) != 1 {
+		t.Fatalf("blocked worker: %d processes asked for, want 1 (the pool grows by the blocked one)", len(e.spawnPool))
 	}
 	w2 := h.worker(nil)
 	if got := strings.Join(executed(w2.out.take()), " "); got != "Inner" {
@@ -285,7 +291,7 @@ func TestStateBlockedWorkerLendsItsCPU(t *testing.T) {
 func TestStateWorkerDeathMidTask(t *testing.T) {
 	for _, retries := range []int32{0, 2} {
 		h := newHarness(t, map[string]float64{"CPU": 1})
-		h.s.starts.prestart = 0
+		h.s.defaultJob.prestart = 0
 		w := h.worker(nil)
 		d := h.driver()
 		a := h.submit(d, "A", nil, retries)
@@ -302,8 +308,8 @@ func TestStateWorkerDeathMidTask(t *testing.T) {
 		case tb == nil || tb.retriesLeft != 0:
 			t.Errorf("retries %d: the queued task B used a retry or was lost", retries)
 		}
-		if e := h.takeEffects(); e.spawnPool != 1 {
-			t.Errorf("retries %d: %d processes asked for after the death, want 1", retries, e.spawnPool)
+		if e := h.takeEffects(); len(e.spawnPool) != 1 {
+			t.Errorf("retries %d: %d processes asked for after the death, want 1", retries, len(e.spawnPool))
 		}
 	}
 }
@@ -324,7 +330,7 @@ func (h *harness) createActor(from *conn, cls string, res map[string]float64, re
 // their process dies, and then die for good.
 func TestStateActorStartOrderAndRestart(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 1})
-	h.s.starts.prestart = 0
+	h.s.defaultJob.prestart = 0
 	d := h.driver()
 	var order []ids.ActorID
 	for i := 0; i < 4; i++ {

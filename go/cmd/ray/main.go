@@ -1,5 +1,6 @@
-// Command ray is goray's command-line tool, with Ray's spellings: `ray cpp --show-library-path`,
-// `ray cpp --generate-bazel-project-template-to DIR`, `ray --version`.
+// Command ray is goray's command-line tool, with Ray's spellings: `ray start --head`,
+// `ray start --address`, `ray stop`, `ray status`, `ray get-auth-token`, `ray cpp
+// --show-library-path`, `ray cpp --generate-bazel-project-template-to DIR`, `ray --version`.
 package main
 
 import (
@@ -15,10 +16,18 @@ import (
 const version = "0.1.0"
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
+	os.Exit(runMain(os.Args[1:]))
+}
+
+// runMain runs the command line args and returns the exit code.
+func runMain(args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func newRoot() *cobra.Command {
@@ -33,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("ray, version {{.Version}} (goray)\n")
-	root.AddCommand(newCpp())
+	root.AddCommand(newCpp(), newStart(), newStop(), newStatus(), newGetAuthToken())
 	return root
 }
 

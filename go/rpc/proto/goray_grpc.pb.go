@@ -157,6 +157,7 @@ const (
 	ControlStore_KVPut_FullMethodName          = "/goray.rpc.ControlStore/KVPut"
 	ControlStore_KVGet_FullMethodName          = "/goray.rpc.ControlStore/KVGet"
 	ControlStore_NextJobID_FullMethodName      = "/goray.rpc.ControlStore/NextJobID"
+	ControlStore_ReportNode_FullMethodName     = "/goray.rpc.ControlStore/ReportNode"
 )
 
 // ControlStoreClient is the client API for ControlStore service.
@@ -171,6 +172,7 @@ type ControlStoreClient interface {
 	KVPut(ctx context.Context, in *KVPutRequest, opts ...grpc.CallOption) (*KVPutReply, error)
 	KVGet(ctx context.Context, in *KVGetRequest, opts ...grpc.CallOption) (*KVGetReply, error)
 	NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error)
+	ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error)
 }
 
 type controlStoreClient struct {
@@ -241,6 +243,16 @@ func (c *controlStoreClient) NextJobID(ctx context.Context, in *NextJobIDRequest
 	return out, nil
 }
 
+func (c *controlStoreClient) ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportNodeReply)
+	err := c.cc.Invoke(ctx, ControlStore_ReportNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlStoreServer is the server API for ControlStore service.
 // All implementations must embed UnimplementedControlStoreServer
 // for forward compatibility
@@ -253,6 +265,7 @@ type ControlStoreServer interface {
 	KVPut(context.Context, *KVPutRequest) (*KVPutReply, error)
 	KVGet(context.Context, *KVGetRequest) (*KVGetReply, error)
 	NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error)
+	ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error)
 	mustEmbedUnimplementedControlStoreServer()
 }
 
@@ -277,6 +290,9 @@ func (UnimplementedControlStoreServer) KVGet(context.Context, *KVGetRequest) (*K
 }
 func (UnimplementedControlStoreServer) NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NextJobID not implemented")
+}
+func (UnimplementedControlStoreServer) ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReportNode not implemented")
 }
 func (UnimplementedControlStoreServer) mustEmbedUnimplementedControlStoreServer() {}
 
@@ -399,6 +415,24 @@ func _ControlStore_NextJobID_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControlStore_ReportNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).ReportNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_ReportNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).ReportNode(ctx, req.(*ReportNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControlStore_ServiceDesc is the grpc.ServiceDesc for ControlStore service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -429,6 +463,10 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NextJobID",
 			Handler:    _ControlStore_NextJobID_Handler,
+		},
+		{
+			MethodName: "ReportNode",
+			Handler:    _ControlStore_ReportNode_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/golang/glog"
+
+	"goray/cluster"
+	"goray/config"
+	"goray/core"
+	"goray/ids"
+	pb "goray/rpc/proto"
+	"goray/session"
+)
+
+// joinCluster attaches the driver to the cluster at cfg.Address: it finds the node of this
+// machine through the control store (presenting the cluster's token), takes a job id, and
+// connects to that node's manager with its job (the code the node's workers of this job run).
+func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeState, driverExe string, searchPath []string) error {
+	addr, err := cluster.NormalizeAddress(cfg.Address, session.Root(head.TempDir))
+	if err != nil {
+		return err
+	}
+	token, err := cluster.Token()
+	if err != nil {
+		return fmt.Errorf("joining the cluster at %s: %w", addr, err)
+	}
+	conn, err := cluster.Dial(addr, token)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	nodes, err := cluster.Nodes(ctx, conn, addr)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	gcsHost, _, _ := net.SplitHostPort(addr)
+	n, err := cluster.ChooseLocalNode(nodes, host, cfg.NodeIPAddress, gcsHost, func(p string) bool {
+		_, err := os.Stat(p)
+		return err == nil
+	})
+	if err != nil {
+		return fmt.Errorf("joining the cluster at %s: %w", addr, err)
+	}
+	jobRep, err := pb.NewControlStoreClient(conn).NextJobID(ctx, &pb.NextJobIDRequest{})
+	if err != nil {
+		return cluster.Explain(err, addr)
+	}
+	var raw [4]byte
+	binary.LittleEndian.PutUint32(raw[:], jobRep.JobId) // Ray's job ids: 4 bytes, printed in hex
+	jobID := hex.EncodeToString(raw[:])
+	session.SetupLogging(filepath.Join(n.SessionDir, "logs"))
+	_ = setFlag("logtostderr", "false")
+	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Job: &pb.JobConfig{
+		JobId: jobID, WorkerCommand: workerCommand(driverExe), CodeSearchPath: searchPath, DriverExe: driverExe, Namespace: st.namespace,
+	}})
+	if err != nil {
+		return fmt.Errorf("joining the cluster at %s: attaching to node %x: %w", addr, n.NodeId, err)
+	}
+	glog.Infof("driver pid %d joined the cluster at %s as job %s, on node %x (%s; namespace %s)", os.Getpid(), addr, jobID, n.NodeId, n.Address, st.namespace)
+	return nil
+}

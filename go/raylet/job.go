@@ -1,0 +1,176 @@
+package raylet
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/golang/glog"
+
+	"goray/actorrule"
+	pb "goray/rpc/proto"
+)
+
+// job is the code a worker process runs and what it runs with: a driver's job. A pool worker
+// runs the tasks of its own job only; an actor's process runs its job's code. The node's own job
+// (defaultJob) comes with its configuration: the driver of an embedded node. A node started by
+// `ray start` has no code of its own: each driver that joins brings its job (RegisterClient.job).
+type job struct {
+	id             string
+	command        []string
+	codeSearchPath []string
+	driverExe      string
+	namespace      string
+	// drivers counts the job's connected drivers; once the last has gone (ended), the job's idle
+	// workers stop and its actors that are not detached die, as in Ray.
+	drivers int
+	ended   bool
+	// starting counts the job's pool processes being spawned; prestart those to start without a
+	// task waiting for them.
+	starting int
+	prestart int
+}
+
+func (j *job) String() string {
+	if j.id == "" {
+		return "the node's job"
+	}
+	return "job " + j.id
+}
+
+// nodeJob is the job of the node's configuration (its embedded driver's code).
+func nodeJob(cfg Config) *job {
+	return &job{command: cfg.WorkerCommand, codeSearchPath: cfg.CodeSearchPath, driverExe: cfg.DriverExe, namespace: cfg.Namespace}
+}
+
+// maxJobs bounds the jobs a node remembers with no worker and no driver left.
+const maxJobs = 1000
+
+// jobOf returns the job a driver registers with (nil config: the node's own job), making it on
+// its first driver. A config that names a known job must bring the same code. Called with r.mu
+// held.
+func (s *state) jobOf(cfg *pb.JobConfig) (*job, error) {
+	if cfg == nil {
+		return s.defaultJob, nil
+	}
+	if cfg.JobId == "" || len(cfg.JobId) > 64 {
+		return nil, fmt.Errorf("a job needs an id of 1 to 64 characters, not %q", cfg.JobId)
+	}
+	if len(cfg.WorkerCommand) == 0 || cfg.WorkerCommand[0] == "" {
+		return nil, fmt.Errorf("job %s names no worker command", cfg.JobId)
+	}
+	if j := s.jobs[cfg.JobId]; j != nil {
+		if strings.Join(j.command, "\x00") != strings.Join(cfg.WorkerCommand, "\x00") {
+			return nil, fmt.Errorf("job %s is known with another worker command", cfg.JobId)
+		}
+		return j, nil
+	}
+	s.forgetOldJobs()
+	j := &job{
+		id: cfg.JobId, command: cfg.WorkerCommand, codeSearchPath: cfg.CodeSearchPath,
+		driverExe: cfg.DriverExe, namespace: cfg.Namespace,
+	}
+	s.jobs[j.id] = j
+	return j, nil
+}
+
+// forgetOldJobs drops ended jobs that no worker or actor uses any more, once the node knows
+// maxJobs of them. Called with r.mu held.
+func (s *state) forgetOldJobs() {
+	if len(s.jobs) < maxJobs {
+		return
+	}
+	used := map[*job]bool{}
+	for _, w := range s.workers {
+		used[w.job] = true
+	}
+	for _, a := range s.actors {
+		if a.state != actorDead {
+			used[a.job] = true
+		}
+	}
+	for id, j := range s.jobs {
+		if j.ended && !used[j] {
+			delete(s.jobs, id)
+		}
+	}
+}
+
+// driverJoined counts a driver of j and prestarts a pool for it (as far as the node has room
+// for processes: idle workers of other jobs stay). Called with r.mu held.
+func (s *state) driverJoined(j *job) {
+	j.drivers++
+	j.ended = false
+	if j == s.defaultJob {
+		return
+	}
+	glog.Infof("%s joined with %s", j, strings.Join(j.command, " "))
+	j.prestart = s.poolSize()
+	if j.prestart > s.starts.maxConcurrent {
+		j.prestart = s.starts.maxConcurrent
+	}
+	s.startProcesses(nil)
+}
+
+// driverLeft counts a driver of j gone. When it was the last, the job ends: its idle workers
+// stop, and its actors that are not detached die (their owner is gone). Called with r.mu held.
+func (s *state) driverLeft(j *job) {
+	j.drivers--
+	if j.drivers > 0 || j == s.defaultJob || s.stopped {
+		return
+	}
+	j.ended = true
+	j.prestart = 0
+	glog.Infof("%s ended: its last driver is gone", j)
+	for _, w := range append([]*worker(nil), s.idle...) {
+		if w.job == j {
+			s.removeIdle(w)
+			s.kill(w)
+		}
+	}
+	for _, a := range s.actors {
+		if a.job == j && !a.detached && a.state != actorDead {
+			a.noRestart = true
+			s.actorDied(a, actorrule.CauseOwnerDied, true)
+		}
+	}
+}
+
+// takeIdle takes an idle worker of j, the one idle longest; nil when there is none.
+// Called with r.mu held.
+func (s *state) takeIdle(j *job) *worker {
+	for i, w := range s.idle {
+		if w.job == j {
+			s.idle = append(s.idle[:i], s.idle[i+1:]...)
+			return w
+		}
+	}
+	return nil
+}
+
+// hasIdle tells whether a worker of j is idle. Called with r.mu held.
+func (s *state) hasIdle(j *job) bool {
+	for _, w := range s.idle {
+		if w.job == j {
+			return true
+		}
+	}
+	return false
+}
+
+// evictIdle stops up to n idle workers of jobs other than j, to make room in the pool for j's
+// workers; it returns how many it stopped. Called with r.mu held.
+func (s *state) evictIdle(j *job, n int) int {
+	stopped := 0
+	for i := 0; i < len(s.idle) && stopped < n; {
+		w := s.idle[i]
+		if w.job == j {
+			i++
+			continue
+		}
+		s.idle = append(s.idle[:i], s.idle[i+1:]...)
+		glog.V(1).Infof("stopping idle %s of %s: the pool needs room for %s", w, w.job, j)
+		s.kill(w)
+		stopped++
+	}
+	return stopped
+}
