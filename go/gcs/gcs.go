@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"goray/resources"
 	"goray/rpc/peercred"
@@ -219,7 +220,11 @@ func (s *Server) ReportNode(_ context.Context, req *pb.ReportNodeRequest) (*pb.R
 	n.LastReportMs = time.Now().UnixMilli()
 	n.Available = req.Available
 	n.Demands = req.Demands
-	return &pb.ReportNodeReply{}, nil
+	rep := &pb.ReportNodeReply{}
+	for _, other := range s.nodes {
+		rep.Nodes = append(rep.Nodes, proto.Clone(other).(*pb.NodeInfo))
+	}
+	return rep, nil
 }
 
 // maxDemands bounds the resource shapes a node reports.

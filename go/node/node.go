@@ -9,6 +9,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,6 +104,8 @@ func Start(opts Options) (*Node, error) {
 		ObjectStoreMemory: memory,
 		ArenaPath:         arenaPath(sess.Dir, memory),
 		SpillDir:          filepath.Join(sess.Dir, "spill"),
+		PeerListen:        peerListen(opts),
+		Token:             opts.Token,
 	})
 	if err := n.Raylet.Start(); err != nil {
 		n.stopControlStore()
@@ -113,10 +116,25 @@ func Start(opts Options) (*Node, error) {
 		n.Stop()
 		return nil, err
 	}
-	n.reportDone = make(chan struct{})
-	go n.report()
+	if opts.Head || opts.JoinAddress != "" {
+		n.reportDone = make(chan struct{})
+		go n.report()
+	}
 	glog.Infof("node %s started in %s", n.Raylet.NodeID().Hex(), sess.Dir)
 	return n, nil
+}
+
+// peerListen is where a node of a cluster serves other nodes: its IP address, any free port
+// ("" for an embedded node, which has no peers).
+func peerListen(opts Options) string {
+	if !opts.Head && opts.JoinAddress == "" {
+		return ""
+	}
+	ip := opts.NodeIP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	return net.JoinHostPort(ip, "0")
 }
 
 // startControlStore starts the control store of an embedded node or a head, and dials the
@@ -185,6 +203,7 @@ func (n *Node) register(opts Options) error {
 	n.info = &pb.NodeInfo{
 		NodeId: id[:], Address: ip, Resources: n.withMemory(n.Raylet.Resources()), Alive: true, StartTimeMs: time.Now().UnixMilli(),
 		RayletSocket: n.RayletSocket(), SessionDir: n.Session.Dir, Hostname: host, IsHead: opts.Head,
+		PeerAddress: n.Raylet.PeerAddress(),
 	}
 	if err := n.registerOnce(); err != nil {
 		if opts.JoinAddress != "" {
@@ -207,7 +226,7 @@ func (n *Node) registerOnce() error {
 func (n *Node) report() {
 	defer close(n.reportDone)
 	client := pb.NewControlStoreClient(n.gcsConn)
-	period := gcs.HealthFromEnv().Period
+	period := reportPeriod()
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -228,8 +247,37 @@ func (n *Node) report() {
 			if err := n.registerOnce(); err != nil {
 				glog.Warningf("registering again with the control store: %v", err)
 			}
+		default:
+			if n.Raylet.PeerAddress() != "" {
+				n.Raylet.UpdateCluster(viewOf(rep.Nodes))
+			}
 		}
 	}
+}
+
+// EnvReportPeriodMs is how often a node reports to the control store, in milliseconds (Ray's
+// raylet_report_resources_period_milliseconds; default 100). Every report is a health check too.
+const EnvReportPeriodMs = "RAY_raylet_report_resources_period_milliseconds"
+
+func reportPeriod() time.Duration {
+	if v, err := strconv.Atoi(os.Getenv(EnvReportPeriodMs)); err == nil && v > 0 && v < 3_600_000 {
+		return time.Duration(v) * time.Millisecond
+	}
+	return 100 * time.Millisecond
+}
+
+// viewOf is the control store's nodes as the node manager's view of the cluster.
+func viewOf(nodes []*pb.NodeInfo) []raylet.ViewNode {
+	out := make([]raylet.ViewNode, 0, len(nodes))
+	for _, n := range nodes {
+		id, err := ids.UniqueIDFromBytes(n.NodeId)
+		if err != nil {
+			continue
+		}
+		out = append(out, raylet.ViewNode{ID: id, Address: n.PeerAddress, IP: n.Address, Alive: n.Alive,
+			DeathCause: n.DeathCause, Total: n.Resources, Available: n.Available})
+	}
+	return out
 }
 
 // Ray's memory resources, which `ray status` shows: the object store's bytes and the rest of the

@@ -274,7 +274,16 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		if body.Submit.TaskType == taskActorMethod {
 			return s.refuseActorCall(body.Submit)
 		}
-		s.submit(c.job, body.Submit)
+		j := c.job
+		if body.Submit.Job != nil { // forwarded by another node
+			var err error
+			if j, err = s.jobOf(body.Submit.Job); err != nil {
+				ret, _ := ids.ObjectIDFromBytes(body.Submit.ReturnId)
+				s.putObject(ret, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("invalid forwarded task: " + err.Error())})
+				return err
+			}
+		}
+		s.submit(j, body.Submit)
 	case *pb.ClientMessage_Put:
 		id, err := ids.ObjectIDFromBytes(body.Put.ObjectId)
 		if err != nil {

@@ -61,6 +61,9 @@ func (r *Raylet) apply(e effects) {
 	for _, t := range e.timers {
 		r.startTimer(t)
 	}
+	if len(e.forward) > 0 {
+		r.sendForward(e.forward)
+	}
 }
 
 // goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does

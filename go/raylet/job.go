@@ -7,6 +7,7 @@ import (
 	"github.com/golang/glog"
 
 	"goray/actorrule"
+	"goray/objstore"
 	pb "goray/rpc/proto"
 )
 
@@ -131,6 +132,17 @@ func (s *state) driverLeft(j *job) {
 		if a.job == j && !a.detached && a.state != actorDead {
 			a.noRestart = true
 			s.actorDied(a, actorrule.CauseOwnerDied, true)
+		}
+	}
+	// Its tasks that wait for room (or for a node that could run them) will never be read.
+	for _, c := range s.ready.order {
+		if c.job != j || len(c.tasks) == 0 {
+			continue
+		}
+		dropped := c.tasks
+		c.tasks = nil
+		for _, t := range dropped {
+			s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("%s was cancelled: the driver of %s exited", taskLabel(t), j))})
 		}
 	}
 }

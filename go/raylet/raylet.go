@@ -43,6 +43,10 @@ type Config struct {
 	ObjectStoreMemory int64
 	ArenaPath         string
 	SpillDir          string
+	// PeerListen (host:port) makes the node one of a cluster: it serves other nodes there
+	// (service NodePeer) and forwards tasks to them; Token closes that service.
+	PeerListen string
+	Token      string
 }
 
 // task is a task the node has accepted and not finished.
@@ -64,6 +68,10 @@ type task struct {
 	// spilledArgs holds arguments read back from disk into memory (the arena had no room for
 	// them): they travel in the task's message while they stay spilled.
 	spilledArgs map[ids.ObjectID][]byte
+	// remote is the node the task was forwarded to (nil: none); counted says its demand is taken
+	// from that node's free resources in the view (see applyForwarded).
+	remote  *remoteNode
+	counted bool
 }
 
 // Raylet is a running node manager.
@@ -87,6 +95,15 @@ type Raylet struct {
 	spawned  *sync.Cond           // broadcast (with mu) when a spawn is recorded or abandoned
 	arena    *shm.Arena           // the shared-memory object store's mapping (see shmstore.go)
 	timers   map[*time.Timer]bool // timers the state asked for, stopped by Stop
+
+	// The cluster (see peer.go): the peer service, the node's own client, links to other nodes.
+	peerServer *grpc.Server
+	peerAddr   string
+	peerDone   chan struct{}
+	local      *localClient
+	linksMu    sync.Mutex
+	links      map[scheduling.NodeID]*link
+	peerConns  map[string]*grpc.ClientConn
 }
 
 // New makes a node manager; Start runs it.
@@ -144,6 +161,12 @@ func (r *Raylet) Start() error {
 		}
 	}()
 	glog.Infof("node manager %s listening on %s with resources %v", r.nodeID.Hex(), r.cfg.SocketPath, r.ledger.Total())
+	if r.cfg.PeerListen != "" {
+		if err := r.startPeer(); err != nil {
+			r.Stop()
+			return err
+		}
+	}
 	r.do(func(s *state) { s.started() })
 	return nil
 }
@@ -166,6 +189,7 @@ func (r *Raylet) Stop() {
 		delete(r.timers, t)
 	}
 	r.mu.Unlock()
+	r.stopPeer()
 	r.cancel()
 	if r.grpcServer != nil {
 		r.grpcServer.Stop()
@@ -441,10 +465,11 @@ func (s *state) schedule() {
 		if d.Status == scheduling.Infeasible {
 			if !c.infeasible {
 				c.infeasible = true
-				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", taskLabel(c.tasks[0]), c.demand, s.ledger.Total())
+				glog.Warningf("%s needs %v but no node of the cluster has that much in total (this node has %v): it stays pending until a node that has it joins", taskLabel(c.tasks[0]), c.demand, s.ledger.Total())
 			}
 			continue
 		}
+		c.infeasible = false
 		// Run here while there is room and a worker; a task the policy places elsewhere (or
 		// nowhere yet) waits in the queue.
 		for d.Status == scheduling.Run && d.Local && len(c.tasks) > 0 && s.hasIdle(c.job) && s.ledger.Fits(c.demand) {
@@ -453,6 +478,19 @@ func (s *state) schedule() {
 				continue // it comes back (argsReady) once its spilled arguments are read back
 			}
 			s.dispatch(s.takeIdle(c.job), t)
+		}
+		// The policy places the class on another node: forward its tasks there while it does.
+		for d.Status == scheduling.Run && !d.Local && len(c.tasks) > 0 {
+			r := s.remotes[d.Node]
+			if r == nil || !r.alive || c.job.id == "" {
+				break
+			}
+			t := c.pop()
+			if !s.argsResident(t) {
+				continue // it comes back (argsReady) once its spilled arguments are read back
+			}
+			s.forward(r, t)
+			d = s.place(c.demand)
 		}
 
 		feasibleWaiting = feasibleWaiting || len(c.tasks) > 0
@@ -614,7 +652,7 @@ func (s *state) pipeline() {
 		}
 	}
 	for _, c := range s.ready.order {
-		if len(c.tasks) == 0 || c.infeasible {
+		if len(c.tasks) == 0 || c.infeasible || s.runsElsewhere(c.demand) {
 			continue
 		}
 		for len(c.tasks) > 0 {

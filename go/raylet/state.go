@@ -32,8 +32,9 @@ type state struct {
 	workers       map[ids.UniqueID]*worker
 	idle          []*worker
 	starting      int
-	defaultJob    *job            // the job of the node's configuration (see job.go)
-	jobs          map[string]*job // jobs drivers brought, by id
+	defaultJob    *job                              // the job of the node's configuration (see job.go)
+	jobs          map[string]*job                   // jobs drivers brought, by id
+	remotes       map[scheduling.NodeID]*remoteNode // the cluster's other nodes (see remote.go)
 	blocked       int
 	ready         *readyQueue                  // arguments present, waiting for resources and a worker
 	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
@@ -72,6 +73,7 @@ type effects struct {
 	remove      []string      // files to delete
 	prune       []logFiles    // dead workers' log files to delete
 	timers      []timer       // after each delay, its fire event
+	forward     []forwardJob  // tasks to send to other nodes
 }
 
 // timer asks the driver to deliver fire as an event after delay.
@@ -83,7 +85,7 @@ type timer struct {
 // empty tells whether there is nothing to do.
 func (e *effects) empty() bool {
 	return len(e.spawnPool) == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
-		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0
+		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.
@@ -123,6 +125,7 @@ func newState(cfg Config, nodeID ids.UniqueID) state {
 		workers:     map[ids.UniqueID]*worker{},
 		defaultJob:  nodeJob(cfg),
 		jobs:        map[string]*job{},
+		remotes:     map[scheduling.NodeID]*remoteNode{},
 		ready:       newReadyQueue(),
 		waitingDeps: map[ids.ObjectID][]*task{},
 		pending:     map[ids.ObjectID]*task{},

@@ -603,3 +603,199 @@ var CoreWorker_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "goray.proto",
 }
+
+const (
+	NodePeer_Forward_FullMethodName = "/goray.rpc.NodePeer/Forward"
+	NodePeer_Pull_FullMethodName    = "/goray.rpc.NodePeer/Pull"
+)
+
+// NodePeerClient is the client API for NodePeer service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// What node managers serve each other, on TCP (closed by the cluster token).
+type NodePeerClient interface {
+	// The forwarding node's stream to a node that runs its tasks: tasks one way, results the other.
+	Forward(ctx context.Context, opts ...grpc.CallOption) (NodePeer_ForwardClient, error)
+	// An object in chunks, once it exists on the serving node.
+	Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (NodePeer_PullClient, error)
+}
+
+type nodePeerClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewNodePeerClient(cc grpc.ClientConnInterface) NodePeerClient {
+	return &nodePeerClient{cc}
+}
+
+func (c *nodePeerClient) Forward(ctx context.Context, opts ...grpc.CallOption) (NodePeer_ForwardClient, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NodePeer_ServiceDesc.Streams[0], NodePeer_Forward_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &nodePeerForwardClient{ClientStream: stream}
+	return x, nil
+}
+
+type NodePeer_ForwardClient interface {
+	Send(*PeerBatch) error
+	Recv() (*PeerBatch, error)
+	grpc.ClientStream
+}
+
+type nodePeerForwardClient struct {
+	grpc.ClientStream
+}
+
+func (x *nodePeerForwardClient) Send(m *PeerBatch) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *nodePeerForwardClient) Recv() (*PeerBatch, error) {
+	m := new(PeerBatch)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *nodePeerClient) Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (NodePeer_PullClient, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NodePeer_ServiceDesc.Streams[1], NodePeer_Pull_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &nodePeerPullClient{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type NodePeer_PullClient interface {
+	Recv() (*ObjectChunk, error)
+	grpc.ClientStream
+}
+
+type nodePeerPullClient struct {
+	grpc.ClientStream
+}
+
+func (x *nodePeerPullClient) Recv() (*ObjectChunk, error) {
+	m := new(ObjectChunk)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NodePeerServer is the server API for NodePeer service.
+// All implementations must embed UnimplementedNodePeerServer
+// for forward compatibility
+//
+// What node managers serve each other, on TCP (closed by the cluster token).
+type NodePeerServer interface {
+	// The forwarding node's stream to a node that runs its tasks: tasks one way, results the other.
+	Forward(NodePeer_ForwardServer) error
+	// An object in chunks, once it exists on the serving node.
+	Pull(*PullRequest, NodePeer_PullServer) error
+	mustEmbedUnimplementedNodePeerServer()
+}
+
+// UnimplementedNodePeerServer must be embedded to have forward compatible implementations.
+type UnimplementedNodePeerServer struct {
+}
+
+func (UnimplementedNodePeerServer) Forward(NodePeer_ForwardServer) error {
+	return status.Errorf(codes.Unimplemented, "method Forward not implemented")
+}
+func (UnimplementedNodePeerServer) Pull(*PullRequest, NodePeer_PullServer) error {
+	return status.Errorf(codes.Unimplemented, "method Pull not implemented")
+}
+func (UnimplementedNodePeerServer) mustEmbedUnimplementedNodePeerServer() {}
+
+// UnsafeNodePeerServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to NodePeerServer will
+// result in compilation errors.
+type UnsafeNodePeerServer interface {
+	mustEmbedUnimplementedNodePeerServer()
+}
+
+func RegisterNodePeerServer(s grpc.ServiceRegistrar, srv NodePeerServer) {
+	s.RegisterService(&NodePeer_ServiceDesc, srv)
+}
+
+func _NodePeer_Forward_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(NodePeerServer).Forward(&nodePeerForwardServer{ServerStream: stream})
+}
+
+type NodePeer_ForwardServer interface {
+	Send(*PeerBatch) error
+	Recv() (*PeerBatch, error)
+	grpc.ServerStream
+}
+
+type nodePeerForwardServer struct {
+	grpc.ServerStream
+}
+
+func (x *nodePeerForwardServer) Send(m *PeerBatch) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *nodePeerForwardServer) Recv() (*PeerBatch, error) {
+	m := new(PeerBatch)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func _NodePeer_Pull_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(PullRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NodePeerServer).Pull(m, &nodePeerPullServer{ServerStream: stream})
+}
+
+type NodePeer_PullServer interface {
+	Send(*ObjectChunk) error
+	grpc.ServerStream
+}
+
+type nodePeerPullServer struct {
+	grpc.ServerStream
+}
+
+func (x *nodePeerPullServer) Send(m *ObjectChunk) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+// NodePeer_ServiceDesc is the grpc.ServiceDesc for NodePeer service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var NodePeer_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "goray.rpc.NodePeer",
+	HandlerType: (*NodePeerServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Forward",
+			Handler:       _NodePeer_Forward_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Pull",
+			Handler:       _NodePeer_Pull_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "goray.proto",
+}

@@ -1,0 +1,253 @@
+package raylet
+
+import (
+	"fmt"
+
+	"github.com/golang/glog"
+
+	"goray/ids"
+	"goray/objstore"
+	"goray/resources"
+	pb "goray/rpc/proto"
+	"goray/scheduling"
+)
+
+// Work across nodes. The node learns the cluster from the control store (updateCluster, every
+// report period): the other nodes, their peer addresses, their resources. Where the scheduling
+// policy places a ready task on another node, the node forwards it there (effect forward; the
+// driver's link to that node sends it) and keeps it pending: this node still owns its result.
+// Arguments in this node's memory travel with the task; those in its shared memory stay
+// references that the running node pulls in chunks. The running node sends the result back
+// (remoteDone); one in its shared memory is pulled here first. A node that dies or leaves, or whose
+// link breaks, takes its tasks with it: each is retried (elsewhere, or here) while it has retries
+// left, else it fails with an error naming the node.
+
+// ViewNode is another node as the control store reports it.
+type ViewNode struct {
+	ID               ids.UniqueID
+	Address          string // its node manager's peer address (host:port)
+	IP               string
+	Alive            bool
+	DeathCause       string
+	Total, Available map[string]float64
+}
+
+// remoteNode is another node of the cluster, as this node forwards work to it.
+type remoteNode struct {
+	id      ids.UniqueID
+	key     scheduling.NodeID
+	ip      string
+	address string
+	alive   bool
+	tasks   map[ids.ObjectID]*task // forwarded there and not finished, by return id
+}
+
+func (r *remoteNode) String() string {
+	return fmt.Sprintf("node %s (%s)", r.id.Hex(), r.ip)
+}
+
+// forwardJob asks the driver to send a task to another node.
+type forwardJob struct {
+	node *remoteNode
+	spec *pb.TaskSpec
+}
+
+// memoryResources are node resources the view leaves out: the policy compares nodes by what tasks
+// ask for, and the local node's ledger has no memory resources.
+var memoryResources = map[string]bool{"memory": true, "object_store_memory": true}
+
+// viewSet is a reported resource map as the policy's set (without the memory resources).
+func viewSet(m map[string]float64) (resources.Set, error) {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		if !memoryResources[k] {
+			out[k] = v
+		}
+	}
+	return resources.NewSet(out, resources.Total)
+}
+
+// updateCluster is the event of a fresh view of the cluster: the other nodes' resources, which
+// are alive, and where they are. Tasks forwarded to nodes that are dead now go back to the queue
+// or fail. Called with r.mu held.
+func (s *state) updateCluster(nodes []ViewNode) {
+	view := []scheduling.Node{s.view.Nodes[0]}
+	seen := map[scheduling.NodeID]bool{}
+	for _, n := range nodes {
+		if n.ID == s.nodeID {
+			continue
+		}
+		key := scheduling.NodeID(n.ID.Hex())
+		total, err := viewSet(n.Total)
+		if err != nil {
+			glog.Warningf("node %s reports bad totals: %v", key, err)
+			continue
+		}
+		avail, err := viewSet(n.Available)
+		if err != nil {
+			glog.Warningf("node %s reports bad available resources: %v", key, err)
+			continue
+		}
+		alive := n.Alive && n.Address != ""
+		seen[key] = true
+		view = append(view, scheduling.Node{ID: key, Total: total, Available: avail, Alive: alive})
+		r := s.remotes[key]
+		if r == nil {
+			r = &remoteNode{id: n.ID, key: key, tasks: map[ids.ObjectID]*task{}}
+			s.remotes[key] = r
+		}
+		r.ip, r.address = n.IP, n.Address
+		if r.alive && !alive {
+			cause := n.DeathCause
+			if cause == "" {
+				cause = "it left the cluster"
+			}
+			s.remoteLost(r, "the node died: "+cause)
+		}
+		r.alive = alive
+		s.applyForwarded(key, &view[len(view)-1])
+	}
+	for key, r := range s.remotes {
+		if !seen[key] && r.alive {
+			r.alive = false
+			s.remoteLost(r, "the node left the cluster")
+		}
+	}
+	s.view.Nodes = view
+	s.schedule()
+}
+
+// applyForwarded takes from a node's reported free resources what this node forwarded to it and
+// has not heard back of: its report may not count them yet, and the policy must not send it more
+// than it has. Called with r.mu held.
+func (s *state) applyForwarded(key scheduling.NodeID, n *scheduling.Node) {
+	r := s.remotes[key]
+	if r == nil {
+		return
+	}
+	for _, t := range r.tasks {
+		if !t.counted {
+			n.Available = n.Available.Sub(t.demand)
+			t.counted = true
+		}
+	}
+}
+
+// forward sends t to node r, which runs it; this node keeps it pending until the result comes
+// back. Called with r.mu held.
+func (s *state) forward(r *remoteNode, t *task) {
+	t.remote = r
+	t.counted = false
+	r.tasks[t.returnID] = t
+	for i := range s.view.Nodes {
+		if s.view.Nodes[i].ID == r.key {
+			s.view.Nodes[i].Available = s.view.Nodes[i].Available.Sub(t.demand)
+			t.counted = true
+		}
+	}
+	s.eff.forward = append(s.eff.forward, forwardJob{node: r, spec: s.forwardSpec(t)})
+}
+
+// forwardSpec is t as another node gets it: its job, and its ObjectRef arguments as values when
+// they are in this node's memory (or read back from disk for it), as references with their sizes
+// when they are in shared memory (the running node pulls them). Called with r.mu held.
+func (s *state) forwardSpec(t *task) *pb.TaskSpec {
+	spec := &pb.TaskSpec{
+		TaskId: t.spec.TaskId, FunctionName: t.spec.FunctionName, Name: t.spec.Name, Resources: t.spec.Resources,
+		ReturnId: t.spec.ReturnId, MaxRetries: int32(t.retriesLeft), TaskType: t.spec.TaskType, ClassName: t.spec.ClassName,
+		Args: make([]*pb.TaskArg, len(t.spec.Args)), Job: t.job.config(),
+	}
+	for i, a := range t.spec.Args {
+		if !a.IsRef {
+			spec.Args[i] = a
+			continue
+		}
+		dep, _ := ids.ObjectIDFromBytes(a.ObjectId)
+		obj, ok := s.store.Get(dep)
+		switch {
+		case !ok:
+			spec.Args[i] = &pb.TaskArg{} // (trackDeps keeps such tasks from running)
+		case !obj.InShm:
+			spec.Args[i] = &pb.TaskArg{Data: obj.Data, ContainedIds: ids.ToBytes(obj.Contained)}
+		case t.spilledArgs[dep] != nil:
+			spec.Args[i] = &pb.TaskArg{Data: t.spilledArgs[dep], ContainedIds: ids.ToBytes(obj.Contained)}
+		default:
+			spec.Args[i] = &pb.TaskArg{IsRef: true, ObjectId: dep[:], ShmSize: obj.ShmSize, ContainedIds: ids.ToBytes(obj.Contained)}
+		}
+	}
+	return spec
+}
+
+// remoteDone is the event of a forwarded task's result coming back: obj, or (nil) the object
+// already stored here under the task's return id (pulled into shared memory). Called with r.mu
+// held.
+func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *objstore.Object) {
+	r := s.remotes[key]
+	if r == nil {
+		return
+	}
+	t := r.tasks[returnID]
+	if t == nil {
+		return // failed or retried already (its node was held dead)
+	}
+	delete(r.tasks, returnID)
+	t.remote = nil
+	if obj == nil {
+		stored, ok := s.store.Get(returnID)
+		if !ok {
+			stored = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("the result of %s, pulled from %s, is not in the store", taskLabel(t), r))}
+		}
+		obj = stored
+	}
+	s.finish(t, obj)
+	s.schedule()
+}
+
+// remoteLost deals with the tasks forwarded to a node that died, left or cannot be reached: each
+// goes back to the queue while it has retries left, else fails naming the node. Called with r.mu
+// held.
+func (s *state) remoteLost(r *remoteNode, cause string) {
+	if len(r.tasks) == 0 {
+		return
+	}
+	glog.Warningf("%s: %s; %d tasks forwarded there are lost", r, cause, len(r.tasks))
+	lost := r.tasks
+	r.tasks = map[ids.ObjectID]*task{}
+	for _, t := range lost {
+		t.remote = nil
+		if t.retriesLeft > 0 {
+			t.retriesLeft--
+			glog.Warningf("retrying task %s (%s) after %s was lost; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], r, t.retriesLeft)
+			s.ready.pushFront(t)
+			continue
+		}
+		msg := fmt.Sprintf("The node that ran %s was lost: %s %s. The task (function %s) had no retries left.", taskLabel(t), r, cause, t.spec.FunctionName)
+		s.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
+	}
+	s.schedule()
+}
+
+// linkFailed is the event of the link to a node breaking: its tasks are lost with it (the node
+// may be alive: the retries go where the policy places them). Called with r.mu held.
+func (s *state) linkFailed(key scheduling.NodeID, err error) {
+	if r := s.remotes[key]; r != nil && !s.stopped {
+		s.remoteLost(r, fmt.Sprintf("the connection to it broke (%v)", err))
+	}
+}
+
+// runsElsewhere tells whether another live node of the cluster could run work of this demand:
+// such work waits in the queue for room here or there, instead of queueing behind busy workers
+// of this node (pipeline). Called with r.mu held.
+func (s *state) runsElsewhere(demand resources.Set) bool {
+	for i := 1; i < len(s.view.Nodes); i++ {
+		if n := &s.view.Nodes[i]; n.Alive && demand.FitsIn(n.Total) {
+			return true
+		}
+	}
+	return false
+}
+
+// config is the job as another node gets it with a forwarded task.
+func (j *job) config() *pb.JobConfig {
+	return &pb.JobConfig{JobId: j.id, WorkerCommand: j.command, CodeSearchPath: j.codeSearchPath, DriverExe: j.driverExe, Namespace: j.namespace}
+}

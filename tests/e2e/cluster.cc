@@ -1,0 +1,117 @@
+// A driver for the cluster tests (tests/e2e/cluster.sh): each mode does one thing a user does on
+// a cluster and prints what a test checks. Run with RAY_ADDRESS set.
+#include <ray/api.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+// The node a task runs on: its node's session directory (each node of the test has its own).
+std::string WhereAmI(int sleep_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  const char *dir = std::getenv("GORAY_SESSION_DIR");
+  return dir ? dir : "?";
+}
+RAY_REMOTE(WhereAmI);
+
+int Plus(int a, int b) { return a + b; }
+RAY_REMOTE(Plus);
+
+// A big object made where the task runs: n bytes, byte i = (i * 7 + seed) % 251.
+std::vector<uint8_t> MakeBig(int64_t n, int seed) {
+  std::vector<uint8_t> v(n);
+  for (int64_t i = 0; i < n; i++) v[i] = uint8_t((i * 7 + seed) % 251);
+  return v;
+}
+RAY_REMOTE(MakeBig);
+
+// Checks a big object where the task runs: "ok <size> <where>" or what is wrong.
+std::string CheckBig(std::vector<uint8_t> v, int seed) {
+  for (size_t i = 0; i < v.size(); i++) {
+    if (v[i] != uint8_t((i * 7 + seed) % 251)) return "bad byte at " + std::to_string(i);
+  }
+  return "ok " + std::to_string(v.size()) + " " + WhereAmI(0);
+}
+RAY_REMOTE(CheckBig);
+
+class Counter {
+ public:
+  explicit Counter(int start) : n_(start) {}
+  static Counter *Make(int start) { return new Counter(start); }
+  int Add(int k) {
+    n_ += k;
+    return n_;
+  }
+  std::string Where() { return WhereAmI(0); }
+
+ private:
+  int n_;
+};
+RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where);
+
+int main(int argc, char **argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  ray::RayConfig config;
+  config.ray_namespace = "cluster-test";
+  if (mode == "detached") config.default_actor_lifetime = ray::ActorLifetime::DETACHED;
+  ray::Init(config);
+  if (mode == "spread") {
+    // Many slow tasks: more than one node runs them.
+    int n = argc > 2 ? std::atoi(argv[2]) : 12;
+    std::vector<ray::ObjectRef<std::string>> refs;
+    for (int i = 0; i < n; i++) refs.push_back(ray::Task(WhereAmI).Remote(300));
+    std::map<std::string, int> where;
+    for (auto &r : refs) where[*ray::Get(r)]++;
+    std::cout << "nodes " << where.size() << std::endl;
+    for (auto &w : where) std::cout << "ran " << w.second << " on " << w.first << std::endl;
+  } else if (mode == "resource") {
+    // A task that needs a resource only one node has runs there.
+    auto r = ray::Task(WhereAmI).SetResource("r1", 1).Remote(0);
+    std::cout << "r1 task on " << *ray::Get(r) << std::endl;
+    auto sum = ray::Task(Plus).SetResource("r1", 1).Remote(ray::Task(Plus).Remote(1, 2), 10);
+    std::cout << "r1 sum " << *ray::Get(sum) << std::endl;
+  } else if (mode == "big") {
+    // A big object made on the node with r1 (A), read by a task on the node with r2 (C).
+    int64_t n = argc > 2 ? std::atoll(argv[2]) : (64 << 20);
+    auto big = ray::Task(MakeBig).SetResource("r1", 1).Remote(n, 3);
+    auto check = ray::Task(CheckBig).SetResource("r2", 1).Remote(big, 3);
+    std::cout << "check " << *ray::Get(check) << std::endl;
+    auto local = ray::Get(big);
+    std::cout << "driver got " << local->size() << " bytes, last " << int((*local)[local->size() - 1]) << std::endl;
+    auto put = ray::Put(MakeBig(n, 5));
+    auto check2 = ray::Task(CheckBig).SetResource("r2", 1).Remote(put, 5);
+    std::cout << "put check " << *ray::Get(check2) << std::endl;
+  } else if (mode == "infeasible") {
+    auto r = ray::Task(WhereAmI).SetResource("nowhere", 1).Remote(0);
+    std::vector<ray::ObjectRef<std::string>> refs{r};
+    auto ready = ray::Wait(refs, 1, 1500);
+    std::cout << "infeasible ready " << ready.ready.size() << " unready " << ready.unready.size() << std::endl;
+  } else if (mode == "detached") {
+    // A detached named actor outlives this driver.
+    auto c = ray::Actor(Counter::Make).SetName("keeper").SetResource("r1", 1).Remote(10);
+    std::cout << "added " << *ray::Get(c.Task(&Counter::Add).Remote(5)) << std::endl;
+  } else if (mode == "find") {
+    auto c = ray::GetActor<Counter>("keeper");
+    if (!c) {
+      std::cout << "not found" << std::endl;
+    } else {
+      std::cout << "found, added " << *ray::Get(c->Task(&Counter::Add).Remote(1)) << std::endl;
+    }
+  } else if (mode == "actor") {
+    // An actor placed on the node with r1, called from this driver.
+    auto c = ray::Actor(Counter::Make).SetResource("r1", 1).Remote(0);
+    int last = 0;
+    for (int i = 0; i < 100; i++) last = *ray::Get(c.Task(&Counter::Add).Remote(1));
+    std::cout << "actor sum " << last << " on " << *ray::Get(c.Task(&Counter::Where).Remote()) << std::endl;
+  } else {
+    std::cerr << "unknown mode " << mode << std::endl;
+    ray::Shutdown();
+    return 2;
+  }
+  ray::Shutdown();
+  return 0;
+}
