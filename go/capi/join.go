@@ -59,7 +59,7 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	jobID := hex.EncodeToString(raw[:])
 	session.SetupLogging(filepath.Join(n.SessionDir, "logs"))
 	_ = setFlag("logtostderr", "false")
-	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Job: &pb.JobConfig{
+	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, Job: &pb.JobConfig{
 		JobId: jobID, WorkerCommand: workerCommand(driverExe), CodeSearchPath: searchPath, DriverExe: driverExe, Namespace: st.namespace,
 	}})
 	if err != nil {

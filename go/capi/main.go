@@ -309,7 +309,8 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 		<-ready
 		return run(call)
 	}
-	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: gated})
+	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: gated,
+		ActorIP: os.Getenv(raylet.EnvNodeIP), Token: os.Getenv(raylet.EnvAuthToken)})
 	if err != nil {
 		lifecycle.Unlock()
 		if _, statErr := os.Stat(socket); statErr != nil {
@@ -326,7 +327,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 	current.Store(&runtimeState{cw: cw, namespace: os.Getenv(raylet.EnvNamespace), isWorker: true})
 	close(ready)
 	// Processes the task code starts are not workers of this node.
-	for _, k := range []string{raylet.EnvWorker, raylet.EnvWorkerID, raylet.EnvRayletSocket} {
+	for _, k := range []string{raylet.EnvWorker, raylet.EnvWorkerID, raylet.EnvRayletSocket, raylet.EnvAuthToken} {
 		_ = os.Unsetenv(k)
 	}
 	lifecycle.Unlock()

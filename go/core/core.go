@@ -80,6 +80,10 @@ type Options struct {
 	// Job, for a driver that joins a node it did not start (a cluster's node): the code the
 	// node's workers of this job run.
 	Job *pb.JobConfig
+	// On a node of a cluster: the IP address an actor hosted here takes calls on (TCP), and the
+	// cluster's token, which callers present and the actor's server asks for.
+	ActorIP string
+	Token   string
 	// Exec runs tasks (local mode and worker processes).
 	Exec Executor
 }
@@ -106,13 +110,17 @@ type backend interface {
 
 // CoreWorker is the runtime of one process.
 type CoreWorker struct {
-	opts   Options
-	store  *objstore.MemoryStore
-	refs   *refCounter
-	be     backend
-	shm    *shmClient // the node's shared-memory object store; nil in local mode or without one
-	ctx    context.Context
-	cancel context.CancelFunc
+	opts Options
+	// ownerNode is the node this process belongs to (from its registration): the actors it
+	// creates carry its id's first half (ids.ActorOwnerPrefix), so that any node of a cluster
+	// knows which node owns them.
+	ownerNode atomic.Pointer[ids.UniqueID]
+	store     *objstore.MemoryStore
+	refs      *refCounter
+	be        backend
+	shm       *shmClient // the node's shared-memory object store; nil in local mode or without one
+	ctx       context.Context
+	cancel    context.CancelFunc
 
 	containedMu   sync.Mutex
 	containedHeld map[ids.ObjectID][]ids.ObjectID // objects whose contained refs this process holds
@@ -570,7 +578,7 @@ func (cw *CoreWorker) CreateActor(o ActorOptions) (ids.ActorID, error) {
 	if o.MaxRestarts < -1 {
 		return ids.ActorID{}, Errorf(CodeInvalidArgument, "max_restarts must be -1 (no limit) or more, not %d", o.MaxRestarts)
 	}
-	id := ids.NewUniqueID()
+	id := cw.newActorID()
 	taskID := ids.NewTaskID()
 	ret := taskID.ReturnID(1)
 	o.Creation.TaskId = taskID[:]
@@ -666,4 +674,13 @@ func (cw *CoreWorker) releaseResultRefs(obj *objstore.Object) {
 	if len(obj.Contained) > 0 {
 		cw.refs.remove(obj.Contained...)
 	}
+}
+
+// newActorID makes an id for an actor this process creates: its first half names the owner node.
+func (cw *CoreWorker) newActorID() ids.ActorID {
+	id := ids.NewUniqueID()
+	if node := cw.ownerNode.Load(); node != nil {
+		copy(id[:ids.ActorOwnerPrefix], node[:ids.ActorOwnerPrefix])
+	}
+	return id
 }

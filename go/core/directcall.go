@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"goray/ids"
 	"goray/objstore"
+	"goray/rpc/auth"
 	"goray/rpc/batch"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
@@ -393,10 +395,16 @@ func (d *directCalls) dial(address string, incarnation int32) (*callStream, erro
 	if address == "" {
 		return nil, fmt.Errorf("the node gave no address")
 	}
-	conn, err := grpc.Dial(address,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if !strings.HasPrefix(address, "unix") { // an actor of a cluster's node, on TCP
+		var err error
+		if opts, err = auth.DialOptions(d.cw.opts.Token); err != nil {
+			return nil, fmt.Errorf("connecting to the actor at %s: %w", address, err)
+		}
+	}
+	conn, err := grpc.Dial(address, append(opts,
 		grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the actor at %s: %w", address, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"goray/actorrule"
 	"goray/ids"
 	"goray/objstore"
+	"goray/rpc/auth"
 	"goray/rpc/batch"
 	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
@@ -60,6 +62,9 @@ func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
 	if dir == "" {
 		return "", errors.New("the node gave no session directory")
 	}
+	if ip := b.cw.opts.ActorIP; ip != "" {
+		return b.serveCallsTCP(ip)
+	}
 	// Named after the actor: a caller that holds a stale address never reaches another actor.
 	path := filepath.Join(dir, "sockets", "a"+actor.Hex()[:16])
 	target := "unix://" + path
@@ -73,9 +78,30 @@ func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listening for actor calls on %s: %w", path, err)
 	}
-	s := &callServer{b: b, path: path, done: make(chan struct{}),
-		srv: grpc.NewServer(grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
-			grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow))}
+	b.startCallServer(lis, path, nil)
+	return target, nil
+}
+
+// serveCallsTCP takes direct calls on ip (any free port), from callers that present the
+// cluster's token: an actor of a cluster's node, which callers on other machines reach.
+func (b *nodeBackend) serveCallsTCP(ip string) (string, error) {
+	opts, err := auth.ServerOptions(b.cw.opts.Token)
+	if err != nil {
+		return "", fmt.Errorf("actor calls: %w", err)
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return "", fmt.Errorf("listening for actor calls on %s: %w", ip, err)
+	}
+	b.startCallServer(lis, "", opts)
+	return lis.Addr().String(), nil
+}
+
+// startCallServer serves CoreWorker on lis (a unix socket at path, or TCP: path "").
+func (b *nodeBackend) startCallServer(lis net.Listener, path string, opts []grpc.ServerOption) {
+	opts = append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
+		grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow))
+	s := &callServer{b: b, path: path, done: make(chan struct{}), srv: grpc.NewServer(opts...)}
 	pb.RegisterCoreWorkerServer(s.srv, s)
 	go func() {
 		defer close(s.done)
@@ -90,14 +116,13 @@ func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
 	b.mu.Lock()
 	b.calls = s
 	b.mu.Unlock()
-	return target, nil
 }
 
 // stop stops taking calls and removes the socket.
 func (s *callServer) stop() {
 	s.srv.Stop()
 	<-s.done
-	if !strings.HasPrefix(s.path, "@") {
+	if s.path != "" && !strings.HasPrefix(s.path, "@") {
 		_ = os.Remove(s.path)
 	}
 }

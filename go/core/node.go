@@ -163,6 +163,9 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 				b.mu.Lock()
 				b.sessionDir = body.Registered.SessionDir
 				b.mu.Unlock()
+				if node, err := ids.UniqueIDFromBytes(body.Registered.NodeId); err == nil {
+					b.cw.ownerNode.Store(&node)
+				}
 				close(b.registered)
 			case *pb.ServerMessage_Object:
 				id, err := ids.ObjectIDFromBytes(body.Object.ObjectId)

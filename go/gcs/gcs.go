@@ -267,3 +267,18 @@ func (s *Server) RunHealthChecks() {
 		}
 	}()
 }
+
+// KVDel deletes a key, only while its value is req.IfValue when that is set.
+func (s *Server) KVDel(_ context.Context, req *pb.KVDelRequest) (*pb.KVDelReply, error) {
+	if err := validKVKey(req.Namespace, req.Key); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "KVDel: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.kv[req.Namespace][req.Key]
+	if !ok || (len(req.IfValue) > 0 && string(v) != string(req.IfValue)) {
+		return &pb.KVDelReply{}, nil
+	}
+	delete(s.kv[req.Namespace], req.Key)
+	return &pb.KVDelReply{Deleted: true}, nil
+}

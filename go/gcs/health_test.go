@@ -109,3 +109,34 @@ func TestReportAndSweep(t *testing.T) {
 		}
 	}
 }
+
+// KVDel deletes a key, or only the value it was given.
+func TestKVDel(t *testing.T) {
+	s := New()
+	ctx := context.Background()
+	put := func(v string) {
+		if _, err := s.KVPut(ctx, &pb.KVPutRequest{Namespace: "n", Key: "k", Value: []byte(v), Overwrite: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a")
+	if rep, _ := s.KVDel(ctx, &pb.KVDelRequest{Namespace: "n", Key: "k", IfValue: []byte("b")}); rep.Deleted {
+		t.Fatal("deleted under another value")
+	}
+	if rep, _ := s.KVDel(ctx, &pb.KVDelRequest{Namespace: "n", Key: "k", IfValue: []byte("a")}); !rep.Deleted {
+		t.Fatal("not deleted under its value")
+	}
+	if rep, _ := s.KVGet(ctx, &pb.KVGetRequest{Namespace: "n", Key: "k"}); rep.Found {
+		t.Fatal("still there")
+	}
+	put("c")
+	if rep, _ := s.KVDel(ctx, &pb.KVDelRequest{Namespace: "n", Key: "k"}); !rep.Deleted {
+		t.Fatal("not deleted without a value to match")
+	}
+	if rep, _ := s.KVDel(ctx, &pb.KVDelRequest{Namespace: "n", Key: "gone"}); rep.Deleted {
+		t.Fatal("deleted a missing key")
+	}
+	if _, err := s.KVDel(ctx, &pb.KVDelRequest{}); err == nil {
+		t.Fatal("an empty key accepted")
+	}
+}

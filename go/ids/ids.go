@@ -170,3 +170,12 @@ func ObjectIDsFromBytes(raw [][]byte) ([]ObjectID, error) {
 	}
 	return out, nil
 }
+
+// ActorOwnerPrefix is how many leading bytes of an actor id are those of its owner node's id: any
+// node of a cluster tells from an actor's id which node answers for it.
+const ActorOwnerPrefix = 8
+
+// OwnedBy tells whether the actor with id is owned by node.
+func OwnedBy(actor ActorID, node UniqueID) bool {
+	return string(actor[:ActorOwnerPrefix]) == string(node[:ActorOwnerPrefix])
+}

@@ -106,6 +106,7 @@ func Start(opts Options) (*Node, error) {
 		SpillDir:          filepath.Join(sess.Dir, "spill"),
 		PeerListen:        peerListen(opts),
 		Token:             opts.Token,
+		GCS:               n.clusterStore(opts),
 	})
 	if err := n.Raylet.Start(); err != nil {
 		n.stopControlStore()
@@ -122,6 +123,15 @@ func Start(opts Options) (*Node, error) {
 	}
 	glog.Infof("node %s started in %s", n.Raylet.NodeID().Hex(), sess.Dir)
 	return n, nil
+}
+
+// clusterStore is the control store's client for the node manager on a node of a cluster (nil
+// on an embedded node).
+func (n *Node) clusterStore(opts Options) pb.ControlStoreClient {
+	if !opts.Head && opts.JoinAddress == "" {
+		return nil
+	}
+	return pb.NewControlStoreClient(n.gcsConn)
 }
 
 // peerListen is where a node of a cluster serves other nodes: its IP address, any free port

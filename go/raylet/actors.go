@@ -26,9 +26,16 @@ const (
 // dedicated worker process. Calls do not go through the node: callers send them straight to the
 // process, at the address the node tells them (WaitActor).
 type actor struct {
-	id             ids.ActorID
-	job            *job // whose code it runs
-	detached       bool // outlives its job's drivers
+	id       ids.ActorID
+	job      *job // whose code it runs
+	detached bool // outlives its job's drivers
+	// host is the node running its process for this node, its owner (see remote_actors.go);
+	// hosted marks an actor this node runs for another owner (it never restarts by itself).
+	host        *remoteNode
+	hosted      bool
+	nameClaimed bool // its name is the cluster's (claimed in the control store)
+	// claim: the creation waiting for the name's claim, to be answered once it is decided.
+	claim          *pendingReply
 	className      string
 	name           string
 	namespace      string
@@ -86,6 +93,12 @@ func (a *actor) String() string {
 	return fmt.Sprintf("actor %s (%s)", a.id.Hex()[:12], a.className)
 }
 
+// pendingReply is a request answered later: its client and request id.
+type pendingReply struct {
+	c         *client
+	requestID uint64
+}
+
 // actorKey is a named actor's key: the namespace and the name as the pair they are (any bytes
 // in either, NUL included, never make two pairs alike).
 type actorKey struct{ namespace, name string }
@@ -104,9 +117,22 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 		fail("invalid actor creation: %v", err)
 		return
 	}
-	if _, exists := s.actors[id]; exists {
-		fail("actor %s exists already", id.Hex())
-		return
+	if old, exists := s.actors[id]; exists {
+		if !(m.Hosted && old.hosted && old.state == actorDead) {
+			fail("actor %s exists already", id.Hex())
+			return
+		}
+		delete(s.actors, id) // its owner starts the next incarnation here
+	}
+	j := c.job
+	if m.Creation.Job != nil {
+		if j, err = s.jobOf(m.Creation.Job); err != nil {
+			fail("invalid actor creation: %v", err)
+			return
+		}
+	}
+	if m.Hosted {
+		m.Name, m.MaxRestarts = "", 0 // the owner keeps its name and its restarts
 	}
 	key := actorKey{m.Namespace, m.Name}
 	if m.Name != "" {
@@ -121,8 +147,8 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 		return
 	}
 	a := &actor{
-		id: id, job: c.job, detached: m.Detached, className: m.ClassName, name: m.Name, namespace: m.Namespace,
-		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency),
+		id: id, job: j, detached: m.Detached, className: m.ClassName, name: m.Name, namespace: m.Namespace,
+		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency), hosted: m.Hosted, restarts: int(m.Incarnation),
 	}
 	if a.maxConcurrency < 1 {
 		a.maxConcurrency = 1
@@ -134,17 +160,53 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 	s.actorSeq++
 	a.seq = s.actorSeq
 	m.Creation.CallerId = c.id[:]
-	a.creation = &task{spec: m.Creation, job: c.job, returnID: returnID, actor: a, isCreation: true}
+	a.creation = &task{spec: m.Creation, job: j, returnID: returnID, actor: a, isCreation: true}
 	s.holdTaskRefs(a.creation) // for the actor's life: a restart runs the factory again
 	s.actors[id] = a
 	if m.Name != "" {
 		s.named[key] = a
+		if s.inCluster() {
+			a.claim = &pendingReply{c: c, requestID: m.RequestId}
+			s.claimName(a) // the creation goes on once the name is the cluster's (nameClaimed)
+			return
+		}
 	}
-	s.reply(c, &pb.Reply{RequestId: m.RequestId, ActorId: id[:], ClassName: a.className, Found: true})
-	glog.Infof("%s: creating with %s", a, m.Creation.FunctionName)
+	s.startCreation(c, m.RequestId, a)
+}
+
+// startCreation answers the creator and starts the actor's creation once its factory's arguments
+// exist. Called with r.mu held.
+func (s *state) startCreation(c *client, requestID uint64, a *actor) {
+	s.reply(c, &pb.Reply{RequestId: requestID, ActorId: a.id[:], ClassName: a.className, Found: true})
+	glog.Infof("%s: creating with %s", a, a.creation.spec.FunctionName)
 	if s.trackDeps(a.creation) && a.creation.missing == 0 {
 		s.argsReady(a.creation)
 	}
+}
+
+// nameClaimed is the event of the control store's answer to a named actor's claim (taken: another
+// actor of the cluster has the name; err: the store could not be asked). Called with r.mu held.
+func (s *state) nameClaimed(a *actor, taken bool, err error) {
+	p := a.claim
+	a.claim = nil
+	if p == nil || a.state == actorDead {
+		return
+	}
+	if taken || err != nil {
+		msg := fmt.Sprintf("an actor named %q already exists in namespace %q", a.name, a.namespace)
+		if err != nil {
+			msg = fmt.Sprintf("the name %q of the actor could not be claimed in the cluster: %v", a.name, err)
+		}
+		if s.named[actorKey{a.namespace, a.name}] == a {
+			delete(s.named, actorKey{a.namespace, a.name})
+		}
+		s.releaseTaskRefs(a.creation)
+		delete(s.actors, a.id)
+		s.reply(p.c, &pb.Reply{RequestId: p.requestID, Error: msg})
+		return
+	}
+	a.nameClaimed = true
+	s.startCreation(p.c, p.requestID, a)
 }
 
 // creationReady starts an actor whose factory arguments exist: it takes its resources and gets a
@@ -157,11 +219,15 @@ func (s *state) creationReady(a *actor) {
 		if s.place(a.demand).Status == scheduling.Infeasible {
 			if a.state != actorPending || !a.creation.infeasible {
 				a.creation.infeasible = true
-				glog.Warningf("%s needs %v but this node has %v in total: it stays pending until a node that has them joins", a, a.demand, s.ledger.Total())
+				glog.Warningf("%s needs %v but no node of the cluster has that much in total (this node has %v): it stays pending until a node that has it joins", a, a.demand, s.ledger.Total())
 			}
 			a.state = actorPending
 			s.addPendingActor(a)
 			return
+		}
+		a.creation.infeasible = false
+		if s.placeActor(a) {
+			return // another node hosts it
 		}
 		alloc, ok := s.ledger.Allocate(a.demand)
 		if !ok {
@@ -206,7 +272,7 @@ func (s *state) removePendingActor(a *actor) {
 // Called with r.mu held.
 func (s *state) startPendingActors() {
 	for _, a := range append([]*actor(nil), s.pendingActors...) {
-		if s.ledger.Fits(a.demand) {
+		if s.ledger.Fits(a.demand) || s.inCluster() {
 			s.creationReady(a)
 		}
 	}
@@ -295,6 +361,9 @@ func (s *state) waitActor(c *client, m *pb.WaitActor) {
 		return
 	}
 	a := s.actors[id]
+	if (a == nil || a.hosted) && s.relayed(c, id, m.RequestId, &pb.ClientMessage{Body: &pb.ClientMessage_WaitActor{WaitActor: m}}) {
+		return
+	}
 	if a == nil {
 		s.reply(c, &pb.Reply{RequestId: m.RequestId, ActorDead: true,
 			Cause: fmt.Sprintf("No actor %x exists on this node (the node remembers the last %d dead actors)", id[:], maxDeadActors)})
@@ -426,6 +495,11 @@ func (s *state) actorLost(a *actor, cause string, mayRestart bool) {
 	if !a.exiting && !a.noRestart && restartsLeft && mayRestart {
 		a.restarts++
 		glog.Warningf("%s: restarting (%d of %d): %s", a, a.restarts, a.maxRestarts, cause)
+		if a.alloc == nil && s.inCluster() && !a.hosted {
+			a.state = actorPending // it ran on another node: placed again, anywhere
+			s.creationReady(a)
+			return
+		}
 		s.queueActorStart(a)
 		return
 	}
@@ -460,6 +534,11 @@ func (s *state) actorDied(a *actor, cause string, killProcess bool) {
 	if killProcess && a.worker != nil {
 		s.kill(a.worker)
 	}
+	if killProcess {
+		s.killHosted(a)
+	}
+	a.host = nil
+	s.releaseName(a)
 	s.buryActor(a)
 	s.schedule()
 }
@@ -496,18 +575,27 @@ func (s *state) killActor(c *client, m *pb.KillActor) {
 		return
 	}
 	a := s.actors[id]
+	if (a == nil || a.hosted) && s.relayed(c, id, m.RequestId, &pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: m}}) {
+		return
+	}
 	outcome := actorrule.Kill(a != nil, a != nil && a.state == actorDead)
 	if outcome == actorrule.KillUnknownActor {
 		s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: actorrule.UnknownActor(id.Hex())})
 		return
 	}
 	// Incarnation: the one whose process is killed (if any); callers never call it again.
-	s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: a.worker != nil, Incarnation: int32(a.restarts)})
+	s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: a.worker != nil || a.host != nil, Incarnation: int32(a.restarts)})
 	if outcome == actorrule.KillNothing {
 		return
 	}
 	if m.NoRestart {
 		a.noRestart = true
+	}
+	if a.host != nil {
+		glog.Infof("%s: killing its process on %s (no_restart=%v)", a, a.host, m.NoRestart)
+		s.killHosted(a)
+		s.actorLost(a, actorrule.CauseKilledRestart, true)
+		return
 	}
 	if w := a.worker; w != nil {
 		glog.Infof("%s: killing its process %s (no_restart=%v)", a, w, m.NoRestart)
@@ -525,6 +613,10 @@ func (s *state) killActor(c *client, m *pb.KillActor) {
 // getActor answers a named-actor lookup. Called with r.mu held.
 func (s *state) getActor(c *client, m *pb.GetActor) {
 	a := s.named[actorKey{m.Namespace, m.Name}]
+	if a == nil && s.inCluster() {
+		s.lookupName(c, m) // perhaps another node's
+		return
+	}
 	if a == nil || a.state == actorDead {
 		s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: false})
 		return

@@ -27,6 +27,7 @@ type client struct {
 	pid      int32
 	worker   *worker
 	job      *job                      // its job: a worker's, or the one a driver registered with
+	agent    bool                      // the node's own client (localclient.go): it asks about actors this node hosts
 	out      outbox                    // its messages, sent by a goroutine of its own
 	held     map[ids.ObjectID]struct{} // objects it holds refs to (see refs.go)
 	pins     map[ids.ObjectID]int      // shared-memory objects it may be reading (see shmstore.go)
@@ -217,6 +218,7 @@ func (s *state) connected(c *client, w *worker, msgs []*pb.ClientMessage) {
 		if c.job == nil {
 			c.job = s.defaultJob
 		}
+		c.agent = s.agentID != (ids.UniqueID{}) && c.id == s.agentID
 		s.driverJoined(c.job)
 	}
 	s.clients[c] = true

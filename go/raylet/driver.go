@@ -64,6 +64,18 @@ func (r *Raylet) apply(e effects) {
 	if len(e.forward) > 0 {
 		r.sendForward(e.forward)
 	}
+	for _, j := range e.hostActor {
+		j := j
+		r.goTracked(func() { r.hostActor(j) })
+	}
+	for _, j := range e.relay {
+		j := j
+		r.goTracked(func() { r.relay(j) })
+	}
+	for _, j := range e.names {
+		j := j
+		r.goTracked(func() { r.nameOp(j) })
+	}
 }
 
 // goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does

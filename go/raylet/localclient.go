@@ -44,6 +44,9 @@ func (r *Raylet) connectLocal() (*localClient, error) {
 	}
 	lc := &localClient{id: ids.NewUniqueID(), stream: stream, cancel: cancel, replies: map[uint64]chan *pb.Reply{},
 		objects: map[ids.ObjectID][]chan *pb.ObjectReady{}, done: make(chan struct{})}
+	r.mu.Lock()
+	r.agentID = lc.id
+	r.mu.Unlock()
 	if err := stream.Send(&pb.ClientBatch{Messages: []*pb.ClientMessage{{Body: &pb.ClientMessage_Register{Register: &pb.RegisterClient{
 		WorkerId: lc.id[:], IsDriver: true, Pid: int32(os.Getpid()),
 	}}}}}); err != nil {

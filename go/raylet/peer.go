@@ -148,7 +148,11 @@ type link struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	sender *batch.Sender[*pb.PeerMessage]
-	once   sync.Once
+
+	mu      sync.Mutex
+	nextReq uint64
+	pending map[uint64]chan *pb.Reply // actor requests waiting for their replies
+	broken  error
 }
 
 // sendForward sends the tasks forwardJobs name over their nodes' links. Called without r.mu.
@@ -216,6 +220,10 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 		}
 		var done []*pb.PeerResult
 		for _, m := range b.Messages {
+			if rep := m.GetActorReply(); rep != nil {
+				l.answered(rep)
+				continue
+			}
 			res := m.GetResult()
 			if res == nil {
 				continue
@@ -241,6 +249,7 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 		}
 	}
 	l.sender.Close()
+	l.breakOff(err)
 	r.linksMu.Lock()
 	if r.links[l.key] == l {
 		delete(r.links, l.key)
@@ -459,6 +468,9 @@ func (p *peerService) Forward(stream pb.NodePeer_ForwardServer) error {
 				}
 			case *pb.PeerMessage_Taken:
 				fs.taken(ids.FromBytesList(body.Taken.ObjectIds))
+			case *pb.PeerMessage_ActorRequest:
+				fs.wg.Add(1)
+				go fs.answerActorRequest(body.ActorRequest)
 			}
 		}
 		if len(plain) > 0 {

@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,10 @@ const (
 	EnvDriverExe      = "GORAY_DRIVER_EXE"
 	EnvNamespace      = "GORAY_NAMESPACE"
 	EnvJobID          = "GORAY_JOB_ID"
+	// On a node of a cluster: the address its actors take calls on (TCP), and the cluster's token
+	// they and their callers present.
+	EnvNodeIP    = "GORAY_NODE_IP"
+	EnvAuthToken = "GORAY_AUTH_TOKEN"
 )
 
 // worker is one worker process the node started.
@@ -82,6 +87,9 @@ func (r *Raylet) spawnWorker(j *job) (*worker, error) {
 		EnvNamespace+"="+j.namespace,
 		EnvJobID+"="+j.id,
 	)
+	if host, _, err := net.SplitHostPort(r.cfg.PeerListen); err == nil {
+		cmd.Env = append(cmd.Env, EnvNodeIP+"="+host, EnvAuthToken+"="+r.cfg.Token)
+	}
 	// The process may register before the caller records it in r.workers: its registration
 	// waits for that (see awaitSpawn) as long as the id is in r.spawning.
 	r.mu.Lock()

@@ -47,6 +47,8 @@ type Config struct {
 	// (service NodePeer) and forwards tasks to them; Token closes that service.
 	PeerListen string
 	Token      string
+	// GCS is the cluster's control store (named actors' names); nil on an embedded node.
+	GCS pb.ControlStoreClient
 }
 
 // task is a task the node has accepted and not finished.

@@ -103,6 +103,7 @@ func (s *state) updateCluster(nodes []ViewNode) {
 				cause = "it left the cluster"
 			}
 			s.remoteLost(r, "the node died: "+cause)
+			s.hostsLost(r, "died: "+cause)
 		}
 		r.alive = alive
 		s.applyForwarded(key, &view[len(view)-1])
@@ -111,6 +112,7 @@ func (s *state) updateCluster(nodes []ViewNode) {
 		if !seen[key] && r.alive {
 			r.alive = false
 			s.remoteLost(r, "the node left the cluster")
+			s.hostsLost(r, "left the cluster")
 		}
 	}
 	s.view.Nodes = view
@@ -155,6 +157,7 @@ func (s *state) forwardSpec(t *task) *pb.TaskSpec {
 	spec := &pb.TaskSpec{
 		TaskId: t.spec.TaskId, FunctionName: t.spec.FunctionName, Name: t.spec.Name, Resources: t.spec.Resources,
 		ReturnId: t.spec.ReturnId, MaxRetries: int32(t.retriesLeft), TaskType: t.spec.TaskType, ClassName: t.spec.ClassName,
+		ActorId: t.spec.ActorId, MaxConcurrency: t.spec.MaxConcurrency,
 		Args: make([]*pb.TaskArg, len(t.spec.Args)), Job: t.job.config(),
 	}
 	for i, a := range t.spec.Args {

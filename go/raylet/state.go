@@ -35,6 +35,7 @@ type state struct {
 	defaultJob    *job                              // the job of the node's configuration (see job.go)
 	jobs          map[string]*job                   // jobs drivers brought, by id
 	remotes       map[scheduling.NodeID]*remoteNode // the cluster's other nodes (see remote.go)
+	agentID       ids.UniqueID                      // the worker id of the node's own client
 	blocked       int
 	ready         *readyQueue                  // arguments present, waiting for resources and a worker
 	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
@@ -74,6 +75,9 @@ type effects struct {
 	prune       []logFiles    // dead workers' log files to delete
 	timers      []timer       // after each delay, its fire event
 	forward     []forwardJob  // tasks to send to other nodes
+	hostActor   []actorJob    // actor incarnations other nodes are to host
+	relay       []relayJob    // questions about actors for their owners
+	names       []nameJob     // named actors' names to claim, release or look up
 }
 
 // timer asks the driver to deliver fire as an event after delay.
@@ -85,7 +89,8 @@ type timer struct {
 // empty tells whether there is nothing to do.
 func (e *effects) empty() bool {
 	return len(e.spawnPool) == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
-		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0
+		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0 &&
+		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.

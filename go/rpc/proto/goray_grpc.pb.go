@@ -156,6 +156,7 @@ const (
 	ControlStore_GetAllNodes_FullMethodName    = "/goray.rpc.ControlStore/GetAllNodes"
 	ControlStore_KVPut_FullMethodName          = "/goray.rpc.ControlStore/KVPut"
 	ControlStore_KVGet_FullMethodName          = "/goray.rpc.ControlStore/KVGet"
+	ControlStore_KVDel_FullMethodName          = "/goray.rpc.ControlStore/KVDel"
 	ControlStore_NextJobID_FullMethodName      = "/goray.rpc.ControlStore/NextJobID"
 	ControlStore_ReportNode_FullMethodName     = "/goray.rpc.ControlStore/ReportNode"
 )
@@ -171,6 +172,7 @@ type ControlStoreClient interface {
 	GetAllNodes(ctx context.Context, in *GetAllNodesRequest, opts ...grpc.CallOption) (*GetAllNodesReply, error)
 	KVPut(ctx context.Context, in *KVPutRequest, opts ...grpc.CallOption) (*KVPutReply, error)
 	KVGet(ctx context.Context, in *KVGetRequest, opts ...grpc.CallOption) (*KVGetReply, error)
+	KVDel(ctx context.Context, in *KVDelRequest, opts ...grpc.CallOption) (*KVDelReply, error)
 	NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error)
 	ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error)
 }
@@ -233,6 +235,16 @@ func (c *controlStoreClient) KVGet(ctx context.Context, in *KVGetRequest, opts .
 	return out, nil
 }
 
+func (c *controlStoreClient) KVDel(ctx context.Context, in *KVDelRequest, opts ...grpc.CallOption) (*KVDelReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KVDelReply)
+	err := c.cc.Invoke(ctx, ControlStore_KVDel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *controlStoreClient) NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(NextJobIDReply)
@@ -264,6 +276,7 @@ type ControlStoreServer interface {
 	GetAllNodes(context.Context, *GetAllNodesRequest) (*GetAllNodesReply, error)
 	KVPut(context.Context, *KVPutRequest) (*KVPutReply, error)
 	KVGet(context.Context, *KVGetRequest) (*KVGetReply, error)
+	KVDel(context.Context, *KVDelRequest) (*KVDelReply, error)
 	NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error)
 	ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error)
 	mustEmbedUnimplementedControlStoreServer()
@@ -287,6 +300,9 @@ func (UnimplementedControlStoreServer) KVPut(context.Context, *KVPutRequest) (*K
 }
 func (UnimplementedControlStoreServer) KVGet(context.Context, *KVGetRequest) (*KVGetReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method KVGet not implemented")
+}
+func (UnimplementedControlStoreServer) KVDel(context.Context, *KVDelRequest) (*KVDelReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method KVDel not implemented")
 }
 func (UnimplementedControlStoreServer) NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NextJobID not implemented")
@@ -397,6 +413,24 @@ func _ControlStore_KVGet_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControlStore_KVDel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KVDelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).KVDel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_KVDel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).KVDel(ctx, req.(*KVDelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ControlStore_NextJobID_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(NextJobIDRequest)
 	if err := dec(in); err != nil {
@@ -459,6 +493,10 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "KVGet",
 			Handler:    _ControlStore_KVGet_Handler,
+		},
+		{
+			MethodName: "KVDel",
+			Handler:    _ControlStore_KVDel_Handler,
 		},
 		{
 			MethodName: "NextJobID",
