@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of goray: the Go unit tests (with -race), the C++ gtest suites (local mode,
-# the embedded node with and without a user library, AddressSanitizer) and the end-to-end tests.
+# the embedded node with and without a user library, AddressSanitizer), the end-to-end tests and the
+# cluster tests (several node processes on loopback addresses).
 # The last line is "N passed, N failed" over all of them; the exit code is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -56,6 +57,7 @@ run_suite() {
 run_suite bazel bash scripts/bazel-test.sh "$work/bazel"
 run_suite cpp bash cpp/test/run_cpp_tests.sh dist "$work/cpp"
 run_suite e2e bash tests/e2e/run.sh dist "$work/e2e"
+run_suite cluster bash tests/e2e/cluster.sh dist "$work/cluster"
 run_suite template bash tests/e2e/template.sh dist "$work/template"
 
 echo "$total_passed passed, $total_failed failed"

@@ -83,7 +83,7 @@ func Start(opts Options) (*Node, error) {
 	// /dev/shm, spilled objects, sockets and old logs; off the path of Init.
 	go func() {
 		defer close(n.cleaned)
-		removeStaleArenas()
+		RemoveStaleArenas()
 		session.CleanDead(session.Root(opts.TempDir), session.DefaultKeepLogs)
 	}()
 	if err := n.startControlStore(opts); err != nil {
@@ -333,10 +333,10 @@ func arenaPath(sessionDir string, size int64) string {
 	return filepath.Join(sessionDir, "object_store")
 }
 
-// removeStaleArenas deletes the arenas of this user's nodes that are gone (a driver killed with
+// RemoveStaleArenas deletes the arenas of this user's nodes that are gone (a driver killed with
 // SIGKILL cannot remove its own): their memory would otherwise stay in /dev/shm. A node holds its
 // arena's owner lock while it lives (go/ownerlock), so an arena whose lock is free is stale.
-func removeStaleArenas() {
+func RemoveStaleArenas() {
 	paths, _ := filepath.Glob(filepath.Join(shmDir, "goray_session_*_objects"))
 	for _, p := range paths {
 		if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() || !session.Mine(st) {

@@ -116,7 +116,27 @@ func (s *state) updateCluster(nodes []ViewNode) {
 		}
 	}
 	s.view.Nodes = view
+	s.reclaimForOtherNodes()
 	s.schedule()
+}
+
+// reclaimForOtherNodes asks the workers that queue tasks (pipelined behind their running task)
+// for them back when another node has room for them now: a node that joined, or one that freed
+// resources, runs them sooner than the busy worker would. Called with r.mu held.
+func (s *state) reclaimForOtherNodes() {
+	for _, w := range s.workers {
+		if w.client == nil || w.reclaiming || len(w.queued) == 0 {
+			continue
+		}
+		demand := w.queued[0].demand
+		for i := 1; i < len(s.view.Nodes); i++ {
+			if n := &s.view.Nodes[i]; n.Alive && demand.FitsIn(n.Available) {
+				w.reclaiming = true
+				w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Reclaim{Reclaim: &pb.Reclaim{}}})
+				break
+			}
+		}
+	}
 }
 
 // applyForwarded takes from a node's reported free resources what this node forwarded to it and
@@ -218,16 +238,34 @@ func (s *state) remoteLost(r *remoteNode, cause string) {
 	r.tasks = map[ids.ObjectID]*task{}
 	for _, t := range lost {
 		t.remote = nil
-		if t.retriesLeft > 0 {
+		if t.retriesLeft > 0 && s.feasibleWithout(r, t.demand) {
 			t.retriesLeft--
 			glog.Warningf("retrying task %s (%s) after %s was lost; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], r, t.retriesLeft)
 			s.ready.pushFront(t)
 			continue
 		}
-		msg := fmt.Sprintf("The node that ran %s was lost: %s %s. The task (function %s) had no retries left.", taskLabel(t), r, cause, t.spec.FunctionName)
+		why := "had no retries left"
+		if t.retriesLeft > 0 {
+			why = "cannot run on any other node of the cluster"
+		}
+		msg := fmt.Sprintf("The node that ran %s was lost: %s: %s. The task (function %s) %s.", taskLabel(t), r, cause, t.spec.FunctionName, why)
 		s.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
 	}
 	s.schedule()
+}
+
+// feasibleWithout tells whether a node other than lost could ever run work of this demand (this
+// node included). Called with r.mu held.
+func (s *state) feasibleWithout(lost *remoteNode, demand resources.Set) bool {
+	if demand.FitsIn(s.ledger.Total()) {
+		return true
+	}
+	for i := 1; i < len(s.view.Nodes); i++ {
+		if n := &s.view.Nodes[i]; n.Alive && n.ID != lost.key && demand.FitsIn(n.Total) {
+			return true
+		}
+	}
+	return false
 }
 
 // linkFailed is the event of the link to a node breaking: its tasks are lost with it (the node

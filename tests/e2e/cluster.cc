@@ -107,6 +107,27 @@ int main(int argc, char **argv) {
     int last = 0;
     for (int i = 0; i < 100; i++) last = *ray::Get(c.Task(&Counter::Add).Remote(1));
     std::cout << "actor sum " << last << " on " << *ray::Get(c.Task(&Counter::Where).Remote()) << std::endl;
+  } else if (mode == "doomed") {
+    // Work on the node with r3, which the test kills: it fails with an error naming the node,
+    // and the rest of the cluster goes on.
+    auto task = ray::Task(WhereAmI).SetResource("r3", 1).Remote(20000);
+    auto actor = ray::Actor(Counter::Make).SetResource("r3", 1).Remote(0);
+    std::cout << "actor up " << *ray::Get(actor.Task(&Counter::Add).Remote(1)) << std::endl;
+    std::cout << "ready" << std::endl;
+    try {
+      auto where = *ray::Get(task);
+      std::cout << "task returned " << where << std::endl;
+    } catch (const std::exception &e) {
+      std::cout << "task failed: " << e.what() << std::endl;
+    }
+    try {
+      int n = *ray::Get(actor.Task(&Counter::Add).Remote(1));
+      std::cout << "actor returned " << n << std::endl;
+    } catch (const std::exception &e) {
+      std::cout << "actor failed: " << e.what() << std::endl;
+    }
+    std::cout << "rest " << *ray::Get(ray::Task(Plus).Remote(1, 2)) << " "
+              << *ray::Get(ray::Task(Plus).SetResource("r1", 1).Remote(2, 2)) << std::endl;
   } else {
     std::cerr << "unknown mode " << mode << std::endl;
     ray::Shutdown();

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"goray/cluster"
+	"goray/node"
 	"goray/ownerlock"
 	"goray/raylet"
 	"goray/session"
@@ -198,6 +199,8 @@ func newStop() *cobra.Command {
 			for _, p := range orphans {
 				_ = syscall.Kill(p.pid, syscall.SIGKILL)
 			}
+			// A node killed with SIGKILL (now, or before) could not remove its object store.
+			node.RemoveStaleArenas()
 			out := cmd.OutOrStdout()
 			switch {
 			case len(nodes) == 0:

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Cluster tests: a real cluster of node processes on this machine, each with its own session
+# directory and resources, on loopback addresses (127.0.0.1-4), driven by C++ programs built
+# against dist/ as a user builds them, with `ray start`, `ray status` and `ray stop`.
+# Usage: tests/e2e/cluster.sh DIST_DIR WORK_DIR. Last line: "cluster: N passed, N failed".
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+dist="$(cd "${1:?dist dir}" && pwd)"
+work="${2:?work dir}"
+mkdir -p "$work" && work="$(cd "$work" && pwd)"
+# The cluster's own places: its session root, and a home for its token file.
+export RAY_TMPDIR="$work/ray"
+export HOME="$work/home"
+unset RAY_ADDRESS RAY_AUTH_TOKEN RAY_AUTH_TOKEN_PATH
+mkdir -p "$RAY_TMPDIR" "$HOME"
+ray="$dist/bin/ray"
+passed=0
+failed=0
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# Processes whose environment names this run's session root: nodes, workers, drivers.
+leftovers() {
+  for e in /proc/[0-9]*/environ; do
+    p="${e#/proc/}"; p="${p%/environ}"
+    [ "$p" = "$$" ] && continue
+    if { tr '\0' '\n' < "$e"; } 2>/dev/null | grep -qx -e "RAY_TMPDIR=$RAY_TMPDIR" -e "GORAY_NODE_DAEMON_ROOT=$RAY_TMPDIR"; then
+      exe="$(readlink "/proc/$p/exe" 2>/dev/null)"
+      case "$exe" in */ray|*/default_worker|*/cluster) echo "$p";; esac
+    fi
+  done
+}
+cleanup() {
+  "$ray" stop --force >/dev/null 2>&1
+  for p in $(leftovers); do kill -9 "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+# The test program, built twice as Ray's template does (the workers load cluster.so).
+mkdir -p "$work/bin"
+if ! g++ -std=c++17 -O2 -I"$dist/include" "$here/cluster.cc" -o "$work/bin/cluster" -L"$dist/lib" -lray_api -Wl,-rpath,"$dist/lib" ||
+  ! g++ -std=c++17 -O2 -fPIC -shared -I"$dist/include" "$here/cluster.cc" -o "$work/bin/cluster.so" -L"$dist/lib" -lray_api -Wl,-rpath,"$dist/lib"; then
+  bad "build the cluster test program" "g++ failed"
+  echo "cluster: $passed passed, $failed failed"
+  exit 1
+fi
+prog="$work/bin/cluster"
+
+# run NAME TIMEOUT ARGS...: runs the program against the cluster, output in $work/NAME.out.
+run() {
+  local name="$1" t="$2"; shift 2
+  RAY_ADDRESS="$addr" timeout "$t" "$prog" "$@" >"$work/$name.out" 2>&1
+}
+expect() { # NAME PATTERN: the output of run NAME has a line matching PATTERN (grep -E)
+  if grep -qE -- "$2" "$work/$1.out"; then ok "$1"; else bad "$1" "no line like '$2' in: $(tail -5 "$work/$1.out")"; fi
+}
+
+gib=$((1 << 30))
+store=$((3 << 29)) # 1.5 GiB of shared memory per node
+start_node() { # IP RESOURCES: joins a node
+  "$ray" start --address="$addr" --node-ip-address="$1" --num-cpus=2 --resources="$2" --object-store-memory=$store >"$work/start-$1.out" 2>&1
+}
+
+# 1. The cluster: a head and three nodes, each with a resource of its own.
+if "$ray" start --head --port=0 --num-cpus=2 --object-store-memory=$store >"$work/head.out" 2>&1; then
+  addr="$(cat "$RAY_TMPDIR/ray_current_cluster")"
+  ok "ray start --head"
+else
+  bad "ray start --head" "$(tail -5 "$work/head.out")"
+  echo "cluster: $passed passed, $failed failed"
+  exit 1
+fi
+start_node 127.0.0.2 '{"r1": 4}' && start_node 127.0.0.3 '{"r2": 4}' && start_node 127.0.0.4 '{"r3": 4}'
+active=$("$ray" status | grep -cE '^ 1 node_[0-9a-f]+$')
+if [ "$active" = 4 ]; then ok "four nodes in ray status"; else bad "four nodes in ray status" "$active active: $("$ray" status)"; fi
+session_of() { # IP: the session directory of the node at IP
+  sed -n 's/.*(session \(.*\))\./\1/p' "$work/start-$1.out"
+}
+node_b="$(session_of 127.0.0.2)"
+node_c="$(session_of 127.0.0.3)"
+
+# 2. Tasks spread over the nodes.
+run spread 60 spread 16
+n=$(sed -n 's/^nodes \([0-9]*\)$/\1/p' "$work/spread.out")
+if [ "${n:-0}" -ge 3 ]; then ok "tasks spread over the nodes ($n)"; else bad "tasks spread over the nodes" "$(cat "$work/spread.out")"; fi
+
+# 3. A custom resource pins a task to its node.
+run resource 60 resource
+expect resource "^r1 task on $node_b\$"
+expect resource "^r1 sum 13\$"
+
+# 4. A 1 GiB object made on node B is read on node C, and by the driver on the head.
+run big 300 big $gib
+expect big "^check ok $gib $node_c\$"
+expect big "^driver got $gib bytes"
+expect big "^put check ok $gib $node_c\$"
+
+# 5. An actor on node B called from a driver on the head.
+run actor 60 actor
+expect actor "^actor sum 100 on $node_b\$"
+
+# 6. A detached named actor outlives its driver and is found by a second driver on node C.
+run detached 60 detached
+expect detached "^added 15\$"
+run find 60 find --ray_node_ip_address=127.0.0.3
+expect find "^found, added 16\$"
+
+# 7. A request no node can satisfy waits (and ray status says so while it does).
+run infeasible 60 infeasible
+expect infeasible "^infeasible ready 0 unready 1\$"
+
+# 8. Drivers without the token, or with another one, are refused with a clear error.
+if RAY_ADDRESS="$addr" HOME="$work/nohome" timeout 30 "$prog" spread 1 >"$work/notoken.out" 2>&1; then
+  bad "a driver without the token is refused" "it ran"
+elif grep -q "no auth token found" "$work/notoken.out"; then ok "a driver without the token is refused"
+else bad "a driver without the token is refused" "$(tail -3 "$work/notoken.out")"; fi
+if RAY_ADDRESS="$addr" RAY_AUTH_TOKEN="$(printf '0%.0s' $(seq 64))" timeout 30 "$prog" spread 1 >"$work/wrongtoken.out" 2>&1; then
+  bad "a driver with a wrong token is refused" "it ran"
+elif grep -q "refused this process's token" "$work/wrongtoken.out"; then ok "a driver with a wrong token is refused"
+else bad "a driver with a wrong token is refused" "$(tail -3 "$work/wrongtoken.out")"; fi
+
+# 9. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on.
+RAY_ADDRESS="$addr" timeout 120 "$prog" doomed >"$work/doomed.out" 2>&1 &
+driver=$!
+for _ in $(seq 300); do grep -q '^ready$' "$work/doomed.out" && break; sleep 0.1; done
+node_d=""
+for p in /proc/[0-9]*; do
+  if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--node-ip-address=127.0.0.4 .*--block"; then node_d="${p#/proc/}"; fi
+done
+if [ -z "$node_d" ]; then bad "kill node D" "no process of node D"; else kill -9 "$node_d"; fi
+wait "$driver"
+expect doomed "^task failed: .*127\.0\.0\.4"
+expect doomed "^actor failed: .*127\.0\.0\.4"
+expect doomed "^rest 3 4\$"
+dead=""
+for _ in $(seq 200); do
+  st="$("$ray" status)"
+  if grep -q "(ip: 127.0.0.4)" <<<"$st" && [ "$(grep -cE '^ 1 node_' <<<"$st")" = 3 ]; then dead=1; break; fi
+  sleep 0.2
+done
+if [ -n "$dead" ]; then ok "the killed node is dead in ray status"; else bad "the killed node is dead in ray status" "$("$ray" status)"; fi
+
+# 10. ray stop ends every node, worker and detached actor; nothing is left behind.
+"$ray" stop >"$work/stop.out" 2>&1
+sleep 0.2
+left="$(leftovers)"
+if [ -z "$left" ]; then ok "ray stop leaves no process behind"; else bad "ray stop leaves no process behind" "left: $left"; fi
+stale=""
+for s in "$RAY_TMPDIR"/session_2*; do
+  [ -e "/dev/shm/goray_$(basename "$s")_objects" ] && stale="$stale $s"
+done
+if [ -z "$stale" ]; then ok "ray stop removes the object stores"; else bad "ray stop removes the object stores" "left:$stale"; fi
+
+echo "cluster: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
