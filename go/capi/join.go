@@ -59,8 +59,18 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	jobID := hex.EncodeToString(raw[:])
 	session.SetupLogging(filepath.Join(n.SessionDir, "logs"))
 	_ = setFlag("logtostderr", "false")
+	// The job's code goes to the cluster's code store: other nodes run it from there.
+	files, err := cluster.CodeFiles(searchPath, driverExe)
+	if err != nil {
+		return fmt.Errorf("joining the cluster at %s: %w", addr, err)
+	}
+	code, err := cluster.UploadCode(ctx, pb.NewControlStoreClient(conn), files)
+	if err != nil {
+		return fmt.Errorf("joining the cluster at %s: %w", addr, cluster.Explain(err, addr))
+	}
 	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, Job: &pb.JobConfig{
 		JobId: jobID, WorkerCommand: workerCommand(driverExe), CodeSearchPath: searchPath, DriverExe: driverExe, Namespace: st.namespace,
+		Code: code,
 	}})
 	if err != nil {
 		return fmt.Errorf("joining the cluster at %s: attaching to node %x: %w", addr, n.NodeId, err)

@@ -22,6 +22,7 @@ import (
 
 	"goray/rpc/auth"
 	pb "goray/rpc/proto"
+	"goray/session"
 )
 
 // DefaultPort is the control store's port unless `ray start --port` says otherwise (Ray's GCS
@@ -93,9 +94,15 @@ func NormalizeAddress(addr, root string) (string, error) {
 	addr = strings.TrimSpace(addr)
 	addr = strings.TrimPrefix(addr, "ray://")
 	if addr == "auto" {
-		raw, err := os.ReadFile(filepath.Join(root, CurrentClusterFile))
+		path := filepath.Join(root, CurrentClusterFile)
+		raw, err := os.ReadFile(path)
 		if err != nil {
 			return "", fmt.Errorf("address \"auto\": no cluster was started on this machine under %s (%v): start one with `ray start --head` or give its address", root, err)
+		}
+		// The root may be shared (/tmp/ray): trust only this user's file, which others cannot
+		// have written (the token goes to the address in it).
+		if st, err := os.Stat(path); err != nil || !session.Mine(st) || st.Mode().Perm()&0o022 != 0 {
+			return "", fmt.Errorf("address \"auto\": %s is not this user's own file (or others may write it): give the cluster's address", path)
 		}
 		addr = strings.TrimSpace(string(raw))
 	}

@@ -76,6 +76,9 @@ type callStream struct {
 	sender      *batch.Sender[*pb.TaskSpec]
 	incarnation int32
 	inflight    map[ids.ObjectID]bool // sent, no result yet (guarded by actorClient.mu)
+	// remote: the actor is on TCP (a cluster's node, perhaps another machine): arguments in this
+	// node's shared memory travel by value.
+	remote bool
 }
 
 // submit sends an actor call (task id and return id set) on its way.
@@ -415,7 +418,8 @@ func (d *directCalls) dial(address string, incarnation int32) (*callStream, erro
 		_ = conn.Close()
 		return nil, fmt.Errorf("opening the call stream at %s: %w", address, err)
 	}
-	st := &callStream{conn: conn, stream: stream, cancel: cancel, incarnation: incarnation, inflight: map[ids.ObjectID]bool{}}
+	st := &callStream{conn: conn, stream: stream, cancel: cancel, incarnation: incarnation, inflight: map[ids.ObjectID]bool{},
+		remote: !strings.HasPrefix(address, "unix")}
 	st.sender = batch.NewInlineSender(func(calls []*pb.TaskSpec) error {
 		return stream.Send(&pb.CallBatch{Calls: calls})
 	})
@@ -581,7 +585,7 @@ func (c *actorClient) pump() {
 		var failed []failedCall
 		for st != nil && !c.waitArg && len(c.queue) > 0 {
 			spec := c.queue[0]
-			wait, errObj := c.d.inlineArgs(spec)
+			wait, errObj := c.d.inlineArgs(spec, st.remote)
 			if wait != nil {
 				c.waitArg = true
 				c.d.waitFor(*wait, c)
@@ -680,8 +684,9 @@ func (d *directCalls) fetchArg(id ids.ObjectID, c *actorClient) {
 // fetch them; a large one (in shared memory) goes by reference. It returns the argument the call
 // must wait for (a result on its way, or an object to fetch from the node first: a call is sent
 // only once its arguments exist, as Ray's callers do), or the error object an argument holds (the
-// call then fails with it without running, as a task with a failed argument does).
-func (d *directCalls) inlineArgs(spec *pb.TaskSpec) (*ids.ObjectID, *objstore.Object) {
+// call then fails with it without running, as a task with a failed argument does). For a remote
+// actor, large arguments go by value too (read from this node's shared memory).
+func (d *directCalls) inlineArgs(spec *pb.TaskSpec, remote bool) (*ids.ObjectID, *objstore.Object) {
 	for i, a := range spec.Args {
 		if !a.IsRef {
 			continue
@@ -697,6 +702,13 @@ func (d *directCalls) inlineArgs(spec *pb.TaskSpec) (*ids.ObjectID, *objstore.Ob
 		switch {
 		case !ok:
 			return &id, nil
+		case obj.InShm && remote:
+			data, err := d.cw.Bytes(obj)
+			if err != nil {
+				return nil, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("ObjectRef argument %d: %v", i+1, err))}
+			}
+			spec.Args[i] = &pb.TaskArg{Data: append([]byte(nil), data...), ContainedIds: ids.ToBytes(obj.Contained)}
+			continue
 		case obj.InShm || obj.Kind == kindUnknown || obj.Kind == objstore.KindStoreFull:
 			continue // the actor's process reads it from the node (or learns it is unknown there)
 		case obj.IsError():

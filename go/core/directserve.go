@@ -41,6 +41,9 @@ type callServer struct {
 type callOrigin struct {
 	sender *batch.Sender[*pb.CallResult]
 	ended  chan struct{} // closed when the caller has ended its side of the stream
+	// remote: the caller came over TCP (an actor of a cluster's node), perhaps from another
+	// machine: results travel in the message, never as ranges of this node's shared memory.
+	remote bool
 }
 
 // execItem is a task for this process to run, and the stream to answer on (nil: the node's).
@@ -129,7 +132,7 @@ func (s *callServer) stop() {
 
 // ActorCalls takes one caller's calls until the caller ends its side.
 func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
-	o := &callOrigin{ended: make(chan struct{}),
+	o := &callOrigin{ended: make(chan struct{}), remote: s.path == "",
 		sender: batch.NewInlineSender(func(rs []*pb.CallResult) error {
 			return stream.Send(&pb.CallResultBatch{Results: rs})
 		})}
@@ -249,7 +252,7 @@ func (b *nodeBackend) answer(o *callOrigin, spec *pb.TaskSpec, obj *objstore.Obj
 		glog.Warningf("result of %s: %v", spec.FunctionName, sync)
 	}
 	result := obj
-	if s := b.cw.shm; s != nil && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
+	if s := b.cw.shm; s != nil && !o.remote && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
 		result = s.resultForCaller(ret, obj, spec.CallerId)
 	}
 	_ = o.sender.Queue(&pb.CallResult{ReturnId: spec.ReturnId, Result: wire.ObjectToProto(result), ActorExiting: exiting})

@@ -31,6 +31,7 @@ type Server struct {
 	kv        map[string]map[string][]byte
 	nextJobID uint32
 	health    Health
+	codeDir   string // the code store (see code.go); "" for none
 
 	servers    []*grpc.Server
 	socketPath string
@@ -145,7 +146,7 @@ func (s *Server) GetAllNodes(context.Context, *pb.GetAllNodesRequest) (*pb.GetAl
 	defer s.mu.Unlock()
 	reply := &pb.GetAllNodesReply{}
 	for _, n := range s.nodes {
-		reply.Nodes = append(reply.Nodes, n)
+		reply.Nodes = append(reply.Nodes, proto.Clone(n).(*pb.NodeInfo)) // (reports change them meanwhile)
 	}
 	sort.Slice(reply.Nodes, func(i, j int) bool { return reply.Nodes[i].StartTimeMs < reply.Nodes[j].StartTimeMs })
 	return reply, nil

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -169,6 +170,9 @@ func (n *Node) startControlStore(opts Options) error {
 			return err
 		}
 		n.GCS = gcs.New()
+		if err := n.GCS.SetCodeDir(filepath.Join(n.Session.Dir, "code_store")); err != nil {
+			return err
+		}
 		addr, err := n.GCS.ServeTCP(opts.GCSListen, serverOpts...)
 		if err != nil {
 			return err
@@ -246,7 +250,7 @@ func (n *Node) report() {
 		case <-t.C:
 		}
 		st := n.Raylet.Stats()
-		ctx, cancel := context.WithTimeout(context.Background(), period)
+		ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 		rep, err := client.ReportNode(ctx, &pb.ReportNodeRequest{NodeId: n.info.NodeId, Available: n.withMemory(st.Available), Demands: n.Raylet.Demands()})
 		cancel()
 		switch {
@@ -268,6 +272,9 @@ func (n *Node) report() {
 // EnvReportPeriodMs is how often a node reports to the control store, in milliseconds (Ray's
 // raylet_report_resources_period_milliseconds; default 100). Every report is a health check too.
 const EnvReportPeriodMs = "RAY_raylet_report_resources_period_milliseconds"
+
+// reportTimeout bounds one report (a slow one is no missed health check until it times out).
+const reportTimeout = 5 * time.Second
 
 func reportPeriod() time.Duration {
 	if v, err := strconv.Atoi(os.Getenv(EnvReportPeriodMs)); err == nil && v > 0 && v < 3_600_000 {
@@ -368,8 +375,18 @@ func DefaultObjectStoreMemory() int64 {
 	return machineMemory() * 3 / 10
 }
 
-// machineMemory is the machine's memory in bytes (2 GiB when /proc does not say).
+// machineMemory is the machine's memory in bytes (2 GiB when /proc does not say), read once.
 func machineMemory() int64 {
+	memoryOnce.Do(func() { memoryBytes = readMachineMemory() })
+	return memoryBytes
+}
+
+var (
+	memoryOnce  sync.Once
+	memoryBytes int64
+)
+
+func readMachineMemory() int64 {
 	mem := int64(0)
 	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for _, line := range strings.Split(string(raw), "\n") {

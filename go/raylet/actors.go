@@ -189,7 +189,17 @@ func (s *state) startCreation(c *client, requestID uint64, a *actor) {
 func (s *state) nameClaimed(a *actor, taken bool, err error) {
 	p := a.claim
 	a.claim = nil
-	if p == nil || a.state == actorDead {
+	if p == nil {
+		return
+	}
+	if a.state == actorDead { // killed, or its driver left, while the claim was on its way
+		if !taken && err == nil {
+			a.nameClaimed = true
+			s.releaseName(a)
+		}
+		if s.clients[p.c] {
+			s.reply(p.c, &pb.Reply{RequestId: p.requestID, Error: "the actor died before its creation: " + a.cause})
+		}
 		return
 	}
 	if taken || err != nil {

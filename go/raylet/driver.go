@@ -62,7 +62,8 @@ func (r *Raylet) apply(e effects) {
 		r.startTimer(t)
 	}
 	if len(e.forward) > 0 {
-		r.sendForward(e.forward)
+		jobs := e.forward
+		r.goTracked(func() { r.sendForward(jobs) }) // (opening a link may wait on the network)
 	}
 	for _, j := range e.hostActor {
 		j := j

@@ -31,6 +31,7 @@ type job struct {
 	prestart int
 }
 
+// String names the job in messages.
 func (j *job) String() string {
 	if j.id == "" {
 		return "the node's job"

@@ -9,10 +9,12 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -39,6 +41,10 @@ const ChunkSize = 5 << 20
 // fills a fast network.
 const peerWindow = 64 << 20
 
+// peerKeepalive is how often an idle connection between nodes is checked (and how long the other
+// end may take to answer).
+const peerKeepalive = 10 * time.Second
+
 // mdPeerAddress is the metadata key under which a forwarding node says where it serves NodePeer
 // (the running node pulls the task's arguments from there).
 const mdPeerAddress = "goray-peer-address"
@@ -61,7 +67,8 @@ func (r *Raylet) startPeer() error {
 		return fmt.Errorf("node manager: listen on %s: %w", r.cfg.PeerListen, err)
 	}
 	opts = append(opts, grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32),
-		grpc.InitialWindowSize(peerWindow), grpc.InitialConnWindowSize(peerWindow))
+		grpc.InitialWindowSize(peerWindow), grpc.InitialConnWindowSize(peerWindow),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: peerKeepalive / 2, PermitWithoutStream: true}))
 	r.peerServer = grpc.NewServer(opts...)
 	pb.RegisterNodePeerServer(r.peerServer, &peerService{r: r})
 	r.peerAddr = lis.Addr().String()
@@ -84,6 +91,7 @@ func (r *Raylet) startPeer() error {
 // stopPeer ends the links and the peer service. Called by Stop.
 func (r *Raylet) stopPeer() {
 	r.linksMu.Lock()
+	r.peerStopped = true
 	links := r.links
 	r.links = nil
 	conns := r.peerConns
@@ -108,18 +116,40 @@ func (r *Raylet) stopPeer() {
 func (r *Raylet) PeerAddress() string { return r.peerAddr }
 
 // UpdateCluster tells the node manager the cluster's nodes, as the control store reports them.
+// The links to nodes that are dead now are closed.
 func (r *Raylet) UpdateCluster(nodes []ViewNode) {
 	r.do(func(s *state) { s.updateCluster(nodes) })
+	for _, n := range nodes {
+		if !n.Alive {
+			r.closeLink(scheduling.NodeID(n.ID.Hex()), n.Address)
+		}
+	}
+}
+
+// closeLink closes the link and the connection to a node that died.
+func (r *Raylet) closeLink(key scheduling.NodeID, addr string) {
+	r.linksMu.Lock()
+	l := r.links[key]
+	delete(r.links, key)
+	c := r.peerConns[addr]
+	delete(r.peerConns, addr)
+	r.linksMu.Unlock()
+	if l != nil {
+		l.cancel()
+	}
+	if c != nil {
+		c.Close()
+	}
 }
 
 // peerConn returns the connection to the node at addr, dialing it once.
 func (r *Raylet) peerConn(addr string) (*grpc.ClientConn, error) {
 	r.linksMu.Lock()
 	defer r.linksMu.Unlock()
+	if r.peerStopped {
+		return nil, errNodeStopped
+	}
 	if r.peerConns == nil {
-		if r.stopped {
-			return nil, errNodeStopped
-		}
 		r.peerConns = map[string]*grpc.ClientConn{}
 	}
 	if c := r.peerConns[addr]; c != nil {
@@ -130,7 +160,9 @@ func (r *Raylet) peerConn(addr string) (*grpc.ClientConn, error) {
 		return nil, err
 	}
 	opts = append(opts, grpc.WithInitialWindowSize(peerWindow), grpc.WithInitialConnWindowSize(peerWindow),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)),
+		// A node that vanished (powered off, cut off) is noticed in seconds, not when TCP gives up.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: peerKeepalive, Timeout: peerKeepalive, PermitWithoutStream: true}))
 	c, err := grpc.Dial(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the node at %s: %w", addr, err)
@@ -169,14 +201,25 @@ func (r *Raylet) sendForward(jobs []forwardJob) {
 	}
 }
 
-// linkTo returns the link to node n, opening it once.
+// linkTo returns the link to node n, opening it once (openings are serialized, so a node never
+// has two links at once).
 func (r *Raylet) linkTo(n *remoteNode) (*link, error) {
-	r.linksMu.Lock()
-	if l := r.links[n.key]; l != nil && l.addr == n.address {
-		r.linksMu.Unlock()
+	current := func() *link {
+		r.linksMu.Lock()
+		defer r.linksMu.Unlock()
+		if l := r.links[n.key]; l != nil && l.addr == n.address {
+			return l
+		}
+		return nil
+	}
+	if l := current(); l != nil {
 		return l, nil
 	}
-	r.linksMu.Unlock()
+	r.dialMu.Lock()
+	defer r.dialMu.Unlock()
+	if l := current(); l != nil {
+		return l, nil
+	}
 	conn, err := r.peerConn(n.address)
 	if err != nil {
 		return nil, err
@@ -193,14 +236,20 @@ func (r *Raylet) linkTo(n *remoteNode) (*link, error) {
 		return stream.Send(&pb.PeerBatch{Messages: msgs})
 	})
 	r.linksMu.Lock()
+	if r.peerStopped {
+		r.linksMu.Unlock()
+		cancel()
+		return nil, errNodeStopped
+	}
 	if r.links == nil {
 		r.links = map[scheduling.NodeID]*link{}
 	}
-	if old := r.links[n.key]; old != nil {
-		old.cancel()
-	}
+	old := r.links[n.key] // (one to the node's former address)
 	r.links[n.key] = l
 	r.linksMu.Unlock()
+	if old != nil {
+		old.cancel()
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -250,14 +299,18 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 	}
 	l.sender.Close()
 	l.breakOff(err)
+	// A link closed on purpose (the node stops, the other died, a new address) loses nothing
+	// here; one that broke loses the tasks sent on it. Its tasks are dealt with before the link
+	// leaves the map: a task forwarded meanwhile fails to go and is dealt with too.
+	if l.ctx.Err() == nil {
+		r.do(func(s *state) { s.linkFailed(l.key, err) })
+	}
+	l.cancel()
 	r.linksMu.Lock()
 	if r.links[l.key] == l {
 		delete(r.links, l.key)
 	}
 	r.linksMu.Unlock()
-	if l.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
-		r.do(func(s *state) { s.linkFailed(l.key, err) })
-	}
 }
 
 // pullResult pulls a result the other node keeps in its shared memory into this node's store,
@@ -268,7 +321,7 @@ func (l *link) pullResult(res *pb.PeerResult) {
 	if err != nil {
 		return
 	}
-	err = r.pullInto(l.ctx, l.addr, id)
+	err = r.acquire(l.ctx, l.addr, id)
 	_ = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}})
 	var obj *objstore.Object
 	if err != nil {
@@ -276,7 +329,66 @@ func (l *link) pullResult(res *pb.PeerResult) {
 	}
 	r.do(func(s *state) { s.remoteDone(l.key, id, obj) })
 	if err == nil {
-		r.local.drop(id) // the task's submitter holds it
+		r.releasePulled(id) // the task's submitter holds it
+	}
+}
+
+// pull is the moving of one object into this node's store, shared by everyone here who needs it
+// at the time: the node's own client holds the object until the last of them is done with it.
+type pull struct {
+	users int
+	done  chan struct{}
+	err   error
+}
+
+// acquire brings object id from the node at addr into this node's store (once, whoever else
+// asks meanwhile) and holds it there until releasePulled.
+func (r *Raylet) acquire(ctx context.Context, addr string, id ids.ObjectID) error {
+	r.pullMu.Lock()
+	p := r.pulls[id]
+	first := p == nil
+	if first {
+		p = &pull{done: make(chan struct{})}
+		if r.pulls == nil {
+			r.pulls = map[ids.ObjectID]*pull{}
+		}
+		r.pulls[id] = p
+	}
+	p.users++
+	r.pullMu.Unlock()
+	if first {
+		p.err = r.pullInto(ctx, addr, id)
+		close(p.done)
+	} else {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			r.releasePulled(id)
+			return ctx.Err()
+		}
+	}
+	if p.err != nil {
+		r.releasePulled(id)
+	}
+	return p.err
+}
+
+// releasePulled ends one use of a pulled object; after the last, the node's client lets go of it.
+func (r *Raylet) releasePulled(id ids.ObjectID) {
+	r.pullMu.Lock()
+	p := r.pulls[id]
+	if p == nil {
+		r.pullMu.Unlock()
+		return
+	}
+	p.users--
+	last := p.users == 0
+	if last {
+		delete(r.pulls, id)
+	}
+	r.pullMu.Unlock()
+	if last && p.err == nil {
+		r.local.drop(id)
 	}
 }
 
@@ -290,7 +402,8 @@ func wireObject(o *pb.Object) *objstore.Object {
 
 // pullInto moves object id from the node at addr into this node's store, held by the node's
 // local client: small objects into memory, the others into shared memory. An object this node
-// has already is left as it is.
+// has already is left as it is. The chunks must come in order and add up to the size announced:
+// a node that sends anything else gets the pull failed, never a write outside the object.
 func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) error {
 	conn, err := r.peerConn(addr)
 	if err != nil {
@@ -307,27 +420,38 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 		return err
 	}
 	total := first.TotalSize
-	if total < 0 {
-		return fmt.Errorf("the node at %s sent a bad size %d", addr, total)
+	if total < 0 || total > maxPulledObject {
+		return fmt.Errorf("the node at %s announced an object of %d bytes", addr, total)
 	}
-	var threshold int64
-	r.mu.Lock()
-	threshold = r.shmThreshold()
-	r.mu.Unlock()
-	lc := r.local
-	if first.Kind != objstore.KindValue || threshold == 0 || total < threshold {
-		buf := make([]byte, 0, total)
+	// chunks calls put for each chunk's bytes at its offset, in order, until total bytes came.
+	chunks := func(put func(off int64, data []byte)) error {
+		var got int64
 		for chunk := first; ; {
-			if chunk.Offset != int64(len(buf)) || int64(len(buf)+len(chunk.Data)) > total {
-				return fmt.Errorf("the node at %s sent a chunk out of place", addr)
+			if chunk.Offset != got || int64(len(chunk.Data)) > total-got {
+				return fmt.Errorf("the node at %s sent a chunk out of place (offset %d, %d bytes, %d of %d received)", addr, chunk.Offset, len(chunk.Data), got, total)
 			}
-			buf = append(buf, chunk.Data...)
-			if int64(len(buf)) == total {
-				break
+			put(got, chunk.Data)
+			got += int64(len(chunk.Data))
+			if got == total {
+				return nil
 			}
+			var err error
 			if chunk, err = stream.Recv(); err != nil {
 				return err
 			}
+		}
+	}
+	r.mu.Lock()
+	threshold := r.shmThreshold()
+	r.mu.Unlock()
+	lc := r.local
+	if first.Kind != objstore.KindValue || threshold == 0 || total < threshold {
+		if total > maxObjectInMemory {
+			return fmt.Errorf("an object of %d bytes cannot be held in memory here (this node has no room in shared memory for it)", total)
+		}
+		buf := make([]byte, 0, total)
+		if err := chunks(func(_ int64, data []byte) { buf = append(buf, data...) }); err != nil {
+			return err
 		}
 		return lc.send(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:],
 			Object: &pb.Object{Data: buf, Kind: first.Kind, ContainedIds: first.ContainedIds}}}})
@@ -339,43 +463,37 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 		return err
 	}
 	if rep.Error != "" {
-		if strings.Contains(rep.Error, "exists already") || strings.Contains(rep.Error, "being created already") {
-			return nil
+		if strings.Contains(rep.Error, "exists already") {
+			return nil // (stored here since: by a result that came back, say)
 		}
 		return errors.New(rep.Error)
 	}
 	dst, err := r.arena.Bytes(rep.ShmOffset, total)
 	if err == nil {
-		for chunk := first; ; {
-			if chunk.Offset < 0 || chunk.Offset+int64(len(chunk.Data)) > total {
-				err = fmt.Errorf("the node at %s sent a chunk out of place", addr)
-				break
-			}
-			copy(dst[chunk.Offset:], chunk.Data)
-			if chunk.Offset+int64(len(chunk.Data)) == total {
-				break
-			}
-			if chunk, err = stream.Recv(); err != nil {
-				break
-			}
-		}
+		err = chunks(func(off int64, data []byte) { copy(dst[off:], data) })
 	}
 	seal := &pb.SealObject{ObjectId: id[:], ContainedIds: first.ContainedIds, Abort: err != nil}
-	rep, serr := lc.request(ctx, func(req uint64) *pb.ClientMessage {
+	rep, serr := lc.request(context.Background(), func(req uint64) *pb.ClientMessage {
 		seal.RequestId = req
 		return &pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: seal}}
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if serr != nil {
+	case serr != nil:
 		return serr
-	}
-	if rep.Error != "" {
+	case rep.Error != "":
 		return errors.New(rep.Error)
 	}
 	return nil
 }
+
+// Bounds on what a pull accepts: an object (Ray's are at most what the object store holds), and
+// one that goes to memory instead of shared memory.
+const (
+	maxPulledObject   = 1 << 40
+	maxObjectInMemory = 2 << 30
+)
 
 // Pull serves an object of this node, in chunks, once it exists here.
 func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) error {
@@ -492,8 +610,9 @@ type forwardServer struct {
 	sender *batch.Sender[*pb.PeerMessage]
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	held map[ids.ObjectID]bool // results kept (pinned and held) until the origin has them
+	mu     sync.Mutex
+	held   map[ids.ObjectID]bool // results kept (pinned and held) until the origin has them
+	hosted map[ids.ActorID]bool  // actors created here for the origin (killed when the link ends)
 }
 
 func needsPull(spec *pb.TaskSpec) bool {
@@ -506,34 +625,36 @@ func needsPull(spec *pb.TaskSpec) bool {
 }
 
 // run submits forwarded tasks here (pulling their shared-memory arguments first) and sends each
-// result back once it exists.
+// result back once it exists, whatever the order they finish in.
 func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 	lc := fs.r.local
 	var msgs []*pb.ClientMessage
 	var chans []<-chan *pb.ObjectReady
 	var rets []ids.ObjectID
 	var pulled []ids.ObjectID
+	defer func() {
+		for _, id := range pulled {
+			fs.r.releasePulled(id) // submitted: the tasks hold their arguments now
+		}
+	}()
 	for _, spec := range specs {
 		ret, err := ids.ObjectIDFromBytes(spec.ReturnId)
 		if err != nil {
 			glog.Warningf("a forwarded task with a bad return id: %v", err)
 			continue
 		}
+		if spec.Job == nil {
+			fs.send(ret, &pb.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("node %s refuses %s: a forwarded task must name its job", fs.r.nodeID.Hex(), spec.FunctionName))})
+			continue
+		}
+		if spec.Job, err = fs.r.localJob(fs.ctx, spec.Job); err != nil {
+			fs.send(ret, &pb.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("node %s cannot run %s: the job's code: %v", fs.r.nodeID.Hex(), spec.FunctionName, err))})
+			continue
+		}
 		if pull {
-			for _, a := range spec.Args {
-				if !a.IsRef {
-					continue
-				}
-				dep, err := ids.ObjectIDFromBytes(a.ObjectId)
-				if err == nil {
-					err = fs.r.pullInto(fs.ctx, fs.origin, dep)
-				}
-				if err != nil {
-					lc.drop(pulled...)
-					fs.send(ret, &pb.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("argument %x of %s could not be moved to node %s: %v", a.ObjectId, spec.FunctionName, fs.r.nodeID.Hex(), err))})
-					return
-				}
-				pulled = append(pulled, dep)
+			if err := fs.pullArgs(spec, &pulled); err != nil {
+				fs.send(ret, &pb.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("an argument of %s could not be moved to node %s: %v", spec.FunctionName, fs.r.nodeID.Hex(), err))})
+				continue
 			}
 		}
 		ch := make(chan *pb.ObjectReady, 1)
@@ -545,9 +666,8 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 		chans = append(chans, ch)
 		rets = append(rets, ret)
 	}
-	if len(pulled) > 0 {
-		// The task holds its arguments from its submission on.
-		msgs = append(msgs, &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: ids.ToBytes(pulled)}}})
+	if len(msgs) == 0 {
+		return
 	}
 	if err := lc.send(msgs...); err != nil {
 		for _, ret := range rets {
@@ -555,26 +675,57 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 		}
 		return
 	}
-	for i, ch := range chans {
-		ready, err := lc.await(fs.ctx, rets[i], ch)
-		if err != nil {
-			lc.drop(rets[i])
-			continue
-		}
-		obj := ready.Object
-		if ready.Unknown || obj == nil {
-			obj = &pb.Object{Kind: objstore.KindLost, Data: []byte("the result of a forwarded task is unknown on the node that ran it")}
-		}
-		if obj.InShm {
-			fs.mu.Lock()
-			fs.held[rets[i]] = true
-			fs.mu.Unlock()
-			fs.send(rets[i], &pb.Object{Kind: obj.Kind, ContainedIds: obj.ContainedIds, InShm: true, ShmSize: obj.ShmSize})
-			continue
-		}
-		fs.send(rets[i], obj)
-		lc.drop(rets[i])
+	for i := range chans {
+		ret, ch := rets[i], chans[i]
+		fs.wg.Add(1)
+		go func() {
+			defer fs.wg.Done()
+			fs.answer(ret, ch)
+		}()
 	}
+}
+
+// pullArgs brings a task's shared-memory arguments from the forwarding node (each held until
+// released: the caller adds them to pulled).
+func (fs *forwardServer) pullArgs(spec *pb.TaskSpec, pulled *[]ids.ObjectID) error {
+	for _, a := range spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		dep, err := ids.ObjectIDFromBytes(a.ObjectId)
+		if err != nil {
+			return err
+		}
+		if err := fs.r.acquire(fs.ctx, fs.origin, dep); err != nil {
+			return err
+		}
+		*pulled = append(*pulled, dep)
+	}
+	return nil
+}
+
+// answer sends a forwarded task's result back once it exists: in the message, or (in shared
+// memory) as its size, kept here until the forwarding node has pulled it.
+func (fs *forwardServer) answer(ret ids.ObjectID, ch <-chan *pb.ObjectReady) {
+	lc := fs.r.local
+	ready, err := lc.await(fs.ctx, ret, ch)
+	if err != nil {
+		lc.drop(ret)
+		return
+	}
+	obj := ready.Object
+	if ready.Unknown || obj == nil {
+		obj = &pb.Object{Kind: objstore.KindLost, Data: []byte("the result of a forwarded task is unknown on the node that ran it")}
+	}
+	if obj.InShm {
+		fs.mu.Lock()
+		fs.held[ret] = true
+		fs.mu.Unlock()
+		fs.send(ret, &pb.Object{Kind: obj.Kind, ContainedIds: obj.ContainedIds, InShm: true, ShmSize: obj.ShmSize})
+		return
+	}
+	fs.send(ret, obj)
+	lc.drop(ret)
 }
 
 func (fs *forwardServer) send(ret ids.ObjectID, obj *pb.Object) {
@@ -607,7 +758,20 @@ func (fs *forwardServer) end() {
 		free = append(free, id)
 	}
 	fs.held = map[ids.ObjectID]bool{}
+	hosted := fs.hosted
+	fs.hosted = nil
 	fs.mu.Unlock()
 	fs.r.local.release(free...)
 	fs.r.local.drop(free...)
+	// The owner of the actors hosted for it through this link has lost them (it restarts them
+	// elsewhere, or it is gone): their processes here end.
+	var kills []*pb.ClientMessage
+	for id := range hosted {
+		id := id
+		kills = append(kills, &pb.ClientMessage{Body: &pb.ClientMessage_KillActor{KillActor: &pb.KillActor{ActorId: id[:], NoRestart: true}}})
+	}
+	if len(kills) > 0 {
+		glog.Warningf("the link from %s ended: stopping the %d actors this node hosted for it", fs.origin, len(kills))
+		_ = fs.r.local.send(kills...)
+	}
 }

@@ -120,11 +120,33 @@ func (fs *forwardServer) answerActorRequest(req *pb.ActorRequest) {
 	defer fs.wg.Done()
 	var rep *pb.Reply
 	err := setRequestID(req.Message, 0)
+	create := req.Message.GetCreateActor()
+	var pulled []ids.ObjectID
+	if err == nil && create.GetCreation() != nil {
+		// The actor's code and its factory's arguments, before it is created here.
+		create.Creation.Job, err = fs.r.localJob(fs.ctx, create.Creation.Job)
+		if err == nil {
+			err = fs.pullArgs(create.Creation, &pulled)
+		}
+	}
 	if err == nil {
 		rep, err = fs.r.local.request(fs.ctx, func(id uint64) *pb.ClientMessage {
 			_ = setRequestID(req.Message, id)
 			return req.Message
 		})
+	}
+	for _, id := range pulled {
+		fs.r.releasePulled(id) // the actor holds its factory's arguments now
+	}
+	if err == nil && rep.Error == "" && create != nil && create.Hosted {
+		if id, e := ids.UniqueIDFromBytes(create.ActorId); e == nil {
+			fs.mu.Lock()
+			if fs.hosted == nil {
+				fs.hosted = map[ids.ActorID]bool{}
+			}
+			fs.hosted[id] = true
+			fs.mu.Unlock()
+		}
 	}
 	if err != nil {
 		rep = &pb.Reply{Error: err.Error()}

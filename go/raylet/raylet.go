@@ -70,10 +70,10 @@ type task struct {
 	// spilledArgs holds arguments read back from disk into memory (the arena had no room for
 	// them): they travel in the task's message while they stay spilled.
 	spilledArgs map[ids.ObjectID][]byte
-	// remote is the node the task was forwarded to (nil: none); counted says its demand is taken
-	// from that node's free resources in the view (see applyForwarded).
-	remote  *remoteNode
-	counted bool
+	// remote is the node the task was forwarded to (nil: none), since forwardedAt (see
+	// applyForwarded).
+	remote      *remoteNode
+	forwardedAt time.Time
 }
 
 // Raylet is a running node manager.
@@ -99,13 +99,18 @@ type Raylet struct {
 	timers   map[*time.Timer]bool // timers the state asked for, stopped by Stop
 
 	// The cluster (see peer.go): the peer service, the node's own client, links to other nodes.
-	peerServer *grpc.Server
-	peerAddr   string
-	peerDone   chan struct{}
-	local      *localClient
-	linksMu    sync.Mutex
-	links      map[scheduling.NodeID]*link
-	peerConns  map[string]*grpc.ClientConn
+	peerServer  *grpc.Server
+	peerAddr    string
+	peerDone    chan struct{}
+	local       *localClient
+	linksMu     sync.Mutex // guards links, peerConns and peerStopped
+	links       map[scheduling.NodeID]*link
+	peerConns   map[string]*grpc.ClientConn
+	peerStopped bool
+	dialMu      sync.Mutex // serializes the opening of links
+	pullMu      sync.Mutex // guards pulls
+	pulls       map[ids.ObjectID]*pull
+	codeState   // the code of jobs other nodes forward work of (jobcode.go)
 }
 
 // New makes a node manager; Start runs it.
@@ -654,7 +659,7 @@ func (s *state) pipeline() {
 		}
 	}
 	for _, c := range s.ready.order {
-		if len(c.tasks) == 0 || c.infeasible || s.runsElsewhere(c.demand) {
+		if len(c.tasks) == 0 || c.infeasible || s.runsElsewhere(c) {
 			continue
 		}
 		for len(c.tasks) > 0 {

@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/golang/glog"
 
@@ -24,11 +25,16 @@ import (
 
 // ViewNode is another node as the control store reports it.
 type ViewNode struct {
-	ID               ids.UniqueID
-	Address          string // its node manager's peer address (host:port)
-	IP               string
-	Alive            bool
-	DeathCause       string
+	// ID is the node's id.
+	ID ids.UniqueID
+	// Address is where its node manager serves other nodes (host:port).
+	Address string
+	// IP is the node's IP address, for messages.
+	IP string
+	// Alive is false once the node died or left; DeathCause then says why.
+	Alive      bool
+	DeathCause string
+	// Total and Available are its resources, and what is free as of its last report.
 	Total, Available map[string]float64
 }
 
@@ -42,6 +48,7 @@ type remoteNode struct {
 	tasks   map[ids.ObjectID]*task // forwarded there and not finished, by return id
 }
 
+// String names the node in messages: its id and IP address.
 func (r *remoteNode) String() string {
 	return fmt.Sprintf("node %s (%s)", r.id.Hex(), r.ip)
 }
@@ -73,23 +80,30 @@ func viewSet(m map[string]float64) (resources.Set, error) {
 func (s *state) updateCluster(nodes []ViewNode) {
 	view := []scheduling.Node{s.view.Nodes[0]}
 	seen := map[scheduling.NodeID]bool{}
+	type loss struct {
+		r     *remoteNode
+		cause string
+	}
+	var lost []loss
 	for _, n := range nodes {
 		if n.ID == s.nodeID {
 			continue
 		}
 		key := scheduling.NodeID(n.ID.Hex())
+		seen[key] = true // (a node whose report is bad has not left: it keeps its place)
 		total, err := viewSet(n.Total)
 		if err != nil {
 			glog.Warningf("node %s reports bad totals: %v", key, err)
+			s.keepInView(&view, key)
 			continue
 		}
 		avail, err := viewSet(n.Available)
 		if err != nil {
 			glog.Warningf("node %s reports bad available resources: %v", key, err)
+			s.keepInView(&view, key)
 			continue
 		}
 		alive := n.Alive && n.Address != ""
-		seen[key] = true
 		view = append(view, scheduling.Node{ID: key, Total: total, Available: avail, Alive: alive})
 		r := s.remotes[key]
 		if r == nil {
@@ -98,12 +112,14 @@ func (s *state) updateCluster(nodes []ViewNode) {
 		}
 		r.ip, r.address = n.IP, n.Address
 		if r.alive && !alive {
-			cause := n.DeathCause
-			if cause == "" {
-				cause = "it left the cluster"
+			cause := "the node died: " + n.DeathCause
+			switch {
+			case n.Alive:
+				cause = "the node reports no address to reach it at"
+			case n.DeathCause == "":
+				cause = "the node died"
 			}
-			s.remoteLost(r, "the node died: "+cause)
-			s.hostsLost(r, "died: "+cause)
+			lost = append(lost, loss{r, cause})
 		}
 		r.alive = alive
 		s.applyForwarded(key, &view[len(view)-1])
@@ -111,13 +127,28 @@ func (s *state) updateCluster(nodes []ViewNode) {
 	for key, r := range s.remotes {
 		if !seen[key] && r.alive {
 			r.alive = false
-			s.remoteLost(r, "the node left the cluster")
-			s.hostsLost(r, "left the cluster")
+			lost = append(lost, loss{r, "the node left the cluster"})
 		}
 	}
+	// The losses are dealt with on the new view: retries and restarts go where they can run now.
 	s.view.Nodes = view
+	for _, l := range lost {
+		s.remoteLost(l.r, l.cause, true)
+		s.hostsLost(l.r, l.cause)
+	}
 	s.reclaimForOtherNodes()
 	s.schedule()
+}
+
+// keepInView keeps a node's former entry in the view being built (its new report was bad).
+// Called with r.mu held.
+func (s *state) keepInView(view *[]scheduling.Node, key scheduling.NodeID) {
+	for _, n := range s.view.Nodes[1:] {
+		if n.ID == key {
+			*view = append(*view, n)
+			return
+		}
+	}
 }
 
 // reclaimForOtherNodes asks the workers that queue tasks (pipelined behind their running task)
@@ -125,7 +156,7 @@ func (s *state) updateCluster(nodes []ViewNode) {
 // resources, runs them sooner than the busy worker would. Called with r.mu held.
 func (s *state) reclaimForOtherNodes() {
 	for _, w := range s.workers {
-		if w.client == nil || w.reclaiming || len(w.queued) == 0 {
+		if w.client == nil || w.reclaiming || len(w.queued) == 0 || w.job == nil || w.job.id == "" {
 			continue
 		}
 		demand := w.queued[0].demand
@@ -139,18 +170,21 @@ func (s *state) reclaimForOtherNodes() {
 	}
 }
 
-// applyForwarded takes from a node's reported free resources what this node forwarded to it and
-// has not heard back of: its report may not count them yet, and the policy must not send it more
-// than it has. Called with r.mu held.
+// reportLag is how long a task forwarded to a node may be missing from the node's reported free
+// resources: its report goes to the control store and comes back here with this node's next one.
+const reportLag = 500 * time.Millisecond
+
+// applyForwarded takes from a node's reported free resources what this node forwarded to it
+// lately (its report may not count it yet): the policy must not send it more than it has. Called
+// with r.mu held.
 func (s *state) applyForwarded(key scheduling.NodeID, n *scheduling.Node) {
 	r := s.remotes[key]
 	if r == nil {
 		return
 	}
 	for _, t := range r.tasks {
-		if !t.counted {
+		if s.now.Sub(t.forwardedAt) < reportLag {
 			n.Available = n.Available.Sub(t.demand)
-			t.counted = true
 		}
 	}
 }
@@ -159,12 +193,11 @@ func (s *state) applyForwarded(key scheduling.NodeID, n *scheduling.Node) {
 // back. Called with r.mu held.
 func (s *state) forward(r *remoteNode, t *task) {
 	t.remote = r
-	t.counted = false
+	t.forwardedAt = s.now
 	r.tasks[t.returnID] = t
 	for i := range s.view.Nodes {
 		if s.view.Nodes[i].ID == r.key {
 			s.view.Nodes[i].Available = s.view.Nodes[i].Available.Sub(t.demand)
-			t.counted = true
 		}
 	}
 	s.eff.forward = append(s.eff.forward, forwardJob{node: r, spec: s.forwardSpec(t)})
@@ -227,9 +260,9 @@ func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *ob
 }
 
 // remoteLost deals with the tasks forwarded to a node that died, left or cannot be reached: each
-// goes back to the queue while it has retries left, else fails naming the node. Called with r.mu
-// held.
-func (s *state) remoteLost(r *remoteNode, cause string) {
+// goes back to the queue while it has retries left and some node could run it (the lost node
+// too, unless gone), else fails naming the node. Called with r.mu held.
+func (s *state) remoteLost(r *remoteNode, cause string, gone bool) {
 	if len(r.tasks) == 0 {
 		return
 	}
@@ -238,7 +271,7 @@ func (s *state) remoteLost(r *remoteNode, cause string) {
 	r.tasks = map[ids.ObjectID]*task{}
 	for _, t := range lost {
 		t.remote = nil
-		if t.retriesLeft > 0 && s.feasibleWithout(r, t.demand) {
+		if t.retriesLeft > 0 && s.feasibleWithout(r, gone, t.demand) {
 			t.retriesLeft--
 			glog.Warningf("retrying task %s (%s) after %s was lost; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], r, t.retriesLeft)
 			s.ready.pushFront(t)
@@ -254,14 +287,14 @@ func (s *state) remoteLost(r *remoteNode, cause string) {
 	s.schedule()
 }
 
-// feasibleWithout tells whether a node other than lost could ever run work of this demand (this
-// node included). Called with r.mu held.
-func (s *state) feasibleWithout(lost *remoteNode, demand resources.Set) bool {
+// feasibleWithout tells whether a live node could ever run work of this demand (this node
+// included; lost only when it is not gone). Called with r.mu held.
+func (s *state) feasibleWithout(lost *remoteNode, gone bool, demand resources.Set) bool {
 	if demand.FitsIn(s.ledger.Total()) {
 		return true
 	}
 	for i := 1; i < len(s.view.Nodes); i++ {
-		if n := &s.view.Nodes[i]; n.Alive && n.ID != lost.key && demand.FitsIn(n.Total) {
+		if n := &s.view.Nodes[i]; n.Alive && (n.ID != lost.key || !gone) && demand.FitsIn(n.Total) {
 			return true
 		}
 	}
@@ -272,14 +305,18 @@ func (s *state) feasibleWithout(lost *remoteNode, demand resources.Set) bool {
 // may be alive: the retries go where the policy places them). Called with r.mu held.
 func (s *state) linkFailed(key scheduling.NodeID, err error) {
 	if r := s.remotes[key]; r != nil && !s.stopped {
-		s.remoteLost(r, fmt.Sprintf("the connection to it broke (%v)", err))
+		s.remoteLost(r, fmt.Sprintf("the connection to it broke (%v)", err), false)
 	}
 }
 
 // runsElsewhere tells whether another live node of the cluster could run work of this demand:
 // such work waits in the queue for room here or there, instead of queueing behind busy workers
 // of this node (pipeline). Called with r.mu held.
-func (s *state) runsElsewhere(demand resources.Set) bool {
+func (s *state) runsElsewhere(c *schedClass) bool {
+	if c.job == nil || c.job.id == "" {
+		return false // the node's own job runs here only
+	}
+	demand := c.demand
 	for i := 1; i < len(s.view.Nodes); i++ {
 		if n := &s.view.Nodes[i]; n.Alive && demand.FitsIn(n.Total) {
 			return true

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"goray/ids"
 	"goray/objstore"
@@ -86,12 +87,15 @@ func (c *cluster) jobWorker(j *job) *conn {
 	return &conn{c: cl, out: out, w: w}
 }
 
-// clusterJob connects a driver of job id (see jobDriver) and returns it with its job, whose pool
-// is not prestarted.
+// clusterJob connects a driver of job id (see jobDriver) and returns it with its job. The pool
+// processes its arrival asked for never start (the tests connect the workers they want with
+// jobWorker): they are not counted as starting.
 func (c *cluster) clusterJob(id string) (*conn, *job) {
 	d := c.jobDriver(id)
 	j := c.s.jobs[id]
 	j.prestart = 0
+	c.s.starting -= j.starting
+	j.starting = 0
 	c.takeEffects()
 	return d, j
 }
@@ -136,10 +140,11 @@ func (c *cluster) viewNode(key scheduling.NodeID) *scheduling.Node {
 // describeView renders the view: each node (the local one as "local", the others by their index
 // in nodes) with whether it is alive and its totals and free resources, in the view's order.
 func (c *cluster) describeView(nodes []ViewNode) string {
-	name := map[scheduling.NodeID]string{c.s.view.Local: "local"}
+	name := map[scheduling.NodeID]string{}
 	for i, n := range nodes {
 		name[keyOf(n)] = fmt.Sprint(i)
 	}
+	name[c.s.view.Local] = "local"
 	var parts []string
 	for _, n := range c.s.view.Nodes {
 		parts = append(parts, fmt.Sprintf("%s alive=%v total=%v free=%v", name[n.ID], n.Alive, n.Total, n.Available))
@@ -175,7 +180,7 @@ func TestClusterUpdateView(t *testing.T) {
 		name    string
 		nodes   func(c *cluster) []ViewNode
 		want    string // describeView
-		remotes string // the remotes, by index in nodes, with alive and address
+		remotes string // the remotes made, by index in nodes, with whether each is alive
 	}{
 		{name: "an alive node with an address",
 			nodes: func(*cluster) []ViewNode { return []ViewNode{peerNode(cpus(4), cpus(3))} },
@@ -265,8 +270,8 @@ func TestClusterForwardPlacement(t *testing.T) {
 			want: "queued behind a busy worker", free: "4"},
 		{name: "a node without a peer address is not chosen", local: 1, busy: 1, nodes: []ViewNode{func() ViewNode { n := peerNode(cpus(4), nil); n.Address = ""; return n }()},
 			want: "queued behind a busy worker", free: "4"},
-		{name: "the node's own job is not forwarded", local: 1, busy: 1, nodes: []ViewNode{peerNode(cpus(4), nil)}, nodeJob: true,
-			want: "waits", free: "4"},
+		{name: "the node's own job is not forwarded: it queues behind a busy worker", local: 1, busy: 1, nodes: []ViewNode{peerNode(cpus(4), nil)}, nodeJob: true,
+			want: "queued behind a busy worker", free: "4"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -400,7 +405,8 @@ func TestClusterForwardSpec(t *testing.T) {
 }
 
 // A forwarded task's result coming back finishes it: the subscribed driver gets it (a result
-// pulled into this node's store is read from there; one that is not there is a lost object), the
+// pulled into this node's store by its own client is the one the driver gets; one said pulled
+// that is not there is a lost object), the
 // task is no longer pending nor listed on its node. A result from an unknown node, or for a task
 // the node does not list (failed or retried already), changes nothing.
 func TestClusterRemoteDone(t *testing.T) {
@@ -419,8 +425,10 @@ func TestClusterRemoteDone(t *testing.T) {
 				s.remoteDone(keyOf(n), ret, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("boom")})
 			})
 		}, fmt.Sprintf("%d:boom", objstore.KindTaskError), true},
-		{"pulled into the store", func(c *cluster, n ViewNode, ret ids.ObjectID) {
-			c.s.store.Put(ret, &objstore.Object{Data: []byte("pulled")})
+		{"pulled into the store by the node's own client", func(c *cluster, n ViewNode, ret ids.ObjectID) {
+			agent := c.driver()
+			agent.c.agent = true
+			c.send(agent, put(ret, "pulled"))
 			c.do(func(s *state) { s.remoteDone(keyOf(n), ret, nil) })
 		}, "0:pulled", true},
 		{"said pulled but not in the store", func(c *cluster, n ViewNode, ret ids.ObjectID) {
@@ -484,18 +492,20 @@ func TestClusterRemoteLost(t *testing.T) {
 			want: fmt.Sprint(objstore.KindWorkerDied), cause: "the node died: health checks failed"},
 		{name: "died without a cause, no retries", retries: 0,
 			lose: func(c *cluster, n, other ViewNode) { c.update(dead(n, ""), other) },
-			want: fmt.Sprint(objstore.KindWorkerDied), cause: "the node died: it left the cluster"},
+			want: fmt.Sprint(objstore.KindWorkerDied), cause: "the node died"},
 		{name: "left the report, no retries", retries: 0,
 			lose: func(c *cluster, n, other ViewNode) { c.update(other) },
 			want: fmt.Sprint(objstore.KindWorkerDied), cause: "the node left the cluster"},
 		{name: "lost its peer address, no retries", retries: 0,
 			lose: func(c *cluster, n, other ViewNode) { n.Address = ""; c.update(n, other) },
-			want: fmt.Sprint(objstore.KindWorkerDied), cause: "the node died: it left the cluster"},
+			want: fmt.Sprint(objstore.KindWorkerDied), cause: "the node reports no address to reach it at"},
 		{name: "its link broke, no retries", retries: 0,
 			lose: func(c *cluster, n, other ViewNode) {
 				c.do(func(s *state) { s.linkFailed(keyOf(n), errors.New("connection reset")) })
 			},
 			want: fmt.Sprint(objstore.KindWorkerDied), cause: "the connection to it broke (connection reset)"},
+		{name: "died, a retry left: to the other node", retries: 1,
+			lose: func(c *cluster, n, other ViewNode) { c.update(dead(n, "oom"), other) }, again: "1"},
 		{name: "left the report, a retry left: to the other node", retries: 1,
 			lose: func(c *cluster, n, other ViewNode) { c.update(other) }, again: "1"},
 		{name: "its link broke, a retry left: placed again (the view still counts it on the first node)", retries: 1,
@@ -525,9 +535,9 @@ func TestClusterRemoteLost(t *testing.T) {
 			e := c.takeCluster()
 			tk := c.s.pending[ret]
 			if tc.want != "" {
-				msg := got[ret]
-				if !strings.HasPrefix(msg, tc.want+":") || !strings.Contains(msg, n.ID.Hex()) || !strings.Contains(msg, tc.cause) || !strings.Contains(msg, "no retries left") {
-					t.Errorf("the driver got %q, want kind %s naming the node and %q", msg, tc.want, tc.cause)
+				msg, why := got[ret], "had no retries left"
+				if !strings.HasPrefix(msg, tc.want+":") || !strings.Contains(msg, n.ID.Hex()) || !strings.Contains(msg, tc.cause) || !strings.Contains(msg, why) {
+					t.Errorf("the driver got %q, want kind %s naming the node, %q and %q", msg, tc.want, tc.cause, why)
 				}
 				if tk != nil {
 					t.Errorf("the failed task is still pending")
@@ -550,46 +560,66 @@ func TestClusterRemoteLost(t *testing.T) {
 	}
 }
 
-// A retried task goes back to the head of the queue, before tasks that waited already; it is not
-// forwarded while no node has room.
+// A retried task goes back to the head of the queue, before tasks of its class that waited
+// already; it is not forwarded while no node has room for it.
 func TestClusterRemoteLostRetryGoesFirst(t *testing.T) {
 	c := newCluster(t, cpus(1))
 	d, _ := c.clusterJob("J")
 	n := peerNode(map[string]float64{"CPU": 1, "R": 1}, nil)
-	c.update(n)
+	full := peerNode(map[string]float64{"CPU": 1, "R": 1}, cpus(1)) // could run it, no room now
+	c.update(n, full)
 	ret := c.submit(d, "F", map[string]float64{"R": 1}, 2)
 	waiting := c.submit(d, "G", map[string]float64{"R": 1}, 0) // no room left: waits
-	if got := forwardedTo(c.takeCluster(), []ViewNode{n}); got != "0:F" {
+	if got := forwardedTo(c.takeCluster(), []ViewNode{n, full}); got != "0:F" {
 		t.Fatalf("forwarded %q, want F only", got)
 	}
-	c.update() // n leaves: no node has R now
+	c.update(full) // n leaves
 	if e := c.takeCluster(); len(e.forward) != 0 {
-		t.Fatalf("forwarded %q with no node left", forwardedTo(e, nil))
+		t.Fatalf("forwarded %q with no room anywhere", forwardedTo(e, []ViewNode{n, full}))
 	}
-	cl := c.s.pending[ret].class
-	if len(cl.tasks) != 2 || cl.tasks[0].returnID != ret || cl.tasks[1].returnID != waiting || cl.tasks[0].retriesLeft != 1 {
-		t.Fatalf("the queue is not F (1 retry left) then G")
+	tk := c.s.pending[ret]
+	if tk == nil {
+		t.Fatalf("F is not pending: %v", objects(d.out.take()))
 	}
-	if !cl.infeasible {
-		t.Errorf("with no node having R the class is not infeasible")
+	cl := tk.class
+	if len(cl.tasks) != 2 || cl.tasks[0].returnID != ret || cl.tasks[1].returnID != waiting || cl.tasks[0].retriesLeft != 1 || cl.infeasible {
+		t.Fatalf("the queue is not F (1 retry left) then G, feasible")
+	}
+	// The node that could run them frees its resources: F goes first.
+	c.update(peerNodeAs(full, nil))
+	if got := forwardedTo(c.takeCluster(), []ViewNode{n, full}); got != "1:F" {
+		t.Fatalf("once there is room, forwarded %q, want F", got)
 	}
 }
 
+// peerNodeAs is node n reporting avail as its free resources (nil: all of its totals).
+func peerNodeAs(n ViewNode, avail map[string]float64) ViewNode {
+	if avail == nil {
+		avail = n.Total
+	}
+	n.Available = avail
+	return n
+}
+
 // A node that dies while the view still shows it with room must not be given the tasks it takes
-// with it: the retry goes to a node that is alive (here: none has room, so it waits).
+// with it: the retry goes to a node that is alive (here the only other node that could run it has
+// no room, so it waits in the queue).
 func TestClusterLostNodeIsNotChosenAgain(t *testing.T) {
 	for _, how := range []string{"died", "left the report"} {
 		t.Run(how, func(t *testing.T) {
 			c := newCluster(t, cpus(1))
 			d, _ := c.clusterJob("J")
 			n := peerNode(map[string]float64{"CPU": 4, "R": 4}, nil)
-			c.update(n)
+			full := peerNode(map[string]float64{"CPU": 1, "R": 1}, cpus(0)) // could run F, no room now
+			c.update(n, full)
 			ret := c.submit(d, "F", map[string]float64{"R": 1}, 1)
-			c.takeCluster()
+			if got := forwardedTo(c.takeCluster(), []ViewNode{n, full}); got != "0:F" {
+				t.Fatalf("forwarded %q, want F to the first node", got)
+			}
 			if how == "died" {
-				c.update(dead(n, "killed"))
+				c.update(dead(n, "killed"), full)
 			} else {
-				c.update()
+				c.update(full)
 			}
 			e := c.takeCluster()
 			tk := c.s.pending[ret]
@@ -597,10 +627,6 @@ func TestClusterLostNodeIsNotChosenAgain(t *testing.T) {
 				t.Fatalf("F is not pending with its retry used")
 			}
 			if len(e.forward) != 0 || tk.remote != nil {
-				if how == "died" {
-					t.Skip("BUG: updateCluster calls remoteLost before r.alive = false and before the new view is set: " +
-						"schedule forwards the retried task to the node that just died")
-				}
 				t.Fatalf("the retry was forwarded to the lost node (%d forwards)", len(e.forward))
 			}
 			if c.s.ready.len() != 1 {
@@ -671,5 +697,148 @@ func TestClusterDriverLeftCancelsWaiting(t *testing.T) {
 	c.do(func(s *state) { s.remoteDone(keyOf(n), running, &objstore.Object{Data: []byte("late")}) })
 	if got := objects(other.out.take())[running]; got != "0:late" {
 		t.Errorf("its result, once back: %q", got)
+	}
+}
+
+// Tasks pipelined behind a busy worker (while no other node could take them) are asked back
+// (Reclaim) when a view shows another alive node with room for them, once per worker until it
+// hands them back; they are then forwarded.
+func TestClusterReclaimForOtherNodes(t *testing.T) {
+	cases := []struct {
+		name    string
+		node    ViewNode
+		reclaim bool
+	}{
+		{"a node with room", peerNode(cpus(2), nil), true},
+		{"a node without room now", peerNode(cpus(2), cpus(0)), false},
+		{"a dead node with room", dead(peerNode(cpus(2), nil), "gone"), false},
+		{"a node too small", peerNode(cpus(0.5), nil), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, cpus(1))
+			d, j := c.clusterJob("J")
+			w := c.jobWorker(j)
+			c.submit(d, "Busy", nil, 0)
+			queued := c.submit(d, "F", nil, 0)
+			if got := executed(w.out.take()); strings.Join(got, " ") != "Busy F" {
+				t.Fatalf("the worker got %v, want Busy running and F queued", got)
+			}
+			reclaims := func() int {
+				return count(w.out.take(), func(m *pb.ServerMessage) bool { return m.GetReclaim() != nil })
+			}
+			c.update(tc.node)
+			c.update(tc.node) // asked once only
+			if n := reclaims(); n != map[bool]int{true: 1}[tc.reclaim] {
+				t.Fatalf("%d reclaims, want reclaim %v", n, tc.reclaim)
+			}
+			if !tc.reclaim {
+				return
+			}
+			c.send(w, &pb.ClientMessage{Body: &pb.ClientMessage_ReturnTasks{ReturnTasks: &pb.ReturnTasks{ReturnIds: [][]byte{queued[:]}}}})
+			if got := forwardedTo(c.takeCluster(), []ViewNode{tc.node}); got != "0:F" {
+				t.Errorf("once handed back F was forwarded %q, want to the node with room", got)
+			}
+			if len(w.w.queued) != 0 || w.w.reclaiming {
+				t.Errorf("the worker keeps %d queued tasks (reclaiming %v)", len(w.w.queued), w.w.reclaiming)
+			}
+		})
+	}
+}
+
+// A task with retries left is retried only where it could run: when no node but the lost one
+// (this node included) has the resources it needs in total, it fails at once, saying so, rather
+// than waiting for ever for a node that may never come.
+func TestClusterRetryOnlyWhereItCanRun(t *testing.T) {
+	withR := map[string]float64{"CPU": 4, "R": 4}
+	cases := []struct {
+		name  string
+		local map[string]float64
+		other ViewNode                            // another node besides the one running F
+		lose  func(c *cluster, n, other ViewNode) // n dies
+		want  string                              // "fails", "retried"
+	}{
+		{name: "the only node that could run it dies", local: cpus(1), other: peerNode(cpus(4), nil),
+			lose: func(c *cluster, n, other ViewNode) { c.update(dead(n, "oom"), other) }, want: "fails"},
+		{name: "this node could run it", local: map[string]float64{"CPU": 2, "R": 1}, other: peerNode(cpus(4), nil),
+			lose: func(c *cluster, n, other ViewNode) { c.update(dead(n, "oom"), other) }, want: "retried"},
+		{name: "another node could run it", local: cpus(1), other: peerNode(withR, cpus(4)),
+			lose: func(c *cluster, n, other ViewNode) { c.update(dead(n, "oom"), other) }, want: "retried"},
+		{name: "it and the other node that could run it die in one report", local: cpus(1), other: peerNode(withR, cpus(4)),
+			lose: func(c *cluster, n, other ViewNode) { c.update(dead(n, "oom"), dead(other, "oom")) }, want: "fails"},
+		{name: "its link breaks and no other node could run it: the node is alive, the retry goes to it again", local: cpus(1), other: peerNode(cpus(4), nil),
+			lose: func(c *cluster, n, other ViewNode) {
+				c.do(func(s *state) { s.linkFailed(keyOf(n), errors.New("reset")) })
+			}, want: "retried"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, tc.local)
+			d, j := c.clusterJob("J")
+			c.jobWorker(j)
+			c.submit(d, "Busy", nil, 0) // takes a CPU here: F has no room here now
+			n := peerNode(map[string]float64{"CPU": 2, "R": 1}, nil)
+			c.update(n, tc.other)
+			// F needs R and 2 CPUs: it is forwarded to n, which has no room left then.
+			fw := c.submit(d, "F", map[string]float64{"CPU": 2, "R": 1}, 3)
+			if tk := c.s.pending[fw]; tk == nil || tk.remote == nil || tk.remote.id != n.ID {
+				t.Fatalf("F was not forwarded to the node that dies")
+			}
+			c.takeCluster()
+			d.out.take()
+			tc.lose(c, n, tc.other)
+			msg := objects(d.out.take())[fw]
+			got := "retried"
+			if msg != "" {
+				got = "fails"
+			}
+			if got != tc.want {
+				t.Fatalf("F %s (%q), want %s", got, msg, tc.want)
+			}
+			if got == "fails" && (!strings.HasPrefix(msg, fmt.Sprintf("%d:", objstore.KindWorkerDied)) || !strings.Contains(msg, "cannot run on any other node of the cluster") || !strings.Contains(msg, n.ID.Hex())) {
+				t.Errorf("the error %q does not say the node and that F cannot run elsewhere", msg)
+			}
+			if tk := c.s.pending[fw]; got == "retried" && (tk == nil || tk.retriesLeft != 2) {
+				t.Errorf("the retry did not use one of the 3 retries")
+			}
+		})
+	}
+}
+
+// A fresh report of a node may not count yet the tasks this node forwarded to it lately (within
+// reportLag): their demand is taken from the node's reported free resources, so the policy does
+// not send it more than it has; older ones, and those whose results came back, are the report's
+// to count.
+func TestClusterApplyForwarded(t *testing.T) {
+	cases := []struct {
+		name  string
+		after time.Duration // from the forward to the report
+		done  bool          // the result came back before the report
+		free  float64       // the node's free CPUs in the view after the report (it reports 4)
+	}{
+		{name: "a report right after the forward", free: 3},
+		{name: "a report just within the lag", after: reportLag - time.Millisecond, free: 3},
+		{name: "a report once the lag passed", after: reportLag, free: 4},
+		{name: "the result came back", done: true, free: 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, cpus(1))
+			d, _ := c.clusterJob("J")
+			n := peerNode(map[string]float64{"CPU": 4, "R": 4}, nil)
+			c.update(n)
+			ret := c.submit(d, "F", map[string]float64{"R": 1}, 0)
+			if got := forwardedTo(c.takeCluster(), []ViewNode{n}); got != "0:F" {
+				t.Fatalf("forwarded %q", got)
+			}
+			if tc.done {
+				c.do(func(s *state) { s.remoteDone(keyOf(n), ret, &objstore.Object{Data: []byte("v")}) })
+			}
+			c.s.now = c.s.now.Add(tc.after)
+			c.update(n) // it still reports all of its CPUs free
+			if got := c.viewNode(keyOf(n)).Available.Get("CPU").Float(); got != tc.free {
+				t.Errorf("free CPUs in the view %v, want %v", got, tc.free)
+			}
+		})
 	}
 }

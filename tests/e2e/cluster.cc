@@ -47,11 +47,18 @@ class Counter {
     return n_;
   }
   std::string Where() { return WhereAmI(0); }
+  // Large values both ways: checks its argument, returns a fresh one.
+  std::vector<uint8_t> Reverse(std::vector<uint8_t> v) {
+    for (size_t i = 0; i < v.size(); i++) {
+      if (v[i] != uint8_t((i * 7 + 1) % 251)) return {};
+    }
+    return std::vector<uint8_t>(v.rbegin(), v.rend());
+  }
 
  private:
   int n_;
 };
-RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where);
+RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse);
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -107,6 +114,14 @@ int main(int argc, char **argv) {
     int last = 0;
     for (int i = 0; i < 100; i++) last = *ray::Get(c.Task(&Counter::Add).Remote(1));
     std::cout << "actor sum " << last << " on " << *ray::Get(c.Task(&Counter::Where).Remote()) << std::endl;
+    // Large arguments and results (they live in shared memory on their own nodes).
+    auto big = MakeBig(3 << 20, 1);
+    auto by_value = *ray::Get(c.Task(&Counter::Reverse).Remote(big));
+    auto put = ray::Put(big);
+    auto by_ref = *ray::Get(c.Task(&Counter::Reverse).Remote(put));
+    bool ok = by_value.size() == big.size() && by_ref == by_value &&
+              std::equal(big.rbegin(), big.rend(), by_value.begin());
+    std::cout << "actor big " << (ok ? "ok" : "wrong") << " " << by_value.size() << std::endl;
   } else if (mode == "doomed") {
     // Work on the node with r3, which the test kills: it fails with an error naming the node,
     // and the rest of the cluster goes on.

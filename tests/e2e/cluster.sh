@@ -98,6 +98,7 @@ expect big "^put check ok $gib $node_c\$"
 # 5. An actor on node B called from a driver on the head.
 run actor 60 actor
 expect actor "^actor sum 100 on $node_b\$"
+expect actor "^actor big ok 3145728\$"
 
 # 6. A detached named actor outlives its driver and is found by a second driver on node C.
 run detached 60 detached

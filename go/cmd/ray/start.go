@@ -223,8 +223,9 @@ func startDaemon(cmd *cobra.Command, opts node.Options) error {
 // runNode runs a node in this process until SIGTERM or SIGINT.
 func runNode(cmd *cobra.Command, opts node.Options) error {
 	var rep started
+	readyFD := os.Getenv(envReadyFD)
 	report := func() {
-		fd, _ := strconv.Atoi(os.Getenv(envReadyFD))
+		fd, _ := strconv.Atoi(readyFD)
 		if fd < 3 {
 			if rep.Error == "" {
 				printStarted(cmd.OutOrStdout(), rep)
@@ -250,6 +251,9 @@ func runNode(cmd *cobra.Command, opts node.Options) error {
 	if err != nil {
 		return fail(err)
 	}
+	// The node's processes (its workers) are not nodes: `ray stop` finds nodes by these.
+	_ = os.Unsetenv(envDaemonRoot)
+	_ = os.Unsetenv(envReadyFD)
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(signals)
@@ -267,7 +271,7 @@ func runNode(cmd *cobra.Command, opts node.Options) error {
 		TokenPath: rep.TokenPath, NewToken: rep.NewToken, Head: opts.Head}
 	report()
 	sig := <-signals
-	if sig == syscall.SIGHUP && os.Getenv(envReadyFD) != "" {
+	if sig == syscall.SIGHUP && readyFD != "" {
 		sig = <-signals // a daemon has no terminal to lose
 	}
 	n.Stop()

@@ -157,6 +157,9 @@ const (
 	ControlStore_KVPut_FullMethodName          = "/goray.rpc.ControlStore/KVPut"
 	ControlStore_KVGet_FullMethodName          = "/goray.rpc.ControlStore/KVGet"
 	ControlStore_KVDel_FullMethodName          = "/goray.rpc.ControlStore/KVDel"
+	ControlStore_HasCode_FullMethodName        = "/goray.rpc.ControlStore/HasCode"
+	ControlStore_UploadCode_FullMethodName     = "/goray.rpc.ControlStore/UploadCode"
+	ControlStore_DownloadCode_FullMethodName   = "/goray.rpc.ControlStore/DownloadCode"
 	ControlStore_NextJobID_FullMethodName      = "/goray.rpc.ControlStore/NextJobID"
 	ControlStore_ReportNode_FullMethodName     = "/goray.rpc.ControlStore/ReportNode"
 )
@@ -173,6 +176,10 @@ type ControlStoreClient interface {
 	KVPut(ctx context.Context, in *KVPutRequest, opts ...grpc.CallOption) (*KVPutReply, error)
 	KVGet(ctx context.Context, in *KVGetRequest, opts ...grpc.CallOption) (*KVGetReply, error)
 	KVDel(ctx context.Context, in *KVDelRequest, opts ...grpc.CallOption) (*KVDelReply, error)
+	// The cluster's code store: files by content (SHA-256).
+	HasCode(ctx context.Context, in *HasCodeRequest, opts ...grpc.CallOption) (*HasCodeReply, error)
+	UploadCode(ctx context.Context, opts ...grpc.CallOption) (ControlStore_UploadCodeClient, error)
+	DownloadCode(ctx context.Context, in *DownloadCodeRequest, opts ...grpc.CallOption) (ControlStore_DownloadCodeClient, error)
 	NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error)
 	ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error)
 }
@@ -245,6 +252,84 @@ func (c *controlStoreClient) KVDel(ctx context.Context, in *KVDelRequest, opts .
 	return out, nil
 }
 
+func (c *controlStoreClient) HasCode(ctx context.Context, in *HasCodeRequest, opts ...grpc.CallOption) (*HasCodeReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HasCodeReply)
+	err := c.cc.Invoke(ctx, ControlStore_HasCode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlStoreClient) UploadCode(ctx context.Context, opts ...grpc.CallOption) (ControlStore_UploadCodeClient, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ControlStore_ServiceDesc.Streams[0], ControlStore_UploadCode_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &controlStoreUploadCodeClient{ClientStream: stream}
+	return x, nil
+}
+
+type ControlStore_UploadCodeClient interface {
+	Send(*CodeChunk) error
+	CloseAndRecv() (*UploadCodeReply, error)
+	grpc.ClientStream
+}
+
+type controlStoreUploadCodeClient struct {
+	grpc.ClientStream
+}
+
+func (x *controlStoreUploadCodeClient) Send(m *CodeChunk) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *controlStoreUploadCodeClient) CloseAndRecv() (*UploadCodeReply, error) {
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	m := new(UploadCodeReply)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *controlStoreClient) DownloadCode(ctx context.Context, in *DownloadCodeRequest, opts ...grpc.CallOption) (ControlStore_DownloadCodeClient, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ControlStore_ServiceDesc.Streams[1], ControlStore_DownloadCode_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &controlStoreDownloadCodeClient{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type ControlStore_DownloadCodeClient interface {
+	Recv() (*CodeChunk, error)
+	grpc.ClientStream
+}
+
+type controlStoreDownloadCodeClient struct {
+	grpc.ClientStream
+}
+
+func (x *controlStoreDownloadCodeClient) Recv() (*CodeChunk, error) {
+	m := new(CodeChunk)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func (c *controlStoreClient) NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(NextJobIDReply)
@@ -277,6 +362,10 @@ type ControlStoreServer interface {
 	KVPut(context.Context, *KVPutRequest) (*KVPutReply, error)
 	KVGet(context.Context, *KVGetRequest) (*KVGetReply, error)
 	KVDel(context.Context, *KVDelRequest) (*KVDelReply, error)
+	// The cluster's code store: files by content (SHA-256).
+	HasCode(context.Context, *HasCodeRequest) (*HasCodeReply, error)
+	UploadCode(ControlStore_UploadCodeServer) error
+	DownloadCode(*DownloadCodeRequest, ControlStore_DownloadCodeServer) error
 	NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error)
 	ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error)
 	mustEmbedUnimplementedControlStoreServer()
@@ -303,6 +392,15 @@ func (UnimplementedControlStoreServer) KVGet(context.Context, *KVGetRequest) (*K
 }
 func (UnimplementedControlStoreServer) KVDel(context.Context, *KVDelRequest) (*KVDelReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method KVDel not implemented")
+}
+func (UnimplementedControlStoreServer) HasCode(context.Context, *HasCodeRequest) (*HasCodeReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method HasCode not implemented")
+}
+func (UnimplementedControlStoreServer) UploadCode(ControlStore_UploadCodeServer) error {
+	return status.Errorf(codes.Unimplemented, "method UploadCode not implemented")
+}
+func (UnimplementedControlStoreServer) DownloadCode(*DownloadCodeRequest, ControlStore_DownloadCodeServer) error {
+	return status.Errorf(codes.Unimplemented, "method DownloadCode not implemented")
 }
 func (UnimplementedControlStoreServer) NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NextJobID not implemented")
@@ -431,6 +529,71 @@ func _ControlStore_KVDel_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControlStore_HasCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HasCodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).HasCode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_HasCode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).HasCode(ctx, req.(*HasCodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ControlStore_UploadCode_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ControlStoreServer).UploadCode(&controlStoreUploadCodeServer{ServerStream: stream})
+}
+
+type ControlStore_UploadCodeServer interface {
+	SendAndClose(*UploadCodeReply) error
+	Recv() (*CodeChunk, error)
+	grpc.ServerStream
+}
+
+type controlStoreUploadCodeServer struct {
+	grpc.ServerStream
+}
+
+func (x *controlStoreUploadCodeServer) SendAndClose(m *UploadCodeReply) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *controlStoreUploadCodeServer) Recv() (*CodeChunk, error) {
+	m := new(CodeChunk)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func _ControlStore_DownloadCode_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadCodeRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ControlStoreServer).DownloadCode(m, &controlStoreDownloadCodeServer{ServerStream: stream})
+}
+
+type ControlStore_DownloadCodeServer interface {
+	Send(*CodeChunk) error
+	grpc.ServerStream
+}
+
+type controlStoreDownloadCodeServer struct {
+	grpc.ServerStream
+}
+
+func (x *controlStoreDownloadCodeServer) Send(m *CodeChunk) error {
+	return x.ServerStream.SendMsg(m)
+}
+
 func _ControlStore_NextJobID_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(NextJobIDRequest)
 	if err := dec(in); err != nil {
@@ -499,6 +662,10 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ControlStore_KVDel_Handler,
 		},
 		{
+			MethodName: "HasCode",
+			Handler:    _ControlStore_HasCode_Handler,
+		},
+		{
 			MethodName: "NextJobID",
 			Handler:    _ControlStore_NextJobID_Handler,
 		},
@@ -507,7 +674,18 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ControlStore_ReportNode_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "UploadCode",
+			Handler:       _ControlStore_UploadCode_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "DownloadCode",
+			Handler:       _ControlStore_DownloadCode_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "goray.proto",
 }
 
