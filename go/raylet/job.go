@@ -21,6 +21,7 @@ type job struct {
 	codeSearchPath []string
 	driverExe      string
 	namespace      string
+	code           []*pb.CodeFile // its files in the cluster's code store (see jobcode.go)
 	// drivers counts the job's connected drivers; once the last has gone (ended), the job's idle
 	// workers stop and its actors that are not detached die, as in Ray.
 	drivers int
@@ -47,9 +48,8 @@ func nodeJob(cfg Config) *job {
 // maxJobs bounds the jobs a node remembers with no worker and no driver left.
 const maxJobs = 1000
 
-// jobOf returns the job a driver registers with (nil config: the node's own job), making it on
-// its first driver. A config that names a known job must bring the same code. Called with r.mu
-// held.
+// jobOf returns the job a driver registers with, or another node forwards work of (nil config:
+// the node's own job), making it the first time. Called with r.mu held.
 func (s *state) jobOf(cfg *pb.JobConfig) (*job, error) {
 	if cfg == nil {
 		return s.defaultJob, nil
@@ -61,15 +61,12 @@ func (s *state) jobOf(cfg *pb.JobConfig) (*job, error) {
 		return nil, fmt.Errorf("job %s names no worker command", cfg.JobId)
 	}
 	if j := s.jobs[cfg.JobId]; j != nil {
-		if strings.Join(j.command, "\x00") != strings.Join(cfg.WorkerCommand, "\x00") {
-			return nil, fmt.Errorf("job %s is known with another worker command", cfg.JobId)
-		}
-		return j, nil
+		return j, nil // (another node's copy of it names that node's paths: this node keeps its own)
 	}
 	s.forgetOldJobs()
 	j := &job{
 		id: cfg.JobId, command: cfg.WorkerCommand, codeSearchPath: cfg.CodeSearchPath,
-		driverExe: cfg.DriverExe, namespace: cfg.Namespace,
+		driverExe: cfg.DriverExe, namespace: cfg.Namespace, code: cfg.Code,
 	}
 	s.jobs[j.id] = j
 	return j, nil

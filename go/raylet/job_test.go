@@ -184,7 +184,7 @@ func TestJobOf(t *testing.T) {
 		{name: "no config: the node's job", cfg: nil},
 		{name: "a new job", cfg: &pb.JobConfig{JobId: "01000000", WorkerCommand: []string{"/bin/w"}}},
 		{name: "the same job again", cfg: &pb.JobConfig{JobId: "01000000", WorkerCommand: []string{"/bin/w"}}},
-		{name: "the same job with other code", cfg: &pb.JobConfig{JobId: "01000000", WorkerCommand: []string{"/bin/x"}}, err: "another worker command"},
+		{name: "the same job as another node names it (its paths): the job this node knows", cfg: &pb.JobConfig{JobId: "01000000", WorkerCommand: []string{"/bin/x"}}},
 		{name: "no id", cfg: &pb.JobConfig{WorkerCommand: []string{"/bin/w"}}, err: "needs an id"},
 		{name: "an id too long", cfg: &pb.JobConfig{JobId: strings.Repeat("a", 65), WorkerCommand: []string{"/bin/w"}}, err: "needs an id"},
 		{name: "no command", cfg: &pb.JobConfig{JobId: "02000000"}, err: "no worker command"},

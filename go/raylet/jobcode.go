@@ -34,6 +34,12 @@ func (r *Raylet) localJob(ctx context.Context, job *pb.JobConfig) (*pb.JobConfig
 	if job == nil || len(job.Code) == 0 || r.cfg.GCS == nil {
 		return job, nil
 	}
+	r.mu.Lock()
+	_, known := r.jobs[job.JobId]
+	r.mu.Unlock()
+	if known {
+		return job, nil // its driver is here, or its code was fetched already (jobOf keeps this node's)
+	}
 	if raw, err := hex.DecodeString(job.JobId); err != nil || len(raw) == 0 || len(raw) > 32 {
 		return nil, fmt.Errorf("job id %q is not a job id", job.JobId)
 	}

@@ -327,5 +327,5 @@ func (s *state) runsElsewhere(c *schedClass) bool {
 
 // config is the job as another node gets it with a forwarded task.
 func (j *job) config() *pb.JobConfig {
-	return &pb.JobConfig{JobId: j.id, WorkerCommand: j.command, CodeSearchPath: j.codeSearchPath, DriverExe: j.driverExe, Namespace: j.namespace}
+	return &pb.JobConfig{JobId: j.id, WorkerCommand: j.command, CodeSearchPath: j.codeSearchPath, DriverExe: j.driverExe, Namespace: j.namespace, Code: j.code}
 }

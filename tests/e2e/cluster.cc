@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -17,6 +18,13 @@ std::string WhereAmI(int sleep_ms) {
   return dir ? dir : "?";
 }
 RAY_REMOTE(WhereAmI);
+
+// Where the worker running a task took its code from (its code search path).
+std::string CodePath() {
+  const char *p = std::getenv("GORAY_CODE_SEARCH_PATH");
+  return p ? p : "?";
+}
+RAY_REMOTE(CodePath);
 
 int Plus(int a, int b) { return a + b; }
 RAY_REMOTE(Plus);
@@ -122,6 +130,16 @@ int main(int argc, char **argv) {
     bool ok = by_value.size() == big.size() && by_ref == by_value &&
               std::equal(big.rbegin(), big.rend(), by_value.begin());
     std::cout << "actor big " << (ok ? "ok" : "wrong") << " " << by_value.size() << std::endl;
+  } else if (mode == "code") {
+    // The test removes this program's files while it waits: node B runs its task from the
+    // copies it fetched from the cluster.
+    std::cout << "waiting" << std::endl;
+    std::string signal = argc > 2 ? argv[2] : "";
+    for (int i = 0; i < 600 && std::ifstream(signal).fail(); i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    auto r = ray::Task(CodePath).SetResource("r1", 1).Remote();
+    std::cout << "code from " << *ray::Get(r) << std::endl;
   } else if (mode == "doomed") {
     // Work on the node with r3, which the test kills: it fails with an error naming the node,
     // and the rest of the cluster goes on.

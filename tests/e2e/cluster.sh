@@ -106,11 +106,23 @@ expect detached "^added 15\$"
 run find 60 find --ray_node_ip_address=127.0.0.3
 expect find "^found, added 16\$"
 
-# 7. A request no node can satisfy waits (and ray status says so while it does).
+# 7. The job's code reaches the nodes through the cluster: the program's files are removed while
+# it runs, and node B runs its task from the copies it fetched (into its session).
+mkdir -p "$work/moving"
+cp "$prog" "$prog.so" "$work/moving/"
+RAY_ADDRESS="$addr" timeout 120 "$work/moving/cluster" code "$work/moving.go" >"$work/code.out" 2>&1 &
+driver=$!
+for _ in $(seq 300); do grep -q '^waiting$' "$work/code.out" && break; sleep 0.1; done
+rm -rf "$work/moving"
+touch "$work/moving.go"
+wait "$driver"
+expect code "^code from $node_b/code/[0-9a-f]+/lib\$"
+
+# 8. A request no node can satisfy waits (and ray status says so while it does).
 run infeasible 60 infeasible
 expect infeasible "^infeasible ready 0 unready 1\$"
 
-# 8. Drivers without the token, or with another one, are refused with a clear error.
+# 9. Drivers without the token, or with another one, are refused with a clear error.
 if RAY_ADDRESS="$addr" HOME="$work/nohome" timeout 30 "$prog" spread 1 >"$work/notoken.out" 2>&1; then
   bad "a driver without the token is refused" "it ran"
 elif grep -q "no auth token found" "$work/notoken.out"; then ok "a driver without the token is refused"
@@ -120,7 +132,7 @@ if RAY_ADDRESS="$addr" RAY_AUTH_TOKEN="$(printf '0%.0s' $(seq 64))" timeout 30 "
 elif grep -q "refused this process's token" "$work/wrongtoken.out"; then ok "a driver with a wrong token is refused"
 else bad "a driver with a wrong token is refused" "$(tail -3 "$work/wrongtoken.out")"; fi
 
-# 9. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on.
+# 10. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on.
 RAY_ADDRESS="$addr" timeout 120 "$prog" doomed >"$work/doomed.out" 2>&1 &
 driver=$!
 for _ in $(seq 300); do grep -q '^ready$' "$work/doomed.out" && break; sleep 0.1; done
@@ -141,7 +153,7 @@ for _ in $(seq 200); do
 done
 if [ -n "$dead" ]; then ok "the killed node is dead in ray status"; else bad "the killed node is dead in ray status" "$("$ray" status)"; fi
 
-# 10. ray stop ends every node, worker and detached actor; nothing is left behind.
+# 11. ray stop ends every node, worker and detached actor; nothing is left behind.
 "$ray" stop >"$work/stop.out" 2>&1
 sleep 0.2
 left="$(leftovers)"

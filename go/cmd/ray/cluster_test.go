@@ -2,6 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -353,5 +361,79 @@ func TestStartRefusesBadFlags(t *testing.T) {
 	}
 	if left := c.processes(); len(left) != 0 {
 		t.Errorf("processes started by refused commands: %v", left)
+	}
+}
+
+// writeTLSFiles makes a CA and one certificate (for servers and clients, valid for 127.0.0.1-4)
+// signed by it, and returns the environment that turns TLS on with them.
+func writeTLSFiles(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "node"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.3"), net.ParseIP("127.0.0.4")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return []string{"RAY_USE_TLS=1", "RAY_TLS_CA_CERT=" + write("ca.pem", "CERTIFICATE", caDER),
+		"RAY_TLS_SERVER_CERT=" + write("cert.pem", "CERTIFICATE", der), "RAY_TLS_SERVER_KEY=" + write("key.pem", "EC PRIVATE KEY", keyDER)}
+}
+
+// With Ray's TLS variables, the nodes talk TLS (mutual, with the token on top): a node joins and
+// `ray status` reads the cluster over it, while a client without TLS cannot even connect.
+func TestClusterTLS(t *testing.T) {
+	c := newTestCluster(t, writeTLSFiles(t)...)
+	c.startHead("--num-cpus=1")
+	c.mustRay("start", "--address="+c.addr, "--node-ip-address=127.0.0.2", "--num-cpus=1", "--object-store-memory=50000000")
+	if active, _, _ := statusSections(c.mustRay("status")); active != 2 {
+		t.Fatalf("%d active nodes over TLS, want 2", active)
+	}
+	token, err := auth.ReadFile(filepath.Join(c.home, ".ray", "auth_token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.Dial(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := pb.NewControlStoreClient(conn).GetAllNodes(ctx, &pb.GetAllNodesRequest{}, grpc.PerRPCCredentials(bearer(token))); status.Code(err) != codes.Unavailable {
+		t.Errorf("a plain-text client of a TLS cluster: %v, want Unavailable", err)
+	}
+	out, err := c.rayEnv([]string{"RAY_USE_TLS=0"}, "status")
+	if err == nil {
+		t.Errorf("ray status without TLS against a TLS cluster succeeded:\n%s", out)
 	}
 }
