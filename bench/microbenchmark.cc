@@ -4,11 +4,14 @@
 // Build it twice, like any goray program: the executable and the same file as a .so next to it
 // (the workers load the RAY_REMOTE functions from it). bench/run.sh does both and runs it.
 //
-//   microbenchmark [--mode=node|local|both] [--reps=N] [--quick] [--only=m1,m2,...] [--list]
+//   microbenchmark [--mode=node|local|both|cluster|all] [--reps=N] [--quick] [--only=m1,m2,...]
+//                  [--list]
 //
 //   --mode    node: embedded node, tasks and actors in worker processes (default);
 //             local: config.local_mode = true, everything in this process; both: local, then node
-//             (in that order, so that memory the node mode keeps cannot skew the local run).
+//             (in that order, so that memory the node mode keeps cannot skew the local run);
+//             cluster: the cross_node_* metrics on a running cluster of two nodes (see "Cluster
+//             mode" below; needs RAY_ADDRESS); all: node, then cluster.
 //   --reps    timed repetitions per metric (default 5; 1 with --quick). Each repetition is a loop
 //             sized from the warm-up to take about 0.7 s (0.1 s with --quick).
 //   --quick   smoke run: 1 repetition, short loops, small sizes.
@@ -44,10 +47,33 @@
 // freshly allocated memory (page faults included: what a copy into a new buffer costs here).
 // init_to_first_result: this binary run as a child with --init-probe, timed from posix_spawn to
 // the line it prints after its first task result; the child reports ray::Init alone (init_only).
+//
+// Cluster mode (bench/run.sh starts the cluster with `ray start` and sets RAY_ADDRESS): the driver
+// attaches to the head node (127.0.0.1, its machine's node at the control store's host); a second
+// node on 127.0.0.2 has the custom resource "bench_remote", which every cross_node_* task and actor
+// asks for, so they run there (checked: the worker reports its node's IP) and results, calls and
+// objects cross between the nodes over TCP. Both nodes share this machine's cores.
+//   cross_node_tasks_sync / _async, cross_node_actor_calls_sync / _async: as the single-node
+//   metrics (async: batches of 1,000), the actor created on node B.
+//   cross_node_object_transfer (GB/s): a task on node B takes a 1 GiB ObjectRef argument (Put on
+//   the driver's node just before, untimed; 256 MiB with --quick) and returns its size; its time
+//   from submission to result, minus the median time of the same task with a tiny ObjectRef
+//   argument, is the transfer time. The worker's deserialization of the argument (a copy of it
+//   into a new std::vector) is included, so the figure is a lower bound of the transfer rate.
+//   Beside it (not in the figure): the same task on the driver's node (resource "bench_local",
+//   which only the head has), where no transfer happens.
+// Their floors, measured before ray::Init: a TCP ping-pong of 64-byte messages over 127.0.0.1
+// with a forked child (TCP_NODELAY), and the bandwidth of one TCP connection over 127.0.0.1
+// (1 GiB written in 4 MiB writes to a forked child that reads and counts it; median of reps).
+// With --mode=all the table sets each cross-node figure beside its single-node counterpart of the
+// same run (--only with a cross_node_* metric then selects that counterpart too).
 
 #include <ray/api.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -147,10 +173,37 @@ int DoPutSmall(int n) {
   return n;
 }
 
+// Cluster mode: the node a worker runs on: the IP in GORAY_NODE_IP, which a cluster's node sets
+// for its workers (the C++ API has no runtime context to ask); empty if unknown.
+std::string NodeIp() {
+  const char *ip = std::getenv("GORAY_NODE_IP");
+  return ip ? ip : "";
+}
+
+// The byte pattern of the objects cross_node_object_transfer moves (checked on both sides).
+void FillPattern(std::vector<uint8_t> &v) {
+  for (size_t i = 0; i < v.size(); i += 4096) v[i] = static_cast<uint8_t>(i >> 12);
+  if (!v.empty()) v.back() = 0xab;
+}
+bool HasPattern(const std::vector<uint8_t> &v) {
+  if (v.empty() || v.back() != 0xab) return false;
+  size_t step = std::max<size_t>(4096, (v.size() / 64) & ~size_t{4095});
+  for (size_t i = 0; i + 1 < v.size(); i += step) {
+    if (v[i] != static_cast<uint8_t>(i >> 12)) return false;
+  }
+  return true;
+}
+
+// cross_node_object_transfer: the size of the argument (-1 if its bytes are wrong).
+int64_t ArgSize(std::vector<uint8_t> v) {
+  return HasPattern(v) ? static_cast<int64_t>(v.size()) : -1;
+}
+
 class BenchActor {
  public:
   static BenchActor *FactoryCreate() { return new BenchActor(); }
   int SmallValue() { return 1; }
+  std::string NodeIp() { return ::NodeIp(); }
   int SmallValueArg(int x) { return x == 7 ? 1 : -1000000; }  // the arg is a ref to Put(7)
   int SmallValueBatch(int n) { return ::SmallValueBatch(n); }
 };
@@ -203,10 +256,10 @@ class BenchClient {
   std::vector<ray::ActorHandle<BenchActor>> servers_;
 };
 
-RAY_REMOTE(SmallValue, SmallValueBatch, CreateObjectContainingRefs, DoPutSmall, Work,
-           BenchActor::FactoryCreate, &BenchActor::SmallValue, &BenchActor::SmallValueArg,
-           &BenchActor::SmallValueBatch, BenchClient::FactoryCreate, &BenchClient::SmallValueBatch,
-           &BenchClient::SmallValueBatchArg);
+RAY_REMOTE(SmallValue, SmallValueBatch, CreateObjectContainingRefs, DoPutSmall, Work, NodeIp,
+           ArgSize, BenchActor::FactoryCreate, &BenchActor::SmallValue, &BenchActor::SmallValueArg,
+           &BenchActor::SmallValueBatch, &BenchActor::NodeIp, BenchClient::FactoryCreate,
+           &BenchClient::SmallValueBatch, &BenchClient::SmallValueBatchArg);
 
 // ---------------------------------------------------------------------------------------------
 // Harness.
@@ -223,6 +276,15 @@ struct Options {
 };
 Options g_opt;
 
+// Cluster mode: the head's address (RAY_ADDRESS when the program started), and the node that has
+// the custom resource every cross-node task and actor asks for (bench/run.sh starts it).
+std::string g_cluster_address;
+const char *const kRemoteResource = "bench_remote";
+const char *const kRemoteNodeIp = "127.0.0.2";
+// The driver's node (the head) has this one (for the transfer's same-node comparison).
+const char *const kLocalResource = "bench_local";
+const char *const kLocalNodeIp = "127.0.0.1";
+
 struct Result {
   std::string metric, mode, unit;
   std::vector<double> samples;
@@ -230,6 +292,7 @@ struct Result {
   std::string skipped;  // non-empty: not measured, and why
   std::string note;
   double ratio_to_floor = NAN;
+  double ratio_to_single_node = NAN;  // cluster mode: median / the single-node figure of the run
   std::string ratio_label;
   bool lower_is_better = false;
   double Median() const {
@@ -269,7 +332,23 @@ const std::map<std::string, Reference> kReference = {
     {"single_client_wait_1k_refs", {5.1, 50, "5.1", "50"}},
     {"placement_group_create_removal", {765, 5000, "765", "5,000"}},
     {"init_to_first_result", {NAN, 100, "seconds", "100"}},
+    // Cluster targets are relative: async >= 50% of the single-node async figure of the same run
+    // (--mode=all), the transfer >= 50% of the loopback TCP bandwidth (docs/benchmarks.md).
+    {"cross_node_tasks_sync", {NAN, NAN, "-", "-"}},
+    {"cross_node_tasks_async", {NAN, NAN, "-", "50% of node"}},
+    {"cross_node_actor_calls_sync", {NAN, NAN, "-", "-"}},
+    {"cross_node_actor_calls_async", {NAN, NAN, "-", "50% of node"}},
+    {"cross_node_object_transfer", {NAN, NAN, "-", "50% of TCP"}},
 };
+
+// The single-node counterpart of a cross-node metric ("" if none).
+std::string SingleNodeCounterpart(const std::string &metric) {
+  if (metric == "cross_node_tasks_sync") return "single_client_tasks_sync";
+  if (metric == "cross_node_tasks_async") return "single_client_tasks_async";
+  if (metric == "cross_node_actor_calls_sync") return "1_1_actor_calls_sync";
+  if (metric == "cross_node_actor_calls_async") return "1_1_actor_calls_async";
+  return "";
+}
 
 const std::vector<std::string> kMetrics = {
     "single_client_tasks_sync",
@@ -290,6 +369,12 @@ const std::vector<std::string> kMetrics = {
     "single_client_wait_1k_refs",
     "placement_group_create_removal",
     "init_to_first_result",
+    // --mode=cluster
+    "cross_node_tasks_sync",
+    "cross_node_tasks_async",
+    "cross_node_actor_calls_sync",
+    "cross_node_actor_calls_async",
+    "cross_node_object_transfer",
 };
 
 bool Selected(const std::string &metric) {
@@ -339,7 +424,11 @@ void Measure(const std::string &metric, const std::string &mode, const std::stri
   std::fflush(stderr);
   static std::string current;
   current = metric + " (" + mode + ")";
-  ArmWatchdog(current.c_str(), metric == "single_client_put_gigabytes" ? 900 : 300);
+  // Cross-node metrics get longer: a slow path there (cross_node_tasks_async takes about 50 s per
+  // op today) must read as slow, not as hung.
+  ArmWatchdog(current.c_str(),
+              metric == "single_client_put_gigabytes" || metric.rfind("cross_node_", 0) == 0 ? 900
+                                                                                          : 300);
   int iters = 0;
   try {
     if (setup) setup();
@@ -412,6 +501,9 @@ struct Floor {
   double rtt_per_s = NAN, rtt_us = NAN;
   double memcpy_gbps = NAN, fresh_gbps = NAN;
   Result rtt, memcpy_r, fresh_r;
+  // Cluster mode only (metric empty otherwise): TCP over 127.0.0.1.
+  double tcp_rtt_per_s = NAN, tcp_rtt_us = NAN, tcp_gbps = NAN;
+  Result tcp_rtt, tcp_bw;
 };
 Floor g_floor;
 
@@ -542,6 +634,170 @@ void MeasureMemcpyFloor() {
   }
   std::free(a);
   g_floor.fresh_gbps = f.Median();
+}
+
+// A TCP connection over 127.0.0.1 between this process and a forked child, which runs `serve`
+// on its end and exits. Returns the parent's end (-1 and r.error set on failure); *child gets
+// the child's pid.
+int TcpPairWithChild(Result &r, pid_t *child, const std::function<void(int)> &serve) {
+  auto fail = [&](const std::string &what) {
+    r.error = what + ": " + std::strerror(errno);
+    return -1;
+  };
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  if (lfd < 0) return fail("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || listen(lfd, 1) != 0 ||
+      getsockname(lfd, reinterpret_cast<sockaddr *>(&addr), &len) != 0) {
+    close(lfd);
+    return fail("bind/listen on 127.0.0.1");
+  }
+  int cfd = socket(AF_INET, SOCK_STREAM, 0);
+  if (cfd < 0 || connect(cfd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+    close(lfd);
+    if (cfd >= 0) close(cfd);
+    return fail("connect to 127.0.0.1");
+  }
+  int sfd = accept(lfd, nullptr, nullptr);
+  close(lfd);
+  if (sfd < 0) {
+    close(cfd);
+    return fail("accept");
+  }
+  int one = 1;
+  setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(cfd);
+    close(sfd);
+    return fail("fork");
+  }
+  if (pid == 0) {
+    close(cfd);
+    serve(sfd);
+    _exit(0);
+  }
+  close(sfd);
+  *child = pid;
+  return cfd;
+}
+
+// Cluster floors: a TCP ping-pong of 64-byte messages, and one TCP stream's bandwidth.
+void MeasureTcpFloor() {
+  {
+    Result &r = g_floor.tcp_rtt;
+    r.metric = "machine_tcp_loopback_round_trips";
+    r.mode = "machine";
+    r.unit = "round trips/s";
+    pid_t pid = -1;
+    int fd = TcpPairWithChild(r, &pid, [](int sfd) {
+      char buf[64];
+      while (ReadFull(sfd, buf, 64)) {
+        if (!WriteFull(sfd, buf, 64)) break;
+      }
+    });
+    if (fd >= 0) {
+      char out[64], in[64];
+      std::memset(out, 0, sizeof out);
+      auto round_trips = [&](int n) {
+        for (int i = 0; i < n; i++) {
+          std::memcpy(out, &i, sizeof i);
+          if (!WriteFull(fd, out, 64) || !ReadFull(fd, in, 64)) {
+            throw std::runtime_error("TCP ping-pong failed");
+          }
+          if (std::memcmp(in, out, 64) != 0) throw std::runtime_error("TCP echo mismatch");
+        }
+      };
+      try {
+        auto w0 = Clock::now();
+        int warm = 0;
+        while (Seconds(w0, Clock::now()) < g_opt.warm_s) {
+          round_trips(100);
+          warm += 100;
+        }
+        int n = std::max(100, static_cast<int>(warm * g_opt.target_s / Seconds(w0, Clock::now())));
+        for (int rep = 0; rep < std::max(3, g_opt.reps); rep++) {
+          auto t0 = Clock::now();
+          round_trips(n);
+          r.samples.push_back(n / Seconds(t0, Clock::now()));
+        }
+      } catch (const std::exception &e) {
+        r.error = e.what();
+        r.samples.clear();
+      }
+      close(fd);
+      waitpid(pid, nullptr, 0);
+    }
+    g_floor.tcp_rtt_per_s = r.Median();
+    g_floor.tcp_rtt_us = 1e6 / g_floor.tcp_rtt_per_s;
+  }
+  {
+    // 1 GiB per repetition: an 8-byte length, then the bytes in 4 MiB writes; the child reads
+    // them into a 4 MiB buffer and answers with the count and the last byte it read.
+    Result &r = g_floor.tcp_bw;
+    r.metric = "machine_tcp_loopback_gigabytes";
+    r.mode = "machine";
+    r.unit = "GB/s";
+    const size_t chunk = 4u << 20;
+    const uint64_t total = 1ull << 30;
+    pid_t pid = -1;
+    int fd = TcpPairWithChild(r, &pid, [chunk](int sfd) {
+      std::vector<char> buf(chunk);
+      uint64_t want;
+      while (ReadFull(sfd, reinterpret_cast<char *>(&want), sizeof want)) {
+        uint64_t got = 0;
+        char last = 0;
+        while (got < want) {
+          ssize_t k = read(sfd, buf.data(), std::min<uint64_t>(chunk, want - got));
+          if (k <= 0) {
+            if (k < 0 && errno == EINTR) continue;
+            _exit(1);
+          }
+          got += k;
+          last = buf[k - 1];
+        }
+        char reply[9];
+        std::memcpy(reply, &got, 8);
+        reply[8] = last;
+        if (!WriteFull(sfd, reply, sizeof reply)) break;
+      }
+    });
+    if (fd >= 0) {
+      std::vector<char> data(chunk);
+      for (size_t i = 0; i < chunk; i++) data[i] = static_cast<char>(i * 131 + 7);
+      try {
+        for (int rep = 0; rep < std::max(3, g_opt.reps) + 1; rep++) {  // the first is a warm-up
+          auto t0 = Clock::now();
+          if (!WriteFull(fd, reinterpret_cast<const char *>(&total), sizeof total)) {
+            throw std::runtime_error("TCP stream: write failed");
+          }
+          for (uint64_t sent = 0; sent < total; sent += chunk) {
+            if (!WriteFull(fd, data.data(), chunk)) throw std::runtime_error("TCP stream: write failed");
+          }
+          char reply[9];
+          if (!ReadFull(fd, reply, sizeof reply)) throw std::runtime_error("TCP stream: no reply");
+          double sec = Seconds(t0, Clock::now());
+          uint64_t got;
+          std::memcpy(&got, reply, 8);
+          if (got != total || reply[8] != data[chunk - 1]) {
+            throw std::runtime_error("TCP stream: the child read " + std::to_string(got) + " bytes");
+          }
+          if (rep > 0) r.samples.push_back(total / sec / 1e9);
+        }
+      } catch (const std::exception &e) {
+        r.error = e.what();
+        r.samples.clear();
+      }
+      close(fd);
+      waitpid(pid, nullptr, 0);
+    }
+    g_floor.tcp_gbps = r.Median();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -893,6 +1149,176 @@ void RunMode(const std::string &mode) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cluster mode: the driver on the head node, tasks and actors on node B (kRemoteResource).
+
+// cross_node_object_transfer: see the file comment. Not a Measure loop: each repetition needs a
+// new object (node B keeps a copy of one it fetched), Put untimed before the timed task.
+// GB/s = size / (time of ArgSize on node B with the object - time with a 64-byte one). The timed
+// task includes the worker's deserialization of its argument (msgpack to a new std::vector: a
+// copy into fresh memory, see machine_memcpy_fresh), so the figure is a lower bound of the rate at
+// which the object moves between the nodes.
+void MeasureObjectTransfer(const std::string &mode) {
+  const std::string metric = "cross_node_object_transfer";
+  if (!Selected(metric)) return;
+  Result r;
+  r.metric = metric;
+  r.mode = mode;
+  r.unit = "GB/s";
+  const size_t size = (g_opt.quick ? 256ull : 1024ull) << 20;
+  const size_t tiny = 64;
+  std::fprintf(stderr, "[%s] %s (%zu MiB) ...", mode.c_str(), metric.c_str(), size >> 20);
+  std::fflush(stderr);
+  static std::string current;
+  current = metric + " (" + mode + ")";
+  ArmWatchdog(current.c_str(), 900);
+  // A new object of n bytes, Put on the driver's node; the driver's copy is freed at once.
+  auto put = [](size_t n) {
+    std::vector<uint8_t> v(n);
+    FillPattern(v);
+    return ray::Put(v);
+  };
+  // Seconds from submission to result of ArgSize on node B (or on the driver's node: `resource`)
+  // with `ref` (checked: n bytes, intact).
+  auto run = [](const ray::ObjectRef<std::vector<uint8_t>> &ref, size_t n,
+                const char *resource = kRemoteResource) {
+    auto t0 = Clock::now();
+    int64_t got = *ray::Get(ray::Task(ArgSize).SetResource(resource, 1).Remote(ref));
+    double sec = Seconds(t0, Clock::now());
+    Check(got == static_cast<int64_t>(n), "the task on node B got the " + std::to_string(n) +
+                                              "-byte argument intact (it returned " +
+                                              std::to_string(got) + ")");
+    return sec;
+  };
+  auto tiny_median = [&] {
+    std::vector<double> t;
+    for (int i = 0; i < 5; i++) t.push_back(run(put(tiny), tiny));
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  };
+  std::vector<double> big_s, tiny_s, local_s;
+  try {
+    Check(*ray::Get(ray::Task(NodeIp).SetResource(kRemoteResource, 1).Remote()) == kRemoteNodeIp,
+          std::string("a task asking for ") + kRemoteResource + " runs on node B (" +
+              kRemoteNodeIp + ")");
+    Check(*ray::Get(ray::Task(NodeIp).SetResource(kLocalResource, 1).Remote()) == kLocalNodeIp,
+          std::string("a task asking for ") + kLocalResource + " runs on the driver's node (" +
+              kLocalNodeIp + ")");
+    tiny_median();  // warm-up: the worker, the connections, the fetch path
+    run(put(size), size);
+    run(put(size), size, kLocalResource);
+    CheckMemoryBudget("after the warm-up");
+    for (int rep = 0; rep < g_opt.reps; rep++) {
+      double big;
+      {
+        auto ref = put(size);
+        CheckMemoryBudget("after a put of " + std::to_string(size >> 20) + " MiB");
+        big = run(ref, size);
+      }  // the object is dropped here: both nodes may free it
+      {
+        // Not part of the figure: the same task on the driver's node, where the object is (its
+        // cost without a transfer: mostly the deserialization), printed beside it.
+        auto ref = put(size);
+        local_s.push_back(run(ref, size, kLocalResource));
+      }
+      double small = tiny_median();
+      Check(big > small, "the large argument takes longer than a tiny one");
+      big_s.push_back(big);
+      tiny_s.push_back(small);
+      r.samples.push_back(size / 1e9 / (big - small));
+      CheckMemoryBudget("after repetition " + std::to_string(rep + 1));
+    }
+    std::sort(big_s.begin(), big_s.end());
+    std::sort(tiny_s.begin(), tiny_s.end());
+    std::sort(local_s.begin(), local_s.end());
+    char note[160];
+    std::snprintf(note, sizeof note, "task %.0f ms - tiny-arg %.1f ms; on the driver's node: %.0f ms",
+                  big_s[big_s.size() / 2] * 1e3, tiny_s[tiny_s.size() / 2] * 1e3,
+                  local_s[local_s.size() / 2] * 1e3);
+    r.note = note;
+    std::fprintf(stderr, " %.4g GB/s (median of %zu; task %.1f ms, tiny-argument task %.2f ms; "
+                         "the same task on the driver's node %.1f ms; driver RSS %ld MiB)\n",
+                 r.Median(), r.samples.size(), big_s[big_s.size() / 2] * 1e3,
+                 tiny_s[tiny_s.size() / 2] * 1e3, local_s[local_s.size() / 2] * 1e3, RssMiB());
+  } catch (const BudgetExceeded &e) {
+    r.error = std::string("stopped after ") + std::to_string(r.samples.size()) + " of " +
+              std::to_string(g_opt.reps) + " reps: " + e.what();
+    std::fprintf(stderr, " ERROR: %s\n", r.error.c_str());
+  } catch (const std::exception &e) {
+    r.error = e.what();
+    r.samples.clear();
+    std::fprintf(stderr, " ERROR: %s\n", e.what());
+  }
+  DisarmWatchdog();
+  g_results.push_back(r);
+}
+
+void RunClusterMode(const std::string &mode) {
+  const int batch = 1000;  // Ray's async batch
+  bool any = false;
+  for (auto &m : kMetrics) any = any || (m.rfind("cross_node_", 0) == 0 && Selected(m));
+  if (!any) return;
+
+  ray::RayConfig config;
+  config.address = g_cluster_address;
+  auto i0 = Clock::now();
+  ray::Init(config);
+  std::fprintf(stderr, "[%s] ray::Init (attach to %s) took %.1f ms\n", mode.c_str(),
+               g_cluster_address.c_str(), Seconds(i0, Clock::now()) * 1e3);
+  const std::string on_b = std::string(" on node B (") + kRemoteNodeIp + ")";
+  auto check_task_on_b = [&] {
+    std::string ip = *ray::Get(ray::Task(NodeIp).SetResource(kRemoteResource, 1).Remote());
+    Check(ip == kRemoteNodeIp, "a task asking for " + std::string(kRemoteResource) + " runs" +
+                                   on_b + ", not on \"" + ip + "\"");
+  };
+
+  // --- tasks
+  Measure("cross_node_tasks_sync", mode, "ops/s", 1, check_task_on_b, [] {
+    Check(*ray::Get(ray::Task(SmallValue).SetResource(kRemoteResource, 1).Remote()) == 1,
+          "task result == 1");
+  });
+  Measure("cross_node_tasks_async", mode, "ops/s", batch, check_task_on_b, [&] {
+    std::vector<ray::ObjectRef<int>> refs;
+    refs.reserve(batch);
+    for (int i = 0; i < batch; i++) {
+      refs.push_back(ray::Task(SmallValue).SetResource(kRemoteResource, 1).Remote());
+    }
+    Check(SumOf(ray::Get(refs)) == batch, "sum of 1,000 task results");
+  });
+
+  // --- actors
+  {
+    ray::ActorHandle<BenchActor> a;
+    auto create = [&] {
+      a = ray::Actor(BenchActor::FactoryCreate).SetResource(kRemoteResource, 1).Remote();
+      std::string ip = *ray::Get(a.Task(&BenchActor::NodeIp).Remote());
+      Check(ip == kRemoteNodeIp, "the actor lives" + on_b + ", not on \"" + ip + "\"");
+    };
+    auto kill = [&] { a.Kill(); };
+    Measure(
+        "cross_node_actor_calls_sync", mode, "ops/s", 1, create,
+        [&] { Check(*ray::Get(a.Task(&BenchActor::SmallValue).Remote()) == 1, "call result == 1"); },
+        nullptr, kill);
+    Measure(
+        "cross_node_actor_calls_async", mode, "ops/s", batch, create,
+        [&] {
+          std::vector<ray::ObjectRef<int>> refs;
+          refs.reserve(batch);
+          for (int i = 0; i < batch; i++) refs.push_back(a.Task(&BenchActor::SmallValue).Remote());
+          Check(SumOf(ray::Get(refs)) == batch, "sum of 1,000 call results");
+        },
+        nullptr, kill);
+  }
+
+  // --- objects
+  MeasureObjectTransfer(mode);
+
+  auto s0 = Clock::now();
+  ray::Shutdown();
+  std::fprintf(stderr, "[%s] ray::Shutdown took %.1f ms\n", mode.c_str(),
+               Seconds(s0, Clock::now()) * 1e3);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Output.
 
 std::string Num(double v) {
@@ -952,8 +1378,45 @@ void AddFloorRatios() {
     } else if (r.metric == "single_client_put_gigabytes") {
       r.ratio_to_floor = r.Median() / g_floor.memcpy_gbps;
       r.ratio_label = Num(100 * r.ratio_to_floor) + "% of memcpy";
+    } else if (r.metric == "cross_node_tasks_sync" || r.metric == "cross_node_actor_calls_sync") {
+      double lat_us = 1e6 / r.Median();
+      r.ratio_to_floor = lat_us / g_floor.tcp_rtt_us;
+      r.ratio_label = Num(lat_us) + " us = " + Num(r.ratio_to_floor) + "x TCP RTT";
+    } else if (r.metric == "cross_node_tasks_async" || r.metric == "cross_node_actor_calls_async") {
+      // Time per call over the TCP round trip (< 1: calls pipelined, more than one per round trip).
+      double per_call_us = 1e6 / r.Median();
+      r.ratio_to_floor = per_call_us / g_floor.tcp_rtt_us;
+      r.ratio_label = Num(per_call_us) + " us/call = " + Num(r.ratio_to_floor) + "x TCP RTT";
+    } else if (r.metric == "cross_node_object_transfer") {
+      r.ratio_to_floor = r.Median() / g_floor.tcp_gbps;
+      r.ratio_label = Num(100 * r.ratio_to_floor) + "% of TCP (" + r.note + ")";
+    }
+    // Beside the single-node figure of the same run (--mode=all).
+    std::string counterpart = SingleNodeCounterpart(r.metric);
+    if (!counterpart.empty()) {
+      for (auto &n : g_results) {
+        if (n.metric == counterpart && n.mode == "node" && !n.samples.empty()) {
+          r.ratio_to_single_node = r.Median() / n.Median();
+          r.ratio_label += "; " + Num(100 * r.ratio_to_single_node) + "% of node " + counterpart;
+        }
+      }
     }
   }
+}
+
+// The goray target of a result, in its unit (NAN: none, or not known in this run).
+double TargetOf(const Result &r) {
+  auto it = kReference.find(r.metric);
+  if (it == kReference.end()) return NAN;
+  if (r.metric == "single_client_put_gigabytes" && !std::isnan(g_floor.memcpy_gbps)) {
+    return g_floor.memcpy_gbps / 2;  // "50% of memcpy here"
+  }
+  if (r.metric == "cross_node_object_transfer") return g_floor.tcp_gbps / 2;  // 50% of TCP
+  if (r.metric == "cross_node_tasks_async" || r.metric == "cross_node_actor_calls_async") {
+    // 50% of the single-node async figure of the same run (only with --mode=all).
+    return r.ratio_to_single_node > 0 ? r.Median() / r.ratio_to_single_node / 2 : NAN;
+  }
+  return it->second.target;
 }
 
 void PrintTable() {
@@ -979,6 +1442,14 @@ void PrintTable() {
               Num(g_floor.rtt_per_s).c_str(), Num(g_floor.rtt_us).c_str(),
               g_opt.quick ? "128" : "512", Num(g_floor.memcpy_gbps).c_str(),
               Num(g_floor.fresh_gbps).c_str());
+  if (!g_floor.tcp_rtt.metric.empty()) {
+    std::printf("# cluster floor: TCP loopback round trip %s/s = %s us;  one TCP stream over "
+                "127.0.0.1: %s GB/s (1 GiB)\n",
+                Num(g_floor.tcp_rtt_per_s).c_str(), Num(g_floor.tcp_rtt_us).c_str(),
+                Num(g_floor.tcp_gbps).c_str());
+    std::printf("# cluster: driver on the head node (127.0.0.1), tasks and actors on node B "
+                "(127.0.0.2); both nodes on this machine, sharing its cores\n");
+  }
   std::printf("# x target = median / goray target (init: target / median): >= 1 meets the target\n#\n");
   line({"metric", "mode", "median", "min..max", "unit", "Ray 2.48", "goray target", "x target",
         "vs machine floor"});
@@ -992,6 +1463,8 @@ void PrintTable() {
   floor_line(g_floor.rtt);
   floor_line(g_floor.memcpy_r);
   floor_line(g_floor.fresh_r);
+  if (!g_floor.tcp_rtt.metric.empty()) floor_line(g_floor.tcp_rtt);
+  if (!g_floor.tcp_bw.metric.empty()) floor_line(g_floor.tcp_bw);
   for (auto &r : g_results) {
     auto it = kReference.find(r.metric);
     std::string ray = it != kReference.end() ? it->second.ray_text : "";
@@ -1005,11 +1478,8 @@ void PrintTable() {
       continue;
     }
     std::string x;
-    if (it != kReference.end() && !std::isnan(it->second.target)) {
-      double target_v = it->second.target;
-      if (r.metric == "single_client_put_gigabytes" && !std::isnan(g_floor.memcpy_gbps)) {
-        target_v = g_floor.memcpy_gbps / 2;  // "50% of memcpy here"
-      }
+    double target_v = TargetOf(r);
+    if (!std::isnan(target_v)) {
       x = Num(r.lower_is_better ? target_v / r.Median() : r.Median() / target_v);
     }
     std::string last = r.ratio_label;
@@ -1028,6 +1498,9 @@ void PrintJson(const Result &r) {
     << ", \"min\": " << JsonNum(r.Min()) << ", \"max\": " << JsonNum(r.Max())
     << ", \"reps\": " << r.samples.size();
   if (!std::isnan(r.ratio_to_floor)) o << ", \"ratio_to_floor\": " << JsonNum(r.ratio_to_floor);
+  if (!std::isnan(r.ratio_to_single_node)) {
+    o << ", \"ratio_to_single_node\": " << JsonNum(r.ratio_to_single_node);
+  }
   if (!r.error.empty()) o << ", \"error\": " << JsonStr(r.error);
   if (!r.skipped.empty()) o << ", \"skipped\": " << JsonStr(r.skipped);
   o << "}";
@@ -1036,7 +1509,8 @@ void PrintJson(const Result &r) {
 
 int Usage(const char *argv0, int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: %s [--mode=node|local|both] [--reps=N] [--quick] [--only=m1,m2,...] [--list]\n",
+               "usage: %s [--mode=node|local|both|cluster|all] [--reps=N] [--quick] [--only=m1,m2,...] "
+               "[--list]\n",
                argv0);
   return code;
 }
@@ -1094,13 +1568,34 @@ int main(int argc, char **argv) {
     // Local first: memory the node mode leaves behind in this process (e.g. large puts) would
     // otherwise count against the local run. The table lists node first all the same.
     g_opt.modes = {"local", "node"};
-  } else if (mode_arg == "node" || mode_arg == "local") {
+  } else if (mode_arg == "all") {
+    g_opt.modes = {"node", "cluster"};
+  } else if (mode_arg == "node" || mode_arg == "local" || mode_arg == "cluster") {
     g_opt.modes = {mode_arg};
   } else {
-    std::fprintf(stderr, "--mode must be node, local or both\n");
+    std::fprintf(stderr, "--mode must be node, local, both, cluster or all\n");
     return 2;
   }
   if (probe) return RunInitProbe(g_opt.modes[0]);
+  const bool cluster = g_opt.modes.back() == "cluster";
+  if (cluster) {
+    const char *address = std::getenv("RAY_ADDRESS");
+    if (!address || !*address) {
+      std::fprintf(stderr, "--mode=%s needs a running cluster in RAY_ADDRESS (bench/run.sh starts "
+                           "one and sets it)\n", mode_arg.c_str());
+      return 2;
+    }
+    g_cluster_address = address;
+    // The cluster mode passes it in RayConfig::address; node mode (and its init probes) must not
+    // attach to the cluster.
+    unsetenv("RAY_ADDRESS");
+    if (g_opt.modes.front() == "node" && !g_opt.only.empty()) {
+      // --mode=all: a cross-node metric is read beside its single-node counterpart.
+      for (auto m : std::set<std::string>(g_opt.only)) {
+        if (!SingleNodeCounterpart(m).empty()) g_opt.only.insert(SingleNodeCounterpart(m));
+      }
+    }
+  }
   if (g_opt.quick) {
     if (!reps_given) g_opt.reps = 1;
     g_opt.target_s = 0.1;
@@ -1116,11 +1611,22 @@ int main(int argc, char **argv) {
   std::fprintf(stderr,
                "  unix-socket round trip: %.0f/s = %.1f us; memcpy: %.2f GB/s (fresh memory: %.2f)\n",
                g_floor.rtt_per_s, g_floor.rtt_us, g_floor.memcpy_gbps, g_floor.fresh_gbps);
+  if (cluster) {
+    MeasureTcpFloor();
+    std::fprintf(stderr, "  TCP loopback round trip: %.0f/s = %.1f us; one TCP stream: %.2f GB/s\n",
+                 g_floor.tcp_rtt_per_s, g_floor.tcp_rtt_us, g_floor.tcp_gbps);
+  }
 
-  for (auto &mode : g_opt.modes) MeasureInitToFirstResult(mode);
+  for (auto &mode : g_opt.modes) {
+    if (mode != "cluster") MeasureInitToFirstResult(mode);
+  }
   for (auto &mode : g_opt.modes) {
     try {
-      RunMode(mode);
+      if (mode == "cluster") {
+        RunClusterMode(mode);
+      } else {
+        RunMode(mode);
+      }
     } catch (const std::exception &e) {
       Result r;
       r.metric = "ray_init";
@@ -1138,8 +1644,11 @@ int main(int argc, char **argv) {
     auto it = std::find(kMetrics.begin(), kMetrics.end(), r.metric);
     return static_cast<double>(it - kMetrics.begin());
   };
+  auto mode_rank = [](const std::string &mode) {
+    return mode == "node" ? 0 : mode == "local" ? 1 : 2;
+  };
   std::stable_sort(g_results.begin(), g_results.end(), [&](const Result &a, const Result &b) {
-    if (a.mode != b.mode) return a.mode == "node";
+    if (a.mode != b.mode) return mode_rank(a.mode) < mode_rank(b.mode);
     return rank(a) < rank(b);
   });
   AddFloorRatios();
@@ -1149,6 +1658,11 @@ int main(int argc, char **argv) {
   PrintJson(g_floor.fresh_r);
   bool failed = !g_floor.rtt.error.empty() || !g_floor.memcpy_r.error.empty() ||
                 !g_floor.fresh_r.error.empty();
+  for (const Result *f : {&g_floor.tcp_rtt, &g_floor.tcp_bw}) {
+    if (f->metric.empty()) continue;
+    PrintJson(*f);
+    if (!f->error.empty()) failed = true;
+  }
   for (auto &r : g_results) {
     PrintJson(r);
     if (!r.error.empty()) failed = true;

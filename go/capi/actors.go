@@ -47,7 +47,8 @@ func ray_create_actor(spec *C.ray_actor_spec, outActorID *C.uint8_t, errOut **C.
 		function_name: spec.function_name, function_name_len: spec.function_name_len,
 		args: spec.args, num_args: spec.num_args,
 		resource_names: spec.resource_names, resource_values: spec.resource_values, num_resources: spec.num_resources,
-		max_retries: 0,
+		max_retries: 0, scheduling_strategy: spec.scheduling_strategy,
+		affinity_node_id: spec.affinity_node_id, affinity_node_id_len: spec.affinity_node_id_len, affinity_soft: spec.affinity_soft,
 	}, "actor creation task")
 	if err != nil {
 		return setErr(errOut, err)

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"goray/core"
+	"goray/ids"
 	"goray/resources"
 	pb "goray/rpc/proto"
 )
@@ -28,6 +29,9 @@ func taskSpec(spec *C.ray_task_spec, kind string) (*pb.TaskSpec, error) {
 		MaxRetries:   int32(spec.max_retries),
 	}
 	label := func() string { return kind + " " + out.FunctionName } // for errors only
+	if err := setStrategy(out, int(spec.scheduling_strategy), spec.affinity_node_id, spec.affinity_node_id_len, spec.affinity_soft != 0, label); err != nil {
+		return nil, err
+	}
 	if spec.name != nil {
 		out.Name = C.GoStringN(spec.name, C.int(spec.name_len))
 	}
@@ -102,4 +106,25 @@ func ray_submit_task(spec *C.ray_task_spec, outReturnID *C.uint8_t, errOut **C.c
 	}
 	writeID(outReturnID, id)
 	return C.RAY_OK
+}
+
+// setStrategy checks a task's (or an actor's) scheduling strategy and sets it on spec.
+func setStrategy(spec *pb.TaskSpec, kind int, node *C.char, nodeLen C.size_t, soft bool, label func() string) error {
+	switch kind {
+	case C.RAY_SCHEDULING_DEFAULT, C.RAY_SCHEDULING_SPREAD:
+		if nodeLen > 0 {
+			return core.Errorf(core.CodeInvalidArgument, "%s: a node id is for node affinity only", label())
+		}
+	case C.RAY_SCHEDULING_NODE_AFFINITY:
+		id := goString(node, nodeLen)
+		if _, err := ids.UniqueIDFromHex(id); err != nil {
+			return core.Errorf(core.CodeInvalidArgument, "%s: node affinity to %q: not a node id (the hex `ray status` prints after node_): %v", label(), id, err)
+		}
+		spec.AffinityNodeId = id
+		spec.AffinitySoft = soft
+	default:
+		return core.Errorf(core.CodeInvalidArgument, "%s: unknown scheduling strategy %d", label(), kind)
+	}
+	spec.SchedulingStrategy = int32(kind)
+	return nil
 }

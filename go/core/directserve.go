@@ -69,7 +69,8 @@ func (b *nodeBackend) serveCalls(actor ids.ActorID) (string, error) {
 		return b.serveCallsTCP(ip)
 	}
 	// Named after the actor: a caller that holds a stale address never reaches another actor.
-	path := filepath.Join(dir, "sockets", "a"+actor.Hex()[:16])
+	// (The id's second half: its first names the owner node, the same for all of a node's actors.)
+	path := filepath.Join(dir, "sockets", "a"+actor.Hex()[2*ids.ActorOwnerPrefix:])
 	target := "unix://" + path
 	if len(path) > maxSocketPath {
 		path = fmt.Sprintf("@goray-actor-%s-%d", actor.Hex(), os.Getpid())

@@ -83,14 +83,20 @@ func (a *actor) answers(after int32, endedOnly bool) bool {
 	return endedOnly && ended
 }
 
+// shortID names the actor in messages: the part of its id that tells it from the other actors of
+// its owner node (the first half names that node).
+func (a *actor) shortID() string {
+	return a.id.Hex()[2*ids.ActorOwnerPrefix : 2*ids.ActorOwnerPrefix+12]
+}
+
 // maxLostCauses is how many ended incarnations an actor remembers the cause of.
 const maxLostCauses = 8
 
 func (a *actor) String() string {
 	if a.name != "" {
-		return fmt.Sprintf("actor %s %q (%s)", a.id.Hex()[:12], a.name, a.className)
+		return fmt.Sprintf("actor %s %q (%s)", a.shortID(), a.name, a.className)
 	}
-	return fmt.Sprintf("actor %s (%s)", a.id.Hex()[:12], a.className)
+	return fmt.Sprintf("actor %s (%s)", a.shortID(), a.className)
 }
 
 // pendingReply is a request answered later: its client and request id.
@@ -226,7 +232,7 @@ func (s *state) creationReady(a *actor) {
 		return
 	}
 	if a.alloc == nil {
-		if s.place(a.demand).Status == scheduling.Infeasible {
+		if s.place(a.request()).Status == scheduling.Infeasible {
 			if a.state != actorPending || !a.creation.infeasible {
 				a.creation.infeasible = true
 				glog.Warningf("%s needs %v but no node of the cluster has that much in total (this node has %v): it stays pending until a node that has it joins", a, a.demand, s.ledger.Total())
@@ -237,7 +243,7 @@ func (s *state) creationReady(a *actor) {
 		}
 		a.creation.infeasible = false
 		if s.placeActor(a) {
-			return // another node hosts it
+			return // another node hosts it (or it can run nowhere)
 		}
 		alloc, ok := s.ledger.Allocate(a.demand)
 		if !ok {

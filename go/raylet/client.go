@@ -285,7 +285,7 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 				return err
 			}
 		}
-		s.submit(j, body.Submit)
+		s.submit(j, body.Submit, c.agent)
 	case *pb.ClientMessage_Put:
 		id, err := ids.ObjectIDFromBytes(body.Put.ObjectId)
 		if err != nil {

@@ -411,7 +411,8 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := pb.NewNodePeerClient(conn).Pull(ctx, &pb.PullRequest{ObjectId: id[:]})
+	peer := pb.NewNodePeerClient(conn)
+	stream, err := peer.Pull(ctx, &pb.PullRequest{ObjectId: id[:], Length: pullStripe})
 	if err != nil {
 		return err
 	}
@@ -423,23 +424,71 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 	if total < 0 || total > maxPulledObject {
 		return fmt.Errorf("the node at %s announced an object of %d bytes", addr, total)
 	}
-	// chunks calls put for each chunk's bytes at its offset, in order, until total bytes came.
-	chunks := func(put func(off int64, data []byte)) error {
-		var got int64
-		for chunk := first; ; {
-			if chunk.Offset != got || int64(len(chunk.Data)) > total-got {
-				return fmt.Errorf("the node at %s sent a chunk out of place (offset %d, %d bytes, %d of %d received)", addr, chunk.Offset, len(chunk.Data), got, total)
+	// rangeOf calls put for each chunk's bytes of [from, to) at its offset, in order, from a
+	// stream whose first chunk is head.
+	rangeOf := func(st pb.NodePeer_PullClient, head *pb.ObjectChunk, from, to int64, put func(off int64, data []byte)) error {
+		got := from
+		for chunk := head; ; {
+			if chunk.Offset != got || int64(len(chunk.Data)) > to-got || (chunk != head && chunk.TotalSize != 0 && chunk.TotalSize != total) {
+				return fmt.Errorf("the node at %s sent a chunk out of place (offset %d, %d bytes, at %d of [%d, %d))", addr, chunk.Offset, len(chunk.Data), got, from, to)
 			}
 			put(got, chunk.Data)
 			got += int64(len(chunk.Data))
-			if got == total {
+			if got == to {
 				return nil
 			}
 			var err error
-			if chunk, err = stream.Recv(); err != nil {
+			if chunk, err = st.Recv(); err != nil {
 				return err
 			}
 		}
+	}
+	// chunks calls put for every chunk of the object: the first stripe from the first stream,
+	// the rest in up to pullStreams ranges pulled at once.
+	chunks := func(put func(off int64, data []byte)) error {
+		head := total
+		if head > pullStripe {
+			head = pullStripe
+		}
+		if err := rangeOf(stream, first, 0, head, put); err != nil {
+			return err
+		}
+		rest := total - head
+		if rest == 0 {
+			return nil
+		}
+		n := int((rest + pullStripe - 1) / pullStripe)
+		if n > pullStreams {
+			n = pullStreams
+		}
+		per := (rest + int64(n) - 1) / int64(n)
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			from := head + int64(i)*per
+			to := from + per
+			if to > total {
+				to = total
+			}
+			go func() {
+				st, err := peer.Pull(ctx, &pb.PullRequest{ObjectId: id[:], Offset: from, Length: to - from})
+				var c *pb.ObjectChunk
+				if err == nil {
+					c, err = st.Recv()
+				}
+				if err == nil {
+					err = rangeOf(st, c, from, to, put)
+				}
+				errs <- err
+			}()
+		}
+		var firstErr error
+		for i := 0; i < n; i++ {
+			if err := <-errs; err != nil && firstErr == nil {
+				firstErr = err
+				cancel() // the others stop
+			}
+		}
+		return firstErr
 	}
 	r.mu.Lock()
 	threshold := r.shmThreshold()
@@ -449,8 +498,8 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 		if total > maxObjectInMemory {
 			return fmt.Errorf("an object of %d bytes cannot be held in memory here (this node has no room in shared memory for it)", total)
 		}
-		buf := make([]byte, 0, total)
-		if err := chunks(func(_ int64, data []byte) { buf = append(buf, data...) }); err != nil {
+		buf := make([]byte, total)
+		if err := chunks(func(off int64, data []byte) { copy(buf[off:], data) }); err != nil {
 			return err
 		}
 		return lc.send(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:],
@@ -488,6 +537,13 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 	return nil
 }
 
+// A big object is pulled in stripes: the first pullStripe bytes with its size, the rest in up to
+// pullStreams ranges at once (one stream alone does not fill a fast link).
+const (
+	pullStripe  = 8 << 20
+	pullStreams = 4
+)
+
 // Bounds on what a pull accepts: an object (Ray's are at most what the object store holds), and
 // one that goes to memory instead of shared memory.
 const (
@@ -521,22 +577,30 @@ func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) e
 			return status.Errorf(codes.Internal, "pull of %s: %v", id.Hex(), err)
 		}
 	}
-	first := &pb.ObjectChunk{TotalSize: int64(len(data)), Kind: obj.Kind, ContainedIds: obj.ContainedIds}
-	for off := 0; off == 0 || off < len(data); {
+	total := int64(len(data))
+	start, stop := req.Offset, total
+	if req.Length > 0 && req.Length <= total-start {
+		stop = start + req.Length
+	}
+	if start < 0 || start > total || req.Length < 0 {
+		return status.Errorf(codes.OutOfRange, "pull of %s: range at %d (+%d) outside its %d bytes", id.Hex(), req.Offset, req.Length, total)
+	}
+	first := &pb.ObjectChunk{TotalSize: total, Kind: obj.Kind, ContainedIds: obj.ContainedIds}
+	for off := start; off == start || off < stop; {
 		end := off + ChunkSize
-		if end > len(data) {
-			end = len(data)
+		if end > stop {
+			end = stop
 		}
-		chunk := &pb.ObjectChunk{Offset: int64(off), Data: data[off:end]}
-		if off == 0 {
-			first.Data = chunk.Data
+		chunk := &pb.ObjectChunk{Offset: off, Data: data[off:end]}
+		if off == start {
+			first.Offset, first.Data = off, chunk.Data
 			chunk = first
 		}
 		if err := stream.Send(chunk); err != nil {
 			return err
 		}
 		off = end
-		if end == len(data) {
+		if end == stop {
 			break
 		}
 	}

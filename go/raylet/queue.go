@@ -1,6 +1,11 @@
 package raylet
 
-import "goray/resources"
+import (
+	"fmt"
+
+	"goray/resources"
+	"goray/scheduling"
+)
 
 // schedClass is the ready tasks of one resource shape, in arrival order. Scheduling looks at each
 // class once, not at each task, so a long queue costs nothing per scheduling pass.
@@ -8,6 +13,7 @@ type schedClass struct {
 	key        string
 	job        *job // its tasks' job: a worker runs only its own job's tasks
 	demand     resources.Set
+	req        scheduling.Request // what its tasks ask the policy
 	tasks      []*task
 	infeasible bool // needs more than the node has in total (warned once)
 	pruned     bool // forgotten by the queue (see prune): its tasks find their class again
@@ -37,10 +43,15 @@ func (q *readyQueue) class(t *task) *schedClass {
 			if t.job != nil && t.job.id != "" {
 				key = t.job.id + " " + key
 			}
+			if t.preferLocal {
+				key += " forwarded"
+			} else if k := t.spec.GetSchedulingStrategy(); k != 0 {
+				key += fmt.Sprintf(" strategy %d %s %v", k, t.spec.AffinityNodeId, t.spec.AffinitySoft)
+			}
 		}
 		c := q.classes[key]
 		if c == nil {
-			c = &schedClass{key: key, job: t.job, demand: t.demand}
+			c = &schedClass{key: key, job: t.job, demand: t.demand, req: requestOf(t.spec, t.demand, t.preferLocal)}
 			q.classes[key] = c
 			q.order = append(q.order, c)
 		}

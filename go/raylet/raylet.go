@@ -70,6 +70,8 @@ type task struct {
 	// spilledArgs holds arguments read back from disk into memory (the arena had no room for
 	// them): they travel in the task's message while they stay spilled.
 	spilledArgs map[ids.ObjectID][]byte
+	// preferLocal: another node forwarded it here; it runs here whenever this node can run it.
+	preferLocal bool
 	// remote is the node the task was forwarded to (nil: none), since forwardedAt (see
 	// applyForwarded).
 	remote      *remoteNode
@@ -296,13 +298,13 @@ func (s *state) removeIdle(w *worker) {
 }
 
 // submit accepts a task of job j from a client. Called with r.mu held.
-func (s *state) submit(j *job, spec *pb.TaskSpec) {
+func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 	returnID, err := ids.ObjectIDFromBytes(spec.ReturnId)
 	if err != nil {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
 		return
 	}
-	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: int(spec.MaxRetries)}
+	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: int(spec.MaxRetries), preferLocal: forwarded}
 	if spec.MaxRetries < 0 {
 		t.retriesLeft = DefaultMaxRetries
 	}
@@ -468,38 +470,7 @@ func (s *state) schedule() {
 		if len(c.tasks) == 0 {
 			continue
 		}
-		d := s.place(c.demand)
-		if d.Status == scheduling.Infeasible {
-			if !c.infeasible {
-				c.infeasible = true
-				glog.Warningf("%s needs %v but no node of the cluster has that much in total (this node has %v): it stays pending until a node that has it joins", taskLabel(c.tasks[0]), c.demand, s.ledger.Total())
-			}
-			continue
-		}
-		c.infeasible = false
-		// Run here while there is room and a worker; a task the policy places elsewhere (or
-		// nowhere yet) waits in the queue.
-		for d.Status == scheduling.Run && d.Local && len(c.tasks) > 0 && s.hasIdle(c.job) && s.ledger.Fits(c.demand) {
-			t := c.pop()
-			if !s.argsResident(t) {
-				continue // it comes back (argsReady) once its spilled arguments are read back
-			}
-			s.dispatch(s.takeIdle(c.job), t)
-		}
-		// The policy places the class on another node: forward its tasks there while it does.
-		for d.Status == scheduling.Run && !d.Local && len(c.tasks) > 0 {
-			r := s.remotes[d.Node]
-			if r == nil || !r.alive || c.job.id == "" {
-				break
-			}
-			t := c.pop()
-			if !s.argsResident(t) {
-				continue // it comes back (argsReady) once its spilled arguments are read back
-			}
-			s.forward(r, t)
-			d = s.place(c.demand)
-		}
-
+		s.placeClass(c)
 		feasibleWaiting = feasibleWaiting || len(c.tasks) > 0
 	}
 	// Tasks that wait (for a worker, or for resources busy workers hold) queue on busy workers of
@@ -514,15 +485,105 @@ func (s *state) schedule() {
 	s.ready.prune()
 }
 
-// place asks the scheduling policy where work with this demand runs, over the cluster this node
-// sees. Called with r.mu held.
-func (s *state) place(demand resources.Set) scheduling.Decision {
+// placeClass places the ready tasks of class c one by one, as the policy says: here while there
+// is room and an idle worker of its job, on another node (forwarded) while the policy picks one
+// with room (or, for node affinity, the node it names), until the rest must wait. Called with
+// r.mu held.
+func (s *state) placeClass(c *schedClass) {
+	for len(c.tasks) > 0 {
+		d := s.place(c.req)
+		switch d.Status {
+		case scheduling.Infeasible:
+			if !c.infeasible {
+				c.infeasible = true
+				glog.Warningf("%s needs %v but no node of the cluster has that much in total (this node has %v): it stays pending until a node that has it joins", taskLabel(c.tasks[0]), c.demand, s.ledger.Total())
+			}
+			return
+		case scheduling.Unschedulable:
+			s.failClass(c, fmt.Sprintf("its node affinity (hard) names node %s, which is dead, unknown to this node, or can never fit %v", d.Node, c.demand))
+			return
+		}
+		c.infeasible = false
+		if d.Local {
+			if d.Status != scheduling.Run || !s.hasIdle(c.job) || !s.ledger.Fits(c.demand) {
+				return // it waits here for room or a worker
+			}
+			t := c.pop()
+			if s.argsResident(t) { // (else it comes back, argsReady, once they are read back)
+				s.dispatch(s.takeIdle(c.job), t)
+			}
+			continue
+		}
+		// Another node: one with room, or the one node affinity names (the task waits there).
+		if d.Status == scheduling.Wait && c.req.Strategy.Kind == scheduling.Default && !c.req.PreferLocal {
+			// No node has room: the task queues on the node least loaded with this node's
+			// forwarded work (which runs it next, without a round trip back here), within a
+			// bound.
+			if r := s.queueNode(c); r != nil {
+				if t := c.pop(); s.argsResident(t) {
+					s.forward(r, t)
+				}
+				continue
+			}
+			return
+		}
+		if d.Status != scheduling.Run && !(d.Status == scheduling.Wait && c.req.Strategy.Kind == scheduling.NodeAffinity) {
+			return
+		}
+		r := s.remotes[d.Node]
+		if r == nil || !r.alive || c.job.id == "" {
+			return
+		}
+		t := c.pop()
+		if s.argsResident(t) {
+			s.forward(r, t)
+		}
+	}
+}
+
+// failClass fails every task of class c with a task error saying why. Called with r.mu held.
+func (s *state) failClass(c *schedClass, why string) {
+	failed := c.tasks
+	c.tasks = nil
+	for _, t := range failed {
+		s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("%s cannot run: %s", taskLabel(t), why))})
+	}
+}
+
+// place asks the scheduling policy where work of this request runs, over the cluster this node
+// sees (a SPREAD request moves the round robin on). Called with r.mu held.
+func (s *state) place(req scheduling.Request) scheduling.Decision {
 	if v := s.ledger.Version(); v != s.viewVersion {
 		s.view.Nodes[0].Available = s.ledger.Available()
 		s.viewVersion = v
 	}
-	return s.policy.Schedule(scheduling.Request{Demand: demand}, s.view, "")
+	d := s.policy.Schedule(req, s.view, s.spreadCursor)
+	s.spreadCursor = d.Cursor
+	return d
 }
+
+// requestOf is what a task (or an actor's creation) asks the policy: its demand, its strategy
+// (node ids in the view are hex), and for work another node forwarded here (preferLocal), to stay
+// here whenever this node can run it (Ray does not spill a spilled lease again).
+func requestOf(spec *pb.TaskSpec, demand resources.Set, preferLocal bool) scheduling.Request {
+	req := scheduling.Request{Demand: demand, PreferLocal: preferLocal}
+	if preferLocal {
+		return req // (its strategy was applied where it came from)
+	}
+	switch spec.GetSchedulingStrategy() {
+	case strategySpread:
+		req.Strategy.Kind = scheduling.Spread
+	case strategyNodeAffinity:
+		req.Strategy = scheduling.Strategy{Kind: scheduling.NodeAffinity, Node: scheduling.NodeID(spec.AffinityNodeId), Soft: spec.AffinitySoft}
+	}
+	return req
+}
+
+// Scheduling strategies of TaskSpec.scheduling_strategy (ray_scheduling_strategy in c_api.h).
+const (
+	strategySpread       = 1
+	strategyNodeAffinity = 2
+)
 
 // runnableWaiting counts, by job, the ready tasks this node could run now if it had workers for
 // them (nil: none). Called with r.mu held.

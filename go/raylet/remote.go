@@ -248,6 +248,7 @@ func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *ob
 	}
 	delete(r.tasks, returnID)
 	t.remote = nil
+	s.giveBack(r, t.demand) // free there again, until its next report says otherwise
 	if obj == nil {
 		stored, ok := s.store.Get(returnID)
 		if !ok {
@@ -257,6 +258,17 @@ func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *ob
 	}
 	s.finish(t, obj)
 	s.schedule()
+}
+
+// giveBack returns to node r's free resources in the view what a task forwarded there held.
+// Called with r.mu held.
+func (s *state) giveBack(r *remoteNode, demand resources.Set) {
+	for i := range s.view.Nodes {
+		if n := &s.view.Nodes[i]; n.ID == r.key {
+			free := n.Available.Add(demand)
+			n.Available = free.Sub(free.Sub(n.Total)) // at most its totals
+		}
+	}
 }
 
 // remoteLost deals with the tasks forwarded to a node that died, left or cannot be reached: each
@@ -309,12 +321,47 @@ func (s *state) linkFailed(key scheduling.NodeID, err error) {
 	}
 }
 
+// forwardQueueDepth is how many tasks per CPU this node may have forwarded to a node beyond what
+// the node has room for (state.queueDepth): they queue there (pipelined behind its busy workers)
+// instead of here, so the node goes from one to the next without a round trip to this one.
+const forwardQueueDepth = 16
+
+// queueNode is the live node, other than this one, that could run class c and has the fewest of
+// this node's forwarded tasks per CPU, below forwardQueueDepth per CPU; nil when none. Called with
+// r.mu held.
+func (s *state) queueNode(c *schedClass) *remoteNode {
+	if c.job == nil || c.job.id == "" {
+		return nil
+	}
+	var best *remoteNode
+	bestLoad := 0.0
+	for i := 1; i < len(s.view.Nodes); i++ {
+		n := &s.view.Nodes[i]
+		r := s.remotes[n.ID]
+		if !n.Alive || r == nil || !r.alive || !c.demand.FitsIn(n.Total) {
+			continue
+		}
+		cpus := n.Total.Get(resources.CPU).Float()
+		if cpus < 1 {
+			cpus = 1
+		}
+		load := float64(len(r.tasks)) / cpus
+		if load >= float64(s.queueDepth) {
+			continue
+		}
+		if best == nil || load < bestLoad || (load == bestLoad && r.key < best.key) {
+			best, bestLoad = r, load
+		}
+	}
+	return best
+}
+
 // runsElsewhere tells whether another live node of the cluster could run work of this demand:
 // such work waits in the queue for room here or there, instead of queueing behind busy workers
 // of this node (pipeline). Called with r.mu held.
 func (s *state) runsElsewhere(c *schedClass) bool {
-	if c.job == nil || c.job.id == "" {
-		return false // the node's own job runs here only
+	if c.job == nil || c.job.id == "" || c.req.PreferLocal {
+		return false // the node's own job runs here only, and so does work forwarded here
 	}
 	demand := c.demand
 	for i := 1; i < len(s.view.Nodes); i++ {

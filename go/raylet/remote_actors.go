@@ -90,13 +90,20 @@ func (s *state) relayed(c *client, id ids.ActorID, requestID uint64, m *pb.Clien
 }
 
 // placeActor asks the policy where an actor whose factory's arguments exist starts; it reports
-// whether the actor went to another node (hostActorOn). Called with r.mu held.
+// whether that is settled elsewhere: the actor went to another node (hostActorOn), or it can run
+// nowhere (hard node affinity to a node that cannot have it: it dies). Called with r.mu held.
 func (s *state) placeActor(a *actor) bool {
-	if !s.inCluster() || a.hosted || a.job.id == "" {
+	if a.hosted {
 		return false
 	}
-	d := s.place(a.demand)
-	if d.Status != scheduling.Run || d.Local {
+	d := s.place(a.request())
+	if d.Status == scheduling.Unschedulable {
+		a.noRestart = true
+		s.actorDied(a, fmt.Sprintf("The actor cannot be placed: its node affinity (hard) names node %s, which is dead, unknown to this node, or can never fit %v", d.Node, a.demand), false)
+		return true
+	}
+	affinityWait := d.Status == scheduling.Wait && a.request().Strategy.Kind == scheduling.NodeAffinity
+	if !s.inCluster() || a.job.id == "" || d.Local || (d.Status != scheduling.Run && !affinityWait) {
 		return false
 	}
 	r := s.remotes[d.Node]
@@ -194,4 +201,10 @@ func (s *state) releaseName(a *actor) {
 // held.
 func (s *state) lookupName(c *client, m *pb.GetActor) {
 	s.eff.names = append(s.eff.names, nameJob{op: nameLookup, key: actorKey{m.Namespace, m.Name}, client: c, requestID: m.RequestId})
+}
+
+// request is what an actor's creation asks the policy (see requestOf; the actor a node hosts for
+// its owner stays where the owner placed it).
+func (a *actor) request() scheduling.Request {
+	return requestOf(a.creation.spec, a.demand, a.hosted)
 }

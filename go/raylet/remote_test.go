@@ -33,6 +33,7 @@ func newCluster(t *testing.T, res map[string]float64) *cluster {
 	h.s.cfg.PeerListen = "127.0.0.1:0"
 	h.s.policy = scheduling.DefaultPolicy(nil)
 	h.s.defaultJob.prestart = 0
+	h.s.queueDepth = 0 // (tasks wait here when no node has room; TestClusterQueueOnBusyNodes sets it)
 	return &cluster{harness: h}
 }
 
@@ -840,5 +841,32 @@ func TestClusterApplyForwarded(t *testing.T) {
 				t.Errorf("free CPUs in the view %v, want %v", got, tc.free)
 			}
 		})
+	}
+}
+
+// When no node has room, tasks queue on the other nodes that could run them, the least loaded
+// with this node's forwarded work first, up to queueDepth per CPU; the rest wait here.
+func TestClusterQueueOnBusyNodes(t *testing.T) {
+	c := newCluster(t, cpus(1))
+	c.s.queueDepth = 2
+	d, _ := c.clusterJob("J")
+	big := peerNode(map[string]float64{"CPU": 2, "R": 2}, map[string]float64{"R": 2}) // no free CPU
+	small := peerNode(map[string]float64{"CPU": 1, "R": 1}, map[string]float64{"R": 1})
+	c.update(big, small)
+	for i := 0; i < 8; i++ {
+		c.submit(d, fmt.Sprintf("F%d", i), map[string]float64{"R": 1}, 0)
+	}
+	// big takes 2 per CPU (4), small 2: by load, ties to the lower id.
+	got := map[string]int{}
+	for _, f := range c.takeCluster().forward {
+		got[f.node.id.Hex()]++
+	}
+	if got[big.ID.Hex()] != 4 || got[small.ID.Hex()] != 2 || c.s.ready.len() != 2 {
+		t.Fatalf("queued %d on the 2-CPU node, %d on the 1-CPU node, %d waiting here; want 4, 2, 2", got[big.ID.Hex()], got[small.ID.Hex()], c.s.ready.len())
+	}
+	// A task of the node's own job is never sent to queue elsewhere.
+	c.submit(c.driver(), "Own", nil, 0)
+	if f := c.takeCluster().forward; len(f) != 0 {
+		t.Fatalf("the node's own job's task was forwarded")
 	}
 }

@@ -36,6 +36,8 @@ type state struct {
 	jobs          map[string]*job                   // jobs drivers brought, by id
 	remotes       map[scheduling.NodeID]*remoteNode // the cluster's other nodes (see remote.go)
 	agentID       ids.UniqueID                      // the worker id of the node's own client
+	spreadCursor  scheduling.NodeID                 // where the last SPREAD request went
+	queueDepth    int                               // forwarded tasks per CPU a busy node may queue
 	blocked       int
 	ready         *readyQueue                  // arguments present, waiting for resources and a worker
 	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
@@ -131,6 +133,7 @@ func newState(cfg Config, nodeID ids.UniqueID) state {
 		defaultJob:  nodeJob(cfg),
 		jobs:        map[string]*job{},
 		remotes:     map[scheduling.NodeID]*remoteNode{},
+		queueDepth:  forwardQueueDepth,
 		ready:       newReadyQueue(),
 		waitingDeps: map[ids.ObjectID][]*task{},
 		pending:     map[ids.ObjectID]*task{},

@@ -32,7 +32,7 @@ extern "C" {
  * headers refuse to start (ray::Init throws) when the two differ.
  * Version 2: ray_init takes a ray_config struct (version 1 took a JSON string).
  */
-#define RAY_C_API_VERSION 2
+#define RAY_C_API_VERSION 3
 
 /** Size in bytes of an object id. */
 #define RAY_ID_SIZE 28
@@ -117,7 +117,21 @@ typedef struct ray_task_spec {
   const double *resource_values;
   size_t num_resources;
   int max_retries; /* -1: the runtime's default */
+  /* Where it runs (enum ray_scheduling_strategy; goray's, beyond Ray's C++ API): with
+     RAY_SCHEDULING_NODE_AFFINITY, the node's id in hex (as `ray status` prints it after node_)
+     and whether another node may run it when that one cannot (soft). */
+  int scheduling_strategy;
+  const char *affinity_node_id;
+  size_t affinity_node_id_len;
+  int affinity_soft;
 } ray_task_spec;
+
+/** How a task or an actor is placed on the cluster's nodes (Ray's scheduling strategies). */
+enum ray_scheduling_strategy {
+  RAY_SCHEDULING_DEFAULT = 0,       /* Ray's hybrid policy: this node while it is not busy */
+  RAY_SCHEDULING_SPREAD = 1,        /* successive ones on successive nodes */
+  RAY_SCHEDULING_NODE_AFFINITY = 2, /* on one node (affinity_node_id) */
+};
 
 /** One argument as a worker receives it: msgpack bytes (ObjectRef arguments already resolved). */
 typedef struct ray_arg_value {
@@ -172,6 +186,10 @@ typedef struct ray_actor_spec {
   int max_restarts;    /* 0: never restarted; -1: without limit */
   int max_concurrency; /* calls that may run at once (>= 1) */
   int lifetime;        /* enum ray_actor_lifetime */
+  int scheduling_strategy; /* as in ray_task_spec */
+  const char *affinity_node_id;
+  size_t affinity_node_id_len;
+  int affinity_soft;
 } ray_actor_spec;
 
 /** An array of NUL-terminated strings. */

@@ -65,6 +65,13 @@ class ActorCreator {
     return *this;
   }
 
+  /// Sets where the actor lives on a cluster (ray::SpreadSchedulingStrategy,
+  /// ray::NodeAffinitySchedulingStrategy; goray's, as Ray's Python API has them).
+  ActorCreator &SetSchedulingStrategy(SchedulingStrategy strategy) {
+    strategy_ = std::move(strategy);
+    return *this;
+  }
+
   /// Sets one resource the actor holds; validated like SetResources.
   ActorCreator &SetResource(const std::string &name, double value) {
     CheckTaskOptions({{name, value}});
@@ -126,6 +133,11 @@ class ActorCreator {
       spec.max_restarts = max_restarts_;
       spec.max_concurrency = max_concurrency_;
       spec.lifetime = RAY_ACTOR_LIFETIME_DEFAULT;
+      CSchedulingStrategy c_strategy = ToCStrategy(strategy_);
+      spec.scheduling_strategy = c_strategy.kind;
+      spec.affinity_node_id = c_strategy.node_id;
+      spec.affinity_node_id_len = c_strategy.node_id_len;
+      spec.affinity_soft = c_strategy.soft;
       uint8_t id[RAY_ACTOR_ID_SIZE];
       char *err = nullptr;
       int code = ray_create_actor(&spec, id, &err);
@@ -144,6 +156,7 @@ class ActorCreator {
   std::unordered_map<std::string, double> resources_;
   int max_restarts_ = 0;
   int max_concurrency_ = 1;
+  SchedulingStrategy strategy_;
 };
 
 }  // namespace internal

@@ -6,6 +6,7 @@
 #include <ray/api/common.h>
 #include <ray/api/function_traits.h>
 #include <ray/api/object_ref.h>
+#include <ray/api/scheduling_strategy.h>
 #include <ray/api/serializer.h>
 #include <ray/api/task_options.h>
 
@@ -139,7 +140,8 @@ struct CResources {
 inline std::string SubmitTask(const std::string &function_name, const std::string &task_name,
                               const std::unordered_map<std::string, double> &resources,
                               const std::vector<PreparedTaskArg> &args,
-                              const std::string &actor_id = std::string()) {
+                              const std::string &actor_id = std::string(),
+                              const SchedulingStrategy &strategy = SchedulingStrategy()) {
   std::vector<ray_task_arg> c_args = ToCTaskArgs(args);
   CResources c_resources(resources);
   ray_task_spec spec;
@@ -153,6 +155,11 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
   spec.resource_values = c_resources.values.empty() ? nullptr : c_resources.values.data();
   spec.num_resources = c_resources.names.size();
   spec.max_retries = -1;
+  CSchedulingStrategy c_strategy = ToCStrategy(strategy);
+  spec.scheduling_strategy = c_strategy.kind;
+  spec.affinity_node_id = c_strategy.node_id;
+  spec.affinity_node_id_len = c_strategy.node_id_len;
+  spec.affinity_soft = c_strategy.soft;
   uint8_t id[RAY_ID_SIZE];
   char *err = nullptr;
   int code = actor_id.empty() ? ray_submit_task(&spec, id, &err)
@@ -195,8 +202,11 @@ class CallOptions {
                      Args &&...args) {
     std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<ArgsTuple>(
         std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
-    return SubmitTask(function_name, task_name_, resources_, prepared, actor_id);
+    return SubmitTask(function_name, task_name_, resources_, prepared, actor_id, strategy_);
   }
+
+  /// Where the call runs (tasks only; actor calls go to their actor).
+  SchedulingStrategy strategy_;
 
  private:
   Derived &Self() { return static_cast<Derived &>(*this); }
@@ -216,6 +226,13 @@ class TaskCaller : public CallOptions<TaskCaller<F>> {
   /// A caller of the function registered as `function_name`.
   TaskCaller(F func, std::string function_name) : function_name_(std::move(function_name)) {
     (void)func;
+  }
+
+  /// Sets where the task runs on a cluster (ray::SpreadSchedulingStrategy,
+  /// ray::NodeAffinitySchedulingStrategy; goray's, as Ray's Python API has them).
+  TaskCaller &SetSchedulingStrategy(SchedulingStrategy strategy) {
+    this->strategy_ = std::move(strategy);
+    return *this;
   }
 
   /// Submits the task with the given arguments: values (converted to the parameter types) or
