@@ -288,6 +288,22 @@ TEST_F(ApiTest, TasksWithZeroToThreeArgs) {
   EXPECT_EQ(*ray::Get(ray::Task(Plus).Remote(1, 2)), 3);
 }
 
+// goray's scheduling strategies: SPREAD and a soft affinity to a node that is not there run the
+// task (on one node, or in local mode, there is nowhere else); a node id that is not one is
+// refused when the task is submitted.
+TEST_F(ApiTest, SchedulingStrategies) {
+  EXPECT_EQ(*ray::Get(ray::Task(Plus).SetSchedulingStrategy(ray::SpreadSchedulingStrategy()).Remote(1, 2)), 3);
+  EXPECT_EQ(*ray::Get(ray::Task(Plus).SetSchedulingStrategy(ray::DefaultSchedulingStrategy()).Remote(2, 2)), 4);
+  auto soft = ray::NodeAffinitySchedulingStrategy(std::string(31, '0') + "1", true);
+  EXPECT_EQ(*ray::Get(ray::Task(Plus).SetSchedulingStrategy(soft).Remote(2, 3)), 5);
+  try {
+    ray::Task(Plus).SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy("not-a-node")).Remote(1, 1);
+    ADD_FAILURE() << "a bad node id was accepted";
+  } catch (const ray::internal::RayException &e) {
+    EXPECT_NE(std::string(e.what()).find("not a node id"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ApiTest, ConvertibleValueArgs) {
   short s = 3;
   EXPECT_EQ(*ray::Task(Plus).Remote(s, 'A').Get(), 3 + 'A');

@@ -140,6 +140,33 @@ int main(int argc, char **argv) {
     }
     auto r = ray::Task(CodePath).SetResource("r1", 1).Remote();
     std::cout << "code from " << *ray::Get(r) << std::endl;
+  } else if (mode == "strategy") {
+    // goray's scheduling strategies (Ray's Python ones, for C++).
+    std::string node_c = argc > 2 ? argv[2] : "";
+    std::vector<ray::ObjectRef<std::string>> refs;
+    for (int i = 0; i < 4; i++) {
+      refs.push_back(ray::Task(WhereAmI).SetSchedulingStrategy(ray::SpreadSchedulingStrategy()).Remote(500));
+    }
+    std::map<std::string, int> where;
+    for (auto &r : refs) where[*ray::Get(r)]++;
+    std::cout << "spread nodes " << where.size() << std::endl;
+    auto pinned = ray::Task(WhereAmI).SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_c)).Remote(0);
+    std::cout << "affinity task on " << *ray::Get(pinned) << std::endl;
+    auto actor = ray::Actor(Counter::Make).SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_c)).Remote(0);
+    std::cout << "affinity actor on " << *ray::Get(actor.Task(&Counter::Where).Remote()) << std::endl;
+    auto nowhere = ray::Task(WhereAmI)
+                       .SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(std::string(31, '0') + "1"))
+                       .Remote(0);
+    try {
+      auto got = *ray::Get(nowhere);
+      std::cout << "hard affinity ran on " << got << std::endl;
+    } catch (const std::exception &e) {
+      std::cout << "hard affinity failed: " << e.what() << std::endl;
+    }
+    auto soft = ray::Task(Plus)
+                    .SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(std::string(31, '0') + "1", true))
+                    .Remote(2, 3);
+    std::cout << "soft affinity " << *ray::Get(soft) << std::endl;
   } else if (mode == "doomed") {
     // Work on the node with r3, which the test kills: it fails with an error naming the node,
     // and the rest of the cluster goes on.

@@ -118,11 +118,20 @@ touch "$work/moving.go"
 wait "$driver"
 expect code "^code from $node_b/code/[0-9a-f]+/lib\$"
 
-# 8. A request no node can satisfy waits (and ray status says so while it does).
+# 8. Scheduling strategies from C++: SPREAD, node affinity (hard and soft) for tasks and actors.
+node_c_id="$(sed -n 's/^Node \([0-9a-f]*\) joined.*/\1/p' "$work/start-127.0.0.3.out")"
+run strategy 60 strategy "$node_c_id"
+expect strategy "^spread nodes 4\$"
+expect strategy "^affinity task on $node_c\$"
+expect strategy "^affinity actor on $node_c\$"
+expect strategy "^hard affinity failed: .*node affinity"
+expect strategy "^soft affinity 5\$"
+
+# 9. A request no node can satisfy waits (and ray status says so while it does).
 run infeasible 60 infeasible
 expect infeasible "^infeasible ready 0 unready 1\$"
 
-# 9. Drivers without the token, or with another one, are refused with a clear error.
+# 10. Drivers without the token, or with another one, are refused with a clear error.
 if RAY_ADDRESS="$addr" HOME="$work/nohome" timeout 30 "$prog" spread 1 >"$work/notoken.out" 2>&1; then
   bad "a driver without the token is refused" "it ran"
 elif grep -q "no auth token found" "$work/notoken.out"; then ok "a driver without the token is refused"
@@ -132,7 +141,7 @@ if RAY_ADDRESS="$addr" RAY_AUTH_TOKEN="$(printf '0%.0s' $(seq 64))" timeout 30 "
 elif grep -q "refused this process's token" "$work/wrongtoken.out"; then ok "a driver with a wrong token is refused"
 else bad "a driver with a wrong token is refused" "$(tail -3 "$work/wrongtoken.out")"; fi
 
-# 10. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on.
+# 11. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on.
 RAY_ADDRESS="$addr" timeout 120 "$prog" doomed >"$work/doomed.out" 2>&1 &
 driver=$!
 for _ in $(seq 300); do grep -q '^ready$' "$work/doomed.out" && break; sleep 0.1; done
@@ -153,7 +162,7 @@ for _ in $(seq 200); do
 done
 if [ -n "$dead" ]; then ok "the killed node is dead in ray status"; else bad "the killed node is dead in ray status" "$("$ray" status)"; fi
 
-# 11. ray stop ends every node, worker and detached actor; nothing is left behind.
+# 12. ray stop ends every node, worker and detached actor; nothing is left behind.
 "$ray" stop >"$work/stop.out" 2>&1
 sleep 0.2
 left="$(leftovers)"
