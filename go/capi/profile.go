@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"os/signal"
 	"runtime/pprof"
 	"runtime/trace"
 	"sync"
+	"syscall"
 
 	"github.com/golang/glog"
 )
@@ -34,6 +36,7 @@ func openProfileFile(env, prefix, ext string) *os.File {
 }
 
 func startProfile() {
+	watchStackSignal()
 	profiling.Lock()
 	defer profiling.Unlock()
 	start := func(f **os.File, env, prefix, ext string, begin func(*os.File) error) {
@@ -68,4 +71,31 @@ func stopProfile() {
 		profiling.trace.Close()
 		profiling.trace = nil
 	}
+}
+
+// With GORAY_STACKS_DIR set, a goray process writes the stacks of all its goroutines to
+// <dir>/stacks-<pid>-<n>.txt each time it gets SIGUSR1 (for a process that seems stuck).
+var stacksOnce sync.Once
+
+func watchStackSignal() {
+	dir := os.Getenv("GORAY_STACKS_DIR")
+	if dir == "" {
+		return
+	}
+	stacksOnce.Do(func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGUSR1)
+		go func() {
+			for n := 1; ; n++ {
+				<-ch
+				f, err := os.Create(filepath.Join(dir, fmt.Sprintf("stacks-%d-%d.txt", os.Getpid(), n)))
+				if err != nil {
+					glog.Warningf("GORAY_STACKS_DIR: %v", err)
+					continue
+				}
+				_ = pprof.Lookup("goroutine").WriteTo(f, 2)
+				f.Close()
+			}
+		}()
+	})
 }

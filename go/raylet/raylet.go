@@ -491,7 +491,11 @@ func (s *state) schedule() {
 // r.mu held.
 func (s *state) placeClass(c *schedClass) {
 	for len(c.tasks) > 0 {
+		cursor := s.spreadCursor
 		d := s.place(c.req)
+		// A decision nothing comes of leaves SPREAD's round robin where it was: the task's turn
+		// is still that node's.
+		unplaced := func() { s.spreadCursor = cursor }
 		switch d.Status {
 		case scheduling.Infeasible:
 			if !c.infeasible {
@@ -506,6 +510,7 @@ func (s *state) placeClass(c *schedClass) {
 		c.infeasible = false
 		if d.Local {
 			if d.Status != scheduling.Run || !s.hasIdle(c.job) || !s.ledger.Fits(c.demand) {
+				unplaced()
 				return // it waits here for room or a worker
 			}
 			t := c.pop()
@@ -525,13 +530,16 @@ func (s *state) placeClass(c *schedClass) {
 				}
 				continue
 			}
+			unplaced()
 			return
 		}
 		if d.Status != scheduling.Run && !(d.Status == scheduling.Wait && c.req.Strategy.Kind == scheduling.NodeAffinity) {
+			unplaced()
 			return
 		}
 		r := s.remotes[d.Node]
 		if r == nil || !r.alive || c.job.id == "" {
+			unplaced()
 			return
 		}
 		t := c.pop()
@@ -627,19 +635,8 @@ func (s *state) dispatch(w *worker, t *task) {
 // resolvedSpec is the task as a worker gets it: ObjectRef arguments replaced by their values.
 // Called with r.mu held.
 func (s *state) resolvedSpec(t *task) *pb.TaskSpec {
-	spec := &pb.TaskSpec{
-		TaskId:       t.spec.TaskId,
-		FunctionName: t.spec.FunctionName,
-		Name:         t.spec.Name,
-		Resources:    t.spec.Resources,
-		ReturnId:     t.spec.ReturnId,
-		MaxRetries:   t.spec.MaxRetries,
-		CallerId:     t.spec.CallerId,
-		TaskType:     t.spec.TaskType,
-		ActorId:      t.spec.ActorId,
-		ClassName:    t.spec.ClassName,
-		Args:         make([]*pb.TaskArg, len(t.spec.Args)),
-	}
+	spec := t.specCopy()
+	spec.CallerId = t.spec.CallerId
 	for i, a := range t.spec.Args {
 		if !a.IsRef {
 			spec.Args[i] = a
@@ -650,6 +647,24 @@ func (s *state) resolvedSpec(t *task) *pb.TaskSpec {
 		spec.Args[i] = s.argForTask(t, dep, obj)
 	}
 	return spec
+}
+
+// specCopy is the task's spec as it is passed on (to a worker, or another node): its fields, and
+// room for its arguments, which the caller fills in.
+func (t *task) specCopy() *pb.TaskSpec {
+	return &pb.TaskSpec{
+		TaskId:         t.spec.TaskId,
+		FunctionName:   t.spec.FunctionName,
+		Name:           t.spec.Name,
+		Resources:      t.spec.Resources,
+		ReturnId:       t.spec.ReturnId,
+		MaxRetries:     t.spec.MaxRetries,
+		TaskType:       t.spec.TaskType,
+		ActorId:        t.spec.ActorId,
+		ClassName:      t.spec.ClassName,
+		MaxConcurrency: t.spec.MaxConcurrency,
+		Args:           make([]*pb.TaskArg, len(t.spec.Args)),
+	}
 }
 
 // release gives back what a task holds (less the CPU its blocked worker lent already).

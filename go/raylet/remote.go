@@ -207,12 +207,9 @@ func (s *state) forward(r *remoteNode, t *task) {
 // they are in this node's memory (or read back from disk for it), as references with their sizes
 // when they are in shared memory (the running node pulls them). Called with r.mu held.
 func (s *state) forwardSpec(t *task) *pb.TaskSpec {
-	spec := &pb.TaskSpec{
-		TaskId: t.spec.TaskId, FunctionName: t.spec.FunctionName, Name: t.spec.Name, Resources: t.spec.Resources,
-		ReturnId: t.spec.ReturnId, MaxRetries: int32(t.retriesLeft), TaskType: t.spec.TaskType, ClassName: t.spec.ClassName,
-		ActorId: t.spec.ActorId, MaxConcurrency: t.spec.MaxConcurrency,
-		Args: make([]*pb.TaskArg, len(t.spec.Args)), Job: t.job.config(),
-	}
+	spec := t.specCopy()
+	spec.MaxRetries = int32(t.retriesLeft)
+	spec.Job = t.job.config()
 	for i, a := range t.spec.Args {
 		if !a.IsRef {
 			spec.Args[i] = a

@@ -72,9 +72,12 @@ int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   ray::RayConfig config;
   config.ray_namespace = "cluster-test";
+  if (mode == "config") config.address = argc > 2 ? argv[2] : "";  // RayConfig::address
   if (mode == "detached") config.default_actor_lifetime = ray::ActorLifetime::DETACHED;
-  ray::Init(config);
-  if (mode == "spread") {
+  ray::Init(config, argc, argv);
+  if (mode == "config" || mode == "flag") {
+    std::cout << mode << " joined " << *ray::Get(ray::Task(Plus).SetResource("r2", 1).Remote(1, 2)) << std::endl;
+  } else if (mode == "spread") {
     // Many slow tasks: more than one node runs them.
     int n = argc > 2 ? std::atoi(argv[2]) : 12;
     std::vector<ray::ObjectRef<std::string>> refs;
@@ -180,6 +183,9 @@ int main(int argc, char **argv) {
     } catch (const std::exception &e) {
       std::cout << "task failed: " << e.what() << std::endl;
     }
+    // (Its process may take a moment to notice its node is gone; a call it still answered would
+    // be no failure of the cluster.)
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     try {
       int n = *ray::Get(actor.Task(&Counter::Add).Remote(1));
       std::cout << "actor returned " << n << std::endl;

@@ -16,20 +16,9 @@ mkdir -p "$RAY_TMPDIR" "$HOME"
 ray="$dist/bin/ray"
 passed=0
 failed=0
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+. "$here/lib.sh"
 
-# Processes whose environment names this run's session root: nodes, workers, drivers.
-leftovers() {
-  for e in /proc/[0-9]*/environ; do
-    p="${e#/proc/}"; p="${p%/environ}"
-    [ "$p" = "$$" ] && continue
-    if { tr '\0' '\n' < "$e"; } 2>/dev/null | grep -qx -e "RAY_TMPDIR=$RAY_TMPDIR" -e "GORAY_NODE_DAEMON_ROOT=$RAY_TMPDIR"; then
-      exe="$(readlink "/proc/$p/exe" 2>/dev/null)"
-      case "$exe" in */ray|*/default_worker|*/cluster) echo "$p";; esac
-    fi
-  done
-}
+leftovers() { goray_leftovers 'ray|default_worker|cluster' "RAY_TMPDIR=$RAY_TMPDIR" "GORAY_NODE_DAEMON_ROOT=$RAY_TMPDIR"; }
 cleanup() {
   "$ray" stop --force >/dev/null 2>&1
   for p in $(leftovers); do kill -9 "$p" 2>/dev/null; done
@@ -94,6 +83,25 @@ run big 300 big $gib
 expect big "^check ok $gib $node_c\$"
 expect big "^driver got $gib bytes"
 expect big "^put check ok $gib $node_c\$"
+
+# The objects are freed on every node once their drivers are gone (usage as the nodes report it).
+freed=""
+for _ in $(seq 50); do
+  if [ "$("$ray" status -v | grep -c '^  0B/.* object_store_memory$')" = 4 ]; then freed=1; break; fi
+  sleep 0.1
+done
+if [ -n "$freed" ]; then ok "objects freed on every node"; else bad "objects freed on every node" "$("$ray" status -v | grep object_store_memory)"; fi
+
+# Drivers find the cluster through RayConfig::address and --ray_address as through RAY_ADDRESS,
+# and one that names a node IP no node of this machine has gets a clear error.
+RAY_ADDRESS= timeout 60 "$prog" config "$addr" >"$work/config.out" 2>&1
+expect config "^config joined 3\$"
+RAY_ADDRESS= timeout 60 "$prog" flag --ray_address="$addr" >"$work/flag.out" 2>&1
+expect flag "^flag joined 3\$"
+if RAY_ADDRESS="$addr" timeout 30 "$prog" flag --ray_node_ip_address=127.0.0.9 >"$work/noip.out" 2>&1; then
+  bad "a driver on no node of the cluster is refused" "it ran"
+elif grep -q "no node of the cluster runs on this machine .* at 127.0.0.9" "$work/noip.out"; then ok "a driver on no node of the cluster is refused"
+else bad "a driver on no node of the cluster is refused" "$(tail -3 "$work/noip.out")"; fi
 
 # 5. An actor on node B called from a driver on the head.
 run actor 60 actor

@@ -11,6 +11,7 @@ export RAY_TMPDIR="$work/ray"
 mkdir -p "$RAY_TMPDIR"
 passed=0
 failed=0
+. "$here/lib.sh"
 pids_to_kill=()
 cleanup() {
   for p in "${pids_to_kill[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -19,21 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
-# Processes whose environment names this run's RAY_TMPDIR.
-leftovers() {
-  for e in /proc/[0-9]*/environ; do
-    p="${e#/proc/}"; p="${p%/environ}"
-    [ "$p" = "$$" ] && continue
-    if { tr '\0' '\n' < "$e"; } 2>/dev/null | grep -qx "RAY_TMPDIR=$RAY_TMPDIR"; then
-      # Our own shell helpers have it too; count only goray programs.
-      exe="$(readlink "/proc/$p/exe" 2>/dev/null)"
-      case "$exe" in */default_worker|*/example|*/sample|*/sleeper) echo "$p";; esac
-    fi
-  done
-}
+leftovers() { goray_leftovers 'default_worker|example|sample|sleeper' "RAY_TMPDIR=$RAY_TMPDIR"; }
 
 build() { # name source [extra flags]: builds the way the README tells users to
   g++ -std=c++17 -O1 -I"$dist/include" "$2" -o "$work/$1" -L"$dist/lib" -lray_api -Wl,-rpath,"$dist/lib" "${@:3}"

@@ -13,8 +13,7 @@ mkdir -p "$RAY_TMPDIR"
 ray="$dist/bin/ray"
 passed=0
 failed=0
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+. "$here/lib.sh"
 
 example_ok() { # output: has every line of the example
   for line in "put_get_result = 100" "task_result = 3" "task_result2 = 13" "actor_task_result = 3" "actor_task_result2 = 6"; do
