@@ -231,15 +231,15 @@ func (s *Server) ReportNode(_ context.Context, req *pb.ReportNodeRequest) (*pb.R
 // maxDemands bounds the resource shapes a node reports.
 const maxDemands = 1000
 
-// SweepHealth marks dead, at now, the nodes that missed their health checks; it returns the
-// nodes it marked.
+// SweepHealth marks dead, at now, the nodes that missed their health checks (all but the head's,
+// which runs in the store's own process); it returns the nodes it marked.
 func (s *Server) SweepHealth(now time.Time) []*pb.NodeInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dead []*pb.NodeInfo
 	for _, n := range s.nodes {
-		if !n.Alive {
-			continue
+		if !n.Alive || n.IsHead {
+			continue // (the head's node lives in this process: it is alive while the store is)
 		}
 		if cause := s.health.Dead(time.UnixMilli(n.LastReportMs), now); cause != "" {
 			n.Alive = false

@@ -140,3 +140,23 @@ func TestKVDel(t *testing.T) {
 		t.Fatal("an empty key accepted")
 	}
 }
+
+// The head's node (in the store's own process) is never swept dead, whatever its silence.
+func TestSweepSparesTheHead(t *testing.T) {
+	s := New()
+	s.health = Health{Period: time.Second, Threshold: 1}
+	ctx := context.Background()
+	now := time.Now()
+	for _, n := range []*pb.NodeInfo{
+		{NodeId: nodeID('h'), Address: "127.0.0.1", StartTimeMs: now.UnixMilli(), Resources: map[string]float64{"CPU": 1}, IsHead: true},
+		{NodeId: nodeID('w'), Address: "127.0.0.2", StartTimeMs: now.UnixMilli(), Resources: map[string]float64{"CPU": 1}},
+	} {
+		if _, err := s.RegisterNode(ctx, &pb.RegisterNodeRequest{Node: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead := s.SweepHealth(now.Add(time.Hour))
+	if len(dead) != 1 || string(dead[0].NodeId) != string(nodeID('w')) {
+		t.Fatalf("swept %v, want the other node only", dead)
+	}
+}

@@ -54,6 +54,10 @@ type Options struct {
 	GCSListen   string
 	JoinAddress string
 	Token       string
+	// Dead is called (once, on its own goroutine) when the control store holds this node dead:
+	// it missed its health checks, and the cluster has retried or restarted its work elsewhere.
+	// The node must stop, as Ray's raylet does (its work would run twice); `ray start` stops it.
+	Dead func()
 }
 
 // Node is a running node.
@@ -67,6 +71,7 @@ type Node struct {
 	cleaned    chan struct{} // closed once what dead sessions left is removed
 	gcsConn    *grpc.ClientConn
 	info       *pb.NodeInfo
+	dead       func() // Options.Dead
 	stopReport chan struct{}
 	reportDone chan struct{}
 }
@@ -78,7 +83,7 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	session.SetupLogging(sess.LogsDir)
-	n := &Node{Session: sess, cleaned: make(chan struct{}), stopReport: make(chan struct{}), reportDone: make(chan struct{})}
+	n := &Node{Session: sess, cleaned: make(chan struct{}), stopReport: make(chan struct{}), reportDone: make(chan struct{}), dead: opts.Dead}
 	close(n.reportDone) // (until the reports start)
 	// What dead sessions left (a driver killed with SIGKILL cannot clean up): their arenas in
 	// /dev/shm, spilled objects, sockets and old logs; off the path of Init.
@@ -257,10 +262,11 @@ func (n *Node) report() {
 		case err != nil:
 			glog.Warningf("reporting to the control store at %s: %v", n.GCSAddress, err)
 		case rep.Dead:
-			glog.Warningf("the control store holds this node dead: registering again")
-			if err := n.registerOnce(); err != nil {
-				glog.Warningf("registering again with the control store: %v", err)
+			glog.Errorf("the control store at %s holds this node dead (it missed its health checks; the cluster has moved its work): the node stops", n.GCSAddress)
+			if n.dead != nil {
+				go n.dead()
 			}
+			return
 		default:
 			if n.Raylet.PeerAddress() != "" {
 				n.Raylet.UpdateCluster(viewOf(rep.Nodes))

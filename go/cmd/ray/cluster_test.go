@@ -437,3 +437,39 @@ func TestClusterTLS(t *testing.T) {
 		t.Errorf("ray status without TLS against a TLS cluster succeeded:\n%s", out)
 	}
 }
+
+// A node that was paused long enough to be held dead stops once it runs again (the cluster has
+// moved its work; it must not run it twice), as Ray's raylet does: its process ends.
+func TestClusterNodeHeldDeadStops(t *testing.T) {
+	c := newTestCluster(t, "RAY_health_check_period_ms=100", "RAY_health_check_failure_threshold=5")
+	c.startHead("--num-cpus=1")
+	c.mustRay("start", "--address="+c.addr, "--node-ip-address=127.0.0.2", "--num-cpus=1", "--object-store-memory=50000000")
+	pid := c.nodePID("127.0.0.2")
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, failures, _ := statusSections(c.mustRay("status")); len(failures) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+			t.Fatal("the paused node is not held dead")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the node held dead still runs after it woke up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if active, failures, _ := statusSections(c.mustRay("status")); active != 1 || len(failures) != 1 {
+		t.Errorf("after the node stopped: %d active, failures %v; want the head alone and the node dead", active, failures)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -257,6 +258,9 @@ func runNode(cmd *cobra.Command, opts node.Options) error {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(signals)
+	dead := make(chan struct{})
+	var deadOnce sync.Once
+	opts.Dead = func() { deadOnce.Do(func() { close(dead) }) }
 	n, err := node.Start(opts)
 	if err != nil {
 		return fail(err)
@@ -270,12 +274,19 @@ func runNode(cmd *cobra.Command, opts node.Options) error {
 	rep = started{NodeID: n.NodeID().Hex(), NodeIP: opts.NodeIP, GCSAddress: n.GCSAddress, SessionDir: n.Session.Dir,
 		TokenPath: rep.TokenPath, NewToken: rep.NewToken, Head: opts.Head}
 	report()
-	sig := <-signals
-	if sig == syscall.SIGHUP && readyFD != "" {
-		sig = <-signals // a daemon has no terminal to lose
+	for {
+		select {
+		case sig := <-signals:
+			if sig == syscall.SIGHUP && readyFD != "" {
+				continue // a daemon has no terminal to lose
+			}
+			n.Stop()
+			return nil
+		case <-dead:
+			n.Stop()
+			return fmt.Errorf("the cluster holds this node dead (it missed its health checks): it stopped; start it again to rejoin")
+		}
 	}
-	n.Stop()
-	return nil
 }
 
 // printStarted prints, as Ray does, what runs now and how to use it.
