@@ -181,10 +181,11 @@ type link struct {
 	cancel context.CancelFunc
 	sender *batch.Sender[*pb.PeerMessage]
 
-	mu      sync.Mutex
-	nextReq uint64
-	pending map[uint64]chan *pb.Reply // actor requests waiting for their replies
-	broken  error
+	mu       sync.Mutex
+	nextReq  uint64
+	pending  map[uint64]chan *pb.Reply // actor requests waiting for their replies
+	broken   error
+	jobsSent map[string]bool // jobs whose config went on this link (later tasks name them by id)
 }
 
 // sendForward sends the tasks forwardJobs name over their nodes' links. Called without r.mu.
@@ -192,13 +193,31 @@ func (r *Raylet) sendForward(jobs []forwardJob) {
 	for _, j := range jobs {
 		l, err := r.linkTo(j.node)
 		if err == nil {
-			err = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Task{Task: j.spec}})
+			err = l.sendTask(j.spec)
 		}
 		if err != nil {
 			key := j.node.key
 			r.goTracked(func() { r.do(func(s *state) { s.linkFailed(key, err) }) })
 		}
 	}
+}
+
+// sendTask sends a task on the link: its job's whole config the first time, its job id after
+// that (the other end keeps the configs of the jobs a link brought).
+func (l *link) sendTask(spec *pb.TaskSpec) error {
+	l.mu.Lock()
+	defer l.mu.Unlock() // (the order of the queue: a job's config before the tasks that name it)
+	if job := spec.Job; job != nil && job.JobId != "" {
+		if l.jobsSent[job.JobId] {
+			spec.Job = &pb.JobConfig{JobId: job.JobId}
+		} else {
+			if l.jobsSent == nil {
+				l.jobsSent = map[string]bool{}
+			}
+			l.jobsSent[job.JobId] = true
+		}
+	}
+	return l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Task{Task: spec}})
 }
 
 // linkTo returns the link to node n, opening it once (openings are serialized, so a node never
@@ -675,8 +694,9 @@ type forwardServer struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	held   map[ids.ObjectID]bool // results kept (pinned and held) until the origin has them
-	hosted map[ids.ActorID]bool  // actors created here for the origin (killed when the link ends)
+	held   map[ids.ObjectID]bool    // results kept (pinned and held) until the origin has them
+	hosted map[ids.ActorID]bool     // actors created here for the origin (killed when the link ends)
+	jobs   map[string]*pb.JobConfig // the configs of the jobs the link brought, by id
 }
 
 func needsPull(spec *pb.TaskSpec) bool {
@@ -707,8 +727,8 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 			glog.Warningf("a forwarded task with a bad return id: %v", err)
 			continue
 		}
-		if spec.Job == nil {
-			fs.send(ret, &pb.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("node %s refuses %s: a forwarded task must name its job", fs.r.nodeID.Hex(), spec.FunctionName))})
+		if spec.Job = fs.jobConfig(spec.Job); spec.Job == nil {
+			fs.send(ret, &pb.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("node %s refuses %s: a forwarded task must name a job whose config came on its link", fs.r.nodeID.Hex(), spec.FunctionName))})
 			continue
 		}
 		if spec.Job, err = fs.r.localJob(fs.ctx, spec.Job); err != nil {
@@ -747,6 +767,24 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 			fs.answer(ret, ch)
 		}()
 	}
+}
+
+// jobConfig is the whole config of a forwarded task's job: the one it brings (kept for the
+// link's later tasks, which name the job only), or the one kept; nil when there is none.
+func (fs *forwardServer) jobConfig(job *pb.JobConfig) *pb.JobConfig {
+	if job == nil || job.JobId == "" {
+		return nil
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if len(job.WorkerCommand) > 0 {
+		if fs.jobs == nil {
+			fs.jobs = map[string]*pb.JobConfig{}
+		}
+		fs.jobs[job.JobId] = job
+		return job
+	}
+	return fs.jobs[job.JobId]
 }
 
 // pullArgs brings a task's shared-memory arguments from the forwarding node (each held until
