@@ -657,6 +657,8 @@ func (p *peerService) Forward(stream pb.NodePeer_ForwardServer) error {
 		for _, m := range b.Messages {
 			switch body := m.Body.(type) {
 			case *pb.PeerMessage_Task:
+				// In the link's order: a job's config comes with its first task.
+				body.Task.Job = fs.jobConfig(body.Task.Job)
 				if needsPull(body.Task) {
 					spec := body.Task
 					fs.wg.Add(1)
@@ -727,7 +729,7 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 			glog.Warningf("a forwarded task with a bad return id: %v", err)
 			continue
 		}
-		if spec.Job = fs.jobConfig(spec.Job); spec.Job == nil {
+		if spec.Job == nil { // (filled in by Forward, in the link's order)
 			fs.send(ret, &pb.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("node %s refuses %s: a forwarded task must name a job whose config came on its link", fs.r.nodeID.Hex(), spec.FunctionName))})
 			continue
 		}
