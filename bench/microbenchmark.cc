@@ -533,6 +533,38 @@ bool WriteFull(int fd, const char *buf, size_t n) {
 }
 
 // Unix-socket ping-pong of 64-byte messages with a forked child.
+// PingPong measures round trips of 64-byte messages on fd (the other end echoes them) into r:
+// warmed up for --warm seconds, then at least 3 timed repetitions; what names the link in errors.
+void PingPong(int fd, const std::string &what, Result &r) {
+  char out[64], in[64];
+  std::memset(out, 0, sizeof out);
+  auto round_trips = [&](int n) {
+    for (int i = 0; i < n; i++) {
+      std::memcpy(out, &i, sizeof i);
+      if (!WriteFull(fd, out, 64) || !ReadFull(fd, in, 64)) {
+        throw std::runtime_error(what + " ping-pong failed");
+      }
+      if (std::memcmp(in, out, 64) != 0) throw std::runtime_error(what + " echo mismatch");
+    }
+  };
+  try {
+    auto w0 = Clock::now();
+    int warm = 0;
+    while (Seconds(w0, Clock::now()) < g_opt.warm_s) {
+      round_trips(100);
+      warm += 100;
+    }
+    int n = std::max(100, static_cast<int>(warm * g_opt.target_s / Seconds(w0, Clock::now())));
+    for (int rep = 0; rep < std::max(3, g_opt.reps); rep++) {
+      auto t0 = Clock::now();
+      round_trips(n);
+      r.samples.push_back(n / Seconds(t0, Clock::now()));
+    }
+  } catch (const std::exception &e) {
+    r.error = e.what();
+  }
+}
+
 void MeasureSocketFloor() {
   Result &r = g_floor.rtt;
   r.metric = "machine_unix_socket_round_trips";
@@ -553,33 +585,7 @@ void MeasureSocketFloor() {
     _exit(0);
   }
   close(sv[1]);
-  char out[64], in[64];
-  std::memset(out, 0, sizeof out);
-  auto round_trips = [&](int n) {
-    for (int i = 0; i < n; i++) {
-      std::memcpy(out, &i, sizeof i);
-      if (!WriteFull(sv[0], out, 64) || !ReadFull(sv[0], in, 64)) {
-        throw std::runtime_error("socket ping-pong failed");
-      }
-      if (std::memcmp(in, out, 64) != 0) throw std::runtime_error("socket echo mismatch");
-    }
-  };
-  try {
-    auto w0 = Clock::now();
-    int warm = 0;
-    while (Seconds(w0, Clock::now()) < g_opt.warm_s) {
-      round_trips(100);
-      warm += 100;
-    }
-    int n = std::max(100, static_cast<int>(warm * g_opt.target_s / Seconds(w0, Clock::now())));
-    for (int rep = 0; rep < std::max(3, g_opt.reps); rep++) {
-      auto t0 = Clock::now();
-      round_trips(n);
-      r.samples.push_back(n / Seconds(t0, Clock::now()));
-    }
-  } catch (const std::exception &e) {
-    r.error = e.what();
-  }
+  PingPong(sv[0], "socket", r);
   close(sv[0]);
   waitpid(pid, nullptr, 0);
   g_floor.rtt_per_s = r.Median();
@@ -702,34 +708,8 @@ void MeasureTcpFloor() {
       }
     });
     if (fd >= 0) {
-      char out[64], in[64];
-      std::memset(out, 0, sizeof out);
-      auto round_trips = [&](int n) {
-        for (int i = 0; i < n; i++) {
-          std::memcpy(out, &i, sizeof i);
-          if (!WriteFull(fd, out, 64) || !ReadFull(fd, in, 64)) {
-            throw std::runtime_error("TCP ping-pong failed");
-          }
-          if (std::memcmp(in, out, 64) != 0) throw std::runtime_error("TCP echo mismatch");
-        }
-      };
-      try {
-        auto w0 = Clock::now();
-        int warm = 0;
-        while (Seconds(w0, Clock::now()) < g_opt.warm_s) {
-          round_trips(100);
-          warm += 100;
-        }
-        int n = std::max(100, static_cast<int>(warm * g_opt.target_s / Seconds(w0, Clock::now())));
-        for (int rep = 0; rep < std::max(3, g_opt.reps); rep++) {
-          auto t0 = Clock::now();
-          round_trips(n);
-          r.samples.push_back(n / Seconds(t0, Clock::now()));
-        }
-      } catch (const std::exception &e) {
-        r.error = e.what();
-        r.samples.clear();
-      }
+      PingPong(fd, "TCP", r);
+      if (!r.error.empty()) r.samples.clear();
       close(fd);
       waitpid(pid, nullptr, 0);
     }
