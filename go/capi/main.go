@@ -31,6 +31,7 @@ import (
 	"goray/ids"
 	"goray/node"
 	"goray/objstore"
+	"goray/profiling"
 	"goray/raylet"
 	"goray/session"
 )
@@ -156,10 +157,10 @@ func ray_init(cfg *C.ray_config, exec C.ray_execute_fn, execCtx unsafe.Pointer, 
 	if current.Load() != nil {
 		return C.RAY_OK
 	}
-	startProfile()
+	profiling.Start()
 	st, err := initRuntime(unsafe.Pointer(cfg), exec, execCtx)
 	if err != nil {
-		stopProfile()
+		profiling.Stop()
 		return setErr(errOut, err)
 	}
 	current.Store(st)
@@ -300,7 +301,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 	}
 	session.SetupLogging(os.Getenv(raylet.EnvLogsDir))
 	_ = setFlag("logtostderr", "false")
-	startProfile()
+	profiling.Start()
 	// Tasks may arrive as soon as the stream is up; they wait until this process's runtime state
 	// is in place, so that the ray:: calls they make find it.
 	ready := make(chan struct{})
@@ -334,7 +335,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 	glog.Infof("worker %s (pid %d) connected to %s", workerID.Hex(), os.Getpid(), socket)
 	<-cw.Done()
 	glog.Infof("worker %s: the node went away; exiting", workerID.Hex())
-	stopProfile()
+	profiling.Stop()
 	glog.Flush()
 	return 0
 }
@@ -348,7 +349,7 @@ func ray_shutdown() {
 		return
 	}
 	current.Store(nil)
-	defer stopProfile()
+	defer profiling.Stop()
 	st.cw.Close()
 	if st.node != nil {
 		st.node.Stop()

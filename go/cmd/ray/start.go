@@ -23,6 +23,7 @@ import (
 	"goray/cluster"
 	"goray/config"
 	"goray/node"
+	"goray/profiling"
 	"goray/session"
 )
 
@@ -261,6 +262,8 @@ func runNode(cmd *cobra.Command, opts node.Options) error {
 	dead := make(chan struct{})
 	var deadOnce sync.Once
 	opts.Dead = func() { deadOnce.Do(func() { close(dead) }) }
+	profiling.Start()
+	defer profiling.Stop()
 	n, err := node.Start(opts)
 	if err != nil {
 		return fail(err)

@@ -1,4 +1,6 @@
-package main
+// Package profiling turns on, from the environment, the Go profiles of any goray process (driver,
+// worker or node daemon): a CPU profile, an execution trace, and goroutine dumps on SIGUSR1.
+package profiling
 
 import (
 	"fmt"
@@ -15,7 +17,7 @@ import (
 
 // With GORAY_PPROF_DIR set, every goray process (driver and workers) writes a Go CPU profile,
 // <dir>/cpu-<pid>.prof, and with GORAY_TRACE_DIR a Go execution trace, <dir>/trace-<pid>.out
-// (go tool trace), from ray_init (or ray_worker_run) until shutdown (or exit).
+// (go tool trace), from Start (ray_init, ray_worker_run, a node's start) until Stop.
 var profiling struct {
 	sync.Mutex
 	cpu, trace *os.File
@@ -35,7 +37,9 @@ func openProfileFile(env, prefix, ext string) *os.File {
 	return f
 }
 
-func startProfile() {
+// Start begins the profiles the environment asks for (GORAY_PPROF_DIR, GORAY_TRACE_DIR) and the
+// stack dumps (GORAY_STACKS_DIR). Calling it again while they run does nothing.
+func Start() {
 	watchStackSignal()
 	profiling.Lock()
 	defer profiling.Unlock()
@@ -58,7 +62,8 @@ func startProfile() {
 	start(&profiling.trace, "GORAY_TRACE_DIR", "trace", "out", func(f *os.File) error { return trace.Start(f) })
 }
 
-func stopProfile() {
+// Stop ends and writes the profiles Start began.
+func Stop() {
 	profiling.Lock()
 	defer profiling.Unlock()
 	if profiling.cpu != nil {
