@@ -46,11 +46,33 @@ type remoteNode struct {
 	address string
 	alive   bool
 	tasks   map[ids.ObjectID]*task // forwarded there and not finished, by return id
+
+	// How fast the node finishes this node's forwarded tasks (see forwardBound).
+	rate      float64   // tasks per second, smoothed over windows of rateWindow
+	doneInWin int       // tasks finished since winStart
+	winStart  time.Time // the start of the current window (zero: none yet)
 }
 
-// String names the node in messages: its id and IP address.
-func (r *remoteNode) String() string {
-	return fmt.Sprintf("node %s (%s)", r.id.Hex(), r.ip)
+// rateWindow is the span over which a node's rate of finishing forwarded tasks is measured.
+const rateWindow = 10 * time.Millisecond
+
+// noteDone counts a forwarded task finished at now in the node's rate.
+func (r *remoteNode) noteDone(now time.Time) {
+	if r.winStart.IsZero() {
+		r.winStart = now
+	}
+	r.doneInWin++
+	span := now.Sub(r.winStart)
+	if span < rateWindow {
+		return
+	}
+	measured := float64(r.doneInWin) / span.Seconds()
+	if r.rate == 0 {
+		r.rate = measured
+	} else {
+		r.rate = (r.rate + measured) / 2
+	}
+	r.doneInWin, r.winStart = 0, now
 }
 
 // forwardJob asks the driver to send a task to another node.
@@ -245,6 +267,7 @@ func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *ob
 	}
 	delete(r.tasks, returnID)
 	t.remote = nil
+	r.noteDone(s.now)
 	s.giveBack(r, t.demand) // free there again, until its next report says otherwise
 	if obj == nil {
 		stored, ok := s.store.Get(returnID)
@@ -319,12 +342,36 @@ func (s *state) linkFailed(key scheduling.NodeID, err error) {
 }
 
 // forwardQueueDepth is how many tasks per CPU this node may have forwarded to a node beyond what
-// the node has room for (state.queueDepth): they queue there (pipelined behind its busy workers)
-// instead of here, so the node goes from one to the next without a round trip to this one.
+// the node has room for (state.queueDepth), at the least: they queue there (pipelined behind its
+// busy workers) instead of here, so the node goes from one to the next without a round trip to
+// this one.
 const forwardQueueDepth = 16
 
-// queueNode is the live node, other than this one, that could run class c and has the fewest of
-// this node's forwarded tasks per CPU, below forwardQueueDepth per CPU; nil when none. Called with
+// forwardBacklog is how much work, in time, this node may have queued on a node that finishes its
+// tasks quickly (state.backlog): the bound on its forwarded tasks grows to what the node finishes
+// in this time (at its measured rate), so that short tasks keep it busy for the whole round trip
+// of a result and the next task, while long ones queue no deeper than forwardQueueDepth.
+const forwardBacklog = 20 * time.Millisecond
+
+// maxForwardedPerNode bounds the tasks forwarded to one node and not finished, whatever its rate.
+const maxForwardedPerNode = 4096
+
+// forwardBound is how many of this node's forwarded tasks node r (with cpus CPUs) may hold:
+// queueDepth per CPU, or more when it finishes them fast: what it finishes in the backlog time.
+// Called with r.mu held.
+func (s *state) forwardBound(r *remoteNode, cpus float64) float64 {
+	bound := float64(s.queueDepth) * cpus
+	if byRate := r.rate * s.backlog.Seconds(); byRate > bound {
+		bound = byRate
+	}
+	if bound > maxForwardedPerNode {
+		bound = maxForwardedPerNode
+	}
+	return bound
+}
+
+// queueNode is the live node, other than this one, that could run class c and is the least full
+// of this node's forwarded tasks (by forwardBound), below its bound; nil when none. Called with
 // r.mu held.
 func (s *state) queueNode(c *schedClass) *remoteNode {
 	if c.job == nil || c.job.id == "" {
@@ -342,10 +389,11 @@ func (s *state) queueNode(c *schedClass) *remoteNode {
 		if cpus < 1 {
 			cpus = 1
 		}
-		load := float64(len(r.tasks)) / cpus
-		if load >= float64(s.queueDepth) {
+		bound := s.forwardBound(r, cpus)
+		if float64(len(r.tasks)) >= bound {
 			continue
 		}
+		load := float64(len(r.tasks)) / bound
 		if best == nil || load < bestLoad || (load == bestLoad && r.key < best.key) {
 			best, bestLoad = r, load
 		}

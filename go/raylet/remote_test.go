@@ -8,6 +8,7 @@ package raylet
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func newCluster(t *testing.T, res map[string]float64) *cluster {
 	h.s.policy = scheduling.DefaultPolicy(nil)
 	h.s.defaultJob.prestart = 0
 	h.s.queueDepth = 0 // (tasks wait here when no node has room; TestClusterQueueOnBusyNodes sets it)
+	h.s.backlog = 0
 	return &cluster{harness: h}
 }
 
@@ -868,5 +870,89 @@ func TestClusterQueueOnBusyNodes(t *testing.T) {
 	c.submit(c.driver(), "Own", nil, 0)
 	if f := c.takeCluster().forward; len(f) != 0 {
 		t.Fatalf("the node's own job's task was forwarded")
+	}
+}
+
+// The bound on a node's forwarded tasks is queueDepth per CPU, or what the node finishes in the
+// backlog time at its measured rate when that is more, within maxForwardedPerNode.
+func TestClusterForwardBound(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		name string
+		done []time.Duration // when each forwarded task finished, from the first
+		want float64
+	}{
+		{"nothing finished yet", nil, 4},
+		{"a window not over yet", []time.Duration{0, ms, 2 * ms}, 4},
+		{"10,000 a second", spaced(101, 100*time.Microsecond), 202}, // (101 in the 10 ms window)
+		{"10 a second: the floor", spaced(6, 100*ms), 4},
+		{"1,000,000 a second: the cap", spaced(10001, time.Microsecond), maxForwardedPerNode},
+		{"fast, then one late: averaged", append(spaced(101, 100*time.Microsecond), 10*ms+time.Second), 101},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := state{queueDepth: 2, backlog: 20 * ms}
+			r := &remoteNode{}
+			start := time.Unix(1000, 0)
+			for _, d := range tc.done {
+				r.noteDone(start.Add(d))
+			}
+			if got := s.forwardBound(r, 2); math.Abs(got-tc.want) > tc.want/100 {
+				t.Errorf("bound %v (rate %v/s), want %v", got, r.rate, tc.want)
+			}
+		})
+	}
+}
+
+// spaced is n instants gap apart, from 0.
+func spaced(n int, gap time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = time.Duration(i) * gap
+	}
+	return out
+}
+
+// A busy node that finishes forwarded tasks fast gets more of them queued than queueDepth per
+// CPU (its round trips stay covered); a slow one stays at queueDepth per CPU.
+func TestClusterQueueGrowsWithTheNodesRate(t *testing.T) {
+	cases := []struct {
+		name       string
+		step       time.Duration // between rounds, each finishing every task forwarded so far
+		wantAbove  int           // the tasks on the node after the rounds are more than this
+		wantAtMost int
+	}{
+		{"fast: 1 ms a round", time.Millisecond, 2, 1000},
+		{"slow: 1 s a round", time.Second, 0, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, cpus(1))
+			c.s.queueDepth, c.s.backlog = 2, 20*time.Millisecond
+			d, _ := c.clusterJob("J")
+			n := peerNode(map[string]float64{"CPU": 1, "R": 1}, map[string]float64{"R": 0}) // no room
+			c.update(n)
+			for i := 0; i < 1000; i++ {
+				c.submit(d, fmt.Sprintf("F%d", i), map[string]float64{"R": 1}, 0)
+			}
+			r := c.s.remotes[keyOf(n)]
+			most := 0
+			for round := 0; round < 30; round++ {
+				if len(r.tasks) > most {
+					most = len(r.tasks)
+				}
+				c.s.now = c.s.now.Add(tc.step)
+				var rets []ids.ObjectID
+				for ret := range r.tasks {
+					rets = append(rets, ret)
+				}
+				for _, ret := range rets {
+					c.do(func(s *state) { s.remoteDone(keyOf(n), ret, &objstore.Object{Data: []byte("1")}) })
+				}
+			}
+			if got := most; got <= tc.wantAbove || got > tc.wantAtMost {
+				t.Errorf("at most %d tasks on the node at once (rate %.0f/s), want more than %d and at most %d", got, r.rate, tc.wantAbove, tc.wantAtMost)
+			}
+		})
 	}
 }

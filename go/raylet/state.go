@@ -38,6 +38,7 @@ type state struct {
 	agentID       ids.UniqueID                      // the worker id of the node's own client
 	spreadCursor  scheduling.NodeID                 // where the last SPREAD request went
 	queueDepth    int                               // forwarded tasks per CPU a busy node may queue
+	backlog       time.Duration                     // work in time a fast node may queue (forwardBound)
 	blocked       int
 	ready         *readyQueue                  // arguments present, waiting for resources and a worker
 	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
@@ -134,6 +135,7 @@ func newState(cfg Config, nodeID ids.UniqueID) state {
 		jobs:        map[string]*job{},
 		remotes:     map[scheduling.NodeID]*remoteNode{},
 		queueDepth:  forwardQueueDepth,
+		backlog:     forwardBacklog,
 		ready:       newReadyQueue(),
 		waitingDeps: map[ids.ObjectID][]*task{},
 		pending:     map[ids.ObjectID]*task{},
