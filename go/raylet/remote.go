@@ -75,6 +75,11 @@ func (r *remoteNode) noteDone(now time.Time) {
 	r.doneInWin, r.winStart = 0, now
 }
 
+// String names the node in messages: its id and IP address.
+func (r *remoteNode) String() string {
+	return fmt.Sprintf("node %s (%s)", r.id.Hex(), r.ip)
+}
+
 // forwardJob asks the driver to send a task to another node.
 type forwardJob struct {
 	node *remoteNode
