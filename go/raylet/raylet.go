@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -18,6 +19,7 @@ import (
 	"goray/actorrule"
 	"goray/ids"
 	"goray/objstore"
+	"goray/objxfer"
 	"goray/resources"
 	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
@@ -104,6 +106,8 @@ type Raylet struct {
 	peerServer  *grpc.Server
 	peerAddr    string
 	peerDone    chan struct{}
+	xfer        *objxfer.Server // the data path: big ranges of the objects others pull from here
+	xferTLS     *tls.Config     // the client TLS config of fetches from others (nil: plain TCP)
 	local       *localClient
 	linksMu     sync.Mutex // guards links, peerConns and peerStopped
 	links       map[scheduling.NodeID]*link

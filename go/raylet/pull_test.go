@@ -1,0 +1,199 @@
+package raylet
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"goray/ids"
+	"goray/internal/testutil"
+	"goray/rpc/auth"
+	pb "goray/rpc/proto"
+)
+
+// startPeerNode starts a node of a cluster (no control store) on 127.0.0.1 with a shared-memory
+// store.
+func startPeerNode(t *testing.T) *Raylet {
+	t.Helper()
+	dir := testutil.ShortTempDir(t)
+	r := New(Config{SessionDir: dir, LogsDir: dir, SocketPath: filepath.Join(dir, "raylet"),
+		Resources: map[string]float64{"CPU": 1}, WorkerCommand: []string{"/bin/true"},
+		ObjectStoreMemory: 128 << 20, ArenaPath: filepath.Join(dir, "arena"), SpillDir: filepath.Join(dir, "spill"),
+		PeerListen: "127.0.0.1:0", Token: "pull-test-token-0123456789abcdef"})
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// putShm stores data in r's shared memory as object id, held by the node's own client.
+func putShm(t *testing.T, r *Raylet, id ids.ObjectID, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	rep, err := r.local.request(ctx, func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_CreateObject{CreateObject: &pb.CreateObject{RequestId: req, ObjectId: id[:], Size: int64(len(data))}}}
+	})
+	if err != nil || rep.Error != "" {
+		t.Fatalf("create: %v %s", err, rep.GetError())
+	}
+	dst, err := r.arena.Bytes(rep.ShmOffset, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(dst, data)
+	rep, err = r.local.request(ctx, func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_SealObject{SealObject: &pb.SealObject{RequestId: req, ObjectId: id[:]}}}
+	})
+	if err != nil || rep.Error != "" {
+		t.Fatalf("seal: %v %s", err, rep.GetError())
+	}
+}
+
+// stored returns the bytes of object id in r's store.
+func stored(t *testing.T, r *Raylet, id ids.ObjectID) []byte {
+	t.Helper()
+	ch, err := r.local.subscribe(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ready, err := r.local.await(ctx, id, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready.Unknown || ready.Object == nil {
+		t.Fatalf("object %s unknown", id.Hex())
+	}
+	if !ready.Object.InShm {
+		return ready.Object.Data
+	}
+	defer r.local.release(id)
+	b, err := r.arena.Bytes(ready.Object.ShmOffset, ready.Object.ShmSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte(nil), b...)
+}
+
+// Objects of every size move between two nodes intact: in chunks, over the data path, and both
+// (a big first stripe and a small rest); from shared memory and from memory.
+func TestPullBetweenNodes(t *testing.T) {
+	a, b := startPeerNode(t), startPeerNode(t)
+	pullSizes(t, a, b)
+}
+
+// Pulls go over mutual TLS when RAY_USE_TLS is on, the data path's too.
+func TestPullBetweenNodesTLS(t *testing.T) {
+	cert, key, ca := writeTestCerts(t, t.TempDir())
+	t.Setenv(auth.EnvUseTLS, "1")
+	t.Setenv(auth.EnvTLSServerCert, cert)
+	t.Setenv(auth.EnvTLSServerKey, key)
+	t.Setenv(auth.EnvTLSCACert, ca)
+	a, b := startPeerNode(t), startPeerNode(t)
+	if b.xferTLS == nil {
+		t.Fatal("the data path is not TLS")
+	}
+	pullSizes(t, a, b)
+}
+
+// A node whose data path is out of reach still has its objects pulled, in chunks.
+func TestPullWithoutDataPath(t *testing.T) {
+	a, b := startPeerNode(t), startPeerNode(t)
+	a.xfer.Close()
+	pullSizes(t, a, b)
+}
+
+// pullSizes has b pull objects of a few sizes from a and checks their bytes.
+func pullSizes(t *testing.T, a, b *Raylet) {
+	t.Helper()
+	for _, c := range []struct {
+		size  int
+		inShm bool
+	}{
+		{600 << 10, true},
+		{pullStripe + 1<<20, true},
+		{pullStripe + 3<<20, true},
+		{40 << 20, true},
+		{3 << 20, false},
+	} {
+		data := make([]byte, c.size)
+		for i := range data {
+			data[i] = byte(i*31 + i>>16)
+		}
+		id := ids.NewPutID()
+		if c.inShm {
+			putShm(t, a, id, data)
+		} else if err := a.local.send(&pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: id[:], Object: &pb.Object{Data: data}}}}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := b.acquire(ctx, a.PeerAddress(), id)
+		cancel()
+		if err != nil {
+			t.Fatalf("pull of %d bytes: %v", c.size, err)
+		}
+		if got := stored(t, b, id); !bytes.Equal(got, data) {
+			t.Fatalf("pull of %d bytes: %d bytes arrived, not the ones sent", c.size, len(got))
+		}
+		b.releasePulled(id)
+	}
+}
+
+// writeTestCerts makes a throwaway CA and a certificate for IP 127.0.0.1 signed by it, good for
+// servers and clients, and writes them in dir as PEM files.
+func writeTestCerts(t *testing.T, dir string) (certPath, keyPath, caPath string) {
+	t.Helper()
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pull test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "pull test node"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return write("cert.pem", "CERTIFICATE", der), write("key.pem", "PRIVATE KEY", keyDER), write("ca.pem", "CERTIFICATE", caDER)
+}
