@@ -27,8 +27,10 @@ type localClient struct {
 	nextReq uint64
 	replies map[uint64]chan *pb.Reply
 	objects map[ids.ObjectID][]chan *pb.ObjectReady
-	done    chan struct{} // closed when the stream ends
-	err     error
+	// watchers get objects no channel waits for, on the receiving goroutine (see watch).
+	watchers map[ids.ObjectID]func(*pb.ObjectReady)
+	done     chan struct{} // closed when the stream ends
+	err      error
 }
 
 // errNodeStopped is the error of a local client whose node stopped.
@@ -43,7 +45,7 @@ func (r *Raylet) connectLocal() (*localClient, error) {
 		return nil, err
 	}
 	lc := &localClient{id: ids.NewUniqueID(), stream: stream, cancel: cancel, replies: map[uint64]chan *pb.Reply{},
-		objects: map[ids.ObjectID][]chan *pb.ObjectReady{}, done: make(chan struct{})}
+		objects: map[ids.ObjectID][]chan *pb.ObjectReady{}, watchers: map[ids.ObjectID]func(*pb.ObjectReady){}, done: make(chan struct{})}
 	r.mu.Lock()
 	r.agentID = lc.id
 	r.mu.Unlock()
@@ -93,6 +95,7 @@ func (lc *localClient) recvLoop() {
 				}
 				lc.mu.Lock()
 				var ch chan *pb.ObjectReady
+				var watcher func(*pb.ObjectReady)
 				if q := lc.objects[id]; len(q) > 0 {
 					ch = q[0]
 					if len(q) == 1 {
@@ -100,11 +103,16 @@ func (lc *localClient) recvLoop() {
 					} else {
 						lc.objects[id] = q[1:]
 					}
+				} else if watcher = lc.watchers[id]; watcher != nil {
+					delete(lc.watchers, id)
 				}
 				lc.mu.Unlock()
-				if ch != nil {
+				switch {
+				case ch != nil:
 					ch <- body.Object
-				} else if body.Object.GetObject().GetInShm() {
+				case watcher != nil:
+					watcher(body.Object)
+				case body.Object.GetObject().GetInShm():
 					lc.release(id) // nobody waits for it any more
 				}
 			}
@@ -152,6 +160,24 @@ func (lc *localClient) subscribe(id ids.ObjectID) (<-chan *pb.ObjectReady, error
 	lc.mu.Unlock()
 	err := lc.send(&pb.ClientMessage{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{id[:]}}}})
 	return ch, err
+}
+
+// watch has f called with object id once it exists (or with that it is unknown), on the client's
+// receiving goroutine: f must not block. The caller sends the Subscribe (with others, in one
+// batch). An object in shared memory is pinned for this client until release.
+func (lc *localClient) watch(id ids.ObjectID, f func(*pb.ObjectReady)) {
+	lc.mu.Lock()
+	lc.watchers[id] = f
+	lc.mu.Unlock()
+}
+
+// unwatch forgets a watch; false when the object came (f has been or is being called).
+func (lc *localClient) unwatch(id ids.ObjectID) bool {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	_, ok := lc.watchers[id]
+	delete(lc.watchers, id)
+	return ok
 }
 
 // unsubscribe forgets a subscription nobody waits for any more (its object, when it comes, is

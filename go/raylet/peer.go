@@ -703,11 +703,14 @@ func (p *peerService) Forward(stream pb.NodePeer_ForwardServer) error {
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	fs := &forwardServer{r: r, origin: origin, ctx: ctx, cancel: cancel, held: map[ids.ObjectID]bool{}}
+	fs := &forwardServer{r: r, origin: origin, ctx: ctx, cancel: cancel, held: map[ids.ObjectID]bool{},
+		awaited: map[ids.ObjectID]bool{}, resWake: make(chan struct{}, 1)}
 	fs.sender = batch.NewSender(func(msgs []*pb.PeerMessage) error {
 		return stream.Send(&pb.PeerBatch{Messages: msgs})
 	})
 	defer fs.end()
+	fs.wg.Add(1)
+	go fs.answerLoop()
 	for {
 		b, err := stream.Recv()
 		if err == io.EOF {
@@ -758,6 +761,13 @@ type forwardServer struct {
 	sender *batch.Sender[*pb.PeerMessage]
 	wg     sync.WaitGroup
 
+	// Results of the link's tasks, as the node's client gets them (deliver), for answerLoop.
+	resMu    sync.Mutex
+	results  []*pb.ObjectReady
+	awaited  map[ids.ObjectID]bool // watched and not delivered yet
+	resEnded bool                  // the link ended: deliver lets results go at once
+	resWake  chan struct{}
+
 	mu     sync.Mutex
 	held   map[ids.ObjectID]bool    // results kept (pinned and held) until the origin has them
 	hosted map[ids.ActorID]bool     // actors created here for the origin (killed when the link ends)
@@ -778,7 +788,6 @@ func needsPull(spec *pb.TaskSpec) bool {
 func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 	lc := fs.r.local
 	var msgs []*pb.ClientMessage
-	var chans []<-chan *pb.ObjectReady
 	var rets []ids.ObjectID
 	var pulled []ids.ObjectID
 	defer func() {
@@ -806,13 +815,12 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 				continue
 			}
 		}
-		ch := make(chan *pb.ObjectReady, 1)
-		lc.mu.Lock()
-		lc.objects[ret] = append(lc.objects[ret], ch)
-		lc.mu.Unlock()
+		fs.resMu.Lock()
+		fs.awaited[ret] = true
+		fs.resMu.Unlock()
+		lc.watch(ret, fs.deliver)
 		msgs = append(msgs, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: spec}},
 			&pb.ClientMessage{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{ret[:]}}}})
-		chans = append(chans, ch)
 		rets = append(rets, ret)
 	}
 	if len(msgs) == 0 {
@@ -820,17 +828,10 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 	}
 	if err := lc.send(msgs...); err != nil {
 		for _, ret := range rets {
-			fs.send(ret, &pb.Object{Kind: objstore.KindWorkerDied, Data: []byte("node " + fs.r.nodeID.Hex() + " is stopping: " + err.Error())})
+			if fs.unawait(ret) {
+				fs.send(ret, &pb.Object{Kind: objstore.KindWorkerDied, Data: []byte("node " + fs.r.nodeID.Hex() + " is stopping: " + err.Error())})
+			}
 		}
-		return
-	}
-	for i := range chans {
-		ret, ch := rets[i], chans[i]
-		fs.wg.Add(1)
-		go func() {
-			defer fs.wg.Done()
-			fs.answer(ret, ch)
-		}()
 	}
 }
 
@@ -871,28 +872,89 @@ func (fs *forwardServer) pullArgs(spec *pb.TaskSpec, pulled *[]ids.ObjectID) err
 	return nil
 }
 
-// answer sends a forwarded task's result back once it exists: in the message, or (in shared
-// memory) as its size, kept here until the forwarding node has pulled it.
-func (fs *forwardServer) answer(ret ids.ObjectID, ch <-chan *pb.ObjectReady) {
-	lc := fs.r.local
-	ready, err := lc.await(fs.ctx, ret, ch)
-	if err != nil {
-		lc.drop(ret)
+// deliver takes the result of one of the link's tasks from the node's client (on its receiving
+// goroutine: it must not block) for answerLoop; once the link has ended, it lets it go.
+func (fs *forwardServer) deliver(o *pb.ObjectReady) {
+	fs.resMu.Lock()
+	if fs.resEnded {
+		fs.resMu.Unlock()
+		fs.letGo([]*pb.ObjectReady{o})
 		return
 	}
-	obj := ready.Object
-	if ready.Unknown || obj == nil {
-		obj = &pb.Object{Kind: objstore.KindLost, Data: []byte("the result of a forwarded task is unknown on the node that ran it")}
+	if id, err := ids.ObjectIDFromBytes(o.ObjectId); err == nil {
+		delete(fs.awaited, id)
 	}
-	if obj.InShm {
-		fs.mu.Lock()
-		fs.held[ret] = true
-		fs.mu.Unlock()
-		fs.send(ret, &pb.Object{Kind: obj.Kind, ContainedIds: obj.ContainedIds, InShm: true, ShmSize: obj.ShmSize})
-		return
+	fs.results = append(fs.results, o)
+	fs.resMu.Unlock()
+	select {
+	case fs.resWake <- struct{}{}:
+	default:
 	}
-	fs.send(ret, obj)
-	lc.drop(ret)
+}
+
+// unawait forgets a result nobody will deliver; false when it came meanwhile.
+func (fs *forwardServer) unawait(ret ids.ObjectID) bool {
+	fs.resMu.Lock()
+	_, ok := fs.awaited[ret]
+	delete(fs.awaited, ret)
+	fs.resMu.Unlock()
+	return ok && fs.r.local.unwatch(ret)
+}
+
+// letGo releases and drops results nobody sends back (the link ended).
+func (fs *forwardServer) letGo(list []*pb.ObjectReady) {
+	var shm, all []ids.ObjectID
+	for _, o := range list {
+		id, err := ids.ObjectIDFromBytes(o.ObjectId)
+		if err != nil {
+			continue
+		}
+		if o.GetObject().GetInShm() {
+			shm = append(shm, id)
+		}
+		all = append(all, id)
+	}
+	fs.r.local.release(shm...)
+	fs.r.local.drop(all...)
+}
+
+// answerLoop sends the link's results back as they come, in batches: each in its message, or (in
+// shared memory) as its size, kept here until the forwarding node has pulled it. Those sent in
+// their messages are dropped here at once, together.
+func (fs *forwardServer) answerLoop() {
+	defer fs.wg.Done()
+	for {
+		select {
+		case <-fs.resWake:
+		case <-fs.ctx.Done():
+			return
+		}
+		fs.resMu.Lock()
+		batch := fs.results
+		fs.results = nil
+		fs.resMu.Unlock()
+		var sent []ids.ObjectID
+		for _, ready := range batch {
+			ret, err := ids.ObjectIDFromBytes(ready.ObjectId)
+			if err != nil {
+				continue
+			}
+			obj := ready.Object
+			if ready.Unknown || obj == nil {
+				obj = &pb.Object{Kind: objstore.KindLost, Data: []byte("the result of a forwarded task is unknown on the node that ran it")}
+			}
+			if obj.InShm {
+				fs.mu.Lock()
+				fs.held[ret] = true
+				fs.mu.Unlock()
+				fs.send(ret, &pb.Object{Kind: obj.Kind, ContainedIds: obj.ContainedIds, InShm: true, ShmSize: obj.ShmSize})
+				continue
+			}
+			fs.send(ret, obj)
+			sent = append(sent, ret)
+		}
+		fs.r.local.drop(sent...)
+	}
 }
 
 func (fs *forwardServer) send(ret ids.ObjectID, obj *pb.Object) {
@@ -919,6 +981,22 @@ func (fs *forwardServer) end() {
 	fs.cancel()
 	fs.sender.Close()
 	fs.wg.Wait()
+	// Results still to come are let go when they come; those that came are let go now.
+	fs.resMu.Lock()
+	fs.resEnded = true
+	came := fs.results
+	fs.results = nil
+	awaited := fs.awaited
+	fs.awaited = map[ids.ObjectID]bool{}
+	fs.resMu.Unlock()
+	fs.letGo(came)
+	var forgotten []ids.ObjectID
+	for id := range awaited {
+		if fs.r.local.unwatch(id) {
+			forgotten = append(forgotten, id)
+		}
+	}
+	fs.r.local.drop(forgotten...)
 	fs.mu.Lock()
 	var free []ids.ObjectID
 	for id := range fs.held {
