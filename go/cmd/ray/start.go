@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,6 +224,9 @@ func startDaemon(cmd *cobra.Command, opts node.Options) error {
 }
 
 // runNode runs a node in this process until SIGTERM or SIGINT.
+// nodeGCPercent is the Go garbage collector's target (GOGC) in a node daemon, unless GOGC is set.
+const nodeGCPercent = 400
+
 func runNode(cmd *cobra.Command, opts node.Options) error {
 	var rep started
 	readyFD := os.Getenv(envReadyFD)
@@ -262,6 +266,11 @@ func runNode(cmd *cobra.Command, opts node.Options) error {
 	dead := make(chan struct{})
 	var deadOnce sync.Once
 	opts.Dead = func() { deadOnce.Do(func() { close(dead) }) }
+	if os.Getenv("GOGC") == "" {
+		// A node's heap is small and short-lived (messages in flight): collecting it less often
+		// saves the CPU its tasks' messages cost (a tenth of it, at the default of 100).
+		debug.SetGCPercent(nodeGCPercent)
+	}
 	profiling.Start()
 	defer profiling.Stop()
 	n, err := node.Start(opts)
