@@ -43,6 +43,11 @@ type Options struct {
 	DriverExe      string
 	Namespace      string
 	NodeIP         string
+	// NodeManagerPort and ObjectManagerPort are the TCP ports a node of a cluster serves other
+	// nodes on (Ray's --node-manager-port and --object-manager-port): the node service, and the
+	// data path objects move on. 0: any free port.
+	NodeManagerPort   int
+	ObjectManagerPort int
 	// ObjectStoreMemory sizes the shared-memory object store (0: DefaultObjectStoreMemory; -1: none).
 	ObjectStoreMemory int64
 
@@ -110,7 +115,8 @@ func Start(opts Options) (*Node, error) {
 		ObjectStoreMemory: memory,
 		ArenaPath:         arenaPath(sess.Dir, memory),
 		SpillDir:          filepath.Join(sess.Dir, "spill"),
-		PeerListen:        peerListen(opts),
+		PeerListen:        peerListen(opts, opts.NodeManagerPort),
+		DataListen:        peerListen(opts, opts.ObjectManagerPort),
 		Token:             opts.Token,
 		GCS:               n.clusterStore(opts),
 	})
@@ -140,9 +146,9 @@ func (n *Node) clusterStore(opts Options) pb.ControlStoreClient {
 	return pb.NewControlStoreClient(n.gcsConn)
 }
 
-// peerListen is where a node of a cluster serves other nodes: its IP address, any free port
-// ("" for an embedded node, which has no peers).
-func peerListen(opts Options) string {
+// peerListen is where a node of a cluster serves other nodes: its IP address, the port (0: any
+// free one); "" for an embedded node, which has no peers.
+func peerListen(opts Options, port int) string {
 	if !opts.Head && opts.JoinAddress == "" {
 		return ""
 	}
@@ -150,7 +156,7 @@ func peerListen(opts Options) string {
 	if ip == "" {
 		ip = "127.0.0.1"
 	}
-	return net.JoinHostPort(ip, "0")
+	return net.JoinHostPort(ip, strconv.Itoa(port))
 }
 
 // startControlStore starts the control store of an embedded node or a head, and dials the

@@ -79,10 +79,10 @@ func (o *offer) finish(err error) {
 	o.once.Do(func() { o.done <- err })
 }
 
-// Listen starts a Server on host, on a port the system picks. With tlsConf (a server config) the
-// connections are TLS.
-func Listen(host string, tlsConf *tls.Config) (*Server, error) {
-	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+// Listen starts a Server at addr (host:port; port 0: one the system picks). With tlsConf (a
+// server config) the connections are TLS.
+func Listen(addr string, tlsConf *tls.Config) (*Server, error) {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("objxfer: %w", err)
 	}

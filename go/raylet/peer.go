@@ -68,16 +68,21 @@ func (r *Raylet) startPeer() error {
 	if err != nil {
 		return fmt.Errorf("node manager: %w", err)
 	}
-	host, _, err := net.SplitHostPort(r.cfg.PeerListen)
-	if err != nil {
-		return fmt.Errorf("node manager: listen on %s: %w", r.cfg.PeerListen, err)
+	dataListen := r.cfg.DataListen
+	if dataListen == "" {
+		host, _, err := net.SplitHostPort(r.cfg.PeerListen)
+		if err != nil {
+			return fmt.Errorf("node manager: listen on %s: %w", r.cfg.PeerListen, err)
+		}
+		dataListen = net.JoinHostPort(host, "0")
 	}
-	if r.xfer, err = objxfer.Listen(host, serverTLS); err != nil {
+	if r.xfer, err = objxfer.Listen(dataListen, serverTLS); err != nil {
 		return fmt.Errorf("node manager: the data path: %w", err)
 	}
 	r.xferTLS = clientTLS
 	lis, err := net.Listen("tcp", r.cfg.PeerListen)
 	if err != nil {
+		r.xfer.Close()
 		return fmt.Errorf("node manager: listen on %s: %w", r.cfg.PeerListen, err)
 	}
 	opts = append(opts, grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32),
@@ -96,6 +101,7 @@ func (r *Raylet) startPeer() error {
 	if r.local, err = r.connectLocal(); err != nil {
 		r.peerServer.Stop()
 		<-r.peerDone
+		r.xfer.Close()
 		return err
 	}
 	glog.Infof("node manager %s serves other nodes on %s (data path %s)", r.nodeID.Hex(), r.peerAddr, r.xfer.Addr())

@@ -48,6 +48,9 @@ type Config struct {
 	// PeerListen (host:port) makes the node one of a cluster: it serves other nodes there
 	// (service NodePeer) and forwards tasks to them; Token closes that service.
 	PeerListen string
+	// DataListen (host:port) is where the node serves the bytes of its objects to other nodes
+	// (package objxfer); "": PeerListen's host, any free port.
+	DataListen string
 	Token      string
 	// GCS is the cluster's control store (named actors' names); nil on an embedded node.
 	GCS pb.ControlStoreClient

@@ -94,8 +94,8 @@ func newStart() *cobra.Command {
 	fl.StringVar(&f.includeDashboard, "include-dashboard", "", "accepted for Ray's scripts (goray's dashboard comes with its jobs server)")
 	fl.StringVar(&f.dashboardHost, "dashboard-host", "", "accepted for Ray's scripts")
 	fl.IntVar(&f.dashboardPort, "dashboard-port", 8265, "accepted for Ray's scripts")
-	fl.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "accepted for Ray's scripts (processes reach the node manager on a unix socket)")
-	fl.IntVar(&f.objectManagerPort, "object-manager-port", 0, "accepted for Ray's scripts")
+	fl.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the TCP port other nodes reach this node's manager on (0: any free port; its own processes use a unix socket)")
+	fl.IntVar(&f.objectManagerPort, "object-manager-port", 0, "the TCP port other nodes pull this node's objects from (0: any free port)")
 	fl.IntVar(&f.minWorker, "min-worker-port", 10002, "accepted for Ray's scripts")
 	fl.IntVar(&f.maxWorker, "max-worker-port", 19999, "accepted for Ray's scripts")
 	fl.BoolVar(&f.disableUsageStats, "disable-usage-stats", false, "accepted for Ray's scripts (goray collects no usage statistics)")
@@ -108,8 +108,17 @@ func (f *startFlags) nodeOptions() (node.Options, error) {
 	if f.head == (f.address != "") {
 		return opts, fmt.Errorf("ray start needs either --head or --address=HEAD:PORT")
 	}
-	if f.port < 0 || f.port > 65535 {
-		return opts, fmt.Errorf("--port %d is not a port number (0: any free port)", f.port)
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--port", f.port}, {"--node-manager-port", f.nodeManagerPort}, {"--object-manager-port", f.objectManagerPort}} {
+		if p.port < 0 || p.port > 65535 {
+			return opts, fmt.Errorf("%s %d is not a port number (0: any free port)", p.flag, p.port)
+		}
+	}
+	if f.nodeManagerPort != 0 && f.nodeManagerPort == f.objectManagerPort ||
+		f.head && f.port != 0 && (f.port == f.nodeManagerPort || f.port == f.objectManagerPort) {
+		return opts, fmt.Errorf("--port, --node-manager-port and --object-manager-port must differ (or be 0: any free port)")
 	}
 	if v := strings.ToLower(f.includeDashboard); v != "" && v != "true" && v != "false" && v != "1" && v != "0" {
 		return opts, fmt.Errorf("--include-dashboard takes true or false, not %q", f.includeDashboard)
@@ -138,6 +147,8 @@ func (f *startFlags) nodeOptions() (node.Options, error) {
 		NodeIP:            ip,
 		ObjectStoreMemory: head.ObjectStoreMemory,
 		Head:              f.head,
+		NodeManagerPort:   f.nodeManagerPort,
+		ObjectManagerPort: f.objectManagerPort,
 	}
 	if f.head {
 		opts.GCSListen = net.JoinHostPort(ip, strconv.Itoa(f.port))
