@@ -2,13 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -179,9 +173,20 @@ func contains(list []string, s string) bool {
 func TestClusterStartStatusStop(t *testing.T) {
 	c := newTestCluster(t)
 	c.startHead("--num-cpus=2")
-	out := c.mustRay("start", "--address="+c.addr, "--node-ip-address=127.0.0.2", "--num-cpus=1", `--resources={"r1": 2}`, "--object-store-memory=50000000")
+	nodePort, objectPort := freePort(t, "127.0.0.2"), freePort(t, "127.0.0.2")
+	out := c.mustRay("start", "--address="+c.addr, "--node-ip-address=127.0.0.2", "--num-cpus=1", `--resources={"r1": 2}`, "--object-store-memory=50000000",
+		fmt.Sprintf("--node-manager-port=%d", nodePort), fmt.Sprintf("--object-manager-port=%d", objectPort))
 	if !strings.Contains(out, "Ray runtime started.") || !strings.Contains(out, "Local node IP: 127.0.0.2") {
 		t.Errorf("a joining node says:\n%s", out)
+	}
+	// The node serves other nodes, and its objects' bytes, on the ports it was given.
+	for _, port := range []int{nodePort, objectPort} {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.2:%d", port), 5*time.Second)
+		if err != nil {
+			t.Errorf("nothing listens on the port given to ray start: %v", err)
+			continue
+		}
+		conn.Close()
 	}
 	c.mustRay("start", "--address=auto", "--node-ip-address=127.0.0.3", "--num-cpus=1", "--object-store-memory=50000000")
 
@@ -345,6 +350,10 @@ func TestStartRefusesBadFlags(t *testing.T) {
 		{[]string{"start"}, "either --head or --address"},
 		{[]string{"start", "--head", "--address=127.0.0.1:1"}, "either --head or --address"},
 		{[]string{"start", "--head", "--port=70000"}, "not a port number"},
+		{[]string{"start", "--head", "--node-manager-port=-1"}, "--node-manager-port -1 is not a port number"},
+		{[]string{"start", "--head", "--object-manager-port=65536"}, "--object-manager-port 65536 is not a port number"},
+		{[]string{"start", "--head", "--node-manager-port=40001", "--object-manager-port=40001"}, "must differ"},
+		{[]string{"start", "--head", "--port=40002", "--object-manager-port=40002"}, "must differ"},
 		{[]string{"start", "--head", "--node-ip-address=0.0.0.0"}, "not an IP address"},
 		{[]string{"start", "--head", "--num-cpus=-1"}, "num-cpus"},
 		{[]string{"start", "--head", "--resources={bad"}, "JSON"},
@@ -368,45 +377,8 @@ func TestStartRefusesBadFlags(t *testing.T) {
 // signed by it, and returns the environment that turns TLS on with them.
 func writeTLSFiles(t *testing.T) []string {
 	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "node"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.3"), net.ParseIP("127.0.0.4")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return []string{"RAY_USE_TLS=1", "RAY_TLS_CA_CERT=" + write("ca.pem", "CERTIFICATE", caDER),
-		"RAY_TLS_SERVER_CERT=" + write("cert.pem", "CERTIFICATE", der), "RAY_TLS_SERVER_KEY=" + write("key.pem", "EC PRIVATE KEY", keyDER)}
+	cert, key, ca := testutil.WriteCerts(t, t.TempDir(), "cluster", "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	return []string{"RAY_USE_TLS=1", "RAY_TLS_CA_CERT=" + ca, "RAY_TLS_SERVER_CERT=" + cert, "RAY_TLS_SERVER_KEY=" + key}
 }
 
 // With Ray's TLS variables, the nodes talk TLS (mutual, with the token on top): a node joins and
@@ -472,4 +444,15 @@ func TestClusterNodeHeldDeadStops(t *testing.T) {
 	if active, failures, _ := statusSections(c.mustRay("status")); active != 1 || len(failures) != 1 {
 		t.Errorf("after the node stopped: %d active, failures %v; want the head alone and the node dead", active, failures)
 	}
+}
+
+// freePort is a TCP port free on ip now (the OS's choice).
+func freePort(t *testing.T, ip string) int {
+	t.Helper()
+	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().(*net.TCPAddr).Port
 }

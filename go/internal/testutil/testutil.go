@@ -1,5 +1,5 @@
 // Package testutil holds what several packages' tests need: processes' states and children read
-// from /proc, and temporary directories short enough for unix socket paths.
+// from /proc, temporary directories short enough for unix socket paths, and TLS certificates.
 package testutil
 
 import (

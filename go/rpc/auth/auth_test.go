@@ -2,17 +2,11 @@ package auth
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
+	"goray/internal/testutil"
 	"net"
 	"os"
 	"path/filepath"
@@ -433,64 +427,6 @@ func TestTokenCredsHideToken(t *testing.T) {
 	}
 }
 
-// writeCerts makes a CA and a certificate for IP 127.0.0.1 and "localhost", good for servers and
-// clients, signed by it; it writes them in dir and returns their paths.
-func writeCerts(t *testing.T, dir, prefix string) (certPath, keyPath, caPath string) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: prefix + " test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: prefix + " node"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte, mode os.FileMode) string {
-		p := filepath.Join(dir, prefix+"-"+name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return write("cert.pem", "CERTIFICATE", der, 0o644), write("key.pem", "PRIVATE KEY", keyDER, 0o600), write("ca.pem", "CERTIFICATE", caDER, 0o644)
-}
-
 func setTLSEnv(t *testing.T, cert, key, ca string) {
 	t.Setenv(EnvUseTLS, "1")
 	t.Setenv(EnvTLSServerCert, cert)
@@ -501,7 +437,7 @@ func setTLSEnv(t *testing.T, cert, key, ca string) {
 func TestTLS(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
-	cert, key, ca := writeCerts(t, dir, "cluster")
+	cert, key, ca := testutil.WriteCerts(t, dir, "cluster", "127.0.0.1")
 	setTLSEnv(t, cert, key, ca)
 	tok := mustGenerate(t)
 	addr := serve(t, tok)
@@ -537,7 +473,7 @@ func TestTLS(t *testing.T) {
 	wantCode(t, "TLS client without a certificate: Check", check, codes.Unavailable)
 
 	// A client of another cluster (another CA) is refused, and does not trust this server either.
-	otherCert, otherKey, otherCA := writeCerts(t, dir, "other")
+	otherCert, otherKey, otherCA := testutil.WriteCerts(t, dir, "other", "127.0.0.1")
 	setTLSEnv(t, otherCert, otherKey, otherCA)
 	other, err := DialOptions(tok)
 	if err != nil {
@@ -550,7 +486,7 @@ func TestTLS(t *testing.T) {
 func TestTLSFromEnv(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
-	cert, key, ca := writeCerts(t, dir, "cluster")
+	cert, key, ca := testutil.WriteCerts(t, dir, "cluster", "127.0.0.1")
 
 	for _, v := range []string{"", "0", "false", "FALSE", "False"} {
 		t.Setenv(EnvUseTLS, v)
