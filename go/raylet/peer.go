@@ -319,7 +319,7 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 			if res == nil {
 				continue
 			}
-			if res.Object.GetInShm() {
+			if res.Object.GetInShm() || len(res.Object.GetContainedIds()) > 0 {
 				r.wg.Add(1)
 				go func() {
 					defer r.wg.Done()
@@ -355,23 +355,47 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 	r.linksMu.Unlock()
 }
 
-// pullResult pulls a result the other node keeps in its shared memory into this node's store,
-// finishes its task, and tells the other node it may free it.
+// pullResult brings a result the other node keeps for this one (in its shared memory, or one
+// holding ObjectRefs): the result, when in shared memory, into this node's store, and the
+// objects it refers to; then it finishes its task and tells the other node it may free it. The
+// objects the result refers to stay here as long as the result does. (Objects those refer to in
+// turn are not brought.)
 func (l *link) pullResult(res *pb.PeerResult) {
 	r := l.r
 	id, err := ids.ObjectIDFromBytes(res.ReturnId)
 	if err != nil {
 		return
 	}
-	err = r.acquire(l.ctx, l.addr, id)
-	_ = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}})
-	var obj *objstore.Object
-	if err != nil {
+	var obj *objstore.Object // nil: the result pulled into the store
+	inShm := res.Object.GetInShm()
+	if !inShm {
+		obj = wireObject(res.Object)
+	} else if err = r.acquire(l.ctx, l.addr, id); err != nil {
 		obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("the result %s could not be moved from %s: %v", id.Hex(), l.node, err))}
 	}
-	r.do(func(s *state) { s.remoteDone(l.key, id, obj) })
+	pulled := inShm && err == nil
+	var inner []ids.ObjectID
 	if err == nil {
+		list, _ := ids.ObjectIDsFromBytes(res.Object.GetContainedIds())
+		for _, in := range list {
+			if err = r.acquire(l.ctx, l.addr, in); err != nil {
+				obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("object %s, which the result %s refers to, could not be moved from %s: %v", in.Hex(), id.Hex(), l.node, err))}
+				break
+			}
+			inner = append(inner, in)
+		}
+	}
+	_ = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}})
+	if pulled && obj != nil {
+		r.releasePulled(id) // (the error stands for the result)
+		pulled = false
+	}
+	r.do(func(s *state) { s.remoteDone(l.key, id, obj) })
+	if pulled {
 		r.releasePulled(id) // the task's submitter holds it
+	}
+	for _, in := range inner {
+		r.releasePulled(in) // the result holds them
 	}
 }
 
@@ -775,14 +799,17 @@ type forwardServer struct {
 	resWake  chan struct{}
 
 	mu     sync.Mutex
-	held   map[ids.ObjectID]bool    // results kept (pinned and held) until the origin has them
-	hosted map[ids.ActorID]bool     // actors created here for the origin (killed when the link ends)
-	jobs   map[string]*pb.JobConfig // the configs of the jobs the link brought, by id
+	held   map[ids.ObjectID]bool           // results kept (pinned and held) until the origin has them
+	hosted map[ids.ActorID]bool            // actors created here for the origin (killed when the link ends)
+	inner  map[ids.ObjectID][]ids.ObjectID // by return id: objects inside a running task's arguments, pulled and held here until it ends
+	jobs   map[string]*pb.JobConfig        // the configs of the jobs the link brought, by id
 }
 
+// needsPull tells whether a forwarded task needs objects pulled from its origin first: its
+// shared-memory arguments, or objects its arguments hold references to.
 func needsPull(spec *pb.TaskSpec) bool {
 	for _, a := range spec.Args {
-		if a.IsRef {
+		if a.IsRef || len(a.ContainedIds) > 0 {
 			return true
 		}
 	}
@@ -820,6 +847,19 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 				fs.send(ret, &pb.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("an argument of %s could not be moved to node %s: %v", spec.FunctionName, fs.r.nodeID.Hex(), err))})
 				continue
 			}
+			inner, err := fs.pullInner(spec)
+			if err != nil {
+				fs.send(ret, &pb.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("an object an argument of %s refers to could not be moved to node %s: %v", spec.FunctionName, fs.r.nodeID.Hex(), err))})
+				continue
+			}
+			if len(inner) > 0 {
+				fs.mu.Lock()
+				if fs.inner == nil {
+					fs.inner = map[ids.ObjectID][]ids.ObjectID{}
+				}
+				fs.inner[ret] = inner
+				fs.mu.Unlock()
+			}
 		}
 		fs.resMu.Lock()
 		fs.awaited[ret] = true
@@ -834,6 +874,7 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 	}
 	if err := lc.send(msgs...); err != nil {
 		for _, ret := range rets {
+			fs.releaseInner(ret)
 			if fs.unawait(ret) {
 				fs.send(ret, &pb.Object{Kind: objstore.KindWorkerDied, Data: []byte("node " + fs.r.nodeID.Hex() + " is stopping: " + err.Error())})
 			}
@@ -876,6 +917,48 @@ func (fs *forwardServer) pullArgs(spec *pb.TaskSpec, pulled *[]ids.ObjectID) err
 		*pulled = append(*pulled, dep)
 	}
 	return nil
+}
+
+// pullInner brings the objects a forwarded task's arguments refer to (the ObjectRefs inside
+// them) from its origin, and returns them, held here until releaseInner: the task's worker may
+// Get them. (Objects those refer to in turn are not brought.)
+func (fs *forwardServer) pullInner(spec *pb.TaskSpec) ([]ids.ObjectID, error) {
+	var got []ids.ObjectID
+	seen := map[ids.ObjectID]bool{}
+	for _, a := range spec.Args {
+		list, err := ids.ObjectIDsFromBytes(a.ContainedIds)
+		if err == nil {
+			for _, id := range list {
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				if err = fs.r.acquire(fs.ctx, fs.origin, id); err != nil {
+					err = fmt.Errorf("object %s: %w", id.Hex(), err)
+					break
+				}
+				got = append(got, id)
+			}
+		}
+		if err != nil {
+			for _, g := range got {
+				fs.r.releasePulled(g)
+			}
+			return nil, err
+		}
+	}
+	return got, nil
+}
+
+// releaseInner lets go of the objects pulled for a task's arguments once it has ended.
+func (fs *forwardServer) releaseInner(ret ids.ObjectID) {
+	fs.mu.Lock()
+	list := fs.inner[ret]
+	delete(fs.inner, ret)
+	fs.mu.Unlock()
+	for _, id := range list {
+		fs.r.releasePulled(id)
+	}
 }
 
 // deliver takes the result of one of the link's tasks from the node's client (on its receiving
@@ -945,15 +1028,20 @@ func (fs *forwardServer) answerLoop() {
 			if err != nil {
 				continue
 			}
+			fs.releaseInner(ret)
 			obj := ready.Object
 			if ready.Unknown || obj == nil {
 				obj = &pb.Object{Kind: objstore.KindLost, Data: []byte("the result of a forwarded task is unknown on the node that ran it")}
 			}
-			if obj.InShm {
+			if obj.InShm || len(obj.ContainedIds) > 0 {
+				// Kept here until the origin has it, and with it the objects it refers to.
 				fs.mu.Lock()
 				fs.held[ret] = true
 				fs.mu.Unlock()
-				fs.send(ret, &pb.Object{Kind: obj.Kind, ContainedIds: obj.ContainedIds, InShm: true, ShmSize: obj.ShmSize})
+				if obj.InShm {
+					obj = &pb.Object{Kind: obj.Kind, ContainedIds: obj.ContainedIds, InShm: true, ShmSize: obj.ShmSize}
+				}
+				fs.send(ret, obj)
 				continue
 			}
 			fs.send(ret, obj)
@@ -988,6 +1076,15 @@ func (fs *forwardServer) end() {
 	fs.sender.Close()
 	fs.wg.Wait()
 	// Results still to come are let go when they come; those that came are let go now.
+	fs.mu.Lock()
+	inner := fs.inner
+	fs.inner = nil
+	fs.mu.Unlock()
+	for _, list := range inner {
+		for _, id := range list {
+			fs.r.releasePulled(id)
+		}
+	}
 	fs.resMu.Lock()
 	fs.resEnded = true
 	came := fs.results

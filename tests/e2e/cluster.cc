@@ -46,6 +46,22 @@ std::string CheckBig(std::vector<uint8_t> v, int seed) {
 }
 RAY_REMOTE(CheckBig);
 
+// Nested refs: the values behind ObjectRefs inside an argument, read by a task on another node
+// (with where it ran), and ObjectRefs a task puts on its node and returns.
+std::string SumInner(std::vector<ray::ObjectRef<std::vector<int64_t>>> refs) {
+  int64_t sum = 0;
+  for (auto &r : refs) {
+    auto v = ray::Get(r);  // (kept: a range-for over *ray::Get(r) would outlive its vector)
+    for (auto x : *v) sum += x;
+  }
+  return std::to_string(sum) + " on " + WhereAmI(0);
+}
+RAY_REMOTE(SumInner);
+std::vector<ray::ObjectRef<std::vector<int64_t>>> PutInner(int64_t n) {
+  return {ray::Put(std::vector<int64_t>(10, 1)), ray::Put(std::vector<int64_t>(n, 2))};
+}
+RAY_REMOTE(PutInner);
+
 class Counter {
  public:
   explicit Counter(int start) : n_(start) {}
@@ -103,6 +119,20 @@ int main(int argc, char **argv) {
     auto put = ray::Put(MakeBig(n, 5));
     auto check2 = ray::Task(CheckBig).SetResource("r2", 1).Remote(put, 5);
     std::cout << "put check " << *ray::Get(check2) << std::endl;
+  } else if (mode == "nested") {
+    // ObjectRefs inside values cross nodes both ways: a small and a shared-memory object.
+    const int64_t n = 1 << 20;  // 8 MiB
+    std::vector<ray::ObjectRef<std::vector<int64_t>>> refs{ray::Put(std::vector<int64_t>(10, 1)),
+                                                           ray::Put(std::vector<int64_t>(n, 2))};
+    std::cout << "inner sum " << *ray::Get(ray::Task(SumInner).SetResource("r2", 1).Remote(refs))
+              << std::endl;
+    auto made = *ray::Get(ray::Task(PutInner).SetResource("r1", 1).Remote(n));
+    int64_t sum = 0;
+    for (auto &r : made) {
+      auto v = ray::Get(r);
+      for (auto x : *v) sum += x;
+    }
+    std::cout << "returned inner sum " << sum << std::endl;
   } else if (mode == "infeasible") {
     auto r = ray::Task(WhereAmI).SetResource("nowhere", 1).Remote(0);
     std::vector<ray::ObjectRef<std::string>> refs{r};
