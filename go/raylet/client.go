@@ -40,6 +40,12 @@ type outbox interface {
 	Queue(m *pb.ServerMessage) error
 }
 
+// sendUnknown tells the client that the node has no object id and expects none.
+func (c *client) sendUnknown(id ids.ObjectID) {
+	c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Object{Object: &pb.ObjectReady{ObjectId: id[:], Unknown: true}}})
+}
+
+// String names the client in messages.
 func (c *client) String() string {
 	if c.worker != nil {
 		return c.worker.String()
@@ -303,8 +309,11 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 				s.sendObjectTo(c, id, obj)
 			} else if s.comingUp(id) {
 				s.subscribers[id] = append(s.subscribers[id], c)
+			} else if s.inCluster() && !c.agent {
+				s.locate(id) // (it waits while the other nodes are asked for it)
+				s.subscribers[id] = append(s.subscribers[id], c)
 			} else {
-				c.send(&pb.ServerMessage{Body: &pb.ServerMessage_Object{Object: &pb.ObjectReady{ObjectId: id[:], Unknown: true}}})
+				c.sendUnknown(id)
 			}
 		}
 	case *pb.ClientMessage_Done:

@@ -77,6 +77,10 @@ func (r *Raylet) apply(e effects) {
 		j := j
 		r.goTracked(func() { r.nameOp(j) })
 	}
+	for _, j := range e.locate {
+		j := j
+		r.goTracked(func() { r.locateObject(j) })
+	}
 }
 
 // goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does

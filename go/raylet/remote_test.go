@@ -47,7 +47,8 @@ func (c *cluster) do(event func(s *state)) {
 	c.out.hostActor = append(c.out.hostActor, e.hostActor...)
 	c.out.relay = append(c.out.relay, e.relay...)
 	c.out.names = append(c.out.names, e.names...)
-	e.forward, e.hostActor, e.relay, e.names = nil, nil, nil, nil
+	c.out.locate = append(c.out.locate, e.locate...)
+	e.forward, e.hostActor, e.relay, e.names, e.locate = nil, nil, nil, nil, nil
 	c.harness.do(func(*state) {}) // the rest, as the harness keeps them
 }
 
@@ -952,6 +953,125 @@ func TestClusterQueueGrowsWithTheNodesRate(t *testing.T) {
 			}
 			if got := most; got <= tc.wantAbove || got > tc.wantAtMost {
 				t.Errorf("at most %d tasks on the node at once (rate %.0f/s), want more than %d and at most %d", got, r.rate, tc.wantAbove, tc.wantAtMost)
+			}
+		})
+	}
+}
+
+// An object the node does not know is looked for on the other live nodes of its cluster (one
+// look at a time, in the view's order): its subscribers wait, and hear that it is unknown only
+// when no node had it. A node that knows no other live node waits for the next view first. The
+// node's own client hears it at once.
+func TestClusterLocateUnknownObjects(t *testing.T) {
+	isUnknown := func(msgs []*pb.ServerMessage, id ids.ObjectID) bool {
+		for _, m := range msgs {
+			if o := m.GetObject(); o != nil && string(o.ObjectId) == string(id[:]) && o.Unknown {
+				return true
+			}
+		}
+		return false
+	}
+	cases := []struct {
+		name      string
+		alive     []bool // the other nodes, alive or dead
+		fromAgent bool   // the node's own client asks
+		// wait: no look at first but a wait for the next view, which (when view is true) makes
+		// every node alive before the wait ends
+		wait, view bool
+		end        func(c *cluster, agent *conn, id ids.ObjectID)
+		look       []int  // the other nodes looked at, by index (nil: no look)
+		want       string // what each subscriber gets in the end: "unknown" or kind:data
+	}{
+		{"found on a node", []bool{true, false, true}, false, false, false, func(c *cluster, agent *conn, id ids.ObjectID) {
+			c.send(agent, put(id, "v")) // (the pull puts it through the node's own client)
+			c.do(func(s *state) { s.located(id, true) })
+		}, []int{0, 2}, "0:v"},
+		{"on no node", []bool{true, true}, false, false, false, func(c *cluster, agent *conn, id ids.ObjectID) {
+			c.do(func(s *state) { s.located(id, false) })
+		}, []int{0, 1}, "unknown"},
+		{"found, but gone again", []bool{true}, false, false, false, func(c *cluster, agent *conn, id ids.ObjectID) {
+			c.do(func(s *state) { s.located(id, true) })
+		}, []int{0}, "unknown"},
+		{"asked by the node's own client", []bool{true}, true, false, false, nil, nil, "unknown"},
+		{"no other live node, nor after the wait", []bool{false}, false, true, false, nil, nil, "unknown"},
+		{"a node appears during the wait", []bool{false}, false, true, true, func(c *cluster, agent *conn, id ids.ObjectID) {
+			c.do(func(s *state) { s.located(id, false) })
+		}, []int{0}, "unknown"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, cpus(1))
+			var peers []ViewNode
+			for _, alive := range tc.alive {
+				n := peerNode(cpus(1), nil)
+				if !alive {
+					n = dead(n, "gone")
+				}
+				peers = append(peers, n)
+			}
+			c.update(peers...)
+			agent := c.driver()
+			agent.c.agent = true
+			readers := []*conn{c.driver(), c.driver()}
+			if tc.fromAgent {
+				readers = []*conn{agent}
+			}
+			id := putID()
+			c.takeEffects()
+			for _, r := range readers {
+				c.send(r, subscribe(id))
+			}
+			if tc.wait {
+				timers := c.takeEffects().timers
+				if len(timers) != 1 || len(c.out.locate) != 0 {
+					t.Fatalf("%d timers, %d looks; want a wait for the next view", len(timers), len(c.out.locate))
+				}
+				for _, r := range readers {
+					if msgs := r.out.take(); len(msgs) != 0 {
+						t.Fatalf("a subscriber was answered during the wait: %v", msgs)
+					}
+				}
+				if tc.view {
+					for i := range peers {
+						peers[i].Alive = true
+					}
+					c.update(peers...)
+				}
+				c.do(timers[0].fire)
+			}
+			looks := c.takeCluster().locate
+			if tc.look == nil {
+				if len(looks) != 0 {
+					t.Fatalf("looked for the object: %v", looks)
+				}
+			} else {
+				if len(looks) != 1 || looks[0].id != id || len(looks[0].nodes) != len(tc.look) {
+					t.Fatalf("looks %v, want one for %s at %d nodes", looks, id.Hex(), len(tc.look))
+				}
+				for i, k := range tc.look {
+					if looks[0].nodes[i] != peers[k].Address {
+						t.Errorf("look %d at %s, want %s", i, looks[0].nodes[i], peers[k].Address)
+					}
+				}
+				for _, r := range readers {
+					if msgs := r.out.take(); len(msgs) != 0 {
+						t.Fatalf("a subscriber was answered during the look: %v", msgs)
+					}
+				}
+				tc.end(c, agent, id)
+			}
+			if c.s.locating[id] {
+				t.Errorf("the look is still under way")
+			}
+			for i, r := range readers {
+				msgs := r.out.take()
+				got := objects(msgs)[id]
+				if isUnknown(msgs, id) {
+					got = "unknown"
+				}
+				if got != tc.want {
+					t.Errorf("subscriber %d got %q, want %q", i, got, tc.want)
+				}
 			}
 		})
 	}

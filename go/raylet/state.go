@@ -38,6 +38,7 @@ type state struct {
 	agentID       ids.UniqueID                      // the worker id of the node's own client
 	spreadCursor  scheduling.NodeID                 // where the last SPREAD request went
 	queueDepth    int                               // forwarded tasks per CPU a busy node may queue
+	locating      map[ids.ObjectID]bool             // unknown objects looked for on other nodes (locate.go)
 	backlog       time.Duration                     // work in time a fast node may queue (forwardBound)
 	blocked       int
 	ready         *readyQueue                  // arguments present, waiting for resources and a worker
@@ -81,6 +82,7 @@ type effects struct {
 	hostActor   []actorJob    // actor incarnations other nodes are to host
 	relay       []relayJob    // questions about actors for their owners
 	names       []nameJob     // named actors' names to claim, release or look up
+	locate      []locateJob   // objects to look for on other nodes; then located
 }
 
 // timer asks the driver to deliver fire as an event after delay.
@@ -93,7 +95,7 @@ type timer struct {
 func (e *effects) empty() bool {
 	return len(e.spawnPool) == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
 		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0 &&
-		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0
+		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0 && len(e.locate) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.

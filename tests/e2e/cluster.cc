@@ -71,6 +71,10 @@ class Counter {
     return n_;
   }
   std::string Where() { return WhereAmI(0); }
+  // The values behind ObjectRefs inside its argument (made by a caller on another node).
+  std::string SumInner(std::vector<ray::ObjectRef<std::vector<int64_t>>> refs) {
+    return ::SumInner(refs);
+  }
   // Large values both ways: checks its argument, returns a fresh one.
   std::vector<uint8_t> Reverse(std::vector<uint8_t> v) {
     for (size_t i = 0; i < v.size(); i++) {
@@ -82,7 +86,7 @@ class Counter {
  private:
   int n_;
 };
-RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse);
+RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse, &Counter::SumInner);
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -133,6 +137,10 @@ int main(int argc, char **argv) {
       for (auto x : *v) sum += x;
     }
     std::cout << "returned inner sum " << sum << std::endl;
+    // The same refs given to an actor on node B, called straight from this driver.
+    auto counter = ray::Actor(Counter::Make).SetResource("r1", 1).Remote(0);
+    std::cout << "actor inner sum " << *ray::Get(counter.Task(&Counter::SumInner).Remote(refs))
+              << std::endl;
   } else if (mode == "infeasible") {
     auto r = ray::Task(WhereAmI).SetResource("nowhere", 1).Remote(0);
     std::vector<ray::ObjectRef<std::string>> refs{r};

@@ -1,0 +1,100 @@
+package raylet
+
+import (
+	"time"
+
+	"github.com/golang/glog"
+
+	"goray/ids"
+)
+
+// Objects this node does not know, looked for on the other nodes of its cluster. A process of
+// the node that asks for one (an actor given ObjectRefs inside its arguments by a caller on
+// another node, say) waits while the node pulls it from the first node that has it; it hears
+// that the object is unknown only when no node has it. A node that knows no other live node yet
+// waits for the cluster's next view first. The node's own client (its links) never starts a look:
+// a node that asks another for an object it lacks is answered at once.
+
+// locateJob asks the driver to look for an object on other nodes (their peer addresses, in the
+// view's order), pulling it here from the first that has it; then located.
+type locateJob struct {
+	id    ids.ObjectID
+	nodes []string
+}
+
+// locateWait is how long a node that knows no other live node waits for the cluster's next view
+// before it says that an object is unknown: a node that has just joined learns of the others with
+// its first report.
+const locateWait = 300 * time.Millisecond
+
+// locate starts a look for id on the other live nodes, unless one is under way, or (when it knows
+// of none) after locateWait; the subscribers of id wait meanwhile. Called with r.mu held.
+func (s *state) locate(id ids.ObjectID) {
+	if s.locating[id] {
+		return
+	}
+	if s.locating == nil {
+		s.locating = map[ids.ObjectID]bool{}
+	}
+	s.locating[id] = true
+	if addrs := s.otherNodes(); len(addrs) > 0 {
+		s.eff.locate = append(s.eff.locate, locateJob{id: id, nodes: addrs})
+		return
+	}
+	s.after(locateWait, func(s *state) {
+		if !s.locating[id] {
+			return
+		}
+		if addrs := s.otherNodes(); len(addrs) > 0 {
+			s.eff.locate = append(s.eff.locate, locateJob{id: id, nodes: addrs})
+			return
+		}
+		s.located(id, false)
+	})
+}
+
+// otherNodes is where the other live nodes of the cluster serve, in the view's order. Called
+// with r.mu held.
+func (s *state) otherNodes() []string {
+	var addrs []string
+	for i := 1; i < len(s.view.Nodes); i++ {
+		n := &s.view.Nodes[i]
+		if r := s.remotes[n.ID]; n.Alive && r != nil && r.alive && r.address != "" {
+			addrs = append(addrs, r.address)
+		}
+	}
+	return addrs
+}
+
+// located is the event of a look for id ending: found (its copy was put in the store, which
+// answered the processes waiting for it) or not (they hear it is unknown). Called with r.mu held.
+func (s *state) located(id ids.ObjectID, found bool) {
+	delete(s.locating, id)
+	if _, ok := s.store.Get(id); ok || s.comingUp(id) {
+		return // answered when it was put, or they wait on
+	}
+	if found {
+		glog.V(1).Infof("object %s was found on another node but is gone again", id.Hex())
+	}
+	subs := s.subscribers[id]
+	delete(s.subscribers, id)
+	for _, c := range subs {
+		c.sendUnknown(id)
+	}
+}
+
+// locateObject looks for an object on other nodes and pulls it here from the first that has it.
+// The node's own client lets go of its copy once the waiting processes have it (they hold it,
+// or pin it, from there on). Called without r.mu.
+func (r *Raylet) locateObject(j locateJob) {
+	for _, addr := range j.nodes {
+		if err := r.acquire(r.ctx, addr, j.id); err != nil {
+			glog.V(1).Infof("object %s is not to be had from %s: %v", j.id.Hex(), addr, err)
+			continue
+		}
+		r.do(func(s *state) { s.located(j.id, true) })
+		r.releasePulled(j.id)
+		return
+	}
+	r.do(func(s *state) { s.located(j.id, false) })
+}
