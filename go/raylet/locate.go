@@ -98,3 +98,53 @@ func (r *Raylet) locateObject(j locateJob) {
 	}
 	r.do(func(s *state) { s.located(j.id, false) })
 }
+
+// handOverLimit bounds how long a node keeps objects for a process of another node that has not
+// taken them (holdForRemote).
+const handOverLimit = 10 * time.Minute
+
+// holdForRemote keeps objects of this node handed to a process of another node (the caller of
+// an actor here, given ObjectRefs to them in a result): each stays until a node pulls it
+// (handedOver), or for handOverLimit at most. Called with r.mu held.
+func (s *state) holdForRemote(list []ids.ObjectID) {
+	for _, id := range list {
+		if _, ok := s.store.Get(id); !ok && !s.comingUp(id) {
+			continue // (gone already: the other node hears that it is unknown)
+		}
+		if s.remoteHolds == nil {
+			s.remoteHolds = map[ids.ObjectID][]uint64{}
+		}
+		s.nextHold++
+		token := s.nextHold
+		s.hold([]ids.ObjectID{id})
+		s.remoteHolds[id] = append(s.remoteHolds[id], token)
+		id := id
+		s.after(handOverLimit, func(s *state) { s.dropRemoteHold(id, token) })
+	}
+}
+
+// handedOver is the event of another node having pulled id: the oldest hold holdForRemote took
+// on it ends. Called with r.mu held.
+func (s *state) handedOver(id ids.ObjectID) {
+	if list := s.remoteHolds[id]; len(list) > 0 {
+		s.dropRemoteHold(id, list[0])
+	}
+}
+
+// dropRemoteHold ends the hold token on id, if it has not ended yet. Called with r.mu held.
+func (s *state) dropRemoteHold(id ids.ObjectID, token uint64) {
+	list := s.remoteHolds[id]
+	for i, t := range list {
+		if t != token {
+			continue
+		}
+		list = append(list[:i:i], list[i+1:]...)
+		if len(list) == 0 {
+			delete(s.remoteHolds, id)
+		} else {
+			s.remoteHolds[id] = list
+		}
+		s.unhold([]ids.ObjectID{id})
+		return
+	}
+}

@@ -645,7 +645,7 @@ const (
 // Pull serves an object of this node once it exists here: a range of it in chunks, or (when the
 // puller takes it and the range is big) as a ticket to fetch it over the data path with. The
 // object stays held until its bytes have gone.
-func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) error {
+func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) (pullErr error) {
 	r := p.r
 	id, err := ids.ObjectIDFromBytes(req.ObjectId)
 	if err != nil {
@@ -679,6 +679,14 @@ func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) e
 		return status.Errorf(codes.OutOfRange, "pull of %s: range at %d (+%d) outside its %d bytes", id.Hex(), req.Offset, req.Length, total)
 	}
 	first := &pb.ObjectChunk{TotalSize: total, Kind: obj.Kind, ContainedIds: obj.ContainedIds}
+	if start == 0 {
+		// Taken by the node that pulls it: a hold kept for a process there ends.
+		defer func() {
+			if pullErr == nil {
+				r.do(func(s *state) { s.handedOver(id) })
+			}
+		}()
+	}
 	if req.Raw && stop-start > rawMin && r.xfer != nil {
 		ticket, done, cancel := r.xfer.Offer(data[start:stop])
 		first.Offset, first.DataAddress, first.Ticket = start, r.xfer.Addr(), ticket

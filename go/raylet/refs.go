@@ -89,7 +89,12 @@ func (s *state) updateRefs(c *client, m *pb.UpdateRefs) error {
 			return errors.New("update refs: a notice for another holder may only add references")
 		}
 		if c = holder; c == nil {
-			return nil // it went away: it holds nothing
+			if s.inCluster() && len(added) > 0 {
+				// A process of another node (one of this node's actors answered its call), or
+				// one that went away: kept until a node pulls them, within a bound.
+				s.holdForRemote(added)
+			}
+			return nil
 		}
 	}
 	for _, id := range added {

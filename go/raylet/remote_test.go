@@ -1076,3 +1076,78 @@ func TestClusterLocateUnknownObjects(t *testing.T) {
 		})
 	}
 }
+
+// Objects handed to a process the node does not know (on a cluster: the caller, on another node,
+// of an actor here, given ObjectRefs to them in a result) are kept until a node pulls them, or
+// for handOverLimit at most; on a node of no cluster they are not kept.
+func TestClusterHoldForRemote(t *testing.T) {
+	stranger := ids.NewUniqueID()
+	handOn := func(id ids.ObjectID) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Added: [][]byte{id[:]}, HolderId: stranger[:]}}}
+	}
+	drop := func(id ids.ObjectID) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: [][]byte{id[:]}}}}
+	}
+	cases := []struct {
+		name      string
+		cluster   bool
+		handOns   int                                               // notices for the stranger
+		then      func(c *cluster, id ids.ObjectID, timers []timer) // after the owner dropped its ref
+		keptFirst bool                                              // kept once the owner dropped its ref
+		keptEnd   bool                                              // kept after then
+	}{
+		{"pulled by another node", true, 1, func(c *cluster, id ids.ObjectID, timers []timer) {
+			c.do(func(s *state) { s.handedOver(id) })
+		}, true, false},
+		{"never pulled: the limit", true, 1, func(c *cluster, id ids.ObjectID, timers []timer) {
+			c.do(timers[0].fire)
+		}, true, false},
+		{"pulled, then the limit's timer", true, 1, func(c *cluster, id ids.ObjectID, timers []timer) {
+			c.do(func(s *state) { s.handedOver(id) })
+			c.do(timers[0].fire)
+		}, true, false},
+		{"two handed on, one pulled", true, 2, func(c *cluster, id ids.ObjectID, timers []timer) {
+			c.do(func(s *state) { s.handedOver(id) })
+		}, true, true},
+		{"two handed on, one pulled, the other's limit", true, 2, func(c *cluster, id ids.ObjectID, timers []timer) {
+			c.do(func(s *state) { s.handedOver(id) })
+			c.do(timers[1].fire)
+			c.do(timers[0].fire) // (the pulled one's: nothing more)
+		}, true, false},
+		{"a node of no cluster", false, 1, nil, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, cpus(1))
+			if tc.cluster {
+				c.update(peerNode(cpus(1), nil))
+			} else {
+				c.s.cfg.PeerListen = ""
+			}
+			owner := c.driver()
+			id := putID()
+			c.send(owner, put(id, "v"))
+			c.takeEffects()
+			for i := 0; i < tc.handOns; i++ {
+				c.send(owner, handOn(id))
+			}
+			timers := c.takeEffects().timers
+			if want := map[bool]int{true: tc.handOns, false: 0}[tc.cluster]; len(timers) != want {
+				t.Fatalf("%d timers, want %d", len(timers), want)
+			}
+			c.send(owner, drop(id))
+			if _, kept := c.s.store.Get(id); kept != tc.keptFirst {
+				t.Fatalf("kept %v once its owner dropped it, want %v", kept, tc.keptFirst)
+			}
+			if tc.then != nil {
+				tc.then(c, id, timers)
+			}
+			if _, kept := c.s.store.Get(id); kept != tc.keptEnd {
+				t.Errorf("kept %v in the end, want %v", kept, tc.keptEnd)
+			}
+			if e := c.s.refs[id]; e != nil && e.holds < 0 {
+				t.Errorf("holds went below zero: %d", e.holds)
+			}
+		})
+	}
+}

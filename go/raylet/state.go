@@ -39,6 +39,8 @@ type state struct {
 	spreadCursor  scheduling.NodeID                 // where the last SPREAD request went
 	queueDepth    int                               // forwarded tasks per CPU a busy node may queue
 	locating      map[ids.ObjectID]bool             // unknown objects looked for on other nodes (locate.go)
+	remoteHolds   map[ids.ObjectID][]uint64         // holds for processes of other nodes, by token (holdForRemote)
+	nextHold      uint64                            // the last token of remoteHolds
 	backlog       time.Duration                     // work in time a fast node may queue (forwardBound)
 	blocked       int
 	ready         *readyQueue                  // arguments present, waiting for resources and a worker

@@ -75,6 +75,8 @@ class Counter {
   std::string SumInner(std::vector<ray::ObjectRef<std::vector<int64_t>>> refs) {
     return ::SumInner(refs);
   }
+  // ObjectRefs it puts on its node and returns.
+  std::vector<ray::ObjectRef<std::vector<int64_t>>> PutInner(int64_t n) { return ::PutInner(n); }
   // Large values both ways: checks its argument, returns a fresh one.
   std::vector<uint8_t> Reverse(std::vector<uint8_t> v) {
     for (size_t i = 0; i < v.size(); i++) {
@@ -86,7 +88,8 @@ class Counter {
  private:
   int n_;
 };
-RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse, &Counter::SumInner);
+RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse, &Counter::SumInner,
+           &Counter::PutInner);
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -141,6 +144,16 @@ int main(int argc, char **argv) {
     auto counter = ray::Actor(Counter::Make).SetResource("r1", 1).Remote(0);
     std::cout << "actor inner sum " << *ray::Get(counter.Task(&Counter::SumInner).Remote(refs))
               << std::endl;
+    // And refs the actor puts and returns, read twice by this driver.
+    auto from_actor = *ray::Get(counter.Task(&Counter::PutInner).Remote(n));
+    for (int read = 1; read <= 2; read++) {
+      int64_t s = 0;
+      for (auto &r : from_actor) {
+        auto v = ray::Get(r);
+        for (auto x : *v) s += x;
+      }
+      std::cout << "actor returned inner sum " << s << " (read " << read << ")" << std::endl;
+    }
   } else if (mode == "infeasible") {
     auto r = ray::Task(WhereAmI).SetResource("nowhere", 1).Remote(0);
     std::vector<ray::ObjectRef<std::string>> refs{r};

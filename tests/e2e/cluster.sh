@@ -85,12 +85,13 @@ expect big "^driver got $gib bytes"
 expect big "^put check ok $gib $node_c\$"
 
 # 4b. ObjectRefs inside values cross nodes: refs the driver put (a small object and one of 8 MiB)
-# are read by a task on node C and by an actor on node B, and refs a task put on node B are read
-# by the driver.
+# are read by a task on node C and by an actor on node B, and refs a task or an actor put on node
+# B are read by the driver (twice: the node keeps what the driver holds).
 run nested 120 nested
 expect nested "^inner sum $((10 + 2 * (1 << 20))) on $node_c\$"
 expect nested "^returned inner sum $((10 + 2 * (1 << 20)))\$"
 expect nested "^actor inner sum $((10 + 2 * (1 << 20))) on $node_b\$"
+expect nested "^actor returned inner sum $((10 + 2 * (1 << 20))) \(read 2\)\$"
 
 # The objects are freed on every node once their drivers are gone (usage as the nodes report it).
 freed=""
