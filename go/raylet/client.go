@@ -310,7 +310,10 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 			} else if s.comingUp(id) {
 				s.subscribers[id] = append(s.subscribers[id], c)
 			} else if s.inCluster() && !c.agent {
-				s.locate(id) // (it waits while the other nodes are asked for it)
+				// Looked for on the other nodes meanwhile. (Never for the node's own client: a
+				// node looking for an object another node asks it for would wait for that node's
+				// look, which may wait for its own.)
+				s.locate(id)
 				s.subscribers[id] = append(s.subscribers[id], c)
 			} else {
 				c.sendUnknown(id)

@@ -27,8 +27,8 @@ type localClient struct {
 	nextReq uint64
 	replies map[uint64]chan *pb.Reply
 	objects map[ids.ObjectID][]chan *pb.ObjectReady
-	// watchers get objects no channel waits for, on the receiving goroutine (see watch).
-	watchers map[ids.ObjectID]func(*pb.ObjectReady)
+	// watchers get objects no channel waits for, in turn, on the receiving goroutine (see watch).
+	watchers map[ids.ObjectID][]watcher
 	done     chan struct{} // closed when the stream ends
 	err      error
 }
@@ -45,7 +45,7 @@ func (r *Raylet) connectLocal() (*localClient, error) {
 		return nil, err
 	}
 	lc := &localClient{id: ids.NewUniqueID(), stream: stream, cancel: cancel, replies: map[uint64]chan *pb.Reply{},
-		objects: map[ids.ObjectID][]chan *pb.ObjectReady{}, watchers: map[ids.ObjectID]func(*pb.ObjectReady){}, done: make(chan struct{})}
+		objects: map[ids.ObjectID][]chan *pb.ObjectReady{}, watchers: map[ids.ObjectID][]watcher{}, done: make(chan struct{})}
 	r.mu.Lock()
 	r.agentID = lc.id
 	r.mu.Unlock()
@@ -103,8 +103,13 @@ func (lc *localClient) recvLoop() {
 					} else {
 						lc.objects[id] = q[1:]
 					}
-				} else if watcher = lc.watchers[id]; watcher != nil {
-					delete(lc.watchers, id)
+				} else if q := lc.watchers[id]; len(q) > 0 {
+					watcher = q[0].f
+					if len(q) == 1 {
+						delete(lc.watchers, id)
+					} else {
+						lc.watchers[id] = q[1:]
+					}
 				}
 				lc.mu.Unlock()
 				switch {
@@ -162,22 +167,41 @@ func (lc *localClient) subscribe(id ids.ObjectID) (<-chan *pb.ObjectReady, error
 	return ch, err
 }
 
-// watch has f called with object id once it exists (or with that it is unknown), on the client's
+// watch has f (owner's) called with object id once it exists (or with that it is unknown), on the client's
 // receiving goroutine: f must not block. The caller sends the Subscribe (with others, in one
 // batch). An object in shared memory is pinned for this client until release.
-func (lc *localClient) watch(id ids.ObjectID, f func(*pb.ObjectReady)) {
+func (lc *localClient) watch(id ids.ObjectID, owner interface{}, f func(*pb.ObjectReady)) {
 	lc.mu.Lock()
-	lc.watchers[id] = f
+	lc.watchers[id] = append(lc.watchers[id], watcher{owner: owner, f: f})
 	lc.mu.Unlock()
 }
 
-// unwatch forgets a watch; false when the object came (f has been or is being called).
-func (lc *localClient) unwatch(id ids.ObjectID) bool {
+// watcher is one watch of an object: who asked (so that only they may take it back) and what to
+// call.
+type watcher struct {
+	owner interface{}
+	f     func(*pb.ObjectReady)
+}
+
+// unwatch forgets owner's watch of id; false when the object came (f has been or is being
+// called).
+func (lc *localClient) unwatch(id ids.ObjectID, owner interface{}) bool {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	_, ok := lc.watchers[id]
-	delete(lc.watchers, id)
-	return ok
+	q := lc.watchers[id]
+	for i, w := range q {
+		if w.owner != owner {
+			continue
+		}
+		q = append(q[:i:i], q[i+1:]...)
+		if len(q) == 0 {
+			delete(lc.watchers, id)
+		} else {
+			lc.watchers[id] = q
+		}
+		return true
+	}
+	return false
 }
 
 // unsubscribe forgets a subscription nobody waits for any more (its object, when it comes, is

@@ -472,6 +472,32 @@ func wireObject(o *pb.Object) *objstore.Object {
 // and a range fetched over the data path must be the one asked for: a node that sends anything
 // else gets the pull failed, never a write outside the object.
 func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) error {
+	err := r.pullIntoStore(ctx, addr, id)
+	if err == nil {
+		r.tookFrom(addr, id)
+	}
+	return err
+}
+
+// tookFrom tells the node at addr that this node has object id now (a hold it kept for a process
+// here ends). In the background, once.
+func (r *Raylet) tookFrom(addr string, id ids.ObjectID) {
+	r.goTracked(func() {
+		conn, err := r.peerConn(addr)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, peerKeepalive)
+		defer cancel()
+		st, err := pb.NewNodePeerClient(conn).Pull(ctx, &pb.PullRequest{ObjectId: id[:], Done: true})
+		if err == nil {
+			_, _ = st.Recv() // (io.EOF: done)
+		}
+	})
+}
+
+// pullIntoStore is pullInto without the notice to the holder.
+func (r *Raylet) pullIntoStore(ctx context.Context, addr string, id ids.ObjectID) error {
 	conn, err := r.peerConn(addr)
 	if err != nil {
 		return err
@@ -645,11 +671,16 @@ const (
 // Pull serves an object of this node once it exists here: a range of it in chunks, or (when the
 // puller takes it and the range is big) as a ticket to fetch it over the data path with. The
 // object stays held until its bytes have gone.
-func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) (pullErr error) {
+func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) error {
 	r := p.r
 	id, err := ids.ObjectIDFromBytes(req.ObjectId)
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "pull: %v", err)
+	}
+	if req.Done {
+		// The puller has the whole object: a hold kept for a process of its node ends.
+		r.do(func(s *state) { s.handedOver(id) })
+		return nil
 	}
 	ch, err := r.local.subscribe(id)
 	if err != nil {
@@ -679,14 +710,6 @@ func (p *peerService) Pull(req *pb.PullRequest, stream pb.NodePeer_PullServer) (
 		return status.Errorf(codes.OutOfRange, "pull of %s: range at %d (+%d) outside its %d bytes", id.Hex(), req.Offset, req.Length, total)
 	}
 	first := &pb.ObjectChunk{TotalSize: total, Kind: obj.Kind, ContainedIds: obj.ContainedIds}
-	if start == 0 {
-		// Taken by the node that pulls it: a hold kept for a process there ends.
-		defer func() {
-			if pullErr == nil {
-				r.do(func(s *state) { s.handedOver(id) })
-			}
-		}()
-	}
 	if req.Raw && stop-start > rawMin && r.xfer != nil {
 		ticket, done, cancel := r.xfer.Offer(data[start:stop])
 		first.Offset, first.DataAddress, first.Ticket = start, r.xfer.Addr(), ticket
@@ -872,7 +895,7 @@ func (fs *forwardServer) run(specs []*pb.TaskSpec, pull bool) {
 		fs.resMu.Lock()
 		fs.awaited[ret] = true
 		fs.resMu.Unlock()
-		lc.watch(ret, fs.deliver)
+		lc.watch(ret, fs, fs.deliver)
 		msgs = append(msgs, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: spec}},
 			&pb.ClientMessage{Body: &pb.ClientMessage_Subscribe{Subscribe: &pb.SubscribeObjects{ObjectIds: [][]byte{ret[:]}}}})
 		rets = append(rets, ret)
@@ -995,7 +1018,7 @@ func (fs *forwardServer) unawait(ret ids.ObjectID) bool {
 	_, ok := fs.awaited[ret]
 	delete(fs.awaited, ret)
 	fs.resMu.Unlock()
-	return ok && fs.r.local.unwatch(ret)
+	return ok && fs.r.local.unwatch(ret, fs)
 }
 
 // letGo releases and drops results nobody sends back (the link ended).
@@ -1103,7 +1126,7 @@ func (fs *forwardServer) end() {
 	fs.letGo(came)
 	var forgotten []ids.ObjectID
 	for id := range awaited {
-		if fs.r.local.unwatch(id) {
+		if fs.r.local.unwatch(id, fs) {
 			forgotten = append(forgotten, id)
 		}
 	}

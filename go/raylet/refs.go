@@ -195,7 +195,7 @@ func (s *state) expectObjects(c *client, list []ids.ObjectID) {
 // comingUp tells whether an object not stored yet will be: the return of a pending task, or an
 // object a client promised to put. Called with r.mu held.
 func (s *state) comingUp(id ids.ObjectID) bool {
-	if _, pending := s.pending[id]; pending || s.locating[id] {
+	if _, pending := s.pending[id]; pending {
 		return true
 	}
 	return s.expected[id] != nil

@@ -1151,3 +1151,48 @@ func TestClusterHoldForRemote(t *testing.T) {
 		})
 	}
 }
+
+// The node's own client is never made to wait for a look: asked (by another node's pull) for an
+// object the node is looking for, it hears at once that the node does not have it, so two nodes
+// looking for the same object never wait on each other.
+func TestClusterLookIsNotWaitedForByTheNodesOwnClient(t *testing.T) {
+	c := newCluster(t, cpus(1))
+	c.update(peerNode(cpus(1), nil))
+	agent, reader := c.driver(), c.driver()
+	agent.c.agent = true
+	id := putID()
+	c.send(reader, subscribe(id))
+	if looks := c.takeCluster().locate; len(looks) != 1 {
+		t.Fatalf("%d looks, want 1", len(looks))
+	}
+	c.send(agent, subscribe(id))
+	msgs := agent.out.take()
+	if len(msgs) != 1 || !msgs[0].GetObject().GetUnknown() {
+		t.Fatalf("the node's own client got %v, want to hear at once that the object is unknown", msgs)
+	}
+	if looks := c.takeCluster().locate; len(looks) != 0 {
+		t.Errorf("a second look started: %v", looks)
+	}
+	if len(reader.out.take()) != 0 || !c.s.locating[id] {
+		t.Errorf("the reader's look ended")
+	}
+}
+
+// Watches of one object by several owners (links) are each their owner's: an owner takes back
+// only its own.
+func TestLocalClientWatchesAreTheirOwners(t *testing.T) {
+	lc := &localClient{watchers: map[ids.ObjectID][]watcher{}}
+	id := putID()
+	first, second := new(int), new(int)
+	lc.watch(id, first, func(*pb.ObjectReady) {})
+	lc.watch(id, second, func(*pb.ObjectReady) {})
+	if !lc.unwatch(id, first) || lc.unwatch(id, first) {
+		t.Fatalf("the first owner's watch was not taken back exactly once")
+	}
+	if q := lc.watchers[id]; len(q) != 1 || q[0].owner != second {
+		t.Fatalf("the second owner's watch is gone: %v", q)
+	}
+	if !lc.unwatch(id, second) || len(lc.watchers) != 0 {
+		t.Fatalf("the second owner's watch was not taken back")
+	}
+}
