@@ -33,6 +33,14 @@ const ticketTimeout = 5 * time.Second
 // dialTimeout bounds how long Fetch tries to connect.
 const dialTimeout = 10 * time.Second
 
+// maxWaiting bounds the connections a Server holds open before their tickets come: more are
+// closed at once (a stranger opening connections by the thousand ties up little).
+const maxWaiting = 64
+
+// warnEvery bounds how often a Server logs refused connections (the rest are counted in the next
+// line).
+const warnEvery = time.Second
+
 // ErrCanceled is what done reports for an offer cancelled before its bytes went out.
 var ErrCanceled = errors.New("objxfer: offer cancelled")
 
@@ -59,10 +67,33 @@ type Server struct {
 	tlsConf *tls.Config
 	wg      sync.WaitGroup // the accept loop and the connections' goroutines
 
-	mu     sync.Mutex
-	closed bool
-	offers map[[TicketSize]byte]*offer // not yet claimed
-	conns  map[net.Conn]bool           // open connections
+	mu      sync.Mutex
+	closed  bool
+	offers  map[[TicketSize]byte]*offer // not yet claimed
+	conns   map[net.Conn]bool           // open connections
+	waiting int                         // connections whose tickets have not come yet
+
+	warnMu     sync.Mutex
+	lastWarn   time.Time
+	suppressed int
+}
+
+// warn logs a refused connection, at most once per warnEvery (saying how many were not logged).
+func (s *Server) warn(format string, args ...interface{}) {
+	s.warnMu.Lock()
+	now := time.Now()
+	if now.Sub(s.lastWarn) < warnEvery {
+		s.suppressed++
+		s.warnMu.Unlock()
+		return
+	}
+	n := s.suppressed
+	s.lastWarn, s.suppressed = now, 0
+	s.warnMu.Unlock()
+	if n > 0 {
+		format += fmt.Sprintf(" (and %d more refused since the last such line)", n)
+	}
+	glog.Warningf(format, args...)
 }
 
 // offer is one buffer offered for one fetch.
@@ -178,6 +209,13 @@ func (s *Server) accept() {
 			c.Close()
 			return
 		}
+		if s.waiting >= maxWaiting {
+			s.mu.Unlock()
+			c.Close()
+			s.warn("objxfer: refused a connection from %s: %d connections wait for their tickets already", c.RemoteAddr(), maxWaiting)
+			continue
+		}
+		s.waiting++
 		if s.tlsConf != nil {
 			c = tls.Server(c, s.tlsConf)
 		}
@@ -199,8 +237,12 @@ func (s *Server) serve(c net.Conn) {
 	}()
 	var key [TicketSize]byte
 	_ = c.SetReadDeadline(time.Now().Add(ticketTimeout))
-	if _, err := io.ReadFull(c, key[:]); err != nil {
-		glog.Warningf("objxfer: no ticket from %s: %v", c.RemoteAddr(), err)
+	_, err := io.ReadFull(c, key[:])
+	s.mu.Lock()
+	s.waiting--
+	s.mu.Unlock()
+	if err != nil {
+		s.warn("objxfer: no ticket from %s: %v", c.RemoteAddr(), err)
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
@@ -212,12 +254,12 @@ func (s *Server) serve(c net.Conn) {
 	}
 	s.mu.Unlock()
 	if o == nil {
-		glog.Warningf("objxfer: refused a fetch from %s: unknown or used ticket", c.RemoteAddr())
+		s.warn("objxfer: refused a fetch from %s: unknown or used ticket", c.RemoteAddr())
 		return
 	}
 	var head [8]byte
 	binary.BigEndian.PutUint64(head[:], uint64(len(o.data)))
-	_, err := c.Write(head[:])
+	_, err = c.Write(head[:])
 	if err == nil {
 		_, err = c.Write(o.data)
 	}

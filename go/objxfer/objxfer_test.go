@@ -309,3 +309,58 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("done after cancel: %v, want ErrCanceled", err)
 	}
 }
+
+// A stranger that opens many connections and sends no ticket ties up at most maxWaiting of them:
+// the others are closed at once, and an offer is still fetched meanwhile once they give up.
+func TestTooManyWaitingConnectionsAreRefused(t *testing.T) {
+	s := listen(t, nil)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < maxWaiting; i++ {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// Until the server has counted them all, a new one may still get in: wait for a refusal.
+	refused := false
+	for i := 0; i < 200 && !refused; i++ {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			refused = true
+		}
+		c.Close()
+	}
+	if !refused {
+		t.Fatalf("no connection beyond the %d waiting ones was refused", maxWaiting)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	data := pattern(1 << 20)
+	ticket, done, _ := s.Offer(data)
+	dst := make([]byte, len(data))
+	var err error
+	for i := 0; i < 100; i++ { // (the server sees the strangers' connections close shortly)
+		if err = Fetch(context.Background(), s.Addr(), ticket, dst, nil); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || !bytes.Equal(dst, data) {
+		t.Fatalf("fetch after the strangers left: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
