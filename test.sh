@@ -9,7 +9,13 @@ bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$PATH:/usr/local/go/bin"
 
 work="$(mktemp -d /tmp/goray-test.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+# The tests' own temporary files (among them the log files glog writes for test binaries and for
+# the ray commands they run) go to a directory removed at the end, so a run leaves nothing in /tmp.
+# Its path is short: tests make unix sockets under it. (Bazel keeps its own.)
+tmp="$(mktemp -d /tmp/gt.XXXXXX)"
+chmod 1777 "$tmp" # (as /tmp: tests run programs as another user from there)
+trap 'rm -rf "$work" "$tmp"' EXIT
+export TMPDIR="$tmp"
 total_passed=0
 total_failed=0
 add() { total_passed=$((total_passed + $1)); total_failed=$((total_failed + $2)); }
@@ -54,7 +60,7 @@ run_suite() {
     add 0 1
   fi
 }
-run_suite bazel bash scripts/bazel-test.sh "$work/bazel"
+TMPDIR=/tmp run_suite bazel bash scripts/bazel-test.sh "$work/bazel"
 run_suite cpp bash cpp/test/run_cpp_tests.sh dist "$work/cpp"
 run_suite e2e bash tests/e2e/run.sh dist "$work/e2e"
 run_suite cluster bash tests/e2e/cluster.sh dist "$work/cluster"

@@ -9,6 +9,10 @@ work="${1:?usage: bazel-test.sh WORKDIR}"
 mkdir -p "$work"
 unset USE_BAZEL_VERSION  # Debian's wrapper would take another Bazel from it
 bazel_cmd=(bazel --nosystem_rc --nohome_rc)
+# The sessions of the programs the tests and the example run (their logs) go to a directory of
+# this run, removed at the end, instead of /tmp/ray.
+ray_tmp="$(mktemp -d /tmp/gb.XXXXXX)"
+trap 'rm -rf "$ray_tmp"' EXIT
 passed=0
 failed=0
 check() { # check NAME COMMAND...: runs the command, its output in WORKDIR/NAME.log
@@ -26,7 +30,7 @@ check() { # check NAME COMMAND...: runs the command, its output in WORKDIR/NAME.
 
 check build "${bazel_cmd[@]}" build //...
 # Each Go test target counts as one check (bazel test prints one line per target).
-"${bazel_cmd[@]}" test //... > "$work/test.log" 2>&1
+"${bazel_cmd[@]}" test --test_env=RAY_TMPDIR="$ray_tmp" //... > "$work/test.log" 2>&1
 test_rc=$?
 t_passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$work/test.log")
 t_failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS)' "$work/test.log")
@@ -43,7 +47,7 @@ passed=$((passed + t_passed))
 failed=$((failed + t_failed))
 
 # The example as a user runs it: `bazel run //:example` prints the results of example.cc.
-if "${bazel_cmd[@]}" run //:example > "$work/example.log" 2> "$work/example.err" &&
+if RAY_TMPDIR="$ray_tmp" "${bazel_cmd[@]}" run //:example > "$work/example.log" 2> "$work/example.err" &&
   grep -q '^actor_task_result2 = 6$' "$work/example.log"; then
   echo "PASS bazel run //:example"
   passed=$((passed + 1))

@@ -11,7 +11,7 @@ import (
 )
 
 func TestCreateLaysOutSession(t *testing.T) {
-	root := t.TempDir()
+	root := testutil.ShortTempDir(t)
 	s, err := Create(root, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,7 @@ func TestCreateLaysOutSession(t *testing.T) {
 }
 
 func TestCreateHonoursDirs(t *testing.T) {
-	root := t.TempDir()
+	root := testutil.ShortTempDir(t)
 	s, err := Create(root, filepath.Join(root, "mine"), filepath.Join(root, "mylogs"))
 	if err != nil {
 		t.Fatal(err)
