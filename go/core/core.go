@@ -362,6 +362,15 @@ func (cw *CoreWorker) waitLocal(list []ids.ObjectID, n int, timeout time.Duratio
 
 // Get returns the objects, waiting up to timeout (negative: forever).
 func (cw *CoreWorker) Get(list []ids.ObjectID, timeout time.Duration) ([]*objstore.Object, error) {
+	if s := cw.shm; s != nil {
+		// Copies in shared memory stay for this call until it reads them (startRead); those it
+		// does not read go back to the node after it.
+		s.wait(list, 1)
+		defer func() {
+			s.wait(list, -1)
+			cw.dropUnread(list)
+		}()
+	}
 	var deadline time.Time
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
@@ -449,6 +458,14 @@ func (cw *CoreWorker) WaitInto(list []ids.ObjectID, n int, timeout time.Duration
 	if cw.readyPrefix(list, n, ready) {
 		return nil
 	}
+	if s := cw.shm; s != nil {
+		// Wait reads nothing: copies in shared memory go back to the node after it.
+		s.wait(list, 1)
+		defer func() {
+			s.wait(list, -1)
+			cw.dropUnread(list)
+		}()
+	}
 	got, err := cw.waitLocal(list, n, timeout)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err // shut down, or the node refused the fetch: not "nothing ready yet"
@@ -461,7 +478,6 @@ func (cw *CoreWorker) WaitInto(list []ids.ObjectID, n int, timeout time.Duration
 		copy(ready, got)
 	}
 	count := 0
-	var inShm []ids.ObjectID
 	for i, id := range list {
 		if !ready[i] {
 			continue
@@ -471,16 +487,12 @@ func (cw *CoreWorker) WaitInto(list []ids.ObjectID, n int, timeout time.Duration
 			cw.store.Delete(id)
 			return Errorf(CodeUnknownObject, "Wait: object %s is unknown: no process of this cluster created it, or it was freed", id.Hex())
 		}
-		if ok && obj.InShm {
-			inShm = append(inShm, id)
-		}
 		if count >= n {
 			ready[i] = false
 			continue
 		}
 		count++
 	}
-	cw.dropUnread(inShm) // Wait reads nothing: shared-memory objects go back to the node
 	return nil
 }
 

@@ -26,6 +26,10 @@ type shmClient struct {
 
 	mu      sync.Mutex
 	readers map[ids.ObjectID]int
+	// waiting counts the calls of Get and Wait under way for each object: the process keeps its
+	// copy for them (another thread's last ReleaseRead must not drop it between their check and
+	// their wait, or between their wait and their read).
+	waiting map[ids.ObjectID]int
 	// writing lists the objects CreateShm reserved that are not sealed or aborted yet.
 	writing map[ids.ObjectID]bool
 }
@@ -38,7 +42,7 @@ func openShm(be *nodeBackend, reg *pb.Registered) (*shmClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping the node's object store: %w", err)
 	}
-	return &shmClient{be: be, arena: arena, threshold: reg.ShmThreshold, readers: map[ids.ObjectID]int{}, writing: map[ids.ObjectID]bool{}}, nil
+	return &shmClient{be: be, arena: arena, threshold: reg.ShmThreshold, readers: map[ids.ObjectID]int{}, waiting: map[ids.ObjectID]int{}, writing: map[ids.ObjectID]bool{}}, nil
 }
 
 // ShmThreshold is the size from which values go to the node's shared memory (0: they never do).
@@ -173,6 +177,19 @@ func (cw *CoreWorker) Bytes(obj *objstore.Object) ([]byte, error) {
 	return b, nil
 }
 
+// wait adds delta to the calls of Get and Wait under way for each object of list.
+func (s *shmClient) wait(list []ids.ObjectID, delta int) {
+	s.mu.Lock()
+	for _, id := range list {
+		if n := s.waiting[id] + delta; n > 0 {
+			s.waiting[id] = n
+		} else {
+			delete(s.waiting, id)
+		}
+	}
+	s.mu.Unlock()
+}
+
 // startRead counts a reader of an object in shared memory (Get hands it out).
 func (s *shmClient) startRead(id ids.ObjectID) {
 	s.mu.Lock()
@@ -208,7 +225,7 @@ func (cw *CoreWorker) dropUnread(list []ids.ObjectID) {
 	var release [][]byte
 	s.mu.Lock()
 	for _, id := range list {
-		if s.readers[id] > 0 {
+		if s.readers[id] > 0 || s.waiting[id] > 0 {
 			continue
 		}
 		obj, ok := cw.store.Get(id)
