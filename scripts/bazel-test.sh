@@ -9,10 +9,10 @@ work="${1:?usage: bazel-test.sh WORKDIR}"
 mkdir -p "$work"
 unset USE_BAZEL_VERSION  # Debian's wrapper would take another Bazel from it
 bazel_cmd=(bazel --nosystem_rc --nohome_rc)
-# The sessions of the programs the tests and the example run (their logs) go to a directory of
-# this run, removed at the end, instead of /tmp/ray.
-ray_tmp="$(mktemp -d /tmp/gb.XXXXXX)"
-trap 'rm -rf "$ray_tmp"' EXIT
+# The sessions of the programs the tests and the example run (their logs) go to WORKDIR/ray,
+# instead of /tmp/ray.
+ray_tmp="$work/ray"
+mkdir -p "$ray_tmp"
 passed=0
 failed=0
 check() { # check NAME COMMAND...: runs the command, its output in WORKDIR/NAME.log

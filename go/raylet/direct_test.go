@@ -362,14 +362,6 @@ func expect(list ...ids.ObjectID) *pb.ClientMessage {
 // or until the client goes away first, when they get a lost-object error; tasks taking one as an
 // argument wait likewise. The client holds what it promised.
 func TestStateExpectObjects(t *testing.T) {
-	unknown := func(msgs []*pb.ServerMessage, id ids.ObjectID) bool {
-		for _, m := range msgs {
-			if o := m.GetObject(); o != nil && string(o.ObjectId) == string(id[:]) && o.Unknown {
-				return true
-			}
-		}
-		return false
-	}
 	cases := []struct {
 		name   string
 		end    func(h *harness, owner *conn, id ids.ObjectID)
@@ -393,7 +385,7 @@ func TestStateExpectObjects(t *testing.T) {
 			}
 			h.send(reader, subscribe(id), subscribe(other))
 			msgs := reader.out.take()
-			if unknown(msgs, id) || !unknown(msgs, other) || len(h.s.subscribers[id]) != 1 {
+			if toldUnknown(msgs, id) || !toldUnknown(msgs, other) || len(h.s.subscribers[id]) != 1 {
 				t.Fatalf("a subscribe to a promised object was answered (or one to an unknown object was not): %v", msgs)
 			}
 			// A task taking it as an argument waits for it too.

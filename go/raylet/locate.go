@@ -1,11 +1,13 @@
 package raylet
 
 import (
+	"context"
 	"time"
 
 	"github.com/golang/glog"
 
 	"goray/ids"
+	pb "goray/rpc/proto"
 )
 
 // Objects this node does not know, looked for on the other nodes of its cluster. A process of
@@ -37,20 +39,24 @@ func (s *state) locate(id ids.ObjectID) {
 		s.locating = map[ids.ObjectID]bool{}
 	}
 	s.locating[id] = true
-	if addrs := s.otherNodes(); len(addrs) > 0 {
-		s.eff.locate = append(s.eff.locate, locateJob{id: id, nodes: addrs})
-		return
+	if !s.startLook(id) {
+		s.after(locateWait, func(s *state) {
+			if s.locating[id] && !s.startLook(id) {
+				s.located(id, false)
+			}
+		})
 	}
-	s.after(locateWait, func(s *state) {
-		if !s.locating[id] {
-			return
-		}
-		if addrs := s.otherNodes(); len(addrs) > 0 {
-			s.eff.locate = append(s.eff.locate, locateJob{id: id, nodes: addrs})
-			return
-		}
-		s.located(id, false)
-	})
+}
+
+// startLook asks the driver to look for id on the other live nodes; false when there are none.
+// Called with r.mu held.
+func (s *state) startLook(id ids.ObjectID) bool {
+	addrs := s.otherNodes()
+	if len(addrs) == 0 {
+		return false
+	}
+	s.eff.locate = append(s.eff.locate, locateJob{id: id, nodes: addrs})
+	return true
 }
 
 // otherNodes is where the other live nodes of the cluster serve, in the view's order. Called
@@ -92,6 +98,7 @@ func (r *Raylet) locateObject(j locateJob) {
 			glog.V(1).Infof("object %s is not to be had from %s: %v", j.id.Hex(), addr, err)
 			continue
 		}
+		r.tookFrom(addr, j.id)
 		r.do(func(s *state) { s.located(j.id, true) })
 		r.releasePulled(j.id)
 		return
@@ -147,4 +154,21 @@ func (s *state) dropRemoteHold(id ids.ObjectID, token uint64) {
 		s.unhold([]ids.ObjectID{id})
 		return
 	}
+}
+
+// tookFrom tells the node at addr that this node has object id now (a hold it kept for a process
+// here ends): a look found it there. In the background, once.
+func (r *Raylet) tookFrom(addr string, id ids.ObjectID) {
+	r.goTracked(func() {
+		conn, err := r.peerConn(addr)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, peerKeepalive)
+		defer cancel()
+		st, err := pb.NewNodePeerClient(conn).Pull(ctx, &pb.PullRequest{ObjectId: id[:], Done: true})
+		if err == nil {
+			_, _ = st.Recv() // (io.EOF: done)
+		}
+	})
 }

@@ -377,12 +377,8 @@ func (l *link) pullResult(res *pb.PeerResult) {
 	var inner []ids.ObjectID
 	if err == nil {
 		list, _ := ids.ObjectIDsFromBytes(res.Object.GetContainedIds())
-		for _, in := range list {
-			if err = r.acquire(l.ctx, l.addr, in); err != nil {
-				obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("object %s, which the result %s refers to, could not be moved from %s: %v", in.Hex(), id.Hex(), l.node, err))}
-				break
-			}
-			inner = append(inner, in)
+		if inner, err = r.acquireAll(l.ctx, l.addr, list); err != nil {
+			obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("an object the result %s refers to could not be moved from %s: %v", id.Hex(), l.node, err))}
 		}
 	}
 	_ = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}})
@@ -394,9 +390,7 @@ func (l *link) pullResult(res *pb.PeerResult) {
 	if pulled {
 		r.releasePulled(id) // the task's submitter holds it
 	}
-	for _, in := range inner {
-		r.releasePulled(in) // the result holds them
-	}
+	r.releaseAll(inner) // the result holds them
 }
 
 // pull is the moving of one object into this node's store, shared by everyone here who needs it
@@ -458,6 +452,32 @@ func (r *Raylet) releasePulled(id ids.ObjectID) {
 	}
 }
 
+// acquireAll acquires each object of list (once each) from the node at addr, and returns them;
+// on an error, naming the object, it lets go of those it had.
+func (r *Raylet) acquireAll(ctx context.Context, addr string, list []ids.ObjectID) ([]ids.ObjectID, error) {
+	var got []ids.ObjectID
+	seen := map[ids.ObjectID]bool{}
+	for _, id := range list {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err := r.acquire(ctx, addr, id); err != nil {
+			r.releaseAll(got)
+			return nil, fmt.Errorf("object %s: %w", id.Hex(), err)
+		}
+		got = append(got, id)
+	}
+	return got, nil
+}
+
+// releaseAll ends one use of each of the pulled objects of list.
+func (r *Raylet) releaseAll(list []ids.ObjectID) {
+	for _, id := range list {
+		r.releasePulled(id)
+	}
+}
+
 // wireObject is an object as a message carries it.
 func wireObject(o *pb.Object) *objstore.Object {
 	if o == nil {
@@ -472,32 +492,6 @@ func wireObject(o *pb.Object) *objstore.Object {
 // and a range fetched over the data path must be the one asked for: a node that sends anything
 // else gets the pull failed, never a write outside the object.
 func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) error {
-	err := r.pullIntoStore(ctx, addr, id)
-	if err == nil {
-		r.tookFrom(addr, id)
-	}
-	return err
-}
-
-// tookFrom tells the node at addr that this node has object id now (a hold it kept for a process
-// here ends). In the background, once.
-func (r *Raylet) tookFrom(addr string, id ids.ObjectID) {
-	r.goTracked(func() {
-		conn, err := r.peerConn(addr)
-		if err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.ctx, peerKeepalive)
-		defer cancel()
-		st, err := pb.NewNodePeerClient(conn).Pull(ctx, &pb.PullRequest{ObjectId: id[:], Done: true})
-		if err == nil {
-			_, _ = st.Recv() // (io.EOF: done)
-		}
-	})
-}
-
-// pullIntoStore is pullInto without the notice to the holder.
-func (r *Raylet) pullIntoStore(ctx context.Context, addr string, id ids.ObjectID) error {
 	conn, err := r.peerConn(addr)
 	if err != nil {
 		return err
@@ -954,31 +948,15 @@ func (fs *forwardServer) pullArgs(spec *pb.TaskSpec, pulled *[]ids.ObjectID) err
 // them) from its origin, and returns them, held here until releaseInner: the task's worker may
 // Get them. (Objects those refer to in turn are not brought.)
 func (fs *forwardServer) pullInner(spec *pb.TaskSpec) ([]ids.ObjectID, error) {
-	var got []ids.ObjectID
-	seen := map[ids.ObjectID]bool{}
+	var inner []ids.ObjectID
 	for _, a := range spec.Args {
 		list, err := ids.ObjectIDsFromBytes(a.ContainedIds)
-		if err == nil {
-			for _, id := range list {
-				if seen[id] {
-					continue
-				}
-				seen[id] = true
-				if err = fs.r.acquire(fs.ctx, fs.origin, id); err != nil {
-					err = fmt.Errorf("object %s: %w", id.Hex(), err)
-					break
-				}
-				got = append(got, id)
-			}
-		}
 		if err != nil {
-			for _, g := range got {
-				fs.r.releasePulled(g)
-			}
 			return nil, err
 		}
+		inner = append(inner, list...)
 	}
-	return got, nil
+	return fs.r.acquireAll(fs.ctx, fs.origin, inner)
 }
 
 // releaseInner lets go of the objects pulled for a task's arguments once it has ended.
@@ -987,9 +965,7 @@ func (fs *forwardServer) releaseInner(ret ids.ObjectID) {
 	list := fs.inner[ret]
 	delete(fs.inner, ret)
 	fs.mu.Unlock()
-	for _, id := range list {
-		fs.r.releasePulled(id)
-	}
+	fs.r.releaseAll(list)
 }
 
 // deliver takes the result of one of the link's tasks from the node's client (on its receiving
@@ -1112,9 +1088,7 @@ func (fs *forwardServer) end() {
 	fs.inner = nil
 	fs.mu.Unlock()
 	for _, list := range inner {
-		for _, id := range list {
-			fs.r.releasePulled(id)
-		}
+		fs.r.releaseAll(list)
 	}
 	fs.resMu.Lock()
 	fs.resEnded = true

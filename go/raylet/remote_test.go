@@ -963,14 +963,6 @@ func TestClusterQueueGrowsWithTheNodesRate(t *testing.T) {
 // when no node had it. A node that knows no other live node waits for the next view first. The
 // node's own client hears it at once.
 func TestClusterLocateUnknownObjects(t *testing.T) {
-	isUnknown := func(msgs []*pb.ServerMessage, id ids.ObjectID) bool {
-		for _, m := range msgs {
-			if o := m.GetObject(); o != nil && string(o.ObjectId) == string(id[:]) && o.Unknown {
-				return true
-			}
-		}
-		return false
-	}
 	cases := []struct {
 		name      string
 		alive     []bool // the other nodes, alive or dead
@@ -1066,7 +1058,7 @@ func TestClusterLocateUnknownObjects(t *testing.T) {
 			for i, r := range readers {
 				msgs := r.out.take()
 				got := objects(msgs)[id]
-				if isUnknown(msgs, id) {
+				if toldUnknown(msgs, id) {
 					got = "unknown"
 				}
 				if got != tc.want {

@@ -135,6 +135,16 @@ func executed(msgs []*pb.ServerMessage) []string {
 	return out
 }
 
+// toldUnknown tells whether msgs say that object id is unknown.
+func toldUnknown(msgs []*pb.ServerMessage, id ids.ObjectID) bool {
+	for _, m := range msgs {
+		if o := m.GetObject(); o != nil && string(o.ObjectId) == string(id[:]) && o.Unknown {
+			return true
+		}
+	}
+	return false
+}
+
 // objects maps the ids of the objects among msgs to their kinds and data.
 func objects(msgs []*pb.ServerMessage) map[ids.ObjectID]string {
 	out := map[ids.ObjectID]string{}
