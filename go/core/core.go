@@ -91,6 +91,9 @@ type Options struct {
 // backend is where tasks and objects go beyond this process.
 type backend interface {
 	submit(spec *pb.TaskSpec) error
+	// submitLeased sends a normal task (task and return ids set) to a worker lease, or queues it
+	// for one, and reports true; false: submit it instead (see leases).
+	submitLeased(spec *pb.TaskSpec) bool
 	// submitActor sends an actor call (task and return ids set).
 	submitActor(actor ids.ActorID, spec *pb.TaskSpec) error
 	// publish makes the objects of list that only this process knows known beyond it, before
@@ -275,6 +278,8 @@ func (cw *CoreWorker) submitTask(actor ids.ActorID, spec *pb.TaskSpec) (ids.Obje
 		}
 		moved = nil
 		err = cw.be.submitActor(actor, spec)
+	} else if cw.be.submitLeased(spec) {
+		// Its result comes on the lease's stream, as an actor call's does.
 	} else {
 		cw.be.publish(wire.ArgRefs(spec)) // before the task that refers to them
 		cw.refs.markHeld(ret)             // the node counts the submitter as holding the return object

@@ -11,6 +11,7 @@ import (
 	"github.com/golang/glog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"goray/ids"
 	"goray/objstore"
@@ -388,6 +389,10 @@ func (c *actorClient) resolve(after int32) {
 	}
 }
 
+// callKeepalive is how long a TCP call stream may be silent before the caller checks that the
+// other side is there (and how long it waits for the answer).
+const callKeepalive = 20 * time.Second
+
 // maxDialFailures is how many times in a row a caller tries to open a stream to an incarnation
 // the node says is alive before it waits for the next one.
 const maxDialFailures = 5
@@ -402,14 +407,16 @@ func (d *directCalls) dial(address string, incarnation int32) (*callStream, erro
 	if !strings.HasPrefix(address, "unix") { // an actor of a cluster's node, on TCP
 		var err error
 		if opts, err = auth.DialOptions(d.cw.opts.Token); err != nil {
-			return nil, fmt.Errorf("connecting to the actor at %s: %w", address, err)
+			return nil, fmt.Errorf("connecting to %s: %w", address, err)
 		}
+		// A machine that vanishes (no FIN) is noticed: its calls fail instead of waiting.
+		opts = append(opts, grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: callKeepalive, Timeout: callKeepalive}))
 	}
 	conn, err := grpc.Dial(address, append(opts,
 		grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the actor at %s: %w", address, err)
+		return nil, fmt.Errorf("connecting to %s: %w", address, err)
 	}
 	ctx, cancel := context.WithCancel(d.cw.ctx)
 	stream, err := pb.NewCoreWorkerClient(conn).ActorCalls(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"goray/actorrule"
 	"goray/ids"
@@ -34,7 +35,9 @@ type callServer struct {
 	b    *nodeBackend
 	srv  *grpc.Server
 	path string
-	done chan struct{}
+	// address is where callers on other nodes dial it ("": it serves a unix socket only).
+	address string
+	done    chan struct{}
 }
 
 // callOrigin is one caller's stream: where the results of its calls go.
@@ -95,14 +98,17 @@ func (b *nodeBackend) serveCallsTCP(ip string) (string, error) {
 	}
 	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
-		return "", fmt.Errorf("listening for actor calls on %s: %w", ip, err)
+		return "", fmt.Errorf("listening for direct calls on %s: %w", ip, err)
 	}
-	b.startCallServer(lis, "", opts)
-	return lis.Addr().String(), nil
+	// Callers' keepalive pings (callKeepalive) are welcome, even between calls.
+	opts = append(opts, grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: callKeepalive / 2, PermitWithoutStream: true}))
+	address := lis.Addr().String()
+	b.startCallServer(lis, "", opts).address = address
+	return address, nil
 }
 
 // startCallServer serves CoreWorker on lis (a unix socket at path, or TCP: path "").
-func (b *nodeBackend) startCallServer(lis net.Listener, path string, opts []grpc.ServerOption) {
+func (b *nodeBackend) startCallServer(lis net.Listener, path string, opts []grpc.ServerOption) *callServer {
 	opts = append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
 		grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow))
 	s := &callServer{b: b, path: path, done: make(chan struct{}), srv: grpc.NewServer(opts...)}
@@ -120,6 +126,7 @@ func (b *nodeBackend) startCallServer(lis net.Listener, path string, opts []grpc
 	b.mu.Lock()
 	b.calls = s
 	b.mu.Unlock()
+	return s
 }
 
 // stop stops taking calls and removes the socket.
@@ -137,7 +144,18 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 		sender: batch.NewInlineSender(func(rs []*pb.CallResult) error {
 			return stream.Send(&pb.CallResultBatch{Results: rs})
 		})}
+	leased := s.b.claimLease()
 	defer func() {
+		if leased {
+			// The lease ends after the tasks this caller sent, which are answered on this
+			// stream: it stays open until then (or until the process ends).
+			s.b.leaseStreamEnded(o)
+			select {
+			case <-o.ended:
+			case <-s.b.cw.ctx.Done():
+			}
+			return
+		}
 		o.sender.Close()
 		close(o.ended)
 	}()
@@ -168,6 +186,8 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 // does): only method calls of the actor it hosts come that way. Called with b.mu held.
 func (b *nodeBackend) refuseCall(spec *pb.TaskSpec) string {
 	switch {
+	case b.actor == nil && spec.TaskType == TaskNormal:
+		return b.refuseLeaseCall(spec)
 	case b.actor == nil:
 		return "this process hosts no actor"
 	case spec.TaskType != TaskActorMethod:

@@ -129,6 +129,9 @@ func (b *localBackend) deps(spec *pb.TaskSpec) ([]ids.ObjectID, *ids.ObjectID) {
 	return deps, nil
 }
 
+// submitLeased: local mode has no leases.
+func (b *localBackend) submitLeased(*pb.TaskSpec) bool { return false }
+
 func (b *localBackend) submit(spec *pb.TaskSpec) error {
 	ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
 	if spec.TaskType == TaskActorMethod {

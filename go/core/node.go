@@ -48,6 +48,8 @@ type nodeBackend struct {
 	sessionDir string       // the node's session directory (from Registered)
 	calls      *callServer  // direct calls to the actor this process hosts, once it exists
 	direct     *directCalls // this process's actor calls
+	leases     *leases      // this process's worker leases; nil unless its node is a cluster's
+	lease      leaseState   // the lease this worker serves, if any (see leaseserve.go)
 	lost       error        // why the stream ended, once it has
 
 	flushPending atomic.Bool // a flush of reference notices is scheduled
@@ -163,6 +165,9 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 				b.mu.Lock()
 				b.sessionDir = body.Registered.SessionDir
 				b.mu.Unlock()
+				if body.Registered.Cluster {
+					b.leases = newLeases(b.direct) // (read after registered is closed)
+				}
 				if node, err := ids.UniqueIDFromBytes(body.Registered.NodeId); err == nil {
 					b.cw.ownerNode.Store(&node)
 				}
@@ -208,7 +213,8 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 				b.wakeExec()
 			case *pb.ServerMessage_Reclaim:
 				// Always answer, even with nothing to give back: the node waits for the answer.
-				_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReturnTasks{ReturnTasks: &pb.ReturnTasks{ReturnIds: b.takeQueued()}}})
+				toNode, _ := b.takeQueued(false)
+				_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_ReturnTasks{ReturnTasks: &pb.ReturnTasks{ReturnIds: toNode}}})
 			}
 		}
 	}
@@ -252,6 +258,16 @@ func (b *nodeBackend) execLoop() {
 			}
 		}
 		spec := item.spec
+		if spec == leaseEndSpec {
+			b.endLeaseStream(item.origin)
+			<-slots
+			continue
+		}
+		if spec.TaskType == TaskLease && item.origin == nil {
+			b.startLease(spec)
+			<-slots
+			continue
+		}
 		args, shared := b.argBytes(spec)
 		if spec.TaskType == TaskActorCreation {
 			if ctx := b.runCreation(spec, args, shared); ctx != nil && ctx.concurrency > 1 {
@@ -523,23 +539,33 @@ func (b *nodeBackend) setBlocked(blocked bool) {
 	if blocked {
 		// Tasks queued behind the blocked one go back, after the node knows this worker is
 		// blocked: it runs them elsewhere instead of queueing them here again.
-		b.returnTasks(b.takeQueued())
+		toNode, toCallers := b.takeQueued(true)
+		b.returnTasks(toNode)
+		b.giveBack(toCallers)
 	}
 }
 
-// takeQueued removes the tasks queued on this (non-actor) worker that have not started.
-func (b *nodeBackend) takeQueued() [][]byte {
+// takeQueued removes the tasks queued on this (non-actor) worker that have not started: the
+// node's (their return ids), and with callers those that lease callers sent.
+func (b *nodeBackend) takeQueued(callers bool) (toNode [][]byte, toCallers []execItem) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.actor != nil {
-		return nil
+		return nil, nil
 	}
-	var ret [][]byte
+	var keep []execItem
 	for _, item := range b.execQueue {
-		ret = append(ret, item.spec.ReturnId)
+		switch {
+		case item.origin == nil:
+			toNode = append(toNode, item.spec.ReturnId)
+		case callers && item.spec != leaseEndSpec:
+			toCallers = append(toCallers, item)
+		default:
+			keep = append(keep, item)
+		}
 	}
-	b.execQueue = nil
-	return ret
+	b.execQueue = keep
+	return toNode, toCallers
 }
 
 // returnTasks hands unstarted tasks back to the node.
@@ -658,6 +684,9 @@ func (b *nodeBackend) getActor(name, namespace string) (ids.ActorID, string, boo
 }
 
 func (b *nodeBackend) close() {
+	if b.leases != nil {
+		b.leases.close()
+	}
 	b.direct.close()
 	if s := b.callServerOf(); s != nil {
 		s.stop()
@@ -683,6 +712,10 @@ func putMessage(id ids.ObjectID, obj *objstore.Object) *pb.ClientMessage {
 // more.
 func refsRemovedMessage(raw [][]byte) *pb.ClientMessage {
 	return &pb.ClientMessage{Body: &pb.ClientMessage_UpdateRefs{UpdateRefs: &pb.UpdateRefs{Removed: raw}}}
+}
+
+func (b *nodeBackend) submitLeased(spec *pb.TaskSpec) bool {
+	return b.leases != nil && b.leases.submit(spec)
 }
 
 // submitActor sends an actor call straight to the actor's process.

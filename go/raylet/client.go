@@ -323,16 +323,23 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		return s.taskDone(c, body.Done)
 	case *pb.ClientMessage_Blocked:
 		w := c.worker
-		if w == nil || w.task == nil || w.blocked == body.Blocked.Blocked {
+		if w == nil || w.blocked == body.Blocked.Blocked {
+			return nil
+		}
+		held := w.lease
+		if w.task != nil {
+			held = w.task.alloc
+		}
+		if held == nil {
 			return nil
 		}
 		w.blocked = body.Blocked.Blocked
 		if w.blocked {
 			s.blocked++
-			s.ledger.ReleasePart(w.task.alloc, resources.CPU) // a blocked worker lends its CPU
+			s.ledger.ReleasePart(held, resources.CPU) // a blocked worker lends its CPU
 		} else {
 			s.blocked--
-			s.ledger.Reacquire(w.task.alloc, resources.CPU)
+			s.ledger.Reacquire(held, resources.CPU)
 		}
 		s.schedule()
 	case *pb.ClientMessage_CreateActor:
@@ -349,6 +356,8 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 			return fmt.Errorf("expect objects: %w", err)
 		}
 		s.expectObjects(c, list)
+	case *pb.ClientMessage_LeaseEnded:
+		return s.leaseEnded(c.worker)
 	case *pb.ClientMessage_Barrier:
 		// A client's messages are handled in order: everything it sent before is handled.
 		s.reply(c, &pb.Reply{RequestId: body.Barrier.RequestId})
@@ -391,6 +400,10 @@ func (s *state) taskDone(c *client, done *pb.TaskDone) error {
 		return fmt.Errorf("%s reported a result for a task it was not running", w)
 	}
 	w.task = nil
+	if t.isLease() {
+		s.leaseStarted(w, t, done)
+		return nil
+	}
 	s.release(t)
 	if w.blocked {
 		w.blocked = false

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"goray/ids"
+	"goray/resources"
 )
 
 // Environment variables through which a node tells a worker process where it belongs.
@@ -38,6 +39,8 @@ type worker struct {
 	stderrPath string
 	client     *client // set when the process has connected
 	task       *task   // the task it executes, if any
+	// lease is what the worker holds while it is leased to a caller (see lease.go); nil: not leased.
+	lease      *resources.Allocation
 	queued     []*task // tasks sent to it behind task (same class), not started yet
 	reclaiming bool    // asked to hand its queued tasks back
 	blocked    bool    // its task waits in Get and gave its CPU back

@@ -16,6 +16,7 @@ type schedClass struct {
 	req        scheduling.Request // what its tasks ask the policy
 	tasks      []*task
 	infeasible bool // needs more than the node has in total (warned once)
+	lease      bool // its tasks are worker lease requests (see lease.go)
 	pruned     bool // forgotten by the queue (see prune): its tasks find their class again
 }
 
@@ -48,10 +49,13 @@ func (q *readyQueue) class(t *task) *schedClass {
 			} else if k := t.spec.GetSchedulingStrategy(); k != 0 {
 				key += fmt.Sprintf(" strategy %d %s %v", k, t.spec.AffinityNodeId, t.spec.AffinitySoft)
 			}
+			if t.isLease() {
+				key += " lease"
+			}
 		}
 		c := q.classes[key]
 		if c == nil {
-			c = &schedClass{key: key, job: t.job, demand: t.demand, req: requestOf(t.spec, t.demand, t.preferLocal)}
+			c = &schedClass{key: key, job: t.job, demand: t.demand, req: requestOf(t.spec, t.demand, t.preferLocal), lease: t.isLease()}
 			q.classes[key] = c
 			q.order = append(q.order, c)
 		}

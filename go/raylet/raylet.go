@@ -243,6 +243,10 @@ func (s *state) workerEnded(w *worker, end exit) {
 	if s.stopped {
 		return
 	}
+	if w.lease != nil {
+		s.ledger.Release(w.lease) // its caller sees its stream break
+		w.lease = nil
+	}
 	glog.Warningf("%s %s", w, end.status)
 	s.eff.prune = append(s.eff.prune, s.keepWorkerLogs(w, end)...)
 	if w.client == nil && !w.killedByNode {
@@ -400,6 +404,9 @@ func (s *state) validate(t *task) error {
 		return fmt.Errorf("invalid task %s: %w", spec.FunctionName, err)
 	}
 	t.demand = demand
+	if t.isLease() && len(spec.Args) > 0 {
+		return errors.New("invalid worker lease request: it has arguments")
+	}
 	for _, a := range spec.Args {
 		if a.IsRef {
 			if _, err := ids.ObjectIDFromBytes(a.ObjectId); err != nil {
@@ -505,6 +512,10 @@ func (s *state) placeClass(c *schedClass) {
 		unplaced := func() { s.spreadCursor = cursor }
 		switch d.Status {
 		case scheduling.Infeasible:
+			if c.lease {
+				s.refuseLease(c.pop(), fmt.Sprintf("no node of the cluster has %v in total", c.demand))
+				continue
+			}
 			if !c.infeasible {
 				c.infeasible = true
 				glog.Warningf("%s needs %v but no node of the cluster has that much in total (this node has %v): it stays pending until a node that has it joins", taskLabel(c.tasks[0]), c.demand, s.ledger.Total())
@@ -515,6 +526,11 @@ func (s *state) placeClass(c *schedClass) {
 			return
 		}
 		c.infeasible = false
+		if d.Local && c.lease && !c.req.PreferLocal {
+			unplaced()
+			s.refuseLease(c.pop(), "the client's own node runs tasks of this shape")
+			continue
+		}
 		if d.Local {
 			if d.Status != scheduling.Run || !s.hasIdle(c.job) || !s.ledger.Fits(c.demand) {
 				unplaced()
@@ -742,7 +758,7 @@ func (s *state) pipeline() {
 		}
 	}
 	for _, c := range s.ready.order {
-		if len(c.tasks) == 0 || c.infeasible || s.runsElsewhere(c) {
+		if len(c.tasks) == 0 || c.infeasible || c.lease || s.runsElsewhere(c) {
 			continue
 		}
 		for len(c.tasks) > 0 {

@@ -8,6 +8,7 @@ import (
 
 	"goray/ids"
 	"goray/objstore"
+	"goray/ratemeter"
 	"goray/resources"
 	pb "goray/rpc/proto"
 	"goray/scheduling"
@@ -47,33 +48,12 @@ type remoteNode struct {
 	alive   bool
 	tasks   map[ids.ObjectID]*task // forwarded there and not finished, by return id
 
-	// How fast the node finishes this node's forwarded tasks (see forwardBound).
-	rate      float64   // tasks per second, smoothed over windows of rateWindow
-	doneInWin int       // tasks finished since winStart
-	winStart  time.Time // the start of the current window (zero: none yet)
+	// meter: how fast the node finishes this node's forwarded tasks (see forwardBound).
+	meter ratemeter.Meter
 }
-
-// rateWindow is the span over which a node's rate of finishing forwarded tasks is measured.
-const rateWindow = 10 * time.Millisecond
 
 // noteDone counts a forwarded task finished at now in the node's rate.
-func (r *remoteNode) noteDone(now time.Time) {
-	if r.winStart.IsZero() {
-		r.winStart = now
-	}
-	r.doneInWin++
-	span := now.Sub(r.winStart)
-	if span < rateWindow {
-		return
-	}
-	measured := float64(r.doneInWin) / span.Seconds()
-	if r.rate == 0 {
-		r.rate = measured
-	} else {
-		r.rate = (r.rate + measured) / 2
-	}
-	r.doneInWin, r.winStart = 0, now
-}
+func (r *remoteNode) noteDone(now time.Time) { r.meter.Note(now) }
 
 // String names the node in messages: its id and IP address.
 func (r *remoteNode) String() string {
@@ -365,14 +345,7 @@ const maxForwardedPerNode = 4096
 // queueDepth per CPU, or more when it finishes them fast: what it finishes in the backlog time.
 // Called with r.mu held.
 func (s *state) forwardBound(r *remoteNode, cpus float64) float64 {
-	bound := float64(s.queueDepth) * cpus
-	if byRate := r.rate * s.backlog.Seconds(); byRate > bound {
-		bound = byRate
-	}
-	if bound > maxForwardedPerNode {
-		bound = maxForwardedPerNode
-	}
-	return bound
+	return ratemeter.Bound(r.meter.Rate(), s.backlog, float64(s.queueDepth)*cpus, maxForwardedPerNode)
 }
 
 // queueNode is the live node, other than this one, that could run class c and is the least full

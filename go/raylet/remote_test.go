@@ -899,7 +899,7 @@ func TestClusterForwardBound(t *testing.T) {
 				r.noteDone(start.Add(d))
 			}
 			if got := s.forwardBound(r, 2); math.Abs(got-tc.want) > tc.want/100 {
-				t.Errorf("bound %v (rate %v/s), want %v", got, r.rate, tc.want)
+				t.Errorf("bound %v (rate %v/s), want %v", got, r.meter.Rate(), tc.want)
 			}
 		})
 	}
@@ -952,7 +952,7 @@ func TestClusterQueueGrowsWithTheNodesRate(t *testing.T) {
 				}
 			}
 			if got := most; got <= tc.wantAbove || got > tc.wantAtMost {
-				t.Errorf("at most %d tasks on the node at once (rate %.0f/s), want more than %d and at most %d", got, r.rate, tc.wantAbove, tc.wantAtMost)
+				t.Errorf("at most %d tasks on the node at once (rate %.0f/s), want more than %d and at most %d", got, r.meter.Rate(), tc.wantAbove, tc.wantAtMost)
 			}
 		})
 	}

@@ -660,7 +660,7 @@ func (s *state) awaitSpilled(t *task, dep ids.ObjectID) {
 
 // registered is the answer to a client's registration: where the arena is and what goes there.
 func (s *state) registered() *pb.Registered {
-	reg := &pb.Registered{NodeId: s.nodeID[:], SessionDir: s.cfg.SessionDir, ShmThreshold: s.shmThreshold()}
+	reg := &pb.Registered{NodeId: s.nodeID[:], SessionDir: s.cfg.SessionDir, ShmThreshold: s.shmThreshold(), Cluster: s.inCluster()}
 	if s.alloc != nil {
 		reg.ArenaPath = s.arenaPath
 	}

@@ -1,0 +1,482 @@
+package core
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang/glog"
+
+	"goray/actorrule"
+	"goray/ids"
+	"goray/objstore"
+	"goray/ratemeter"
+	pb "goray/rpc/proto"
+	"goray/rpc/wire"
+)
+
+// leases is the caller's side of worker leases (see LeaseEnded in goray.proto; the worker's side
+// is leaseserve.go). Tasks go through this process's node by default, which places each one. When
+// the node sends a shape of tasks to another node, every task crosses two node managers each way;
+// so once leaseAfter tasks of one shape went through the node, the process asks it for a lease,
+// which the node places as it would place such a task. On another node, the lease is a worker of
+// that node, with the shape's resources, that takes this process's tasks directly (the path actor
+// calls take), with no node manager between them. Tasks of the shape then go to the process's
+// leases while one has room (its in-flight bound grows with how fast it finishes them, as
+// forwarded tasks' bound does). Tasks that find no room wait in the class's queue while a lease
+// request is under way or may be made (another is asked for once leaseAfter wait), and go through
+// the node otherwise. A lease with nothing in flight for leaseIdle is returned (the stream ends).
+//
+// A task goes to a lease only when its ObjectRef arguments are small values this process has
+// (they travel in the message); others go through the node, which moves large objects between
+// nodes in chunks. Results come back as actor calls' do (directCalls.arrived). A leased worker
+// that blocks in Get hands back its tasks not started, and a lease whose stream breaks loses its
+// tasks in flight: both go through the node then, the lost ones as a retry (while they have
+// retries left; else they fail naming the worker's node).
+type leases struct {
+	d *directCalls
+
+	mu      sync.Mutex
+	classes map[string]*leaseClass
+	closed  bool
+}
+
+// leaseClass is one shape of tasks (resources and strategy) and the leases held for it.
+type leaseClass struct {
+	shape     *pb.TaskSpec // the resources and strategy of its tasks, for lease requests
+	viaNode   int          // tasks sent through the node since the last lease request
+	asking    bool         // a lease request is under way
+	notBefore time.Time    // no lease request before this (the last one came to nothing)
+	held      []*lease
+	queue     []*pb.TaskSpec // tasks prepared for a lease (see prepare), waiting for room on one
+}
+
+// lease is one leased worker: the stream to it and the tasks in flight there.
+type lease struct {
+	c        *leaseClass
+	where    string // the worker's address and node, for messages
+	st       *callStream
+	inflight map[ids.ObjectID]*pb.TaskSpec
+	meter    ratemeter.Meter // how fast it finishes tasks (its in-flight bound)
+	idle     *time.Timer     // returns the lease when nothing was in flight for leaseIdle
+	idleGen  uint64          // counts the moments the lease fell idle
+	ended    bool            // returned or lost: takes no more tasks
+}
+
+const (
+	// leaseAfter is how many tasks of a shape go through the node before a lease is asked for.
+	leaseAfter = 16
+	// leaseRetryWait is how long after a lease request that came to nothing (the node runs the
+	// shape itself, or the worker could not be reached) the next may be made.
+	leaseRetryWait = time.Second
+	// leaseIdle is how long a lease with nothing in flight is kept for the next task.
+	leaseIdle = 100 * time.Millisecond
+	// leaseBacklog, leaseMinDepth and leaseMaxDepth bound the tasks in flight on a lease: what
+	// it finishes in leaseBacklog at its measured rate, within [leaseMinDepth, leaseMaxDepth].
+	leaseBacklog  = 20 * time.Millisecond
+	leaseMinDepth = 2
+	leaseMaxDepth = 4096
+	// maxLeasesPerClass bounds the leases one process holds for one shape.
+	maxLeasesPerClass = 32
+	// maxLeaseClasses bounds the shapes followed; tasks of further shapes go through the node.
+	maxLeaseClasses = 256
+	// defaultTaskRetries is what max_retries -1 means (the node's DefaultMaxRetries).
+	defaultTaskRetries = 3
+)
+
+func newLeases(d *directCalls) *leases {
+	return &leases{d: d, classes: map[string]*leaseClass{}}
+}
+
+// leaseKey is the shape of a normal task's placement, or false when such tasks never go to a
+// lease (SPREAD: each task is placed on its own).
+func leaseKey(spec *pb.TaskSpec) (string, bool) {
+	if spec.SchedulingStrategy == strategySpread {
+		return "", false
+	}
+	var sb strings.Builder
+	names := make([]string, 0, len(spec.Resources))
+	for k := range spec.Resources {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&sb, "%s=%g,", k, spec.Resources[k])
+	}
+	if spec.SchedulingStrategy != 0 {
+		fmt.Fprintf(&sb, " strategy %d %s %v", spec.SchedulingStrategy, spec.AffinityNodeId, spec.AffinitySoft)
+	}
+	return sb.String(), true
+}
+
+// strategySpread is TaskSpec.scheduling_strategy's SPREAD (ray_scheduling_strategy in c_api.h).
+const strategySpread = 1
+
+// submit sends a normal task (task and return ids set) to a lease of its shape, or queues it for
+// one, and reports true; or reports false: the caller sends it through the node (which this
+// counts, and which may lead to a lease request).
+func (ls *leases) submit(spec *pb.TaskSpec) bool {
+	key, ok := leaseKey(spec)
+	if !ok {
+		return false
+	}
+	ls.mu.Lock()
+	c := ls.classes[key]
+	if c == nil {
+		if len(ls.classes) >= maxLeaseClasses {
+			ls.mu.Unlock()
+			return false
+		}
+		c = &leaseClass{shape: &pb.TaskSpec{Resources: spec.Resources, SchedulingStrategy: spec.SchedulingStrategy,
+			AffinityNodeId: spec.AffinityNodeId, AffinitySoft: spec.AffinitySoft}}
+		ls.classes[key] = c
+	}
+	if len(c.held) == 0 || (!c.asking && !ls.mayAsk(c) && c.roomiest() == nil) || !ls.d.argsHere(spec) {
+		c.viaNode++
+		if c.viaNode >= leaseAfter && ls.mayAsk(c) {
+			ls.startAsking(c)
+		}
+		ls.mu.Unlock()
+		return false
+	}
+	ls.mu.Unlock()
+	ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
+	if !ls.prepare(ret, spec) {
+		return true
+	}
+	ls.mu.Lock()
+	c.queue = append(c.queue, spec)
+	if len(c.queue) >= leaseAfter && ls.mayAsk(c) {
+		ls.startAsking(c)
+	}
+	ls.mu.Unlock()
+	ls.pump(c)
+	return true
+}
+
+// mayAsk tells whether a lease request for class c may start now. Called with ls.mu held.
+func (ls *leases) mayAsk(c *leaseClass) bool {
+	return !c.asking && !ls.closed && len(c.held) < maxLeasesPerClass && !time.Now().Before(c.notBefore)
+}
+
+// startAsking starts a lease request for class c. Called with ls.mu held.
+func (ls *leases) startAsking(c *leaseClass) {
+	c.asking, c.viaNode = true, 0
+	go ls.ask(c)
+}
+
+// pump sends the class's queued tasks to its leases with room, in order; when the class has no
+// lease and none is being asked for, they go through the node.
+func (ls *leases) pump(c *leaseClass) {
+	type sendable struct {
+		l    *lease
+		spec *pb.TaskSpec
+	}
+	var out []sendable
+	var toNode []*pb.TaskSpec
+	ls.mu.Lock()
+	for len(c.queue) > 0 {
+		l := c.roomiest()
+		if l == nil {
+			break
+		}
+		spec := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
+		l.inflight[ret] = spec
+		out = append(out, sendable{l, spec})
+	}
+	if len(c.queue) > 0 && len(c.held) == 0 && !c.asking {
+		toNode, c.queue = c.queue, nil
+	}
+	ls.mu.Unlock()
+	for _, s := range out {
+		if err := s.l.st.sender.QueueBurst(s.spec); err != nil {
+			ls.lost(s.l, err)
+		}
+	}
+	for _, spec := range toNode {
+		ls.viaNode(spec)
+	}
+}
+
+// roomiest is the class's lease with the fewest tasks in flight, below its bound (nil: none).
+// Called with ls.mu held.
+func (c *leaseClass) roomiest() *lease {
+	var best *lease
+	for _, l := range c.held {
+		bound := ratemeter.Bound(l.meter.Rate(), leaseBacklog, leaseMinDepth, leaseMaxDepth)
+		if n := len(l.inflight); !l.ended && float64(n) < bound && (best == nil || n < len(best.inflight)) {
+			best = l
+		}
+	}
+	return best
+}
+
+// argsHere tells whether every ObjectRef argument of spec is a small value this process has (it
+// can travel in the message to a leased worker).
+func (d *directCalls) argsHere(spec *pb.TaskSpec) bool {
+	for _, a := range spec.Args {
+		if !a.IsRef {
+			continue
+		}
+		id, err := ids.ObjectIDFromBytes(a.ObjectId)
+		if err != nil || d.isPending(id) {
+			return false
+		}
+		obj, ok := d.cw.store.Get(id)
+		if !ok || obj.InShm || obj.IsError() {
+			return false
+		}
+	}
+	return true
+}
+
+// prepare does for a task bound for a lease the bookkeeping an actor call gets (directCalls.submit):
+// its result will come on a lease's stream, its ObjectRef arguments travel as values, and the refs
+// inside them are made known to the node. It reports false when an argument failed (the task's
+// result is that failure then).
+func (ls *leases) prepare(ret ids.ObjectID, spec *pb.TaskSpec) bool {
+	d := ls.d
+	spec.CallerId = d.cw.opts.WorkerID[:]
+	d.cw.refs.markLocal(ret)
+	held := wire.ArgRefs(spec)
+	d.cw.refs.add(held...)
+	d.mu.Lock()
+	d.pending[ret] = held
+	d.mu.Unlock()
+	if _, errObj := d.inlineArgs(spec, true); errObj != nil {
+		d.arrived(ret, errObj)
+		return false
+	}
+	var contained []ids.ObjectID
+	for _, a := range spec.Args {
+		contained = append(contained, ids.FromBytesList(a.ContainedIds)...)
+	}
+	if err := d.handOn(contained, nil); err != nil {
+		glog.Warningf("task %s for a worker lease: %v", spec.FunctionName, err)
+	}
+	return true
+}
+
+// ask asks the node for a lease for class c and, once one is granted, starts using it.
+func (ls *leases) ask(c *leaseClass) {
+	l, why := ls.obtain(c)
+	ls.mu.Lock()
+	c.asking = false
+	if l == nil {
+		c.notBefore = time.Now().Add(leaseRetryWait)
+		ls.mu.Unlock()
+		if glog.V(1) {
+			glog.Infof("no worker lease: %s", why)
+		}
+		ls.pump(c) // queued tasks go through the node when no lease is left
+		return
+	}
+	if ls.closed {
+		ls.mu.Unlock()
+		l.st.close()
+		return
+	}
+	c.held = append(c.held, l)
+	ls.mu.Unlock()
+	go ls.receive(l)
+	ls.pump(c)
+}
+
+// obtain submits a lease request for class c through the node, waits for its answer and dials
+// the leased worker; or says why there is no lease.
+func (ls *leases) obtain(c *leaseClass) (*lease, string) {
+	d, cw := ls.d, ls.d.cw
+	taskID := ids.NewTaskID()
+	ret := taskID.ReturnID(1)
+	spec := &pb.TaskSpec{TaskId: taskID[:], ReturnId: ret[:], FunctionName: "(worker lease)", TaskType: TaskLease,
+		Resources: c.shape.Resources, SchedulingStrategy: c.shape.SchedulingStrategy,
+		AffinityNodeId: c.shape.AffinityNodeId, AffinitySoft: c.shape.AffinitySoft}
+	cw.refs.markHeld(ret) // (the submission makes the node count this process as holding it)
+	cw.refs.add(ret)
+	defer cw.refs.remove(ret)
+	if err := d.b.submit(spec); err != nil {
+		return nil, err.Error()
+	}
+	if err := d.b.fetch([]ids.ObjectID{ret}); err != nil {
+		return nil, err.Error()
+	}
+	if _, err := cw.store.WaitN(cw.ctx, []ids.ObjectID{ret}, 1); err != nil {
+		return nil, err.Error()
+	}
+	obj, ok := cw.store.Get(ret)
+	switch {
+	case !ok:
+		return nil, "the lease's answer was released"
+	case obj.IsError() || obj.InShm:
+		return nil, string(obj.Data)
+	}
+	address, node, _ := strings.Cut(string(obj.Data), " ")
+	where := address
+	if node != "" {
+		where = fmt.Sprintf("%s (node %s)", address, node)
+	}
+	st, err := d.dial(address, 0)
+	if err != nil {
+		return nil, fmt.Sprintf("the leased worker at %s: %v", where, err)
+	}
+	return &lease{c: c, where: where, st: st, inflight: map[ids.ObjectID]*pb.TaskSpec{}}, ""
+}
+
+// receive takes the results of lease l until its stream ends.
+func (ls *leases) receive(l *lease) {
+	for {
+		batchMsg, err := l.st.stream.Recv()
+		if err != nil {
+			ls.lost(l, err)
+			return
+		}
+		now := time.Now()
+		for _, r := range batchMsg.Results {
+			ret, err := ids.ObjectIDFromBytes(r.ReturnId)
+			if err != nil {
+				glog.Warningf("the leased worker at %s sent a result with a bad id: %v", l.where, err)
+				continue
+			}
+			ls.mu.Lock()
+			spec := l.inflight[ret]
+			delete(l.inflight, ret)
+			if spec != nil && !r.Returned {
+				l.meter.Note(now)
+			}
+			if len(l.inflight) == 0 && !l.ended {
+				ls.armIdle(l)
+			}
+			ls.mu.Unlock()
+			switch {
+			case spec == nil:
+				glog.Warningf("the leased worker at %s sent a result for a task this process is not waiting for", l.where)
+				if !r.Returned {
+					ls.d.unwanted(ret, wire.ObjectFromProto(r.Result))
+				}
+			case r.Returned:
+				ls.viaNode(spec)
+			default:
+				ls.d.arrived(ret, wire.ObjectFromProto(r.Result))
+			}
+		}
+		ls.pump(l.c)
+	}
+}
+
+// armIdle starts the wait after which lease l, idle since now, is returned. Called with ls.mu
+// held.
+func (ls *leases) armIdle(l *lease) {
+	l.idleGen++
+	gen := l.idleGen
+	if l.idle != nil {
+		l.idle.Stop()
+	}
+	l.idle = time.AfterFunc(leaseIdle, func() { ls.returnIfIdle(l, gen) })
+}
+
+// returnIfIdle returns lease l when nothing went in flight there since it fell idle (gen).
+func (ls *leases) returnIfIdle(l *lease, gen uint64) {
+	ls.mu.Lock()
+	if l.ended || l.idleGen != gen || len(l.inflight) > 0 {
+		ls.mu.Unlock()
+		return
+	}
+	l.ended = true
+	l.c.drop(l)
+	ls.mu.Unlock()
+	// The worker ends the lease once it has read this end; its side ends then too (receive).
+	l.st.sender.Close()
+	_ = l.st.stream.CloseSend()
+	ls.pump(l.c)
+}
+
+// drop forgets lease l. Called with ls.mu held.
+func (c *leaseClass) drop(l *lease) {
+	for i, x := range c.held {
+		if x == l {
+			c.held = append(c.held[:i], c.held[i+1:]...)
+			return
+		}
+	}
+}
+
+// lost deals with the end of lease l's stream: tasks in flight there go through the node as a
+// retry while they have retries left, else fail naming the worker's node.
+func (ls *leases) lost(l *lease, cause error) {
+	ls.mu.Lock()
+	l.ended = true
+	l.c.drop(l)
+	if l.idle != nil {
+		l.idle.Stop()
+	}
+	inflight := l.inflight
+	l.inflight = map[ids.ObjectID]*pb.TaskSpec{}
+	ls.mu.Unlock()
+	l.st.cancel()
+	go l.st.close()
+	for ret, spec := range inflight {
+		retries := int(spec.MaxRetries)
+		if retries < 0 {
+			retries = defaultTaskRetries
+		}
+		if retries > 0 && !ls.d.cw.closed() {
+			spec.MaxRetries = int32(retries - 1)
+			glog.Warningf("retrying task %s (%s) after the leased worker at %s was lost (%v); %d retries left", spec.FunctionName, ret.Hex()[:12], l.where, cause, retries-1)
+			ls.viaNode(spec)
+			continue
+		}
+		msg := fmt.Sprintf("The worker that ran %s, leased at %s, was lost: %v. The task (function %s) had no retries left.",
+			actorrule.TaskLabel(spec.FunctionName, spec.Name, false), l.where, cause, spec.FunctionName)
+		ls.d.arrived(ret, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
+	}
+	ls.pump(l.c)
+}
+
+// viaNode sends a task that was sent to a lease through the node instead: its result is the
+// node's then, as any task's submitted there.
+func (ls *leases) viaNode(spec *pb.TaskSpec) {
+	d := ls.d
+	ret, err := ids.ObjectIDFromBytes(spec.ReturnId)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	held, ok := d.pending[ret]
+	delete(d.pending, ret)
+	delete(d.promised, ret) // (the node gets the result from the task)
+	waiters := d.argWaiters[ret]
+	delete(d.argWaiters, ret)
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	known := d.cw.refs.heldByNode(ret) // the submission makes the node count this process as a holder
+	if err := d.b.submit(spec); err != nil {
+		d.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("%s could not be sent again: %v", spec.FunctionName, err))})
+	} else if known {
+		_ = d.b.fetch([]ids.ObjectID{ret}) // a Get waiting for it learns it from the node
+	} else {
+		_ = d.b.queue(refsRemovedMessage([][]byte{ret[:]}))
+	}
+	d.cw.refs.remove(held...) // (after the submission, which holds them at the node)
+	d.wake(waiters)
+}
+
+// close ends every lease; their tasks in flight fail.
+func (ls *leases) close() {
+	ls.mu.Lock()
+	ls.closed = true
+	var all []*lease
+	for _, c := range ls.classes {
+		all = append(all, c.held...)
+	}
+	ls.mu.Unlock()
+	for _, l := range all {
+		l.st.cancel()
+	}
+}

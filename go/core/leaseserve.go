@@ -1,0 +1,154 @@
+package core
+
+import (
+	"errors"
+	"time"
+
+	"github.com/golang/glog"
+
+	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
+)
+
+// The worker's side of worker leases (see LeaseEnded in goray.proto and leases.go). A pool worker
+// that its node gives a lease task starts taking direct calls on TCP (the same service an actor
+// serves) and reports the address as the lease task's result. From then on it runs the normal
+// tasks its caller sends on that stream, one at a time, and answers each on the stream; the node
+// sends it nothing meanwhile. The lease ends when the caller ends its stream (after the tasks it
+// sent), or when no caller comes within leaseClaimWait: the worker then tells the node
+// (LeaseEnded), which takes it back with its resources.
+
+// TaskLease is TaskSpec.task_type of a lease request (see raylet's taskLease).
+const TaskLease int32 = 100
+
+// leaseClaimWait bounds how long a leased worker waits for its caller to open the call stream.
+const leaseClaimWait = 10 * time.Second
+
+// leaseEndSpec marks, in the execution queue, the end of a lease caller's stream: the lease ends
+// there, after the tasks that caller sent.
+var leaseEndSpec = &pb.TaskSpec{FunctionName: "(end of a worker lease)"}
+
+// leaseState is what a worker process knows of its lease (guarded by nodeBackend.mu).
+type leaseState struct {
+	active  bool
+	gen     uint64 // counts the leases taken, so a late claim timer knows its own
+	streams int    // callers' streams open on this lease
+	claimed bool   // a caller opened a stream
+}
+
+// startLease takes the lease the node gave this worker (the lease task spec): it serves direct
+// calls on TCP and reports where.
+func (b *nodeBackend) startLease(spec *pb.TaskSpec) {
+	address, err := b.leaseAddress()
+	obj := &objstore.Object{Data: []byte(address)}
+	if node := b.cw.ownerNode.Load(); node != nil {
+		obj.Data = []byte(address + " " + node.Hex())
+	}
+	if err != nil {
+		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("the worker cannot take a lease: " + err.Error())}
+	} else {
+		b.mu.Lock()
+		b.lease = leaseState{active: true, gen: b.lease.gen + 1}
+		gen := b.lease.gen
+		b.mu.Unlock()
+		time.AfterFunc(leaseClaimWait, func() { b.leaseUnclaimed(gen) })
+	}
+	b.reportDone(spec, obj, "")
+}
+
+// leaseAddress is where this worker takes a lease's calls: its TCP call server, started once.
+func (b *nodeBackend) leaseAddress() (string, error) {
+	if s := b.callServerOf(); s != nil {
+		if s.address == "" {
+			return "", errors.New("its call server takes no TCP connections")
+		}
+		return s.address, nil
+	}
+	ip := b.cw.opts.ActorIP
+	if ip == "" {
+		return "", errors.New("its node gave it no IP address to take calls at (not a cluster's node)")
+	}
+	return b.serveCallsTCP(ip)
+}
+
+// leaseUnclaimed ends lease gen if no caller came for it.
+func (b *nodeBackend) leaseUnclaimed(gen uint64) {
+	b.mu.Lock()
+	end := b.lease.active && b.lease.gen == gen && !b.lease.claimed
+	if end {
+		b.lease = leaseState{gen: gen}
+	}
+	b.mu.Unlock()
+	if end {
+		glog.Warningf("no caller came for this worker's lease within %v: the lease ends", leaseClaimWait)
+		b.leaseOver()
+	}
+}
+
+// claimLease counts a caller's stream opening; it reports whether the stream is a lease's (the
+// process hosts no actor and holds a lease).
+func (b *nodeBackend) claimLease() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.actor != nil || !b.lease.active {
+		return false
+	}
+	b.lease.streams++
+	b.lease.claimed = true
+	return true
+}
+
+// leaseStreamEnded queues the end of a lease caller's stream behind the tasks it sent.
+func (b *nodeBackend) leaseStreamEnded(o *callOrigin) {
+	b.mu.Lock()
+	b.execQueue = append(b.execQueue, execItem{spec: leaseEndSpec, origin: o})
+	b.mu.Unlock()
+	b.wakeExec()
+}
+
+// endLeaseStream is the execution queue reaching the end of lease caller o's stream (every task
+// it sent is answered): the stream's handler may return, and the lease ends with its last stream.
+func (b *nodeBackend) endLeaseStream(o *callOrigin) {
+	o.sender.Close()
+	close(o.ended)
+	b.mu.Lock()
+	b.lease.streams--
+	end := b.lease.active && b.lease.streams <= 0
+	if end {
+		b.lease = leaseState{gen: b.lease.gen}
+	}
+	b.mu.Unlock()
+	if end {
+		b.leaseOver()
+	}
+}
+
+// leaseOver tells the node this worker is its own again.
+func (b *nodeBackend) leaseOver() {
+	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_LeaseEnded{LeaseEnded: &pb.LeaseEnded{}}})
+}
+
+// leased tells whether this process takes normal tasks on its call streams. Called with b.mu held.
+func (b *nodeBackend) leased() bool { return b.actor == nil && b.lease.active }
+
+// giveBack hands the tasks that lease callers sent and that have not started back to their
+// callers (the running task waits in Get: they may be what it waits for, and other workers can
+// run them now).
+func (b *nodeBackend) giveBack(items []execItem) {
+	for _, item := range items {
+		_ = item.origin.sender.Queue(&pb.CallResult{ReturnId: item.spec.ReturnId, Returned: true})
+	}
+}
+
+// refuseLeaseCall says why a normal task that came on a call stream is not run ("": it is).
+// Called with b.mu held.
+func (b *nodeBackend) refuseLeaseCall(spec *pb.TaskSpec) string {
+	switch {
+	case !b.leased():
+		return "this worker holds no lease (it ended, or the task was sent to the wrong process)"
+	case len(spec.ReturnId) != len(ids.ObjectID{}):
+		return "a task without a valid return id"
+	}
+	return ""
+}
