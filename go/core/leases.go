@@ -51,6 +51,15 @@ type leaseClass struct {
 	notBefore time.Time    // no lease request before this (the last one came to nothing)
 	held      []*lease
 	queue     []*pb.TaskSpec // tasks prepared for a lease (see prepare), waiting for room on one
+	pumping   bool           // one goroutine sends the class's tasks at a time, in order (pump)
+	again     bool           // pump again: something changed while pumping
+}
+
+// leasedTask is a task in flight on a lease: seq orders the tasks sent (the worker runs them one
+// at a time, in that order).
+type leasedTask struct {
+	spec *pb.TaskSpec
+	seq  uint64
 }
 
 // lease is one leased worker: the stream to it and the tasks in flight there.
@@ -58,7 +67,8 @@ type lease struct {
 	c        *leaseClass
 	where    string // the worker's address and node, for messages
 	st       *callStream
-	inflight map[ids.ObjectID]*pb.TaskSpec
+	inflight map[ids.ObjectID]leasedTask
+	sent     uint64 // tasks sent so far (leasedTask.seq)
 	meter    ratemeter.Meter // how fast it finishes tasks (its in-flight bound)
 	idle     *time.Timer     // returns the lease when nothing was in flight for leaseIdle
 	idleGen  uint64          // counts the moments the lease fell idle
@@ -168,39 +178,57 @@ func (ls *leases) startAsking(c *leaseClass) {
 }
 
 // pump sends the class's queued tasks to its leases with room, in order; when the class has no
-// lease and none is being asked for, they go through the node.
+// lease and none is being asked for, they go through the node. One goroutine pumps a class at a
+// time (whoever finds it busy leaves it a note to look again), so each lease gets its tasks in
+// the order of their numbers (leasedTask.seq).
 func (ls *leases) pump(c *leaseClass) {
 	type sendable struct {
 		l    *lease
 		spec *pb.TaskSpec
 	}
-	var out []sendable
-	var toNode []*pb.TaskSpec
 	ls.mu.Lock()
-	for len(c.queue) > 0 {
-		l := c.roomiest()
-		if l == nil {
+	if c.pumping {
+		c.again = true
+		ls.mu.Unlock()
+		return
+	}
+	c.pumping = true
+	for {
+		c.again = false
+		var out []sendable
+		var toNode []*pb.TaskSpec
+		for len(c.queue) > 0 {
+			l := c.roomiest()
+			if l == nil {
+				break
+			}
+			spec := c.queue[0]
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+			ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
+			l.sent++
+			l.inflight[ret] = leasedTask{spec, l.sent}
+			out = append(out, sendable{l, spec})
+		}
+		if len(c.queue) > 0 && len(c.held) == 0 && !c.asking {
+			toNode, c.queue = c.queue, nil
+		}
+		ls.mu.Unlock()
+		for _, s := range out {
+			if err := s.l.st.sender.QueueBurst(s.spec); err != nil {
+				ls.lost(s.l, err)
+			}
+		}
+		for _, spec := range toNode {
+			ls.viaNode(spec)
+		}
+		ls.mu.Lock()
+		if !c.again {
 			break
 		}
-		spec := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		ret, _ := ids.ObjectIDFromBytes(spec.ReturnId)
-		l.inflight[ret] = spec
-		out = append(out, sendable{l, spec})
 	}
-	if len(c.queue) > 0 && len(c.held) == 0 && !c.asking {
-		toNode, c.queue = c.queue, nil
-	}
+	c.pumping = false
 	ls.mu.Unlock()
-	for _, s := range out {
-		if err := s.l.st.sender.QueueBurst(s.spec); err != nil {
-			ls.lost(s.l, err)
-		}
-	}
-	for _, spec := range toNode {
-		ls.viaNode(spec)
-	}
 }
 
 // roomiest is the class's lease with the fewest tasks in flight, below its bound (nil: none).
@@ -270,9 +298,7 @@ func (ls *leases) ask(c *leaseClass) {
 	if l == nil {
 		c.notBefore = time.Now().Add(leaseRetryWait)
 		ls.mu.Unlock()
-		if glog.V(1) {
-			glog.Infof("no worker lease: %s", why)
-		}
+		glog.Infof("no worker lease: %s", why)
 		ls.pump(c) // queued tasks go through the node when no lease is left
 		return
 	}
@@ -324,7 +350,7 @@ func (ls *leases) obtain(c *leaseClass) (*lease, string) {
 	if err != nil {
 		return nil, fmt.Sprintf("the leased worker at %s: %v", where, err)
 	}
-	return &lease{c: c, where: where, st: st, inflight: map[ids.ObjectID]*pb.TaskSpec{}}, ""
+	return &lease{c: c, where: where, st: st, inflight: map[ids.ObjectID]leasedTask{}}, ""
 }
 
 // receive takes the results of lease l until its stream ends.
@@ -343,7 +369,7 @@ func (ls *leases) receive(l *lease) {
 				continue
 			}
 			ls.mu.Lock()
-			spec := l.inflight[ret]
+			spec := l.inflight[ret].spec
 			delete(l.inflight, ret)
 			if spec != nil && !r.Returned {
 				l.meter.Note(now)
@@ -415,11 +441,24 @@ func (ls *leases) lost(l *lease, cause error) {
 		l.idle.Stop()
 	}
 	inflight := l.inflight
-	l.inflight = map[ids.ObjectID]*pb.TaskSpec{}
+	l.inflight = map[ids.ObjectID]leasedTask{}
 	ls.mu.Unlock()
 	l.st.cancel()
 	go l.st.close()
-	for ret, spec := range inflight {
+	// The worker ran them one at a time, in order: only the oldest may have started. The others
+	// go again without using a retry.
+	var first uint64
+	for _, lt := range inflight {
+		if first == 0 || lt.seq < first {
+			first = lt.seq
+		}
+	}
+	for ret, lt := range inflight {
+		spec := lt.spec
+		if lt.seq != first {
+			ls.viaNode(spec)
+			continue
+		}
 		retries := int(spec.MaxRetries)
 		if retries < 0 {
 			retries = defaultTaskRetries

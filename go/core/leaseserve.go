@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"github.com/golang/glog"
@@ -53,6 +54,8 @@ func (b *nodeBackend) startLease(spec *pb.TaskSpec) {
 		gen := b.lease.gen
 		b.mu.Unlock()
 		time.AfterFunc(leaseClaimWait, func() { b.leaseUnclaimed(gen) })
+		glog.Infof("took a worker lease (pid %d): its caller sends its tasks to %s", os.Getpid(), address)
+		glog.Flush() // (rare, and the process may be killed with its lease)
 	}
 	b.reportDone(spec, obj, "")
 }
@@ -99,10 +102,24 @@ func (b *nodeBackend) claimLease() bool {
 	return true
 }
 
-// leaseStreamEnded queues the end of a lease caller's stream behind the tasks it sent.
+// leaseStreamEnded queues the end of a lease caller's stream behind the task of that caller
+// running now, if any: those it sent that have not started are dropped (a caller ends its stream
+// once it has every result, so they are left only by a caller that went away).
 func (b *nodeBackend) leaseStreamEnded(o *callOrigin) {
 	b.mu.Lock()
-	b.execQueue = append(b.execQueue, execItem{spec: leaseEndSpec, origin: o})
+	keep := b.execQueue[:0]
+	for _, item := range b.execQueue {
+		if item.origin != o {
+			keep = append(keep, item)
+		}
+	}
+	for i := len(keep); i < len(b.execQueue); i++ {
+		b.execQueue[i] = execItem{}
+	}
+	if dropped := len(b.execQueue) - len(keep); dropped > 0 {
+		glog.Warningf("a lease's caller went away: %d of its tasks that had not started are dropped", dropped)
+	}
+	b.execQueue = append(keep, execItem{spec: leaseEndSpec, origin: o})
 	b.mu.Unlock()
 	b.wakeExec()
 }
@@ -126,6 +143,7 @@ func (b *nodeBackend) endLeaseStream(o *callOrigin) {
 
 // leaseOver tells the node this worker is its own again.
 func (b *nodeBackend) leaseOver() {
+	glog.Infof("the worker lease ended")
 	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_LeaseEnded{LeaseEnded: &pb.LeaseEnded{}}})
 }
 
@@ -136,6 +154,9 @@ func (b *nodeBackend) leased() bool { return b.actor == nil && b.lease.active }
 // callers (the running task waits in Get: they may be what it waits for, and other workers can
 // run them now).
 func (b *nodeBackend) giveBack(items []execItem) {
+	if len(items) > 0 {
+		glog.Infof("the running task waits in Get: %d tasks of lease callers go back to them", len(items))
+	}
 	for _, item := range items {
 		_ = item.origin.sender.Queue(&pb.CallResult{ReturnId: item.spec.ReturnId, Returned: true})
 	}

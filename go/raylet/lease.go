@@ -25,7 +25,7 @@ import (
 const taskLease = 100
 
 // isLease tells whether t asks for a worker lease.
-func (t *task) isLease() bool { return t.spec.TaskType == taskLease }
+func (t *task) isLease() bool { return t.spec.GetTaskType() == taskLease }
 
 // refuseLease ends a lease request without a lease, saying why. Called with r.mu held.
 func (s *state) refuseLease(t *task, why string) {

@@ -394,43 +394,58 @@ func (l *link) pullResult(res *pb.PeerResult) {
 }
 
 // pull is the moving of one object into this node's store, shared by everyone here who needs it
-// at the time: the node's own client holds the object until the last of them is done with it.
+// at the time: the node's own client holds the object until the last of them is done with it. A
+// pull that fails leaves the table at once: nobody joins a failed pull, and nothing is held.
 type pull struct {
+	addr  string // the node it is pulled from
 	users int
 	done  chan struct{}
 	err   error
 }
 
 // acquire brings object id from the node at addr into this node's store (once, whoever else
-// asks meanwhile) and holds it there until releasePulled.
+// asks meanwhile) and holds it there until releasePulled. Joining a pull of id from another node
+// that fails, it tries addr itself then.
 func (r *Raylet) acquire(ctx context.Context, addr string, id ids.ObjectID) error {
-	r.pullMu.Lock()
-	p := r.pulls[id]
-	first := p == nil
-	if first {
-		p = &pull{done: make(chan struct{})}
-		if r.pulls == nil {
-			r.pulls = map[ids.ObjectID]*pull{}
+	for {
+		r.pullMu.Lock()
+		p := r.pulls[id]
+		first := p == nil
+		if first {
+			p = &pull{addr: addr, done: make(chan struct{})}
+			if r.pulls == nil {
+				r.pulls = map[ids.ObjectID]*pull{}
+			}
+			r.pulls[id] = p
 		}
-		r.pulls[id] = p
-	}
-	p.users++
-	r.pullMu.Unlock()
-	if first {
-		p.err = r.pullInto(ctx, addr, id)
-		close(p.done)
-	} else {
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			r.releasePulled(id)
-			return ctx.Err()
+		p.users++
+		r.pullMu.Unlock()
+		if first {
+			p.err = r.pullInto(ctx, addr, id)
+			if p.err != nil {
+				r.pullMu.Lock()
+				if r.pulls[id] == p {
+					delete(r.pulls, id)
+				}
+				r.pullMu.Unlock()
+			}
+			close(p.done)
+		} else {
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				r.releasePulled(id)
+				return ctx.Err()
+			}
 		}
+		switch {
+		case p.err == nil:
+			return nil
+		case !first && (p.addr != addr || (errors.Is(p.err, context.Canceled) && ctx.Err() == nil)):
+			continue // another node's failure (or another puller's cancel) says nothing of this pull
+		}
+		return p.err
 	}
-	if p.err != nil {
-		r.releasePulled(id)
-	}
-	return p.err
 }
 
 // releasePulled ends one use of a pulled object; after the last, the node's client lets go of it.

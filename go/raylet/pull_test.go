@@ -3,6 +3,7 @@ package raylet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -140,5 +141,54 @@ func pullSizes(t *testing.T, a, b *Raylet) {
 			t.Fatalf("pull of %d bytes: %d bytes arrived, not the ones sent", c.size, len(got))
 		}
 		b.releasePulled(id)
+	}
+}
+
+// A pull that joins another's pull of the same object from another node, which fails (the
+// object is not there), pulls from its own node then; and a failed pull is never joined.
+func TestPullJoinedFailureTriesItsOwnNode(t *testing.T) {
+	a, b := startPeerNode(t), startPeerNode(t)
+	id := ids.NewPutID()
+	putShm(t, a, id, []byte("the object lives on node a"))
+	// Another pull of id, from a node that lacks it, is under way at b.
+	other := &pull{addr: "127.0.0.9:1", done: make(chan struct{}), users: 1}
+	b.pullMu.Lock()
+	b.pulls = map[ids.ObjectID]*pull{id: other}
+	b.pullMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- b.acquire(ctx, a.PeerAddress(), id) }()
+	for joined := false; !joined; {
+		b.pullMu.Lock()
+		joined = other.users == 2
+		b.pullMu.Unlock()
+		if !joined {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// It fails, as a failed pull does: it leaves the table, then says why.
+	other.err = errors.New("object not on node 127.0.0.9")
+	b.pullMu.Lock()
+	delete(b.pulls, id)
+	b.pullMu.Unlock()
+	close(other.done)
+	if err := <-errc; err != nil {
+		t.Fatalf("the joined pull's failure became this pull's: %v", err)
+	}
+	if got := string(stored(t, b, id)); got != "the object lives on node a" {
+		t.Fatalf("b has %q", got)
+	}
+	b.releasePulled(id)
+	// A pull from a node that lacks the object fails, and leaves nothing behind to join.
+	missing := ids.NewPutID()
+	if err := b.acquire(ctx, a.PeerAddress(), missing); err == nil {
+		t.Fatal("a pull of an object no node has succeeded")
+	}
+	b.pullMu.Lock()
+	left := b.pulls[missing]
+	b.pullMu.Unlock()
+	if left != nil {
+		t.Errorf("the failed pull is still in the table (%d users)", left.users)
 	}
 }
