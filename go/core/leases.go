@@ -68,7 +68,7 @@ type lease struct {
 	where    string // the worker's address and node, for messages
 	st       *callStream
 	inflight map[ids.ObjectID]leasedTask
-	sent     uint64 // tasks sent so far (leasedTask.seq)
+	sent     uint64          // tasks sent so far (leasedTask.seq)
 	meter    ratemeter.Meter // how fast it finishes tasks (its in-flight bound)
 	idle     *time.Timer     // returns the lease when nothing was in flight for leaseIdle
 	idleGen  uint64          // counts the moments the lease fell idle
