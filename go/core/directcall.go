@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 
 	"goray/ids"
 	"goray/objstore"
@@ -356,7 +357,7 @@ func (c *actorClient) resolve(after int32) {
 			after = killed // this process killed it: the next one, or the actor's death
 			continue
 		}
-		st, err := c.d.dial(reply.ActorAddress, reply.Incarnation)
+		st, err := c.d.dial(reply.ActorAddress, reply.Incarnation, nil)
 		if err != nil {
 			failures++
 			glog.Warningf("actor %s (incarnation %d), attempt %d: %v", c.id.Hex(), reply.Incarnation, failures, err)
@@ -398,8 +399,8 @@ const callKeepalive = 20 * time.Second
 const maxDialFailures = 5
 
 // dial opens a stream to an actor's process at address (a gRPC target: unix:///path,
-// unix-abstract:name).
-func (d *directCalls) dial(address string, incarnation int32) (*callStream, error) {
+// unix-abstract:name), or to a leased worker's (host:port; md names the lease).
+func (d *directCalls) dial(address string, incarnation int32, md metadata.MD) (*callStream, error) {
 	if address == "" {
 		return nil, fmt.Errorf("the node gave no address")
 	}
@@ -419,6 +420,9 @@ func (d *directCalls) dial(address string, incarnation int32) (*callStream, erro
 		return nil, fmt.Errorf("connecting to %s: %w", address, err)
 	}
 	ctx, cancel := context.WithCancel(d.cw.ctx)
+	if md != nil {
+		ctx = metadata.NewOutgoingContext(ctx, md)
+	}
 	stream, err := pb.NewCoreWorkerClient(conn).ActorCalls(ctx)
 	if err != nil {
 		cancel()

@@ -27,6 +27,10 @@ import (
 // maxMessage bounds a message on the runtime's streams (gRPC's own default is 4 MiB).
 const maxMessage = math.MaxInt32
 
+// maxRemoteResult bounds a direct call's result sent in a message (to a caller on another node):
+// a message's bound, less room for the rest of the message.
+const maxRemoteResult = maxMessage - 1<<20
+
 // callServer is the actor process's side of direct calls (service CoreWorker): callers' calls go
 // into the process's execution queue, in the order each caller sent them, and each result goes
 // back on the stream its call came on.
@@ -47,6 +51,8 @@ type callOrigin struct {
 	// remote: the caller came over TCP (an actor of a cluster's node), perhaps from another
 	// machine: results travel in the message, never as ranges of this node's shared memory.
 	remote bool
+	// lease: the caller holds this worker's lease (see leaseserve.go).
+	lease bool
 }
 
 // execItem is a task for this process to run, and the stream to answer on (nil: the node's).
@@ -144,9 +150,9 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 		sender: batch.NewInlineSender(func(rs []*pb.CallResult) error {
 			return stream.Send(&pb.CallResultBatch{Results: rs})
 		})}
-	leased := s.b.claimLease()
+	o.lease = s.b.claimLease(leaseGenOf(stream.Context()))
 	defer func() {
-		if leased {
+		if o.lease {
 			// The lease ends after the tasks this caller sent, which are answered on this
 			// stream: it stays open until then (or until the process ends).
 			s.b.leaseStreamEnded(o)
@@ -164,9 +170,13 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 		if err != nil {
 			return nil // the caller ended its side, or went away
 		}
-		var refused []*pb.CallResult
+		var refused, back []*pb.CallResult
 		s.b.mu.Lock()
 		for _, spec := range calls.Calls {
+			if spec.TaskType == TaskNormal && s.b.actor == nil && s.b.handBack(o) {
+				back = append(back, &pb.CallResult{ReturnId: spec.ReturnId, Returned: true})
+				continue
+			}
 			if why := s.b.refuseCall(spec); why != "" {
 				refused = append(refused, &pb.CallResult{ReturnId: spec.ReturnId, Result: &pb.Object{Kind: objstore.KindTaskError, Data: []byte(why)}})
 				continue
@@ -177,6 +187,9 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 		s.b.wakeExec()
 		for _, r := range refused {
 			glog.Warningf("refused a direct call: %s", r.Result.Data)
+			_ = o.sender.Queue(r)
+		}
+		for _, r := range back {
 			_ = o.sender.Queue(r)
 		}
 	}
@@ -275,6 +288,12 @@ func (b *nodeBackend) answer(o *callOrigin, spec *pb.TaskSpec, obj *objstore.Obj
 	result := obj
 	if s := b.cw.shm; s != nil && !o.remote && !obj.IsError() && int64(len(obj.Data)) >= s.threshold {
 		result = s.resultForCaller(ret, obj, spec.CallerId)
+	}
+	if o.remote && len(obj.Data) > maxRemoteResult {
+		// (It could not be sent: the stream would break for every call on it.)
+		result = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf(
+			"the result of %s is %d bytes: more than a result sent to a caller on another node may be (%d bytes)",
+			spec.FunctionName, len(obj.Data), maxRemoteResult))}
 	}
 	_ = o.sender.Queue(&pb.CallResult{ReturnId: spec.ReturnId, Result: wire.ObjectToProto(result), ActorExiting: exiting})
 	b.cw.releaseResultRefs(obj)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang/glog"
+	"google.golang.org/grpc/metadata"
 
 	"goray/actorrule"
 	"goray/ids"
@@ -49,6 +50,7 @@ type leaseClass struct {
 	viaNode   int          // tasks sent through the node since the last lease request
 	asking    bool         // a lease request is under way
 	notBefore time.Time    // no lease request before this (the last one came to nothing)
+	failures  int          // lease requests in a row that came to nothing (the wait doubles)
 	held      []*lease
 	queue     []*pb.TaskSpec // tasks prepared for a lease (see prepare), waiting for room on one
 	pumping   bool           // one goroutine sends the class's tasks at a time, in order (pump)
@@ -73,14 +75,19 @@ type lease struct {
 	idle     *time.Timer     // returns the lease when nothing was in flight for leaseIdle
 	idleGen  uint64          // counts the moments the lease fell idle
 	ended    bool            // returned or lost: takes no more tasks
+	// handedBack: the worker handed tasks back (its running task waits in Get): it gets no more
+	// until it answers one.
+	handedBack bool
 }
 
 const (
 	// leaseAfter is how many tasks of a shape go through the node before a lease is asked for.
 	leaseAfter = 16
 	// leaseRetryWait is how long after a lease request that came to nothing (the node runs the
-	// shape itself, or the worker could not be reached) the next may be made.
-	leaseRetryWait = time.Second
+	// shape itself, or the worker could not be reached) the next may be made; it doubles with
+	// each such request in a row, up to maxLeaseRetryWait.
+	leaseRetryWait    = time.Second
+	maxLeaseRetryWait = 30 * time.Second
 	// leaseIdle is how long a lease with nothing in flight is kept for the next task.
 	leaseIdle = 100 * time.Millisecond
 	// leaseBacklog, leaseMinDepth and leaseMaxDepth bound the tasks in flight on a lease: what
@@ -143,7 +150,7 @@ func (ls *leases) submit(spec *pb.TaskSpec) bool {
 			AffinityNodeId: spec.AffinityNodeId, AffinitySoft: spec.AffinitySoft}}
 		ls.classes[key] = c
 	}
-	if len(c.held) == 0 || (!c.asking && !ls.mayAsk(c) && c.roomiest() == nil) || !ls.d.argsHere(spec) {
+	if len(c.held) == 0 || (c.roomiest() == nil && (c.allHandedBack() || (!c.asking && !ls.mayAsk(c)))) || !ls.d.argsHere(spec) {
 		c.viaNode++
 		if c.viaNode >= leaseAfter && ls.mayAsk(c) {
 			ls.startAsking(c)
@@ -164,6 +171,19 @@ func (ls *leases) submit(spec *pb.TaskSpec) bool {
 	ls.mu.Unlock()
 	ls.pump(c)
 	return true
+}
+
+// leaseBackoff is how long to wait before the next lease request after failures requests in a
+// row came to nothing (and one more just did).
+func leaseBackoff(failures int) time.Duration {
+	if failures >= 16 {
+		return maxLeaseRetryWait
+	}
+	wait := leaseRetryWait << uint(failures)
+	if wait > maxLeaseRetryWait {
+		wait = maxLeaseRetryWait
+	}
+	return wait
 }
 
 // mayAsk tells whether a lease request for class c may start now. Called with ls.mu held.
@@ -210,7 +230,9 @@ func (ls *leases) pump(c *leaseClass) {
 			l.inflight[ret] = leasedTask{spec, l.sent}
 			out = append(out, sendable{l, spec})
 		}
-		if len(c.queue) > 0 && len(c.held) == 0 && !c.asking {
+		if len(c.queue) > 0 && (len(c.held) == 0 || c.allHandedBack()) {
+			// (A request under way may wait long at its node, and a worker that handed tasks
+			// back may wait for one of these.)
 			toNode, c.queue = c.queue, nil
 		}
 		ls.mu.Unlock()
@@ -237,11 +259,22 @@ func (c *leaseClass) roomiest() *lease {
 	var best *lease
 	for _, l := range c.held {
 		bound := ratemeter.Bound(l.meter.Rate(), leaseBacklog, leaseMinDepth, leaseMaxDepth)
-		if n := len(l.inflight); !l.ended && float64(n) < bound && (best == nil || n < len(best.inflight)) {
+		if n := len(l.inflight); !l.ended && !l.handedBack && float64(n) < bound && (best == nil || n < len(best.inflight)) {
 			best = l
 		}
 	}
 	return best
+}
+
+// allHandedBack tells whether every lease of the class handed tasks back (its worker waits in
+// Get). Called with ls.mu held.
+func (c *leaseClass) allHandedBack() bool {
+	for _, l := range c.held {
+		if !l.handedBack {
+			return false
+		}
+	}
+	return len(c.held) > 0
 }
 
 // argsHere tells whether every ObjectRef argument of spec is a small value this process has (it
@@ -296,7 +329,8 @@ func (ls *leases) ask(c *leaseClass) {
 	ls.mu.Lock()
 	c.asking = false
 	if l == nil {
-		c.notBefore = time.Now().Add(leaseRetryWait)
+		c.notBefore = time.Now().Add(leaseBackoff(c.failures))
+		c.failures++
 		ls.mu.Unlock()
 		glog.Infof("no worker lease: %s", why)
 		ls.pump(c) // queued tasks go through the node when no lease is left
@@ -307,7 +341,9 @@ func (ls *leases) ask(c *leaseClass) {
 		l.st.close()
 		return
 	}
+	c.failures = 0
 	c.held = append(c.held, l)
+	ls.armIdle(l) // (returned unless tasks come)
 	ls.mu.Unlock()
 	go ls.receive(l)
 	ls.pump(c)
@@ -341,12 +377,12 @@ func (ls *leases) obtain(c *leaseClass) (*lease, string) {
 	case obj.IsError() || obj.InShm:
 		return nil, string(obj.Data)
 	}
-	address, node, _ := strings.Cut(string(obj.Data), " ")
-	where := address
-	if node != "" {
-		where = fmt.Sprintf("%s (node %s)", address, node)
+	parts := strings.Fields(string(obj.Data)) // address, node, lease number (see startLease)
+	if len(parts) != 3 {
+		return nil, fmt.Sprintf("a lease's answer %q is not an address, a node and a number", obj.Data)
 	}
-	st, err := d.dial(address, 0)
+	where := fmt.Sprintf("%s (node %s)", parts[0], parts[1])
+	st, err := d.dial(parts[0], 0, metadata.Pairs(leaseGenMetadata, parts[2]))
 	if err != nil {
 		return nil, fmt.Sprintf("the leased worker at %s: %v", where, err)
 	}
@@ -371,8 +407,11 @@ func (ls *leases) receive(l *lease) {
 			ls.mu.Lock()
 			spec := l.inflight[ret].spec
 			delete(l.inflight, ret)
-			if spec != nil && !r.Returned {
-				l.meter.Note(now)
+			if spec != nil {
+				l.handedBack = r.Returned
+				if !r.Returned {
+					l.meter.Note(now)
+				}
 			}
 			if len(l.inflight) == 0 && !l.ended {
 				ls.armIdle(l)
@@ -494,13 +533,15 @@ func (ls *leases) viaNode(spec *pb.TaskSpec) {
 	if !ok {
 		return
 	}
-	known := d.cw.refs.heldByNode(ret) // the submission makes the node count this process as a holder
 	if err := d.b.submit(spec); err != nil {
+		d.cw.refs.heldByNode(ret)
 		d.cw.storeLocal(ret, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("%s could not be sent again: %v", spec.FunctionName, err))})
-	} else if known {
+	} else if d.cw.refs.heldByNode(ret) {
+		// (The submission made the node count this process as a holder; from here on, dropping
+		// the last reference tells it so.)
 		_ = d.b.fetch([]ids.ObjectID{ret}) // a Get waiting for it learns it from the node
 	} else {
-		_ = d.b.queue(refsRemovedMessage([][]byte{ret[:]}))
+		_ = d.b.queue(refsRemovedMessage([][]byte{ret[:]})) // every reference went meanwhile
 	}
 	d.cw.refs.remove(held...) // (after the submission, which holds them at the node)
 	d.wake(waiters)

@@ -1,11 +1,15 @@
 package core
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/golang/glog"
+	"google.golang.org/grpc/metadata"
 
 	"goray/ids"
 	"goray/objstore"
@@ -42,10 +46,7 @@ type leaseState struct {
 // calls on TCP and reports where.
 func (b *nodeBackend) startLease(spec *pb.TaskSpec) {
 	address, err := b.leaseAddress()
-	obj := &objstore.Object{Data: []byte(address)}
-	if node := b.cw.ownerNode.Load(); node != nil {
-		obj.Data = []byte(address + " " + node.Hex())
-	}
+	var obj *objstore.Object
 	if err != nil {
 		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("the worker cannot take a lease: " + err.Error())}
 	} else {
@@ -53,6 +54,12 @@ func (b *nodeBackend) startLease(spec *pb.TaskSpec) {
 		b.lease = leaseState{active: true, gen: b.lease.gen + 1}
 		gen := b.lease.gen
 		b.mu.Unlock()
+		node := "?"
+		if id := b.cw.ownerNode.Load(); id != nil {
+			node = id.Hex()
+		}
+		// The answer: where to call, the node (for messages), and the lease's number.
+		obj = &objstore.Object{Data: []byte(fmt.Sprintf("%s %s %d", address, node, gen))}
 		time.AfterFunc(leaseClaimWait, func() { b.leaseUnclaimed(gen) })
 		glog.Infof("took a worker lease (pid %d): its caller sends its tasks to %s", os.Getpid(), address)
 		glog.Flush() // (rare, and the process may be killed with its lease)
@@ -89,12 +96,12 @@ func (b *nodeBackend) leaseUnclaimed(gen uint64) {
 	}
 }
 
-// claimLease counts a caller's stream opening; it reports whether the stream is a lease's (the
-// process hosts no actor and holds a lease).
-func (b *nodeBackend) claimLease() bool {
+// claimLease counts a caller's stream opening; it reports whether the stream is a lease's: the
+// caller names lease gen (see leaseGenOf), which this worker holds now.
+func (b *nodeBackend) claimLease(gen uint64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.actor != nil || !b.lease.active {
+	if gen == 0 || b.actor != nil || !b.lease.active || b.lease.gen != gen {
 		return false
 	}
 	b.lease.streams++
@@ -144,11 +151,32 @@ func (b *nodeBackend) endLeaseStream(o *callOrigin) {
 // leaseOver tells the node this worker is its own again.
 func (b *nodeBackend) leaseOver() {
 	glog.Infof("the worker lease ended")
+	glog.Flush() // (rare, as taking one)
 	_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_LeaseEnded{LeaseEnded: &pb.LeaseEnded{}}})
 }
 
-// leased tells whether this process takes normal tasks on its call streams. Called with b.mu held.
-func (b *nodeBackend) leased() bool { return b.actor == nil && b.lease.active }
+// leaseGenMetadata is the call stream metadata by which a lease's caller names the lease (its
+// number in the lease's answer).
+const leaseGenMetadata = "goray-lease"
+
+// leaseGenOf is the lease a call stream's caller names (0: none).
+func leaseGenOf(ctx context.Context) uint64 {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(leaseGenMetadata); len(v) == 1 {
+		if gen, err := strconv.ParseUint(v[0], 10, 64); err == nil {
+			return gen
+		}
+	}
+	return 0
+}
+
+// handBack tells whether a normal task that came on o goes back to its caller at once (Returned)
+// instead of running here: o is not a stream of this worker's current lease (it ended, say, or
+// the caller came late), or the running task waits in Get (it may wait for this one, and another
+// worker can run it now). Called with b.mu held.
+func (b *nodeBackend) handBack(o *callOrigin) bool {
+	return !o.lease || !b.lease.active || b.blockedNow
+}
 
 // giveBack hands the tasks that lease callers sent and that have not started back to their
 // callers (the running task waits in Get: they may be what it waits for, and other workers can
@@ -156,19 +184,17 @@ func (b *nodeBackend) leased() bool { return b.actor == nil && b.lease.active }
 func (b *nodeBackend) giveBack(items []execItem) {
 	if len(items) > 0 {
 		glog.Infof("the running task waits in Get: %d tasks of lease callers go back to them", len(items))
+		glog.Flush()
 	}
 	for _, item := range items {
 		_ = item.origin.sender.Queue(&pb.CallResult{ReturnId: item.spec.ReturnId, Returned: true})
 	}
 }
 
-// refuseLeaseCall says why a normal task that came on a call stream is not run ("": it is).
-// Called with b.mu held.
+// refuseLeaseCall says why a normal task that came on a lease's call stream is not run ("": it
+// is). Called with b.mu held.
 func (b *nodeBackend) refuseLeaseCall(spec *pb.TaskSpec) string {
-	switch {
-	case !b.leased():
-		return "this worker holds no lease (it ended, or the task was sent to the wrong process)"
-	case len(spec.ReturnId) != len(ids.ObjectID{}):
+	if len(spec.ReturnId) != len(ids.ObjectID{}) {
 		return "a task without a valid return id"
 	}
 	return ""

@@ -88,8 +88,9 @@ func TestClusterLeaseOnItsNode(t *testing.T) {
 		end  func(c *cluster, leased *conn) // then
 		// want: the worker that had the lease after end ("leased", "idle" or "gone"), and the
 		// CPUs free then (the node's other worker runs one task, another is queued behind it).
-		want     string
-		wantFree float64
+		want        string
+		wantFree    float64
+		wantBlocked int // workers the node counts as blocked in Get after end
 	}{
 		{name: "held until the worker ends it", end: func(*cluster, *conn) {}, want: "leased", wantFree: 0},
 		{name: "the worker ends it", end: func(c *cluster, leased *conn) { c.send(leased, ended) }, want: "idle", wantFree: 1},
@@ -97,8 +98,18 @@ func TestClusterLeaseOnItsNode(t *testing.T) {
 			c.do(func(s *state) { s.workerEnded(leased.w, exit{status: "was killed"}) })
 		}, want: "gone", wantFree: 1},
 		{name: "the worker blocks in Get", end: func(c *cluster, leased *conn) {
-			c.send(leased, &pb.ClientMessage{Body: &pb.ClientMessage_Blocked{Blocked: &pb.WorkerBlocked{Blocked: true}}})
-		}, want: "leased", wantFree: 1},
+			c.send(leased, blocked(true))
+		}, want: "leased", wantFree: 1, wantBlocked: 1},
+		{name: "the worker blocks in Get, then goes on", end: func(c *cluster, leased *conn) {
+			c.send(leased, blocked(true), blocked(false))
+		}, want: "leased", wantFree: 0},
+		{name: "the worker dies blocked in Get", end: func(c *cluster, leased *conn) {
+			c.send(leased, blocked(true))
+			c.do(func(s *state) { s.workerEnded(leased.w, exit{status: "was killed"}) })
+		}, want: "gone", wantFree: 1},
+		{name: "the worker ends it blocked in Get", end: func(c *cluster, leased *conn) {
+			c.send(leased, blocked(true), ended)
+		}, want: "idle", wantFree: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,14 +159,21 @@ func TestClusterLeaseOnItsNode(t *testing.T) {
 				got = "idle"
 			}
 			free := c.s.ledger.Available().Get(resources.CPU).Float()
-			if got != tc.want || free != tc.wantFree {
-				t.Errorf("the worker is %s with %v CPUs free; want %s with %v free", got, free, tc.want, tc.wantFree)
+			if got != tc.want || free != tc.wantFree || c.s.blocked != tc.wantBlocked {
+				t.Errorf("the worker is %s with %v CPUs free and %d blocked; want %s with %v free and %d blocked",
+					got, free, c.s.blocked, tc.want, tc.wantFree, tc.wantBlocked)
 			}
 		})
 	}
 }
 
-// A lease request is never queued behind a busy worker, nor a task behind a leased one; and a
+// blocked is a worker's notice that its task waits in Get (or goes on).
+func blocked(b bool) *pb.ClientMessage {
+	return &pb.ClientMessage{Body: &pb.ClientMessage_Blocked{Blocked: &pb.WorkerBlocked{Blocked: b}}}
+}
+
+// A lease request is a class of its own, so it is never queued behind a busy worker of its
+// job's tasks (it waits for an idle worker), nor is a task queued behind a leased worker; and a
 // LeaseEnded from a process that holds no lease is refused.
 func TestClusterLeaseIsNeverPipelined(t *testing.T) {
 	c := newCluster(t, cpus(1))

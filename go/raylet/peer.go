@@ -434,7 +434,7 @@ func (r *Raylet) acquire(ctx context.Context, addr string, id ids.ObjectID) erro
 			select {
 			case <-p.done:
 			case <-ctx.Done():
-				r.releasePulled(id)
+				r.leavePull(id, p)
 				return ctx.Err()
 			}
 		}
@@ -452,7 +452,17 @@ func (r *Raylet) acquire(ctx context.Context, addr string, id ids.ObjectID) erro
 func (r *Raylet) releasePulled(id ids.ObjectID) {
 	r.pullMu.Lock()
 	p := r.pulls[id]
-	if p == nil {
+	r.pullMu.Unlock()
+	if p != nil {
+		r.leavePull(id, p)
+	}
+}
+
+// leavePull ends one use of pull p of object id, unless p is no longer the table's (it failed:
+// nothing is held for it, and another pull of id may have started since).
+func (r *Raylet) leavePull(id ids.ObjectID, p *pull) {
+	r.pullMu.Lock()
+	if r.pulls[id] != p {
 		r.pullMu.Unlock()
 		return
 	}

@@ -192,3 +192,17 @@ func TestPullJoinedFailureTriesItsOwnNode(t *testing.T) {
 		t.Errorf("the failed pull is still in the table (%d users)", left.users)
 	}
 }
+
+// A puller that stops waiting for a pull that failed meanwhile (it left the table, and another
+// pull of the object started) takes nothing from the new pull.
+func TestPullLeavingAFailedPull(t *testing.T) {
+	r := &Raylet{}
+	id := ids.NewPutID()
+	failed := &pull{addr: "a", users: 2, err: errors.New("not there")}
+	current := &pull{addr: "b", users: 1, done: make(chan struct{})}
+	r.pulls = map[ids.ObjectID]*pull{id: current}
+	r.leavePull(id, failed)
+	if current.users != 1 || r.pulls[id] != current {
+		t.Errorf("the current pull has %d users (in the table: %v), want 1 (true)", current.users, r.pulls[id] == current)
+	}
+}

@@ -246,6 +246,10 @@ func (s *state) workerEnded(w *worker, end exit) {
 	if w.lease != nil {
 		s.ledger.Release(w.lease) // its caller sees its stream break
 		w.lease = nil
+		if w.blocked {
+			w.blocked = false
+			s.blocked--
+		}
 	}
 	glog.Warningf("%s %s", w, end.status)
 	s.eff.prune = append(s.eff.prune, s.keepWorkerLogs(w, end)...)

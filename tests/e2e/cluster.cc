@@ -206,6 +206,12 @@ int main(int argc, char **argv) {
       for (auto &s : sums) inner_wrong += ray::Get(s)->rfind(want, 0) != 0;
     }
     std::cout << "lease inner sums wrong " << inner_wrong << std::endl;
+    // Leases with nothing to do are given back: then a task that needs both CPUs of node B runs
+    // there while this driver still lives.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto whole = ray::Task(WhereAmI).SetResources({{"r1", 1}, {"CPU", 2}}).Remote(0);
+    std::vector<ray::ObjectRef<std::string>> wait_for{whole};
+    std::cout << "idle leases returned " << (ray::Wait(wait_for, 1, 10000).ready.size() == 1 ? "yes" : "no") << std::endl;
   } else if (mode == "leasecrash") {
     // A wave of tasks for node C (r2), which leads to a lease there, then a wave whose first task
     // kills its (leased) worker process the first time it runs: it runs again (a retry), the

@@ -121,20 +121,28 @@ expect actor "^actor big ok 3145728\$"
 # workers of node B and sends them the rest directly; results are right whatever the arguments
 # (values, ObjectRefs, refs inside values), a leased worker whose process dies mid-task has its
 # task retried, and leased workers waiting for tasks they submitted lend their CPUs.
-leased_on() { grep -rlE "took a worker lease \(pid [0-9]+\)" "$1/logs" 2>/dev/null | head -1; }
+logged() { cat "$1"/logs/*.INFO* 2>/dev/null | grep -cE "$2"; } # SESSION PATTERN: lines in its logs
+leases_before="$(logged "$node_b" "took a worker lease \(pid [0-9]+\)")"
 run lease 120 lease
 expect lease "^lease tasks 2000 wrong 0\$"
 expect lease "^lease ran 80 on $node_b\$"
 expect lease "^lease inner sums wrong 0\$"
-if [ -n "$(leased_on "$node_b")" ]; then ok "node B lent workers to the driver"; else bad "node B lent workers to the driver" "no lease in $node_b/logs"; fi
+expect lease "^idle leases returned yes\$"
+leases_after="$(logged "$node_b" "took a worker lease \(pid [0-9]+\)")"
+if [ "$leases_after" -gt "$leases_before" ]; then ok "node B lent workers to the driver ($((leases_after - leases_before)) leases)"
+else bad "node B lent workers to the driver" "no new lease in $node_b/logs"; fi
 mkdir -p "$work/crashed"
 run leasecrash 120 leasecrash "$work/crashed"
 expect leasecrash "^leasecrash wrong 0\$"
 if [ -f "$work/crashed/crashed" ] && grep -rqE "retrying task CrashOnce .* after the leased worker at .* was lost" "$RAY_TMPDIR"/session_*/logs/; then
   ok "a task whose leased worker died was retried"
 else bad "a task whose leased worker died was retried" "crashed: $(ls "$work/crashed"); no lease retry in the logs"; fi
+back_before="$(logged "$node_b" "tasks of lease callers go back to them")"
 run leaseblock 120 leaseblock
 expect leaseblock "^leaseblock wrong 0\$"
+back_after="$(logged "$node_b" "tasks of lease callers go back to them")"
+if [ "$back_after" -gt "$back_before" ]; then ok "leased workers waiting in Get handed tasks back"
+else bad "leased workers waiting in Get handed tasks back" "no hand-back in $node_b/logs"; fi
 
 # 6. A detached named actor outlives its driver and is found by a second driver on node C.
 run detached 60 detached
