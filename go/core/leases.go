@@ -484,17 +484,26 @@ func (ls *leases) lost(l *lease, cause error) {
 	ls.mu.Unlock()
 	l.st.cancel()
 	go l.st.close()
-	// The worker ran them one at a time, in order: only the oldest may have started. The others
-	// go again without using a retry.
-	var first uint64
+	// The worker ran them one at a time, in order: only the oldest may have started, and they go
+	// again without using a retry. Unless it was alone, though, the oldest may have finished (its
+	// result lost with the stream) and the next started: then neither uses a retry, and both run
+	// again alone (TaskSpec.run_alone), where a death is surely their own.
+	var first, second uint64
 	for _, lt := range inflight {
-		if first == 0 || lt.seq < first {
-			first = lt.seq
+		switch {
+		case first == 0 || lt.seq < first:
+			first, second = lt.seq, first
+		case second == 0 || lt.seq < second:
+			second = lt.seq
 		}
 	}
+	ambiguous := len(inflight) > 1
 	for ret, lt := range inflight {
 		spec := lt.spec
-		if lt.seq != first {
+		if ambiguous && (lt.seq == first || lt.seq == second) {
+			spec.RunAlone = true
+		}
+		if lt.seq != first || ambiguous {
 			ls.viaNode(spec)
 			continue
 		}

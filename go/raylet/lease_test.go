@@ -230,3 +230,19 @@ func TestClusterLeaseNotTaken(t *testing.T) {
 		t.Errorf("%v CPUs free, worker idle %v; want 1 and idle", free, c.s.isIdle(w.w))
 	}
 }
+
+// A task that must run alone (its last worker's death may have been its own) runs alone on the
+// node it is forwarded to as well.
+func TestClusterForwardRunAlone(t *testing.T) {
+	for _, alone := range []bool{false, true} {
+		c := newCluster(t, cpus(1))
+		d, _ := c.clusterJob("J")
+		n := peerNode(map[string]float64{"CPU": 1, "R": 1}, nil)
+		c.update(n)
+		c.submitSpec(d, &pb.TaskSpec{FunctionName: "F", Resources: map[string]float64{"R": 1}, RunAlone: alone})
+		e := c.takeCluster()
+		if len(e.forward) != 1 || e.forward[0].spec.RunAlone != alone {
+			t.Errorf("run alone %v: forwarded %s", alone, forwardedTo(e, []ViewNode{n}))
+		}
+	}
+}

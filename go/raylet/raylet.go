@@ -77,6 +77,9 @@ type task struct {
 	spilledArgs map[ids.ObjectID][]byte
 	// preferLocal: another node forwarded it here; it runs here whenever this node can run it.
 	preferLocal bool
+	// runAlone: it may have killed its last worker (see TaskSpec.run_alone): it is never queued
+	// on a busy worker, nor is anything queued behind it.
+	runAlone bool
 	// remote is the node the task was forwarded to (nil: none), since forwardedAt (see
 	// applyForwarded).
 	remote      *remoteNode
@@ -266,8 +269,15 @@ func (s *state) workerEnded(w *worker, end exit) {
 		s.schedule()
 		return
 	}
+	// With tasks queued behind the running one, the death may be the next task's: the worker may
+	// have finished its task and started the next, and the result died with it (unsent). Then
+	// neither uses a retry, and both run again alone, where a death is surely their own.
+	ambiguous := w.task != nil && len(w.queued) > 0
 	for i := len(w.queued) - 1; i >= 0; i-- {
-		s.ready.pushFront(w.queued[i]) // never started: back to the queue, no retry used
+		if i == 0 && ambiguous {
+			w.queued[0].runAlone = true
+		}
+		s.ready.pushFront(w.queued[i]) // never started (or see ambiguous): back to the queue, no retry used
 	}
 	w.queued = nil
 	if t := w.task; t != nil {
@@ -276,7 +286,12 @@ func (s *state) workerEnded(w *worker, end exit) {
 		if w.blocked {
 			s.blocked--
 		}
-		if t.retriesLeft > 0 {
+		if ambiguous {
+			t.runAlone = true
+			s.unpinTaskArgs(t) // pinned again when it runs
+			glog.Warningf("running task %s (%s) again alone: its worker died with another task queued behind it, which may have been running", t.spec.FunctionName, t.returnID.Hex()[:12])
+			s.ready.pushFront(t)
+		} else if t.retriesLeft > 0 {
 			t.retriesLeft--
 			s.unpinTaskArgs(t) // pinned again when it runs
 			glog.Warningf("retrying task %s (%s) after its worker died; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], t.retriesLeft)
@@ -319,7 +334,7 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
 		return
 	}
-	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: int(spec.MaxRetries), preferLocal: forwarded}
+	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: int(spec.MaxRetries), preferLocal: forwarded, runAlone: spec.RunAlone}
 	if spec.MaxRetries < 0 {
 		t.retriesLeft = DefaultMaxRetries
 	}
@@ -690,6 +705,7 @@ func (t *task) specCopy() *pb.TaskSpec {
 		ActorId:        t.spec.ActorId,
 		ClassName:      t.spec.ClassName,
 		MaxConcurrency: t.spec.MaxConcurrency,
+		RunAlone:       t.runAlone,
 		Args:           make([]*pb.TaskArg, len(t.spec.Args)),
 	}
 }
@@ -768,7 +784,7 @@ func (s *state) pipeline() {
 		for len(c.tasks) > 0 {
 			var best *worker
 			for _, w := range s.workers {
-				if w.client == nil || w.actor != nil || w.task == nil || w.blocked || w.reclaiming ||
+				if w.client == nil || w.actor != nil || w.task == nil || w.blocked || w.reclaiming || w.task.runAlone ||
 					!sameClass(w.task.class, c) || len(w.queued) >= pipelineDepth {
 					continue
 				}
@@ -776,7 +792,7 @@ func (s *state) pipeline() {
 					best = w // least loaded; the lowest pid among equals, so decisions are repeatable
 				}
 			}
-			if best == nil || s.argsInArena(c.tasks[0]) {
+			if best == nil || s.argsInArena(c.tasks[0]) || c.tasks[0].runAlone {
 				break // a task with shared-memory arguments waits for an idle worker (see shmstore.go)
 			}
 			s.dispatch(best, c.pop())

@@ -296,31 +296,67 @@ func TestStateBlockedWorkerLendsItsCPU(t *testing.T) {
 	}
 }
 
-// A worker that dies mid-task: the task is retried while it has retries (first in line), or
-// fails with the worker's death; tasks queued behind it go back to the queue without using one.
+// A worker that dies running its task alone: the task is retried while it has retries (first in
+// line), or fails with the worker's death. One that dies with a task queued behind the running one
+// may have finished its task and died in the next (the result dies unsent with it): neither uses a
+// retry, both go back (first in line) to run alone, and a death there is charged as usual.
 func TestStateWorkerDeathMidTask(t *testing.T) {
-	for _, retries := range []int32{0, 2} {
-		h := newHarness(t, map[string]float64{"CPU": 1})
-		h.s.defaultJob.prestart = 0
-		w := h.worker(nil)
-		d := h.driver()
-		a := h.submit(d, "A", nil, retries)
-		b := h.submit(d, "B", nil, 0)
-		w.out.take()
-		h.do(func(s *state) { s.workerEnded(w.w, exit{status: "was killed by signal 9 (SIGKILL)"}) })
-		got := objects(d.out.take())
-		ta, tb := h.s.pending[a], h.s.pending[b]
-		switch {
-		case retries == 0 && (!strings.HasPrefix(got[a], fmt.Sprint(objstore.KindWorkerDied)) || !strings.Contains(got[a], "SIGKILL")):
-			t.Errorf("no retries: the driver got %q for A, want a worker-died error naming the signal", got[a])
-		case retries > 0 && (ta == nil || ta.retriesLeft != int(retries)-1 || h.s.ready.len() != 2):
-			t.Errorf("retries %d: A pending %v, %d ready, want A retried first", retries, ta != nil, h.s.ready.len())
-		case tb == nil || tb.retriesLeft != 0:
-			t.Errorf("retries %d: the queued task B used a retry or was lost", retries)
-		}
-		if e := h.takeEffects(); len(e.spawnPool) != 1 {
-			t.Errorf("retries %d: %d processes asked for after the death, want 1", retries, len(e.spawnPool))
-		}
+	cases := []struct {
+		name    string
+		retries int32
+		queued  bool // B is queued behind A when the worker dies
+		want    string
+	}{
+		{"alone, no retries", 0, false, "A fails"},
+		{"alone, two retries", 2, false, "A retried, 1 left"},
+		{"a task queued behind, no retries", 0, true, "both again alone, no retry used"},
+		{"a task queued behind, two retries", 2, true, "both again alone, no retry used"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, map[string]float64{"CPU": 1})
+			h.s.defaultJob.prestart = 0
+			w := h.worker(nil)
+			d := h.driver()
+			a := h.submit(d, "A", nil, tc.retries)
+			var b ids.ObjectID
+			if tc.queued {
+				b = h.submit(d, "B", nil, 0)
+			}
+			if got := strings.Join(executed(w.out.take()), " "); (got == "A B") != tc.queued {
+				t.Fatalf("the worker got %q", got)
+			}
+			h.do(func(s *state) { s.workerEnded(w.w, exit{status: "was killed by signal 9 (SIGKILL)"}) })
+			got := objects(d.out.take())
+			ta, tb := h.s.pending[a], h.s.pending[b]
+			var res string
+			switch {
+			case ta == nil && strings.HasPrefix(got[a], fmt.Sprint(objstore.KindWorkerDied)) && strings.Contains(got[a], "SIGKILL"):
+				res = "A fails"
+			case ta != nil && !tc.queued && !ta.runAlone:
+				res = fmt.Sprintf("A retried, %d left", ta.retriesLeft)
+			case ta != nil && tb != nil && ta.runAlone && tb.runAlone && ta.retriesLeft == int(tc.retries) && tb.retriesLeft == 0:
+				res = "both again alone, no retry used"
+			default:
+				res = fmt.Sprintf("A pending %v (%q), B pending %v", ta != nil, got[a], tb != nil)
+			}
+			if res != tc.want {
+				t.Fatalf("got %s, want %s", res, tc.want)
+			}
+			if !tc.queued {
+				return
+			}
+			// A new worker takes A alone (B is not queued behind it); A dying there is its own.
+			w2 := h.worker(nil)
+			if got := strings.Join(executed(w2.out.take()), " "); got != "A" {
+				t.Fatalf("the next worker got %q, want A alone", got)
+			}
+			h.do(func(s *state) { s.workerEnded(w2.w, exit{status: "was killed by signal 9 (SIGKILL)"}) })
+			ta = h.s.pending[a]
+			if tc.retries == 0 && ta != nil || tc.retries > 0 && (ta == nil || ta.retriesLeft != int(tc.retries)-1) {
+				t.Errorf("after A died alone: pending %v, want it charged (retries %d)", ta != nil, tc.retries)
+			}
+		})
 	}
 }
 
