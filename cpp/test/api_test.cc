@@ -852,3 +852,102 @@ TEST_F(ApiTest, CApiRefusesBadResourceQuantities) {
   // Nothing was submitted and the runtime still works.
   EXPECT_EQ(*ray::Get(ray::Task(Plus1).Remote(41)), 42);
 }
+
+// ---------------------------------------------------------------- task retries
+
+namespace {
+
+// A fresh counter file for one case of a test.
+std::string CounterFile(const std::string &name) {
+  std::string path = goray_test::TempDir() + "/goray-retry-" + std::to_string(getpid()) + "-" +
+                     goray_test::ModeName() + "-" + name;
+  std::remove(path.c_str());
+  return path;
+}
+
+// The message of the exception a Get of ref throws ("" when it returns).
+template <typename T>
+std::string GetError(const ray::ObjectRef<T> &ref) {
+  try {
+    ray::Get(ref, 120000);
+  } catch (const ray::internal::RayException &e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+// An exception is the task's result unless the task asks for its retry (SetRetryExceptions),
+// within its max_retries (-1: no limit); the last attempt's exception says how many there were.
+TEST_F(ApiTest, RetryExceptions) {
+  std::string c = CounterFile("plain");
+  std::string err = GetError(ray::Task(ThrowUntil).SetMaxRetries(3).Remote(c, 2));
+  EXPECT_TRUE(Contains(err, "flaky attempt 1")) << err;
+  EXPECT_FALSE(Contains(err, "attempted")) << err;
+
+  c = CounterFile("retried");
+  EXPECT_EQ(*ray::Get(ray::Task(ThrowUntil).SetRetryExceptions(true).SetMaxRetries(3).Remote(c, 2)), 3);
+
+  c = CounterFile("out");
+  err = GetError(ray::Task(ThrowUntil).SetRetryExceptions(true).SetMaxRetries(1).Remote(c, 5));
+  EXPECT_TRUE(Contains(err, "flaky attempt 2") && Contains(err, "attempted 2 times")) << err;
+
+  c = CounterFile("default");  // the default: 3 retries
+  err = GetError(ray::Task(ThrowUntil).SetRetryExceptions(true).Remote(c, 5));
+  EXPECT_TRUE(Contains(err, "flaky attempt 4") && Contains(err, "attempted 4 times")) << err;
+
+  c = CounterFile("unlimited");
+  EXPECT_EQ(*ray::Get(ray::Task(ThrowUntil).SetRetryExceptions(true).SetMaxRetries(-1).Remote(c, 6)), 7);
+
+  EXPECT_THROW(ray::Task(ThrowUntil).SetMaxRetries(-2), ray::internal::RayException);
+}
+
+// A task whose worker process dies runs again while it has retries: Ray's default of 3 (killed
+// on each of its first 3 attempts, the 4th finishes), SetMaxRetries(n), -1 for no limit; then it
+// fails with the worker's death, saying how many attempts were made.
+TEST_F(ApiTest, RetriesAfterWorkerDeath) {
+  if (!IsNodeMode()) GTEST_SKIP() << "in local mode the task would end the test process";
+  std::string c = CounterFile("default");
+  EXPECT_EQ(*ray::Get(ray::Task(DieUntil).Remote(c, 3), 120000), 4);
+
+  c = CounterFile("none");
+  std::string err = GetError(ray::Task(DieUntil).SetMaxRetries(0).Remote(c, 1));
+  EXPECT_TRUE(Contains(err, "died") && !Contains(err, "attempted")) << err;
+
+  c = CounterFile("two");
+  err = GetError(ray::Task(DieUntil).SetMaxRetries(1).Remote(c, 3));
+  EXPECT_TRUE(Contains(err, "died") && Contains(err, "attempted 2 times")) << err;
+
+  c = CounterFile("unlimited");
+  EXPECT_EQ(*ray::Get(ray::Task(DieUntil).SetMaxRetries(-1).Remote(c, 5), 120000), 6);
+}
+
+// RAY_TASK_MAX_RETRIES sets the driver's default (Ray's variable); a bad value stops Init with a
+// clear error.
+TEST(RetryDefault, FromTheEnvironment) {
+  ray::RayConfig config = MakeConfig();
+  setenv("RAY_TASK_MAX_RETRIES", "1", 1);
+  ray::Init(config);
+  std::string c = CounterFile("env-ok");
+  EXPECT_EQ(*ray::Get(ray::Task(ThrowUntil).SetRetryExceptions(true).Remote(c, 1)), 2);
+  c = CounterFile("env-out");
+  std::string err = GetError(ray::Task(ThrowUntil).SetRetryExceptions(true).Remote(c, 2));
+  EXPECT_TRUE(Contains(err, "attempted 2 times")) << err;
+  if (IsNodeMode()) {
+    c = CounterFile("env-death");
+    err = GetError(ray::Task(DieUntil).Remote(c, 2));
+    EXPECT_TRUE(Contains(err, "attempted 2 times")) << err;
+  }
+  ray::Shutdown();
+  setenv("RAY_TASK_MAX_RETRIES", "many", 1);
+  try {
+    ray::Init(config);
+    ADD_FAILURE() << "Init took RAY_TASK_MAX_RETRIES=many";
+    ray::Shutdown();
+  } catch (const ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "RAY_TASK_MAX_RETRIES")) << e.what();
+  }
+  unsetenv("RAY_TASK_MAX_RETRIES");
+  EXPECT_FALSE(ray::IsInitialized());
+}

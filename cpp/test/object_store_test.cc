@@ -581,9 +581,8 @@ TEST_F(ObjectStoreTest, WorkerKilledWhileReading) {
   const uint64_t expected = PatternChecksum(70, kSize);
   ray::ObjectRef<Bytes> big = ray::Put(MakePattern(70, kSize));
   {
-    // Killed inside Get, while unpacking the object in place (half of it read). The C++ API
-    // cannot set max_retries (like Ray's), so every retry of the task dies the same way and Get
-    // then reports the dead worker.
+    // Killed inside Get, while unpacking the object in place (half of it read). Every retry of
+    // the task (the default max_retries) dies the same way, and Get then reports the dead worker.
     ray::ObjectRef<int> died_in_get = ray::Task(ReadRefThenDie).Remote(big);
     ExpectWorkerDied(died_in_get, "ReadRefThenDie");
     // Killed while the resolved argument is in use.

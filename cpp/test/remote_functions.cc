@@ -182,7 +182,26 @@ std::vector<uint64_t> ChecksumsInHolder(LargeWithRefs holder) {
   return out;
 }
 
+// The number of this call of a task counting its calls in the file at path (1 for the first).
+static int CountCall(const std::string &path) {
+  int n = 0;
+  std::ifstream(path) >> n;
+  std::ofstream(path, std::ios::trunc) << n + 1;
+  return n + 1;
+}
+int ThrowUntil(std::string counter, int failures) {
+  int n = CountCall(counter);
+  if (n <= failures) throw std::runtime_error("flaky attempt " + std::to_string(n));
+  return n;
+}
+int DieUntil(std::string counter, int deaths) {
+  int n = CountCall(counter);
+  if (n <= deaths) std::_Exit(3);
+  return n;
+}
+
 RAY_REMOTE(Return1, Plus1, Plus, Sum0, Sum1, Sum2, Sum3);
+RAY_REMOTE(ThrowUntil, DieUntil);
 RAY_REMOTE(WriteTextFile, ReadTextFile, DoNothing);
 RAY_REMOTE(ConcatConstRef, PlusConstRef, AppendRvalue, UpperRvalue);
 RAY_REMOTE(EchoString, ReverseVector, MapAddOne, Birthday, MakePeople);

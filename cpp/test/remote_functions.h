@@ -182,6 +182,11 @@ struct LargeWithRefs {
 
 // Registered functions (all in remote_functions.cc, all RAY_REMOTE'd unless stated otherwise).
 int Return1();
+// Task retries: each counts its calls in the file at `counter` (attempts may run in different
+// processes). ThrowUntil throws on its first `failures` attempts, DieUntil's process dies on its
+// first `deaths`; then each returns the attempt's number (1 for the first).
+int ThrowUntil(std::string counter, int failures);
+int DieUntil(std::string counter, int deaths);
 int Plus1(int x);
 int Plus(int x, int y);
 int Sum0();

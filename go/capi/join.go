@@ -17,6 +17,7 @@ import (
 	"goray/ids"
 	pb "goray/rpc/proto"
 	"goray/session"
+	"goray/taskretry"
 )
 
 // joinCluster attaches the driver to the cluster at cfg.Address: it finds the node of this
@@ -68,7 +69,7 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	if err != nil {
 		return fmt.Errorf("joining the cluster at %s: %w", addr, cluster.Explain(err, addr))
 	}
-	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, Job: &pb.JobConfig{
+	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries), Job: &pb.JobConfig{
 		JobId: jobID, WorkerCommand: workerCommand(driverExe), CodeSearchPath: searchPath, DriverExe: driverExe, Namespace: st.namespace,
 		Code: code,
 	}})

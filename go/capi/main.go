@@ -34,6 +34,7 @@ import (
 	"goray/profiling"
 	"goray/raylet"
 	"goray/session"
+	"goray/taskretry"
 )
 
 func main() {}
@@ -169,7 +170,7 @@ func ray_init(cfg *C.ray_config, exec C.ray_execute_fn, execCtx unsafe.Pointer, 
 
 // envFromC are the variables ray_init reads that a C++ program may have set with setenv after
 // this library loaded (Go keeps its own copy of the environment from process start).
-var envFromC = []string{"RAY_ADDRESS", "RAY_TMPDIR", "GORAY_DEFAULT_WORKER"}
+var envFromC = []string{"RAY_ADDRESS", "RAY_TMPDIR", "GORAY_DEFAULT_WORKER", taskretry.EnvMaxRetries}
 
 func syncEnvFromC() {
 	for _, k := range envFromC {
@@ -210,7 +211,7 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		if head.NumCPUs >= 1 {
 			threads = int(head.NumCPUs)
 		}
-		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, Exec: cExecutor(exec, execCtx)})
+		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, Exec: cExecutor(exec, execCtx), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 		if err != nil {
 			return nil, err
 		}
@@ -248,7 +249,7 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 	}
 	_ = setFlag("logtostderr", "false")
 	st.node = n
-	st.cw, err = core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID()})
+	st.cw, err = core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID(), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 	if err != nil {
 		n.Stop()
 		return nil, err
@@ -311,7 +312,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 		return run(call)
 	}
 	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: gated,
-		ActorIP: os.Getenv(raylet.EnvNodeIP), Token: os.Getenv(raylet.EnvAuthToken)})
+		ActorIP: os.Getenv(raylet.EnvNodeIP), Token: os.Getenv(raylet.EnvAuthToken), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 	if err != nil {
 		lifecycle.Unlock()
 		if _, statErr := os.Stat(socket); statErr != nil {

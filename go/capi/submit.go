@@ -25,10 +25,14 @@ func taskSpec(spec *C.ray_task_spec, kind string) (*pb.TaskSpec, error) {
 		return nil, core.Errorf(core.CodeInvalidArgument, "a task needs a function name")
 	}
 	out := &pb.TaskSpec{
-		FunctionName: C.GoStringN(spec.function_name, C.int(spec.function_name_len)),
-		MaxRetries:   int32(spec.max_retries),
+		FunctionName:    C.GoStringN(spec.function_name, C.int(spec.function_name_len)),
+		MaxRetries:      int32(spec.max_retries),
+		RetryExceptions: spec.retry_exceptions != 0,
 	}
 	label := func() string { return kind + " " + out.FunctionName } // for errors only
+	if spec.max_retries < C.RAY_TASK_RETRIES_DEFAULT {
+		return nil, core.Errorf(core.CodeInvalidArgument, "%s: max_retries must be 0 or more, -1 for no limit, or RAY_TASK_RETRIES_DEFAULT, not %d", label(), int(spec.max_retries))
+	}
 	if err := setStrategy(out, int(spec.scheduling_strategy), spec.affinity_node_id, spec.affinity_node_id_len, spec.affinity_soft != 0, label); err != nil {
 		return nil, err
 	}

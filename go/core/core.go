@@ -19,6 +19,7 @@ import (
 	"goray/objstore"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
+	"goray/taskretry"
 )
 
 // getSpin is how long a driver's Get or Wait polls for its objects before it sleeps: about a
@@ -83,7 +84,10 @@ type Options struct {
 	// On a node of a cluster: the IP address an actor hosted here takes calls on (TCP), and the
 	// cluster's token, which callers present and the actor's server asks for.
 	ActorIP string
-	Token   string
+	// TaskMaxRetries is the process's RAY_TASK_MAX_RETRIES ("": unset), the default max_retries of
+	// the tasks it submits (package taskretry).
+	TaskMaxRetries string
+	Token          string
 	// Exec runs tasks (local mode and worker processes).
 	Exec Executor
 }
@@ -129,13 +133,20 @@ type CoreWorker struct {
 	containedHeld map[ids.ObjectID][]ids.ObjectID // objects whose contained refs this process holds
 
 	execThreads sync.Map // OS thread id -> *actorContext (nil for normal tasks): threads running a task
-	closeOnce   sync.Once
+	// defaultRetries is max_retries of tasks that keep the default (taskretry).
+	defaultRetries int
+	closeOnce      sync.Once
 }
 
 // New starts a core worker on the backend its options name.
 func New(opts Options) (*CoreWorker, error) {
+	retries, err := taskretry.ParseDefault(opts.TaskMaxRetries)
+	if err != nil {
+		return nil, Errorf(CodeInvalidArgument, "%v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cw := &CoreWorker{opts: opts, store: objstore.NewMemoryStore(), ctx: ctx, cancel: cancel, containedHeld: map[ids.ObjectID][]ids.ObjectID{}}
+	cw := &CoreWorker{opts: opts, store: objstore.NewMemoryStore(), ctx: ctx, cancel: cancel, containedHeld: map[ids.ObjectID][]ids.ObjectID{},
+		defaultRetries: retries}
 	cw.refs = newRefCounter(cw.release)
 	if opts.Local {
 		if opts.Exec == nil {
@@ -268,6 +279,7 @@ func (cw *CoreWorker) submitTask(actor ids.ActorID, spec *pb.TaskSpec) (ids.Obje
 	ret := taskID.ReturnID(1)
 	spec.TaskId = taskID[:]
 	spec.ReturnId = ret[:]
+	spec.MaxRetries = int32(taskretry.Resolve(spec.MaxRetries, cw.defaultRetries))
 	moved, err := cw.largeArgsToShm(spec)
 	if err != nil {
 		return ids.Nil, err

@@ -16,6 +16,7 @@ import (
 	"goray/ratemeter"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
+	"goray/taskretry"
 )
 
 // leases is the caller's side of worker leases (see LeaseEnded in goray.proto; the worker's side
@@ -99,8 +100,6 @@ const (
 	maxLeasesPerClass = 32
 	// maxLeaseClasses bounds the shapes followed; tasks of further shapes go through the node.
 	maxLeaseClasses = 256
-	// defaultTaskRetries is what max_retries -1 means (the node's DefaultMaxRetries).
-	defaultTaskRetries = 3
 )
 
 func newLeases(d *directCalls) *leases {
@@ -426,11 +425,28 @@ func (ls *leases) receive(l *lease) {
 			case r.Returned:
 				ls.viaNode(spec)
 			default:
-				ls.d.arrived(ret, wire.ObjectFromProto(r.Result))
+				ls.answered(ret, spec, wire.ObjectFromProto(r.Result))
 			}
 		}
 		ls.pump(l.c)
 	}
+}
+
+// answered takes a leased task's result: an exception it retries (retry_exceptions, within its
+// retries) sends it again through the node; anything else is its result.
+func (ls *leases) answered(ret ids.ObjectID, spec *pb.TaskSpec, obj *objstore.Object) {
+	if obj.Kind == objstore.KindTaskError && spec.RetryExceptions {
+		retries := int(spec.MaxRetries)
+		spec.Attempts++
+		if taskretry.Take(&retries) {
+			spec.MaxRetries = int32(retries)
+			glog.Warningf("retrying task %s (%s) after it threw; %s", spec.FunctionName, ret.Hex()[:12], taskretry.Describe(retries))
+			ls.viaNode(spec)
+			return
+		}
+		obj = &objstore.Object{Kind: obj.Kind, Data: append(append([]byte(nil), obj.Data...), taskretry.Attempts(int(spec.Attempts))...)}
+	}
+	ls.d.arrived(ret, obj)
 }
 
 // armIdle starts the wait after which lease l, idle since now, is returned. Called with ls.mu
@@ -507,18 +523,16 @@ func (ls *leases) lost(l *lease, cause error) {
 			ls.viaNode(spec)
 			continue
 		}
-		retries := int(spec.MaxRetries)
-		if retries < 0 {
-			retries = defaultTaskRetries
-		}
-		if retries > 0 && !ls.d.cw.closed() {
-			spec.MaxRetries = int32(retries - 1)
-			glog.Warningf("retrying task %s (%s) after the leased worker at %s was lost (%v); %d retries left", spec.FunctionName, ret.Hex()[:12], l.where, cause, retries-1)
+		retries := int(spec.MaxRetries) // (resolved at submission)
+		spec.Attempts++
+		if !ls.d.cw.closed() && taskretry.Take(&retries) {
+			spec.MaxRetries = int32(retries)
+			glog.Warningf("retrying task %s (%s) after the leased worker at %s was lost (%v); %s", spec.FunctionName, ret.Hex()[:12], l.where, cause, taskretry.Describe(retries))
 			ls.viaNode(spec)
 			continue
 		}
-		msg := fmt.Sprintf("The worker that ran %s, leased at %s, was lost: %v. The task (function %s) had no retries left.",
-			actorrule.TaskLabel(spec.FunctionName, spec.Name, false), l.where, cause, spec.FunctionName)
+		msg := fmt.Sprintf("The worker that ran %s, leased at %s, was lost: %v. The task (function %s) had no retries left%s.",
+			actorrule.TaskLabel(spec.FunctionName, spec.Name, false), l.where, cause, spec.FunctionName, taskretry.Attempts(int(spec.Attempts)))
 		ls.d.arrived(ret, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
 	}
 	ls.pump(l.c)

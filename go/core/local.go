@@ -11,6 +11,7 @@ import (
 	"goray/objstore"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
+	"goray/taskretry"
 )
 
 // DefaultLocalThreads is local mode's pool size unless --num-cpus says otherwise (Ray's local
@@ -163,7 +164,17 @@ func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, held []ids.Objec
 	if !b.pool.acquire() {
 		return
 	}
+	// An exception is retried when the task says so, within its retries (no process dies here,
+	// so nothing else is).
+	retries := int(spec.MaxRetries)
 	result := b.cw.execute(spec, args, nil, nil)
+	for attempts := 1; result.Kind == objstore.KindTaskError && spec.RetryExceptions; attempts++ {
+		if !taskretry.Take(&retries) {
+			result = &objstore.Object{Kind: result.Kind, Data: append(append([]byte(nil), result.Data...), taskretry.Attempts(attempts)...)}
+			break
+		}
+		result = b.cw.execute(spec, args, nil, nil)
+	}
 	b.pool.release()
 	b.finishCall(ret, result, held)
 	b.cw.releaseResultRefs(result)

@@ -412,7 +412,7 @@ func (s *state) taskDone(c *client, done *pb.TaskDone) error {
 	if done.Result == nil {
 		done.Result = &pb.Object{Kind: objstore.KindTaskError, Data: []byte("the worker returned no result")}
 	}
-	s.finish(t, s.resultFromWorker(c, t.returnID, wire.ObjectFromProto(done.Result)))
+	s.finishOrRetry(t, s.resultFromWorker(c, t.returnID, wire.ObjectFromProto(done.Result)))
 	if len(w.queued) > 0 {
 		// The worker has started the next queued task already.
 		next := w.queued[0]

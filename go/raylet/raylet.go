@@ -25,10 +25,12 @@ import (
 	pb "goray/rpc/proto"
 	"goray/scheduling"
 	"goray/shm"
+	"goray/taskretry"
 )
 
-// DefaultMaxRetries is how often a task is retried when its worker dies, unless it says otherwise.
-const DefaultMaxRetries = 3
+// DefaultMaxRetries is how often a task is retried when its worker dies, when its max_retries is
+// the default (its submitter resolves that; this is for clients that do not).
+const DefaultMaxRetries = taskretry.RayDefault
 
 // Config says how to run a node.
 type Config struct {
@@ -63,8 +65,9 @@ type task struct {
 	returnID    ids.ObjectID
 	demand      resources.Set         // what it needs to run (one CPU unless it says otherwise)
 	alloc       *resources.Allocation // what it holds while it runs
-	retriesLeft int
-	missing     int // ObjectRef arguments not yet in the store
+	retriesLeft int                   // (taskretry.Unlimited: no limit)
+	attempts    int                   // runs started (with those before it came here: TaskSpec.attempts)
+	missing     int                   // ObjectRef arguments not yet in the store
 	infeasible  bool
 	actor       *actor // the actor whose creation it is (the node runs no actor calls)
 	isCreation  bool
@@ -291,14 +294,13 @@ func (s *state) workerEnded(w *worker, end exit) {
 			s.unpinTaskArgs(t) // pinned again when it runs
 			glog.Warningf("running task %s (%s) again alone: its worker died with another task queued behind it, which may have been running", t.spec.FunctionName, t.returnID.Hex()[:12])
 			s.ready.pushFront(t)
-		} else if t.retriesLeft > 0 {
-			t.retriesLeft--
+		} else if taskretry.Take(&t.retriesLeft) {
 			s.unpinTaskArgs(t) // pinned again when it runs
-			glog.Warningf("retrying task %s (%s) after its worker died; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], t.retriesLeft)
+			glog.Warningf("retrying task %s (%s) after its worker died; %s", t.spec.FunctionName, t.returnID.Hex()[:12], taskretry.Describe(t.retriesLeft))
 			s.ready.pushFront(t)
 		} else {
-			msg := fmt.Sprintf("The worker process that ran %s died: %s %s while executing the task (function %s). Last lines of its stderr (%s):\n%s",
-				taskLabel(t), w, end.status, t.spec.FunctionName, w.stderrPath, end.excerpt)
+			msg := fmt.Sprintf("The worker process that ran %s died: %s %s while executing the task (function %s)%s. Last lines of its stderr (%s):\n%s",
+				taskLabel(t), w, end.status, t.spec.FunctionName, taskretry.Attempts(t.attempts), w.stderrPath, end.excerpt)
 			s.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
 		}
 	}
@@ -334,10 +336,8 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
 		return
 	}
-	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: int(spec.MaxRetries), preferLocal: forwarded, runAlone: spec.RunAlone}
-	if spec.MaxRetries < 0 {
-		t.retriesLeft = DefaultMaxRetries
-	}
+	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: taskretry.Resolve(spec.MaxRetries, DefaultMaxRetries),
+		preferLocal: forwarded, runAlone: spec.RunAlone, attempts: int(spec.Attempts)}
 	s.pending[returnID] = t
 	s.holdTaskRefs(t)
 	if err := s.validate(t); err != nil {
@@ -671,6 +671,7 @@ func (s *state) dispatch(w *worker, t *task) {
 		t.alloc = s.ledger.AllocateAnyway(t.demand) // the caller checked that it fits
 		w.task = t
 	}
+	t.attempts++
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: s.resolvedSpec(t)}}})
 }
 
@@ -695,18 +696,20 @@ func (s *state) resolvedSpec(t *task) *pb.TaskSpec {
 // room for its arguments, which the caller fills in.
 func (t *task) specCopy() *pb.TaskSpec {
 	return &pb.TaskSpec{
-		TaskId:         t.spec.TaskId,
-		FunctionName:   t.spec.FunctionName,
-		Name:           t.spec.Name,
-		Resources:      t.spec.Resources,
-		ReturnId:       t.spec.ReturnId,
-		MaxRetries:     t.spec.MaxRetries,
-		TaskType:       t.spec.TaskType,
-		ActorId:        t.spec.ActorId,
-		ClassName:      t.spec.ClassName,
-		MaxConcurrency: t.spec.MaxConcurrency,
-		RunAlone:       t.runAlone,
-		Args:           make([]*pb.TaskArg, len(t.spec.Args)),
+		TaskId:          t.spec.TaskId,
+		FunctionName:    t.spec.FunctionName,
+		Name:            t.spec.Name,
+		Resources:       t.spec.Resources,
+		ReturnId:        t.spec.ReturnId,
+		MaxRetries:      t.spec.MaxRetries,
+		TaskType:        t.spec.TaskType,
+		ActorId:         t.spec.ActorId,
+		ClassName:       t.spec.ClassName,
+		MaxConcurrency:  t.spec.MaxConcurrency,
+		RunAlone:        t.runAlone,
+		RetryExceptions: t.spec.RetryExceptions,
+		Attempts:        int32(t.attempts),
+		Args:            make([]*pb.TaskArg, len(t.spec.Args)),
 	}
 }
 
@@ -715,6 +718,22 @@ func (t *task) specCopy() *pb.TaskSpec {
 func (s *state) release(t *task) {
 	s.ledger.Release(t.alloc)
 	t.alloc = nil
+}
+
+// finishOrRetry finishes t with the result its worker reported, unless that is an exception the
+// task retries (retry_exceptions, within its retries): then it goes back to the queue, first in
+// line. The last exception says how many attempts were made. Called with r.mu held.
+func (s *state) finishOrRetry(t *task, obj *objstore.Object) {
+	if obj.Kind == objstore.KindTaskError && t.spec.RetryExceptions {
+		if taskretry.Take(&t.retriesLeft) {
+			glog.Warningf("retrying task %s (%s) after it threw; %s", t.spec.FunctionName, t.returnID.Hex()[:12], taskretry.Describe(t.retriesLeft))
+			s.unpinTaskArgs(t) // pinned again when it runs
+			s.ready.pushFront(t)
+			return
+		}
+		obj = &objstore.Object{Kind: obj.Kind, Data: append(append([]byte(nil), obj.Data...), taskretry.Attempts(t.attempts)...)}
+	}
+	s.finish(t, obj)
 }
 
 // finish stores a task's result and wakes whoever waits for it. Called with r.mu held.

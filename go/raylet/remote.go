@@ -12,6 +12,7 @@ import (
 	"goray/resources"
 	pb "goray/rpc/proto"
 	"goray/scheduling"
+	"goray/taskretry"
 )
 
 // Work across nodes. The node learns the cluster from the control store (updateCluster, every
@@ -208,6 +209,7 @@ func (s *state) forward(r *remoteNode, t *task) {
 		}
 	}
 	s.eff.forward = append(s.eff.forward, forwardJob{node: r, spec: s.forwardSpec(t)})
+	t.attempts++ // (the node that runs it counts its own from there)
 }
 
 // forwardSpec is t as another node gets it: its job, and its ObjectRef arguments as values when
@@ -216,6 +218,7 @@ func (s *state) forward(r *remoteNode, t *task) {
 func (s *state) forwardSpec(t *task) *pb.TaskSpec {
 	spec := t.specCopy()
 	spec.MaxRetries = int32(t.retriesLeft)
+	spec.Attempts = int32(t.attempts)
 	spec.Job = t.job.config()
 	for i, a := range t.spec.Args {
 		if !a.IsRef {
@@ -288,17 +291,16 @@ func (s *state) remoteLost(r *remoteNode, cause string, gone bool) {
 	r.tasks = map[ids.ObjectID]*task{}
 	for _, t := range lost {
 		t.remote = nil
-		if t.retriesLeft > 0 && s.feasibleWithout(r, gone, t.demand) {
-			t.retriesLeft--
-			glog.Warningf("retrying task %s (%s) after %s was lost; %d retries left", t.spec.FunctionName, t.returnID.Hex()[:12], r, t.retriesLeft)
+		if s.feasibleWithout(r, gone, t.demand) && taskretry.Take(&t.retriesLeft) {
+			glog.Warningf("retrying task %s (%s) after %s was lost; %s", t.spec.FunctionName, t.returnID.Hex()[:12], r, taskretry.Describe(t.retriesLeft))
 			s.ready.pushFront(t)
 			continue
 		}
 		why := "had no retries left"
-		if t.retriesLeft > 0 {
+		if taskretry.Has(t.retriesLeft) {
 			why = "cannot run on any other node of the cluster"
 		}
-		msg := fmt.Sprintf("The node that ran %s was lost: %s: %s. The task (function %s) %s.", taskLabel(t), r, cause, t.spec.FunctionName, why)
+		msg := fmt.Sprintf("The node that ran %s was lost: %s: %s. The task (function %s) %s%s.", taskLabel(t), r, cause, t.spec.FunctionName, why, taskretry.Attempts(t.attempts))
 		s.finish(t, &objstore.Object{Kind: objstore.KindWorkerDied, Data: []byte(msg)})
 	}
 	s.schedule()

@@ -11,6 +11,7 @@ import (
 	"github.com/golang/glog"
 
 	"goray/objstore"
+	"goray/taskretry"
 )
 
 // How the node starts worker processes. Starts are bounded: at most maxConcurrent processes are
@@ -314,8 +315,7 @@ func (s *state) chargeWaitingTasks(msg string) {
 		}
 		keep := c.tasks[:0]
 		for _, t := range c.tasks {
-			if t.retriesLeft > 0 {
-				t.retriesLeft--
+			if taskretry.Take(&t.retriesLeft) {
 				keep = append(keep, t)
 			} else {
 				failed = append(failed, t)

@@ -31,8 +31,14 @@ extern "C" {
  * Version of this ABI; ray_api_version() returns the version the library implements. The C++
  * headers refuse to start (ray::Init throws) when the two differ.
  * Version 2: ray_init takes a ray_config struct (version 1 took a JSON string).
+ * Version 4: ray_task_spec.max_retries -1 means no limit (RAY_TASK_RETRIES_DEFAULT is the
+ * default), and ray_task_spec has retry_exceptions.
  */
-#define RAY_C_API_VERSION 3
+#define RAY_C_API_VERSION 4
+
+/** ray_task_spec.max_retries of a task that keeps the default: the submitting process's
+ *  RAY_TASK_MAX_RETRIES, else 3 (Ray's). */
+#define RAY_TASK_RETRIES_DEFAULT (-2)
 
 /** Size in bytes of an object id. */
 #define RAY_ID_SIZE 28
@@ -116,7 +122,9 @@ typedef struct ray_task_spec {
   const char *const *resource_names; /* NUL-terminated names */
   const double *resource_values;
   size_t num_resources;
-  int max_retries; /* -1: the runtime's default */
+  /* Retries after a system failure (its worker or its node died): 0 or more, -1 for no limit, or
+     RAY_TASK_RETRIES_DEFAULT. Ignored for actor tasks. */
+  int max_retries;
   /* Where it runs (enum ray_scheduling_strategy; goray's, beyond Ray's C++ API): with
      RAY_SCHEDULING_NODE_AFFINITY, the node's id in hex (as `ray status` prints it after node_)
      and whether another node may run it when that one cannot (soft). */
@@ -124,6 +132,8 @@ typedef struct ray_task_spec {
   const char *affinity_node_id;
   size_t affinity_node_id_len;
   int affinity_soft;
+  /* 1: an exception the task throws is retried too, within max_retries (Ray's retry_exceptions). */
+  int retry_exceptions;
 } ray_task_spec;
 
 /** How a task or an actor is placed on the cluster's nodes (Ray's scheduling strategies). */

@@ -141,7 +141,9 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
                               const std::unordered_map<std::string, double> &resources,
                               const std::vector<PreparedTaskArg> &args,
                               const std::string &actor_id = std::string(),
-                              const SchedulingStrategy &strategy = SchedulingStrategy()) {
+                              const SchedulingStrategy &strategy = SchedulingStrategy(),
+                              int max_retries = RAY_TASK_RETRIES_DEFAULT,
+                              bool retry_exceptions = false) {
   std::vector<ray_task_arg> c_args = ToCTaskArgs(args);
   CResources c_resources(resources);
   ray_task_spec spec;
@@ -154,7 +156,8 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
   spec.resource_names = c_resources.names.empty() ? nullptr : c_resources.names.data();
   spec.resource_values = c_resources.values.empty() ? nullptr : c_resources.values.data();
   spec.num_resources = c_resources.names.size();
-  spec.max_retries = -1;
+  spec.max_retries = max_retries;
+  spec.retry_exceptions = retry_exceptions ? 1 : 0;
   CSchedulingStrategy c_strategy = ToCStrategy(strategy);
   spec.scheduling_strategy = c_strategy.kind;
   spec.affinity_node_id = c_strategy.node_id;
@@ -202,11 +205,15 @@ class CallOptions {
                      Args &&...args) {
     std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<ArgsTuple>(
         std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
-    return SubmitTask(function_name, task_name_, resources_, prepared, actor_id, strategy_);
+    return SubmitTask(function_name, task_name_, resources_, prepared, actor_id, strategy_,
+                      max_retries_, retry_exceptions_);
   }
 
   /// Where the call runs (tasks only; actor calls go to their actor).
   SchedulingStrategy strategy_;
+  /// A task's retries (tasks only; see TaskCaller::SetMaxRetries, SetRetryExceptions).
+  int max_retries_ = RAY_TASK_RETRIES_DEFAULT;
+  bool retry_exceptions_ = false;
 
  private:
   Derived &Self() { return static_cast<Derived &>(*this); }
@@ -232,6 +239,24 @@ class TaskCaller : public CallOptions<TaskCaller<F>> {
   /// ray::NodeAffinitySchedulingStrategy; goray's, as Ray's Python API has them).
   TaskCaller &SetSchedulingStrategy(SchedulingStrategy strategy) {
     this->strategy_ = std::move(strategy);
+    return *this;
+  }
+
+  /// Sets how many times the task runs again when its worker or node dies (goray's, beyond Ray's
+  /// C++ API; Ray's Python max_retries): 0 for never, -1 for no limit. The default is the
+  /// driver's RAY_TASK_MAX_RETRIES, else 3. Throws RayException below -1.
+  TaskCaller &SetMaxRetries(int max_retries) {
+    if (max_retries < -1) {
+      throw RayException("max_retries must be 0 or more, or -1 for no limit, not " +
+                         std::to_string(max_retries));
+    }
+    this->max_retries_ = max_retries;
+    return *this;
+  }
+
+  /// Retries the task, within its max_retries, when it throws too (Ray's retry_exceptions).
+  TaskCaller &SetRetryExceptions(bool retry_exceptions) {
+    this->retry_exceptions_ = retry_exceptions;
     return *this;
   }
 
