@@ -444,7 +444,7 @@ func (ls *leases) answered(ret ids.ObjectID, spec *pb.TaskSpec, obj *objstore.Ob
 			ls.viaNode(spec)
 			return
 		}
-		obj = &objstore.Object{Kind: obj.Kind, Data: append(append([]byte(nil), obj.Data...), taskretry.Attempts(int(spec.Attempts))...)}
+		obj = &objstore.Object{Kind: obj.Kind, Data: taskretry.WithAttempts(obj.Data, int(spec.Attempts))}
 	}
 	ls.d.arrived(ret, obj)
 }

@@ -170,7 +170,7 @@ func (b *localBackend) run(spec *pb.TaskSpec, ret ids.ObjectID, held []ids.Objec
 	result := b.cw.execute(spec, args, nil, nil)
 	for attempts := 1; result.Kind == objstore.KindTaskError && spec.RetryExceptions; attempts++ {
 		if !taskretry.Take(&retries) {
-			result = &objstore.Object{Kind: result.Kind, Data: append(append([]byte(nil), result.Data...), taskretry.Attempts(attempts)...)}
+			result = &objstore.Object{Kind: result.Kind, Data: taskretry.WithAttempts(result.Data, attempts)}
 			break
 		}
 		result = b.cw.execute(spec, args, nil, nil)

@@ -731,7 +731,7 @@ func (s *state) finishOrRetry(t *task, obj *objstore.Object) {
 			s.ready.pushFront(t)
 			return
 		}
-		obj = &objstore.Object{Kind: obj.Kind, Data: append(append([]byte(nil), obj.Data...), taskretry.Attempts(t.attempts)...)}
+		obj = &objstore.Object{Kind: obj.Kind, Data: taskretry.WithAttempts(obj.Data, t.attempts)}
 	}
 	s.finish(t, obj)
 }

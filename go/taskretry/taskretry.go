@@ -72,3 +72,8 @@ func Attempts(attempts int) string {
 	}
 	return fmt.Sprintf(" (the task was attempted %d times)", attempts)
 }
+
+// WithAttempts is an error's message (data) followed by what Attempts says of attempts (a copy).
+func WithAttempts(data []byte, attempts int) []byte {
+	return append(append([]byte(nil), data...), Attempts(attempts)...)
+}
