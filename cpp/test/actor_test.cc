@@ -716,3 +716,26 @@ TEST(ActorLifetimeTest, DetachedDefaultLifetimeAccepted) {
   counter.Kill();
   ray::Shutdown();
 }
+
+// A call in flight when the actor's process dies goes to the restarted instance when the actor
+// allows call retries (SetMaxTaskRetries; -1: no limit), in order with the calls behind it;
+// without them, or without a restart, it fails with RayActorException.
+TEST_F(ActorTest, MaxTaskRetries) {
+  if (!IsNodeMode()) GTEST_SKIP() << "in local mode the call would end the test process";
+  auto plain = ray::Actor(Counter::FactoryCreate).SetMaxRestarts(1).Remote(0);
+  std::string o = Outcome(plain.Task(&Counter::CrashUnlessRestarted).Remote());
+  EXPECT_TRUE(StartsWith(o, "RayActorException")) << o;
+  EXPECT_EQ(GetInt(plain.Task(&Counter::Add).Remote(1)), 1) << "the actor did not restart";
+
+  auto retried = ray::Actor(Counter::FactoryCreate).SetMaxRestarts(1).SetMaxTaskRetries(1).Remote(0);
+  EXPECT_EQ(GetInt(retried.Task(&Counter::Add).Remote(2)), 2);
+  auto crash = retried.Task(&Counter::CrashUnlessRestarted).Remote();
+  auto after = retried.Task(&Counter::Add).Remote(5);
+  EXPECT_EQ(GetInt(crash), 42) << "the call was not sent again to the restarted instance";
+  EXPECT_EQ(GetInt(after), 5) << "the call behind it did not reach the restarted instance (from 0)";
+
+  auto unrestartable = ray::Actor(Counter::FactoryCreate).SetMaxTaskRetries(-1).Remote(0);
+  o = Outcome(unrestartable.Task(&Counter::CrashUnlessRestarted).Remote());
+  EXPECT_TRUE(StartsWith(o, "RayActorException")) << o;
+  EXPECT_THROW(ray::Actor(Counter::FactoryCreate).SetMaxTaskRetries(-2), ray::internal::RayException);
+}

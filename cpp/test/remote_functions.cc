@@ -232,6 +232,10 @@ int Counter::Get() {
 int Counter::GetPid() { return static_cast<int>(getpid()); }
 void Counter::Exit() { ray::ExitActor(); }
 bool Counter::WasRestarted() { return ray::WasCurrentActorRestarted(); }
+int Counter::CrashUnlessRestarted() {
+  if (!ray::WasCurrentActorRestarted()) std::_Exit(1);
+  return 42;
+}
 int Counter::Throw(std::string msg) { throw std::runtime_error(msg); }
 int Counter::SlowAdd(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -289,7 +293,8 @@ int CounterHolder::AddRef(ray::ObjectRef<int> ref) {
 }
 
 RAY_REMOTE(Counter::FactoryCreate, &Counter::Add, &Counter::Get, &Counter::GetPid, &Counter::Exit,
-           &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern);
+           &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern,
+           &Counter::CrashUnlessRestarted);
 RAY_REMOTE(FactoryThrows::FactoryCreate, &FactoryThrows::Ping);
 RAY_REMOTE(Base::FactoryCreate, Derived::FactoryCreate, CreateDerivedAsBase, &Base::Name,
            &Base::Scale, &Base::Hits, &Derived::OnlyDerived);

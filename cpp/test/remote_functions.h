@@ -276,6 +276,7 @@ class Counter {
   int GetPid();                      // getpid() of the process the actor lives in
   void Exit();                       // ray::ExitActor()
   bool WasRestarted();               // ray::WasCurrentActorRestarted()
+  int CrashUnlessRestarted();        // the first incarnation's process dies; a restarted one: 42
   int Throw(std::string msg);        // throws std::runtime_error(msg)
   int SlowAdd(int ms);               // sleeps ms milliseconds (without the lock), then count += 1
   std::vector<uint8_t> Pattern(uint64_t seed, uint64_t size);  // goray_test::MakePattern

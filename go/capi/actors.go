@@ -70,6 +70,7 @@ func ray_create_actor(spec *C.ray_actor_spec, outActorID *C.uint8_t, errOut **C.
 		Name:           goString(spec.name, spec.name_len),
 		Namespace:      namespace,
 		MaxRestarts:    int(spec.max_restarts),
+		MaxTaskRetries: int(spec.max_task_retries),
 		MaxConcurrency: int(spec.max_concurrency),
 		Detached:       detached,
 	})

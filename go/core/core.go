@@ -584,11 +584,14 @@ func (cw *CoreWorker) inTask() bool {
 
 // ActorOptions describe an actor to create.
 type ActorOptions struct {
-	Creation       *pb.TaskSpec // the factory call
-	ClassName      string
-	Name           string
-	Namespace      string
-	MaxRestarts    int
+	Creation    *pb.TaskSpec // the factory call
+	ClassName   string
+	Name        string
+	Namespace   string
+	MaxRestarts int
+	// MaxTaskRetries: how often a call in flight when an incarnation ends goes to the next one
+	// (-1: no limit).
+	MaxTaskRetries int
 	MaxConcurrency int
 	Detached       bool
 }
@@ -606,6 +609,9 @@ func (cw *CoreWorker) CreateActor(o ActorOptions) (ids.ActorID, error) {
 	}
 	if o.MaxRestarts < -1 {
 		return ids.ActorID{}, Errorf(CodeInvalidArgument, "max_restarts must be -1 (no limit) or more, not %d", o.MaxRestarts)
+	}
+	if o.MaxTaskRetries < -1 {
+		return ids.ActorID{}, Errorf(CodeInvalidArgument, "max_task_retries must be -1 (no limit) or more, not %d", o.MaxTaskRetries)
 	}
 	id := cw.newActorID()
 	taskID := ids.NewTaskID()

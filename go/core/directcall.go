@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,14 @@ type actorClient struct {
 	pumping   bool   // one goroutine sends at a time, so calls leave in order
 	again     bool   // pump again: something changed while pumping
 	waitArg   bool   // the next call waits for a pending result
+	// maxTaskRetries is the actor's max_task_retries (from the node's answers; -1: no limit).
+	maxTaskRetries int
+}
+
+// sentCall is a call in flight on a stream, numbered in the order it was sent.
+type sentCall struct {
+	spec *pb.TaskSpec
+	seq  uint64
 }
 
 // callStream is one stream to one incarnation of an actor.
@@ -77,7 +86,8 @@ type callStream struct {
 	cancel      context.CancelFunc
 	sender      *batch.Sender[*pb.TaskSpec]
 	incarnation int32
-	inflight    map[ids.ObjectID]bool // sent, no result yet (guarded by actorClient.mu)
+	inflight    map[ids.ObjectID]sentCall // sent, no result yet (guarded by actorClient.mu)
+	sent        uint64                    // calls sent on it (sentCall.seq)
 	// remote: the actor is on TCP (a cluster's node, perhaps another machine): arguments in this
 	// node's shared memory travel by value.
 	remote bool
@@ -382,6 +392,7 @@ func (c *actorClient) resolve(after int32) {
 		}
 		c.resolving = false
 		c.reached = st.incarnation
+		c.maxTaskRetries = int(reply.MaxTaskRetries)
 		c.stream = st
 		c.mu.Unlock()
 		go c.receive(st)
@@ -429,7 +440,7 @@ func (d *directCalls) dial(address string, incarnation int32, md metadata.MD) (*
 		_ = conn.Close()
 		return nil, fmt.Errorf("opening the call stream at %s: %w", address, err)
 	}
-	st := &callStream{conn: conn, stream: stream, cancel: cancel, incarnation: incarnation, inflight: map[ids.ObjectID]bool{},
+	st := &callStream{conn: conn, stream: stream, cancel: cancel, incarnation: incarnation, inflight: map[ids.ObjectID]sentCall{},
 		remote: !strings.HasPrefix(address, "unix")}
 	st.sender = batch.NewInlineSender(func(calls []*pb.TaskSpec) error {
 		return stream.Send(&pb.CallBatch{Calls: calls})
@@ -455,7 +466,7 @@ func (c *actorClient) receive(st *callStream) {
 				continue
 			}
 			c.mu.Lock()
-			ours := st.inflight[ret]
+			_, ours := st.inflight[ret]
 			delete(st.inflight, ret)
 			exiting := r.ActorExiting && c.stream == st
 			if exiting {
@@ -510,11 +521,35 @@ func (d *directCalls) letGo(unpin, drop [][]byte) {
 // cause the node gives for the end of its incarnation. Called with c.mu held.
 func (c *actorClient) lose(st *callStream) {
 	if len(st.inflight) > 0 {
+		// Calls the actor's max_task_retries allows go to the next incarnation, first in line
+		// and in the order they were sent; the others fail with the cause of this one's end.
+		var again []sentCall
+		for ret, sc := range st.inflight {
+			if c.maxTaskRetries == -1 || int(sc.spec.Attempts) < c.maxTaskRetries {
+				again = append(again, sc)
+				delete(st.inflight, ret)
+			}
+		}
+		if len(again) > 0 {
+			sort.Slice(again, func(i, j int) bool { return again[i].seq < again[j].seq })
+			specs := make([]*pb.TaskSpec, 0, len(again)+len(c.queue))
+			raw := make([][]byte, 0, len(again))
+			for _, sc := range again {
+				sc.spec.Attempts++
+				specs = append(specs, sc.spec)
+				raw = append(raw, sc.spec.ReturnId)
+			}
+			c.queue = append(specs, c.queue...)
+			glog.Warningf("actor %s: %d calls in flight when incarnation %d ended go to the next (max_task_retries %d)", c.id.Hex(), len(again), st.incarnation, c.maxTaskRetries)
+			go c.d.letGo(raw, nil) // (a large result sealed for this process before the end)
+		}
+	}
+	if len(st.inflight) > 0 {
 		lost := make([]ids.ObjectID, 0, len(st.inflight))
 		for ret := range st.inflight {
 			lost = append(lost, ret)
 		}
-		st.inflight = map[ids.ObjectID]bool{}
+		st.inflight = map[ids.ObjectID]sentCall{}
 		go c.failLost(lost, st.incarnation)
 	}
 	if c.stream == st {
@@ -609,7 +644,8 @@ func (c *actorClient) pump() {
 				failed = append(failed, failedCall{ret, errObj})
 				continue
 			}
-			st.inflight[ret] = true
+			st.sent++
+			st.inflight[ret] = sentCall{spec, st.sent}
 			out = append(out, spec)
 		}
 		c.mu.Unlock()

@@ -635,6 +635,7 @@ func (b *nodeBackend) createActor(id ids.ActorID, o ActorOptions) error {
 		return &pb.ClientMessage{Body: &pb.ClientMessage_CreateActor{CreateActor: &pb.CreateActor{
 			RequestId: req, ActorId: id[:], Creation: o.Creation, ClassName: o.ClassName, Name: o.Name,
 			Namespace: o.Namespace, MaxRestarts: int32(o.MaxRestarts), MaxConcurrency: int32(o.MaxConcurrency), Detached: o.Detached,
+			MaxTaskRetries: int32(o.MaxTaskRetries),
 		}}}
 	})
 	if err != nil {

@@ -41,6 +41,7 @@ type actor struct {
 	namespace      string
 	creation       *task
 	maxRestarts    int
+	maxTaskRetries int // (callers retry; the owner tells them, in WaitActor's reply)
 	restarts       int
 	maxConcurrency int
 	demand         resources.Set         // what it holds while it lives
@@ -155,6 +156,7 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 	a := &actor{
 		id: id, job: j, detached: m.Detached, className: m.ClassName, name: m.Name, namespace: m.Namespace,
 		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency), hosted: m.Hosted, restarts: int(m.Incarnation),
+		maxTaskRetries: int(m.MaxTaskRetries),
 	}
 	if a.maxConcurrency < 1 {
 		a.maxConcurrency = 1
@@ -406,7 +408,8 @@ func (a *actor) whereabouts(requestID uint64, after int32) *pb.Reply {
 		// (ended_only) the incarnation ended; the next one is not alive yet.
 		return &pb.Reply{RequestId: requestID, Found: true, LostCause: a.lostCauses[after]}
 	}
-	return &pb.Reply{RequestId: requestID, Found: true, ActorAddress: a.address, Incarnation: a.incarnation, LostCause: a.lostCauses[after]}
+	return &pb.Reply{RequestId: requestID, Found: true, ActorAddress: a.address, Incarnation: a.incarnation, LostCause: a.lostCauses[after],
+		MaxTaskRetries: int32(a.maxTaskRetries)}
 }
 
 // answerWaiters answers the parked WaitActor requests the actor's state answers now: all when it

@@ -32,7 +32,7 @@ extern "C" {
  * headers refuse to start (ray::Init throws) when the two differ.
  * Version 2: ray_init takes a ray_config struct (version 1 took a JSON string).
  * Version 4: ray_task_spec.max_retries -1 means no limit (RAY_TASK_RETRIES_DEFAULT is the
- * default), and ray_task_spec has retry_exceptions.
+ * default), ray_task_spec has retry_exceptions and ray_actor_spec max_task_retries.
  */
 #define RAY_C_API_VERSION 4
 
@@ -200,6 +200,9 @@ typedef struct ray_actor_spec {
   const char *affinity_node_id;
   size_t affinity_node_id_len;
   int affinity_soft;
+  /* How many times a call that was running (or sent) when the actor's process died is sent again
+     to its next incarnation: 0 (the default: it fails), or more, or -1 for no limit. */
+  int max_task_retries;
 } ray_actor_spec;
 
 /** An array of NUL-terminated strings. */

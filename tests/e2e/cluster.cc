@@ -213,21 +213,22 @@ int main(int argc, char **argv) {
     std::vector<ray::ObjectRef<std::string>> wait_for{whole};
     std::cout << "idle leases returned " << (ray::Wait(wait_for, 1, 10000).ready.size() == 1 ? "yes" : "no") << std::endl;
   } else if (mode == "leasecrash") {
-    // A wave of tasks for node C (r2), which leads to a lease there, then a wave whose first task
-    // kills its (leased) worker process the first time it runs: it runs again (a retry), the
-    // tasks sent to that worker behind it go again, and every result is right.
+    // Tasks for node C (r2) lead to a lease there; a trickle of tasks keeps it busy (an idle lease
+    // goes back after 100 ms) until it surely came; then a task whose (leased) worker process dies
+    // the first time it runs: it runs again (a retry), and every result is right.
     std::string markers = argc > 2 ? argv[2] : "";
     int wrong = 0;
-    for (int wave = 0; wave < 2; wave++) {
-      std::vector<ray::ObjectRef<int>> refs;
-      for (int i = 0; i < 30; i++) {
-        refs.push_back(wave == 1 && i == 0 ? ray::Task(CrashOnce).SetResource("r2", 1).Remote(i + 1, markers + "/crashed")
-                                           : ray::Task(SlowPlusOne).SetResource("r2", 1).Remote(i, 20));
-      }
-      for (int i = 0; i < 30; i++) wrong += *ray::Get(refs[i]) != i + 1;
-      // (The lease granted once node C had room comes back meanwhile; it is kept 100 ms idle.)
-      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::vector<ray::ObjectRef<int>> refs;
+    for (int i = 0; i < 30; i++) refs.push_back(ray::Task(SlowPlusOne).SetResource("r2", 1).Remote(i, 20));
+    for (int i = 0; i < 30; i++) wrong += *ray::Get(refs[i]) != i + 1;
+    refs.clear();
+    for (int i = 0; i < 15; i++) {
+      refs.push_back(ray::Task(SlowPlusOne).SetResource("r2", 1).Remote(i, 30));
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
     }
+    auto crash = ray::Task(CrashOnce).SetResource("r2", 1).Remote(7, markers + "/crashed");
+    for (int i = 0; i < 15; i++) wrong += *ray::Get(refs[i]) != i + 1;
+    wrong += *ray::Get(crash) != 7;
     std::cout << "leasecrash wrong " << wrong << std::endl;
   } else if (mode == "leaseblock") {
     // Waves of tasks for node B (r1) that each wait for a task they submit: the leased workers

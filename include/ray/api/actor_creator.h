@@ -90,6 +90,19 @@ class ActorCreator {
     return *this;
   }
 
+  /// How many times a call that was running when the actor's process died is sent again to its
+  /// restarted instance (goray's, beyond Ray's C++ API; Ray's Python max_task_retries): 0 (the
+  /// default: the call fails with RayActorException), more, or -1 for no limit. A call may so run
+  /// more than once. Throws RayException below -1.
+  ActorCreator &SetMaxTaskRetries(int max_task_retries) {
+    if (max_task_retries < -1) {
+      throw RayException("max_task_retries must be -1 (unlimited) or a non-negative number, got " +
+                         std::to_string(max_task_retries) + ".");
+    }
+    max_task_retries_ = max_task_retries;
+    return *this;
+  }
+
   /// How many calls of the actor may run at once, on different threads (default 1). Throws
   /// RayException for values below 1.
   ActorCreator &SetMaxConcurrency(int max_concurrency) {
@@ -131,6 +144,7 @@ class ActorCreator {
       spec.ray_namespace = ray_namespace_ ? ray_namespace_->data() : nullptr;
       spec.namespace_len = ray_namespace_ ? ray_namespace_->size() : 0;
       spec.max_restarts = max_restarts_;
+      spec.max_task_retries = max_task_retries_;
       spec.max_concurrency = max_concurrency_;
       spec.lifetime = RAY_ACTOR_LIFETIME_DEFAULT;
       CSchedulingStrategy c_strategy = ToCStrategy(strategy_);
@@ -155,6 +169,7 @@ class ActorCreator {
   std::optional<std::string> ray_namespace_;
   std::unordered_map<std::string, double> resources_;
   int max_restarts_ = 0;
+  int max_task_retries_ = 0;
   int max_concurrency_ = 1;
   SchedulingStrategy strategy_;
 };
