@@ -160,17 +160,22 @@ func (r *Raylet) hostActor(j actorJob) {
 	ended := func(cause string, startFailed bool) {
 		r.do(func(s *state) { s.hostedEnded(a, inc, cause, startFailed) })
 	}
+	unreachable := func(err error) {
+		cause := fmt.Sprintf("%s could not be reached to host the actor: %v", j.node, err)
+		r.do(func(s *state) { s.hostUnreachable(a, inc, j.node, cause) })
+	}
 	l, err := r.linkTo(j.node)
 	if err != nil {
-		ended(fmt.Sprintf("%s could not be reached to host the actor: %v", j.node, err), true)
+		unreachable(err)
 		return
 	}
 	rep, err := l.request(r.ctx, &pb.ClientMessage{Body: &pb.ClientMessage_CreateActor{CreateActor: j.create}})
-	if err == nil && rep.Error != "" {
-		err = errors.New(rep.Error)
-	}
 	if err != nil {
-		ended(fmt.Sprintf("%s could not host the actor: %v", j.node, err), true)
+		unreachable(err) // (the node never had the creation)
+		return
+	}
+	if rep.Error != "" {
+		ended(fmt.Sprintf("%s could not host the actor: %s", j.node, rep.Error), true)
 		return
 	}
 	wait := func(after int32, endedOnly bool) (*pb.Reply, error) {

@@ -51,6 +51,9 @@ type remoteNode struct {
 
 	// meter: how fast the node finishes this node's forwarded tasks (see forwardBound).
 	meter ratemeter.Meter
+	// unreachableUntil: the node could not be reached lately; the policy leaves it out until then
+	// (see hostUnreachable).
+	unreachableUntil time.Time
 }
 
 // noteDone counts a forwarded task finished at now in the node's rate.
@@ -112,12 +115,12 @@ func (s *state) updateCluster(nodes []ViewNode) {
 			continue
 		}
 		alive := n.Alive && n.Address != ""
-		view = append(view, scheduling.Node{ID: key, Total: total, Available: avail, Alive: alive})
 		r := s.remotes[key]
 		if r == nil {
 			r = &remoteNode{id: n.ID, key: key, tasks: map[ids.ObjectID]*task{}}
 			s.remotes[key] = r
 		}
+		view = append(view, scheduling.Node{ID: key, Total: total, Available: avail, Alive: alive && !s.now.Before(r.unreachableUntil)})
 		r.ip, r.address = n.IP, n.Address
 		if r.alive && !alive {
 			cause := "the node died: " + n.DeathCause

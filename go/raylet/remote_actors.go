@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/golang/glog"
 
@@ -161,6 +162,37 @@ func (s *state) hostedEnded(a *actor, inc int32, cause string, startFailed bool)
 		return
 	}
 	s.actorLost(a, cause, true)
+}
+
+// unreachableHold is how long the policy leaves out a node that could not be reached (until the
+// control store's health checks say what became of it).
+const unreachableHold = 5 * time.Second
+
+// hostUnreachable is the event of node r not being reached to host a's incarnation inc: the
+// incarnation never started, so no restart is used; r is left out of placement for
+// unreachableHold and the actor is placed again. Called with r.mu held.
+func (s *state) hostUnreachable(a *actor, inc int32, r *remoteNode, cause string) {
+	r.unreachableUntil = s.now.Add(unreachableHold)
+	if n := s.viewNodeOf(r.key); n != nil {
+		n.Alive = false
+	}
+	if a.host != r || int32(a.restarts) != inc || a.state == actorDead {
+		return // dealt with already (killed, its node was lost, or placed elsewhere)
+	}
+	a.host = nil
+	glog.Warningf("%s: %s; placing incarnation %d elsewhere", a, cause, inc)
+	a.state = actorPending
+	s.creationReady(a)
+}
+
+// viewNodeOf is node key's entry in the view (nil: none). Called with r.mu held.
+func (s *state) viewNodeOf(key scheduling.NodeID) *scheduling.Node {
+	for i := 1; i < len(s.view.Nodes); i++ {
+		if s.view.Nodes[i].ID == key {
+			return &s.view.Nodes[i]
+		}
+	}
+	return nil
 }
 
 // hostsLost deals with the actors node r hosted, once it is lost: each incarnation ends, and the

@@ -854,3 +854,32 @@ func TestClusterGetActor(t *testing.T) {
 		})
 	}
 }
+
+// A node that cannot be reached to host an actor's incarnation (its link cannot be opened) uses
+// none of the actor's restarts: the incarnation never started. The node is left out of placement
+// for unreachableHold, so the actor goes to another node, and counts again once that has passed.
+func TestClusterHostUnreachable(t *testing.T) {
+	c, _, a, n, other := hostedActor(t, 0, false, 1)
+	r := c.s.remotes[keyOf(n)]
+	c.do(func(s *state) { s.hostUnreachable(a, 0, r, "node n could not be reached to host the actor") })
+	if got := hostedOn(c.takeCluster(), []ViewNode{n, other}); got != "1:0" || a.state == actorDead || a.restarts != 0 {
+		t.Fatalf("hosted %q, state %d, %d restarts; want incarnation 0 on the other node, none used", got, a.state, a.restarts)
+	}
+	if c.viewNode(keyOf(n)).Alive {
+		t.Error("the unreachable node is still a candidate for placement")
+	}
+	c.update(n, other)
+	if c.viewNode(keyOf(n)).Alive {
+		t.Error("a fresh view made the unreachable node a candidate again within the hold")
+	}
+	c.s.now = c.s.now.Add(unreachableHold)
+	c.update(n, other)
+	if !c.viewNode(keyOf(n)).Alive {
+		t.Error("the node is still left out after the hold")
+	}
+	// A late report of the same failure changes nothing.
+	c.do(func(s *state) { s.hostUnreachable(a, 0, r, "late") })
+	if e := c.takeCluster(); len(e.hostActor) != 0 {
+		t.Errorf("a late report placed the actor again: %s", hostedOn(e, []ViewNode{n, other}))
+	}
+}

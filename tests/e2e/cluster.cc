@@ -92,6 +92,8 @@ class Counter {
     return n_;
   }
   std::string Where() { return WhereAmI(0); }
+  // Where it runs, after ms milliseconds, and its count then.
+  std::string SlowWhere(int ms) { return WhereAmI(ms) + " count " + std::to_string(n_); }
   // The values behind ObjectRefs inside its argument (made by a caller on another node).
   std::string SumInner(std::vector<ray::ObjectRef<std::vector<int64_t>>> refs) {
     return ::SumInner(refs);
@@ -110,7 +112,7 @@ class Counter {
   int n_;
 };
 RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse, &Counter::SumInner,
-           &Counter::PutInner);
+           &Counter::PutInner, &Counter::SlowWhere);
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -313,6 +315,17 @@ int main(int argc, char **argv) {
     auto task = ray::Task(WhereAmI).SetResource("r3", 1).Remote(20000);
     auto actor = ray::Actor(Counter::Make).SetResource("r3", 1).Remote(0);
     std::cout << "actor up " << *ray::Get(actor.Task(&Counter::Add).Remote(1)) << std::endl;
+    // An actor that may restart, placed on node D by a soft affinity (argv[2]: D's id), with
+    // unlimited call retries: its call in flight when D dies runs on its new instance elsewhere.
+    std::string node_d = argc > 2 ? argv[2] : "";
+    auto mover = ray::Actor(Counter::Make)
+                     .SetMaxRestarts(1)
+                     .SetMaxTaskRetries(-1)
+                     .SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_d, true))
+                     .Remote(0);
+    std::cout << "mover up " << *ray::Get(mover.Task(&Counter::Add).Remote(5)) << " on "
+              << *ray::Get(mover.Task(&Counter::Where).Remote()) << std::endl;
+    auto moving = mover.Task(&Counter::SlowWhere).Remote(3000);
     std::cout << "ready" << std::endl;
     try {
       auto where = *ray::Get(task);
@@ -328,6 +341,11 @@ int main(int argc, char **argv) {
       std::cout << "actor returned " << n << std::endl;
     } catch (const std::exception &e) {
       std::cout << "actor failed: " << e.what() << std::endl;
+    }
+    try {
+      std::cout << "mover call ran on " << *ray::Get(moving) << std::endl;
+    } catch (const std::exception &e) {
+      std::cout << "mover call failed: " << e.what() << std::endl;
     }
     std::cout << "rest " << *ray::Get(ray::Task(Plus).Remote(1, 2)) << " "
               << *ray::Get(ray::Task(Plus).SetResource("r1", 1).Remote(2, 2)) << std::endl;

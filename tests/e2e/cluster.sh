@@ -185,8 +185,11 @@ if RAY_ADDRESS="$addr" RAY_AUTH_TOKEN="$(printf '0%.0s' $(seq 64))" timeout 30 "
 elif grep -q "refused this process's token" "$work/wrongtoken.out"; then ok "a driver with a wrong token is refused"
 else bad "a driver with a wrong token is refused" "$(tail -3 "$work/wrongtoken.out")"; fi
 
-# 11. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on.
-RAY_ADDRESS="$addr" timeout 120 "$prog" doomed >"$work/doomed.out" 2>&1 &
+# 11. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on; an actor
+# there with a restart left and call retries runs its call in flight again on another node.
+node_d_id="$(sed -n 's/^Node \([0-9a-f]*\) joined.*/\1/p' "$work/start-127.0.0.4.out")"
+node_d_session="$(session_of 127.0.0.4)"
+RAY_ADDRESS="$addr" timeout 120 "$prog" doomed "$node_d_id" >"$work/doomed.out" 2>&1 &
 driver=$!
 for _ in $(seq 300); do grep -q '^ready$' "$work/doomed.out" && break; sleep 0.1; done
 node_d=""
@@ -198,6 +201,9 @@ wait "$driver"
 expect doomed "^task failed: .*127\.0\.0\.4"
 expect doomed "^actor failed: .*127\.0\.0\.4"
 expect doomed "^rest 3 4\$"
+expect doomed "^mover up 5 on $node_d_session\$"
+if grep -E "^mover call ran on .* count 0\$" "$work/doomed.out" | grep -vq "$node_d_session"; then ok "an actor call in flight on the killed node ran on the actor's new instance"
+else bad "an actor call in flight on the killed node ran on the actor's new instance" "$(grep mover "$work/doomed.out")"; fi
 dead=""
 for _ in $(seq 200); do
   st="$("$ray" status)"
