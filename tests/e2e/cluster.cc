@@ -36,6 +36,10 @@ int SlowPlusOne(int i, int ms) {
 }
 RAY_REMOTE(SlowPlusOne);
 
+// The worker killer's task (its retries are counted in the logs by its name): i + 1 after 1 ms.
+int ChaosPlusOne(int i) { return SlowPlusOne(i, 1); }
+RAY_REMOTE(ChaosPlusOne);
+
 // The first time it runs (no file at marker yet), its worker process dies; then it returns i.
 int CrashOnce(int i, std::string marker) {
   if (std::ifstream(marker).fail()) {
@@ -242,6 +246,24 @@ int main(int argc, char **argv) {
       for (int i = 0; i < 40; i++) wrong += *ray::Get(refs[i]) != i + 1;
     }
     std::cout << "leaseblock wrong " << wrong << std::endl;
+  } else if (mode == "workerkiller") {
+    // Chaos (Ray's test_chaos): many small tasks with a known result, with no limit on retries,
+    // while the test kills a random worker process of the cluster every 100 ms.
+    int n = argc > 2 ? std::atoi(argv[2]) : 10000;
+    auto start = std::chrono::steady_clock::now();
+    std::vector<ray::ObjectRef<int>> refs;
+    refs.reserve(n);
+    for (int i = 0; i < n; i++) refs.push_back(ray::Task(ChaosPlusOne).SetMaxRetries(-1).Remote(i));
+    int wrong = 0, lost = 0;
+    for (int i = 0; i < n; i++) {
+      try {
+        wrong += *ray::Get(refs[i]) != i + 1;
+      } catch (const std::exception &e) {
+        if (lost++ == 0) std::cout << "first lost: " << e.what() << std::endl;
+      }
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "workerkiller tasks " << n << " wrong " << wrong << " lost " << lost << " seconds " << seconds << std::endl;
   } else if (mode == "infeasible") {
     auto r = ray::Task(WhereAmI).SetResource("nowhere", 1).Remote(0);
     std::vector<ray::ObjectRef<std::string>> refs{r};

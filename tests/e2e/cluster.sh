@@ -185,6 +185,25 @@ if RAY_ADDRESS="$addr" RAY_AUTH_TOKEN="$(printf '0%.0s' $(seq 64))" timeout 30 "
 elif grep -q "refused this process's token" "$work/wrongtoken.out"; then ok "a driver with a wrong token is refused"
 else bad "a driver with a wrong token is refused" "$(tail -3 "$work/wrongtoken.out")"; fi
 
+# 10b. Chaos, the worker killer (Ray's test_chaos): 10,000 small tasks with no limit on retries
+# while a random worker process of the cluster is killed every 100 ms: every result is right and
+# none is lost. The figures go to the output.
+workers_now() { # the pids of the cluster's worker processes (one grep over every command line)
+  grep -la "^$dist/bin/default_worker" /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/cmdline$|\1|'
+}
+RAY_ADDRESS="$addr" timeout 300 "$prog" workerkiller 10000 >"$work/workerkiller.out" 2>&1 &
+driver=$!
+kills=0
+while kill -0 "$driver" 2>/dev/null; do
+  mapfile -t victims < <(workers_now)
+  if [ "${#victims[@]}" -gt 0 ] && kill -9 "${victims[$((RANDOM % ${#victims[@]}))]}" 2>/dev/null; then kills=$((kills + 1)); fi
+  sleep 0.1
+done
+wait "$driver"
+chaos="$(sed -n 's/^workerkiller //p' "$work/workerkiller.out"), $kills kills" # (retries: at the end, once the logs are flushed)
+expect workerkiller "^workerkiller tasks 10000 wrong 0 lost 0 seconds"
+if [ "$kills" -ge 20 ]; then ok "the worker killer killed workers ($kills)"; else bad "the worker killer killed workers" "$kills kills"; fi
+
 # 11. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on; an actor
 # there with a restart left and call retries runs its call in flight again on another node.
 node_d_id="$(sed -n 's/^Node \([0-9a-f]*\) joined.*/\1/p' "$work/start-127.0.0.4.out")"
@@ -222,6 +241,11 @@ for s in "$RAY_TMPDIR"/session_2*; do
   [ -e "/dev/shm/goray_$(basename "$s")_objects" ] && stale="$stale $s"
 done
 if [ -z "$stale" ]; then ok "ray stop removes the object stores"; else bad "ray stop removes the object stores" "left:$stale"; fi
+
+# The worker killer's figures, with the retries its kills caused, counted in the logs, which the
+# nodes flushed as they stopped.
+retried="$(cat "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null | grep -cE "retrying task ChaosPlusOne|running task ChaosPlusOne .* again alone")"
+echo "chaos worker killer: ${chaos:-did not run}, $retried retries"
 
 echo "cluster: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
