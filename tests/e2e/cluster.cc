@@ -237,14 +237,21 @@ int main(int argc, char **argv) {
     wrong += *ray::Get(crash) != 7;
     std::cout << "leasecrash wrong " << wrong << std::endl;
   } else if (mode == "leaseblock") {
-    // Waves of tasks for node B (r1) that each wait for a task they submit: the leased workers
-    // lend their CPUs while they wait, and hand back the tasks queued behind.
+    // Tasks for node B (r1) that each wait for a task they submit: a first wave leads to a lease,
+    // a trickle keeps it busy (an idle lease goes back after 100 ms) until it surely came, then a
+    // burst gives it two at a time: the first waits in Get, lends its CPU and hands the second
+    // back, which runs elsewhere. Every result is right.
     int wrong = 0;
-    for (int wave = 0; wave < 3; wave++) {
-      std::vector<ray::ObjectRef<int>> refs;
-      for (int i = 0; i < 40; i++) refs.push_back(ray::Task(OuterPlusOne).SetResource("r1", 1).Remote(i));
-      for (int i = 0; i < 40; i++) wrong += *ray::Get(refs[i]) != i + 1;
+    std::vector<ray::ObjectRef<int>> refs;
+    for (int i = 0; i < 30; i++) refs.push_back(ray::Task(OuterPlusOne).SetResource("r1", 1).Remote(i));
+    for (int i = 0; i < 30; i++) wrong += *ray::Get(refs[i]) != i + 1;
+    refs.clear();
+    for (int i = 0; i < 15; i++) {
+      refs.push_back(ray::Task(OuterPlusOne).SetResource("r1", 1).Remote(i));
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
     }
+    for (int i = 15; i < 55; i++) refs.push_back(ray::Task(OuterPlusOne).SetResource("r1", 1).Remote(i));
+    for (int i = 0; i < 55; i++) wrong += *ray::Get(refs[i]) != i + 1;
     std::cout << "leaseblock wrong " << wrong << std::endl;
   } else if (mode == "workerkiller") {
     // Chaos (Ray's test_chaos): many small tasks with a known result, with no limit on retries,
