@@ -171,10 +171,12 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 			return nil // the caller ended its side, or went away
 		}
 		var refused, back []*pb.CallResult
+		waiting := false // the tasks handed back arrived while the running one waits in Get
 		s.b.mu.Lock()
 		for _, spec := range calls.Calls {
 			if spec.TaskType == TaskNormal && s.b.actor == nil && s.b.handBack(o) {
 				back = append(back, &pb.CallResult{ReturnId: spec.ReturnId, Returned: true})
+				waiting = s.b.blockedNow
 				continue
 			}
 			if why := s.b.refuseCall(spec); why != "" {
@@ -188,6 +190,9 @@ func (s *callServer) ActorCalls(stream pb.CoreWorker_ActorCallsServer) error {
 		for _, r := range refused {
 			glog.Warningf("refused a direct call: %s", r.Result.Data)
 			_ = o.sender.Queue(r)
+		}
+		if waiting {
+			logHandedBack(len(back))
 		}
 		for _, r := range back {
 			_ = o.sender.Queue(r)

@@ -183,12 +183,18 @@ func (b *nodeBackend) handBack(o *callOrigin) bool {
 // run them now).
 func (b *nodeBackend) giveBack(items []execItem) {
 	if len(items) > 0 {
-		glog.Infof("the running task waits in Get: %d tasks of lease callers go back to them", len(items))
-		glog.Flush()
+		logHandedBack(len(items))
 	}
 	for _, item := range items {
 		_ = item.origin.sender.Queue(&pb.CallResult{ReturnId: item.spec.ReturnId, Returned: true})
 	}
+}
+
+// logHandedBack says that n tasks of lease callers went back to them (rare: once per wait in Get
+// with tasks queued or arriving).
+func logHandedBack(n int) {
+	glog.Infof("the running task waits in Get: %d tasks of lease callers go back to them", n)
+	glog.Flush()
 }
 
 // refuseLeaseCall says why a normal task that came on a lease's call stream is not run ("": it
