@@ -206,10 +206,8 @@ func (s *state) forward(r *remoteNode, t *task) {
 	t.remote = r
 	t.forwardedAt = s.now
 	r.tasks[t.returnID] = t
-	for i := range s.view.Nodes {
-		if s.view.Nodes[i].ID == r.key {
-			s.view.Nodes[i].Available = s.view.Nodes[i].Available.Sub(t.demand)
-		}
+	if n := s.viewNodeOf(r.key); n != nil {
+		n.Available = n.Available.Sub(t.demand)
 	}
 	s.eff.forward = append(s.eff.forward, forwardJob{node: r, spec: s.forwardSpec(t)})
 	t.attempts++ // (the node that runs it counts its own from there)
@@ -274,11 +272,9 @@ func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *ob
 // giveBack returns to node r's free resources in the view what a task forwarded there held.
 // Called with r.mu held.
 func (s *state) giveBack(r *remoteNode, demand resources.Set) {
-	for i := range s.view.Nodes {
-		if n := &s.view.Nodes[i]; n.ID == r.key {
-			free := n.Available.Add(demand)
-			n.Available = free.Sub(free.Sub(n.Total)) // at most its totals
-		}
+	if n := s.viewNodeOf(r.key); n != nil {
+		free := n.Available.Add(demand)
+		n.Available = free.Sub(free.Sub(n.Total)) // at most its totals
 	}
 }
 

@@ -120,10 +120,8 @@ func (s *state) hostActorOn(r *remoteNode, a *actor) {
 	s.removePendingActor(a)
 	a.state = actorStarting
 	a.host = r
-	for i := range s.view.Nodes {
-		if s.view.Nodes[i].ID == r.key {
-			s.view.Nodes[i].Available = s.view.Nodes[i].Available.Sub(a.demand)
-		}
+	if n := s.viewNodeOf(r.key); n != nil {
+		n.Available = n.Available.Sub(a.demand)
 	}
 	inc := int32(a.restarts)
 	glog.Infof("%s: %s hosts incarnation %d", a, r, inc)
@@ -185,7 +183,7 @@ func (s *state) hostUnreachable(a *actor, inc int32, r *remoteNode, cause string
 	s.creationReady(a)
 }
 
-// viewNodeOf is node key's entry in the view (nil: none). Called with r.mu held.
+// viewNodeOf is another node's entry in the view (nil: none). Called with r.mu held.
 func (s *state) viewNodeOf(key scheduling.NodeID) *scheduling.Node {
 	for i := 1; i < len(s.view.Nodes); i++ {
 		if s.view.Nodes[i].ID == key {
