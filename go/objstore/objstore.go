@@ -26,6 +26,9 @@ const (
 	// KindStoreFull stands in, for one Get, for an object the node could not bring back into
 	// shared memory (no room even after spilling). It never reaches user code as a value.
 	KindStoreFull int32 = 6
+	// KindOwnerDied stands for an object whose owner (the process that made it, with the node
+	// that kept it) is gone, so nobody can find or rebuild it: Ray's OwnerDiedError.
+	KindOwnerDied int32 = 7
 )
 
 // Object is a stored value (msgpack bytes) or an error message, by Kind.

@@ -309,6 +309,7 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 				s.sendObjectTo(c, id, obj)
 			} else if s.comingUp(id) {
 				s.subscribers[id] = append(s.subscribers[id], c)
+				s.want(id)
 			} else if s.inCluster() && !c.agent {
 				// Looked for on the other nodes meanwhile. (Never for the node's own client: a
 				// node looking for an object another node asks it for would wait for that node's

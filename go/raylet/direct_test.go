@@ -359,7 +359,7 @@ func expect(list ...ids.ObjectID) *pb.ClientMessage {
 }
 
 // Objects a client promised to put: subscribers wait (instead of hearing Unknown) until the put,
-// or until the client goes away first, when they get a lost-object error; tasks taking one as an
+// or until the client goes away first, when they get an owner-died error; tasks taking one as an
 // argument wait likewise. The client holds what it promised.
 func TestStateExpectObjects(t *testing.T) {
 	cases := []struct {
@@ -371,7 +371,7 @@ func TestStateExpectObjects(t *testing.T) {
 		{"put", func(h *harness, owner *conn, id ids.ObjectID) { h.send(owner, put(id, "v")) }, "0:v", true},
 		{"the owner goes away", func(h *harness, owner *conn, id ids.ObjectID) {
 			h.do(func(s *state) { s.clientGone(owner.c, nil) })
-		}, fmt.Sprintf("%d:Object ", objstore.KindLost), false},
+		}, fmt.Sprintf("%d:Object ", objstore.KindOwnerDied), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -405,8 +405,8 @@ func TestStateExpectObjects(t *testing.T) {
 				if !strings.Contains(got[id], "went away first") {
 					t.Errorf("the error does not say the owner went away: %q", got[id])
 				}
-				if !strings.HasPrefix(got[ret], fmt.Sprintf("%d:", objstore.KindLost)) {
-					t.Errorf("the task taking it ended with %q, want the lost-object error", got[ret])
+				if !strings.HasPrefix(got[ret], fmt.Sprintf("%d:", objstore.KindOwnerDied)) {
+					t.Errorf("the task taking it ended with %q, want the owner-died error", got[ret])
 				}
 			} else if tk := h.s.pending[ret]; tk == nil || tk.missing != 0 || h.s.ready.len() != 1 {
 				t.Errorf("after the put the task does not wait for a worker")

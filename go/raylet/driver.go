@@ -81,6 +81,13 @@ func (r *Raylet) apply(e effects) {
 		j := j
 		r.goTracked(func() { r.locateObject(j) })
 	}
+	for _, j := range e.fetchKept {
+		j := j
+		r.goTracked(func() { r.fetchKept(j) })
+	}
+	for _, j := range e.taken {
+		r.sendTaken(j.key, j.id)
+	}
 }
 
 // goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does

@@ -2,11 +2,13 @@ package raylet
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/golang/glog"
 
 	"goray/ids"
+	"goray/objstore"
 	pb "goray/rpc/proto"
 )
 
@@ -84,9 +86,24 @@ func (s *state) located(id ids.ObjectID, found bool) {
 	}
 	subs := s.subscribers[id]
 	delete(s.subscribers, id)
+	if e := s.refs[id]; e != nil && (len(e.holders) > 0 || e.holds > 0) {
+		// A process here was handed a reference to it, so it was made: by a process of a node
+		// that is gone now, or that let it go. Nobody can find or rebuild it.
+		lost := &objstore.Object{Kind: objstore.KindOwnerDied, Data: []byte(ownerDied(id))}
+		for _, c := range subs {
+			c.sendObject(id, lost)
+		}
+		return
+	}
 	for _, c := range subs {
 		c.sendUnknown(id)
 	}
+}
+
+// ownerDied is the error of an object a process of this node holds a reference to that no live
+// node of the cluster has (Ray's OwnerDiedError).
+func ownerDied(id ids.ObjectID) string {
+	return fmt.Sprintf("Object %s is on no live node of the cluster: its owner (the process on another node that made it or submitted its task) died with its node, or let it go; it cannot be rebuilt", id.Hex())
 }
 
 // locateObject looks for an object on other nodes and pulls it here from the first that has it.

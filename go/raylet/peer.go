@@ -310,6 +310,7 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 			break
 		}
 		var done []*pb.PeerResult
+		var kept []ids.ObjectID
 		for _, m := range b.Messages {
 			if rep := m.GetActorReply(); rep != nil {
 				l.answered(rep)
@@ -317,6 +318,12 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 			}
 			res := m.GetResult()
 			if res == nil {
+				continue
+			}
+			if keptThere(res.Object) {
+				if id, err := ids.ObjectIDFromBytes(res.ReturnId); err == nil {
+					kept = append(kept, id)
+				}
 				continue
 			}
 			if res.Object.GetInShm() || len(res.Object.GetContainedIds()) > 0 {
@@ -329,30 +336,70 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 			}
 			done = append(done, res)
 		}
-		if len(done) > 0 {
+		if len(done) > 0 || len(kept) > 0 {
 			r.do(func(s *state) {
 				for _, res := range done {
 					if id, err := ids.ObjectIDFromBytes(res.ReturnId); err == nil {
 						s.remoteDone(l.key, id, wireObject(res.Object))
 					}
 				}
+				for _, id := range kept {
+					s.resultKept(l.key, id)
+				}
 			})
 		}
 	}
 	l.sender.Close()
 	l.breakOff(err)
-	// A link closed on purpose (the node stops, the other died, a new address) loses nothing
-	// here; one that broke loses the tasks sent on it. Its tasks are dealt with before the link
+	// A link closed on purpose (the node stops, the other died, a new address) loses no task
+	// here; one that broke loses the tasks sent on it. Either way the other node lets go of the
+	// results it kept for this one (see lineage.go). Its tasks are dealt with before the link
 	// leaves the map: a task forwarded meanwhile fails to go and is dealt with too.
-	if l.ctx.Err() == nil {
-		r.do(func(s *state) { s.linkFailed(l.key, err) })
-	}
+	broke := l.ctx.Err() == nil
+	r.do(func(s *state) {
+		if broke {
+			s.linkFailed(l.key, err)
+		}
+		s.keptLostAt(l.key, fmt.Sprintf("the link to it ended (%v)", err))
+	})
 	l.cancel()
 	r.linksMu.Lock()
 	if r.links[l.key] == l {
 		delete(r.links, l.key)
 	}
 	r.linksMu.Unlock()
+}
+
+// keptThere tells whether a forwarded task's result stays on the node that made it until it is
+// wanted (see lineage.go): a value in that node's shared memory that refers to no other object.
+func keptThere(o *pb.Object) bool {
+	return o.GetInShm() && len(o.GetContainedIds()) == 0 && o.GetKind() == objstore.KindValue
+}
+
+// fetchKept pulls a result another node kept for this one, and lets that node free its copy
+// once this node has it.
+func (r *Raylet) fetchKept(j keptFetch) {
+	err := r.acquire(r.ctx, j.addr, j.id)
+	if err == nil {
+		r.sendTaken(j.key, j.id)
+	} else {
+		glog.Warningf("the result %s kept on %s could not be pulled: %v", j.id.Hex(), j.addr, err)
+	}
+	r.do(func(s *state) { s.keptFetched(j.key, j.id, err) })
+	if err == nil {
+		r.releasePulled(j.id) // its holders here hold it
+	}
+}
+
+// sendTaken tells node key that it may free the result id it kept for this node (when the link
+// to it is gone, it has let go of it already).
+func (r *Raylet) sendTaken(key scheduling.NodeID, id ids.ObjectID) {
+	r.linksMu.Lock()
+	l := r.links[key]
+	r.linksMu.Unlock()
+	if l != nil {
+		_ = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}})
+	}
 }
 
 // pullResult brings a result the other node keeps for this one (in its shared memory, or one

@@ -87,6 +87,16 @@ type task struct {
 	// applyForwarded).
 	remote      *remoteNode
 	forwardedAt time.Time
+	// keptAt is the node that keeps its result (see lineage.go; nil: none), keptSeq its order
+	// among kept results; keptLost says why that copy is lost ("": it is there); fetching: a pull
+	// of it is under way. lineageSize is the size of its spec, kept to make it again, unless
+	// lineageDropped.
+	keptAt         *remoteNode
+	keptSeq        uint64
+	keptLost       string
+	fetching       bool
+	lineageSize    int64
+	lineageDropped bool
 }
 
 // Raylet is a running node manager.
@@ -402,6 +412,7 @@ func (s *state) trackDeps(t *task) bool {
 		if !ok {
 			t.missing++
 			s.waitingDeps[dep] = append(s.waitingDeps[dep], t)
+			s.want(dep)
 			continue
 		}
 		if so := s.shmObjs[dep]; obj.InShm && so != nil && so.spillPath != "" {
@@ -750,6 +761,9 @@ func (s *state) putObject(id ids.ObjectID, obj *objstore.Object) {
 	s.putExpected(id)
 	if !s.store.Put(id, obj) {
 		return
+	}
+	if t := s.lineage.kept[id]; t != nil {
+		s.keptArrived(t) // pulled from the node that kept it
 	}
 	s.hold(obj.Contained)
 	if subs := s.subscribers[id]; len(subs) > 0 {

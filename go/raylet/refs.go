@@ -132,6 +132,10 @@ func (s *state) maybeFree(id ids.ObjectID) {
 		}
 		delete(s.refs, id)
 	}
+	if t := s.lineage.kept[id]; t != nil {
+		s.forgetKept(t)
+		return
+	}
 	obj, ok := s.store.Get(id)
 	if !ok {
 		return
@@ -210,7 +214,7 @@ func (s *state) putExpected(id ids.ObjectID) {
 }
 
 // failExpected stores an error for each object a client that went away promised to put and did
-// not, so that whoever waits for one is answered. Called with r.mu held.
+// not (Ray's OwnerDiedError), so that whoever waits for one is answered. Called with r.mu held.
 func (s *state) failExpected(c *client) {
 	var list []ids.ObjectID
 	for id := range c.expects {
@@ -226,6 +230,6 @@ func (s *state) failExpected(c *client) {
 			continue // a task makes it after all
 		}
 		msg := fmt.Sprintf("Object %s was to be put by %s, which went away first (its owner died)", id.Hex(), c)
-		s.putObject(id, &objstore.Object{Kind: objstore.KindLost, Data: []byte(msg)})
+		s.putObject(id, &objstore.Object{Kind: objstore.KindOwnerDied, Data: []byte(msg)})
 	}
 }

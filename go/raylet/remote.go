@@ -21,9 +21,10 @@ import (
 // driver's link to that node sends it) and keeps it pending: this node still owns its result.
 // Arguments in this node's memory travel with the task; those in its shared memory stay
 // references that the running node pulls in chunks. The running node sends the result back
-// (remoteDone); one in its shared memory is pulled here first. A node that dies or leaves, or whose
-// link breaks, takes its tasks with it: each is retried (elsewhere, or here) while it has retries
-// left, else it fails with an error naming the node.
+// (remoteDone); one in its shared memory stays there until it is wanted here (lineage.go),
+// unless it refers to other objects (then it is pulled here first, with them). A node that dies
+// or leaves, or whose link breaks, takes its tasks with it: each is retried (elsewhere, or here)
+// while it has retries left, else it fails with an error naming the node.
 
 // ViewNode is another node as the control store reports it.
 type ViewNode struct {
@@ -146,6 +147,7 @@ func (s *state) updateCluster(nodes []ViewNode) {
 	for _, l := range lost {
 		s.remoteLost(l.r, l.cause, true)
 		s.hostsLost(l.r, l.cause)
+		s.keptLostAt(l.r.key, l.cause)
 	}
 	s.reclaimForOtherNodes()
 	s.schedule()

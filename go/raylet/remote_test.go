@@ -20,8 +20,8 @@ import (
 )
 
 // cluster drives a node of a cluster. The plain harness keeps only the effects of one node (its
-// do drops forward, hostActor, relay and names); cluster keeps those too, and its send, submit
-// and jobWorker go through its own do so that none is lost.
+// do drops forward, hostActor, relay, names, locate, fetchKept and taken); cluster keeps those
+// too, and its send, submit and jobWorker go through its own do so that none is lost.
 type cluster struct {
 	*harness
 	out effects // the cluster's effects (forward, hostActor, relay, names) since takeCluster
@@ -48,7 +48,9 @@ func (c *cluster) do(event func(s *state)) {
 	c.out.relay = append(c.out.relay, e.relay...)
 	c.out.names = append(c.out.names, e.names...)
 	c.out.locate = append(c.out.locate, e.locate...)
-	e.forward, e.hostActor, e.relay, e.names, e.locate = nil, nil, nil, nil, nil
+	c.out.fetchKept = append(c.out.fetchKept, e.fetchKept...)
+	c.out.taken = append(c.out.taken, e.taken...)
+	e.forward, e.hostActor, e.relay, e.names, e.locate, e.fetchKept, e.taken = nil, nil, nil, nil, nil, nil, nil
 	c.harness.do(func(*state) {}) // the rest, as the harness keeps them
 }
 

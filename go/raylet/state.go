@@ -39,6 +39,7 @@ type state struct {
 	spreadCursor  scheduling.NodeID                 // where the last SPREAD request went
 	queueDepth    int                               // forwarded tasks per CPU a busy node may queue
 	locating      map[ids.ObjectID]bool             // unknown objects looked for on other nodes (locate.go)
+	lineage       lineage                           // results kept on other nodes (lineage.go)
 	remoteHolds   map[ids.ObjectID][]uint64         // holds for processes of other nodes, by token (holdForRemote)
 	nextHold      uint64                            // the last token of remoteHolds
 	backlog       time.Duration                     // work in time a fast node may queue (forwardBound)
@@ -85,6 +86,8 @@ type effects struct {
 	relay       []relayJob    // questions about actors for their owners
 	names       []nameJob     // named actors' names to claim, release or look up
 	locate      []locateJob   // objects to look for on other nodes; then located
+	fetchKept   []keptFetch   // results kept on other nodes to pull here; then keptFetched
+	taken       []keptTaken   // results other nodes kept for this one that they may free
 }
 
 // timer asks the driver to deliver fire as an event after delay.
@@ -97,7 +100,8 @@ type timer struct {
 func (e *effects) empty() bool {
 	return len(e.spawnPool) == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
 		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0 &&
-		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0 && len(e.locate) == 0
+		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0 && len(e.locate) == 0 &&
+		len(e.fetchKept) == 0 && len(e.taken) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.
@@ -153,5 +157,6 @@ func newState(cfg Config, nodeID ids.UniqueID) state {
 		named:       map[actorKey]*actor{},
 		starts:      startControl{maxConcurrent: maxStartupConcurrency()},
 		creates:     createQueue{grace: graceFor()},
+		lineage:     lineage{kept: map[ids.ObjectID]*task{}, bound: maxLineageBytes()},
 	}
 }

@@ -33,8 +33,9 @@ extern "C" {
  * Version 2: ray_init takes a ray_config struct (version 1 took a JSON string).
  * Version 4: ray_task_spec.max_retries -1 means no limit (RAY_TASK_RETRIES_DEFAULT is the
  * default), ray_task_spec has retry_exceptions and ray_actor_spec max_task_retries.
+ * Version 5: objects of kind RAY_OBJECT_OWNER_DIED.
  */
-#define RAY_C_API_VERSION 4
+#define RAY_C_API_VERSION 5
 
 /** ray_task_spec.max_retries of a task that keeps the default: the submitting process's
  *  RAY_TASK_MAX_RETRIES, else 3 (Ray's). */
@@ -66,7 +67,8 @@ enum ray_object_kind {
   RAY_OBJECT_FUNCTION_NOT_FOUND = 2, /* no worker library registers the function; data is the message */
   RAY_OBJECT_WORKER_DIED = 3,        /* the worker process died; data is the message */
   RAY_OBJECT_ACTOR_DIED = 4,         /* the actor died or its creation failed; data is the message */
-  RAY_OBJECT_LOST = 5                /* the object cannot be recovered; data is the message */
+  RAY_OBJECT_LOST = 5,               /* lost and not rebuilt from its lineage; data is the message */
+  RAY_OBJECT_OWNER_DIED = 7          /* its owner died, so it cannot be found or rebuilt */
 };
 
 /** Kinds of task a worker is asked to execute. */

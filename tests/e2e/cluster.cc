@@ -87,6 +87,17 @@ std::vector<ray::ObjectRef<std::vector<int64_t>>> PutInner(int64_t n) {
 }
 RAY_REMOTE(PutInner);
 
+// The bytes of s in hex.
+std::string Hex(const std::string &s) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
 class Counter {
  public:
   explicit Counter(int start) : n_(start) {}
@@ -339,14 +350,36 @@ int main(int argc, char **argv) {
                     .Remote(2, 3);
     std::cout << "soft affinity " << *ray::Get(soft) << std::endl;
   } else if (mode == "doomed") {
+    std::string node_d = argc > 2 ? argv[2] : "";
+    // A big object made on node D (argv[2]: D's id) by a task with a soft affinity to it, left
+    // there (nobody here asked for it yet): read after D dies, it is made again from its lineage.
+    // A task that sleeps on D, submitted after it, tells that it is made. (First, tasks with that
+    // soft affinity run until one runs on D: then this node sees room there for it.)
+    auto on_d = [&] {
+      return ray::Task(WhereAmI).SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_d, true));
+    };
+    std::string d_session = *ray::Get(ray::Task(WhereAmI).SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_d)).Remote(0));
+    for (int i = 0; i < 100 && *ray::Get(on_d().Remote(0)) != d_session; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    auto big = ray::Task(MakeBig)
+                   .SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_d, true))
+                   .Remote(4 << 20, 3);
+    auto big0 = ray::Task(MakeBig)
+                    .SetMaxRetries(0)
+                    .SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_d, true))
+                    .Remote(1 << 20, 4);
+    ray::Get(ray::Task(WhereAmI).SetSchedulingStrategy(ray::NodeAffinitySchedulingStrategy(node_d)).Remote(300));
+    std::cout << "big " << Hex(big.ID()) << std::endl;
     // Work on the node with r3, which the test kills: it fails with an error naming the node,
     // and the rest of the cluster goes on.
     auto task = ray::Task(WhereAmI).SetResource("r3", 1).Remote(20000);
     auto actor = ray::Actor(Counter::Make).SetResource("r3", 1).Remote(0);
     std::cout << "actor up " << *ray::Get(actor.Task(&Counter::Add).Remote(1)) << std::endl;
-    // An actor that may restart, placed on node D by a soft affinity (argv[2]: D's id), with
-    // unlimited call retries: its call in flight when D dies runs on its new instance elsewhere.
-    std::string node_d = argc > 2 ? argv[2] : "";
+    // Objects the actor on D puts and hands here: its process owns them, and dies with D.
+    auto inner = *ray::Get(actor.Task(&Counter::PutInner).Remote(1 << 20));
+    // An actor that may restart, placed on node D by a soft affinity, with unlimited call
+    // retries: its call in flight when D dies runs on its new instance elsewhere.
     auto mover = ray::Actor(Counter::Make)
                      .SetMaxRestarts(1)
                      .SetMaxTaskRetries(-1)
@@ -378,6 +411,30 @@ int main(int argc, char **argv) {
     }
     std::cout << "rest " << *ray::Get(ray::Task(Plus).Remote(1, 2)) << " "
               << *ray::Get(ray::Task(Plus).SetResource("r1", 1).Remote(2, 2)) << std::endl;
+    try {
+      auto v = *ray::Get(big);
+      bool right = v.size() == size_t(4 << 20);
+      for (size_t i = 0; right && i < v.size(); i++) right = v[i] == uint8_t((i * 7 + 3) % 251);
+      std::cout << "lineage " << v.size() << (right ? " right" : " wrong") << std::endl;
+    } catch (const std::exception &e) {
+      std::cout << "lineage failed: " << e.what() << std::endl;
+    }
+    try {
+      auto size = ray::Get(big0)->size();
+      std::cout << "lost? " << size << std::endl;
+    } catch (const ray::internal::OwnerDiedError &e) {
+      std::cout << "lost: OwnerDiedError: " << e.what() << std::endl;
+    } catch (const ray::internal::ObjectLostError &e) {
+      std::cout << "lost: ObjectLostError: " << e.what() << std::endl;
+    }
+    try {
+      auto size = ray::Get(inner[1])->size();
+      std::cout << "owner alive? " << size << std::endl;
+    } catch (const ray::internal::OwnerDiedError &e) {
+      std::cout << "owner died: " << e.what() << std::endl;
+    } catch (const std::exception &e) {
+      std::cout << "owner's object failed otherwise: " << e.what() << std::endl;
+    }
   } else {
     std::cerr << "unknown mode " << mode << std::endl;
     ray::Shutdown();

@@ -221,6 +221,10 @@ expect doomed "^task failed: .*127\.0\.0\.4"
 expect doomed "^actor failed: .*127\.0\.0\.4"
 expect doomed "^rest 3 4\$"
 expect doomed "^mover up 5 on $node_d_session\$"
+expect doomed "^lineage 4194304 right\$"
+expect doomed "^owner died: .*no live node"
+expect doomed "^lost: ObjectLostError: .*cannot be rebuilt: the task had no retries left"
+big_id="$(sed -n 's/^big //p' "$work/doomed.out")"
 if grep -E "^mover call ran on .* count 0\$" "$work/doomed.out" | grep -vq "$node_d_session"; then ok "an actor call in flight on the killed node ran on the actor's new instance"
 else bad "an actor call in flight on the killed node ran on the actor's new instance" "$(grep mover "$work/doomed.out")"; fi
 dead=""
@@ -246,6 +250,10 @@ if [ -z "$stale" ]; then ok "ray stop removes the object stores"; else bad "ray 
 # nodes flushed as they stopped.
 retried="$(cat "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null | grep -cE "retrying task ChaosPlusOne|running task ChaosPlusOne .* again alone")"
 echo "chaos worker killer: ${chaos:-did not run}, $retried retries"
+# The big object of the killed node was made again from its lineage (the nodes' logs say so).
+if [ -n "$big_id" ] && grep -qh "rebuilding object $big_id, the result of .*MakeBig" "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null; then
+  ok "an object lost with its node was made again from its lineage"
+else bad "an object lost with its node was made again from its lineage" "no rebuild of ${big_id:-?} in the logs"; fi
 
 echo "cluster: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -66,7 +66,9 @@ class ObjectBatch {
       case RAY_OBJECT_ACTOR_DIED:
         throw RayActorException(msg);
       case RAY_OBJECT_LOST:
-        throw UnreconstructableException(msg);
+        throw ObjectLostError(msg);
+      case RAY_OBJECT_OWNER_DIED:
+        throw OwnerDiedError(msg);
       default:
         throw RayException("Get object error: unknown object kind " + std::to_string(obj.kind) +
                            ": " + msg);

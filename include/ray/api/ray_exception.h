@@ -51,6 +51,24 @@ class UnreconstructableException : public RayException {
   UnreconstructableException(const std::string &msg) : RayException(msg) {}
 };
 
+/// Thrown by Get when the object was lost (with the node that kept it) and could not be rebuilt
+/// from its lineage: it was made by Put, its task ran out of retries, or its lineage was
+/// dropped to keep within the lineage memory bound. Ray's ObjectLostError; it is an
+/// UnreconstructableException, which Ray's C++ API throws for every lost object.
+class ObjectLostError : public UnreconstructableException {
+ public:
+  /// Creates an exception with the given message.
+  ObjectLostError(const std::string &msg) : UnreconstructableException(msg) {}
+};
+
+/// Thrown by Get when the object's owner (the process that made it or submitted its task) died,
+/// so that nobody can find or rebuild it. Ray's OwnerDiedError, an ObjectLostError as in Ray.
+class OwnerDiedError : public ObjectLostError {
+ public:
+  /// Creates an exception with the given message.
+  OwnerDiedError(const std::string &msg) : ObjectLostError(msg) {}
+};
+
 /// Thrown when a function was not registered with RAY_REMOTE (by Task on the caller side, or by
 /// Get when no worker knows the function).
 class RayFunctionNotFound : public RayException {
