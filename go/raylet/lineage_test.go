@@ -117,7 +117,7 @@ func TestLineageKeptResults(t *testing.T) {
 		{name: "the pull fails: run again", retries: 1, waiting: true,
 			steps: []step{func(w *keptWorld) { w.takeCluster() }, pullFails}, forward: "0", pending: true},
 		{name: "a late answer of a pull of a copy lost meanwhile changes nothing", retries: 1, waiting: true,
-			steps: []step{func(w *keptWorld) { w.takeCluster() }, nodeDies, func(w *keptWorld) { w.takeCluster() }, pullFails},
+			steps:   []step{func(w *keptWorld) { w.takeCluster() }, nodeDies, func(w *keptWorld) { w.takeCluster() }, pullFails},
 			pending: true},
 		{name: "lost with no retries left: ObjectLostError", retries: 0,
 			steps: []step{nodeDies, subscribeF}, got: fmt.Sprintf("%d:Object ", objstore.KindLost)},
