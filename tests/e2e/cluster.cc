@@ -2,11 +2,14 @@
 // a cluster and prints what a test checks. Run with RAY_ADDRESS set.
 #include <ray/api.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +89,41 @@ std::vector<ray::ObjectRef<std::vector<int64_t>>> PutInner(int64_t n) {
   return {ray::Put(std::vector<int64_t>(10, 1)), ray::Put(std::vector<int64_t>(n, 2))};
 }
 RAY_REMOTE(PutInner);
+
+// The node killer's actor: each call's effect is its argument, with the incarnation that ran it
+// (a random token drawn at its start) and how many calls that incarnation ran so far.
+class Tally {
+ public:
+  Tally() : token_(std::to_string(std::random_device()()) + std::to_string(std::random_device()())) {}
+  static Tally *Make() { return new Tally(); }
+  std::string Add(int i) { return token_ + " " + std::to_string(++calls_) + " " + std::to_string(i); }
+
+ private:
+  std::string token_;
+  int calls_ = 0;
+};
+RAY_REMOTE(Tally::Make, &Tally::Add);
+
+// The nested chaos tasks: the inner one makes 50 KiB from i, the outer one submits it and sums
+// what it got.
+std::vector<uint8_t> Fifty(int i) {
+  std::vector<uint8_t> v(50 << 10);
+  for (size_t k = 0; k < v.size(); k++) v[k] = uint8_t((k * 13 + i) % 251);
+  return v;
+}
+RAY_REMOTE(Fifty);
+int64_t FiftySum(int i) {
+  int64_t sum = 0;
+  for (auto b : Fifty(i)) sum += b;
+  return sum;
+}
+int64_t NestedFifty(int i) {
+  auto v = ray::Get(ray::Task(Fifty).SetMaxRetries(-1).Remote(i));
+  int64_t sum = 0;
+  for (auto b : *v) sum += b;
+  return sum;
+}
+RAY_REMOTE(NestedFifty);
 
 // The bytes of s in hex.
 std::string Hex(const std::string &s) {
@@ -282,6 +320,77 @@ int main(int argc, char **argv) {
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "workerkiller tasks " << n << " wrong " << wrong << " lost " << lost << " seconds " << seconds << std::endl;
+  } else if (mode == "nodekiller") {
+    // Chaos (Ray's test_chaos actor case): actors with no limit on restarts and call retries,
+    // spread over the two nodes the test kills in turn (only they have the resource "chaos"), get
+    // calls at a steady pace while the test kills a node and starts it again every few seconds. Every call's effect must come back, and each actor's state must
+    // be consistent: along its calls, incarnations follow each other (never back to an old one),
+    // and within one the count of calls it ran grows with every call.
+    int actors = argc > 2 ? std::atoi(argv[2]) : 16;
+    int calls = argc > 3 ? std::atoi(argv[3]) : 300;
+    int pace_ms = argc > 4 ? std::atoi(argv[4]) : 20;
+    auto start = std::chrono::steady_clock::now();
+    std::vector<ray::ActorHandle<Tally>> handles;
+    for (int a = 0; a < actors; a++) {
+      handles.push_back(ray::Actor(Tally::Make)
+                            .SetMaxRestarts(-1)
+                            .SetMaxTaskRetries(-1)
+                            .SetResources({{"CPU", 0.1}, {"chaos", 0.25}})
+                            .SetSchedulingStrategy(ray::SpreadSchedulingStrategy())
+                            .Remote());
+    }
+    std::vector<std::vector<ray::ObjectRef<std::string>>> refs(actors);
+    for (int i = 0; i < calls; i++) {
+      for (int a = 0; a < actors; a++) refs[a].push_back(handles[a].Task(&Tally::Add).Remote(i));
+      std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms));
+    }
+    int wrong = 0, lost = 0, restarts = 0;
+    for (int a = 0; a < actors; a++) {
+      std::vector<std::string> seen;  // incarnations in the order the calls met them
+      int last_count = 0;
+      for (int i = 0; i < calls; i++) {
+        try {
+          std::istringstream in(*ray::Get(refs[a][i]));
+          std::string token;
+          int count = -1, arg = -1;
+          in >> token >> count >> arg;
+          bool fresh = seen.empty() || seen.back() != token;
+          bool old = fresh && std::find(seen.begin(), seen.end(), token) != seen.end();
+          if (fresh) seen.push_back(token), last_count = 0;
+          if (arg != i || old || count <= last_count) {
+            if (wrong++ == 0) std::cout << "first wrong: actor " << a << " call " << i << ": " << in.str() << std::endl;
+          }
+          last_count = count;
+        } catch (const std::exception &e) {
+          if (lost++ == 0) std::cout << "first lost: " << e.what() << std::endl;
+        }
+      }
+      restarts += seen.empty() ? 0 : int(seen.size()) - 1;
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "nodekiller actors " << actors << " calls " << actors * calls << " wrong " << wrong << " lost "
+              << lost << " restarts " << restarts << " seconds " << seconds << std::endl;
+  } else if (mode == "nestedkiller") {
+    // Chaos with nested tasks: each task, spread over the cluster, submits a task that returns
+    // 50 KiB and sums it, while the test kills nodes. Every sum must be right.
+    int n = argc > 2 ? std::atoi(argv[2]) : 400;
+    int pace_ms = argc > 3 ? std::atoi(argv[3]) : 10;
+    auto start = std::chrono::steady_clock::now();
+    std::vector<ray::ObjectRef<int64_t>> refs;
+    for (int i = 0; i < n; i++) {
+      refs.push_back(ray::Task(NestedFifty).SetMaxRetries(-1).SetSchedulingStrategy(ray::SpreadSchedulingStrategy()).Remote(i));
+      std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms));
+    }
+    int wrong = 0, lost = 0;
+    for (int i = 0; i < n; i++) {
+      try {
+        wrong += *ray::Get(refs[i]) != FiftySum(i);
+      } catch (const std::exception &e) {
+        if (lost++ == 0) std::cout << "first lost: " << e.what() << std::endl;
+      }
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "nestedkiller tasks " << n << " wrong " << wrong << " lost " << lost << " seconds " << seconds << std::endl;
   } else if (mode == "infeasible") {
     auto r = ray::Task(WhereAmI).SetResource("nowhere", 1).Remote(0);
     std::vector<ray::ObjectRef<std::string>> refs{r};

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cluster tests: a real cluster of node processes on this machine, each with its own session
-# directory and resources, on loopback addresses (127.0.0.1-4), driven by C++ programs built
+# directory and resources, on loopback addresses (127.0.0.1-6), driven by C++ programs built
 # against dist/ as a user builds them, with `ray start`, `ray status` and `ray stop`.
-# Usage: tests/e2e/cluster.sh DIST_DIR WORK_DIR. Last line: "cluster: N passed, N failed".
+# Usage: [CHAOS_SCALE=N] tests/e2e/cluster.sh DIST_DIR WORK_DIR. Last line: "cluster: N passed,
+# N failed".
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dist="$(cd "${1:?dist dir}" && pwd)"
@@ -14,6 +15,10 @@ export HOME="$work/home"
 unset RAY_ADDRESS RAY_AUTH_TOKEN RAY_AUTH_TOKEN_PATH
 mkdir -p "$RAY_TMPDIR" "$HOME"
 ray="$dist/bin/ray"
+# The chaos cases (10b, 10c) run for seconds; CHAOS_SCALE=N runs them N times longer (by hand:
+# the README's figures come from CHAOS_SCALE=10).
+scale="${CHAOS_SCALE:-1}"
+case "$scale" in '' | *[!0-9]* | 0) echo "CHAOS_SCALE must be a positive whole number" >&2; exit 2 ;; esac
 passed=0
 failed=0
 . "$here/lib.sh"
@@ -191,7 +196,7 @@ else bad "a driver with a wrong token is refused" "$(tail -3 "$work/wrongtoken.o
 workers_now() { # the pids of the cluster's worker processes (one grep over every command line)
   grep -la "^$dist/bin/default_worker" /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/cmdline$|\1|'
 }
-RAY_ADDRESS="$addr" timeout 300 "$prog" workerkiller 10000 >"$work/workerkiller.out" 2>&1 &
+RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" workerkiller $((10000 * scale)) >"$work/workerkiller.out" 2>&1 &
 driver=$!
 kills=0
 while kill -0 "$driver" 2>/dev/null; do
@@ -201,8 +206,49 @@ while kill -0 "$driver" 2>/dev/null; do
 done
 wait "$driver"
 chaos="$(sed -n 's/^workerkiller //p' "$work/workerkiller.out"), $kills kills" # (retries: at the end, once the logs are flushed)
-expect workerkiller "^workerkiller tasks 10000 wrong 0 lost 0 seconds"
+expect workerkiller "^workerkiller tasks $((10000 * scale)) wrong 0 lost 0 seconds"
 if [ "$kills" -ge 20 ]; then ok "the worker killer killed workers ($kills)"; else bad "the worker killer killed workers" "$kills kills"; fi
+
+# 10c. Chaos, the node killer (Ray's test_chaos and its nightly chaos test): two more nodes join;
+# one of them is killed and started again every 2 s while 16 actors (no limit on restarts or
+# call retries, on those two nodes) get 300 calls each, and while 400 tasks, spread too,
+# each submit a task returning 50 KiB. Every call's effect comes back, each actor's state is
+# consistent, every sum is right. The figures go to the output.
+node_pid() { # IP: the pid of the node process at IP
+  for p in /proc/[0-9]*; do
+    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--node-ip-address=$1 .*--block"; then echo "${p#/proc/}"; fi
+  done
+}
+chaos_nodes_up=1
+start_node 127.0.0.5 '{"chaos": 4}' && start_node 127.0.0.6 '{"chaos": 4}' || chaos_nodes_up=""
+if [ -n "$chaos_nodes_up" ]; then ok "two chaos nodes join"; else bad "two chaos nodes join" "$(tail -3 "$work/start-127.0.0.6.out")"; fi
+RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" nodekiller 16 $((300 * scale)) 30 >"$work/nodekiller.out" 2>&1 &
+nodekiller=$!
+RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" nestedkiller $((400 * scale)) 20 >"$work/nestedkiller.out" 2>&1 &
+nestedkiller=$!
+node_kills=0
+restarts_failed=0
+victim=5
+while kill -0 "$nodekiller" 2>/dev/null || kill -0 "$nestedkiller" 2>/dev/null; do
+  sleep 2
+  pid="$(node_pid 127.0.0.$victim)"
+  if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then node_kills=$((node_kills + 1)); fi
+  start_node 127.0.0.$victim '{"chaos": 4}' || restarts_failed=$((restarts_failed + 1))
+  victim=$((11 - victim)) # 5, 6, 5, ...
+done
+wait "$nodekiller"
+wait "$nestedkiller"
+expect nodekiller "^nodekiller actors 16 calls $((4800 * scale)) wrong 0 lost 0 restarts [0-9]+ seconds"
+expect nestedkiller "^nestedkiller tasks $((400 * scale)) wrong 0 lost 0 seconds"
+restarts="$(sed -n 's/.* restarts \([0-9]*\) .*/\1/p' "$work/nodekiller.out")"
+if [ "$node_kills" -ge 3 ] && [ "${restarts:-0}" -ge 1 ] && [ "$restarts_failed" = 0 ]; then
+  ok "the node killer killed and restarted nodes ($node_kills), and actors restarted (${restarts:-0})"
+else bad "the node killer killed and restarted nodes, and actors restarted" "$node_kills kills, ${restarts:-0} actor restarts, $restarts_failed failed starts"; fi
+chaos_nodes="$node_kills node kills; $(sed -n 's/^nodekiller //p' "$work/nodekiller.out"); $(sed -n 's/^nestedkiller //p' "$work/nestedkiller.out")"
+for ip in 127.0.0.5 127.0.0.6; do # (the chaos nodes go for good)
+  pid="$(node_pid $ip)"
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+done
 
 # 11. Node D killed with SIGKILL: seen dead, its work fails naming it, the rest goes on; an actor
 # there with a restart left and call retries runs its call in flight again on another node.
@@ -211,10 +257,7 @@ node_d_session="$(session_of 127.0.0.4)"
 RAY_ADDRESS="$addr" timeout 120 "$prog" doomed "$node_d_id" >"$work/doomed.out" 2>&1 &
 driver=$!
 for _ in $(seq 300); do grep -q '^ready$' "$work/doomed.out" && break; sleep 0.1; done
-node_d=""
-for p in /proc/[0-9]*; do
-  if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--node-ip-address=127.0.0.4 .*--block"; then node_d="${p#/proc/}"; fi
-done
+node_d="$(node_pid 127.0.0.4)"
 if [ -z "$node_d" ]; then bad "kill node D" "no process of node D"; else kill -9 "$node_d"; fi
 wait "$driver"
 expect doomed "^task failed: .*127\.0\.0\.4"
@@ -250,6 +293,8 @@ if [ -z "$stale" ]; then ok "ray stop removes the object stores"; else bad "ray 
 # nodes flushed as they stopped.
 retried="$(cat "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null | grep -cE "retrying task ChaosPlusOne|running task ChaosPlusOne .* again alone")"
 echo "chaos worker killer: ${chaos:-did not run}, $retried retries"
+nested_retried="$(cat "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null | grep -cE "retrying task (NestedFifty|Fifty)|running task (NestedFifty|Fifty) .* again alone")"
+echo "chaos node killer: ${chaos_nodes:-did not run}, $nested_retried nested task retries"
 # The big object of the killed node was made again from its lineage (the nodes' logs say so).
 if [ -n "$big_id" ] && grep -qh "rebuilding object $big_id, the result of .*MakeBig" "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null; then
   ok "an object lost with its node was made again from its lineage"
