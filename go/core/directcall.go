@@ -686,15 +686,19 @@ func (c *actorClient) send(st *callStream, calls []*pb.TaskSpec) {
 		if err := st.sender.QueueBurst(spec); err != nil {
 			// The stream is broken: the calls not sent go, in order, to the next incarnation
 			// (as Ray resends what it never sent); those sent share the incarnation's fate.
+			// Those the stream's end took from inflight already are in the queue, in order.
 			glog.Warningf("actor %s: sending a call: %v", c.id.Hex(), err)
 			c.mu.Lock()
-			rest := calls[i:]
-			for _, sp := range rest {
+			rest := make([]*pb.TaskSpec, 0, len(calls)-i+len(c.queue))
+			for _, sp := range calls[i:] {
 				if ret, err := ids.ObjectIDFromBytes(sp.ReturnId); err == nil {
-					delete(st.inflight, ret)
+					if _, ok := st.inflight[ret]; ok {
+						delete(st.inflight, ret)
+						rest = append(rest, sp)
+					}
 				}
 			}
-			c.queue = append(append(make([]*pb.TaskSpec, 0, len(rest)+len(c.queue)), rest...), c.queue...)
+			c.queue = append(rest, c.queue...)
 			c.lose(st)
 			c.mu.Unlock()
 			return

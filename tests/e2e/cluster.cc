@@ -53,6 +53,19 @@ int CrashOnce(int i, std::string marker) {
 }
 RAY_REMOTE(CrashOnce);
 
+// Its worker process dies on each of its first `crashes` attempts (counted in the file at path);
+// then it returns the number of its attempt.
+int CrashTimes(std::string path, int crashes) {
+  int n = 0;
+  std::ifstream(path) >> n;
+  if (n < crashes) {
+    std::ofstream(path) << n + 1;
+    std::_Exit(1);
+  }
+  return n + 1;
+}
+RAY_REMOTE(CrashTimes);
+
 // A task that waits for a task it submits (which needs a CPU, wherever it runs).
 int OuterPlusOne(int i) { return *ray::Get(ray::Task(SlowPlusOne).Remote(i, 5)); }
 RAY_REMOTE(OuterPlusOne);
@@ -285,6 +298,18 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 15; i++) wrong += *ray::Get(refs[i]) != i + 1;
     wrong += *ray::Get(crash) != 7;
     std::cout << "leasecrash wrong " << wrong << std::endl;
+  } else if (mode == "killedthrice") {
+    // Ray's test_worker_killer case, on node B: a task with 3 retries whose worker is killed on
+    // each of its first 3 attempts finishes on its 4th; with 2 retries it fails, saying so.
+    std::string dir = argc > 2 ? argv[2] : "";
+    auto four = ray::Task(CrashTimes).SetMaxRetries(3).SetResource("r1", 1).Remote(dir + "/four", 3);
+    std::cout << "killedthrice attempts " << *ray::Get(four) << std::endl;
+    try {
+      auto three = ray::Task(CrashTimes).SetMaxRetries(2).SetResource("r1", 1).Remote(dir + "/three", 3);
+      std::cout << "killedthrice ran " << *ray::Get(three) << std::endl;
+    } catch (const ray::internal::RayWorkerException &e) {
+      std::cout << "killedthrice out of retries: " << e.what() << std::endl;
+    }
   } else if (mode == "leaseblock") {
     // Tasks for node B (r1) that each wait for a task they submit: a first wave leads to a lease,
     // a trickle keeps it busy (an idle lease goes back after 100 ms) until it surely came, then a
@@ -348,6 +373,7 @@ int main(int argc, char **argv) {
     for (int a = 0; a < actors; a++) {
       std::vector<std::string> seen;  // incarnations in the order the calls met them
       int last_count = 0;
+      std::string last_reply;
       for (int i = 0; i < calls; i++) {
         try {
           std::istringstream in(*ray::Get(refs[a][i]));
@@ -358,9 +384,13 @@ int main(int argc, char **argv) {
           bool old = fresh && std::find(seen.begin(), seen.end(), token) != seen.end();
           if (fresh) seen.push_back(token), last_count = 0;
           if (arg != i || old || count <= last_count) {
-            if (wrong++ == 0) std::cout << "first wrong: actor " << a << " call " << i << ": " << in.str() << std::endl;
+            if (wrong++ == 0) {
+              std::cout << "first wrong: actor " << a << " call " << i << ": " << in.str()
+                        << " (the call before: " << last_reply << ")" << std::endl;
+            }
           }
           last_count = count;
+          last_reply = in.str();
         } catch (const std::exception &e) {
           if (lost++ == 0) std::cout << "first lost: " << e.what() << std::endl;
         }

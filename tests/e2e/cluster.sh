@@ -142,6 +142,10 @@ expect leasecrash "^leasecrash wrong 0\$"
 if [ -f "$work/crashed/crashed" ] && grep -rqE "retrying task CrashOnce .* after the leased worker at .* was lost" "$RAY_TMPDIR"/session_*/logs/; then
   ok "a task whose leased worker died was retried"
 else bad "a task whose leased worker died was retried" "crashed: $(ls "$work/crashed"); no lease retry in the logs"; fi
+mkdir -p "$work/killedthrice"
+run killedthrice 120 killedthrice "$work/killedthrice"
+expect killedthrice "^killedthrice attempts 4\$"
+expect killedthrice "^killedthrice out of retries: .*attempted 3 times"
 back_before="$(logged "$node_b" "tasks of lease callers go back to them")"
 run leaseblock 120 leaseblock
 expect leaseblock "^leaseblock wrong 0\$"
@@ -216,7 +220,7 @@ if [ "$kills" -ge 20 ]; then ok "the worker killer killed workers ($kills)"; els
 # consistent, every sum is right. The figures go to the output.
 node_pid() { # IP: the pid of the node process at IP
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--node-ip-address=$1 .*--block"; then echo "${p#/proc/}"; fi
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "--node-ip-address=$1 .*--block"; then echo "${p#/proc/}"; fi
   done
 }
 chaos_nodes_up=1
