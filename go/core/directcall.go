@@ -517,29 +517,53 @@ func (d *directCalls) letGo(unpin, drop [][]byte) {
 	}
 }
 
+// takeRetries takes from inflight the calls that a max_task_retries of max allows to go to the
+// next incarnation, and returns them in the order they were sent, each with one more attempt.
+func takeRetries(inflight map[ids.ObjectID]sentCall, max int) []*pb.TaskSpec {
+	var again []sentCall
+	for ret, sc := range inflight {
+		if max == -1 || int(sc.spec.Attempts) < max {
+			again = append(again, sc)
+			delete(inflight, ret)
+		}
+	}
+	sort.Slice(again, func(i, j int) bool { return again[i].seq < again[j].seq })
+	specs := make([]*pb.TaskSpec, 0, len(again))
+	for _, sc := range again {
+		sc.spec.Attempts++
+		specs = append(specs, sc.spec)
+	}
+	return specs
+}
+
+// requeueUnsent puts the calls of unsent (which a broken stream did not take) back at the head
+// of queue, in order: those still in inflight, which it takes out. Those the stream's end took
+// out already are in the queue, in order (takeRetries), or failed.
+func requeueUnsent(inflight map[ids.ObjectID]sentCall, unsent, queue []*pb.TaskSpec) []*pb.TaskSpec {
+	rest := make([]*pb.TaskSpec, 0, len(unsent)+len(queue))
+	for _, spec := range unsent {
+		if ret, err := ids.ObjectIDFromBytes(spec.ReturnId); err == nil {
+			if _, ok := inflight[ret]; ok {
+				delete(inflight, ret)
+				rest = append(rest, spec)
+			}
+		}
+	}
+	return append(rest, queue...)
+}
+
 // lose detaches a stream that ended (or is dropped): its calls without a result fail with the
 // cause the node gives for the end of its incarnation. Called with c.mu held.
 func (c *actorClient) lose(st *callStream) {
 	if len(st.inflight) > 0 {
 		// Calls the actor's max_task_retries allows go to the next incarnation, first in line
 		// and in the order they were sent; the others fail with the cause of this one's end.
-		var again []sentCall
-		for ret, sc := range st.inflight {
-			if c.maxTaskRetries == -1 || int(sc.spec.Attempts) < c.maxTaskRetries {
-				again = append(again, sc)
-				delete(st.inflight, ret)
-			}
-		}
-		if len(again) > 0 {
-			sort.Slice(again, func(i, j int) bool { return again[i].seq < again[j].seq })
-			specs := make([]*pb.TaskSpec, 0, len(again)+len(c.queue))
+		if again := takeRetries(st.inflight, c.maxTaskRetries); len(again) > 0 {
 			raw := make([][]byte, 0, len(again))
-			for _, sc := range again {
-				sc.spec.Attempts++
-				specs = append(specs, sc.spec)
-				raw = append(raw, sc.spec.ReturnId)
+			for _, spec := range again {
+				raw = append(raw, spec.ReturnId)
 			}
-			c.queue = append(specs, c.queue...)
+			c.queue = append(again, c.queue...)
 			glog.Warningf("actor %s: %d calls in flight when incarnation %d ended go to the next (max_task_retries %d)", c.id.Hex(), len(again), st.incarnation, c.maxTaskRetries)
 			go c.d.letGo(raw, nil) // (a large result sealed for this process before the end)
 		}
@@ -689,16 +713,7 @@ func (c *actorClient) send(st *callStream, calls []*pb.TaskSpec) {
 			// Those the stream's end took from inflight already are in the queue, in order.
 			glog.Warningf("actor %s: sending a call: %v", c.id.Hex(), err)
 			c.mu.Lock()
-			rest := make([]*pb.TaskSpec, 0, len(calls)-i+len(c.queue))
-			for _, sp := range calls[i:] {
-				if ret, err := ids.ObjectIDFromBytes(sp.ReturnId); err == nil {
-					if _, ok := st.inflight[ret]; ok {
-						delete(st.inflight, ret)
-						rest = append(rest, sp)
-					}
-				}
-			}
-			c.queue = append(rest, c.queue...)
+			c.queue = requeueUnsent(st.inflight, calls[i:], c.queue)
 			c.lose(st)
 			c.mu.Unlock()
 			return

@@ -51,8 +51,8 @@ expect() { # NAME PATTERN: the output of run NAME has a line matching PATTERN (g
 
 gib=$((1 << 30))
 store=$((3 << 29)) # 1.5 GiB of shared memory per node
-start_node() { # IP RESOURCES: joins a node
-  "$ray" start --address="$addr" --node-ip-address="$1" --num-cpus=2 --resources="$2" --object-store-memory=$store >"$work/start-$1.out" 2>&1
+start_node() { # IP RESOURCES [CPUS]: joins a node (2 CPUs unless told)
+  "$ray" start --address="$addr" --node-ip-address="$1" --num-cpus="${3:-2}" --resources="$2" --object-store-memory=$store >"$work/start-$1.out" 2>&1
 }
 
 # 1. The cluster: a head and three nodes, each with a resource of its own.
@@ -213,10 +213,10 @@ chaos="$(sed -n 's/^workerkiller //p' "$work/workerkiller.out"), $kills kills" #
 expect workerkiller "^workerkiller tasks $((10000 * scale)) wrong 0 lost 0 seconds"
 if [ "$kills" -ge 20 ]; then ok "the worker killer killed workers ($kills)"; else bad "the worker killer killed workers" "$kills kills"; fi
 
-# 10c. Chaos, the node killer (Ray's test_chaos and its nightly chaos test): two more nodes join;
-# one of them is killed and started again every 2 s while 16 actors (no limit on restarts or
-# call retries, on those two nodes) get 300 calls each, and while 400 tasks, spread too,
-# each submit a task returning 50 KiB. Every call's effect comes back, each actor's state is
+# 10c. Chaos, the node killer (Ray's test_chaos and its nightly chaos test): two more nodes join
+# (4 CPUs each); one of them is killed and started again every 2 s while 16 actors (no limit on
+# restarts or call retries, on those two nodes) get 300 calls each, and while 400 tasks on those
+# nodes each submit a task returning 50 KiB. Every call's effect comes back, each actor's state is
 # consistent, every sum is right. The figures go to the output.
 node_pid() { # IP: the pid of the node process at IP
   for p in /proc/[0-9]*; do
@@ -224,7 +224,7 @@ node_pid() { # IP: the pid of the node process at IP
   done
 }
 chaos_nodes_up=1
-start_node 127.0.0.5 '{"chaos": 4}' && start_node 127.0.0.6 '{"chaos": 4}' || chaos_nodes_up=""
+start_node 127.0.0.5 '{"chaos": 100}' 4 && start_node 127.0.0.6 '{"chaos": 100}' 4 || chaos_nodes_up=""
 if [ -n "$chaos_nodes_up" ]; then ok "two chaos nodes join"; else bad "two chaos nodes join" "$(tail -3 "$work/start-127.0.0.6.out")"; fi
 RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" nodekiller 16 $((300 * scale)) 30 >"$work/nodekiller.out" 2>&1 &
 nodekiller=$!
@@ -237,7 +237,7 @@ while kill -0 "$nodekiller" 2>/dev/null || kill -0 "$nestedkiller" 2>/dev/null; 
   sleep 2
   pid="$(node_pid 127.0.0.$victim)"
   if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then node_kills=$((node_kills + 1)); fi
-  start_node 127.0.0.$victim '{"chaos": 4}' || restarts_failed=$((restarts_failed + 1))
+  start_node 127.0.0.$victim '{"chaos": 100}' 4 || restarts_failed=$((restarts_failed + 1))
   victim=$((11 - victim)) # 5, 6, 5, ...
 done
 wait "$nodekiller"
