@@ -536,6 +536,18 @@ func takeRetries(inflight map[ids.ObjectID]sentCall, max int) []*pb.TaskSpec {
 	return specs
 }
 
+// endInflight empties inflight, the calls of a stream that ended: those a max_task_retries of
+// max allows go to the next incarnation (again), first in queue and in the order they were
+// sent; the others fail (lost). It returns the new queue.
+func endInflight(inflight map[ids.ObjectID]sentCall, max int, queue []*pb.TaskSpec) (newQueue, again []*pb.TaskSpec, lost []ids.ObjectID) {
+	again = takeRetries(inflight, max)
+	for ret := range inflight {
+		lost = append(lost, ret)
+		delete(inflight, ret)
+	}
+	return append(again, queue...), again, lost
+}
+
 // requeueUnsent puts the calls of unsent (which a broken stream did not take) back at the head
 // of queue, in order: those still in inflight, which it takes out. Those the stream's end took
 // out already are in the queue, in order (takeRetries), or failed.
@@ -555,25 +567,18 @@ func requeueUnsent(inflight map[ids.ObjectID]sentCall, unsent, queue []*pb.TaskS
 // lose detaches a stream that ended (or is dropped): its calls without a result fail with the
 // cause the node gives for the end of its incarnation. Called with c.mu held.
 func (c *actorClient) lose(st *callStream) {
-	if len(st.inflight) > 0 {
-		// Calls the actor's max_task_retries allows go to the next incarnation, first in line
-		// and in the order they were sent; the others fail with the cause of this one's end.
-		if again := takeRetries(st.inflight, c.maxTaskRetries); len(again) > 0 {
-			raw := make([][]byte, 0, len(again))
-			for _, spec := range again {
-				raw = append(raw, spec.ReturnId)
-			}
-			c.queue = append(again, c.queue...)
-			glog.Warningf("actor %s: %d calls in flight when incarnation %d ended go to the next (max_task_retries %d)", c.id.Hex(), len(again), st.incarnation, c.maxTaskRetries)
-			go c.d.letGo(raw, nil) // (a large result sealed for this process before the end)
+	var again []*pb.TaskSpec
+	var lost []ids.ObjectID
+	c.queue, again, lost = endInflight(st.inflight, c.maxTaskRetries, c.queue)
+	if len(again) > 0 {
+		raw := make([][]byte, 0, len(again))
+		for _, spec := range again {
+			raw = append(raw, spec.ReturnId)
 		}
+		glog.Warningf("actor %s: %d calls in flight when incarnation %d ended go to the next (max_task_retries %d)", c.id.Hex(), len(again), st.incarnation, c.maxTaskRetries)
+		go c.d.letGo(raw, nil) // (a large result sealed for this process before the end)
 	}
-	if len(st.inflight) > 0 {
-		lost := make([]ids.ObjectID, 0, len(st.inflight))
-		for ret := range st.inflight {
-			lost = append(lost, ret)
-		}
-		st.inflight = map[ids.ObjectID]sentCall{}
+	if len(lost) > 0 {
 		go c.failLost(lost, st.incarnation)
 	}
 	if c.stream == st {

@@ -39,12 +39,7 @@ func TestActorCallsRequeuedOnceInOrder(t *testing.T) {
 				}
 			}
 			queue := []*pb.TaskSpec{spec["d"]}
-			lose := func() {
-				queue = append(takeRetries(inflight, tc.maxRetries), queue...)
-				for k := range inflight { // (the others fail with the incarnation)
-					delete(inflight, k)
-				}
-			}
+			lose := func() { queue, _, _ = endInflight(inflight, tc.maxRetries, queue) }
 			if tc.loseFirst {
 				lose()
 			}

@@ -1,6 +1,7 @@
 package raylet
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -51,17 +52,19 @@ func maxLineageBytes() int64 {
 type lineage struct {
 	kept  map[ids.ObjectID]*task // by return id: tasks whose result another node keeps
 	order []*task                // kept tasks with their lineage, oldest first (and stale entries: see compactLineage)
+	live  int                    // kept tasks with their lineage
 	bytes int64                  // the size of the specs still kept (their lineage)
 	bound int64                  // what bytes may reach (see maxLineageBytes)
 	seq   uint64                 // the last keptSeq given
 }
 
 // keptFetch asks the driver to pull a kept result from the node that keeps it (then
-// keptFetched).
+// keptFetched); seq is the task's keptSeq then (a later keep of it is another copy).
 type keptFetch struct {
 	id   ids.ObjectID
 	key  scheduling.NodeID
 	addr string
+	seq  uint64
 }
 
 // keptTaken asks the driver to tell node key that it may free the result id it kept for this
@@ -71,9 +74,9 @@ type keptTaken struct {
 	id  ids.ObjectID
 }
 
-// resultKept is the event of node key saying that the result id of a task forwarded there stays
-// there, in its shared memory. Called with r.mu held.
-func (s *state) resultKept(key scheduling.NodeID, id ids.ObjectID) {
+// resultKept is the event of node key saying, on its link gen, that the result id of a task
+// forwarded there stays there, in its shared memory. Called with r.mu held.
+func (s *state) resultKept(key scheduling.NodeID, gen uint64, id ids.ObjectID) {
 	r := s.remotes[key]
 	var t *task
 	if r != nil {
@@ -89,12 +92,22 @@ func (s *state) resultKept(key scheduling.NodeID, id ids.ObjectID) {
 	r.noteDone(s.now)
 	s.giveBack(r, t.demand)
 	s.unpinTaskArgs(t)
-	t.keptAt, t.keptLost, t.fetching = r, "", false
+	if _, stored := s.store.Get(id); stored {
+		// Made again after a copy was held lost, which came after all: this one is not needed.
+		s.eff.taken = append(s.eff.taken, keptTaken{key: key, id: id})
+		delete(s.pending, id)
+		s.releaseTaskRefs(t)
+		s.schedule()
+		return
+	}
+	t.keptAt, t.keptGen, t.keptLost, t.fetching = r, gen, "", false
+	t.spilledArgs = nil // (read back again if it runs again)
 	t.lineageSize = int64(proto.Size(t.spec))
 	s.lineage.seq++
 	t.keptSeq = s.lineage.seq
 	s.lineage.kept[id] = t
 	s.lineage.order = append(s.lineage.order, t)
+	s.lineage.live++
 	s.lineage.bytes += t.lineageSize
 	s.boundLineage()
 	switch {
@@ -134,54 +147,63 @@ func (s *state) fetchKept(t *task) {
 		s.rebuild(t)
 	default:
 		t.fetching = true
-		s.eff.fetchKept = append(s.eff.fetchKept, keptFetch{id: t.returnID, key: t.keptAt.key, addr: t.keptAt.address})
+		s.eff.fetchKept = append(s.eff.fetchKept, keptFetch{id: t.returnID, key: t.keptAt.key, addr: t.keptAt.address, seq: t.keptSeq})
 	}
 }
 
-// keptFetched is the event of a pull of a kept result from node key ending. On success the
-// result is in the store already, or on its way there (putObject then completes its task). On a
-// failure the copy there is held lost, and the result is made again if it is still wanted.
-// Called with r.mu held.
-func (s *state) keptFetched(key scheduling.NodeID, id ids.ObjectID, err error) {
-	t := s.lineage.kept[id]
-	if t == nil || t.keptAt == nil || t.keptAt.key != key {
+// keptFetched is the event of a pull j of a kept result ending. On success the result is in
+// the store already, or on its way there (putObject then completes its task). A failure of this
+// node's store (no room) fails the result with that error: pulling it again, or making it
+// again, would not help. Another failure holds the copy lost: the result is made again if it is
+// still wanted. Either way that copy is let go. Called with r.mu held.
+func (s *state) keptFetched(j keptFetch, err error) {
+	t := s.lineage.kept[j.id]
+	if t == nil || t.keptSeq != j.seq {
 		return // arrived, freed or made again meanwhile
 	}
 	t.fetching = false
 	if err == nil {
 		return
 	}
+	from := t.keptAt
+	s.eff.taken = append(s.eff.taken, keptTaken{key: from.key, id: t.returnID})
+	if errors.Is(err, errLocalStore) {
+		s.keptDone(t)
+		s.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
+			"Object %s, the result of %s, could not be brought here from %s, which kept it: %v",
+			t.returnID.Hex(), taskLabel(t), from, err))})
+		return
+	}
 	if t.keptLost == "" {
 		t.keptLost = fmt.Sprintf("it could not be pulled from %s, which kept it: %v", t.keptAt, err)
 	}
-	if s.wanted(id) {
+	if s.wanted(j.id) {
 		s.rebuild(t)
 	}
 }
 
-// keptArrived completes a task whose kept result is in the store now. Called with r.mu held.
+// keptArrived completes a task whose kept result is in the store now: the node that kept it
+// may free its copy. Called with r.mu held.
 func (s *state) keptArrived(t *task) {
-	s.dropKept(t)
+	if t.keptLost == "" {
+		s.eff.taken = append(s.eff.taken, keptTaken{key: t.keptAt.key, id: t.returnID})
+	}
+	s.keptDone(t)
 	delete(s.pending, t.returnID)
 	s.releaseTaskRefs(t)
 }
 
-// forgetKept drops a kept result nothing here refers to any more: the node that keeps it may
-// free it. Called with r.mu held.
-func (s *state) forgetKept(t *task) {
-	if t.keptLost == "" {
-		s.eff.taken = append(s.eff.taken, keptTaken{key: t.keptAt.key, id: t.returnID})
-	}
-	s.keptArrived(t)
-}
+// forgetKept drops a kept result nothing here refers to any more (the node that keeps it may
+// free it). Called with r.mu held.
+func (s *state) forgetKept(t *task) { s.keptArrived(t) }
 
-// keptLostAt is the event of node key losing the results it kept for this node (it died, or
-// the link to it ended): each is made again when it is wanted, at once for those wanted now.
-// Called with r.mu held.
-func (s *state) keptLostAt(key scheduling.NodeID, cause string) {
+// keptLostAt is the event of node key losing the results it kept for this node through its
+// link gen (0: through any; the node died): each is made again when it is wanted, at once for
+// those wanted now. Called with r.mu held.
+func (s *state) keptLostAt(key scheduling.NodeID, gen uint64, cause string) {
 	var lost []*task
 	for _, t := range s.lineage.kept {
-		if t.keptAt != nil && t.keptAt.key == key && t.keptLost == "" {
+		if t.keptAt != nil && t.keptAt.key == key && (gen == 0 || t.keptGen == gen) && t.keptLost == "" {
 			lost = append(lost, t)
 		}
 	}
@@ -206,9 +228,14 @@ func (s *state) keptLostAt(key scheduling.NodeID, cause string) {
 // The task waits for its arguments again: lost ones are made again first (trackDeps wants them).
 // Called with r.mu held.
 func (s *state) rebuild(t *task) {
-	why := t.keptLost
-	s.dropKept(t)
+	why, from := t.keptLost, t.keptAt
+	s.keptDone(t)
 	switch {
+	case !s.feasibleWithout(from, !from.alive, t.demand):
+		s.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
+			"Object %s, the result of %s, was lost: %s. It cannot be rebuilt: no live node of the cluster can run its task.",
+			t.returnID.Hex(), taskLabel(t), why))})
+		return
 	case t.lineageDropped:
 		s.finish(t, &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf(
 			"Object %s, the result of %s, was lost: %s. It cannot be rebuilt: its lineage was dropped to keep within %s=%d bytes.",
@@ -228,16 +255,17 @@ func (s *state) rebuild(t *task) {
 	}
 }
 
-// dropKept forgets that t's result is kept elsewhere. Called with r.mu held.
-func (s *state) dropKept(t *task) {
+// keptDone forgets that t's result is kept elsewhere. Called with r.mu held.
+func (s *state) keptDone(t *task) {
 	if s.lineage.kept[t.returnID] == t {
 		delete(s.lineage.kept, t.returnID)
 		if !t.lineageDropped {
 			s.lineage.bytes -= t.lineageSize
+			s.lineage.live--
 		}
 	}
 	t.keptAt, t.keptLost, t.fetching = nil, "", false
-	if len(s.lineage.order) > 64 && len(s.lineage.order) > 2*len(s.lineage.kept) {
+	if len(s.lineage.order) > 64 && len(s.lineage.order) > 2*s.lineage.live {
 		s.compactLineage()
 	}
 }
@@ -256,6 +284,7 @@ func (s *state) boundLineage() {
 		glog.V(1).Infof("dropping the lineage of %s (over %s=%d)", t.returnID.Hex(), EnvMaxLineageBytes, l.bound)
 		t.lineageDropped = true
 		l.bytes -= t.lineageSize
+		l.live--
 		s.releaseTaskRefs(t)
 		// Only what the messages about it need stays.
 		t.spec = &pb.TaskSpec{TaskId: t.spec.TaskId, ReturnId: t.spec.ReturnId, FunctionName: t.spec.FunctionName, Name: t.spec.Name}

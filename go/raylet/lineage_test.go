@@ -53,7 +53,7 @@ func newKeptWorld(t *testing.T, retries int32, waiting bool, bound int64) *keptW
 	if got := w.forwarded(); got != "0:F" {
 		t.Fatalf("forwarded %q, want F to the first node", got)
 	}
-	c.do(func(s *state) { s.resultKept(keyOf(n), ret) })
+	c.do(func(s *state) { s.resultKept(keyOf(n), 1, ret) })
 	return w
 }
 
@@ -76,12 +76,28 @@ func TestLineageKeptResults(t *testing.T) {
 	type step func(w *keptWorld)
 	subscribeF := func(w *keptWorld) { w.send(w.d, subscribe(w.ret)) }
 	nodeDies := func(w *keptWorld) { w.update(dead(w.n, "killed"), w.other) }
+	nodeDiesAlone := func(w *keptWorld) { w.update(dead(w.n, "killed")) } // (the other left too)
 	linkEnds := func(w *keptWorld) {
-		w.do(func(s *state) { s.keptLostAt(keyOf(w.n), "the link to it ended (EOF)") })
+		w.do(func(s *state) { s.keptLostAt(keyOf(w.n), 1, "the link to it ended (EOF)") })
 	}
+	olderLinkEnds := func(w *keptWorld) {
+		w.do(func(s *state) { s.keptLostAt(keyOf(w.n), 99, "the link to it ended (EOF)") })
+	}
+	// pullFails: the last pull asked for fails; firstPullFails: the first.
 	pullFails := func(w *keptWorld) {
-		w.do(func(s *state) { s.keptFetched(keyOf(w.n), w.ret, errors.New("not found")) })
+		j := w.fetches[len(w.fetches)-1]
+		w.do(func(s *state) { s.keptFetched(j, errors.New("rpc error: code = NotFound")) })
 	}
+	firstPullFails := func(w *keptWorld) {
+		j := w.fetches[0]
+		w.do(func(s *state) { s.keptFetched(j, errors.New("rpc error: code = Unavailable")) })
+	}
+	noRoomHere := func(w *keptWorld) {
+		j := w.fetches[len(w.fetches)-1]
+		w.do(func(s *state) { s.keptFetched(j, fmt.Errorf("%w: no room", errLocalStore)) })
+	}
+	keptAgain := func(w *keptWorld) { w.do(func(s *state) { s.resultKept(keyOf(w.n), 2, w.ret) }) }
+	flush := func(w *keptWorld) { w.takeCluster(); w.d.out.take() }
 	cases := []struct {
 		name    string
 		retries int32
@@ -99,8 +115,8 @@ func TestLineageKeptResults(t *testing.T) {
 		{name: "kept, nobody waits: stays there", steps: nil, pending: true, stillKept: true},
 		{name: "kept while the driver waits: pulled at once", waiting: true, fetch: true, pending: true, stillKept: true},
 		{name: "waited for later: pulled then", steps: []step{subscribeF}, fetch: true, pending: true, stillKept: true},
-		{name: "pulled: the driver has it and the task is done", waiting: true,
-			steps: []step{func(w *keptWorld) { w.takeCluster(); w.arrive(w.ret, "big") }}, got: "0:big"},
+		{name: "pulled: the driver has it, the task is done, the copy there is let go", waiting: true,
+			steps: []step{func(w *keptWorld) { w.takeCluster(); w.arrive(w.ret, "big") }}, got: "0:big", taken: true},
 		{name: "its ref dropped: freed there", steps: []step{func(w *keptWorld) { w.send(w.d, unref(w.ret)) }}, taken: true},
 		{name: "a second wait does not pull twice", steps: []step{subscribeF, func(w *keptWorld) {
 			w.takeCluster()
@@ -114,8 +130,21 @@ func TestLineageKeptResults(t *testing.T) {
 			steps: []step{func(w *keptWorld) { w.takeCluster() }, nodeDies}, forward: "1", pending: true},
 		{name: "the link to its node ended, then wanted: run again (there: it is alive and idle)", retries: 1,
 			steps: []step{linkEnds, subscribeF}, forward: "0", pending: true},
-		{name: "the pull fails: run again", retries: 1, waiting: true,
-			steps: []step{func(w *keptWorld) { w.takeCluster() }, pullFails}, forward: "0", pending: true},
+		{name: "the pull fails: the copy is let go, run again", retries: 1, waiting: true,
+			steps: []step{func(w *keptWorld) { w.takeCluster() }, pullFails}, taken: true, forward: "0", pending: true},
+		{name: "no room here for it: ObjectLostError at once, the copy let go", retries: 3, waiting: true,
+			steps: []step{func(w *keptWorld) { w.takeCluster() }, noRoomHere}, taken: true,
+			got: fmt.Sprintf("%d:Object ", objstore.KindLost)},
+		{name: "its only capable node died: ObjectLostError", retries: 3,
+			steps: []step{nodeDiesAlone, subscribeF}, got: fmt.Sprintf("%d:Object ", objstore.KindLost)},
+		{name: "a link older than the one it was kept through ends: still there", retries: 1,
+			steps: []step{olderLinkEnds, subscribeF}, fetch: true, pending: true, stillKept: true},
+		{name: "a late failure of a pull of an earlier copy of it, kept again on the same node, changes nothing",
+			retries: 1, waiting: true,
+			steps: []step{linkEnds, keptAgain, flush, firstPullFails}, pending: true, stillKept: true},
+		{name: "kept again after the lost copy came after all: freed there, done", retries: 1,
+			steps: []step{linkEnds, subscribeF, flush, func(w *keptWorld) { w.arrive(w.ret, "late") }, flush, keptAgain},
+			taken: true},
 		{name: "a late answer of a pull of a copy lost meanwhile changes nothing", retries: 1, waiting: true,
 			steps:   []step{func(w *keptWorld) { w.takeCluster() }, nodeDies, func(w *keptWorld) { w.takeCluster() }, pullFails},
 			pending: true},
@@ -157,7 +186,7 @@ func TestLineageKeptResults(t *testing.T) {
 			if pending != tc.pending || kept != tc.stillKept {
 				t.Errorf("pending %v kept %v, want %v %v", pending, kept, tc.pending, tc.stillKept)
 			}
-			if tc.got != "" && !strings.Contains(got, "cannot be rebuilt") && tc.got != "0:big" {
+			if tc.got != "" && tc.got != "0:big" && !strings.Contains(got, "cannot be rebuilt") && !strings.Contains(got, "could not be brought here") {
 				t.Errorf("the error does not say it cannot be rebuilt: %q", got)
 			}
 			if !kept && len(w.s.lineage.kept) == 0 && w.s.lineage.bytes != 0 {
@@ -183,7 +212,7 @@ func TestLineageLostArgumentIsRebuiltFirst(t *testing.T) {
 	if gt := w.s.pending[g]; gt == nil || gt.missing != 1 {
 		t.Fatalf("G does not wait for its argument")
 	}
-	w.do(func(s *state) { s.resultKept(keyOf(w.other), w.ret) })
+	w.do(func(s *state) { s.resultKept(keyOf(w.other), 1, w.ret) })
 	e := w.takeCluster()
 	if len(e.fetchKept) != 1 || e.fetchKept[0].key != keyOf(w.other) {
 		t.Fatalf("pulls %+v, want F's new result pulled from the other node for G", e.fetchKept)
@@ -213,7 +242,7 @@ func TestLineageBoundAndOrder(t *testing.T) {
 		if tk := w.s.pending[ret]; tk != nil && tk.remote != nil {
 			key = tk.remote.key
 		}
-		w.do(func(s *state) { s.resultKept(key, ret) })
+		w.do(func(s *state) { s.resultKept(key, 1, ret) })
 		rets = append(rets, ret)
 	}
 	if got := len(w.s.lineage.kept); got != 301 {

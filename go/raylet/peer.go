@@ -199,6 +199,7 @@ type link struct {
 	r      *Raylet
 	node   *remoteNode
 	key    scheduling.NodeID
+	gen    uint64 // which of the node's links it is (results kept through it: see lineage.go)
 	addr   string
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -273,7 +274,7 @@ func (r *Raylet) linkTo(n *remoteNode) (*link, error) {
 		cancel()
 		return nil, fmt.Errorf("opening a link to %s: %w", n, err)
 	}
-	l := &link{r: r, node: n, key: n.key, addr: n.address, ctx: ctx, cancel: cancel}
+	l := &link{r: r, node: n, key: n.key, addr: n.address, ctx: ctx, cancel: cancel, gen: r.linkGen.Add(1)}
 	l.sender = batch.NewSender(func(msgs []*pb.PeerMessage) error {
 		return stream.Send(&pb.PeerBatch{Messages: msgs})
 	})
@@ -344,7 +345,7 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 					}
 				}
 				for _, id := range kept {
-					s.resultKept(l.key, id)
+					s.resultKept(l.key, l.gen, id)
 				}
 			})
 		}
@@ -360,7 +361,7 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 		if broke {
 			s.linkFailed(l.key, err)
 		}
-		s.keptLostAt(l.key, fmt.Sprintf("the link to it ended (%v)", err))
+		s.keptLostAt(l.key, l.gen, fmt.Sprintf("the link to it ended (%v)", err))
 	})
 	l.cancel()
 	r.linksMu.Lock()
@@ -376,16 +377,14 @@ func keptThere(o *pb.Object) bool {
 	return o.GetInShm() && len(o.GetContainedIds()) == 0 && o.GetKind() == objstore.KindValue
 }
 
-// fetchKept pulls a result another node kept for this one, and lets that node free its copy
-// once this node has it.
+// fetchKept pulls a result another node kept for this one (the state then lets that node free
+// its copy).
 func (r *Raylet) fetchKept(j keptFetch) {
 	err := r.acquire(r.ctx, j.addr, j.id)
-	if err == nil {
-		r.sendTaken(j.key, j.id)
-	} else {
+	if err != nil {
 		glog.Warningf("the result %s kept on %s could not be pulled: %v", j.id.Hex(), j.addr, err)
 	}
-	r.do(func(s *state) { s.keptFetched(j.key, j.id, err) })
+	r.do(func(s *state) { s.keptFetched(j, err) })
 	if err == nil {
 		r.releasePulled(j.id) // its holders here hold it
 	}
@@ -674,7 +673,7 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 	lc := r.local
 	if first.Kind != objstore.KindValue || threshold == 0 || total < threshold {
 		if total > maxObjectInMemory {
-			return fmt.Errorf("an object of %d bytes cannot be held in memory here (this node has no room in shared memory for it)", total)
+			return fmt.Errorf("%w: an object of %d bytes cannot be held in memory here (this node has no room in shared memory for it)", errLocalStore, total)
 		}
 		buf := make([]byte, total)
 		if err := fill(buf); err != nil {
@@ -693,7 +692,7 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 		if strings.Contains(rep.Error, "exists already") {
 			return nil // (stored here since: by a result that came back, say)
 		}
-		return errors.New(rep.Error)
+		return fmt.Errorf("%w: %s", errLocalStore, rep.Error)
 	}
 	dst, err := r.arena.Bytes(rep.ShmOffset, total)
 	if err == nil {
@@ -714,6 +713,10 @@ func (r *Raylet) pullInto(ctx context.Context, addr string, id ids.ObjectID) err
 	}
 	return nil
 }
+
+// errLocalStore marks a pull that failed because this node could not store the object (no
+// room), not because its source failed: pulling again from elsewhere would not help.
+var errLocalStore = errors.New("this node cannot store the object")
 
 // A big object is pulled in stripes: the first pullStripe bytes with its size, the rest in up to
 // pullStreams ranges at once in chunks (one stream alone does not fill a fast link), or in up to
@@ -896,7 +899,7 @@ type forwardServer struct {
 	resWake  chan struct{}
 
 	mu     sync.Mutex
-	held   map[ids.ObjectID]bool           // results kept (pinned and held) until the origin has them
+	held   map[ids.ObjectID]bool           // results kept (held; pinned when true) until the origin has them
 	hosted map[ids.ActorID]bool            // actors created here for the origin (killed when the link ends)
 	inner  map[ids.ObjectID][]ids.ObjectID // by return id: objects inside a running task's arguments, pulled and held here until it ends
 	jobs   map[string]*pb.JobConfig        // the configs of the jobs the link brought, by id
@@ -1113,11 +1116,17 @@ func (fs *forwardServer) answerLoop() {
 				obj = &pb.Object{Kind: objstore.KindLost, Data: []byte("the result of a forwarded task is unknown on the node that ran it")}
 			}
 			if obj.InShm || len(obj.ContainedIds) > 0 {
-				// Kept here until the origin has it, and with it the objects it refers to.
+				// Kept here until the origin has it, and with it the objects it refers to. One
+				// the origin pulls when it wants it (keptThere) may wait long: it is held but not
+				// pinned, so that it may go to disk meanwhile (a pull reads it back).
+				pinned := obj.InShm && !keptThere(obj)
 				fs.mu.Lock()
-				fs.held[ret] = true
+				fs.held[ret] = pinned
 				fs.mu.Unlock()
 				if obj.InShm {
+					if !pinned {
+						fs.r.local.release(ret)
+					}
 					obj = &pb.Object{Kind: obj.Kind, ContainedIds: obj.ContainedIds, InShm: true, ShmSize: obj.ShmSize}
 				}
 				fs.send(ret, obj)
@@ -1134,18 +1143,21 @@ func (fs *forwardServer) send(ret ids.ObjectID, obj *pb.Object) {
 	_ = fs.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Result{Result: &pb.PeerResult{ReturnId: ret[:], Object: obj}}})
 }
 
-// taken frees results the origin has pulled.
+// taken frees results the origin has pulled, or no longer wants.
 func (fs *forwardServer) taken(list []ids.ObjectID) {
-	var free []ids.ObjectID
+	var free, unpin []ids.ObjectID
 	fs.mu.Lock()
 	for _, id := range list {
-		if fs.held[id] {
+		if pinned, ok := fs.held[id]; ok {
 			delete(fs.held, id)
 			free = append(free, id)
+			if pinned {
+				unpin = append(unpin, id)
+			}
 		}
 	}
 	fs.mu.Unlock()
-	fs.r.local.release(free...)
+	fs.r.local.release(unpin...)
 	fs.r.local.drop(free...)
 }
 
@@ -1178,15 +1190,18 @@ func (fs *forwardServer) end() {
 	}
 	fs.r.local.drop(forgotten...)
 	fs.mu.Lock()
-	var free []ids.ObjectID
-	for id := range fs.held {
+	var free, unpin []ids.ObjectID
+	for id, pinned := range fs.held {
 		free = append(free, id)
+		if pinned {
+			unpin = append(unpin, id)
+		}
 	}
 	fs.held = map[ids.ObjectID]bool{}
 	hosted := fs.hosted
 	fs.hosted = nil
 	fs.mu.Unlock()
-	fs.r.local.release(free...)
+	fs.r.local.release(unpin...)
 	fs.r.local.drop(free...)
 	// The owner of the actors hosted for it through this link has lost them (it restarts them
 	// elsewhere, or it is gone): their processes here end.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -92,6 +93,7 @@ type task struct {
 	// of it is under way. lineageSize is the size of its spec, kept to make it again, unless
 	// lineageDropped.
 	keptAt         *remoteNode
+	keptGen        uint64 // the gen of the link it was kept through
 	keptSeq        uint64
 	keptLost       string
 	fetching       bool
@@ -130,6 +132,7 @@ type Raylet struct {
 	local       *localClient
 	linksMu     sync.Mutex // guards links, peerConns and peerStopped
 	links       map[scheduling.NodeID]*link
+	linkGen     atomic.Uint64 // the last link's gen
 	peerConns   map[string]*grpc.ClientConn
 	peerStopped bool
 	dialMu      sync.Mutex // serializes the opening of links
@@ -385,6 +388,13 @@ func (s *state) refuseActorCall(spec *pb.TaskSpec) error {
 // spilled to disk) and waits for them; it fails the task and reports false when one of them is
 // unknown, before waiting for any. Called with r.mu held.
 func (s *state) trackDeps(t *task) bool {
+	// Results kept on other nodes are pulled here, or made again, first (one that cannot be
+	// made again is stored as its error here and now, before t counts what it waits for).
+	for _, a := range t.spec.Args {
+		if dep, err := ids.ObjectIDFromBytes(a.ObjectId); a.IsRef && err == nil {
+			s.want(dep)
+		}
+	}
 	deps := make([]ids.ObjectID, 0, len(t.spec.Args))
 	for _, a := range t.spec.Args {
 		if !a.IsRef {
@@ -412,7 +422,6 @@ func (s *state) trackDeps(t *task) bool {
 		if !ok {
 			t.missing++
 			s.waitingDeps[dep] = append(s.waitingDeps[dep], t)
-			s.want(dep)
 			continue
 		}
 		if so := s.shmObjs[dep]; obj.InShm && so != nil && so.spillPath != "" {

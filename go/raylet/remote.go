@@ -147,7 +147,7 @@ func (s *state) updateCluster(nodes []ViewNode) {
 	for _, l := range lost {
 		s.remoteLost(l.r, l.cause, true)
 		s.hostsLost(l.r, l.cause)
-		s.keptLostAt(l.r.key, l.cause)
+		s.keptLostAt(l.r.key, 0, l.cause)
 	}
 	s.reclaimForOtherNodes()
 	s.schedule()

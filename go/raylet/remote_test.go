@@ -24,7 +24,8 @@ import (
 // too, and its send, submit and jobWorker go through its own do so that none is lost.
 type cluster struct {
 	*harness
-	out effects // the cluster's effects (forward, hostActor, relay, names) since takeCluster
+	out     effects     // the cluster's effects (forward, hostActor, relay, names) since takeCluster
+	fetches []keptFetch // every fetchKept effect so far
 }
 
 // newCluster makes a node of a cluster (it has a peer address) with resources res, whose policy
@@ -49,6 +50,7 @@ func (c *cluster) do(event func(s *state)) {
 	c.out.names = append(c.out.names, e.names...)
 	c.out.locate = append(c.out.locate, e.locate...)
 	c.out.fetchKept = append(c.out.fetchKept, e.fetchKept...)
+	c.fetches = append(c.fetches, e.fetchKept...)
 	c.out.taken = append(c.out.taken, e.taken...)
 	e.forward, e.hostActor, e.relay, e.names, e.locate, e.fetchKept, e.taken = nil, nil, nil, nil, nil, nil, nil
 	c.harness.do(func(*state) {}) // the rest, as the harness keeps them
