@@ -320,6 +320,59 @@ TEST(ObjectStoreSerializerTest, DeserializeReadsStringsAndBinariesInPlace) {
             strings);
 }
 
+// Serializer::Serialize(data, size) packs raw bytes as one msgpack bin, zero bytes included.
+TEST(ObjectStoreSerializerTest, SerializeRawBytes) {
+  const std::string raw("a\0b\xff", 4);
+  msgpack::sbuffer buffer = ray::internal::Serializer::Serialize(raw.data(), raw.size());
+  msgpack::object_handle handle = msgpack::unpack(buffer.data(), buffer.size());
+  EXPECT_EQ(handle.get().type, msgpack::type::BIN);
+  EXPECT_EQ(ray::internal::Serializer::Deserialize<std::string>(buffer.data(), buffer.size()), raw);
+  auto chars = ray::internal::Serializer::Deserialize<std::vector<char>>(buffer.data(), buffer.size());
+  EXPECT_EQ(std::string(chars.begin(), chars.end()), raw);
+  msgpack::sbuffer empty = ray::internal::Serializer::Serialize(nullptr, 0);
+  EXPECT_EQ(ray::internal::Serializer::Deserialize<std::string>(empty.data(), empty.size()), "");
+}
+
+// std::any goes through msgpack as Ray's C++ API has it: each kind of value it may hold packs as
+// that msgpack value and comes back in its canonical type; other types are a type error.
+TEST(ObjectStoreSerializerTest, AnyValues) {
+  using ray::internal::Serializer;
+  auto round = [](const std::any &in) {
+    msgpack::sbuffer buffer = Serializer::Serialize(in);
+    return Serializer::Deserialize<std::any>(buffer.data(), buffer.size());
+  };
+  EXPECT_TRUE(std::any_cast<bool>(round(std::any(true))));
+  EXPECT_EQ(std::any_cast<uint64_t>(round(std::any(uint64_t(1) << 40))), uint64_t(1) << 40);
+  EXPECT_EQ(std::any_cast<int64_t>(round(std::any(int64_t(-7)))), -7);
+  EXPECT_EQ(std::any_cast<uint64_t>(round(std::any(42))), 42u);  // an int comes back unsigned when >= 0
+  EXPECT_EQ(std::any_cast<double>(round(std::any(2.5))), 2.5);
+  EXPECT_EQ(std::any_cast<std::string>(round(std::any(std::string("text")))), "text");
+  EXPECT_EQ(std::any_cast<std::vector<char>>(round(std::any(std::vector<char>{'x', '\0', 'y'}))),
+            (std::vector<char>{'x', '\0', 'y'}));
+  EXPECT_EQ(round(std::any(msgpack::type::nil_t())).type(), typeid(msgpack::type::nil_t));
+  EXPECT_EQ(round(std::any()).type(), typeid(msgpack::type::nil_t));
+  std::vector<std::any> list{std::any(int64_t(-1)), std::any(std::string("s"))};
+  msgpack::sbuffer buffer = Serializer::Serialize(list);
+  auto back = Serializer::Deserialize<std::vector<std::any>>(buffer.data(), buffer.size());
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(std::any_cast<int64_t>(back[0]), -1);
+  EXPECT_EQ(std::any_cast<std::string>(back[1]), "s");
+  // A type msgpack has no place for in an any, either way.
+  EXPECT_THROW(Serializer::Serialize(std::any(std::vector<int>{1})), msgpack::type_error);
+  msgpack::sbuffer map;
+  msgpack::pack(map, std::map<std::string, int>{{"k", 1}});
+  EXPECT_ANY_THROW(Serializer::Deserialize<std::any>(map.data(), map.size()));
+}
+
+// A task takes and returns std::any.
+TEST_F(ObjectStoreTest, AnyThroughATask) {
+  Start();
+  auto r = ray::Task(EchoAny).Remote(std::any(std::string("any text")));
+  EXPECT_EQ(std::any_cast<std::string>(*r.Get()), "any text");
+  auto n = ray::Task(EchoAny).Remote(std::any(int64_t(-12)));
+  EXPECT_EQ(std::any_cast<int64_t>(*n.Get()), -12);
+}
+
 TEST(ObjectStoreSerializerTest, ObjectStoreFullKeepsTheRuntimeMessage) {
   char *err = strdup("ObjectStoreFullError: no room for 104857600 bytes");
   try {

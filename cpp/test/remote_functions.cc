@@ -97,6 +97,8 @@ int Recurse(int depth) {
 }
 
 int ThrowBoom() { throw std::runtime_error("boom from ThrowBoom"); }
+void ThrowLogicError() { throw std::logic_error("logic boom"); }
+std::any EchoAny(std::any v) { return v; }
 int ThrowWithMessage(std::string msg) { throw std::runtime_error("boom " + msg); }
 int ThrowInt() { throw 42; }
 int AbortWorker() {
@@ -207,6 +209,7 @@ RAY_REMOTE(ConcatConstRef, PlusConstRef, AppendRvalue, UpperRvalue);
 RAY_REMOTE(EchoString, ReverseVector, MapAddOne, Birthday, MakePeople);
 RAY_REMOTE(GetRefParam, SumRefs, SumHolder, PutInWorker);
 RAY_REMOTE(NestedSum3, Recurse);
+RAY_REMOTE(ThrowLogicError, EchoAny);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
 RAY_REMOTE(GetPid, WorkerExe);

@@ -225,6 +225,8 @@ int Recurse(int depth);    // depth == 0 ? 0 : 1 + Get(Recurse(depth - 1))
 
 // Failures.
 int ThrowBoom();                    // throws std::runtime_error("boom from ThrowBoom")
+void ThrowLogicError();             // throws std::logic_error("logic boom")
+std::any EchoAny(std::any v);       // returns v
 int ThrowWithMessage(std::string);  // throws std::runtime_error("boom " + msg)
 int ThrowInt();                     // throws an int (not a std::exception)
 int AbortWorker();                  // std::abort()

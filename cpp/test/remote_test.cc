@@ -38,6 +38,39 @@ TEST(RemoteRegistrationTest, DuplicateNameThrows) {
   }
 }
 
+// Ray's tests reach the registry as ray::internal::FunctionManager::Instance().
+static int RegisteredByHand(int x) { return x + 40; }
+
+TEST(RemoteRegistrationTest, FunctionManagerAsRaysTestsUseIt) {
+  using ray::internal::FunctionManager;
+  EXPECT_EQ(&FunctionManager::Instance(), &ray::internal::GetFunctionManager());
+  EXPECT_TRUE(FunctionManager::Instance().RegisterRemoteFunction("RegisteredByHand", RegisteredByHand));
+  EXPECT_EQ(FunctionManager::Instance().GetFunctionName(RegisteredByHand), "RegisteredByHand");
+  // A taken name, or a function registered already, is refused.
+  EXPECT_THROW(FunctionManager::Instance().RegisterRemoteFunction("RegisteredByHand", RegisteredByHand),
+               ray::internal::RayException);
+  EXPECT_THROW(FunctionManager::Instance().RegisterRemoteFunction("Plus", Plus), ray::internal::RayException);
+  EXPECT_THROW(FunctionManager::Instance().RegisterRemoteFunction("PlusAgain", Plus),
+               ray::internal::RayException);
+}
+
+TEST(RemoteRegistrationTest, ClassNameOfAFactory) {
+  using ray::internal::FunctionManager;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Counter::FactoryCreate", "Counter"},
+      {"RAY_FUNC(Counter::FactoryCreate)", "Counter"},
+      {"RAY_FUNC(Counter::FactoryCreate,int,int)", "Counter"},
+      {"ns::Counter::Make", "ns::Counter"},
+      {"FactoryCreate", ""},
+      {"::FactoryCreate", ""},
+      {"", ""},
+      {"RAY_FUNC(Plus,int)", ""},
+  };
+  for (const auto &c : cases) {
+    EXPECT_EQ(FunctionManager::GetClassNameByFuncName(c.first), c.second) << c.first;
+  }
+}
+
 TEST_F(RemoteTest, RegistryIntactAfterDuplicateRegistration) {
   EXPECT_THROW(ray::internal::RegisterRemoteFunctions("Plus", Sum2), ray::internal::RayException);
   EXPECT_THROW(ray::internal::RegisterRemoteFunctions("Sum2Alias", Sum2),
@@ -137,6 +170,22 @@ TEST_F(RemoteTest, TaskExceptionCarriesMessageAndFunctionName) {
   } catch (ray::internal::RayTaskException &e) {
     EXPECT_TRUE(Contains(e.what(), "boom with a message")) << e.what();
     EXPECT_TRUE(Contains(e.what(), "ThrowWithMessage")) << e.what();
+  }
+}
+
+// As Ray's worker does, a task's exception says its C++ type (demangled) before its message.
+TEST_F(RemoteTest, TaskExceptionNamesItsType) {
+  try {
+    ray::Task(ThrowLogicError).Remote().Get();
+    FAIL() << "Get of a failed task returned";
+  } catch (ray::internal::RayTaskException &e) {
+    EXPECT_TRUE(Contains(e.what(), "std::logic_error: logic boom")) << e.what();
+  }
+  try {
+    ray::Task(ThrowBoom).Remote().Get();
+    FAIL() << "Get of a failed task returned";
+  } catch (ray::internal::RayTaskException &e) {
+    EXPECT_TRUE(Contains(e.what(), "std::runtime_error: boom from ThrowBoom")) << e.what();
   }
 }
 

@@ -42,6 +42,9 @@ type HeadOptions struct {
 	// ObjectStoreMemory is the shared-memory object store's size in bytes (0: not given, the
 	// node's default of 30% of the machine's memory).
 	ObjectStoreMemory int64
+	// IncludeDashboard is --include-dashboard's value (true when not given), accepted for Ray's
+	// scripts: the embedded node serves no dashboard.
+	IncludeDashboard bool
 }
 
 // Validate rejects settings goray cannot honour yet and checks the rest. It resolves the
@@ -76,7 +79,7 @@ func (c *RayConfig) Validate() error {
 }
 
 // ParseHeadArgs reads head_args: --num-cpus N, --num-gpus N, --resources JSON, --temp-dir DIR,
-// each as "--flag value" or "--flag=value"; an element "--flag value" (without JSON) is split at spaces.
+// --object-store-memory BYTES, --include-dashboard BOOL, each as "--flag value" or "--flag=value"; an element "--flag value" (without JSON) is split at spaces.
 func ParseHeadArgs(args []string) (*HeadOptions, error) {
 	var words []string
 	for _, a := range args {
@@ -86,15 +89,15 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 			words = append(words, a)
 		}
 	}
-	h := &HeadOptions{NumCPUs: -1, NumGPUs: -1, Resources: map[string]float64{}}
+	h := &HeadOptions{NumCPUs: -1, NumGPUs: -1, Resources: map[string]float64{}, IncludeDashboard: true}
 	for i := 0; i < len(words); i++ {
 		flag, value, hasValue := strings.Cut(words[i], "=")
 		switch flag {
-		case "--num-cpus", "--num-gpus", "--resources", "--temp-dir", "--object-store-memory":
+		case "--num-cpus", "--num-gpus", "--resources", "--temp-dir", "--object-store-memory", "--include-dashboard":
 		case "--head":
 			continue
 		default:
-			return nil, fmt.Errorf("unsupported head argument %q (goray understands --num-cpus, --num-gpus, --resources, --temp-dir, --object-store-memory)", words[i])
+			return nil, fmt.Errorf("unsupported head argument %q (goray understands --num-cpus, --num-gpus, --resources, --temp-dir, --object-store-memory, --include-dashboard)", words[i])
 		}
 		if !hasValue {
 			if i+1 >= len(words) {
@@ -137,6 +140,13 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 			}
 		case "--temp-dir":
 			h.TempDir = value
+		case "--include-dashboard":
+			// Accepted as Ray's scripts pass it; the embedded node serves no dashboard either way.
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				return nil, fmt.Errorf("head argument --include-dashboard takes true or false, not %q", value)
+			}
+			h.IncludeDashboard = b
 		case "--object-store-memory":
 			n, err := strconv.ParseInt(value, 10, 64)
 			if err != nil || n < MinObjectStoreMemory {

@@ -67,12 +67,19 @@ func TestHeadArgs(t *testing.T) {
 		t.Fatalf("%v %+v", res, h)
 	}
 	h, _ = ParseHeadArgs(nil)
-	if h.NodeResources(8)["CPU"] != 8 {
-		t.Fatal("default CPUs")
+	if h.NodeResources(8)["CPU"] != 8 || !h.IncludeDashboard {
+		t.Fatal("default CPUs, or the dashboard's default")
+	}
+	// Ray's scripts pass --include-dashboard: accepted in either form, with a boolean.
+	for _, args := range [][]string{{"--include-dashboard", "false"}, {"--include-dashboard=False"}, {"--num-cpus 2 --include-dashboard 0"}} {
+		if h, err := ParseHeadArgs(args); err != nil || h.IncludeDashboard {
+			t.Errorf("%v: %v, %+v", args, err, h)
+		}
 	}
 	bad := [][]string{{"--num-cpus"}, {"--num-cpus", "-1"}, {"--num-cpus", "x"}, {"--port", "1"},
 		{"--resources", "{"}, {"--resources", `{"CPU":1}`}, {"--resources", `{"a":-1}`},
-		{"--object-store-memory", "lots"}, {"--object-store-memory=100"}, {"--object-store-memory", "-5"}}
+		{"--object-store-memory", "lots"}, {"--object-store-memory=100"}, {"--object-store-memory", "-5"},
+		{"--include-dashboard"}, {"--include-dashboard", "maybe"}}
 	for _, args := range bad {
 		if _, err := ParseHeadArgs(args); err == nil {
 			t.Errorf("%v accepted", args)

@@ -42,7 +42,9 @@
 #include <ray/api/wait_result.h>
 
 #include <algorithm>
+#include <any>
 #include <cstdio>
+#include <iostream>
 #include <list>
 #include <memory>
 #include <optional>

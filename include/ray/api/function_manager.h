@@ -134,6 +134,12 @@ std::tuple<std::decay_t<Params>...> UnpackTaskArguments(const std::string &funct
       UnpackTaskArgument<std::decay_t<Params>>(function_name, call, I)...};
 }
 
+/// An exception as a task's error says it: its demangled type, then its what()
+/// ("std::logic_error: error"), as Ray's C++ worker reports it.
+inline std::string DescribeException(const std::exception &e) {
+  return DemangleTypeName(typeid(e).name()) + ": " + e.what();
+}
+
 /// Unpacks a call's arguments for a function with parameters ArgsTuple (a std::tuple of declared
 /// parameter types) and invokes `body(args_tuple)`, which runs the function and fills the result.
 /// Errors become results: wrong argument count and deserialization failures, exceptions thrown
@@ -169,7 +175,7 @@ struct TaskInvoker<std::tuple<Params...>> {
     } catch (const RayIntentionalSystemExitException &) {
       FillTaskError(result, RAY_OBJECT_ACTOR_DIED, ActorExitMessage());
     } catch (const std::exception &e) {
-      FillTaskError(result, RAY_OBJECT_TASK_ERROR, error_prefix + e.what());
+      FillTaskError(result, RAY_OBJECT_TASK_ERROR, error_prefix + DescribeException(e));
     } catch (...) {
       FillTaskError(result, RAY_OBJECT_TASK_ERROR, error_prefix + "unknown exception");
     }
@@ -306,11 +312,44 @@ class RAY_INTERNAL_HIDDEN FunctionManager {
     }
   }
 
+  /// This binary's registry (each executable and shared library has its own), as Ray's tests
+  /// reach it.
+  static FunctionManager &Instance();
+
+  /// Registers f under name, as RAY_REMOTE does; throws RayException when the name, or the
+  /// function, is registered already. Returns true.
+  template <typename F>
+  bool RegisterRemoteFunction(const std::string &name, const F &f) {
+    Register(name, f);
+    return true;
+  }
+
+  /// The class of an actor factory from its RAY_REMOTE name: "Counter::FactoryCreate" and
+  /// "RAY_FUNC(Counter::FactoryCreate, int)" give "Counter", "ns::Counter::Make" gives
+  /// "ns::Counter"; a name without a class ("FactoryCreate", "::FactoryCreate", "") gives "".
+  static std::string GetClassNameByFuncName(const std::string &func_name) {
+    std::string name = func_name;
+    const std::string wrapper = "RAY_FUNC(";
+    if (name.compare(0, wrapper.size(), wrapper) == 0) {
+      name = name.substr(wrapper.size());
+      size_t end = name.find_first_of(",)");
+      name = name.substr(0, end);
+    }
+    size_t start = name.find_first_not_of(" \t&");
+    name = start == std::string::npos ? std::string() : name.substr(start);
+    size_t end = name.find_last_not_of(" \t");
+    name = end == std::string::npos ? std::string() : name.substr(0, end + 1);
+    size_t colons = name.rfind("::");
+    if (colons == std::string::npos || colons == 0) return std::string();
+    return name.substr(0, colons);
+  }
+
   /// The RAY_REMOTE name of a registered function (or member function), or "" when it is not
   /// registered.
   template <typename F>
   std::string GetFunctionName(const F &f) const {
-    auto it = keys_.find(FunctionKey(f));
+    const std::decay_t<F> decayed = f;  // (a function, as its pointer)
+    auto it = keys_.find(FunctionKey(decayed));
     return it == keys_.end() ? std::string() : it->second;
   }
 
@@ -393,7 +432,7 @@ class RAY_INTERNAL_HIDDEN FunctionManager {
     } catch (const std::exception &e) {
       FillTaskError(result, RAY_OBJECT_TASK_ERROR,
                     "An exception was thrown while executing function(" + name + "): " +
-                        e.what());
+                        DescribeException(e));
     } catch (...) {
       FillTaskError(result, RAY_OBJECT_TASK_ERROR,
                     "An exception was thrown while executing function(" + name +
@@ -428,6 +467,8 @@ RAY_INTERNAL_HIDDEN inline FunctionManager &GetFunctionManager() {
   static FunctionManager manager;
   return manager;
 }
+
+inline FunctionManager &FunctionManager::Instance() { return GetFunctionManager(); }
 
 /// Executes a call through this binary's registry. This is the callback given to ray_init and
 /// ray_worker_run, and what goray_internal_execute runs.

@@ -11,6 +11,7 @@
 #include <msgpack.hpp>
 
 #include <ray/api/common.h>
+#include <ray/api/msgpack_adaptor.h>
 
 #include <cstring>
 #include <string>
@@ -146,6 +147,16 @@ class Serializer {
   static msgpack::sbuffer Serialize(const T &t) {
     msgpack::sbuffer buffer;
     msgpack::pack(buffer, t);
+    return buffer;
+  }
+
+  /// Packs bytes as one msgpack bin value (what Deserialize<std::vector<char>> or
+  /// Deserialize<std::string> reads back).
+  static msgpack::sbuffer Serialize(const char *data, size_t size) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(&buffer);
+    packer.pack_bin(static_cast<uint32_t>(size));
+    packer.pack_bin_body(data, static_cast<uint32_t>(size));
     return buffer;
   }
 
