@@ -71,6 +71,41 @@ TEST(RemoteRegistrationTest, ClassNameOfAFactory) {
   }
 }
 
+// Ray's cross-language types compile as in Ray and take the same options; the call fails with a
+// clear RayException when it would go out.
+TEST(RemoteRegistrationTest, CrossLanguageCallsFailClearly) {
+  auto fails = [](auto &&remote, const std::string &what) {
+    try {
+      remote();
+      ADD_FAILURE() << what << ": the call went out";
+    } catch (ray::internal::RayException &e) {
+      EXPECT_TRUE(Contains(e.what(), what)) << e.what();
+      EXPECT_TRUE(Contains(e.what(), "not supported")) << e.what();
+    }
+  };
+  fails([] { ray::Task(ray::PyFunction<int>{"test_module", "py_return_val"}).Remote(); },
+        "Python function test_module.py_return_val");
+  fails([] {
+    ray::ObjectRef<std::string> r = ray::Task(ray::JavaFunction<std::string>{"io.example.Echo", "echo"})
+                                        .SetName("echo")
+                                        .SetResource("CPU", 1)
+                                        .Remote(std::string("hello"));
+    (void)r;
+  }, "Java function io.example.Echo.echo");
+  fails([] { ray::Actor(ray::PyActorClass{"test_module", "Counter"}).SetMaxRestarts(1).Remote(1); },
+        "Python actor class test_module.Counter");
+  fails([] { ray::Actor(ray::JavaActorClass{"io.example.Counter"}).Remote(); },
+        "Java actor class io.example.Counter");
+  ray::ActorHandleXlang handle;
+  EXPECT_TRUE(handle.ID().empty());
+  fails([&] { handle.Task(ray::PyActorMethod<std::string>{"increase"}).Remote(1); },
+        "Python actor method increase");
+  fails([&] { handle.Task(ray::JavaActorMethod<int>{"add"}).Remote(2); }, "Java actor method add");
+  // Options are checked as for C++ calls.
+  EXPECT_THROW(ray::Task(ray::PyFunction<int>{"m", "f"}).SetResource("CPU", 1.5),
+               ray::internal::RayException);
+}
+
 TEST_F(RemoteTest, RegistryIntactAfterDuplicateRegistration) {
   EXPECT_THROW(ray::internal::RegisterRemoteFunctions("Plus", Sum2), ray::internal::RayException);
   EXPECT_THROW(ray::internal::RegisterRemoteFunctions("Sum2Alias", Sum2),

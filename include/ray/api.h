@@ -40,6 +40,7 @@
 #include <ray/api/task_caller.h>
 #include <ray/api/task_options.h>
 #include <ray/api/wait_result.h>
+#include <ray/api/xlang_function.h>
 
 #include <algorithm>
 #include <any>
