@@ -132,9 +132,10 @@ func (l *Ledger) Allocate(demand Set) (*Allocation, bool) {
 // Reacquire (Ray's allow_going_negative): for work that is running already, such as a task a
 // worker started from its own queue. Resources the node has none of are not taken.
 func (l *Ledger) AllocateAnyway(demand Set) *Allocation {
-	l.walk(demand, func(slot int, q Quantity) bool {
-		l.avail[slot] -= q
-		return true
+	l.each(demand, func(_, slot int, q Quantity) {
+		if slot >= 0 {
+			l.avail[slot] -= q
+		}
 	})
 	l.version++
 	return &Allocation{ledger: l, demand: demand}
@@ -147,13 +148,10 @@ func (l *Ledger) Release(a *Allocation) bool {
 	if a == nil || a.ledger != l || a.released {
 		return false
 	}
-	i := 0
-	l.walk(a.demand, func(slot int, q Quantity) bool {
-		if a.lent == nil || !a.lent[i] {
+	l.each(a.demand, func(i, slot int, q Quantity) {
+		if slot >= 0 && (a.lent == nil || !a.lent[i]) {
 			l.avail[slot] += q
 		}
-		i++
-		return true
 	})
 	a.released = true
 	a.lent = nil
@@ -212,17 +210,90 @@ func (l *Ledger) part(a *Allocation, name string) (int, int) {
 	if a == nil || a.ledger != l || a.released {
 		return -1, -1
 	}
-	i := 0
 	found, slot := -1, -1
-	l.walk(a.demand, func(s int, _ Quantity) bool {
-		if a.demand.items[i].name == name {
+	l.each(a.demand, func(i, s int, _ Quantity) {
+		if s >= 0 && a.demand.items[i].name == name {
 			found, slot = i, s
-			return false
 		}
-		i++
-		return true
 	})
 	return found, slot
+}
+
+// each calls f with the index in demand, the ledger slot (-1: the node has none of it, or no
+// longer has: see Shrink) and the quantity of each resource of demand, in name order.
+func (l *Ledger) each(demand Set, f func(i, slot int, q Quantity)) {
+	tot := l.total.items
+	j := 0
+	for i, it := range demand.items {
+		for j < len(tot) && tot[j].name < it.name {
+			j++
+		}
+		if j < len(tot) && tot[j].name == it.name {
+			f(i, j, it.q)
+		} else {
+			f(i, -1, it.q)
+		}
+	}
+}
+
+// Grow adds resources to the node's totals, all of them available: what a placement group's
+// bundle committed on the node brings (its resources under the bundle's names).
+func (l *Ledger) Grow(add Set) {
+	l.resize(add, func(total, avail, q Quantity) (Quantity, Quantity) {
+		return addSat(total, q), addSat(avail, q)
+	})
+}
+
+// Shrink takes resources out of the node's totals and out of what is available (a removed
+// bundle's). A resource whose total reaches zero leaves the ledger; allocations that hold some of
+// it release the rest of what they hold as usual. It returns false, changing nothing, when the
+// totals lack some of remove.
+func (l *Ledger) Shrink(remove Set) bool {
+	if !remove.FitsIn(l.total) {
+		return false
+	}
+	l.resize(remove, func(total, avail, q Quantity) (Quantity, Quantity) {
+		return total - q, avail - q
+	})
+	return true
+}
+
+// resize rebuilds the totals and what is available with f applied to the resources of change
+// (a resource the node lacks starts at zero); those whose total ends at zero are left out.
+func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, Quantity)) {
+	old, avail := l.total.items, l.avail
+	items := make([]item, 0, len(old)+len(change.items))
+	newAvail := make([]Quantity, 0, len(old)+len(change.items))
+	i, j := 0, 0
+	for i < len(old) || j < len(change.items) {
+		var name string
+		var total, free, q Quantity
+		switch {
+		case j == len(change.items) || (i < len(old) && old[i].name < change.items[j].name):
+			name, total, free = old[i].name, old[i].q, avail[i]
+			i++
+		case i == len(old) || change.items[j].name < old[i].name:
+			name, q = change.items[j].name, change.items[j].q
+			j++
+			total, free = f(0, 0, q)
+		default:
+			name, q = old[i].name, change.items[j].q
+			total, free = f(old[i].q, avail[i], q)
+			i++
+			j++
+		}
+		if total > 0 {
+			items = append(items, item{name, total})
+			newAvail = append(newAvail, free)
+		}
+	}
+	if len(items) == 0 {
+		l.total = Set{}
+	} else {
+		l.total = Set{items}
+	}
+	l.avail = newAvail
+	l.version++
 }
 
 // walk calls f with the ledger slot and quantity of each resource of demand, in name order, while f

@@ -277,3 +277,71 @@ func TestLedgerAllocateAnyway(t *testing.T) {
 		t.Fatalf("available CPU %v after releasing everything, want 2", got)
 	}
 }
+
+// Totals that grow and shrink (a placement group's bundle resources come and go): allocations
+// made before or after, of resources that stay or leave, release exactly what they hold.
+func TestLedgerGrowShrink(t *testing.T) {
+	base := map[string]float64{"CPU": 4, "custom": 2}
+	bundle := map[string]float64{"CPU_group_0_pg": 1, "CPU_group_pg": 1, "bundle_group_0_pg": 1000}
+	demand := func(m map[string]float64) Set { return set(t, Demand, m) }
+	cases := []struct {
+		name  string
+		steps func(l *Ledger) // ends with everything released
+		want  map[string]float64
+	}{
+		{"grow adds new resources, available at once", func(l *Ledger) {
+			l.Grow(set(t, Total, bundle))
+			a, ok := l.Allocate(demand(map[string]float64{"CPU_group_0_pg": 1, "bundle_group_0_pg": 0.001}))
+			if !ok || l.Fits(demand(map[string]float64{"CPU_group_0_pg": 0.5})) {
+				t.Fatalf("allocating a bundle's CPU: %v; or more of it fits", ok)
+			}
+			l.Release(a)
+		}, map[string]float64{"CPU": 4, "custom": 2, "CPU_group_0_pg": 1, "CPU_group_pg": 1, "bundle_group_0_pg": 1000}},
+		{"grow adds to a resource the node has", func(l *Ledger) {
+			l.Grow(set(t, Total, map[string]float64{"CPU": 2}))
+		}, map[string]float64{"CPU": 6, "custom": 2}},
+		{"shrink gives back the totals it grew from", func(l *Ledger) {
+			l.Grow(set(t, Total, bundle))
+			if !l.Shrink(set(t, Total, bundle)) {
+				t.Fatal("shrinking what was grown refused")
+			}
+		}, base},
+		{"shrink of what the node lacks is refused", func(l *Ledger) {
+			if l.Shrink(set(t, Total, map[string]float64{"CPU": 5})) || l.Shrink(set(t, Total, bundle)) {
+				t.Fatal("a shrink beyond the totals was accepted")
+			}
+		}, base},
+		{"an allocation made before a grow shifts nothing", func(l *Ledger) {
+			a, _ := l.Allocate(demand(map[string]float64{"CPU": 1, "custom": 1}))
+			l.Grow(set(t, Total, map[string]float64{"B_group": 1, "D_group": 1}))
+			l.Release(a)
+			l.Shrink(set(t, Total, map[string]float64{"B_group": 1, "D_group": 1}))
+		}, base},
+		{"an allocation of a resource that left releases the rest", func(l *Ledger) {
+			l.Grow(set(t, Total, bundle))
+			a, ok := l.Allocate(demand(map[string]float64{"CPU": 1, "CPU_group_0_pg": 1, "custom": 1}))
+			if !ok {
+				t.Fatal("allocation refused")
+			}
+			l.Shrink(set(t, Total, bundle)) // (the group is removed while its task runs)
+			l.Release(a)
+		}, base},
+		{"allocate anyway skips what the node lacks", func(l *Ledger) {
+			a := l.AllocateAnyway(demand(map[string]float64{"AAA": 1, "CPU": 5, "zzz": 1}))
+			if l.Utilization() <= 1 {
+				t.Fatal("not over-committed")
+			}
+			l.Release(a)
+		}, base},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := NewLedger(set(t, Total, base))
+			c.steps(l)
+			want := set(t, Total, c.want)
+			if !l.Total().Equal(want) || !l.Available().Equal(want) {
+				t.Errorf("total %v, available %v, want both %v", l.Total(), l.Available(), want)
+			}
+		})
+	}
+}
