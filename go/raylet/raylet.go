@@ -21,6 +21,7 @@ import (
 	"goray/ids"
 	"goray/objstore"
 	"goray/objxfer"
+	"goray/placement"
 	"goray/resources"
 	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
@@ -498,7 +499,7 @@ func taskDemand(res map[string]float64) (resources.Set, error) {
 	if len(res) == 0 {
 		return oneCPU, nil
 	}
-	if _, ok := res[resources.CPU]; !ok {
+	if _, ok := res[resources.CPU]; !ok && !placement.InGroup(res) {
 		withCPU := make(map[string]float64, len(res)+1)
 		for k, v := range res {
 			withCPU[k] = v
@@ -624,6 +625,7 @@ func (s *state) failClass(c *schedClass, why string) {
 // sees (a SPREAD request moves the round robin on). Called with r.mu held.
 func (s *state) place(req scheduling.Request) scheduling.Decision {
 	if v := s.ledger.Version(); v != s.viewVersion {
+		s.view.Nodes[0].Total = s.ledger.Total() // (placement groups' bundles grow and shrink it)
 		s.view.Nodes[0].Available = s.ledger.Available()
 		s.viewVersion = v
 	}

@@ -40,6 +40,7 @@ type state struct {
 	queueDepth    int                               // forwarded tasks per CPU a busy node may queue
 	locating      map[ids.ObjectID]bool             // unknown objects looked for on other nodes (locate.go)
 	lineage       lineage                           // results kept on other nodes (lineage.go)
+	bundles       map[bundleKey]*heldBundle         // placement groups' bundles held here (bundles.go)
 	remoteHolds   map[ids.ObjectID][]uint64         // holds for processes of other nodes, by token (holdForRemote)
 	nextHold      uint64                            // the last token of remoteHolds
 	backlog       time.Duration                     // work in time a fast node may queue (forwardBound)
