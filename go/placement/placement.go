@@ -43,9 +43,52 @@ func Name(resource, group string, index int) string {
 	return resource + "_group_" + strconv.Itoa(index) + "_" + group
 }
 
-// IsGroupResource tells whether a resource name is one of a placement group's (Name's form).
+// GroupIDHexLen is the length of a group's id in hex: Ray's placement group ids are 18 bytes.
+const GroupIDHexLen = 36
+
+// CheckGroupID validates a group's id: GroupIDHexLen lowercase hex digits.
+func CheckGroupID(group string) error {
+	if !isHex(group, GroupIDHexLen) {
+		return fmt.Errorf("placement group id %q: it must be %d lowercase hex digits", group, GroupIDHexLen)
+	}
+	return nil
+}
+
+// isHex tells whether s is n lowercase hex digits.
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsGroupResource tells whether a resource name is one of a placement group's, in Name's form:
+// "<resource>_group_<group id>" or "<resource>_group_<index>_<group id>". A user's resource that
+// only contains "_group_" is not.
 func IsGroupResource(name string) bool {
-	return strings.Contains(name, "_group_")
+	at := strings.LastIndex(name, "_group_")
+	if at <= 0 {
+		return false
+	}
+	rest := name[at+len("_group_"):]
+	if isHex(rest, GroupIDHexLen) {
+		return true
+	}
+	index, group, ok := strings.Cut(rest, "_")
+	if !ok || index == "" || !isHex(group, GroupIDHexLen) {
+		return false
+	}
+	for i := 0; i < len(index); i++ {
+		if index[i] < '0' || index[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // InGroup tells whether a demand is a group's (Demand's result): it names a group's resources.

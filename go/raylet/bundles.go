@@ -44,6 +44,12 @@ func (s *state) prepareBundle(group string, index int, bundle map[string]float64
 	if s.bundles[key] != nil {
 		return nil
 	}
+	if err := placement.CheckGroupID(group); err != nil {
+		return err
+	}
+	if index < 0 {
+		return fmt.Errorf("bundle %d of placement group %s: a bundle's index is 0 or more", index, group)
+	}
 	if err := placement.Check([]map[string]float64{bundle}); err != nil {
 		return fmt.Errorf("bundle %d of placement group %s: %w", index, group, err)
 	}

@@ -16,21 +16,21 @@ func TestStateBundles(t *testing.T) {
 	prepare := func(index int, cpus float64) step {
 		return func(h *harness) error {
 			var err error
-			h.do(func(s *state) { err = s.prepareBundle("G", index, map[string]float64{"CPU": cpus}) })
+			h.do(func(s *state) { err = s.prepareBundle(tg, index, map[string]float64{"CPU": cpus}) })
 			return err
 		}
 	}
 	commit := func(index int) step {
 		return func(h *harness) error {
 			var err error
-			h.do(func(s *state) { err = s.commitBundle("G", index) })
+			h.do(func(s *state) { err = s.commitBundle(tg, index) })
 			return err
 		}
 	}
 	give := func(index int) step {
-		return func(h *harness) error { h.do(func(s *state) { s.returnBundle("G", index) }); return nil }
+		return func(h *harness) error { h.do(func(s *state) { s.returnBundle(tg, index) }); return nil }
 	}
-	giveGroup := func(h *harness) error { h.do(func(s *state) { s.returnGroup("G") }); return nil }
+	giveGroup := func(h *harness) error { h.do(func(s *state) { s.returnGroup(tg) }); return nil }
 	expire := func(h *harness) error {
 		for _, tm := range h.takeEffects().timers {
 			h.do(tm.fire)
@@ -87,7 +87,7 @@ func TestStateBundles(t *testing.T) {
 				t.Errorf("errors %q, want %q", got, c.errs)
 			}
 			// A task of the group's bundle 0, asking for 1 CPU.
-			demand, err := placement.Demand(map[string]float64{"CPU": 1}, "G", 0)
+			demand, err := placement.Demand(map[string]float64{"CPU": 1}, tg, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,11 +106,15 @@ func TestStateBundles(t *testing.T) {
 	}
 }
 
-// cpuish renders the CPU resources of m (bundle_group markers left out), in name order.
+// tg is the id of the group of these tests.
+const tg = "00112233445566778899aabbccddeeff0011"
+
+// cpuish renders the CPU resources of m (bundle_group markers left out), in name order, with the
+// group's id written G.
 func cpuish(m map[string]float64) string {
 	var parts []string
 	for _, k := range []string{"CPU", "CPU_group_0_G", "CPU_group_1_G", "CPU_group_G"} {
-		if v, ok := m[k]; ok {
+		if v, ok := m[strings.ReplaceAll(k, "G", tg)]; ok {
 			parts = append(parts, fmt.Sprintf("%s:%v", k, v))
 		}
 	}
@@ -124,16 +128,16 @@ func TestStateBundleTaskWaitsForCommit(t *testing.T) {
 	h.s.defaultJob.prestart = 0
 	w := h.worker(nil)
 	h.takeEffects()
-	demand, _ := placement.Demand(map[string]float64{"CPU": 1}, "G", placement.AnyBundle)
+	demand, _ := placement.Demand(map[string]float64{"CPU": 1}, tg, placement.AnyBundle)
 	h.submit(h.driver(), "Early", demand, 0)
 	if len(executed(w.out.take())) != 0 {
 		t.Fatal("a task of a group with no bundle ran")
 	}
 	h.do(func(s *state) {
-		if err := s.prepareBundle("G", 0, map[string]float64{"CPU": 1}); err != nil {
+		if err := s.prepareBundle(tg, 0, map[string]float64{"CPU": 1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.commitBundle("G", 0); err != nil {
+		if err := s.commitBundle(tg, 0); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -56,6 +56,11 @@ type Ledger struct {
 	avail []Quantity
 	// version counts the changes of avail (see Version).
 	version uint64
+	// gen counts the Shrinks that took a resource out of the totals; born[name] is the gen at
+	// which Grow brought back (or first brought) a resource: allocations from before then do not
+	// hold it, whatever their demand says.
+	gen  uint64
+	born map[string]uint64
 }
 
 // Allocation is what one Allocate took. Hand it back to the ledger's Release exactly once; further
@@ -63,6 +68,7 @@ type Ledger struct {
 type Allocation struct {
 	ledger   *Ledger
 	demand   Set
+	gen      uint64 // the ledger's gen when it was made
 	released bool
 	// lent[i] tells whether demand's i-th resource is given back for now (ReleasePart); nil until
 	// the first ReleasePart.
@@ -125,20 +131,20 @@ func (l *Ledger) Allocate(demand Set) (*Allocation, bool) {
 		return true
 	})
 	l.version++
-	return &Allocation{ledger: l, demand: demand}, true
+	return &Allocation{ledger: l, demand: demand, gen: l.gen}, true
 }
 
 // AllocateAnyway takes demand even when it does not fit now, over-committing the node like
 // Reacquire (Ray's allow_going_negative): for work that is running already, such as a task a
 // worker started from its own queue. Resources the node has none of are not taken.
 func (l *Ledger) AllocateAnyway(demand Set) *Allocation {
-	l.each(demand, func(_, slot int, q Quantity) {
+	l.each(demand, l.gen, func(_, slot int, q Quantity) {
 		if slot >= 0 {
 			l.avail[slot] -= q
 		}
 	})
 	l.version++
-	return &Allocation{ledger: l, demand: demand}
+	return &Allocation{ledger: l, demand: demand, gen: l.gen}
 }
 
 // Release gives back what a still holds (its demand, less any parts lent with ReleasePart) and
@@ -148,7 +154,7 @@ func (l *Ledger) Release(a *Allocation) bool {
 	if a == nil || a.ledger != l || a.released {
 		return false
 	}
-	l.each(a.demand, func(i, slot int, q Quantity) {
+	l.each(a.demand, a.gen, func(i, slot int, q Quantity) {
 		if slot >= 0 && (a.lent == nil || !a.lent[i]) {
 			l.avail[slot] += q
 		}
@@ -211,7 +217,7 @@ func (l *Ledger) part(a *Allocation, name string) (int, int) {
 		return -1, -1
 	}
 	found, slot := -1, -1
-	l.each(a.demand, func(i, s int, _ Quantity) {
+	l.each(a.demand, a.gen, func(i, s int, _ Quantity) {
 		if s >= 0 && a.demand.items[i].name == name {
 			found, slot = i, s
 		}
@@ -219,16 +225,17 @@ func (l *Ledger) part(a *Allocation, name string) (int, int) {
 	return found, slot
 }
 
-// each calls f with the index in demand, the ledger slot (-1: the node has none of it, or no
-// longer has: see Shrink) and the quantity of each resource of demand, in name order.
-func (l *Ledger) each(demand Set, f func(i, slot int, q Quantity)) {
+// each calls f with the index in demand, the ledger slot and the quantity of each resource of
+// demand, in name order. The slot is -1 for a resource the node has none of, or that it took
+// out and brought back after gen since (see born).
+func (l *Ledger) each(demand Set, since uint64, f func(i, slot int, q Quantity)) {
 	tot := l.total.items
 	j := 0
 	for i, it := range demand.items {
 		for j < len(tot) && tot[j].name < it.name {
 			j++
 		}
-		if j < len(tot) && tot[j].name == it.name {
+		if j < len(tot) && tot[j].name == it.name && (len(l.born) == 0 || l.born[it.name] <= since) {
 			f(i, j, it.q)
 		} else {
 			f(i, -1, it.q)
@@ -262,6 +269,7 @@ func (l *Ledger) Shrink(remove Set) bool {
 // (a resource the node lacks starts at zero); those whose total ends at zero are left out.
 func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, Quantity)) {
 	old, avail := l.total.items, l.avail
+	removed := false
 	items := make([]item, 0, len(old)+len(change.items))
 	newAvail := make([]Quantity, 0, len(old)+len(change.items))
 	i, j := 0, 0
@@ -276,6 +284,12 @@ func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, 
 			name, q = change.items[j].name, change.items[j].q
 			j++
 			total, free = f(0, 0, q)
+			if l.gen > 0 {
+				if l.born == nil {
+					l.born = map[string]uint64{}
+				}
+				l.born[name] = l.gen // (allocations from before a Shrink do not hold it)
+			}
 		default:
 			name, q = old[i].name, change.items[j].q
 			total, free = f(old[i].q, avail[i], q)
@@ -285,7 +299,13 @@ func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, 
 		if total > 0 {
 			items = append(items, item{name, total})
 			newAvail = append(newAvail, free)
+		} else {
+			removed = true
+			delete(l.born, name)
 		}
+	}
+	if removed {
+		l.gen++
 	}
 	if len(items) == 0 {
 		l.total = Set{}

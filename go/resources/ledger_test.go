@@ -326,6 +326,22 @@ func TestLedgerGrowShrink(t *testing.T) {
 			l.Shrink(set(t, Total, bundle)) // (the group is removed while its task runs)
 			l.Release(a)
 		}, base},
+		{"an allocation of a resource that left and came back does not give it back", func(l *Ledger) {
+			l.Grow(set(t, Total, bundle))
+			a, _ := l.Allocate(demand(map[string]float64{"CPU": 1, "CPU_group_0_pg": 1}))
+			l.Shrink(set(t, Total, bundle)) // the group is removed while its task runs...
+			l.Grow(set(t, Total, bundle))   // ...and made again
+			l.Release(a)                    // the old task ends: its CPU comes back, not the new bundle's
+			if got := l.Available().Get("CPU_group_0_pg"); got != FromFloat(1) {
+				t.Fatalf("the new bundle has %v free, want 1", got)
+			}
+			b, ok := l.Allocate(demand(map[string]float64{"CPU_group_0_pg": 1}))
+			if !ok {
+				t.Fatal("the new bundle's resource cannot be allocated")
+			}
+			l.Release(b)
+			l.Shrink(set(t, Total, bundle))
+		}, base},
 		{"allocate anyway skips what the node lacks", func(l *Ledger) {
 			a := l.AllocateAnyway(demand(map[string]float64{"AAA": 1, "CPU": 5, "zzz": 1}))
 			if l.Utilization() <= 1 {

@@ -1,6 +1,8 @@
 package scheduling
 
 import (
+	"sort"
+
 	"goray/resources"
 )
 
@@ -15,8 +17,11 @@ import (
 //   - STRICT_PACK puts every bundle on one node, or none.
 //   - STRICT_SPREAD puts each bundle on a node of its own, or none.
 //
-// Among nodes that qualify alike, the one least used once the bundle is on it wins (its
-// critical utilisation, as the hybrid policy scores nodes), then the earlier in the view.
+// Bundles are placed largest first, as Ray sorts them (GPUs, then other resources but CPU and
+// memory, then memory, then CPUs), so that a small bundle does not take the only room a large
+// one had. Among nodes that qualify alike, the one least used once the bundle is on it wins
+// (its critical utilisation, as the hybrid policy scores nodes), then the local node, then the
+// earlier in the view.
 
 // BundleStrategy is a placement group's strategy; its values are ray::PlacementStrategy's.
 type BundleStrategy uint8
@@ -106,6 +111,7 @@ func placeBundles(strategy BundleStrategy, bundles []resources.Set, view View, e
 			add(&view.Nodes[i])
 		}
 	}
+	order := largestFirst(bundles)
 	out := make([]NodeID, len(bundles))
 	put := func(i int, b *bundleNode) {
 		out[i] = b.node.ID
@@ -141,7 +147,8 @@ func placeBundles(strategy BundleStrategy, bundles []resources.Set, view View, e
 			put(i, b)
 		}
 	case SpreadBundles, StrictSpread:
-		for i, d := range bundles {
+		for _, i := range order {
+			d := bundles[i]
 			b := lightest(d, func(b *bundleNode) bool { return !b.used })
 			if b == nil && strategy == SpreadBundles {
 				b = lightest(d, func(*bundleNode) bool { return true })
@@ -154,15 +161,15 @@ func placeBundles(strategy BundleStrategy, bundles []resources.Set, view View, e
 	default: // Pack
 		placed := make([]bool, len(bundles))
 		for remaining := len(bundles); remaining > 0; {
-			// The node that holds the most of the bundles still to place (taking them in
-			// order, first fit); ties go to a node the group uses, then the earlier one.
+			// The node that holds the most of the bundles still to place (taking them largest
+			// first, first fit); ties go to a node the group uses, then the earlier one.
 			var best *bundleNode
 			var bestTaken []int
 			for _, b := range nodes {
 				left := b.left
 				var taken []int
-				for i, d := range bundles {
-					if !placed[i] && d.FitsIn(left) {
+				for _, i := range order {
+					if d := bundles[i]; !placed[i] && d.FitsIn(left) {
 						left = left.Sub(d)
 						taken = append(taken, i)
 					}
@@ -182,4 +189,43 @@ func placeBundles(strategy BundleStrategy, bundles []resources.Set, view View, e
 		}
 	}
 	return out
+}
+
+// largestFirst is the order to place bundles in: largest first, by their GPUs, then their other
+// resources but CPU and memory (summed), then memory, then CPUs; equal bundles keep their order.
+func largestFirst(bundles []resources.Set) []int {
+	type key struct{ gpu, other, memory, cpu resources.Quantity }
+	keys := make([]key, len(bundles))
+	for i, b := range bundles {
+		for j := 0; j < b.Len(); j++ {
+			name, q := b.At(j)
+			switch name {
+			case resources.GPU:
+				keys[i].gpu = q
+			case resources.Memory:
+				keys[i].memory = q
+			case resources.CPU:
+				keys[i].cpu = q
+			default:
+				keys[i].other += q
+			}
+		}
+	}
+	order := make([]int, len(bundles))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(x, y int) bool {
+		a, b := keys[order[x]], keys[order[y]]
+		switch {
+		case a.gpu != b.gpu:
+			return a.gpu > b.gpu
+		case a.other != b.other:
+			return a.other > b.other
+		case a.memory != b.memory:
+			return a.memory > b.memory
+		}
+		return a.cpu > b.cpu
+	})
+	return order
 }

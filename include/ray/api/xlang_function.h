@@ -107,11 +107,11 @@ class CrossLanguageCaller {
     return *this;
   }
   CrossLanguageCaller &SetSchedulingStrategy(SchedulingStrategy) { return *this; }
-  CrossLanguageCaller &SetMaxRetries(int) { return *this; }
+  CrossLanguageCaller &SetMaxRetries(int n) { return AtLeast("max_retries", n, -1); }
   CrossLanguageCaller &SetRetryExceptions(bool) { return *this; }
-  CrossLanguageCaller &SetMaxRestarts(int) { return *this; }
-  CrossLanguageCaller &SetMaxTaskRetries(int) { return *this; }
-  CrossLanguageCaller &SetMaxConcurrency(int) { return *this; }
+  CrossLanguageCaller &SetMaxRestarts(int n) { return AtLeast("max_restarts", n, -1); }
+  CrossLanguageCaller &SetMaxTaskRetries(int n) { return AtLeast("max_task_retries", n, -1); }
+  CrossLanguageCaller &SetMaxConcurrency(int n) { return AtLeast("max_concurrency", n, 1); }
 
   /// Throws: goray makes no cross-language calls.
   template <typename... Args>
@@ -120,6 +120,16 @@ class CrossLanguageCaller {
   }
 
  private:
+  /// Checks an option's value as the C++ callers do (-1: no limit, where that is least).
+  CrossLanguageCaller &AtLeast(const char *option, int value, int least) {
+    if (value < least) {
+      throw RayException(std::string(option) + " must be " +
+                         (least == -1 ? "-1 (no limit) or 0 or more" : "1 or more") + ", not " +
+                         std::to_string(value));
+    }
+    return *this;
+  }
+
   std::string what_;
 };
 
