@@ -194,14 +194,18 @@ func (s *Server) NextJobID(context.Context, *pb.NextJobIDRequest) (*pb.NextJobID
 	return &pb.NextJobIDReply{JobId: id}, nil
 }
 
-// ReportNode takes a node's periodic report: it is alive, and what it has free. A node the store
-// holds dead (or never had) is told so: it must register again.
+// ReportNode takes a node's periodic report: it is alive, what it has in total (when it says)
+// and what it has free. A node the store holds dead (or never had) is told so: it must register
+// again.
 func (s *Server) ReportNode(_ context.Context, req *pb.ReportNodeRequest) (*pb.ReportNodeReply, error) {
 	if err := validNodeID(req.NodeId); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "ReportNode: %v", err)
 	}
 	what := fmt.Sprintf("node %x", req.NodeId)
 	if err := resources.Validate(what+" available", req.Available, resources.Total); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "ReportNode: %v", err)
+	}
+	if err := resources.Validate(what+" totals", req.Total, resources.Total); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "ReportNode: %v", err)
 	}
 	if len(req.Demands) > maxDemands {
@@ -219,6 +223,9 @@ func (s *Server) ReportNode(_ context.Context, req *pb.ReportNodeRequest) (*pb.R
 		return &pb.ReportNodeReply{Dead: true}, nil
 	}
 	n.LastReportMs = time.Now().UnixMilli()
+	if len(req.Total) > 0 {
+		n.Resources = req.Total
+	}
 	n.Available = req.Available
 	n.Demands = req.Demands
 	rep := &pb.ReportNodeReply{}

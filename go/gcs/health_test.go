@@ -98,10 +98,23 @@ func TestReportAndSweep(t *testing.T) {
 	if n := all.Nodes[0]; !n.Alive || n.DeathCause != "" {
 		t.Fatalf("node registered again: alive %v cause %q", n.Alive, n.DeathCause)
 	}
+	// A report's totals (placement groups' bundles change them) replace the registered ones;
+	// a report without totals leaves them.
+	if _, err := s.ReportNode(ctx, &pb.ReportNodeRequest{NodeId: nodeID('n'), Total: map[string]float64{"CPU": 2, "CPU_group_x": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReportNode(ctx, &pb.ReportNodeRequest{NodeId: nodeID('n')}); err != nil {
+		t.Fatal(err)
+	}
+	all, _ = s.GetAllNodes(ctx, &pb.GetAllNodesRequest{})
+	if got := all.Nodes[0].Resources; len(got) != 2 || got["CPU_group_x"] != 1 {
+		t.Fatalf("the node's totals after reports: %v", got)
+	}
 	// Bad reports are refused.
 	for _, bad := range []*pb.ReportNodeRequest{
 		{NodeId: []byte("short")},
 		{NodeId: nodeID('n'), Available: map[string]float64{"CPU": -1}},
+		{NodeId: nodeID('n'), Total: map[string]float64{"CPU": -1}},
 		{NodeId: nodeID('n'), Demands: []*pb.ResourceDemand{{Shape: map[string]float64{"": 1}}}},
 	} {
 		if _, err := s.ReportNode(ctx, bad); err == nil {

@@ -262,7 +262,7 @@ func (n *Node) report() {
 		}
 		st := n.Raylet.Stats()
 		ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
-		rep, err := client.ReportNode(ctx, &pb.ReportNodeRequest{NodeId: n.info.NodeId, Available: n.withMemory(st.Available), Demands: n.Raylet.Demands()})
+		rep, err := client.ReportNode(ctx, &pb.ReportNodeRequest{NodeId: n.info.NodeId, Total: n.withMemory(st.Total), Available: n.withMemory(st.Available), Demands: n.Raylet.Demands()})
 		cancel()
 		switch {
 		case err != nil:

@@ -161,6 +161,8 @@ func (r *Raylet) NodeID() ids.UniqueID { return r.nodeID }
 
 // Resources returns the node's total resources.
 func (r *Raylet) Resources() map[string]float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.ledger.Total().Map()
 }
 
@@ -912,19 +914,22 @@ func (s *state) returned(w *worker, returnIDs [][]byte) {
 // Stats is a snapshot of the node's state, for tests and status output.
 type Stats struct {
 	Workers, IdleWorkers, ReadyTasks, PendingTasks, Objects int
-	Available                                               map[string]float64
+	// Total and Available are the node's resources: all of them (with placement groups'
+	// bundles), and what is free.
+	Total, Available map[string]float64
 }
 
 // Stats returns a snapshot of the node's state.
 func (r *Raylet) Stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	avail := r.ledger.Total().Map()
+	total := r.ledger.Total().Map()
+	avail := make(map[string]float64, len(total))
 	free := r.ledger.Available()
-	for k := range avail {
+	for k := range total {
 		avail[k] = free.Get(k).Float()
 	}
-	return Stats{Workers: len(r.workers), IdleWorkers: len(r.idle), ReadyTasks: r.ready.len(), PendingTasks: len(r.pending), Objects: r.store.Len(), Available: avail}
+	return Stats{Workers: len(r.workers), IdleWorkers: len(r.idle), ReadyTasks: r.ready.len(), PendingTasks: len(r.pending), Objects: r.store.Len(), Total: total, Available: avail}
 }
 
 // WorkerPIDs lists the process ids of the node's live workers, sorted.
