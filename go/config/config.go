@@ -79,7 +79,8 @@ func (c *RayConfig) Validate() error {
 }
 
 // ParseHeadArgs reads head_args: --num-cpus N, --num-gpus N, --resources JSON, --temp-dir DIR,
-// --object-store-memory BYTES, --include-dashboard BOOL, each as "--flag value" or "--flag=value"; an element "--flag value" (without JSON) is split at spaces.
+// --object-store-memory BYTES, --include-dashboard BOOL, each as "--flag value" or
+// "--flag=value"; an element "--flag value" (without JSON) is split at spaces.
 func ParseHeadArgs(args []string) (*HeadOptions, error) {
 	var words []string
 	for _, a := range args {

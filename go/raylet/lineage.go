@@ -77,26 +77,17 @@ type keptTaken struct {
 // resultKept is the event of node key saying, on its link gen, that the result id of a task
 // forwarded there stays there, in its shared memory. Called with r.mu held.
 func (s *state) resultKept(key scheduling.NodeID, gen uint64, id ids.ObjectID) {
-	r := s.remotes[key]
-	var t *task
-	if r != nil {
-		t = r.tasks[id]
-	}
+	r, t := s.remoteFinished(key, id)
 	if t == nil {
 		// Failed or retried already (its node was held dead): that copy is nobody's.
 		s.eff.taken = append(s.eff.taken, keptTaken{key: key, id: id})
 		return
 	}
-	delete(r.tasks, id)
-	t.remote = nil
-	r.noteDone(s.now)
-	s.giveBack(r, t.demand)
 	s.unpinTaskArgs(t)
-	if _, stored := s.store.Get(id); stored {
+	if obj, stored := s.store.Get(id); stored {
 		// Made again after a copy was held lost, which came after all: this one is not needed.
 		s.eff.taken = append(s.eff.taken, keptTaken{key: key, id: id})
-		delete(s.pending, id)
-		s.releaseTaskRefs(t)
+		s.finish(t, obj)
 		s.schedule()
 		return
 	}
@@ -112,17 +103,11 @@ func (s *state) resultKept(key scheduling.NodeID, gen uint64, id ids.ObjectID) {
 	s.boundLineage()
 	switch {
 	case !s.referenced(id):
-		s.forgetKept(t)
+		s.keptEnded(t)
 	case s.wanted(id):
 		s.fetchKept(t)
 	}
 	s.schedule()
-}
-
-// referenced tells whether anything of this node refers to id. Called with r.mu held.
-func (s *state) referenced(id ids.ObjectID) bool {
-	e := s.refs[id]
-	return e != nil && (len(e.holders) > 0 || e.holds > 0)
 }
 
 // wanted tells whether a process or a task of this node waits for id. Called with r.mu held.
@@ -182,9 +167,10 @@ func (s *state) keptFetched(j keptFetch, err error) {
 	}
 }
 
-// keptArrived completes a task whose kept result is in the store now: the node that kept it
-// may free its copy. Called with r.mu held.
-func (s *state) keptArrived(t *task) {
+// keptEnded completes a task whose result another node kept: the result is in the store now,
+// or nothing here refers to it any more. The node that kept it may free its copy. Called with
+// r.mu held.
+func (s *state) keptEnded(t *task) {
 	if t.keptLost == "" {
 		s.eff.taken = append(s.eff.taken, keptTaken{key: t.keptAt.key, id: t.returnID})
 	}
@@ -192,10 +178,6 @@ func (s *state) keptArrived(t *task) {
 	delete(s.pending, t.returnID)
 	s.releaseTaskRefs(t)
 }
-
-// forgetKept drops a kept result nothing here refers to any more (the node that keeps it may
-// free it). Called with r.mu held.
-func (s *state) forgetKept(t *task) { s.keptArrived(t) }
 
 // keptLostAt is the event of node key losing the results it kept for this node through its
 // link gen (0: through any; the node died): each is made again when it is wanted, at once for

@@ -86,7 +86,7 @@ func (s *state) located(id ids.ObjectID, found bool) {
 	}
 	subs := s.subscribers[id]
 	delete(s.subscribers, id)
-	if e := s.refs[id]; e != nil && (len(e.holders) > 0 || e.holds > 0) {
+	if s.referenced(id) {
 		// A process here was handed a reference to it, so it was made: by a process of a node
 		// that is gone now, or that let it go. Nobody can find or rebuild it.
 		lost := &objstore.Object{Kind: objstore.KindOwnerDied, Data: []byte(ownerDied(id))}

@@ -397,8 +397,14 @@ func (r *Raylet) sendTaken(key scheduling.NodeID, id ids.ObjectID) {
 	l := r.links[key]
 	r.linksMu.Unlock()
 	if l != nil {
-		_ = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}})
+		_ = l.sender.Queue(takenMessage(id))
 	}
+}
+
+// takenMessage tells the other end of a link that it may free the result id it kept for this
+// node.
+func takenMessage(id ids.ObjectID) *pb.PeerMessage {
+	return &pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}}
 }
 
 // pullResult brings a result the other node keeps for this one (in its shared memory, or one
@@ -427,7 +433,7 @@ func (l *link) pullResult(res *pb.PeerResult) {
 			obj = &objstore.Object{Kind: objstore.KindLost, Data: []byte(fmt.Sprintf("an object the result %s refers to could not be moved from %s: %v", id.Hex(), l.node, err))}
 		}
 	}
-	_ = l.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_Taken{Taken: &pb.ObjectIDs{ObjectIds: [][]byte{id[:]}}}})
+	_ = l.sender.Queue(takenMessage(id))
 	if pulled && obj != nil {
 		r.releasePulled(id) // (the error stands for the result)
 		pulled = false

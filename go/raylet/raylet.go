@@ -393,9 +393,11 @@ func (s *state) refuseActorCall(spec *pb.TaskSpec) error {
 func (s *state) trackDeps(t *task) bool {
 	// Results kept on other nodes are pulled here, or made again, first (one that cannot be
 	// made again is stored as its error here and now, before t counts what it waits for).
-	for _, a := range t.spec.Args {
-		if dep, err := ids.ObjectIDFromBytes(a.ObjectId); a.IsRef && err == nil {
-			s.want(dep)
+	if len(s.lineage.kept) > 0 {
+		for _, a := range t.spec.Args {
+			if dep, err := ids.ObjectIDFromBytes(a.ObjectId); a.IsRef && err == nil {
+				s.want(dep)
+			}
 		}
 	}
 	deps := make([]ids.ObjectID, 0, len(t.spec.Args))
@@ -776,7 +778,7 @@ func (s *state) putObject(id ids.ObjectID, obj *objstore.Object) {
 		return
 	}
 	if t := s.lineage.kept[id]; t != nil {
-		s.keptArrived(t) // pulled from the node that kept it
+		s.keptEnded(t) // pulled from the node that kept it
 	}
 	s.hold(obj.Contained)
 	if subs := s.subscribers[id]; len(subs) > 0 {

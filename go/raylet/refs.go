@@ -123,17 +123,21 @@ func (s *state) unhold(list []ids.ObjectID) {
 	}
 }
 
+// referenced tells whether anything of this node refers to id. Called with r.mu held.
+func (s *state) referenced(id ids.ObjectID) bool {
+	e := s.refs[id]
+	return e != nil && (len(e.holders) > 0 || e.holds > 0)
+}
+
 // maybeFree frees id when nothing refers to it. A task's return object that is not made yet
 // is checked again when it is stored. Called with r.mu held.
 func (s *state) maybeFree(id ids.ObjectID) {
-	if e := s.refs[id]; e != nil {
-		if len(e.holders) > 0 || e.holds > 0 {
-			return
-		}
-		delete(s.refs, id)
+	if s.referenced(id) {
+		return
 	}
+	delete(s.refs, id)
 	if t := s.lineage.kept[id]; t != nil {
-		s.forgetKept(t)
+		s.keptEnded(t)
 		return
 	}
 	obj, ok := s.store.Get(id)

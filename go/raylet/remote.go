@@ -248,18 +248,10 @@ func (s *state) forwardSpec(t *task) *pb.TaskSpec {
 // already stored here under the task's return id (pulled into shared memory). Called with r.mu
 // held.
 func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *objstore.Object) {
-	r := s.remotes[key]
-	if r == nil {
-		return
-	}
-	t := r.tasks[returnID]
+	r, t := s.remoteFinished(key, returnID)
 	if t == nil {
 		return // failed or retried already (its node was held dead)
 	}
-	delete(r.tasks, returnID)
-	t.remote = nil
-	r.noteDone(s.now)
-	s.giveBack(r, t.demand) // free there again, until its next report says otherwise
 	if obj == nil {
 		stored, ok := s.store.Get(returnID)
 		if !ok {
@@ -269,6 +261,26 @@ func (s *state) remoteDone(key scheduling.NodeID, returnID ids.ObjectID, obj *ob
 	}
 	s.finish(t, obj)
 	s.schedule()
+}
+
+// remoteFinished takes the task of result returnID off node key's list when that node says it
+// finished it: the node is free of it again (until its next report says otherwise). It returns
+// the node and the task; a nil task when the node does not list it (failed or retried already).
+// Called with r.mu held.
+func (s *state) remoteFinished(key scheduling.NodeID, returnID ids.ObjectID) (*remoteNode, *task) {
+	r := s.remotes[key]
+	if r == nil {
+		return nil, nil
+	}
+	t := r.tasks[returnID]
+	if t == nil {
+		return r, nil
+	}
+	delete(r.tasks, returnID)
+	t.remote = nil
+	r.noteDone(s.now)
+	s.giveBack(r, t.demand)
+	return r, t
 }
 
 // giveBack returns to node r's free resources in the view what a task forwarded there held.

@@ -117,7 +117,11 @@ func (l *Ledger) Feasible(demand Set) bool { return demand.FitsIn(l.total) }
 
 // Fits tells whether demand fits in what is available now. It allocates nothing.
 func (l *Ledger) Fits(demand Set) bool {
-	return l.walk(demand, func(slot int, q Quantity) bool { return l.avail[slot] >= q })
+	fits := true
+	l.each(demand, l.gen, func(_, slot int, q Quantity) {
+		fits = fits && slot >= 0 && l.avail[slot] >= q
+	})
+	return fits
 }
 
 // Allocate takes demand from what is available and returns the allocation, or returns false and
@@ -126,9 +130,8 @@ func (l *Ledger) Allocate(demand Set) (*Allocation, bool) {
 	if !l.Fits(demand) {
 		return nil, false
 	}
-	l.walk(demand, func(slot int, q Quantity) bool {
-		l.avail[slot] -= q
-		return true
+	l.each(demand, l.gen, func(_, slot int, q Quantity) {
+		l.avail[slot] -= q // (Fits found every one)
 	})
 	l.version++
 	return &Allocation{ledger: l, demand: demand, gen: l.gen}, true
@@ -314,21 +317,4 @@ func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, 
 	}
 	l.avail = newAvail
 	l.version++
-}
-
-// walk calls f with the ledger slot and quantity of each resource of demand, in name order, while f
-// returns true. It returns false as soon as f does or as soon as a resource of demand is not in the
-// node's totals (before calling f for it), true otherwise.
-func (l *Ledger) walk(demand Set, f func(slot int, q Quantity) bool) bool {
-	tot := l.total.items
-	j := 0
-	for _, it := range demand.items {
-		for j < len(tot) && tot[j].name < it.name {
-			j++
-		}
-		if j == len(tot) || tot[j].name != it.name || !f(j, it.q) {
-			return false
-		}
-	}
-	return true
 }

@@ -138,6 +138,25 @@ int64_t NestedFifty(int i) {
 }
 RAY_REMOTE(NestedFifty);
 
+// Gets the results of a chaos case's tasks, counts the wrong ones (result i must be
+// expected(i)) and the lost ones (their Get threw), and prints the case's line:
+// "<name> tasks N wrong W lost L seconds S".
+template <typename T, typename Expected>
+void ReportChaosTasks(const std::string &name, const std::vector<ray::ObjectRef<T>> &refs,
+                      Expected expected, std::chrono::steady_clock::time_point start) {
+  int wrong = 0, lost = 0;
+  for (size_t i = 0; i < refs.size(); i++) {
+    try {
+      wrong += *ray::Get(refs[i]) != expected(int(i));
+    } catch (const std::exception &e) {
+      if (lost++ == 0) std::cout << "first lost: " << e.what() << std::endl;
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << name << " tasks " << refs.size() << " wrong " << wrong << " lost " << lost
+            << " seconds " << seconds << std::endl;
+}
+
 // The bytes of s in hex.
 std::string Hex(const std::string &s) {
   static const char digits[] = "0123456789abcdef";
@@ -336,16 +355,7 @@ int main(int argc, char **argv) {
     std::vector<ray::ObjectRef<int>> refs;
     refs.reserve(n);
     for (int i = 0; i < n; i++) refs.push_back(ray::Task(ChaosPlusOne).SetMaxRetries(-1).Remote(i));
-    int wrong = 0, lost = 0;
-    for (int i = 0; i < n; i++) {
-      try {
-        wrong += *ray::Get(refs[i]) != i + 1;
-      } catch (const std::exception &e) {
-        if (lost++ == 0) std::cout << "first lost: " << e.what() << std::endl;
-      }
-    }
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cout << "workerkiller tasks " << n << " wrong " << wrong << " lost " << lost << " seconds " << seconds << std::endl;
+    ReportChaosTasks("workerkiller", refs, [](int i) { return i + 1; }, start);
   } else if (mode == "nodekiller") {
     // Chaos (Ray's test_chaos actor case): actors with no limit on restarts and call retries,
     // spread over the two nodes the test kills in turn (only they have the resource "chaos"), get
@@ -417,16 +427,7 @@ int main(int argc, char **argv) {
                          .Remote(i));
       std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms));
     }
-    int wrong = 0, lost = 0;
-    for (int i = 0; i < n; i++) {
-      try {
-        wrong += *ray::Get(refs[i]) != FiftySum(i);
-      } catch (const std::exception &e) {
-        if (lost++ == 0) std::cout << "first lost: " << e.what() << std::endl;
-      }
-    }
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cout << "nestedkiller tasks " << n << " wrong " << wrong << " lost " << lost << " seconds " << seconds << std::endl;
+    ReportChaosTasks("nestedkiller", refs, FiftySum, start);
   } else if (mode == "infeasible") {
     auto r = ray::Task(WhereAmI).SetResource("nowhere", 1).Remote(0);
     std::vector<ray::ObjectRef<std::string>> refs{r};

@@ -82,10 +82,7 @@ class ActorCreator {
   /// How many times the actor is restarted after its process dies or Kill(false) (default 0;
   /// -1: without limit). Throws RayException for values below -1.
   ActorCreator &SetMaxRestarts(int max_restarts) {
-    if (max_restarts < -1) {
-      throw RayException("max_restarts must be -1 (unlimited) or a non-negative number, got " +
-                         std::to_string(max_restarts) + ".");
-    }
+    CheckMaxRestarts(max_restarts);
     max_restarts_ = max_restarts;
     return *this;
   }
@@ -95,10 +92,7 @@ class ActorCreator {
   /// default: the call fails with RayActorException), more, or -1 for no limit. A call may so run
   /// more than once. Throws RayException below -1.
   ActorCreator &SetMaxTaskRetries(int max_task_retries) {
-    if (max_task_retries < -1) {
-      throw RayException("max_task_retries must be -1 (unlimited) or a non-negative number, got " +
-                         std::to_string(max_task_retries) + ".");
-    }
+    CheckMaxTaskRetries(max_task_retries);
     max_task_retries_ = max_task_retries;
     return *this;
   }
@@ -106,10 +100,7 @@ class ActorCreator {
   /// How many calls of the actor may run at once, on different threads (default 1). Throws
   /// RayException for values below 1.
   ActorCreator &SetMaxConcurrency(int max_concurrency) {
-    if (max_concurrency < 1) {
-      throw RayException("max_concurrency must be greater than or equal to 1, got " +
-                         std::to_string(max_concurrency) + ".");
-    }
+    CheckMaxConcurrency(max_concurrency);
     max_concurrency_ = max_concurrency;
     return *this;
   }

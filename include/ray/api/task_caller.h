@@ -246,10 +246,7 @@ class TaskCaller : public CallOptions<TaskCaller<F>> {
   /// C++ API; Ray's Python max_retries): 0 for never, -1 for no limit. The default is the
   /// driver's RAY_TASK_MAX_RETRIES, else 3. Throws RayException below -1.
   TaskCaller &SetMaxRetries(int max_retries) {
-    if (max_retries < -1) {
-      throw RayException("max_retries must be 0 or more, or -1 for no limit, not " +
-                         std::to_string(max_retries));
-    }
+    CheckMaxRetries(max_retries);
     this->max_retries_ = max_retries;
     return *this;
   }

@@ -64,5 +64,37 @@ inline void CheckTaskOptions(const std::unordered_map<std::string, double> &reso
   }
 }
 
+/// Checks a task's max_retries: 0 or more, or -1 for no limit. Throws RayException.
+inline void CheckMaxRetries(int max_retries) {
+  if (max_retries < -1) {
+    throw RayException("max_retries must be 0 or more, or -1 for no limit, not " +
+                       std::to_string(max_retries));
+  }
+}
+
+/// Checks an actor's max_restarts: -1 (no limit) or more. Throws RayException.
+inline void CheckMaxRestarts(int max_restarts) {
+  if (max_restarts < -1) {
+    throw RayException("max_restarts must be -1 (unlimited) or a non-negative number, got " +
+                       std::to_string(max_restarts) + ".");
+  }
+}
+
+/// Checks an actor's max_task_retries: -1 (no limit) or more. Throws RayException.
+inline void CheckMaxTaskRetries(int max_task_retries) {
+  if (max_task_retries < -1) {
+    throw RayException("max_task_retries must be -1 (unlimited) or a non-negative number, got " +
+                       std::to_string(max_task_retries) + ".");
+  }
+}
+
+/// Checks an actor's max_concurrency: 1 or more. Throws RayException.
+inline void CheckMaxConcurrency(int max_concurrency) {
+  if (max_concurrency < 1) {
+    throw RayException("max_concurrency must be greater than or equal to 1, got " +
+                       std::to_string(max_concurrency) + ".");
+  }
+}
+
 }  // namespace internal
 }  // namespace ray

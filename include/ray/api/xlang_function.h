@@ -107,11 +107,23 @@ class CrossLanguageCaller {
     return *this;
   }
   CrossLanguageCaller &SetSchedulingStrategy(SchedulingStrategy) { return *this; }
-  CrossLanguageCaller &SetMaxRetries(int n) { return AtLeast("max_retries", n, -1); }
+  CrossLanguageCaller &SetMaxRetries(int n) {
+    CheckMaxRetries(n);
+    return *this;
+  }
   CrossLanguageCaller &SetRetryExceptions(bool) { return *this; }
-  CrossLanguageCaller &SetMaxRestarts(int n) { return AtLeast("max_restarts", n, -1); }
-  CrossLanguageCaller &SetMaxTaskRetries(int n) { return AtLeast("max_task_retries", n, -1); }
-  CrossLanguageCaller &SetMaxConcurrency(int n) { return AtLeast("max_concurrency", n, 1); }
+  CrossLanguageCaller &SetMaxRestarts(int n) {
+    CheckMaxRestarts(n);
+    return *this;
+  }
+  CrossLanguageCaller &SetMaxTaskRetries(int n) {
+    CheckMaxTaskRetries(n);
+    return *this;
+  }
+  CrossLanguageCaller &SetMaxConcurrency(int n) {
+    CheckMaxConcurrency(n);
+    return *this;
+  }
 
   /// Throws: goray makes no cross-language calls.
   template <typename... Args>
@@ -120,16 +132,6 @@ class CrossLanguageCaller {
   }
 
  private:
-  /// Checks an option's value as the C++ callers do (-1: no limit, where that is least).
-  CrossLanguageCaller &AtLeast(const char *option, int value, int least) {
-    if (value < least) {
-      throw RayException(std::string(option) + " must be " +
-                         (least == -1 ? "-1 (no limit) or 0 or more" : "1 or more") + ", not " +
-                         std::to_string(value));
-    }
-    return *this;
-  }
-
   std::string what_;
 };
 
