@@ -49,6 +49,7 @@ func ray_create_actor(spec *C.ray_actor_spec, outActorID *C.uint8_t, errOut **C.
 		resource_names: spec.resource_names, resource_values: spec.resource_values, num_resources: spec.num_resources,
 		max_retries: 0, scheduling_strategy: spec.scheduling_strategy,
 		affinity_node_id: spec.affinity_node_id, affinity_node_id_len: spec.affinity_node_id_len, affinity_soft: spec.affinity_soft,
+		placement_group_id: spec.placement_group_id, placement_group_id_len: spec.placement_group_id_len, bundle_index: spec.bundle_index,
 	}, "actor creation task")
 	if err != nil {
 		return setErr(errOut, err)

@@ -211,7 +211,8 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		if head.NumCPUs >= 1 {
 			threads = int(head.NumCPUs)
 		}
-		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, Exec: cExecutor(exec, execCtx), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
+		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, LocalResources: head.NodeResources(runtime.NumCPU()),
+			Exec: cExecutor(exec, execCtx), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 		if err != nil {
 			return nil, err
 		}

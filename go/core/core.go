@@ -70,6 +70,9 @@ type Options struct {
 	// Local runs tasks in this process on a pool of NumCPUs threads (local mode).
 	Local   bool
 	NumCPUs int
+	// LocalResources are local mode's resources besides its CPUs (NumCPUs), which its placement
+	// groups reserve.
+	LocalResources map[string]float64
 	// RayletSocket is the node's socket (node mode).
 	RayletSocket string
 	// ConnectInProcess, when set, opens the node stream to a node manager running in this
@@ -112,6 +115,11 @@ type backend interface {
 	createActor(id ids.ActorID, o ActorOptions) error
 	killActor(id ids.ActorID, noRestart bool) error
 	getActor(name, namespace string) (ids.ActorID, string, bool, error)
+	// Placement groups (groups.go).
+	createGroup(info *pb.PlacementGroupInfo) error
+	removeGroup(id string) error
+	waitGroup(id string, timeout time.Duration) (bool, error)
+	getGroups(id, name, namespace string) ([]*pb.PlacementGroupInfo, error)
 	close()
 }
 

@@ -78,6 +78,7 @@ type localBackend struct {
 	named   map[string]*localActor // by actorKey(name, namespace), live ones
 	// actorLoops counts the actors' goroutines; close waits for them to delete their instances.
 	actorLoops sync.WaitGroup
+	groups     *localGroups // placement groups (groups.go), under mu
 	// afterStoreMiss, a test hook, runs in known between the store miss and the pending check.
 	afterStoreMiss func(ids.ObjectID)
 }
@@ -90,8 +91,13 @@ func newLocalBackend(cw *CoreWorker, threads int) *localBackend {
 	if threads <= 0 {
 		threads = DefaultLocalThreads
 	}
+	total := map[string]float64{}
+	for k, v := range cw.opts.LocalResources {
+		total[k] = v
+	}
+	total["CPU"] = float64(threads)
 	return &localBackend{cw: cw, pool: newCPUPool(threads), pending: map[ids.ObjectID]bool{},
-		actors: map[ids.ActorID]*localActor{}, named: map[string]*localActor{}}
+		actors: map[ids.ActorID]*localActor{}, named: map[string]*localActor{}, groups: newLocalGroups(total)}
 }
 
 // known reports whether id was stored or is the result of an unfinished task. A task that

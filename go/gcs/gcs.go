@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"goray/placement"
 	"goray/resources"
 	"goray/rpc/peercred"
 	pb "goray/rpc/proto"
@@ -32,6 +33,7 @@ type Server struct {
 	nextJobID uint32
 	health    Health
 	codeDir   string // the code store (see code.go); "" for none
+	groups    *placement.Directory
 
 	servers    []*grpc.Server
 	socketPath string
@@ -43,7 +45,7 @@ type Server struct {
 // New returns an empty control store.
 func New() *Server {
 	return &Server{nodes: map[string]*pb.NodeInfo{}, kv: map[string]map[string][]byte{}, nextJobID: 1,
-		health: HealthFromEnv(), stopSweep: make(chan struct{})}
+		health: HealthFromEnv(), stopSweep: make(chan struct{}), groups: placement.NewDirectory()}
 }
 
 // Serve listens on the unix socket path (only this user's processes may connect) and serves
@@ -136,6 +138,7 @@ func (s *Server) UnregisterNode(_ context.Context, req *pb.UnregisterNodeRequest
 	if n.Alive {
 		n.Alive = false
 		n.DeathCause = "the node was stopped"
+		s.nodeDied(n)
 	}
 	return &pb.UnregisterNodeReply{}, nil
 }
@@ -252,6 +255,7 @@ func (s *Server) SweepHealth(now time.Time) []*pb.NodeInfo {
 			n.Alive = false
 			n.DeathCause = cause
 			glog.Warningf("control store: node %x at %s is dead: %s", n.NodeId, n.Address, cause)
+			s.nodeDied(n)
 			dead = append(dead, n)
 		}
 	}

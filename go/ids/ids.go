@@ -179,3 +179,22 @@ const ActorOwnerPrefix = 8
 func OwnedBy(actor ActorID, node UniqueID) bool {
 	return string(actor[:ActorOwnerPrefix]) == string(node[:ActorOwnerPrefix])
 }
+
+// GroupIDSize is the size of a placement group's id (Ray's: 18 bytes); it is written in hex.
+const GroupIDSize = 18
+
+// NewGroupID is a new placement group id, in hex, owned by node: its first ActorOwnerPrefix
+// bytes are the node's, as an actor's are, and the rest random.
+func NewGroupID(node UniqueID) string {
+	var raw [GroupIDSize]byte
+	copy(raw[:], node[:ActorOwnerPrefix])
+	r := NewUniqueID()
+	copy(raw[ActorOwnerPrefix:], r[:])
+	return hex.EncodeToString(raw[:])
+}
+
+// GroupOwnedBy tells whether the placement group with id (hex) is owned by node.
+func GroupOwnedBy(group string, node UniqueID) bool {
+	prefix := hex.EncodeToString(node[:ActorOwnerPrefix])
+	return len(group) >= len(prefix) && group[:len(prefix)] == prefix
+}

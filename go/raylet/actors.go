@@ -51,6 +51,7 @@ type actor struct {
 	cause          string
 	worker         *worker
 	noRestart      bool
+	removedCause   string // why it ended for good: its placement group was removed
 	exiting        bool
 	startQueued    bool // in line for a process (see start.go)
 	startFailures  int  // processes in a row that could not start or died before connecting
@@ -402,7 +403,7 @@ func (s *state) waitActor(c *client, m *pb.WaitActor) {
 // incarnation after.
 func (a *actor) whereabouts(requestID uint64, after int32) *pb.Reply {
 	if a.state == actorDead {
-		return &pb.Reply{RequestId: requestID, Found: true, ActorDead: true, Cause: a.cause, LostCause: a.lostCauses[after]}
+		return &pb.Reply{RequestId: requestID, Found: true, ActorDead: true, Cause: a.cause, LostCause: a.lostCauses[after], NoRestart: a.removedCause != ""}
 	}
 	if a.state != actorAlive || a.incarnation <= after {
 		// (ended_only) the incarnation ended; the next one is not alive yet.
@@ -505,6 +506,8 @@ func (s *state) actorLost(a *actor, cause string, mayRestart bool) {
 	switch {
 	case a.exiting:
 		cause = actorrule.CauseExited
+	case a.removedCause != "":
+		cause = a.removedCause
 	case a.noRestart:
 		cause = actorrule.CauseKilled
 	}

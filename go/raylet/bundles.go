@@ -6,8 +6,10 @@ import (
 
 	"github.com/golang/glog"
 
+	"goray/ids"
 	"goray/placement"
 	"goray/resources"
+	pb "goray/rpc/proto"
 )
 
 // Bundles of placement groups that this node holds. The owner of a group decides where its
@@ -112,11 +114,101 @@ func (s *state) returnBundle(group string, index int) {
 	s.schedule()
 }
 
-// returnGroup gives back every bundle of group this node holds. Called with r.mu held.
-func (s *state) returnGroup(group string) {
+// returnGroup gives back every bundle of group this node holds; removed: the group is gone, and
+// the actors and tasks running in it here are killed. Called with r.mu held.
+func (s *state) returnGroup(group string, removed bool) {
+	if removed {
+		s.killGroupWork(group, fmt.Sprintf("its placement group %s was removed", group))
+	}
 	for key := range s.bundles {
 		if key.group == group {
 			s.returnBundle(key.group, key.index)
 		}
+	}
+}
+
+// prepareBundles prepares several bundles of a group at once: all of them, or (an error) none.
+// Called with r.mu held.
+func (s *state) prepareBundles(group string, indexes []int, bundles []map[string]float64) error {
+	if len(indexes) != len(bundles) || len(indexes) == 0 {
+		return fmt.Errorf("placement group %s: a prepare of %d indexes and %d bundles", group, len(indexes), len(bundles))
+	}
+	for i, index := range indexes {
+		if err := s.prepareBundle(group, index, bundles[i]); err != nil {
+			for _, done := range indexes[:i] {
+				s.returnBundle(group, done)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// bundleRequest is the event of a group's owner (another node, through this node's own client)
+// asking for a phase of its bundles. Called with r.mu held.
+func (s *state) bundleRequest(c *client, m *pb.ClientMessage) error {
+	if !c.agent {
+		return fmt.Errorf("%T from a process: only a placement group's owner node asks that", m.Body)
+	}
+	var requestID uint64
+	var err error
+	switch body := m.Body.(type) {
+	case *pb.ClientMessage_PrepareBundles:
+		p := body.PrepareBundles
+		requestID = p.RequestId
+		bundles := make([]map[string]float64, len(p.Bundles))
+		for i, b := range p.Bundles {
+			bundles[i] = b.GetResources()
+		}
+		err = s.prepareBundles(p.GroupId, ints(p.Indexes), bundles)
+	case *pb.ClientMessage_CommitBundles:
+		requestID = body.CommitBundles.RequestId
+		for _, index := range body.CommitBundles.Indexes {
+			if err = s.commitBundle(body.CommitBundles.GroupId, int(index)); err != nil {
+				break
+			}
+		}
+	case *pb.ClientMessage_ReturnBundles:
+		r := body.ReturnBundles
+		requestID = r.RequestId
+		if len(r.Indexes) == 0 {
+			s.returnGroup(r.GroupId, r.Removed)
+		} else {
+			if r.Removed {
+				s.killGroupWork(r.GroupId, fmt.Sprintf("its placement group %s was removed", r.GroupId))
+			}
+			for _, index := range r.Indexes {
+				s.returnBundle(r.GroupId, int(index))
+			}
+		}
+	}
+	rep := &pb.Reply{RequestId: requestID}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	s.replyIf(c, rep)
+	return nil
+}
+
+func ints(list []int32) []int {
+	out := make([]int, len(list))
+	for i, v := range list {
+		out[i] = int(v)
+	}
+	return out
+}
+
+// ownerGroupsGone gives back the bundles this node holds for groups that node owns (it died, or
+// the link it reserved them through ended). Called with r.mu held.
+func (s *state) ownerGroupsGone(owner ids.UniqueID) {
+	groups := map[string]bool{}
+	for key := range s.bundles {
+		if ids.GroupOwnedBy(key.group, owner) {
+			groups[key.group] = true
+		}
+	}
+	for g := range groups {
+		glog.Warningf("placement group %s: its owner node %s is gone; giving back its bundles here", g, owner.Hex())
+		s.returnGroup(g, false)
 	}
 }

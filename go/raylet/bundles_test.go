@@ -30,7 +30,7 @@ func TestStateBundles(t *testing.T) {
 	give := func(index int) step {
 		return func(h *harness) error { h.do(func(s *state) { s.returnBundle(tg, index) }); return nil }
 	}
-	giveGroup := func(h *harness) error { h.do(func(s *state) { s.returnGroup(tg) }); return nil }
+	giveGroup := func(h *harness) error { h.do(func(s *state) { s.returnGroup(tg, false) }); return nil }
 	expire := func(h *harness) error {
 		for _, tm := range h.takeEffects().timers {
 			h.do(tm.fire)

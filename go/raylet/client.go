@@ -380,6 +380,19 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		return s.sealObject(c, body.SealObject)
 	case *pb.ClientMessage_ReleaseObjects:
 		return s.releaseObjects(c, body.ReleaseObjects)
+	case *pb.ClientMessage_CreatePlacementGroup:
+		if g := body.CreatePlacementGroup.GetGroup(); g != nil && c.job != nil {
+			g.JobId = c.job.id
+		}
+		s.createGroup(c, body.CreatePlacementGroup)
+	case *pb.ClientMessage_RemovePlacementGroup:
+		s.removeGroupRequest(c, body.RemovePlacementGroup)
+	case *pb.ClientMessage_WaitPlacementGroup:
+		s.waitGroup(c, body.WaitPlacementGroup)
+	case *pb.ClientMessage_GetPlacementGroups:
+		s.getGroups(c, body.GetPlacementGroups)
+	case *pb.ClientMessage_PrepareBundles, *pb.ClientMessage_CommitBundles, *pb.ClientMessage_ReturnBundles:
+		return s.bundleRequest(c, m)
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:

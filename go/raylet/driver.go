@@ -88,6 +88,17 @@ func (r *Raylet) apply(e effects) {
 	for _, j := range e.taken {
 		r.sendTaken(j.key, j.id)
 	}
+	for _, a := range e.peerAsks {
+		a := a
+		r.goTracked(func() { r.askPeer(a) })
+	}
+	if len(e.groupPuts) > 0 {
+		r.putGroups(e.groupPuts)
+	}
+	for _, g := range e.groupGets {
+		g := g
+		r.goTracked(func() { r.getGroups(g) })
+	}
 }
 
 // goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does

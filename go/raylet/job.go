@@ -120,6 +120,7 @@ func (s *state) driverLeft(j *job) {
 	j.ended = true
 	j.prestart = 0
 	glog.Infof("%s ended: its last driver is gone", j)
+	s.removeJobGroups(j.id)
 	for _, w := range append([]*worker(nil), s.idle...) {
 		if w.job == j {
 			s.removeIdle(w)

@@ -907,6 +907,7 @@ type forwardServer struct {
 	mu     sync.Mutex
 	held   map[ids.ObjectID]bool           // results kept (held; pinned when true) until the origin has them
 	hosted map[ids.ActorID]bool            // actors created here for the origin (killed when the link ends)
+	groups map[string]bool                 // placement groups the origin reserved bundles of here (given back when the link ends)
 	inner  map[ids.ObjectID][]ids.ObjectID // by return id: objects inside a running task's arguments, pulled and held here until it ends
 	jobs   map[string]*pb.JobConfig        // the configs of the jobs the link brought, by id
 }
@@ -1206,6 +1207,8 @@ func (fs *forwardServer) end() {
 	fs.held = map[ids.ObjectID]bool{}
 	hosted := fs.hosted
 	fs.hosted = nil
+	groups := fs.groups
+	fs.groups = nil
 	fs.mu.Unlock()
 	fs.r.local.release(unpin...)
 	fs.r.local.drop(free...)
@@ -1219,5 +1222,14 @@ func (fs *forwardServer) end() {
 	if len(kills) > 0 {
 		glog.Warningf("the link from %s ended: stopping the %d actors this node hosted for it", fs.origin, len(kills))
 		_ = fs.r.local.send(kills...)
+	}
+	// The groups' owner counts their bundles here as lost (it places them again): they go back.
+	var returns []*pb.ClientMessage
+	for g := range groups {
+		returns = append(returns, &pb.ClientMessage{Body: &pb.ClientMessage_ReturnBundles{ReturnBundles: &pb.ReturnBundles{GroupId: g}}})
+	}
+	if len(returns) > 0 {
+		glog.Warningf("the link from %s ended: giving back the bundles of its %d placement groups", fs.origin, len(returns))
+		_ = fs.r.local.send(returns...)
 	}
 }

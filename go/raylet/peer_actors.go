@@ -109,6 +109,18 @@ func setRequestID(m *pb.ClientMessage, id uint64) error {
 		body.KillActor.RequestId = id
 	case *pb.ClientMessage_GetActor:
 		body.GetActor.RequestId = id
+	case *pb.ClientMessage_RemovePlacementGroup:
+		body.RemovePlacementGroup.RequestId = id
+	case *pb.ClientMessage_WaitPlacementGroup:
+		body.WaitPlacementGroup.RequestId = id
+	case *pb.ClientMessage_GetPlacementGroups:
+		body.GetPlacementGroups.RequestId = id
+	case *pb.ClientMessage_PrepareBundles:
+		body.PrepareBundles.RequestId = id
+	case *pb.ClientMessage_CommitBundles:
+		body.CommitBundles.RequestId = id
+	case *pb.ClientMessage_ReturnBundles:
+		body.ReturnBundles.RequestId = id
 	default:
 		return fmt.Errorf("not an actor request: %T", m.GetBody())
 	}
@@ -137,6 +149,19 @@ func (fs *forwardServer) answerActorRequest(req *pb.ActorRequest) {
 	}
 	for _, id := range pulled {
 		fs.r.releasePulled(id) // the actor holds its factory's arguments now
+	}
+	if p := req.Message.GetPrepareBundles(); err == nil && rep.Error == "" && p != nil {
+		fs.mu.Lock()
+		if fs.groups == nil {
+			fs.groups = map[string]bool{}
+		}
+		fs.groups[p.GroupId] = true // (given back if the link ends)
+		fs.mu.Unlock()
+	}
+	if ret := req.Message.GetReturnBundles(); ret != nil && len(ret.Indexes) == 0 {
+		fs.mu.Lock()
+		delete(fs.groups, ret.GroupId)
+		fs.mu.Unlock()
 	}
 	if err == nil && rep.Error == "" && create != nil && create.Hosted {
 		if id, e := ids.UniqueIDFromBytes(create.ActorId); e == nil {
@@ -207,6 +232,10 @@ func (r *Raylet) hostActor(j actorJob) {
 		cause = rep.LostCause
 	default:
 		cause = rep.Cause
+	}
+	if err == nil && rep.NoRestart {
+		r.do(func(s *state) { s.hostedEndedForGood(a, inc, cause) })
+		return
 	}
 	ended(cause, false)
 }

@@ -50,6 +50,9 @@ type worker struct {
 	killedByNode bool
 	// registerTimedOut is set when it did not connect in time (see watchRegistration).
 	registerTimedOut bool
+	// killCause, when set, is why the node killed it: its task fails with it, not retried (its
+	// placement group was removed).
+	killCause string
 }
 
 func (w *worker) String() string {

@@ -139,7 +139,8 @@ type Raylet struct {
 	dialMu      sync.Mutex // serializes the opening of links
 	pullMu      sync.Mutex // guards pulls
 	pulls       map[ids.ObjectID]*pull
-	codeState   // the code of jobs other nodes forward work of (jobcode.go)
+	codeState               // the code of jobs other nodes forward work of (jobcode.go)
+	groupWriter groupWriter // placement groups' records on their way to the control store
 }
 
 // New makes a node manager; Start runs it.
@@ -305,7 +306,9 @@ func (s *state) workerEnded(w *worker, end exit) {
 		if w.blocked {
 			s.blocked--
 		}
-		if ambiguous {
+		if w.killCause != "" {
+			s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("%s was killed: %s", taskLabel(t), w.killCause))})
+		} else if ambiguous {
 			t.runAlone = true
 			s.unpinTaskArgs(t) // pinned again when it runs
 			glog.Warningf("running task %s (%s) again alone: its worker died with another task queued behind it, which may have been running", t.spec.FunctionName, t.returnID.Hex()[:12])

@@ -148,6 +148,11 @@ func (s *state) updateCluster(nodes []ViewNode) {
 		s.remoteLost(l.r, l.cause, true)
 		s.hostsLost(l.r, l.cause)
 		s.keptLostAt(l.r.key, 0, l.cause)
+		s.groupsLostOn(l.r.key, l.cause)
+		s.ownerGroupsGone(l.r.id)
+	}
+	if len(s.groups) > 0 {
+		s.retryPendingGroups() // (the cluster may have room for them now)
 	}
 	s.reclaimForOtherNodes()
 	s.schedule()
@@ -338,6 +343,7 @@ func (s *state) feasibleWithout(lost *remoteNode, gone bool, demand resources.Se
 func (s *state) linkFailed(key scheduling.NodeID, err error) {
 	if r := s.remotes[key]; r != nil && !s.stopped {
 		s.remoteLost(r, fmt.Sprintf("the connection to it broke (%v)", err), false)
+		s.groupsLostOn(key, fmt.Sprintf("the connection to it broke (%v)", err))
 	}
 }
 

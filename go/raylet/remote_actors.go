@@ -162,6 +162,17 @@ func (s *state) hostedEnded(a *actor, inc int32, cause string, startFailed bool)
 	s.actorLost(a, cause, true)
 }
 
+// hostedEndedForGood is hostedEnded for an incarnation that ended so that the actor must not
+// restart (its placement group was removed). Called with r.mu held.
+func (s *state) hostedEndedForGood(a *actor, inc int32, cause string) {
+	if a.host == nil || int32(a.restarts) != inc || a.state == actorDead {
+		return
+	}
+	a.noRestart = true
+	a.removedCause = cause
+	s.hostedEnded(a, inc, cause, false)
+}
+
 // unreachableHold is how long the policy leaves out a node that could not be reached (until the
 // control store's health checks say what became of it).
 const unreachableHold = 5 * time.Second

@@ -7,6 +7,7 @@ import (
 
 	"goray/ids"
 	"goray/objstore"
+	"goray/placement"
 	"goray/resources"
 	"goray/scheduling"
 	"goray/shm"
@@ -28,45 +29,49 @@ type state struct {
 	view        scheduling.View
 	viewVersion uint64
 	// resErr is why the configured resources were refused (Start reports it).
-	resErr        error
-	workers       map[ids.UniqueID]*worker
-	idle          []*worker
-	starting      int
-	defaultJob    *job                              // the job of the node's configuration (see job.go)
-	jobs          map[string]*job                   // jobs drivers brought, by id
-	remotes       map[scheduling.NodeID]*remoteNode // the cluster's other nodes (see remote.go)
-	agentID       ids.UniqueID                      // the worker id of the node's own client
-	spreadCursor  scheduling.NodeID                 // where the last SPREAD request went
-	queueDepth    int                               // forwarded tasks per CPU a busy node may queue
-	locating      map[ids.ObjectID]bool             // unknown objects looked for on other nodes (locate.go)
-	lineage       lineage                           // results kept on other nodes (lineage.go)
-	bundles       map[bundleKey]*heldBundle         // placement groups' bundles held here (bundles.go)
-	remoteHolds   map[ids.ObjectID][]uint64         // holds for processes of other nodes, by token (holdForRemote)
-	nextHold      uint64                            // the last token of remoteHolds
-	backlog       time.Duration                     // work in time a fast node may queue (forwardBound)
-	blocked       int
-	ready         *readyQueue                  // arguments present, waiting for resources and a worker
-	waitingDeps   map[ids.ObjectID][]*task     // tasks waiting for an argument
-	pending       map[ids.ObjectID]*task       // return id -> task not finished
-	subscribers   map[ids.ObjectID][]*client   // clients waiting for an object
-	refs          map[ids.ObjectID]*objectRefs // what keeps each object alive (see refs.go)
-	alloc         *shm.Allocator               // ranges of the shared-memory store (nil: none)
-	arenaPath     string
-	shmObjs       map[ids.ObjectID]*shmObject
-	shmSeq        uint64
-	spills        int
-	creates       createQueue // CreateObject requests waiting for room (see createqueue.go)
-	clients       map[*client]bool
-	byWorker      map[ids.UniqueID]*client // connected clients by worker id
-	expected      map[ids.ObjectID]*client // objects a client promised to put (ExpectObjects)
-	actors        map[ids.ActorID]*actor
-	named         map[actorKey]*actor // live named actors
-	deadActors    []*actor            // dead actors still in actors, oldest first (see actorDied)
-	pendingActors []*actor            // actors waiting for resources, in creation order
-	actorSeq      uint64              // actors created so far (their creation order)
-	actorWorkers  int                 // live worker processes dedicated to actors
-	starts        startControl        // how processes are started (see start.go)
-	deadLogs      []logFiles          // log files of dead workers kept, oldest first (see exit.go)
+	resErr         error
+	workers        map[ids.UniqueID]*worker
+	idle           []*worker
+	starting       int
+	defaultJob     *job                              // the job of the node's configuration (see job.go)
+	jobs           map[string]*job                   // jobs drivers brought, by id
+	remotes        map[scheduling.NodeID]*remoteNode // the cluster's other nodes (see remote.go)
+	agentID        ids.UniqueID                      // the worker id of the node's own client
+	spreadCursor   scheduling.NodeID                 // where the last SPREAD request went
+	queueDepth     int                               // forwarded tasks per CPU a busy node may queue
+	locating       map[ids.ObjectID]bool             // unknown objects looked for on other nodes (locate.go)
+	lineage        lineage                           // results kept on other nodes (lineage.go)
+	bundles        map[bundleKey]*heldBundle         // placement groups' bundles held here (bundles.go)
+	groups         map[string]*ownedGroup            // live placement groups this node owns (groups.go)
+	groupDir       *placement.Directory              // this node's groups' records, live and removed
+	groupSeq       uint64                            // the last two-phase round of a group
+	groupWaiterSeq uint64                            // the last WaitPlacementGroup parked
+	remoteHolds    map[ids.ObjectID][]uint64         // holds for processes of other nodes, by token (holdForRemote)
+	nextHold       uint64                            // the last token of remoteHolds
+	backlog        time.Duration                     // work in time a fast node may queue (forwardBound)
+	blocked        int
+	ready          *readyQueue                  // arguments present, waiting for resources and a worker
+	waitingDeps    map[ids.ObjectID][]*task     // tasks waiting for an argument
+	pending        map[ids.ObjectID]*task       // return id -> task not finished
+	subscribers    map[ids.ObjectID][]*client   // clients waiting for an object
+	refs           map[ids.ObjectID]*objectRefs // what keeps each object alive (see refs.go)
+	alloc          *shm.Allocator               // ranges of the shared-memory store (nil: none)
+	arenaPath      string
+	shmObjs        map[ids.ObjectID]*shmObject
+	shmSeq         uint64
+	spills         int
+	creates        createQueue // CreateObject requests waiting for room (see createqueue.go)
+	clients        map[*client]bool
+	byWorker       map[ids.UniqueID]*client // connected clients by worker id
+	expected       map[ids.ObjectID]*client // objects a client promised to put (ExpectObjects)
+	actors         map[ids.ActorID]*actor
+	named          map[actorKey]*actor // live named actors
+	deadActors     []*actor            // dead actors still in actors, oldest first (see actorDied)
+	pendingActors  []*actor            // actors waiting for resources, in creation order
+	actorSeq       uint64              // actors created so far (their creation order)
+	actorWorkers   int                 // live worker processes dedicated to actors
+	starts         startControl        // how processes are started (see start.go)
+	deadLogs       []logFiles          // log files of dead workers kept, oldest first (see exit.go)
 
 	eff effects // recorded by the current event, taken by the driver
 }
@@ -89,6 +94,9 @@ type effects struct {
 	locate      []locateJob   // objects to look for on other nodes; then located
 	fetchKept   []keptFetch   // results kept on other nodes to pull here; then keptFetched
 	taken       []keptTaken   // results other nodes kept for this one that they may free
+	peerAsks    []peerAsk     // messages to other nodes whose answers come back as events
+	groupPuts   []groupPut    // placement groups' records for the control store
+	groupGets   []groupGet    // placement group lookups in the control store
 }
 
 // timer asks the driver to deliver fire as an event after delay.
@@ -102,7 +110,7 @@ func (e *effects) empty() bool {
 	return len(e.spawnPool) == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
 		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0 &&
 		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0 && len(e.locate) == 0 &&
-		len(e.fetchKept) == 0 && len(e.taken) == 0
+		len(e.fetchKept) == 0 && len(e.taken) == 0 && len(e.peerAsks) == 0 && len(e.groupPuts) == 0 && len(e.groupGets) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.
@@ -159,5 +167,6 @@ func newState(cfg Config, nodeID ids.UniqueID) state {
 		starts:      startControl{maxConcurrent: maxStartupConcurrency()},
 		creates:     createQueue{grace: graceFor()},
 		lineage:     lineage{kept: map[ids.ObjectID]*task{}, bound: maxLineageBytes()},
+		groupDir:    placement.NewDirectory(),
 	}
 }

@@ -32,6 +32,7 @@
 #include <ray/api/function_manager.h>
 #include <ray/api/logging.h>
 #include <ray/api/object_ref.h>
+#include <ray/api/placement_group.h>
 #include <ray/api/ray_config.h>
 #include <ray/api/ray_exception.h>
 #include <ray/api/ray_remote.h>

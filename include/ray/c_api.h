@@ -34,8 +34,10 @@ extern "C" {
  * Version 4: ray_task_spec.max_retries -1 means no limit (RAY_TASK_RETRIES_DEFAULT is the
  * default), ray_task_spec has retry_exceptions and ray_actor_spec max_task_retries.
  * Version 5: objects of kind RAY_OBJECT_OWNER_DIED.
+ * Version 6: placement groups; ray_task_spec and ray_actor_spec name one (placement_group_id,
+ * bundle_index).
  */
-#define RAY_C_API_VERSION 5
+#define RAY_C_API_VERSION 6
 
 /** ray_task_spec.max_retries of a task that keeps the default: the submitting process's
  *  RAY_TASK_MAX_RETRIES, else 3 (Ray's). */
@@ -136,6 +138,11 @@ typedef struct ray_task_spec {
   int affinity_soft;
   /* 1: an exception the task throws is retried too, within max_retries (Ray's retry_exceptions). */
   int retry_exceptions;
+  /* The placement group it runs in (its id, RAY_PLACEMENT_GROUP_ID_LEN hex digits; NULL or
+     length 0: none) and the bundle (-1: any of the group's). Ignored for actor tasks. */
+  const char *placement_group_id;
+  size_t placement_group_id_len;
+  int bundle_index;
 } ray_task_spec;
 
 /** How a task or an actor is placed on the cluster's nodes (Ray's scheduling strategies). */
@@ -205,7 +212,34 @@ typedef struct ray_actor_spec {
   /* How many times a call that was running (or sent) when the actor's process died is sent again
      to its next incarnation: 0 (the default: it fails), or more, or -1 for no limit. */
   int max_task_retries;
+  /* The placement group the actor lives in, as in ray_task_spec. */
+  const char *placement_group_id;
+  size_t placement_group_id_len;
+  int bundle_index;
 } ray_actor_spec;
+
+/** Length of a placement group's id: hex digits (Ray's ids are 18 bytes). */
+#define RAY_PLACEMENT_GROUP_ID_LEN 36
+
+/** Placement strategies (ray::PlacementStrategy). */
+enum ray_placement_strategy {
+  RAY_PLACEMENT_PACK = 0,
+  RAY_PLACEMENT_SPREAD = 1,
+  RAY_PLACEMENT_STRICT_PACK = 2,
+  RAY_PLACEMENT_STRICT_SPREAD = 3
+};
+
+/** A placement group to create (ray::PlacementGroupCreationOptions). Bundle i holds
+ *  bundle_sizes[i] resources, the next ones of resource_names/resource_values in order. */
+typedef struct ray_placement_group_spec {
+  const char *name; /* "" or NULL: unnamed */
+  size_t name_len;
+  int strategy; /* enum ray_placement_strategy */
+  size_t num_bundles;
+  const size_t *bundle_sizes;
+  const char *const *resource_names; /* NUL-terminated */
+  const double *resource_values;
+} ray_placement_group_spec;
 
 /** An array of NUL-terminated strings. */
 typedef struct ray_string_array {
@@ -362,6 +396,32 @@ int ray_exit_actor(char **err);
 
 /** 1 inside an actor instance that was created again after its process died or was killed. */
 int ray_was_current_actor_restarted(void);
+
+/**
+ * Creates a placement group in this job's namespace; writes its id (RAY_PLACEMENT_GROUP_ID_LEN
+ * hex digits, not NUL-terminated) to out_id. It is PENDING until its bundles are reserved
+ * (ray_wait_placement_group). A name a live group of the namespace has is an error.
+ */
+int ray_create_placement_group(const ray_placement_group_spec *spec, char *out_id, char **err);
+
+/** Removes a placement group (its actors and tasks are killed); removing it twice is no error. */
+int ray_remove_placement_group(const char *id, size_t id_len, char **err);
+
+/**
+ * Waits up to timeout_seconds (negative: no limit) for a placement group to be created; *out_ready
+ * is 1 when it is. RAY_ERR_NOT_FOUND: the group was removed, or none has this id.
+ */
+int ray_wait_placement_group(const char *id, size_t id_len, int64_t timeout_seconds, int *out_ready,
+                             char **err);
+
+/**
+ * Looks placement groups up: by id (id_len > 0), else by name in this job's namespace (name_len >
+ * 0), else all. *out_json (malloc'd, NUL-terminated; free with ray_free) receives a JSON array of
+ * {"id", "name", "strategy", "state", "bundles": [{resource: amount}]} objects (strategy and state
+ * as ray::PlacementStrategy and ray::PlacementGroupState).
+ */
+int ray_get_placement_groups(const char *id, size_t id_len, const char *name, size_t name_len,
+                             char **out_json, char **err);
 
 /** This job's namespace (malloc'd; free with ray_free), or NULL before ray_init(). */
 char *ray_get_namespace(void);

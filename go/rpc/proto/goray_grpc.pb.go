@@ -151,17 +151,19 @@ var NodeManager_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	ControlStore_RegisterNode_FullMethodName   = "/goray.rpc.ControlStore/RegisterNode"
-	ControlStore_UnregisterNode_FullMethodName = "/goray.rpc.ControlStore/UnregisterNode"
-	ControlStore_GetAllNodes_FullMethodName    = "/goray.rpc.ControlStore/GetAllNodes"
-	ControlStore_KVPut_FullMethodName          = "/goray.rpc.ControlStore/KVPut"
-	ControlStore_KVGet_FullMethodName          = "/goray.rpc.ControlStore/KVGet"
-	ControlStore_KVDel_FullMethodName          = "/goray.rpc.ControlStore/KVDel"
-	ControlStore_HasCode_FullMethodName        = "/goray.rpc.ControlStore/HasCode"
-	ControlStore_UploadCode_FullMethodName     = "/goray.rpc.ControlStore/UploadCode"
-	ControlStore_DownloadCode_FullMethodName   = "/goray.rpc.ControlStore/DownloadCode"
-	ControlStore_NextJobID_FullMethodName      = "/goray.rpc.ControlStore/NextJobID"
-	ControlStore_ReportNode_FullMethodName     = "/goray.rpc.ControlStore/ReportNode"
+	ControlStore_RegisterNode_FullMethodName       = "/goray.rpc.ControlStore/RegisterNode"
+	ControlStore_UnregisterNode_FullMethodName     = "/goray.rpc.ControlStore/UnregisterNode"
+	ControlStore_GetAllNodes_FullMethodName        = "/goray.rpc.ControlStore/GetAllNodes"
+	ControlStore_KVPut_FullMethodName              = "/goray.rpc.ControlStore/KVPut"
+	ControlStore_KVGet_FullMethodName              = "/goray.rpc.ControlStore/KVGet"
+	ControlStore_KVDel_FullMethodName              = "/goray.rpc.ControlStore/KVDel"
+	ControlStore_HasCode_FullMethodName            = "/goray.rpc.ControlStore/HasCode"
+	ControlStore_UploadCode_FullMethodName         = "/goray.rpc.ControlStore/UploadCode"
+	ControlStore_DownloadCode_FullMethodName       = "/goray.rpc.ControlStore/DownloadCode"
+	ControlStore_NextJobID_FullMethodName          = "/goray.rpc.ControlStore/NextJobID"
+	ControlStore_ReportNode_FullMethodName         = "/goray.rpc.ControlStore/ReportNode"
+	ControlStore_PutPlacementGroups_FullMethodName = "/goray.rpc.ControlStore/PutPlacementGroups"
+	ControlStore_GetPlacementGroups_FullMethodName = "/goray.rpc.ControlStore/GetPlacementGroups"
 )
 
 // ControlStoreClient is the client API for ControlStore service.
@@ -182,6 +184,9 @@ type ControlStoreClient interface {
 	DownloadCode(ctx context.Context, in *DownloadCodeRequest, opts ...grpc.CallOption) (ControlStore_DownloadCodeClient, error)
 	NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error)
 	ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error)
+	// Placement groups, as their owners record them.
+	PutPlacementGroups(ctx context.Context, in *PutPlacementGroupsRequest, opts ...grpc.CallOption) (*PutPlacementGroupsReply, error)
+	GetPlacementGroups(ctx context.Context, in *GetPlacementGroupsRequest, opts ...grpc.CallOption) (*GetPlacementGroupsReply, error)
 }
 
 type controlStoreClient struct {
@@ -350,6 +355,26 @@ func (c *controlStoreClient) ReportNode(ctx context.Context, in *ReportNodeReque
 	return out, nil
 }
 
+func (c *controlStoreClient) PutPlacementGroups(ctx context.Context, in *PutPlacementGroupsRequest, opts ...grpc.CallOption) (*PutPlacementGroupsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutPlacementGroupsReply)
+	err := c.cc.Invoke(ctx, ControlStore_PutPlacementGroups_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlStoreClient) GetPlacementGroups(ctx context.Context, in *GetPlacementGroupsRequest, opts ...grpc.CallOption) (*GetPlacementGroupsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPlacementGroupsReply)
+	err := c.cc.Invoke(ctx, ControlStore_GetPlacementGroups_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlStoreServer is the server API for ControlStore service.
 // All implementations must embed UnimplementedControlStoreServer
 // for forward compatibility
@@ -368,6 +393,9 @@ type ControlStoreServer interface {
 	DownloadCode(*DownloadCodeRequest, ControlStore_DownloadCodeServer) error
 	NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error)
 	ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error)
+	// Placement groups, as their owners record them.
+	PutPlacementGroups(context.Context, *PutPlacementGroupsRequest) (*PutPlacementGroupsReply, error)
+	GetPlacementGroups(context.Context, *GetPlacementGroupsRequest) (*GetPlacementGroupsReply, error)
 	mustEmbedUnimplementedControlStoreServer()
 }
 
@@ -407,6 +435,12 @@ func (UnimplementedControlStoreServer) NextJobID(context.Context, *NextJobIDRequ
 }
 func (UnimplementedControlStoreServer) ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReportNode not implemented")
+}
+func (UnimplementedControlStoreServer) PutPlacementGroups(context.Context, *PutPlacementGroupsRequest) (*PutPlacementGroupsReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PutPlacementGroups not implemented")
+}
+func (UnimplementedControlStoreServer) GetPlacementGroups(context.Context, *GetPlacementGroupsRequest) (*GetPlacementGroupsReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetPlacementGroups not implemented")
 }
 func (UnimplementedControlStoreServer) mustEmbedUnimplementedControlStoreServer() {}
 
@@ -630,6 +664,42 @@ func _ControlStore_ReportNode_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControlStore_PutPlacementGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutPlacementGroupsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).PutPlacementGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_PutPlacementGroups_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).PutPlacementGroups(ctx, req.(*PutPlacementGroupsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ControlStore_GetPlacementGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPlacementGroupsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).GetPlacementGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_GetPlacementGroups_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).GetPlacementGroups(ctx, req.(*GetPlacementGroupsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControlStore_ServiceDesc is the grpc.ServiceDesc for ControlStore service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -672,6 +742,14 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportNode",
 			Handler:    _ControlStore_ReportNode_Handler,
+		},
+		{
+			MethodName: "PutPlacementGroups",
+			Handler:    _ControlStore_PutPlacementGroups_Handler,
+		},
+		{
+			MethodName: "GetPlacementGroups",
+			Handler:    _ControlStore_GetPlacementGroups_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -79,6 +79,17 @@ class ActorCreator {
     return *this;
   }
 
+  /// Places the actor in a bundle of a placement group (bundle_index -1: any of its bundles): it
+  /// holds its resources (SetResources) in that bundle, on the bundle's node, and starts once the
+  /// group is created. Removing the group kills the actor for good. Throws RayException for an
+  /// empty group or a bundle index out of range.
+  ActorCreator &SetPlacementGroup(PlacementGroup group, int bundle_index) {
+    CheckBundleIndex(group, bundle_index);
+    group_id_ = group.GetID();
+    bundle_index_ = bundle_index;
+    return *this;
+  }
+
   /// How many times the actor is restarted after its process dies or Kill(false) (default 0;
   /// -1: without limit). Throws RayException for values below -1.
   ActorCreator &SetMaxRestarts(int max_restarts) {
@@ -120,7 +131,7 @@ class ActorCreator {
       std::vector<ray_task_arg> c_args = ToCTaskArgs(prepared);
       CResources c_resources(resources_);
       const char *class_name = typeid(ActorType).name();
-      ray_actor_spec spec;
+      ray_actor_spec spec{};
       spec.function_name = function_name_.data();
       spec.function_name_len = function_name_.size();
       spec.class_name = class_name;
@@ -143,6 +154,9 @@ class ActorCreator {
       spec.affinity_node_id = c_strategy.node_id;
       spec.affinity_node_id_len = c_strategy.node_id_len;
       spec.affinity_soft = c_strategy.soft;
+      spec.placement_group_id = group_id_.empty() ? nullptr : group_id_.data();
+      spec.placement_group_id_len = group_id_.size();
+      spec.bundle_index = bundle_index_;
       uint8_t id[RAY_ACTOR_ID_SIZE];
       char *err = nullptr;
       int code = ray_create_actor(&spec, id, &err);
@@ -163,6 +177,8 @@ class ActorCreator {
   int max_task_retries_ = 0;
   int max_concurrency_ = 1;
   SchedulingStrategy strategy_;
+  std::string group_id_;
+  int bundle_index_ = -1;
 };
 
 }  // namespace internal

@@ -143,10 +143,11 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
                               const std::string &actor_id = std::string(),
                               const SchedulingStrategy &strategy = SchedulingStrategy(),
                               int max_retries = RAY_TASK_RETRIES_DEFAULT,
-                              bool retry_exceptions = false) {
+                              bool retry_exceptions = false,
+                              const std::string &group_id = std::string(), int bundle_index = -1) {
   std::vector<ray_task_arg> c_args = ToCTaskArgs(args);
   CResources c_resources(resources);
-  ray_task_spec spec;
+  ray_task_spec spec{};
   spec.function_name = function_name.data();
   spec.function_name_len = function_name.size();
   spec.name = task_name.empty() ? nullptr : task_name.data();
@@ -163,6 +164,9 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
   spec.affinity_node_id = c_strategy.node_id;
   spec.affinity_node_id_len = c_strategy.node_id_len;
   spec.affinity_soft = c_strategy.soft;
+  spec.placement_group_id = group_id.empty() ? nullptr : group_id.data();
+  spec.placement_group_id_len = group_id.size();
+  spec.bundle_index = bundle_index;
   uint8_t id[RAY_ID_SIZE];
   char *err = nullptr;
   int code = actor_id.empty() ? ray_submit_task(&spec, id, &err)
@@ -206,8 +210,12 @@ class CallOptions {
     std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<ArgsTuple>(
         std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
     return SubmitTask(function_name, task_name_, resources_, prepared, actor_id, strategy_,
-                      max_retries_, retry_exceptions_);
+                      max_retries_, retry_exceptions_, group_id_, bundle_index_);
   }
+
+  /// The placement group and bundle the task runs in (tasks only).
+  std::string group_id_;
+  int bundle_index_ = -1;
 
   /// Where the call runs (tasks only; actor calls go to their actor).
   SchedulingStrategy strategy_;
@@ -239,6 +247,17 @@ class TaskCaller : public CallOptions<TaskCaller<F>> {
   /// ray::NodeAffinitySchedulingStrategy; goray's, as Ray's Python API has them).
   TaskCaller &SetSchedulingStrategy(SchedulingStrategy strategy) {
     this->strategy_ = std::move(strategy);
+    return *this;
+  }
+
+  /// Runs the task in a bundle of a placement group (bundle_index -1: any of its bundles): it
+  /// takes its resources (one CPU unless SetResources says otherwise) from that bundle, on the
+  /// bundle's node, and waits until the group is created. Throws RayException for an empty group
+  /// or a bundle index out of range.
+  TaskCaller &SetPlacementGroup(PlacementGroup group, int bundle_index) {
+    CheckBundleIndex(group, bundle_index);
+    this->group_id_ = group.GetID();
+    this->bundle_index_ = bundle_index;
     return *this;
   }
 

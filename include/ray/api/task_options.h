@@ -8,11 +8,94 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace ray {
+
+/// How a placement group's bundles go to nodes: as few nodes as possible (PACK), as many as
+/// possible (SPREAD), all on one node (STRICT_PACK) or each on a node of its own (STRICT_SPREAD).
+enum class PlacementStrategy {
+  PACK = 0,
+  SPREAD = 1,
+  STRICT_PACK = 2,
+  STRICT_SPREAD = 3,
+  UNRECOGNIZED = -1
+};
+
+/// A placement group's state: PENDING until its bundles are reserved, CREATED, REMOVED, or
+/// RESCHEDULING while bundles lost with a node are reserved again.
+enum PlacementGroupState {
+  PENDING = 0,
+  CREATED = 1,
+  REMOVED = 2,
+  RESCHEDULING = 3,
+  UNRECOGNIZED = -1,
+};
+
+/// What ray::CreatePlacementGroup creates: a name ("": unnamed; else unique in the job's
+/// namespace among live groups), the bundles (each a map of resources to amounts) and the
+/// strategy.
+struct PlacementGroupCreationOptions {
+  std::string name;
+  std::vector<std::unordered_map<std::string, double>> bundles;
+  PlacementStrategy strategy;
+};
+
+/// A placement group: resources reserved together across the cluster's nodes, in bundles that
+/// tasks and actors then run in (SetPlacementGroup). GetState is the state when this handle was
+/// made (ray::GetPlacementGroup gives a fresh one); Wait asks the runtime.
+class PlacementGroup {
+ public:
+  PlacementGroup() = default;
+  PlacementGroup(std::string id, PlacementGroupCreationOptions options,
+                 PlacementGroupState state = PlacementGroupState::UNRECOGNIZED)
+      : id_(std::move(id)), options_(std::move(options)), state_(state) {}
+  /// The group's id (hex); ray::GetPlacementGroupById takes it.
+  std::string GetID() const { return id_; }
+  std::string GetName() { return options_.name; }
+  std::vector<std::unordered_map<std::string, double>> GetBundles() { return options_.bundles; }
+  ray::PlacementGroupState GetState() { return state_; }
+  PlacementStrategy GetStrategy() { return options_.strategy; }
+  /// Waits up to timeout_seconds for the group to be created; false when it is not by then.
+  /// Throws RayException when it was removed, or does not exist.
+  bool Wait(int timeout_seconds) {
+    if (!callback_) {
+      throw internal::RayException("PlacementGroup::Wait on a group no runtime made");
+    }
+    return callback_(id_, timeout_seconds);
+  }
+  /// Sets what Wait calls (the runtime does; the name is Ray's).
+  void SetWaitCallbak(std::function<bool(const std::string &, int)> callback) {
+    callback_ = std::move(callback);
+  }
+  /// True for a group made by the default constructor (ray::GetPlacementGroup found none).
+  bool Empty() const { return id_.empty(); }
+
+ private:
+  std::string id_;
+  PlacementGroupCreationOptions options_{};
+  PlacementGroupState state_ = PlacementGroupState::UNRECOGNIZED;
+  std::function<bool(const std::string &, int)> callback_;
+};
+
 namespace internal {
+
+/// Checks a bundle index for a group (-1: any of its bundles). Throws RayException.
+inline void CheckBundleIndex(PlacementGroup &group, int bundle_index) {
+  if (group.Empty()) {
+    throw RayException("SetPlacementGroup: the placement group is empty (no group was found or made)");
+  }
+  int bundles = static_cast<int>(group.GetBundles().size());
+  if (bundle_index < -1 || (bundles > 0 && bundle_index >= bundles)) {
+    throw RayException("SetPlacementGroup: bundle index " + std::to_string(bundle_index) +
+                       " is out of range: the group has " + std::to_string(bundles) +
+                       " bundles (use -1 for any of them)");
+  }
+}
 
 /// The largest resource quantity goray accepts, as go/resources.MaxQuantity: Ray keeps quantities
 /// in units of 1/10,000 in an int64, so nothing above about 9.2e14 can be represented at all.

@@ -1,0 +1,771 @@
+package raylet
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/golang/glog"
+	"google.golang.org/protobuf/proto"
+
+	"goray/ids"
+	"goray/placement"
+	"goray/resources"
+	pb "goray/rpc/proto"
+	"goray/scheduling"
+)
+
+// Placement groups this node owns. The node a client asks to create a group owns it (its id
+// starts with the node's, as an actor's does): it decides where the bundles go
+// (scheduling.PlaceBundles over its view of the cluster) and reserves them in two phases, as
+// Ray's GCS does: prepare on every node the bundles go to (bundles.go), then commit on all of
+// them, or return what was prepared and try again later. A group whose bundles are all committed
+// is CREATED; one a node holding some of its bundles dies (or whose link breaks) is RESCHEDULING
+// while those bundles are placed again; a REMOVED one gave everything back, and the actors and
+// tasks that ran in it were killed. The owner records its groups in its directory and, on a
+// cluster, in the control store (named groups claim their name there before they are placed),
+// where other nodes look them up; questions about a group (wait, remove, get by id) go to its
+// owner.
+
+// groupRetryDelay is how long a group that could not be placed waits before it tries again
+// (besides every fresh view of the cluster and every removal here).
+const groupRetryDelay = 100 * time.Millisecond
+
+// ownedGroup is a placement group this node owns.
+type ownedGroup struct {
+	info     *pb.PlacementGroupInfo // its record: state, bundles, the node of each bundle
+	strategy scheduling.BundleStrategy
+	demands  []resources.Set
+	nodes    []scheduling.NodeID // the node holding each bundle ("": not placed)
+	claimed  bool                // its record is where lookups find it (named: its name is its own)
+
+	// The two-phase round in flight (round 0: none): the bundles asked of each node, the
+	// answers still awaited, and why it failed (a prepare was refused).
+	round     uint64
+	asked     map[scheduling.NodeID][]int
+	prepared  map[scheduling.NodeID]bool
+	awaited   int
+	committed bool // the round reached its commit phase
+	failed    string
+
+	retrying bool // a retry timer is set
+	waiters  []groupWaiter
+}
+
+// groupWaiter is a WaitPlacementGroup request parked until the group is created or removed, or
+// its time runs out.
+type groupWaiter struct {
+	c         *client
+	requestID uint64
+	seq       uint64
+}
+
+// peerAsk asks the driver to send a message to another node over the link to it and deliver the
+// answer (or the link's error) to done as an event.
+type peerAsk struct {
+	node *remoteNode
+	msg  *pb.ClientMessage
+	done func(s *state, rep *pb.Reply, err error)
+}
+
+// groupPut asks the driver to record a group in the control store (in order with the node's
+// other records); done, when set, gets the outcome as an event.
+type groupPut struct {
+	info *pb.PlacementGroupInfo
+	done func(s *state, err error)
+}
+
+// groupGet asks the driver to look groups up in the control store; done gets them as an event.
+type groupGet struct {
+	req  *pb.GetPlacementGroupsRequest
+	done func(s *state, groups []*pb.PlacementGroupInfo, err error)
+}
+
+// createGroup is the event of a client asking this node to create (and own) a group. Called with
+// r.mu held.
+func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
+	fail := func(err error) {
+		glog.Warningf("refusing to create a placement group: %v", err)
+		if m.RequestId != 0 {
+			s.reply(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error()})
+		}
+	}
+	info := m.GetGroup()
+	if info == nil {
+		fail(fmt.Errorf("a placement group creation without its group"))
+		return
+	}
+	if err := placement.CheckInfo(info); err != nil {
+		fail(err)
+		return
+	}
+	if !ids.GroupOwnedBy(info.GroupId, s.nodeID) {
+		fail(fmt.Errorf("placement group %s: its id does not start with this node's (%s)", info.GroupId, s.nodeID.Hex()))
+		return
+	}
+	if s.groups[info.GroupId] != nil || len(s.groupDir.Get(info.GroupId, "", "")) > 0 {
+		fail(fmt.Errorf("placement group %s exists already", info.GroupId))
+		return
+	}
+	g := &ownedGroup{info: proto.Clone(info).(*pb.PlacementGroupInfo), strategy: scheduling.BundleStrategy(info.Strategy)}
+	g.info.State = placement.Pending
+	g.info.OwnerNodeId = append([]byte(nil), s.nodeID[:]...)
+	g.info.CreateTimeMs = s.now.UnixMilli()
+	for _, b := range g.info.Bundles {
+		b.NodeId = nil
+		d, err := resources.NewSet(b.Resources, resources.Demand)
+		if err != nil {
+			fail(fmt.Errorf("placement group %s: %w", info.GroupId, err))
+			return
+		}
+		g.demands = append(g.demands, d)
+	}
+	g.nodes = make([]scheduling.NodeID, len(g.demands))
+	if err := s.groupDir.Put(g.info); err != nil { // (names of this node's groups)
+		fail(err)
+		return
+	}
+	if s.groups == nil {
+		s.groups = map[string]*ownedGroup{}
+	}
+	s.groups[info.GroupId] = g
+	if !s.inCluster() || g.info.Name == "" {
+		// Unnamed, nothing can refuse its record: placed now, recorded in order behind.
+		g.claimed = true
+		if s.inCluster() {
+			s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: proto.Clone(g.info).(*pb.PlacementGroupInfo)})
+		}
+		if m.RequestId != 0 {
+			s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: true})
+		}
+		s.placeGroup(g)
+		return
+	}
+	// Named, on a cluster: its name must be its own before it takes anything.
+	s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: proto.Clone(g.info).(*pb.PlacementGroupInfo), done: func(s *state, err error) {
+		if err != nil {
+			delete(s.groups, g.info.GroupId)
+			g.info.State = placement.Removed
+			_ = s.groupDir.Put(g.info)
+			fail(err)
+			return
+		}
+		if m.RequestId != 0 && s.clients[c] {
+			s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: true})
+		}
+		g.claimed = true
+		if g.info.State != placement.Removed {
+			s.placeGroup(g)
+		}
+	}})
+}
+
+// recordGroup writes a group's record where lookups find it: the node's directory and, on a
+// cluster, the control store. Called with r.mu held.
+func (s *state) recordGroup(g *ownedGroup) {
+	for i, b := range g.info.Bundles {
+		b.NodeId = nil
+		if g.nodes[i] != "" {
+			if id, err := ids.UniqueIDFromHex(string(g.nodes[i])); err == nil {
+				b.NodeId = append([]byte(nil), id[:]...)
+			}
+		}
+	}
+	_ = s.groupDir.Put(g.info)
+	if s.inCluster() && g.claimed {
+		s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: proto.Clone(g.info).(*pb.PlacementGroupInfo)})
+	}
+}
+
+// groupView is the view a group's missing bundles are placed over: the cluster this node sees,
+// less the nodes its strategy rules out given the bundles already placed (STRICT_SPREAD: the
+// nodes holding one; STRICT_PACK: all but the node holding them). Called with r.mu held.
+func (s *state) groupView(g *ownedGroup) scheduling.View {
+	s.place(scheduling.Request{Demand: resources.Set{}}) // (refreshes the local node's entry)
+	used := map[scheduling.NodeID]bool{}
+	for _, n := range g.nodes {
+		if n != "" {
+			used[n] = true
+		}
+	}
+	if len(used) == 0 || (g.strategy != scheduling.StrictSpread && g.strategy != scheduling.StrictPack) {
+		return s.view
+	}
+	v := scheduling.View{Local: s.view.Local}
+	for _, n := range s.view.Nodes {
+		if used[n.ID] == (g.strategy == scheduling.StrictPack) {
+			v.Nodes = append(v.Nodes, n)
+		}
+	}
+	return v
+}
+
+// placeGroup places a group's missing bundles, starting a two-phase round, or marks it created
+// when none is missing. Called with r.mu held.
+func (s *state) placeGroup(g *ownedGroup) {
+	if g.info.State == placement.Removed || g.round != 0 || !g.claimed || s.stopped {
+		return
+	}
+	var missing []int
+	for i, n := range g.nodes {
+		if n == "" {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		s.groupCreated(g)
+		return
+	}
+	demands := make([]resources.Set, len(missing))
+	for i, b := range missing {
+		demands[i] = g.demands[b]
+	}
+	d := scheduling.PlaceBundles(g.strategy, demands, s.groupView(g))
+	if d.Status != scheduling.Run {
+		reason := "the cluster has no room for its bundles now"
+		if d.Status == scheduling.Infeasible {
+			reason = fmt.Sprintf("no node of the cluster could ever hold its bundles with strategy %s", g.strategy)
+		}
+		s.groupWaits(g, reason)
+		return
+	}
+	s.groupSeq++
+	g.round = s.groupSeq
+	g.asked = map[scheduling.NodeID][]int{}
+	g.prepared = map[scheduling.NodeID]bool{}
+	g.awaited, g.committed, g.failed = 0, false, ""
+	for i, b := range missing {
+		g.asked[d.Nodes[i]] = append(g.asked[d.Nodes[i]], b)
+	}
+	for _, node := range sortedNodes(g.asked) {
+		indexes := g.asked[node]
+		if node == s.view.Local {
+			if err := s.prepareBundles(g.info.GroupId, indexes, g.bundleMaps(indexes)); err != nil {
+				g.failed = err.Error()
+				break
+			}
+			g.prepared[node] = true
+			continue
+		}
+		r := s.remotes[node]
+		if r == nil || !r.alive {
+			g.failed = fmt.Sprintf("node %s is gone", node)
+			break
+		}
+		g.awaited++
+		round := g.round
+		msg := &pb.ClientMessage{Body: &pb.ClientMessage_PrepareBundles{PrepareBundles: &pb.PrepareBundles{
+			GroupId: g.info.GroupId, Indexes: int32s(indexes), Bundles: g.bundleProtos(indexes)}}}
+		s.eff.peerAsks = append(s.eff.peerAsks, peerAsk{node: r, msg: msg, done: func(s *state, rep *pb.Reply, err error) {
+			s.bundlesPrepared(g, round, r, indexes, replyError(rep, err))
+		}})
+	}
+	s.roundAnswered(g)
+}
+
+// replyError is the error of a peer's answer ("" when it succeeded).
+func replyError(rep *pb.Reply, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case rep == nil:
+		return "no answer"
+	}
+	return rep.Error
+}
+
+func sortedNodes(m map[scheduling.NodeID][]int) []scheduling.NodeID {
+	out := make([]scheduling.NodeID, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func int32s(list []int) []int32 {
+	out := make([]int32, len(list))
+	for i, v := range list {
+		out[i] = int32(v)
+	}
+	return out
+}
+
+func (g *ownedGroup) bundleMaps(indexes []int) []map[string]float64 {
+	out := make([]map[string]float64, len(indexes))
+	for i, b := range indexes {
+		out[i] = g.info.Bundles[b].Resources
+	}
+	return out
+}
+
+func (g *ownedGroup) bundleProtos(indexes []int) []*pb.Bundle {
+	out := make([]*pb.Bundle, len(indexes))
+	for i, b := range indexes {
+		out[i] = &pb.Bundle{Resources: g.info.Bundles[b].Resources}
+	}
+	return out
+}
+
+// bundlesPrepared is the event of a node answering a prepare of round. Called with r.mu held.
+func (s *state) bundlesPrepared(g *ownedGroup, round uint64, r *remoteNode, indexes []int, failed string) {
+	if g.round != round {
+		// A round given up (the group was removed, or the round failed): what the node
+		// reserved goes back.
+		if failed == "" {
+			s.returnBundlesOn(g.info.GroupId, r, indexes, g.info.State == placement.Removed)
+		}
+		return
+	}
+	g.awaited--
+	if failed != "" {
+		if g.failed == "" {
+			g.failed = fmt.Sprintf("%s: %s", r, failed)
+		}
+	} else {
+		g.prepared[r.key] = true
+	}
+	s.roundAnswered(g)
+}
+
+// roundAnswered moves a round on once every node answered its prepare: to the commit when all
+// of them reserved their bundles, else back (what was reserved goes back) to a later try.
+// Called with r.mu held.
+func (s *state) roundAnswered(g *ownedGroup) {
+	if g.awaited > 0 || g.committed {
+		return
+	}
+	if g.failed != "" {
+		glog.Infof("placement group %s: a prepare failed (%s); giving back the bundles and trying again", g.info.GroupId, g.failed)
+		s.giveBackRound(g)
+		g.round = 0
+		s.groupWaits(g, "a node could not reserve its bundles: "+g.failed)
+		return
+	}
+	g.committed = true
+	round := g.round
+	for _, node := range sortedNodes(g.asked) {
+		indexes := g.asked[node]
+		for _, b := range indexes {
+			g.nodes[b] = node
+		}
+		if node == s.view.Local {
+			for _, b := range indexes {
+				if err := s.commitBundle(g.info.GroupId, b); err != nil {
+					glog.Errorf("placement group %s: committing bundle %d here: %v", g.info.GroupId, b, err)
+					g.nodes[b] = ""
+				}
+			}
+			continue
+		}
+		r := s.remotes[node]
+		if r == nil || !r.alive {
+			for _, b := range indexes {
+				g.nodes[b] = "" // (its node is gone: what it prepared went with it)
+			}
+			continue
+		}
+		g.awaited++
+		msg := &pb.ClientMessage{Body: &pb.ClientMessage_CommitBundles{CommitBundles: &pb.CommitBundles{GroupId: g.info.GroupId, Indexes: int32s(indexes)}}}
+		s.eff.peerAsks = append(s.eff.peerAsks, peerAsk{node: r, msg: msg, done: func(s *state, rep *pb.Reply, err error) {
+			s.bundlesCommitted(g, round, r, indexes, replyError(rep, err))
+		}})
+	}
+	s.commitAnswered(g)
+}
+
+// giveBackRound returns what the current round reserved. Called with r.mu held.
+func (s *state) giveBackRound(g *ownedGroup) {
+	for node := range g.prepared {
+		if node == s.view.Local {
+			for _, b := range g.asked[node] {
+				s.returnBundle(g.info.GroupId, b)
+			}
+			continue
+		}
+		s.returnBundlesOn(g.info.GroupId, s.remotes[node], g.asked[node], false)
+	}
+}
+
+// bundlesCommitted is the event of a node answering a commit. A refused commit (the node lost
+// the prepared bundles, or the link broke) leaves those bundles to be placed again. Called with
+// r.mu held.
+func (s *state) bundlesCommitted(g *ownedGroup, round uint64, r *remoteNode, indexes []int, failed string) {
+	if g.round != round {
+		return
+	}
+	g.awaited--
+	if failed != "" {
+		glog.Warningf("placement group %s: %s did not commit bundles %v: %s", g.info.GroupId, r, indexes, failed)
+		for _, b := range indexes {
+			if g.nodes[b] == r.key {
+				g.nodes[b] = ""
+			}
+		}
+		s.returnBundlesOn(g.info.GroupId, r, indexes, false)
+	}
+	s.commitAnswered(g)
+}
+
+// commitAnswered ends a round once every commit is answered. Called with r.mu held.
+func (s *state) commitAnswered(g *ownedGroup) {
+	if g.awaited > 0 {
+		return
+	}
+	g.round, g.asked, g.prepared = 0, nil, nil
+	s.placeGroup(g) // created, or what a refused commit left is placed again
+}
+
+// groupCreated marks a group whose bundles are all committed CREATED. Called with r.mu held.
+func (s *state) groupCreated(g *ownedGroup) {
+	if g.info.State == placement.Created {
+		return
+	}
+	g.info.State = placement.Created
+	g.info.PendingReason = ""
+	s.recordGroup(g)
+	s.answerGroupWaiters(g)
+}
+
+// groupWaits leaves a group that cannot be placed now pending (or rescheduling), to try again
+// after groupRetryDelay. Called with r.mu held.
+func (s *state) groupWaits(g *ownedGroup, reason string) {
+	if g.info.PendingReason != reason {
+		g.info.PendingReason = reason
+		s.recordGroup(g)
+	}
+	if g.retrying {
+		return
+	}
+	g.retrying = true
+	s.after(groupRetryDelay, func(s *state) {
+		g.retrying = false
+		s.placeGroup(g)
+	})
+}
+
+// returnBundlesOn asks node r to give back bundles of a group (nil indexes: all it holds).
+// Called with r.mu held.
+func (s *state) returnBundlesOn(group string, r *remoteNode, indexes []int, removed bool) {
+	if r == nil {
+		return
+	}
+	msg := &pb.ClientMessage{Body: &pb.ClientMessage_ReturnBundles{ReturnBundles: &pb.ReturnBundles{GroupId: group, Indexes: int32s(indexes), Removed: removed}}}
+	s.eff.peerAsks = append(s.eff.peerAsks, peerAsk{node: r, msg: msg, done: func(s *state, rep *pb.Reply, err error) {
+		if e := replyError(rep, err); e != "" {
+			glog.Warningf("placement group %s: %s did not give back bundles %v: %s (it gives them back when the link to this node ends)", group, r, indexes, e)
+		}
+	}})
+}
+
+// removeGroup removes a group this node owns: its bundles go back everywhere (their actors and
+// tasks are killed), its waiters hear it is removed, and it is recorded REMOVED. Removing a
+// removed group does nothing. Called with r.mu held.
+func (s *state) removeGroup(g *ownedGroup) {
+	if g.info.State == placement.Removed {
+		return
+	}
+	holders := map[scheduling.NodeID]bool{}
+	for _, n := range g.nodes {
+		if n != "" {
+			holders[n] = true
+		}
+	}
+	for n := range g.asked {
+		holders[n] = true // (a round in flight: its prepares' answers give back what they got too)
+	}
+	g.round, g.asked, g.prepared, g.awaited = 0, nil, nil, 0
+	for n := range holders {
+		if n == s.view.Local {
+			s.returnGroup(g.info.GroupId, true)
+		} else {
+			s.returnBundlesOn(g.info.GroupId, s.remotes[n], nil, true)
+		}
+	}
+	for i := range g.nodes {
+		g.nodes[i] = ""
+	}
+	g.info.State = placement.Removed
+	g.info.PendingReason = ""
+	s.recordGroup(g)
+	delete(s.groups, g.info.GroupId)
+	s.answerGroupWaiters(g)
+	s.retryPendingGroups()
+}
+
+// retryPendingGroups tries again the groups waiting for room (resources came back). Called with
+// r.mu held.
+func (s *state) retryPendingGroups() {
+	for _, g := range s.groups {
+		if g.round == 0 && g.info.State != placement.Created {
+			s.placeGroup(g)
+		}
+	}
+}
+
+// groupsLostOn is the event of a node that held bundles of this node's groups dying, leaving, or
+// its link breaking: those bundles are placed again (the group is RESCHEDULING meanwhile).
+// Called with r.mu held.
+func (s *state) groupsLostOn(key scheduling.NodeID, cause string) {
+	for _, g := range s.groups {
+		lost := 0
+		for i, n := range g.nodes {
+			if n == key {
+				g.nodes[i] = ""
+				lost++
+			}
+		}
+		if lost == 0 {
+			continue
+		}
+		glog.Warningf("placement group %s lost %d bundles on node %s (%s): rescheduling them", g.info.GroupId, lost, key, cause)
+		if g.info.State == placement.Created {
+			g.info.State = placement.Rescheduling
+		}
+		g.info.PendingReason = "bundles lost with node " + string(key) + ": " + cause
+		s.recordGroup(g)
+		s.placeGroup(g)
+	}
+}
+
+// groupOwner is the node that owns a group: nil when it is this node, or when no live node this
+// one knows does (ok false). Called with r.mu held.
+func (s *state) groupOwner(group string) (owner *remoteNode, ok bool) {
+	if ids.GroupOwnedBy(group, s.nodeID) {
+		return nil, true
+	}
+	for _, r := range s.remotes {
+		if r.alive && ids.GroupOwnedBy(group, r.id) {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// relayGroup sends a question about a group another node owns to that node (and its answer back
+// to c); it reports false when this node answers itself (it owns the group, or the question
+// comes from another node, or no live node owns it). Called with r.mu held.
+func (s *state) relayGroup(c *client, group string, requestID uint64, m *pb.ClientMessage) bool {
+	if !s.inCluster() || c.agent {
+		return false
+	}
+	owner, ok := s.groupOwner(group)
+	if owner == nil || !ok {
+		return false
+	}
+	s.eff.relay = append(s.eff.relay, relayJob{client: c, requestID: requestID, owner: owner, message: m})
+	return true
+}
+
+// groupRemovedError is the error of waiting for a removed group.
+func groupRemovedError(id string) string {
+	return fmt.Sprintf("Placement group %s is removed before it is created.", id)
+}
+
+// groupUnknownError is the error of asking about a group nobody knows.
+func groupUnknownError(id string) string {
+	return fmt.Sprintf("Placement group %s does not exist.", id)
+}
+
+// removeGroupRequest is the event of a client asking to remove a group. Called with r.mu held.
+func (s *state) removeGroupRequest(c *client, m *pb.RemovePlacementGroup) {
+	if err := placement.CheckGroupID(m.GroupId); err != nil {
+		s.replyIf(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error()})
+		return
+	}
+	if s.relayGroup(c, m.GroupId, m.RequestId, &pb.ClientMessage{Body: &pb.ClientMessage_RemovePlacementGroup{RemovePlacementGroup: m}}) {
+		return
+	}
+	if g := s.groups[m.GroupId]; g != nil {
+		s.removeGroup(g)
+	}
+	// (A group removed already, or whose owner is gone, is removed: nothing to do.)
+	s.replyIf(c, &pb.Reply{RequestId: m.RequestId})
+}
+
+// replyIf replies to a request that asked for a reply (request id set), to a client still here.
+// Called with r.mu held.
+func (s *state) replyIf(c *client, rep *pb.Reply) {
+	if rep.RequestId != 0 && s.clients[c] {
+		s.reply(c, rep)
+	}
+}
+
+// waitGroup is the event of a client waiting for a group to be created: answered at once when it
+// is (or is removed, or unknown), else when it is or when the time runs out. Called with r.mu
+// held.
+func (s *state) waitGroup(c *client, m *pb.WaitPlacementGroup) {
+	if err := placement.CheckGroupID(m.GroupId); err != nil {
+		s.replyIf(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error()})
+		return
+	}
+	if s.relayGroup(c, m.GroupId, m.RequestId, &pb.ClientMessage{Body: &pb.ClientMessage_WaitPlacementGroup{WaitPlacementGroup: m}}) {
+		return
+	}
+	g := s.groups[m.GroupId]
+	if g == nil {
+		s.answerFromRecords(c, m.RequestId, &pb.GetPlacementGroupsRequest{GroupId: m.GroupId}, func(found []*pb.PlacementGroupInfo) *pb.Reply {
+			switch {
+			case len(found) == 0:
+				return &pb.Reply{Error: groupUnknownError(m.GroupId)}
+			case found[0].State == placement.Removed:
+				return &pb.Reply{Error: groupRemovedError(m.GroupId)}
+			case found[0].State == placement.Created:
+				return &pb.Reply{Found: true, Groups: found}
+			}
+			return &pb.Reply{Error: fmt.Sprintf("Placement group %s: its owner node cannot be reached", m.GroupId)}
+		})
+		return
+	}
+	if g.info.State == placement.Created {
+		s.replyIf(c, &pb.Reply{RequestId: m.RequestId, Found: true, Groups: []*pb.PlacementGroupInfo{proto.Clone(g.info).(*pb.PlacementGroupInfo)}})
+		return
+	}
+	if m.TimeoutMs == 0 {
+		s.replyIf(c, &pb.Reply{RequestId: m.RequestId})
+		return
+	}
+	s.groupWaiterSeq++
+	w := groupWaiter{c: c, requestID: m.RequestId, seq: s.groupWaiterSeq}
+	g.waiters = append(g.waiters, w)
+	if m.TimeoutMs > 0 {
+		s.after(time.Duration(m.TimeoutMs)*time.Millisecond, func(s *state) {
+			for i, x := range g.waiters {
+				if x.seq == w.seq {
+					g.waiters = append(g.waiters[:i], g.waiters[i+1:]...)
+					s.replyIf(c, &pb.Reply{RequestId: m.RequestId})
+					return
+				}
+			}
+		})
+	}
+}
+
+// answerGroupWaiters answers the waiters of a group created or removed. Called with r.mu held.
+func (s *state) answerGroupWaiters(g *ownedGroup) {
+	for _, w := range g.waiters {
+		rep := &pb.Reply{RequestId: w.requestID, Found: true, Groups: []*pb.PlacementGroupInfo{proto.Clone(g.info).(*pb.PlacementGroupInfo)}}
+		if g.info.State == placement.Removed {
+			rep = &pb.Reply{RequestId: w.requestID, Error: groupRemovedError(g.info.GroupId)}
+		}
+		s.replyIf(w.c, rep)
+	}
+	g.waiters = nil
+}
+
+// getGroups is the event of a client looking groups up: by id (its owner answers), by name, or
+// all (the control store's records, this node's own as it knows them now). Called with r.mu held.
+func (s *state) getGroups(c *client, m *pb.GetPlacementGroups) {
+	if m.GroupId != "" {
+		if err := placement.CheckGroupID(m.GroupId); err != nil {
+			s.replyIf(c, &pb.Reply{RequestId: m.RequestId, Error: err.Error()})
+			return
+		}
+		if s.relayGroup(c, m.GroupId, m.RequestId, &pb.ClientMessage{Body: &pb.ClientMessage_GetPlacementGroups{GetPlacementGroups: m}}) {
+			return
+		}
+	}
+	if m.GroupId != "" && (ids.GroupOwnedBy(m.GroupId, s.nodeID) || c.agent) {
+		found := s.groupDir.Get(m.GroupId, "", "")
+		s.replyIf(c, &pb.Reply{RequestId: m.RequestId, Found: len(found) > 0, Groups: cloneGroups(found)})
+		return
+	}
+	req := &pb.GetPlacementGroupsRequest{GroupId: m.GroupId, Name: m.Name, Namespace: m.Namespace}
+	s.answerFromRecords(c, m.RequestId, req, func(found []*pb.PlacementGroupInfo) *pb.Reply {
+		return &pb.Reply{Found: len(found) > 0, Groups: found}
+	})
+}
+
+// answerFromRecords answers c's request from the groups' records that req finds: this node's
+// directory, and on a cluster the control store's (with this node's own groups as this node
+// knows them). Called with r.mu held.
+func (s *state) answerFromRecords(c *client, requestID uint64, req *pb.GetPlacementGroupsRequest, answer func([]*pb.PlacementGroupInfo) *pb.Reply) {
+	if !s.inCluster() {
+		rep := answer(cloneGroups(s.groupDir.Get(req.GroupId, req.Name, req.Namespace)))
+		rep.RequestId = requestID
+		s.replyIf(c, rep)
+		return
+	}
+	s.eff.groupGets = append(s.eff.groupGets, groupGet{req: req, done: func(s *state, found []*pb.PlacementGroupInfo, err error) {
+		if err != nil {
+			s.replyIf(c, &pb.Reply{RequestId: requestID, Error: fmt.Sprintf("looking up placement groups: %v", err)})
+			return
+		}
+		rep := answer(s.mergeOwn(found))
+		rep.RequestId = requestID
+		s.replyIf(c, rep)
+	}})
+}
+
+// mergeOwn is the control store's records with this node's own groups as it knows them now
+// (its records there may lag behind). Called with r.mu held.
+func (s *state) mergeOwn(found []*pb.PlacementGroupInfo) []*pb.PlacementGroupInfo {
+	for i, g := range found {
+		if ids.GroupOwnedBy(g.GroupId, s.nodeID) {
+			if own := s.groupDir.Get(g.GroupId, "", ""); len(own) > 0 {
+				found[i] = proto.Clone(own[0]).(*pb.PlacementGroupInfo)
+			}
+		}
+	}
+	return found
+}
+
+func cloneGroups(list []*pb.PlacementGroupInfo) []*pb.PlacementGroupInfo {
+	out := make([]*pb.PlacementGroupInfo, len(list))
+	for i, g := range list {
+		out[i] = proto.Clone(g).(*pb.PlacementGroupInfo)
+	}
+	return out
+}
+
+// removeJobGroups removes the groups a job created here once its driver is gone (a group lives
+// with its job, as in Ray). Called with r.mu held.
+func (s *state) removeJobGroups(jobID string) {
+	for _, g := range s.groups {
+		if g.info.JobId == jobID {
+			glog.Infof("placement group %s: its job %s ended; removing it", g.info.GroupId, jobID)
+			s.removeGroup(g)
+		}
+	}
+}
+
+// groupOfDemand is the placement group a demand's resources name ("" for none).
+func groupOfDemand(d resources.Set) string {
+	for name := range d.Map() {
+		if placement.IsGroupResource(name) {
+			return name[len(name)-placement.GroupIDHexLen:]
+		}
+	}
+	return ""
+}
+
+// killGroupWork kills the processes running work of a removed group on this node: its actors
+// die for good, its tasks fail, each with cause. Called with r.mu held.
+func (s *state) killGroupWork(group, cause string) {
+	for _, w := range s.workers {
+		if w.exited || w.killedByNode {
+			continue
+		}
+		switch {
+		case w.actor != nil && w.actor.worker == w && groupOfDemand(w.actor.demand) == group:
+			a := w.actor
+			a.noRestart = true
+			a.removedCause = cause
+			s.kill(w)
+			s.actorLost(a, cause, false)
+		case w.task != nil && w.task.alloc != nil && groupOfDemand(w.task.alloc.Demand()) == group,
+			w.lease != nil && groupOfDemand(w.lease.Demand()) == group:
+			w.killCause = cause
+			s.kill(w)
+		}
+	}
+}
+
+// groupLabel names a group in messages.
+func groupLabel(id, name string) string {
+	if name == "" {
+		return "placement group " + id
+	}
+	return fmt.Sprintf("placement group %s (%q)", id, strings.TrimSpace(name))
+}

@@ -1,0 +1,124 @@
+package raylet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/golang/glog"
+
+	pb "goray/rpc/proto"
+)
+
+// The I/O of groups.go: messages about bundles to other nodes, and the placement groups' records
+// in the control store.
+
+// groupWriter sends the node's group records to the control store in order, batched: one call
+// in flight, the records queued meanwhile in the next.
+type groupWriter struct {
+	mu      sync.Mutex
+	queue   []groupPut
+	running bool
+}
+
+// askPeer sends a message to another node and delivers its answer as an event.
+func (r *Raylet) askPeer(a peerAsk) {
+	l, err := r.linkTo(a.node)
+	var rep *pb.Reply
+	if err == nil {
+		rep, err = l.request(r.ctx, a.msg)
+	}
+	r.do(func(s *state) { a.done(s, rep, err) })
+}
+
+// putGroups queues records for the control store and starts the writer unless it runs.
+func (r *Raylet) putGroups(puts []groupPut) {
+	w := &r.groupWriter
+	w.mu.Lock()
+	w.queue = append(w.queue, puts...)
+	start := !w.running
+	w.running = true
+	w.mu.Unlock()
+	if start {
+		r.goTracked(r.writeGroups)
+	}
+}
+
+// writeGroups sends the queued records until none is left.
+func (r *Raylet) writeGroups() {
+	w := &r.groupWriter
+	for {
+		w.mu.Lock()
+		batch := w.queue
+		w.queue = nil
+		if len(batch) == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		errs := r.sendGroups(batch)
+		var done []func(s *state)
+		for i, p := range batch {
+			if p.done != nil {
+				p, err := p, errs[i]
+				done = append(done, func(s *state) { p.done(s, err) })
+			} else if errs[i] != nil {
+				glog.Warningf("recording placement group %s: %v", p.info.GroupId, errs[i])
+			}
+		}
+		if len(done) > 0 {
+			r.do(func(s *state) {
+				for _, f := range done {
+					f(s)
+				}
+			})
+		}
+	}
+}
+
+// sendGroups records a batch in the control store and returns each record's error.
+func (r *Raylet) sendGroups(batch []groupPut) []error {
+	errs := make([]error, len(batch))
+	store := r.cfg.GCS
+	if store == nil {
+		return errs
+	}
+	req := &pb.PutPlacementGroupsRequest{Groups: make([]*pb.PlacementGroupInfo, len(batch))}
+	for i, p := range batch {
+		req.Groups[i] = p.info
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+	defer cancel()
+	rep, err := store.PutPlacementGroups(ctx, req)
+	if err == nil && len(rep.Errors) != len(batch) {
+		err = fmt.Errorf("the control store answered %d of %d records", len(rep.Errors), len(batch))
+	}
+	for i := range batch {
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("the control store cannot be reached: %w", err)
+		case rep.Errors[i] != "":
+			errs[i] = errors.New(rep.Errors[i])
+		}
+	}
+	return errs
+}
+
+// getGroups looks groups up in the control store and delivers them as an event.
+func (r *Raylet) getGroups(g groupGet) {
+	store := r.cfg.GCS
+	if store == nil {
+		r.do(func(s *state) { g.done(s, nil, nil) })
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+	defer cancel()
+	rep, err := store.GetPlacementGroups(ctx, g.req)
+	var found []*pb.PlacementGroupInfo
+	if err == nil {
+		found = rep.Groups
+	}
+	r.do(func(s *state) { g.done(s, found, err) })
+}
