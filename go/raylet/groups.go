@@ -253,6 +253,12 @@ func (s *state) placeGroup(g *ownedGroup) {
 			g.failed = fmt.Sprintf("node %s is gone", node)
 			break
 		}
+		if n := s.viewNodeOf(node); n != nil {
+			for _, b := range indexes {
+				// (what it reserves is not free there, until its report says so)
+				n.Available = n.Available.Sub(g.demands[b])
+			}
+		}
 		g.awaited++
 		round := g.round
 		msg := &pb.ClientMessage{Body: &pb.ClientMessage_PrepareBundles{PrepareBundles: &pb.PrepareBundles{
@@ -604,6 +610,15 @@ func (s *state) waitGroup(c *client, m *pb.WaitPlacementGroup) {
 		return
 	}
 	g := s.groups[m.GroupId]
+	if g == nil && ids.GroupOwnedBy(m.GroupId, s.nodeID) {
+		// This node's: removed, or never made.
+		rep := &pb.Reply{RequestId: m.RequestId, Error: groupUnknownError(m.GroupId)}
+		if len(s.groupDir.Get(m.GroupId, "", "")) > 0 {
+			rep.Error = groupRemovedError(m.GroupId)
+		}
+		s.replyIf(c, rep)
+		return
+	}
 	if g == nil {
 		s.answerFromRecords(c, m.RequestId, &pb.GetPlacementGroupsRequest{GroupId: m.GroupId}, func(found []*pb.PlacementGroupInfo) *pb.Reply {
 			switch {
