@@ -44,6 +44,13 @@ func ray_create_placement_group(spec *C.ray_placement_group_spec, outID *C.char,
 	return C.RAY_OK
 }
 
+// Bounds of what ray_create_placement_group reads: far beyond any real group, and small enough
+// that the sums cannot overflow.
+const (
+	maxBundles         = 1 << 16
+	maxBundleResources = 1 << 10
+)
+
 // groupBundles reads a group spec's bundles.
 func groupBundles(spec *C.ray_placement_group_spec) ([]map[string]float64, error) {
 	const call = "ray_create_placement_group"
@@ -53,9 +60,15 @@ func groupBundles(spec *C.ray_placement_group_spec) ([]map[string]float64, error
 	if spec.bundle_sizes == nil {
 		return nil, nullArg(call, "bundle_sizes")
 	}
+	if spec.num_bundles > maxBundles {
+		return nil, core.Errorf(core.CodeInvalidArgument, "%s: %d bundles; a placement group has at most %d", call, uint64(spec.num_bundles), maxBundles)
+	}
 	sizes := unsafe.Slice(spec.bundle_sizes, int(spec.num_bundles))
 	total := 0
-	for _, n := range sizes {
+	for i, n := range sizes {
+		if n > maxBundleResources {
+			return nil, core.Errorf(core.CodeInvalidArgument, "%s: bundle %d has %d resources; at most %d", call, i, uint64(n), maxBundleResources)
+		}
 		total += int(n)
 	}
 	if total > 0 && (spec.resource_names == nil || spec.resource_values == nil) {

@@ -130,7 +130,17 @@ func (b *nodeBackend) createGroup(info *pb.PlacementGroupInfo) error {
 }
 
 func (b *nodeBackend) removeGroup(id string) error {
-	return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_RemovePlacementGroup{RemovePlacementGroup: &pb.RemovePlacementGroup{GroupId: id}}})
+	// Answered once its owner removed it: what this process does next sees it removed.
+	reply, err := b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_RemovePlacementGroup{RemovePlacementGroup: &pb.RemovePlacementGroup{RequestId: req, GroupId: id}}}
+	})
+	if err != nil {
+		return err
+	}
+	if reply.Error != "" {
+		return Errorf(CodeGeneric, "%s", reply.Error)
+	}
+	return nil
 }
 
 func (b *nodeBackend) waitGroup(id string, timeout time.Duration) (bool, error) {

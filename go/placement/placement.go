@@ -152,6 +152,9 @@ func Check(bundles []map[string]float64) error {
 			if IsGroupResource(r) {
 				return fmt.Errorf("bundle %d: resource %q names a placement group's resource", i, r)
 			}
+			if long := Name(r, strings.Repeat("0", GroupIDHexLen), len(bundles)); len(long) > resources.MaxNameLength {
+				return fmt.Errorf("bundle %d: resource name %.40q... is too long for a placement group's names (at most %d bytes with its group's suffix)", i, r, resources.MaxNameLength)
+			}
 			if q <= 0 {
 				return fmt.Errorf("bundle %d: resource %q = %v: bundle resources must be positive", i, r, q)
 			}

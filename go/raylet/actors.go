@@ -407,7 +407,7 @@ func (a *actor) whereabouts(requestID uint64, after int32) *pb.Reply {
 	}
 	if a.state != actorAlive || a.incarnation <= after {
 		// (ended_only) the incarnation ended; the next one is not alive yet.
-		return &pb.Reply{RequestId: requestID, Found: true, LostCause: a.lostCauses[after]}
+		return &pb.Reply{RequestId: requestID, Found: true, LostCause: a.lostCauses[after], NoRestart: a.removedCause != ""}
 	}
 	return &pb.Reply{RequestId: requestID, Found: true, ActorAddress: a.address, Incarnation: a.incarnation, LostCause: a.lostCauses[after],
 		MaxTaskRetries: int32(a.maxTaskRetries)}

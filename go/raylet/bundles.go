@@ -37,13 +37,17 @@ type heldBundle struct {
 	alloc     *resources.Allocation // its resources, taken at prepare
 	committed bool
 	added     resources.Set // what commit added to the totals
+	round     uint64        // the owner's round that reserved it last (see ReturnBundles.round)
 }
 
 // prepareBundle is the event of a group's owner asking this node to reserve bundle index of
-// group. Preparing a bundle held already succeeds and changes nothing. Called with r.mu held.
-func (s *state) prepareBundle(group string, index int, bundle map[string]float64) error {
+// group in its round. Preparing a bundle held already succeeds and changes nothing but its
+// round (the owner counts it as this round's: a return of an earlier round leaves it). Called
+// with r.mu held.
+func (s *state) prepareBundle(group string, index int, bundle map[string]float64, round uint64) error {
 	key := bundleKey{group, index}
-	if s.bundles[key] != nil {
+	if b := s.bundles[key]; b != nil {
+		b.round = round
 		return nil
 	}
 	if err := placement.CheckGroupID(group); err != nil {
@@ -63,7 +67,7 @@ func (s *state) prepareBundle(group string, index int, bundle map[string]float64
 	if !ok {
 		return fmt.Errorf("bundle %d of placement group %s: node %s has no room for %v now (it has %v free)", index, group, s.nodeID.Hex(), demand, s.ledger.Available())
 	}
-	b := &heldBundle{alloc: alloc}
+	b := &heldBundle{alloc: alloc, round: round}
 	if s.bundles == nil {
 		s.bundles = map[bundleKey]*heldBundle{}
 	}
@@ -71,7 +75,7 @@ func (s *state) prepareBundle(group string, index int, bundle map[string]float64
 	s.after(bundlePrepareTimeout, func(s *state) {
 		if s.bundles[key] == b && !b.committed {
 			glog.Warningf("bundle %d of placement group %s was prepared %v ago and never committed: returning it", index, group, bundlePrepareTimeout)
-			s.returnBundle(group, index)
+			s.returnBundle(group, index, 0)
 		}
 	})
 	return nil
@@ -98,12 +102,12 @@ func (s *state) commitBundle(group string, index int) error {
 	return nil
 }
 
-// returnBundle gives back bundle index of group (prepared or committed); a bundle this node
-// does not hold is ignored. Called with r.mu held.
-func (s *state) returnBundle(group string, index int) {
+// returnBundle gives back bundle index of group (prepared or committed) when it was reserved in
+// round (0: whatever round); a bundle this node does not hold is ignored. Called with r.mu held.
+func (s *state) returnBundle(group string, index int, round uint64) {
 	key := bundleKey{group, index}
 	b := s.bundles[key]
-	if b == nil {
+	if b == nil || (round != 0 && b.round != round) {
 		return
 	}
 	delete(s.bundles, key)
@@ -122,23 +126,28 @@ func (s *state) returnGroup(group string, removed bool) {
 	}
 	for key := range s.bundles {
 		if key.group == group {
-			s.returnBundle(key.group, key.index)
+			s.returnBundle(key.group, key.index, 0)
 		}
 	}
 }
 
 // prepareBundles prepares several bundles of a group at once: all of them, or (an error) none.
 // Called with r.mu held.
-func (s *state) prepareBundles(group string, indexes []int, bundles []map[string]float64) error {
+func (s *state) prepareBundles(group string, indexes []int, bundles []map[string]float64, round uint64) error {
 	if len(indexes) != len(bundles) || len(indexes) == 0 {
 		return fmt.Errorf("placement group %s: a prepare of %d indexes and %d bundles", group, len(indexes), len(bundles))
 	}
+	var fresh []int // (bundles held before this call stay held)
 	for i, index := range indexes {
-		if err := s.prepareBundle(group, index, bundles[i]); err != nil {
-			for _, done := range indexes[:i] {
-				s.returnBundle(group, done)
+		held := s.bundles[bundleKey{group, index}] != nil
+		if err := s.prepareBundle(group, index, bundles[i], round); err != nil {
+			for _, done := range fresh {
+				s.returnBundle(group, done, 0)
 			}
 			return err
+		}
+		if !held {
+			fresh = append(fresh, index)
 		}
 	}
 	return nil
@@ -160,7 +169,7 @@ func (s *state) bundleRequest(c *client, m *pb.ClientMessage) error {
 		for i, b := range p.Bundles {
 			bundles[i] = b.GetResources()
 		}
-		err = s.prepareBundles(p.GroupId, ints(p.Indexes), bundles)
+		err = s.prepareBundles(p.GroupId, ints(p.Indexes), bundles, p.Round)
 	case *pb.ClientMessage_CommitBundles:
 		requestID = body.CommitBundles.RequestId
 		for _, index := range body.CommitBundles.Indexes {
@@ -178,7 +187,7 @@ func (s *state) bundleRequest(c *client, m *pb.ClientMessage) error {
 				s.killGroupWork(r.GroupId, fmt.Sprintf("its placement group %s was removed", r.GroupId))
 			}
 			for _, index := range r.Indexes {
-				s.returnBundle(r.GroupId, int(index))
+				s.returnBundle(r.GroupId, int(index), r.Round)
 			}
 		}
 	}
@@ -208,7 +217,7 @@ func (s *state) ownerGroupsGone(owner ids.UniqueID) {
 		}
 	}
 	for g := range groups {
-		glog.Warningf("placement group %s: its owner node %s is gone; giving back its bundles here", g, owner.Hex())
-		s.returnGroup(g, false)
+		glog.Warningf("placement group %s: its owner node %s is gone (the group is removed); giving back its bundles here", g, owner.Hex())
+		s.returnGroup(g, true)
 	}
 }

@@ -16,7 +16,7 @@ func TestStateBundles(t *testing.T) {
 	prepare := func(index int, cpus float64) step {
 		return func(h *harness) error {
 			var err error
-			h.do(func(s *state) { err = s.prepareBundle(tg, index, map[string]float64{"CPU": cpus}) })
+			h.do(func(s *state) { err = s.prepareBundle(tg, index, map[string]float64{"CPU": cpus}, 1) })
 			return err
 		}
 	}
@@ -28,7 +28,7 @@ func TestStateBundles(t *testing.T) {
 		}
 	}
 	give := func(index int) step {
-		return func(h *harness) error { h.do(func(s *state) { s.returnBundle(tg, index) }); return nil }
+		return func(h *harness) error { h.do(func(s *state) { s.returnBundle(tg, index, 0) }); return nil }
 	}
 	giveGroup := func(h *harness) error { h.do(func(s *state) { s.returnGroup(tg, false) }); return nil }
 	expire := func(h *harness) error {
@@ -134,7 +134,7 @@ func TestStateBundleTaskWaitsForCommit(t *testing.T) {
 		t.Fatal("a task of a group with no bundle ran")
 	}
 	h.do(func(s *state) {
-		if err := s.prepareBundle(tg, 0, map[string]float64{"CPU": 1}); err != nil {
+		if err := s.prepareBundle(tg, 0, map[string]float64{"CPU": 1}, 1); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.commitBundle(tg, 0); err != nil {

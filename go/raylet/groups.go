@@ -42,12 +42,14 @@ type ownedGroup struct {
 
 	// The two-phase round in flight (round 0: none): the bundles asked of each node, the
 	// answers still awaited, and why it failed (a prepare was refused).
-	round     uint64
-	asked     map[scheduling.NodeID][]int
-	prepared  map[scheduling.NodeID]bool
-	awaited   int
-	committed bool // the round reached its commit phase
-	failed    string
+	round        uint64
+	asked        map[scheduling.NodeID][]int
+	prepared     map[scheduling.NodeID]bool
+	awaited      int
+	committed    bool // the round reached its commit phase
+	commitFailed bool // a commit of the round was refused (or could not be sent)
+	failed       string
+	failedOn     string // the node whose refusal failed the round
 
 	retrying bool // a retry timer is set
 	waiters  []groupWaiter
@@ -148,6 +150,7 @@ func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
 			delete(s.groups, g.info.GroupId)
 			g.info.State = placement.Removed
 			_ = s.groupDir.Put(g.info)
+			s.answerGroupWaiters(g)
 			fail(err)
 			return
 		}
@@ -155,9 +158,11 @@ func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
 			s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: true})
 		}
 		g.claimed = true
-		if g.info.State != placement.Removed {
-			s.placeGroup(g)
+		if g.info.State == placement.Removed {
+			s.recordGroup(g) // (removed while its name was claimed: the name goes)
+			return
 		}
+		s.placeGroup(g)
 	}})
 }
 
@@ -241,7 +246,7 @@ func (s *state) placeGroup(g *ownedGroup) {
 	for _, node := range sortedNodes(g.asked) {
 		indexes := g.asked[node]
 		if node == s.view.Local {
-			if err := s.prepareBundles(g.info.GroupId, indexes, g.bundleMaps(indexes)); err != nil {
+			if err := s.prepareBundles(g.info.GroupId, indexes, g.bundleMaps(indexes), g.round); err != nil {
 				g.failed = err.Error()
 				break
 			}
@@ -262,7 +267,7 @@ func (s *state) placeGroup(g *ownedGroup) {
 		g.awaited++
 		round := g.round
 		msg := &pb.ClientMessage{Body: &pb.ClientMessage_PrepareBundles{PrepareBundles: &pb.PrepareBundles{
-			GroupId: g.info.GroupId, Indexes: int32s(indexes), Bundles: g.bundleProtos(indexes)}}}
+			GroupId: g.info.GroupId, Indexes: int32s(indexes), Bundles: g.bundleProtos(indexes), Round: round}}}
 		s.eff.peerAsks = append(s.eff.peerAsks, peerAsk{node: r, msg: msg, done: func(s *state, rep *pb.Reply, err error) {
 			s.bundlesPrepared(g, round, r, indexes, replyError(rep, err))
 		}})
@@ -320,7 +325,7 @@ func (s *state) bundlesPrepared(g *ownedGroup, round uint64, r *remoteNode, inde
 		// A round given up (the group was removed, or the round failed): what the node
 		// reserved goes back.
 		if failed == "" {
-			s.returnBundlesOn(g.info.GroupId, r, indexes, g.info.State == placement.Removed)
+			s.returnBundlesOn(g.info.GroupId, r, indexes, g.info.State == placement.Removed, round)
 		}
 		return
 	}
@@ -328,6 +333,7 @@ func (s *state) bundlesPrepared(g *ownedGroup, round uint64, r *remoteNode, inde
 	if failed != "" {
 		if g.failed == "" {
 			g.failed = fmt.Sprintf("%s: %s", r, failed)
+			g.failedOn = r.String()
 		}
 	} else {
 		g.prepared[r.key] = true
@@ -346,7 +352,7 @@ func (s *state) roundAnswered(g *ownedGroup) {
 		glog.Infof("placement group %s: a prepare failed (%s); giving back the bundles and trying again", g.info.GroupId, g.failed)
 		s.giveBackRound(g)
 		g.round = 0
-		s.groupWaits(g, "a node could not reserve its bundles: "+g.failed)
+		s.groupWaits(g, fmt.Sprintf("%s could not reserve its bundles when asked", g.failedOn))
 		return
 	}
 	g.committed = true
@@ -361,6 +367,8 @@ func (s *state) roundAnswered(g *ownedGroup) {
 				if err := s.commitBundle(g.info.GroupId, b); err != nil {
 					glog.Errorf("placement group %s: committing bundle %d here: %v", g.info.GroupId, b, err)
 					g.nodes[b] = ""
+					g.commitFailed = true
+					s.returnBundle(g.info.GroupId, b, round)
 				}
 			}
 			continue
@@ -370,6 +378,7 @@ func (s *state) roundAnswered(g *ownedGroup) {
 			for _, b := range indexes {
 				g.nodes[b] = "" // (its node is gone: what it prepared went with it)
 			}
+			g.commitFailed = true
 			continue
 		}
 		g.awaited++
@@ -386,11 +395,11 @@ func (s *state) giveBackRound(g *ownedGroup) {
 	for node := range g.prepared {
 		if node == s.view.Local {
 			for _, b := range g.asked[node] {
-				s.returnBundle(g.info.GroupId, b)
+				s.returnBundle(g.info.GroupId, b, g.round)
 			}
 			continue
 		}
-		s.returnBundlesOn(g.info.GroupId, s.remotes[node], g.asked[node], false)
+		s.returnBundlesOn(g.info.GroupId, s.remotes[node], g.asked[node], false, g.round)
 	}
 }
 
@@ -409,7 +418,8 @@ func (s *state) bundlesCommitted(g *ownedGroup, round uint64, r *remoteNode, ind
 				g.nodes[b] = ""
 			}
 		}
-		s.returnBundlesOn(g.info.GroupId, r, indexes, false)
+		g.commitFailed = true
+		s.returnBundlesOn(g.info.GroupId, r, indexes, false, round)
 	}
 	s.commitAnswered(g)
 }
@@ -420,7 +430,14 @@ func (s *state) commitAnswered(g *ownedGroup) {
 		return
 	}
 	g.round, g.asked, g.prepared = 0, nil, nil
-	s.placeGroup(g) // created, or what a refused commit left is placed again
+	if g.commitFailed {
+		// What a refused commit left is placed again, later (not at once: the node may be
+		// refusing everything).
+		g.commitFailed = false
+		s.groupWaits(g, "a node did not commit its bundles")
+		return
+	}
+	s.placeGroup(g) // created
 }
 
 // groupCreated marks a group whose bundles are all committed CREATED. Called with r.mu held.
@@ -451,13 +468,13 @@ func (s *state) groupWaits(g *ownedGroup, reason string) {
 	})
 }
 
-// returnBundlesOn asks node r to give back bundles of a group (nil indexes: all it holds).
-// Called with r.mu held.
-func (s *state) returnBundlesOn(group string, r *remoteNode, indexes []int, removed bool) {
+// returnBundlesOn asks node r to give back bundles of a group reserved in round (nil indexes:
+// all it holds; round 0: whatever round). Called with r.mu held.
+func (s *state) returnBundlesOn(group string, r *remoteNode, indexes []int, removed bool, round uint64) {
 	if r == nil {
 		return
 	}
-	msg := &pb.ClientMessage{Body: &pb.ClientMessage_ReturnBundles{ReturnBundles: &pb.ReturnBundles{GroupId: group, Indexes: int32s(indexes), Removed: removed}}}
+	msg := &pb.ClientMessage{Body: &pb.ClientMessage_ReturnBundles{ReturnBundles: &pb.ReturnBundles{GroupId: group, Indexes: int32s(indexes), Removed: removed, Round: round}}}
 	s.eff.peerAsks = append(s.eff.peerAsks, peerAsk{node: r, msg: msg, done: func(s *state, rep *pb.Reply, err error) {
 		if e := replyError(rep, err); e != "" {
 			glog.Warningf("placement group %s: %s did not give back bundles %v: %s (it gives them back when the link to this node ends)", group, r, indexes, e)
@@ -482,11 +499,14 @@ func (s *state) removeGroup(g *ownedGroup) {
 		holders[n] = true // (a round in flight: its prepares' answers give back what they got too)
 	}
 	g.round, g.asked, g.prepared, g.awaited = 0, nil, nil, 0
+	if !holders[s.view.Local] {
+		s.killGroupWork(g.info.GroupId, fmt.Sprintf("its placement group %s was removed", g.info.GroupId)) // (what waits here for it)
+	}
 	for n := range holders {
 		if n == s.view.Local {
 			s.returnGroup(g.info.GroupId, true)
 		} else {
-			s.returnBundlesOn(g.info.GroupId, s.remotes[n], nil, true)
+			s.returnBundlesOn(g.info.GroupId, s.remotes[n], nil, true, 0)
 		}
 	}
 	for i := range g.nodes {
@@ -707,7 +727,17 @@ func (s *state) answerFromRecords(c *client, requestID uint64, req *pb.GetPlacem
 			s.replyIf(c, &pb.Reply{RequestId: requestID, Error: fmt.Sprintf("looking up placement groups: %v", err)})
 			return
 		}
-		rep := answer(s.mergeOwn(found))
+		found = s.mergeOwn(found)
+		if req.Name != "" { // (by name: live groups only; this node's may be removed since)
+			live := found[:0]
+			for _, g := range found {
+				if g.State != placement.Removed {
+					live = append(live, g)
+				}
+			}
+			found = live
+		}
+		rep := answer(found)
 		rep.RequestId = requestID
 		s.replyIf(c, rep)
 	}})
@@ -755,9 +785,26 @@ func groupOfDemand(d resources.Set) string {
 	return ""
 }
 
-// killGroupWork kills the processes running work of a removed group on this node: its actors
-// die for good, its tasks fail, each with cause. Called with r.mu held.
+// killGroupWork ends the work of a removed group on this node: the processes running it are
+// killed (its actors die for good, its tasks fail), and what waits here for the group's
+// resources fails, each with cause. Called with r.mu held.
 func (s *state) killGroupWork(group, cause string) {
+	for _, c := range s.ready.order {
+		if len(c.tasks) > 0 && groupOfDemand(c.demand) == group {
+			s.failClass(c, cause)
+		}
+	}
+	var doomed []*actor
+	for _, a := range s.pendingActors {
+		if groupOfDemand(a.demand) == group {
+			doomed = append(doomed, a)
+		}
+	}
+	for _, a := range doomed {
+		a.noRestart = true
+		a.removedCause = cause
+		s.actorDied(a, cause, false)
+	}
 	for _, w := range s.workers {
 		if w.exited || w.killedByNode {
 			continue

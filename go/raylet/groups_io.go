@@ -22,12 +22,19 @@ type groupWriter struct {
 	running bool
 }
 
+// peerAskTimeout bounds a message about bundles to another node: shorter than the time a node
+// keeps a bundle prepared, so that a round whose node never answers fails (and gives back what
+// the others reserved) before their reservations expire.
+const peerAskTimeout = bundlePrepareTimeout / 2
+
 // askPeer sends a message to another node and delivers its answer as an event.
 func (r *Raylet) askPeer(a peerAsk) {
+	ctx, cancel := context.WithTimeout(r.ctx, peerAskTimeout)
+	defer cancel()
 	l, err := r.linkTo(a.node)
 	var rep *pb.Reply
 	if err == nil {
-		rep, err = l.request(r.ctx, a.msg)
+		rep, err = l.request(ctx, a.msg)
 	}
 	r.do(func(s *state) { a.done(s, rep, err) })
 }

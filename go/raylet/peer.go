@@ -907,7 +907,7 @@ type forwardServer struct {
 	mu     sync.Mutex
 	held   map[ids.ObjectID]bool           // results kept (held; pinned when true) until the origin has them
 	hosted map[ids.ActorID]bool            // actors created here for the origin (killed when the link ends)
-	groups map[string]bool                 // placement groups the origin reserved bundles of here (given back when the link ends)
+	groups map[bundleKey]uint64            // bundles the origin reserved here, and their rounds (given back when the link ends)
 	inner  map[ids.ObjectID][]ids.ObjectID // by return id: objects inside a running task's arguments, pulled and held here until it ends
 	jobs   map[string]*pb.JobConfig        // the configs of the jobs the link brought, by id
 }
@@ -1225,11 +1225,12 @@ func (fs *forwardServer) end() {
 	}
 	// The groups' owner counts their bundles here as lost (it places them again): they go back.
 	var returns []*pb.ClientMessage
-	for g := range groups {
-		returns = append(returns, &pb.ClientMessage{Body: &pb.ClientMessage_ReturnBundles{ReturnBundles: &pb.ReturnBundles{GroupId: g}}})
+	for key, round := range groups {
+		returns = append(returns, &pb.ClientMessage{Body: &pb.ClientMessage_ReturnBundles{ReturnBundles: &pb.ReturnBundles{
+			GroupId: key.group, Indexes: []int32{int32(key.index)}, Round: round}}})
 	}
 	if len(returns) > 0 {
-		glog.Warningf("the link from %s ended: giving back the bundles of its %d placement groups", fs.origin, len(returns))
+		glog.Warningf("the link from %s ended: giving back the %d bundles of placement groups it reserved here", fs.origin, len(returns))
 		_ = fs.r.local.send(returns...)
 	}
 }

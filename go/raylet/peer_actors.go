@@ -150,19 +150,7 @@ func (fs *forwardServer) answerActorRequest(req *pb.ActorRequest) {
 	for _, id := range pulled {
 		fs.r.releasePulled(id) // the actor holds its factory's arguments now
 	}
-	if p := req.Message.GetPrepareBundles(); err == nil && rep.Error == "" && p != nil {
-		fs.mu.Lock()
-		if fs.groups == nil {
-			fs.groups = map[string]bool{}
-		}
-		fs.groups[p.GroupId] = true // (given back if the link ends)
-		fs.mu.Unlock()
-	}
-	if ret := req.Message.GetReturnBundles(); ret != nil && len(ret.Indexes) == 0 {
-		fs.mu.Lock()
-		delete(fs.groups, ret.GroupId)
-		fs.mu.Unlock()
-	}
+	fs.trackBundles(req.Message, err == nil && rep.Error == "")
 	if err == nil && rep.Error == "" && create != nil && create.Hosted {
 		if id, e := ids.UniqueIDFromBytes(create.ActorId); e == nil {
 			fs.mu.Lock()
@@ -308,3 +296,36 @@ func (r *Raylet) nameOp(j nameJob) {
 
 // nameTimeout bounds a call to the control store about a name.
 const nameTimeout = 10 * time.Second
+
+// trackBundles keeps, for the link's end, the bundles its origin reserved here and has not
+// given back (done: the node did what m asked).
+func (fs *forwardServer) trackBundles(m *pb.ClientMessage, done bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	switch {
+	case m.GetPrepareBundles() != nil && done:
+		p := m.GetPrepareBundles()
+		if fs.groups == nil {
+			fs.groups = map[bundleKey]uint64{}
+		}
+		for _, i := range p.Indexes {
+			fs.groups[bundleKey{p.GroupId, int(i)}] = p.Round
+		}
+	case m.GetReturnBundles() != nil:
+		r := m.GetReturnBundles()
+		for key, round := range fs.groups {
+			if key.group != r.GroupId || (r.Round != 0 && r.Round != round) {
+				continue
+			}
+			if len(r.Indexes) == 0 {
+				delete(fs.groups, key)
+				continue
+			}
+			for _, i := range r.Indexes {
+				if int(i) == key.index {
+					delete(fs.groups, key)
+				}
+			}
+		}
+	}
+}

@@ -293,6 +293,12 @@ func (s *state) workerEnded(w *worker, end exit) {
 	// have finished its task and started the next, and the result died with it (unsent). Then
 	// neither uses a retry, and both run again alone, where a death is surely their own.
 	ambiguous := w.task != nil && len(w.queued) > 0
+	if w.killCause != "" {
+		for _, t := range w.queued { // (of the same class: work of the same removed group)
+			s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(fmt.Sprintf("%s cannot run: %s", taskLabel(t), w.killCause))})
+		}
+		w.queued = nil
+	}
 	for i := len(w.queued) - 1; i >= 0; i-- {
 		if i == 0 && ambiguous {
 			w.queued[0].runAlone = true

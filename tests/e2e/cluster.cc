@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -205,6 +206,7 @@ int main(int argc, char **argv) {
   config.ray_namespace = "cluster-test";
   if (mode == "config") config.address = argc > 2 ? argv[2] : "";  // RayConfig::address
   if (mode == "detached") config.default_actor_lifetime = ray::ActorLifetime::DETACHED;
+  if (mode == "placement" || mode == "pgfind") config.ray_namespace = "pgtest";
   ray::Init(config, argc, argv);
   if (mode == "config" || mode == "flag") {
     std::cout << mode << " joined " << *ray::Get(ray::Task(Plus).SetResource("r2", 1).Remote(1, 2)) << std::endl;
@@ -433,6 +435,70 @@ int main(int argc, char **argv) {
     std::vector<ray::ObjectRef<std::string>> refs{r};
     auto ready = ray::Wait(refs, 1, 1500);
     std::cout << "infeasible ready " << ready.ready.size() << " unready " << ready.unready.size() << std::endl;
+  } else if (mode == "placement") {
+    // Placement groups over the four nodes (head, B, C, D: 2 CPUs each).
+    auto create = [](std::string name, ray::PlacementStrategy strategy,
+                     std::vector<std::unordered_map<std::string, double>> bundles) {
+      return ray::CreatePlacementGroup(ray::PlacementGroupCreationOptions{name, bundles, strategy});
+    };
+    auto where_in = [](ray::PlacementGroup &pg, int i) {
+      return *ray::Get(ray::Task(WhereAmI).SetPlacementGroup(pg, i).SetResources({{"CPU", 0.5}}).Remote(0));
+    };
+    auto spread = create("", ray::PlacementStrategy::STRICT_SPREAD, {{{"CPU", 1}}, {{"CPU", 1}}, {{"CPU", 1}}, {{"CPU", 1}}});
+    std::cout << "pg spread created " << spread.Wait(30) << std::endl;
+    std::set<std::string> nodes;
+    for (int i = 0; i < 4; i++) nodes.insert(where_in(spread, i));
+    std::cout << "pg spread nodes " << nodes.size() << std::endl;
+    // More bundles than nodes, each on a node of its own: pending.
+    auto five = create("", ray::PlacementStrategy::STRICT_SPREAD, std::vector<std::unordered_map<std::string, double>>(5, {{"CPU", 0.1}}));
+    bool five_ready = five.Wait(3);
+    std::cout << "pg five " << five_ready << " state " << ray::GetPlacementGroupById(five.GetID()).GetState() << std::endl;
+    ray::RemovePlacementGroup(five.GetID());
+    // STRICT_PACK with r1: both bundles on node B.
+    auto pack = create("", ray::PlacementStrategy::STRICT_PACK, {{{"CPU", 0.5}, {"r1", 1}}, {{"CPU", 0.5}}});
+    std::cout << "pg pack created " << pack.Wait(30) << std::endl;
+    std::cout << "pg pack on " << where_in(pack, 0) << " " << where_in(pack, 1) << std::endl;
+    // An actor in a bundle dies with its group, whatever its restarts.
+    auto actor = ray::Actor(Counter::Make).SetPlacementGroup(pack, 1).SetMaxRestarts(-1).Remote(0);
+    std::cout << "pg actor " << *ray::Get(actor.Task(&Counter::Add).Remote(1)) << " on "
+              << *ray::Get(actor.Task(&Counter::Where).Remote()) << std::endl;
+    ray::RemovePlacementGroup(pack.GetID());
+    std::string outcome = "alive";
+    for (int i = 0; i < 100 && outcome == "alive"; i++) {
+      try {
+        ray::Get(actor.Task(&Counter::Add).Remote(1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      } catch (const ray::internal::RayActorException &e) {
+        outcome = std::string("killed: ") + e.what();
+      }
+    }
+    std::cout << "pg actor " << outcome << std::endl;
+    // A named group that a driver on node C finds, waits for and removes.
+    auto named = create("pgshared", ray::PlacementStrategy::PACK, {{{"CPU", 0.5}}});
+    std::cout << "pg named created " << named.Wait(30) << std::endl;
+    std::cout << "pg named ready" << std::endl;
+    bool removed = false;
+    for (int i = 0; i < 600 && !removed; i++) {
+      removed = ray::GetPlacementGroupById(named.GetID()).GetState() == ray::PlacementGroupState::REMOVED;
+      if (!removed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::cout << "pg named removed by another driver " << removed << std::endl;
+    ray::RemovePlacementGroup(spread.GetID());
+    // Everything came back: every CPU of the cluster in one group.
+    auto all = create("", ray::PlacementStrategy::STRICT_SPREAD, std::vector<std::unordered_map<std::string, double>>(4, {{"CPU", 2}}));
+    std::cout << "pg all back " << all.Wait(30) << std::endl;
+    ray::RemovePlacementGroup(all.GetID());
+  } else if (mode == "pgfind") {
+    auto g = ray::GetPlacementGroup("pgshared");
+    if (g.Empty()) {
+      std::cout << "pgfind none" << std::endl;
+    } else {
+      bool listed = false;
+      for (auto &other : ray::GetAllPlacementGroups()) listed = listed || other.GetID() == g.GetID();
+      std::cout << "pgfind found state " << g.GetState() << " wait " << g.Wait(10) << " listed " << listed << std::endl;
+      ray::RemovePlacementGroup(g.GetID());
+      std::cout << "pgfind removed" << std::endl;
+    }
   } else if (mode == "detached") {
     // A detached named actor outlives this driver.
     auto c = ray::Actor(Counter::Make).SetName("keeper").SetResource("r1", 1).Remote(10);

@@ -184,6 +184,27 @@ expect strategy "^soft affinity 5\$"
 run infeasible 60 infeasible
 expect infeasible "^infeasible ready 0 unready 1\$"
 
+# 9b. Placement groups across the nodes: STRICT_SPREAD puts a bundle on each node and stays
+# pending with more bundles than nodes; STRICT_PACK keeps its bundles on one node; an actor in a
+# bundle dies with its group; a named group is found, waited for and removed by a driver on
+# another node; everything reserved comes back; ray status shows no group's own resources.
+RAY_ADDRESS="$addr" timeout 180 "$prog" placement >"$work/placement.out" 2>&1 &
+driver=$!
+for _ in $(seq 600); do grep -q '^pg named ready$' "$work/placement.out" && break; sleep 0.1; done
+run pgfind 60 pgfind --ray_node_ip_address=127.0.0.3
+wait "$driver"
+expect placement "^pg spread created 1\$"
+expect placement "^pg spread nodes 4\$"
+expect placement "^pg five 0 state 0\$"
+expect placement "^pg pack on $node_b $node_b\$"
+expect placement "^pg actor 1 on $node_b\$"
+expect placement "^pg actor killed: .*placement group .* was removed"
+expect pgfind "^pgfind found state 1 wait 1 listed 1\$"
+expect placement "^pg named removed by another driver 1\$"
+expect placement "^pg all back 1\$"
+if "$ray" status | grep -q "_group_"; then bad "ray status hides the groups' resources" "$("$ray" status)"
+else ok "ray status hides the groups' resources"; fi
+
 # 10. Drivers without the token, or with another one, are refused with a clear error.
 if RAY_ADDRESS="$addr" HOME="$work/nohome" timeout 30 "$prog" spread 1 >"$work/notoken.out" 2>&1; then
   bad "a driver without the token is refused" "it ran"
