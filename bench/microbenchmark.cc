@@ -10,7 +10,7 @@
 //   --mode    node: embedded node, tasks and actors in worker processes (default);
 //             local: config.local_mode = true, everything in this process; both: local, then node
 //             (in that order, so that memory the node mode keeps cannot skew the local run);
-//             cluster: the cross_node_* metrics on a running cluster of two nodes (see "Cluster
+//             cluster: the cross_node_* metrics on a running cluster of three nodes (see "Cluster
 //             mode" below; needs RAY_ADDRESS); all: node, then cluster.
 //   --reps    timed repetitions per metric (default 5; 1 with --quick). Each repetition is a loop
 //             sized from the warm-up to take about 0.7 s (0.1 s with --quick).
@@ -39,8 +39,8 @@
 //
 // Local mode runs every metric: tasks and actors run on threads of this process, so the
 // "multi_client" and n-actor metrics measure the in-process scheduler with several concurrent
-// submitters rather than processes; none of them is meaningless there. placement_group_create_removal
-// is reported as skipped (not supported yet).
+// submitters rather than processes; none of them is meaningless there (placement groups live in
+// the process too).
 //
 // Machine floor (measured first, before ray::Init): a unix-socket ping-pong of 64-byte messages
 // with a forked child, memcpy of a 512 MiB buffer (warm pages; median of 5), and the same copy into
@@ -52,7 +52,9 @@
 // attaches to the head node (127.0.0.1, its machine's node at the control store's host); a second
 // node on 127.0.0.2 has the custom resource "bench_remote", which every cross_node_* task and actor
 // asks for, so they run there (checked: the worker reports its node's IP) and results, calls and
-// objects cross between the nodes over TCP. Both nodes share this machine's cores.
+// objects cross between the nodes over TCP. A third node (127.0.0.3) holds a bundle of each group
+// of cross_node_placement_group_create_removal: 100 groups of three bundles (STRICT_SPREAD, one
+// per node) created, waited for and removed per op. The nodes share this machine's cores.
 //   cross_node_tasks_sync / _async, cross_node_actor_calls_sync / _async: as the single-node
 //   metrics (async: batches of 1,000), the actor created on node B.
 //   cross_node_object_transfer (GB/s): a task on node B takes a 1 GiB ObjectRef argument (Put on
@@ -340,6 +342,7 @@ const std::map<std::string, Reference> kReference = {
     {"cross_node_actor_calls_sync", {NAN, NAN, "-", "-"}},
     {"cross_node_actor_calls_async", {NAN, NAN, "-", "50% of node"}},
     {"cross_node_object_transfer", {NAN, NAN, "-", "50% of TCP"}},
+    {"cross_node_placement_group_create_removal", {765, 5000, "765", "5,000"}},
 };
 
 // The single-node counterpart of a cross-node metric ("" if none).
@@ -376,6 +379,7 @@ const std::vector<std::string> kMetrics = {
     "cross_node_actor_calls_sync",
     "cross_node_actor_calls_async",
     "cross_node_object_transfer",
+    "cross_node_placement_group_create_removal",
 };
 
 bool Selected(const std::string &metric) {
@@ -477,16 +481,18 @@ void Measure(const std::string &metric, const std::string &mode, const std::stri
   g_results.push_back(r);
 }
 
-void Skip(const std::string &metric, const std::string &mode, const std::string &unit,
-          const std::string &why) {
-  if (!Selected(metric)) return;
-  Result r;
-  r.metric = metric;
-  r.mode = mode;
-  r.unit = unit;
-  r.skipped = why;
-  std::fprintf(stderr, "[%s] %s skipped: %s\n", mode.c_str(), metric.c_str(), why.c_str());
-  g_results.push_back(r);
+// placement_group_create_removal: one op creates kGroupsPerOp groups of `bundles` bundles of
+// {"CPU": 0.001} each, waits for each to be created, then removes each (Ray's ray_perf: 100
+// groups of one bundle).
+constexpr int kGroupsPerOp = 100;
+void CreateAndRemoveGroups(int bundles, ray::PlacementStrategy strategy) {
+  std::vector<ray::PlacementGroup> groups;
+  groups.reserve(kGroupsPerOp);
+  ray::PlacementGroupCreationOptions options{
+      "", std::vector<std::unordered_map<std::string, double>>(bundles, {{"CPU", 0.001}}), strategy};
+  for (int i = 0; i < kGroupsPerOp; i++) groups.push_back(ray::CreatePlacementGroup(options));
+  for (auto &g : groups) Check(g.Wait(30), "a placement group is created within 30 s");
+  for (auto &g : groups) ray::RemovePlacementGroup(g.GetID());
 }
 
 int SumOf(const std::vector<std::shared_ptr<int>> &values) {
@@ -1121,7 +1127,8 @@ void RunMode(const std::string &mode) {
           arr.shrink_to_fit();
         });
   }
-  Skip("placement_group_create_removal", mode, "ops/s", "placement groups are not supported yet");
+  Measure("placement_group_create_removal", mode, "ops/s", kGroupsPerOp, nullptr,
+          [] { CreateAndRemoveGroups(1, ray::PlacementStrategy::PACK); });
 
   auto s0 = Clock::now();
   ray::Shutdown();
@@ -1296,6 +1303,10 @@ void RunClusterMode(const std::string &mode) {
 
   // --- objects
   MeasureObjectTransfer(mode);
+
+  // --- placement groups: each of three bundles on a node of its own (the head, B and C)
+  Measure("cross_node_placement_group_create_removal", mode, "ops/s", kGroupsPerOp, nullptr,
+          [] { CreateAndRemoveGroups(3, ray::PlacementStrategy::STRICT_SPREAD); });
 
   auto s0 = Clock::now();
   ray::Shutdown();

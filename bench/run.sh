@@ -5,7 +5,7 @@
 #
 #   --mode   node (default): embedded node, workers in processes; local: config.local_mode = true;
 #            both: local, then node (the table lists node first); cluster: the cross_node_* metrics
-#            on a cluster of two nodes on this machine (below); all: node, then cluster.
+#            on a cluster of three nodes on this machine (below); all: node, then cluster.
 #   --reps   timed repetitions per metric (default 5); --quick: 1 rep, short loops, small sizes.
 #   --only   a comma-separated subset of the metrics (bench/run.sh --list names them).
 #
@@ -117,7 +117,10 @@ if [[ -z "$info" && ( "$mode" == cluster || "$mode" == all ) ]]; then
   address="$(cat "$RAY_TMPDIR/ray_current_cluster")"
   start_node start-node-b.log --address="$address" --node-ip-address=127.0.0.2 \
     --resources='{"bench_remote": 1000}'
-  echo "cluster: head at $address, node B on 127.0.0.2 ($cpus CPUs, $((store >> 30)) GiB object store each)" >&2
+  # Node C only holds bundles of cross_node_placement_group_create_removal (a small store).
+  "$dist/bin/ray" start --num-cpus="$cpus" --object-store-memory=$((256 << 20)) --address="$address" \
+    --node-ip-address=127.0.0.3 >"$RAY_TMPDIR/start-node-c.log" 2>&1 || { cat "$RAY_TMPDIR/start-node-c.log" >&2; exit 1; }
+  echo "cluster: head at $address, node B on 127.0.0.2 ($cpus CPUs, $((store >> 30)) GiB object store each), node C on 127.0.0.3" >&2
   export RAY_ADDRESS="$address"
 fi
 

@@ -590,6 +590,18 @@ int main(int argc, char **argv) {
     std::cout << "actor up " << *ray::Get(actor.Task(&Counter::Add).Remote(1)) << std::endl;
     // Objects the actor on D puts and hands here: its process owns them, and dies with D.
     auto inner = *ray::Get(actor.Task(&Counter::PutInner).Remote(1 << 20));
+    // A SPREAD placement group with a bundle on each live node (the head, B, C and D): when D
+    // dies, its bundle is placed again on another node.
+    auto pg = ray::CreatePlacementGroup(ray::PlacementGroupCreationOptions{
+        "", std::vector<std::unordered_map<std::string, double>>(4, {{"CPU", 0.25}}), ray::PlacementStrategy::SPREAD});
+    auto in_bundle = [&pg](int i) {
+      return ray::Task(WhereAmI).SetPlacementGroup(pg, i).SetResources({{"CPU", 0.25}}).Remote(0);
+    };
+    std::set<std::string> pg_nodes;
+    if (pg.Wait(60)) {
+      for (int i = 0; i < 4; i++) pg_nodes.insert(*ray::Get(in_bundle(i)));
+    }
+    std::cout << "pg nodes " << pg_nodes.size() << " on D " << pg_nodes.count(d_session) << std::endl;
     // An actor that may restart, placed on node D by a soft affinity, with unlimited call
     // retries: its call in flight when D dies runs on its new instance elsewhere.
     auto mover = ray::Actor(Counter::Make)
@@ -621,6 +633,21 @@ int main(int argc, char **argv) {
     } catch (const std::exception &e) {
       std::cout << "mover call failed: " << e.what() << std::endl;
     }
+    bool moved = false;
+    for (int attempt = 0; attempt < 60 && !moved; attempt++) {
+      if (ray::GetPlacementGroupById(pg.GetID()).GetState() == ray::PlacementGroupState::CREATED) {
+        moved = true;
+        for (int i = 0; i < 4 && moved; i++) {
+          try {
+            moved = *ray::Get(in_bundle(i), 10000) != d_session;
+          } catch (const std::exception &e) {
+            moved = false;
+          }
+        }
+      }
+      if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    std::cout << "pg rescheduled off D " << moved << std::endl;
     std::cout << "rest " << *ray::Get(ray::Task(Plus).Remote(1, 2)) << " "
               << *ray::Get(ray::Task(Plus).SetResource("r1", 1).Remote(2, 2)) << std::endl;
     try {

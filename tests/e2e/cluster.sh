@@ -288,6 +288,8 @@ wait "$driver"
 expect doomed "^task failed: .*127\.0\.0\.4"
 expect doomed "^actor failed: .*127\.0\.0\.4"
 expect doomed "^rest 3 4\$"
+expect doomed "^pg nodes 4 on D 1\$"
+expect doomed "^pg rescheduled off D 1\$"
 expect doomed "^mover up 5 on $node_d_session\$"
 expect doomed "^lineage 4194304 right\$"
 expect doomed "^owner died: .*no live node"
@@ -320,6 +322,10 @@ retried="$(cat "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null | grep -cE "retr
 echo "chaos worker killer: ${chaos:-did not run}, $retried retries"
 nested_retried="$(cat "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null | grep -cE "retrying task (NestedFifty|Fifty)|running task (NestedFifty|Fifty) .* again alone")"
 echo "chaos node killer: ${chaos_nodes:-did not run}, $nested_retried nested task retries"
+# The placement group's bundle on the killed node was placed again (its owner's log says so).
+if grep -qh "placement group .* lost 1 bundles on node" "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null; then
+  ok "a placement group's bundle lost with its node was rescheduled"
+else bad "a placement group's bundle lost with its node was rescheduled" "no such line in the logs"; fi
 # The big object of the killed node was made again from its lineage (the nodes' logs say so).
 if [ -n "$big_id" ] && grep -qh "rebuilding object $big_id, the result of .*MakeBig" "$RAY_TMPDIR"/session_*/logs/*.INFO* 2>/dev/null; then
   ok "an object lost with its node was made again from its lineage"
