@@ -130,7 +130,12 @@ func (b *nodeBackend) createGroup(info *pb.PlacementGroupInfo) error {
 }
 
 func (b *nodeBackend) removeGroup(id string) error {
-	// Answered once its owner removed it: what this process does next sees it removed.
+	if node := b.cw.ownerNode.Load(); node != nil && ids.GroupOwnedBy(id, *node) {
+		// Its owner is this process's node, which handles this process's messages in order:
+		// what this process asks next sees it removed.
+		return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_RemovePlacementGroup{RemovePlacementGroup: &pb.RemovePlacementGroup{GroupId: id}}})
+	}
+	// Another node's: answered once that node removed it.
 	reply, err := b.request(func(req uint64) *pb.ClientMessage {
 		return &pb.ClientMessage{Body: &pb.ClientMessage_RemovePlacementGroup{RemovePlacementGroup: &pb.RemovePlacementGroup{RequestId: req, GroupId: id}}}
 	})

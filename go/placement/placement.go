@@ -102,6 +102,9 @@ func InGroup(demand map[string]float64) bool {
 	return false
 }
 
+// Marker is the resource that marks the node holding bundle index of group (BundleUnits of it).
+func Marker(group string, index int) string { return Name(bundleLabel, group, index) }
+
 // BundleResources is what bundle index of group, holding bundle, adds to its node's totals.
 func BundleResources(group string, index int, bundle map[string]float64) map[string]float64 {
 	out := make(map[string]float64, 2*len(bundle)+2)

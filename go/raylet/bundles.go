@@ -153,12 +153,28 @@ func (s *state) prepareBundles(group string, indexes []int, bundles []map[string
 	return nil
 }
 
-// bundleRequest is the event of a group's owner (another node, through this node's own client)
-// asking for a phase of its bundles. Called with r.mu held.
+// bundleRequest is the event of a client asking for a phase of a group's bundles: only the node's
+// own client may (peers' requests come through bundleOp directly). Called with r.mu held.
 func (s *state) bundleRequest(c *client, m *pb.ClientMessage) error {
 	if !c.agent {
 		return fmt.Errorf("%T from a process: only a placement group's owner node asks that", m.Body)
 	}
+	s.replyIf(c, s.bundleOp(m))
+	return nil
+}
+
+// isBundleOp tells whether m asks for a phase of a group's bundles.
+func isBundleOp(m *pb.ClientMessage) bool {
+	switch m.GetBody().(type) {
+	case *pb.ClientMessage_PrepareBundles, *pb.ClientMessage_CommitBundles, *pb.ClientMessage_ReturnBundles:
+		return true
+	}
+	return false
+}
+
+// bundleOp is the event of a group's owner asking for a phase of its bundles; it returns the
+// answer. Called with r.mu held.
+func (s *state) bundleOp(m *pb.ClientMessage) *pb.Reply {
 	var requestID uint64
 	var err error
 	switch body := m.Body.(type) {
@@ -195,8 +211,7 @@ func (s *state) bundleRequest(c *client, m *pb.ClientMessage) error {
 	if err != nil {
 		rep.Error = err.Error()
 	}
-	s.replyIf(c, rep)
-	return nil
+	return rep
 }
 
 func ints(list []int32) []int {

@@ -187,23 +187,42 @@ func (s *state) recordGroup(g *ownedGroup) {
 // less the nodes its strategy rules out given the bundles already placed (STRICT_SPREAD: the
 // nodes holding one; STRICT_PACK: all but the node holding them). Called with r.mu held.
 func (s *state) groupView(g *ownedGroup) scheduling.View {
-	s.place(scheduling.Request{Demand: resources.Set{}}) // (refreshes the local node's entry)
+	s.refreshLocalView()
 	used := map[scheduling.NodeID]bool{}
 	for _, n := range g.nodes {
 		if n != "" {
 			used[n] = true
 		}
 	}
-	if len(used) == 0 || (g.strategy != scheduling.StrictSpread && g.strategy != scheduling.StrictPack) {
-		return s.view
-	}
-	v := scheduling.View{Local: s.view.Local}
+	strict := len(used) > 0 && (g.strategy == scheduling.StrictSpread || g.strategy == scheduling.StrictPack)
+	// Only what the bundles ask for and what the policy scores nodes by matters: the nodes'
+	// sets cut to those are small (a node holding many groups' bundles has many resources).
+	names := g.resourceNames()
+	v := scheduling.View{Local: s.view.Local, Nodes: make([]scheduling.Node, 0, len(s.view.Nodes))}
 	for _, n := range s.view.Nodes {
-		if used[n.ID] == (g.strategy == scheduling.StrictPack) {
-			v.Nodes = append(v.Nodes, n)
+		if strict && used[n.ID] != (g.strategy == scheduling.StrictPack) {
+			continue
 		}
+		n.Total = n.Total.Only(names)
+		n.Available = n.Available.Only(names)
+		v.Nodes = append(v.Nodes, n)
 	}
 	return v
+}
+
+// resourceNames are the resources g's bundles ask for and those the policy scores nodes by.
+func (g *ownedGroup) resourceNames() []string {
+	names := []string{resources.CPU, resources.Memory, resources.ObjectStoreMemory}
+	seen := map[string]bool{resources.CPU: true, resources.Memory: true, resources.ObjectStoreMemory: true}
+	for _, d := range g.demands {
+		for i := 0; i < d.Len(); i++ {
+			if name, _ := d.At(i); !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }
 
 // placeGroup places a group's missing bundles, starting a two-phase round, or marks it created
@@ -387,7 +406,53 @@ func (s *state) roundAnswered(g *ownedGroup) {
 			s.bundlesCommitted(g, round, r, indexes, replyError(rep, err))
 		}})
 	}
+	for node := range g.asked {
+		if node != s.view.Local {
+			if s.unshown == nil {
+				s.unshown = map[scheduling.NodeID]bool{}
+			}
+			s.unshown[node] = true // (shown before the policy places work: showCommitted)
+		}
+	}
 	s.commitAnswered(g)
+}
+
+// showBundles adds to node key's entry in the view the resources of the bundles of this node's
+// groups committed there that its report does not show yet (reports reach this node a report
+// period or two later): the group's tasks go there at once. Called with r.mu held.
+func (s *state) showBundles(key scheduling.NodeID, n *scheduling.Node) {
+	add := map[string]float64{}
+	for _, g := range s.groups {
+		for i, at := range g.nodes {
+			if at != key || n.Total.Get(placement.Marker(g.info.GroupId, i)) > 0 {
+				continue // (elsewhere, or reported)
+			}
+			for r, q := range placement.BundleResources(g.info.GroupId, i, g.info.Bundles[i].Resources) {
+				add[r] += q
+			}
+		}
+	}
+	if len(add) == 0 {
+		return
+	}
+	set, err := resources.NewSet(add, resources.Total)
+	if err != nil {
+		glog.Warningf("placement groups' bundles on node %s: %v", key, err)
+		return
+	}
+	n.Total = n.Total.Add(set)
+	n.Available = n.Available.Add(set)
+}
+
+// showCommitted shows in the view the bundles committed on other nodes since it last did (see
+// showBundles), before the policy places work. Called with r.mu held.
+func (s *state) showCommitted() {
+	for key := range s.unshown {
+		if n := s.viewNodeOf(key); n != nil {
+			s.showBundles(key, n)
+		}
+		delete(s.unshown, key)
+	}
 }
 
 // giveBackRound returns what the current round reserved. Called with r.mu held.

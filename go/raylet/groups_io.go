@@ -65,6 +65,7 @@ func (r *Raylet) writeGroups() {
 			return
 		}
 		w.mu.Unlock()
+		batch = latestRecords(batch)
 		errs := r.sendGroups(batch)
 		var done []func(s *state)
 		for i, p := range batch {
@@ -83,6 +84,25 @@ func (r *Raylet) writeGroups() {
 			})
 		}
 	}
+}
+
+// latestRecords keeps of a batch, for each group, its last record and the records someone waits
+// for (named groups' claims), in order: the control store needs only where each group is now.
+func latestRecords(batch []groupPut) []groupPut {
+	last := make(map[string]int, len(batch))
+	for i, p := range batch {
+		last[p.info.GroupId] = i
+	}
+	if len(last) == len(batch) {
+		return batch
+	}
+	out := batch[:0]
+	for i, p := range batch {
+		if p.done != nil || last[p.info.GroupId] == i {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // sendGroups records a batch in the control store and returns each record's error.

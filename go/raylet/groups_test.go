@@ -501,3 +501,45 @@ func TestGroupHolder(t *testing.T) {
 		t.Errorf("free CPUs %v after the owner died, want 4", free)
 	}
 }
+
+// Once a bundle is committed on another node, the owner's view shows its resources there before
+// that node's report does (so the group's tasks go there at once), and keeps showing them
+// through reports that lag behind.
+func TestGroupBundlesInView(t *testing.T) {
+	g := newGroupCluster(t, "A")
+	id := g.create(scheduling.StrictSpread, "", 1, 1)
+	g.answer("prepare", "A", "")
+	a := keyOf(g.byLbl["A"])
+	d, _ := g.clusterJob("01000000")
+	inBundle := map[string]float64{placement.Name("CPU", id, 1): 0.5, placement.Name("CPU", id, placement.AnyBundle): 0.5, placement.Marker(id, 1): 0.001}
+	for _, when := range []string{"after the commit", "after a report without the bundle"} {
+		g.submit(d, "inBundle", inBundle, 0)
+		out := g.takeCluster()
+		if len(out.forward) != 1 || out.forward[0].node.key != a {
+			t.Errorf("%s: a task of bundle 1 was not forwarded to A (%d forwards)", when, len(out.forward))
+		}
+		g.update(g.byLbl["A"]) // A's report, without the bundle yet
+	}
+	if got := g.viewNode(a).Total.Get(placement.Marker(id, 1)); got == 0 {
+		t.Error("the bundle is not in A's view entry after a lagging report")
+	}
+}
+
+// The control store gets each group's latest record of a batch, and every claim someone waits for.
+func TestLatestRecords(t *testing.T) {
+	rec := func(id string, st int32, claim bool) groupPut {
+		p := groupPut{info: &pb.PlacementGroupInfo{GroupId: id, State: st}}
+		if claim {
+			p.done = func(*state, error) {}
+		}
+		return p
+	}
+	in := []groupPut{rec("a", 0, true), rec("b", 0, false), rec("a", 1, false), rec("b", 1, false), rec("c", 0, false), rec("b", 2, false)}
+	var got []string
+	for _, p := range latestRecords(in) {
+		got = append(got, fmt.Sprintf("%s%d", p.info.GroupId, p.info.State))
+	}
+	if strings.Join(got, " ") != "a0 a1 c0 b2" {
+		t.Errorf("kept %v, want a0 a1 c0 b2", got)
+	}
+}

@@ -874,6 +874,10 @@ func (p *peerService) Forward(stream pb.NodePeer_ForwardServer) error {
 			case *pb.PeerMessage_Taken:
 				fs.taken(ids.FromBytesList(body.Taken.ObjectIds))
 			case *pb.PeerMessage_ActorRequest:
+				if isBundleOp(body.ActorRequest.GetMessage()) {
+					fs.answerBundleOp(body.ActorRequest) // (in the link's order, at once)
+					continue
+				}
 				fs.wg.Add(1)
 				go fs.answerActorRequest(body.ActorRequest)
 			}

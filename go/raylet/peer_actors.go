@@ -297,6 +297,16 @@ func (r *Raylet) nameOp(j nameJob) {
 // nameTimeout bounds a call to the control store about a name.
 const nameTimeout = 10 * time.Second
 
+// answerBundleOp answers a group owner's request about its bundles here: a decision of the state
+// alone, made as the request arrives.
+func (fs *forwardServer) answerBundleOp(req *pb.ActorRequest) {
+	var rep *pb.Reply
+	fs.r.do(func(s *state) { rep = s.bundleOp(req.Message) })
+	rep.RequestId = 0
+	fs.trackBundles(req.Message, rep.Error == "")
+	_ = fs.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_ActorReply{ActorReply: &pb.ActorReply{Id: req.Id, Reply: rep}}})
+}
+
 // trackBundles keeps, for the link's end, the bundles its origin reserved here and has not
 // given back (done: the node did what m asked).
 func (fs *forwardServer) trackBundles(m *pb.ClientMessage, done bool) {

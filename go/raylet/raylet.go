@@ -637,14 +637,23 @@ func (s *state) failClass(c *schedClass, why string) {
 // place asks the scheduling policy where work of this request runs, over the cluster this node
 // sees (a SPREAD request moves the round robin on). Called with r.mu held.
 func (s *state) place(req scheduling.Request) scheduling.Decision {
+	s.refreshLocalView()
+	if len(s.unshown) > 0 {
+		s.showCommitted()
+	}
+	d := s.policy.Schedule(req, s.view, s.spreadCursor)
+	s.spreadCursor = d.Cursor
+	return d
+}
+
+// refreshLocalView brings the local node's entry in the view up to its ledger. Called with r.mu
+// held.
+func (s *state) refreshLocalView() {
 	if v := s.ledger.Version(); v != s.viewVersion {
 		s.view.Nodes[0].Total = s.ledger.Total() // (placement groups' bundles grow and shrink it)
 		s.view.Nodes[0].Available = s.ledger.Available()
 		s.viewVersion = v
 	}
-	d := s.policy.Schedule(req, s.view, s.spreadCursor)
-	s.spreadCursor = d.Cursor
-	return d
 }
 
 // requestOf is what a task (or an actor's creation) asks the policy: its demand, its strategy

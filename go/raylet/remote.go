@@ -135,6 +135,9 @@ func (s *state) updateCluster(nodes []ViewNode) {
 		}
 		r.alive = alive
 		s.applyForwarded(key, &view[len(view)-1])
+		if len(s.groups) > 0 {
+			s.showBundles(key, &view[len(view)-1])
+		}
 	}
 	for key, r := range s.remotes {
 		if !seen[key] && r.alive {

@@ -46,6 +46,7 @@ type state struct {
 	groupDir       *placement.Directory              // this node's groups' records, live and removed
 	groupSeq       uint64                            // the last two-phase round of a group
 	groupWaiterSeq uint64                            // the last WaitPlacementGroup parked
+	unshown        map[scheduling.NodeID]bool        // nodes with bundles committed since the view showed them (showCommitted)
 	remoteHolds    map[ids.ObjectID][]uint64         // holds for processes of other nodes, by token (holdForRemote)
 	nextHold       uint64                            // the last token of remoteHolds
 	backlog        time.Duration                     // work in time a fast node may queue (forwardBound)

@@ -77,15 +77,24 @@ func (s Set) IsEmpty() bool { return len(s.items) == 0 }
 
 // Get returns the quantity of name in s, 0 when s lacks it.
 func (s Set) Get(name string) Quantity {
-	for _, it := range s.items {
-		if it.name >= name {
-			if it.name == name {
-				return it.q
-			}
-			break
-		}
+	i := sort.Search(len(s.items), func(i int) bool { return s.items[i].name >= name })
+	if i < len(s.items) && s.items[i].name == name {
+		return s.items[i].q
 	}
 	return 0
+}
+
+// Only returns the resources of s among names (sorted or not, without duplicates), in
+// O(len(names) log Len()).
+func (s Set) Only(names []string) Set {
+	out := make([]item, 0, len(names))
+	for _, name := range names {
+		if q := s.Get(name); q > 0 {
+			out = append(out, item{name, q})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return Set{items: out}
 }
 
 // FitsIn tells whether every quantity of s is at most the same resource's quantity in have: whether

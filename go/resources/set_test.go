@@ -183,3 +183,20 @@ func BenchmarkFitsIn(b *testing.B) {
 		}
 	}
 }
+
+func TestSetOnlyAndGet(t *testing.T) {
+	s, err := NewSet(map[string]float64{"CPU": 2, "GPU": 1, "a_group_x": 3, "mem": 4}, Total)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := s.Only([]string{"mem", "GPU", "absent"})
+	if got := only.Map(); len(got) != 2 || got["GPU"] != 1 || got["mem"] != 4 {
+		t.Errorf("only: %v", got)
+	}
+	if !s.Only([]string{"mem", "a_group_x", "GPU", "CPU"}).Equal(s) {
+		t.Error("only every name is not the set")
+	}
+	if s.Get("a_group_x").Float() != 3 || s.Get("zzz") != 0 || s.Get("") != 0 || s.Get("CPU").Float() != 2 {
+		t.Errorf("Get: CPU %v, a_group_x %v", s.Get("CPU"), s.Get("a_group_x"))
+	}
+}
