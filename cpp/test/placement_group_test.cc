@@ -1,5 +1,6 @@
 // goray: placement groups (create, wait, look up, remove; tasks and actors in their bundles;
-// resources reserved and given back; bad options), in local mode and on an embedded node.
+// resources reserved and given back; bad options), in local mode and on an embedded node; and
+// GPUs (each worker's CUDA_VISIBLE_DEVICES names the GPUs its task or actor holds).
 #include <random>
 #include <set>
 
@@ -237,6 +238,59 @@ TEST_F(PlacementGroupTest, ManyGroupsComeAndGo) {
   auto whole = Create({{{"slot", 2}}});
   EXPECT_TRUE(whole.Wait(30));
   ray::RemovePlacementGroup(whole.GetID());
+}
+
+// A node with 2 GPUs (faked: the count only).
+class GpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ray::RayConfig config = goray_test::MakeConfig();
+    config.head_args = {"--num-cpus", "4", "--num-gpus", "2"};
+    ray::Init(config);
+    ASSERT_TRUE(ray::IsInitialized());
+  }
+  void TearDown() override { ray::Shutdown(); }
+  bool Skip() {
+    return !IsNodeMode();  // local mode runs every task on threads of one process
+  }
+};
+
+TEST_F(GpuTest, EachTaskSeesItsGpus) {
+  if (Skip()) GTEST_SKIP() << "local mode: one process, no per-task CUDA_VISIBLE_DEVICES";
+  // Two tasks of one GPU each, at once: each sees its own.
+  auto a = ray::Task(VisibleDevices).SetResource("GPU", 1).Remote(1000);
+  auto b = ray::Task(VisibleDevices).SetResource("GPU", 1).Remote(1000);
+  std::set<std::string> seen{*ray::Get(a, kGetTimeoutMs), *ray::Get(b, kGetTimeoutMs)};
+  EXPECT_EQ(seen, (std::set<std::string>{"0", "1"}));
+  EXPECT_EQ(*ray::Get(ray::Task(VisibleDevices).SetResource("GPU", 2).Remote(0), kGetTimeoutMs), "0,1");
+  // Halves share a GPU.
+  auto h1 = ray::Task(VisibleDevices).SetResource("GPU", 0.5).Remote(500);
+  auto h2 = ray::Task(VisibleDevices).SetResource("GPU", 0.5).Remote(500);
+  EXPECT_EQ(*ray::Get(h1, kGetTimeoutMs), *ray::Get(h2, kGetTimeoutMs));
+  // No GPU: none visible (as Ray does).
+  EXPECT_EQ(*ray::Get(ray::Task(VisibleDevices).Remote(0), kGetTimeoutMs), "");
+}
+
+TEST_F(GpuTest, ActorKeepsItsGpu) {
+  if (Skip()) GTEST_SKIP() << "local mode: one process, no per-task CUDA_VISIBLE_DEVICES";
+  auto actor = ray::Actor(Counter::FactoryCreate).SetResource("GPU", 1).Remote(0);
+  std::string first = *ray::Get(actor.Task(&Counter::VisibleDevices).Remote(), kGetTimeoutMs);
+  EXPECT_TRUE(first == "0" || first == "1") << first;
+  // Tasks meanwhile run beside it, on the other GPU.
+  std::string other = *ray::Get(ray::Task(VisibleDevices).SetResource("GPU", 1).Remote(0), kGetTimeoutMs);
+  EXPECT_NE(other, first);
+  EXPECT_EQ(*ray::Get(actor.Task(&Counter::VisibleDevices).Remote(), kGetTimeoutMs), first);
+}
+
+TEST_F(GpuTest, BundleGpus) {
+  if (Skip()) GTEST_SKIP() << "local mode: one process, no per-task CUDA_VISIBLE_DEVICES";
+  auto pg = Create({{{"GPU", 1}, {"CPU", 1}}, {{"GPU", 1}, {"CPU", 1}}}, ray::PlacementStrategy::PACK);
+  ASSERT_TRUE(pg.Wait(30));
+  auto in0 = ray::Task(VisibleDevices).SetPlacementGroup(pg, 0).SetResources({{"CPU", 1}, {"GPU", 0.5}}).Remote(0);
+  auto in1 = ray::Task(VisibleDevices).SetPlacementGroup(pg, 1).SetResources({{"CPU", 1}, {"GPU", 0.5}}).Remote(0);
+  std::set<std::string> seen{*ray::Get(in0, kGetTimeoutMs), *ray::Get(in1, kGetTimeoutMs)};
+  EXPECT_EQ(seen, (std::set<std::string>{"0", "1"}));
+  ray::RemovePlacementGroup(pg.GetID());
 }
 
 }  // namespace

@@ -121,6 +121,11 @@ std::string Overload(std::string s) { return "overload:" + s; }
 int Overload(int a, int b) { return a * b; }
 
 int GetPid() { return static_cast<int>(getpid()); }
+std::string VisibleDevices(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  const char *v = std::getenv("CUDA_VISIBLE_DEVICES");
+  return v == nullptr ? "(unset)" : v;
+}
 std::string WorkerExe() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -212,7 +217,7 @@ RAY_REMOTE(NestedSum3, Recurse);
 RAY_REMOTE(ThrowLogicError, EchoAny);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
-RAY_REMOTE(GetPid, WorkerExe);
+RAY_REMOTE(GetPid, WorkerExe, VisibleDevices);
 RAY_REMOTE(ChecksumBytes, PatternBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
            ChecksumsOfRefs, ChecksumsInHolder);
 
@@ -233,6 +238,7 @@ int Counter::Get() {
   return count_;
 }
 int Counter::GetPid() { return static_cast<int>(getpid()); }
+std::string Counter::VisibleDevices() { return ::VisibleDevices(0); }
 void Counter::Exit() { ray::ExitActor(); }
 bool Counter::WasRestarted() { return ray::WasCurrentActorRestarted(); }
 int Counter::CrashUnlessRestarted() {
@@ -297,7 +303,7 @@ int CounterHolder::AddRef(ray::ObjectRef<int> ref) {
 
 RAY_REMOTE(Counter::FactoryCreate, &Counter::Add, &Counter::Get, &Counter::GetPid, &Counter::Exit,
            &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern,
-           &Counter::CrashUnlessRestarted);
+           &Counter::CrashUnlessRestarted, &Counter::VisibleDevices);
 RAY_REMOTE(FactoryThrows::FactoryCreate, &FactoryThrows::Ping);
 RAY_REMOTE(Base::FactoryCreate, Derived::FactoryCreate, CreateDerivedAsBase, &Base::Name,
            &Base::Scale, &Base::Hits, &Derived::OnlyDerived);

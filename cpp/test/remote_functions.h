@@ -240,6 +240,10 @@ int Overload(int x);                 // x + 100
 std::string Overload(std::string s); // "overload:" + s
 int Overload(int a, int b);          // a * b
 
+// The GPUs the executing worker may use: its CUDA_VISIBLE_DEVICES ("(unset)" when it has none),
+// after sleeping ms milliseconds.
+std::string VisibleDevices(int ms);
+
 // Process identity of the executing worker.
 int GetPid();
 std::string WorkerExe();  // readlink("/proc/self/exe")
@@ -276,6 +280,7 @@ class Counter {
   int Add(int x);                    // count += x; returns the new count
   int Get();                         // the count
   int GetPid();                      // getpid() of the process the actor lives in
+  std::string VisibleDevices();      // its process's CUDA_VISIBLE_DEVICES ("(unset)" if none)
   void Exit();                       // ray::ExitActor()
   bool WasRestarted();               // ray::WasCurrentActorRestarted()
   int CrashUnlessRestarted();        // the first incarnation's process dies; a restarted one: 42

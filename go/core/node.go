@@ -36,6 +36,9 @@ type nodeBackend struct {
 	registered chan struct{}
 	recvDone   chan struct{}
 	execDone   chan struct{}
+	// visibleDevices is what showDevices set CUDA_VISIBLE_DEVICES to last (nil: nothing yet);
+	// only the exec loop touches it.
+	visibleDevices *string
 
 	mu         sync.Mutex
 	nextReq    uint64
@@ -258,6 +261,9 @@ func (b *nodeBackend) execLoop() {
 			}
 		}
 		spec := item.spec
+		if spec.GetSetVisibleDevices() {
+			b.showDevices(spec.VisibleDevices)
+		}
 		if spec == leaseEndSpec {
 			b.endLeaseStream(item.origin)
 			<-slots
@@ -309,6 +315,19 @@ func (b *nodeBackend) execLoop() {
 			go run(slots)
 		}
 	}
+}
+
+// showDevices sets CUDA_VISIBLE_DEVICES (for the user code of this process, through the C
+// library's setenv) to the GPUs the node gave the task about to run, as Ray does.
+func (b *nodeBackend) showDevices(devices string) {
+	if b.visibleDevices != nil && *b.visibleDevices == devices {
+		return
+	}
+	if err := os.Setenv("CUDA_VISIBLE_DEVICES", devices); err != nil {
+		glog.Warningf("setting CUDA_VISIBLE_DEVICES=%q: %v", devices, err)
+		return
+	}
+	b.visibleDevices = &devices
 }
 
 // runCreation runs an actor's factory in this process and reports the outcome.

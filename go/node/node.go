@@ -102,15 +102,18 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	memory := storeMemory(opts.ObjectStoreMemory)
+	gpuNames, noSetDevices := raylet.DevicesFromEnv()
 	n.Raylet = raylet.New(raylet.Config{
-		SessionDir:     sess.Dir,
-		LogsDir:        sess.LogsDir,
-		SocketPath:     sess.Socket("raylet"),
-		Resources:      opts.Resources,
-		WorkerCommand:  opts.WorkerCommand,
-		CodeSearchPath: opts.CodeSearchPath,
-		DriverExe:      opts.DriverExe,
-		Namespace:      opts.Namespace,
+		GPUNames:            gpuNames,
+		NoSetVisibleDevices: noSetDevices,
+		SessionDir:          sess.Dir,
+		LogsDir:             sess.LogsDir,
+		SocketPath:          sess.Socket("raylet"),
+		Resources:           opts.Resources,
+		WorkerCommand:       opts.WorkerCommand,
+		CodeSearchPath:      opts.CodeSearchPath,
+		DriverExe:           opts.DriverExe,
+		Namespace:           opts.Namespace,
 
 		ObjectStoreMemory: memory,
 		ArenaPath:         arenaPath(sess.Dir, memory),

@@ -336,6 +336,7 @@ func (s *state) sendCreation(a *actor) {
 	spec := s.resolvedSpec(a.creation)
 	spec.Restarted = a.restarts > 0
 	spec.MaxConcurrency = int32(a.maxConcurrency)
+	s.showDevices(spec, a.alloc)
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
 }
 

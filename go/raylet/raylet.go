@@ -40,6 +40,11 @@ type Config struct {
 	LogsDir        string
 	SocketPath     string
 	Resources      map[string]float64 // totals; "CPU" sets the worker pool size
+	// GPUNames are the names of the node's GPUs, by index, as workers' CUDA_VISIBLE_DEVICES
+	// shows them (nil: their indexes); NoSetVisibleDevices leaves CUDA_VISIBLE_DEVICES alone
+	// (Ray's RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES). See DevicesFromEnv.
+	GPUNames            []string
+	NoSetVisibleDevices bool
 	WorkerCommand  []string           // argv of a worker process
 	CodeSearchPath []string
 	DriverExe      string
@@ -716,7 +721,9 @@ func (s *state) dispatch(w *worker, t *task) {
 		w.task = t
 	}
 	t.attempts++
-	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: s.resolvedSpec(t)}}})
+	spec := s.resolvedSpec(t)
+	s.showDevices(spec, w.task.alloc) // (a queued task runs with the resources of the one before it)
+	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
 }
 
 // resolvedSpec is the task as a worker gets it: ObjectRef arguments replaced by their values.

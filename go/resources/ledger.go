@@ -61,6 +61,8 @@ type Ledger struct {
 	// hold it, whatever their demand says.
 	gen  uint64
 	born map[string]uint64
+	// devices are the node's GPUs, which allocations of GPU get particular ones of (nil: none).
+	devices *Devices
 }
 
 // Allocation is what one Allocate took. Hand it back to the ledger's Release exactly once; further
@@ -73,6 +75,19 @@ type Allocation struct {
 	// lent[i] tells whether demand's i-th resource is given back for now (ReleasePart); nil until
 	// the first ReleasePart.
 	lent []bool
+	// devices are the GPUs it holds (parts of them for a fraction); one is where a single share
+	// lives (no allocation of its own).
+	devices []DeviceShare
+	one     [1]DeviceShare
+}
+
+// Devices returns the indexes of the GPUs the allocation holds (all or part of), in order.
+func (a *Allocation) Devices() []int {
+	out := make([]int, len(a.devices))
+	for i, s := range a.devices {
+		out[i] = s.Index
+	}
+	return out
 }
 
 // Demand is what the allocation was made for.
@@ -87,7 +102,11 @@ func NewLedger(total Set) *Ledger {
 	for i, it := range total.items {
 		avail[i] = it.q
 	}
-	return &Ledger{total: total, avail: avail}
+	l := &Ledger{total: total, avail: avail}
+	if gpus := total.Get(GPU); gpus > 0 {
+		l.devices = NewDevices(gpus)
+	}
+	return l
 }
 
 // Version changes whenever what is available changes: a copy of Available stays current while
@@ -121,7 +140,7 @@ func (l *Ledger) Fits(demand Set) bool {
 	l.each(demand, l.gen, func(_, slot int, q Quantity) {
 		fits = fits && slot >= 0 && l.avail[slot] >= q
 	})
-	return fits
+	return fits && (l.devices == nil || l.devices.CanTake(demand.Get(GPU)))
 }
 
 // Allocate takes demand from what is available and returns the allocation, or returns false and
@@ -134,7 +153,19 @@ func (l *Ledger) Allocate(demand Set) (*Allocation, bool) {
 		l.avail[slot] -= q // (Fits found every one)
 	})
 	l.version++
-	return &Allocation{ledger: l, demand: demand, gen: l.gen}, true
+	a := &Allocation{ledger: l, demand: demand, gen: l.gen}
+	l.takeDevices(a)
+	return a, true
+}
+
+// takeDevices gives an allocation its GPUs (none when they cannot be had).
+func (l *Ledger) takeDevices(a *Allocation) {
+	if l.devices == nil {
+		return
+	}
+	if q := a.demand.Get(GPU); q > 0 {
+		a.devices, _ = l.devices.Take(q, a.one[:0])
+	}
 }
 
 // AllocateAnyway takes demand even when it does not fit now, over-committing the node like
@@ -147,7 +178,9 @@ func (l *Ledger) AllocateAnyway(demand Set) *Allocation {
 		}
 	})
 	l.version++
-	return &Allocation{ledger: l, demand: demand, gen: l.gen}
+	a := &Allocation{ledger: l, demand: demand, gen: l.gen}
+	l.takeDevices(a)
+	return a
 }
 
 // Release gives back what a still holds (its demand, less any parts lent with ReleasePart) and
@@ -162,6 +195,9 @@ func (l *Ledger) Release(a *Allocation) bool {
 			l.avail[slot] += q
 		}
 	})
+	if l.devices != nil {
+		l.devices.Give(a.devices)
+	}
 	a.released = true
 	a.lent = nil
 	l.version++

@@ -23,6 +23,14 @@ std::string WhereAmI(int sleep_ms) {
 }
 RAY_REMOTE(WhereAmI);
 
+// The GPUs of the worker running a task (its CUDA_VISIBLE_DEVICES), after ms milliseconds.
+std::string VisibleDevices(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  const char *v = std::getenv("CUDA_VISIBLE_DEVICES");
+  return v ? v : "(unset)";
+}
+RAY_REMOTE(VisibleDevices);
+
 // Where the worker running a task took its code from (its code search path).
 std::string CodePath() {
   const char *p = std::getenv("GORAY_CODE_SEARCH_PATH");
@@ -178,6 +186,7 @@ class Counter {
     return n_;
   }
   std::string Where() { return WhereAmI(0); }
+  std::string Devices() { return VisibleDevices(0); }
   // Where it runs, after ms milliseconds, and its count then.
   std::string SlowWhere(int ms) { return WhereAmI(ms) + " count " + std::to_string(n_); }
   // The values behind ObjectRefs inside its argument (made by a caller on another node).
@@ -198,7 +207,7 @@ class Counter {
   int n_;
 };
 RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse, &Counter::SumInner,
-           &Counter::PutInner, &Counter::SlowWhere);
+           &Counter::PutInner, &Counter::SlowWhere, &Counter::Devices);
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -435,6 +444,18 @@ int main(int argc, char **argv) {
     std::vector<ray::ObjectRef<std::string>> refs{r};
     auto ready = ray::Wait(refs, 1, 1500);
     std::cout << "infeasible ready " << ready.ready.size() << " unready " << ready.unready.size() << std::endl;
+  } else if (mode == "gpu") {
+    auto devices = [] { return ray::Task(VisibleDevices).SetResource("GPU", 1); };
+    auto a = devices().Remote(1000);
+    auto b = devices().Remote(1000);
+    std::set<std::string> both{*ray::Get(a), *ray::Get(b)};
+    std::string joined;
+    for (auto &d : both) joined += (joined.empty() ? "" : ",") + d;
+    std::cout << "gpu tasks " << joined << std::endl;
+    auto actor = ray::Actor(Counter::Make).SetResource("GPU", 1).Remote(0);
+    std::string first = *ray::Get(actor.Task(&Counter::Devices).Remote());
+    std::cout << "gpu actor " << first << " then " << *ray::Get(actor.Task(&Counter::Devices).Remote()) << std::endl;
+    std::cout << "gpu none [" << *ray::Get(ray::Task(VisibleDevices).SetResource("r1", 1).Remote(0)) << "]" << std::endl;
   } else if (mode == "placement") {
     // Placement groups over the four nodes (head, B, C, D: 2 CPUs each).
     auto create = [](std::string name, ray::PlacementStrategy strategy,

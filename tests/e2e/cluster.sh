@@ -51,8 +51,10 @@ expect() { # NAME PATTERN: the output of run NAME has a line matching PATTERN (g
 
 gib=$((1 << 30))
 store=$((3 << 29)) # 1.5 GiB of shared memory per node
-start_node() { # IP RESOURCES [CPUS]: joins a node (2 CPUs unless told)
-  "$ray" start --address="$addr" --node-ip-address="$1" --num-cpus="${3:-2}" --resources="$2" --object-store-memory=$store >"$work/start-$1.out" 2>&1
+start_node() { # IP RESOURCES [CPUS [ARGS...]]: joins a node (2 CPUs unless told)
+  local ip="$1" res="$2" cpus="${3:-2}"
+  shift 2; shift $(($# > 0 ? 1 : 0))
+  "$ray" start --address="$addr" --node-ip-address="$ip" --num-cpus="$cpus" --resources="$res" --object-store-memory=$store "$@" >"$work/start-$ip.out" 2>&1
 }
 
 # 1. The cluster: a head and three nodes, each with a resource of its own.
@@ -64,7 +66,8 @@ else
   echo "cluster: $passed passed, $failed failed"
   exit 1
 fi
-start_node 127.0.0.2 '{"r1": 4}' && start_node 127.0.0.3 '{"r2": 4}' && start_node 127.0.0.4 '{"r3": 4}'
+# (Node B has two GPUs, faked, named 3 and 5 by the CUDA_VISIBLE_DEVICES it starts with.)
+CUDA_VISIBLE_DEVICES=3,5 start_node 127.0.0.2 '{"r1": 4}' 2 --num-gpus=2 && start_node 127.0.0.3 '{"r2": 4}' && start_node 127.0.0.4 '{"r3": 4}'
 active=$("$ray" status | grep -cE '^ 1 node_[0-9a-f]+$')
 if [ "$active" = 4 ]; then ok "four nodes in ray status"; else bad "four nodes in ray status" "$active active: $("$ray" status)"; fi
 session_of() { # IP: the session directory of the node at IP
@@ -82,6 +85,13 @@ if [ "${n:-0}" -ge 3 ]; then ok "tasks spread over the nodes ($n)"; else bad "ta
 run resource 60 resource
 expect resource "^r1 task on $node_b\$"
 expect resource "^r1 sum 13\$"
+
+# 3b. GPUs: tasks asking for one each, at once, see node B's two (by the names it was started
+# with); an actor keeps its own; work holding no GPU sees none.
+run gpu 60 gpu
+expect gpu "^gpu tasks 3,5\$"
+expect gpu "^gpu actor (3|5) then \\1\$"
+expect gpu "^gpu none \[\]\$"
 
 # 4. A 1 GiB object made on node B is read on node C, and by the driver on the head.
 run big 300 big $gib
