@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"goray/placement"
-	pb "goray/rpc/proto"
 	"goray/resources"
+	pb "goray/rpc/proto"
 )
 
 // GPUs: the ledger gives each allocation of GPU particular devices (resources.Devices), and the

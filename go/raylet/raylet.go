@@ -36,19 +36,19 @@ const DefaultMaxRetries = taskretry.RayDefault
 
 // Config says how to run a node.
 type Config struct {
-	SessionDir     string
-	LogsDir        string
-	SocketPath     string
-	Resources      map[string]float64 // totals; "CPU" sets the worker pool size
+	SessionDir string
+	LogsDir    string
+	SocketPath string
+	Resources  map[string]float64 // totals; "CPU" sets the worker pool size
 	// GPUNames are the names of the node's GPUs, by index, as workers' CUDA_VISIBLE_DEVICES
 	// shows them (nil: their indexes); NoSetVisibleDevices leaves CUDA_VISIBLE_DEVICES alone
 	// (Ray's RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES). See DevicesFromEnv.
 	GPUNames            []string
 	NoSetVisibleDevices bool
-	WorkerCommand  []string           // argv of a worker process
-	CodeSearchPath []string
-	DriverExe      string
-	Namespace      string
+	WorkerCommand       []string // argv of a worker process
+	CodeSearchPath      []string
+	DriverExe           string
+	Namespace           string
 	// ObjectStoreMemory is the size of the shared-memory object store, in bytes, at ArenaPath;
 	// spilled objects go to SpillDir. Without them values travel in messages only.
 	ObjectStoreMemory int64
