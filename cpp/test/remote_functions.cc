@@ -1,5 +1,7 @@
 #include "remote_functions.h"
 
+#include <ray/api/metric.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,6 +123,11 @@ std::string Overload(std::string s) { return "overload:" + s; }
 int Overload(int a, int b) { return a * b; }
 
 int GetPid() { return static_cast<int>(getpid()); }
+int CountHandled(std::string who, int n) {
+  ray::Counter counter("handled", "requests handled", "requests", {"who"});
+  counter.Inc(n, {{"who", who}});
+  return n;
+}
 std::string VisibleDevices(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   const char *v = std::getenv("CUDA_VISIBLE_DEVICES");
@@ -217,7 +224,7 @@ RAY_REMOTE(NestedSum3, Recurse);
 RAY_REMOTE(ThrowLogicError, EchoAny);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
-RAY_REMOTE(GetPid, WorkerExe, VisibleDevices);
+RAY_REMOTE(GetPid, WorkerExe, VisibleDevices, CountHandled);
 RAY_REMOTE(ChecksumBytes, PatternBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
            ChecksumsOfRefs, ChecksumsInHolder);
 
@@ -239,6 +246,7 @@ int Counter::Get() {
 }
 int Counter::GetPid() { return static_cast<int>(getpid()); }
 std::string Counter::VisibleDevices() { return ::VisibleDevices(0); }
+int Counter::CountHandled(int n) { return ::CountHandled("actor", n); }
 void Counter::Exit() { ray::ExitActor(); }
 bool Counter::WasRestarted() { return ray::WasCurrentActorRestarted(); }
 int Counter::CrashUnlessRestarted() {
@@ -303,7 +311,7 @@ int CounterHolder::AddRef(ray::ObjectRef<int> ref) {
 
 RAY_REMOTE(Counter::FactoryCreate, &Counter::Add, &Counter::Get, &Counter::GetPid, &Counter::Exit,
            &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern,
-           &Counter::CrashUnlessRestarted, &Counter::VisibleDevices);
+           &Counter::CrashUnlessRestarted, &Counter::VisibleDevices, &Counter::CountHandled);
 RAY_REMOTE(FactoryThrows::FactoryCreate, &FactoryThrows::Ping);
 RAY_REMOTE(Base::FactoryCreate, Derived::FactoryCreate, CreateDerivedAsBase, &Base::Name,
            &Base::Scale, &Base::Hits, &Derived::OnlyDerived);

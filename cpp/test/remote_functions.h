@@ -244,6 +244,10 @@ int Overload(int a, int b);          // a * b
 // after sleeping ms milliseconds.
 std::string VisibleDevices(int ms);
 
+// Users' metrics: adds n to the counter "handled" (tag who), from the executing process;
+// returns n.
+int CountHandled(std::string who, int n);
+
 // Process identity of the executing worker.
 int GetPid();
 std::string WorkerExe();  // readlink("/proc/self/exe")
@@ -281,6 +285,7 @@ class Counter {
   int Get();                         // the count
   int GetPid();                      // getpid() of the process the actor lives in
   std::string VisibleDevices();      // its process's CUDA_VISIBLE_DEVICES ("(unset)" if none)
+  int CountHandled(int n);           // ::CountHandled("actor", n)
   void Exit();                       // ray::ExitActor()
   bool WasRestarted();               // ray::WasCurrentActorRestarted()
   int CrashUnlessRestarted();        // the first incarnation's process dies; a restarted one: 42

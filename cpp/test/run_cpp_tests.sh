@@ -26,7 +26,7 @@ BUILD=$(realpath -e "$2")
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CXX=${CXX:-g++}
 JOBS=${JOBS:-2}
-SUITES=${SUITES:-"api_test remote_test config_test slow_function_test nested_test actor_test object_store_test placement_group_test"}
+SUITES=${SUITES:-"api_test remote_test config_test slow_function_test nested_test actor_test object_store_test placement_group_test metric_test"}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 
 for f in "$DIST/include/ray/api.h" "$DIST/lib/libray_api.so" "$DIST/bin/default_worker"; do

@@ -29,6 +29,7 @@ import (
 	"goray/config"
 	"goray/core"
 	"goray/ids"
+	"goray/metrics"
 	"goray/node"
 	"goray/objstore"
 	"goray/profiling"
@@ -46,6 +47,8 @@ type runtimeState struct {
 	namespace string
 	isWorker  bool
 	detached  bool // RayConfig::default_actor_lifetime is DETACHED
+	// metrics serves a local-mode process's users' metrics (a node serves its own).
+	metrics *metrics.Server
 }
 
 var (
@@ -216,6 +219,11 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		if err != nil {
 			return nil, err
 		}
+		if st.metrics, err = metrics.Serve(st.cw.LocalMetrics(), "127.0.0.1", head.MetricsExportPort, ""); err != nil {
+			st.cw.Close()
+			return nil, err
+		}
+		glog.Infof("local mode: users' metrics at http://127.0.0.1:%d/metrics", st.metrics.Port())
 		return st, nil
 	}
 	driverExe, err := os.Executable()
@@ -244,6 +252,7 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		NodeIP:         cfg.NodeIPAddress,
 
 		ObjectStoreMemory: head.ObjectStoreMemory,
+		MetricsExportPort: head.MetricsExportPort,
 	})
 	if err != nil {
 		return nil, err
@@ -353,6 +362,9 @@ func ray_shutdown() {
 	current.Store(nil)
 	defer profiling.Stop()
 	st.cw.Close()
+	if st.metrics != nil {
+		st.metrics.Stop()
+	}
 	if st.node != nil {
 		st.node.Stop()
 		_ = setFlag("logtostderr", "true")

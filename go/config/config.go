@@ -45,6 +45,8 @@ type HeadOptions struct {
 	// IncludeDashboard is --include-dashboard's value (true when not given), accepted for Ray's
 	// scripts: the embedded node serves no dashboard.
 	IncludeDashboard bool
+	// MetricsExportPort is where the users' metrics are served (0: not given, any free port).
+	MetricsExportPort int
 }
 
 // Validate rejects settings goray cannot honour yet and checks the rest. It resolves the
@@ -79,7 +81,8 @@ func (c *RayConfig) Validate() error {
 }
 
 // ParseHeadArgs reads head_args: --num-cpus N, --num-gpus N, --resources JSON, --temp-dir DIR,
-// --object-store-memory BYTES, --include-dashboard BOOL, each as "--flag value" or
+// --object-store-memory BYTES, --include-dashboard BOOL, --metrics-export-port PORT, each as
+// "--flag value" or
 // "--flag=value"; an element "--flag value" (without JSON) is split at spaces.
 func ParseHeadArgs(args []string) (*HeadOptions, error) {
 	var words []string
@@ -94,11 +97,11 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 	for i := 0; i < len(words); i++ {
 		flag, value, hasValue := strings.Cut(words[i], "=")
 		switch flag {
-		case "--num-cpus", "--num-gpus", "--resources", "--temp-dir", "--object-store-memory", "--include-dashboard":
+		case "--num-cpus", "--num-gpus", "--resources", "--temp-dir", "--object-store-memory", "--include-dashboard", "--metrics-export-port":
 		case "--head":
 			continue
 		default:
-			return nil, fmt.Errorf("unsupported head argument %q (goray understands --num-cpus, --num-gpus, --resources, --temp-dir, --object-store-memory, --include-dashboard)", words[i])
+			return nil, fmt.Errorf("unsupported head argument %q (goray understands --num-cpus, --num-gpus, --resources, --temp-dir, --object-store-memory, --include-dashboard, --metrics-export-port)", words[i])
 		}
 		if !hasValue {
 			if i+1 >= len(words) {
@@ -148,6 +151,12 @@ func ParseHeadArgs(args []string) (*HeadOptions, error) {
 				return nil, fmt.Errorf("head argument --include-dashboard takes true or false, not %q", value)
 			}
 			h.IncludeDashboard = b
+		case "--metrics-export-port":
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 0 || n > 65535 {
+				return nil, fmt.Errorf("head argument --metrics-export-port needs a port number (0: any free port), not %q", value)
+			}
+			h.MetricsExportPort = n
 		case "--object-store-memory":
 			n, err := strconv.ParseInt(value, 10, 64)
 			if err != nil || n < MinObjectStoreMemory {

@@ -120,6 +120,8 @@ type backend interface {
 	removeGroup(id string) error
 	waitGroup(id string, timeout time.Duration) (bool, error)
 	getGroups(id, name, namespace string) ([]*pb.PlacementGroupInfo, error)
+	// recordMetric records a value (the definition comes along with a process's first one).
+	recordMetric(def *pb.MetricDef, p *pb.MetricPoint) error
 	close()
 }
 
@@ -144,6 +146,7 @@ type CoreWorker struct {
 	// defaultRetries is max_retries of tasks that keep the default (taskretry).
 	defaultRetries int
 	closeOnce      sync.Once
+	metrics        metricTable // users' metrics (metrics.go)
 }
 
 // New starts a core worker on the backend its options name.

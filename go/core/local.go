@@ -8,6 +8,7 @@ import (
 
 	"goray/actorrule"
 	"goray/ids"
+	"goray/metrics"
 	"goray/objstore"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
@@ -79,6 +80,7 @@ type localBackend struct {
 	// actorLoops counts the actors' goroutines; close waits for them to delete their instances.
 	actorLoops sync.WaitGroup
 	groups     *localGroups // placement groups (groups.go), under mu
+	metrics    *metrics.Registry
 	// afterStoreMiss, a test hook, runs in known between the store miss and the pending check.
 	afterStoreMiss func(ids.ObjectID)
 }
@@ -97,7 +99,8 @@ func newLocalBackend(cw *CoreWorker, threads int) *localBackend {
 	}
 	total["CPU"] = float64(threads)
 	return &localBackend{cw: cw, pool: newCPUPool(threads), pending: map[ids.ObjectID]bool{},
-		actors: map[ids.ActorID]*localActor{}, named: map[string]*localActor{}, groups: newLocalGroups(total)}
+		actors: map[ids.ActorID]*localActor{}, named: map[string]*localActor{}, groups: newLocalGroups(total),
+		metrics: metrics.NewRegistry()}
 }
 
 // known reports whether id was stored or is the result of an unfinished task. A task that

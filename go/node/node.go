@@ -25,6 +25,7 @@ import (
 	"goray/cluster"
 	"goray/gcs"
 	"goray/ids"
+	"goray/metrics"
 	"goray/ownerlock"
 	"goray/raylet"
 	"goray/rpc/auth"
@@ -50,6 +51,10 @@ type Options struct {
 	ObjectManagerPort int
 	// ObjectStoreMemory sizes the shared-memory object store (0: DefaultObjectStoreMemory; -1: none).
 	ObjectStoreMemory int64
+	// MetricsExportPort is where the node serves its users' metrics (Prometheus' text format, at
+	// /metrics on the node's IP; Ray's --metrics-export-port); 0: any free port, written to the
+	// session's metrics_export_port file.
+	MetricsExportPort int
 
 	// Head runs the cluster's control store on TCP at GCSListen (host:port; port 0: any free
 	// one), closed by Token. JoinAddress (host:port) joins the cluster whose control store is
@@ -79,6 +84,9 @@ type Node struct {
 	dead       func() // Options.Dead
 	stopReport chan struct{}
 	reportDone chan struct{}
+	// Metrics are the users' metrics of the node's processes, served by metricsServer.
+	Metrics       *metrics.Registry
+	metricsServer *metrics.Server
 }
 
 // Start creates the session and starts the control store and the node manager.
@@ -103,6 +111,7 @@ func Start(opts Options) (*Node, error) {
 	}
 	memory := storeMemory(opts.ObjectStoreMemory)
 	gpuNames, noSetDevices := raylet.DevicesFromEnv()
+	n.Metrics = metrics.NewRegistry()
 	n.Raylet = raylet.New(raylet.Config{
 		GPUNames:            gpuNames,
 		NoSetVisibleDevices: noSetDevices,
@@ -122,6 +131,7 @@ func Start(opts Options) (*Node, error) {
 		DataListen:        peerListen(opts, opts.ObjectManagerPort),
 		Token:             opts.Token,
 		GCS:               n.clusterStore(opts),
+		Metrics:           n.Metrics,
 	})
 	if err := n.Raylet.Start(); err != nil {
 		n.stopControlStore()
@@ -132,6 +142,10 @@ func Start(opts Options) (*Node, error) {
 		n.Stop()
 		return nil, err
 	}
+	if err := n.serveMetrics(opts); err != nil {
+		n.Stop()
+		return nil, err
+	}
 	if opts.Head || opts.JoinAddress != "" {
 		n.reportDone = make(chan struct{})
 		go n.report()
@@ -139,6 +153,28 @@ func Start(opts Options) (*Node, error) {
 	glog.Infof("node %s started in %s", n.Raylet.NodeID().Hex(), sess.Dir)
 	return n, nil
 }
+
+// serveMetrics serves the node's users' metrics on its IP address (closed by the cluster's
+// token when it has one) and writes the port to the session. Called by Start.
+func (n *Node) serveMetrics(opts Options) error {
+	ip := opts.NodeIP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	s, err := metrics.Serve(n.Metrics, ip, opts.MetricsExportPort, opts.Token)
+	if err != nil {
+		return err
+	}
+	n.metricsServer = s
+	if err := s.WritePortFile(n.Session.Dir); err != nil {
+		glog.Warningf("metrics: %v", err)
+	}
+	glog.Infof("users' metrics at http://%s/metrics", net.JoinHostPort(ip, strconv.Itoa(s.Port())))
+	return nil
+}
+
+// MetricsPort is the port the node serves its users' metrics on.
+func (n *Node) MetricsPort() int { return n.metricsServer.Port() }
 
 // clusterStore is the control store's client for the node manager on a node of a cluster (nil
 // on an embedded node).
@@ -426,6 +462,9 @@ func (n *Node) RayletSocket() string { return n.Session.Socket("raylet") }
 func (n *Node) Stop() {
 	close(n.stopReport)
 	<-n.reportDone
+	if n.metricsServer != nil {
+		n.metricsServer.Stop()
+	}
 	if n.GCS == nil && n.gcsConn != nil {
 		// A node of a cluster says it leaves (the head's store stops with it).
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

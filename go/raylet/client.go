@@ -33,6 +33,7 @@ type client struct {
 	pins     map[ids.ObjectID]int      // shared-memory objects it may be reading (see shmstore.go)
 	expects  map[ids.ObjectID]struct{} // objects it promised to put (ExpectObjects; see refs.go)
 	waits    map[*actor]int            // its parked WaitActor requests, per actor (see actors.go)
+	metrics  map[string]*pb.MetricDef  // the definitions of the metrics it recorded (metrics.go)
 }
 
 // outbox queues a client's messages without blocking (a batch.Sender drains it to the stream).
@@ -393,6 +394,8 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		s.getGroups(c, body.GetPlacementGroups)
 	case *pb.ClientMessage_PrepareBundles, *pb.ClientMessage_CommitBundles, *pb.ClientMessage_ReturnBundles:
 		return s.bundleRequest(c, m)
+	case *pb.ClientMessage_RecordMetrics:
+		return s.recordMetrics(c, body.RecordMetrics)
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:

@@ -19,6 +19,7 @@ import (
 
 	"goray/actorrule"
 	"goray/ids"
+	"goray/metrics"
 	"goray/objstore"
 	"goray/objxfer"
 	"goray/placement"
@@ -45,10 +46,12 @@ type Config struct {
 	// (Ray's RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES). See DevicesFromEnv.
 	GPUNames            []string
 	NoSetVisibleDevices bool
-	WorkerCommand       []string // argv of a worker process
-	CodeSearchPath      []string
-	DriverExe           string
-	Namespace           string
+	// Metrics takes the users' metrics the node's processes record (nil: they are dropped).
+	Metrics        *metrics.Registry
+	WorkerCommand  []string // argv of a worker process
+	CodeSearchPath []string
+	DriverExe      string
+	Namespace      string
 	// ObjectStoreMemory is the size of the shared-memory object store, in bytes, at ArenaPath;
 	// spilled objects go to SpillDir. Without them values travel in messages only.
 	ObjectStoreMemory int64

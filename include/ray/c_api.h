@@ -423,6 +423,31 @@ int ray_wait_placement_group(const char *id, size_t id_len, int64_t timeout_seco
 int ray_get_placement_groups(const char *id, size_t id_len, const char *name, size_t name_len,
                              char **out_json, char **err);
 
+/** Kinds of users' metrics (ray/api/metric.h). */
+enum ray_metric_kind {
+  RAY_METRIC_GAUGE = 0,     /* a value set (Prometheus gauge) */
+  RAY_METRIC_COUNTER = 1,   /* grows by what is recorded, never down (Prometheus counter) */
+  RAY_METRIC_HISTOGRAM = 2, /* observations in buckets at boundaries (Prometheus histogram) */
+  RAY_METRIC_SUM = 3        /* the sum of what is recorded, up or down */
+};
+
+/**
+ * Defines a metric of this process (exported by its node as "ray_<name>"); writes its handle.
+ * Defining a name again with the same kind, tag keys and boundaries gives the same handle.
+ * Names are Prometheus names, tag keys label names; a histogram needs increasing boundaries.
+ */
+int ray_metric_define(int kind, const char *name, size_t name_len, const char *description,
+                      size_t description_len, const char *unit, size_t unit_len,
+                      const char *const *tag_keys, size_t num_tag_keys, const double *boundaries,
+                      size_t num_boundaries, uint64_t *out_handle, char **err);
+
+/**
+ * Records a value of a metric: a gauge's new value, what a counter or sum grows by, a histogram's
+ * observation; tags (num_tags keys and values, NUL-terminated) name some of its tag keys.
+ */
+int ray_metric_record(uint64_t handle, double value, const char *const *tag_keys,
+                      const char *const *tag_values, size_t num_tags, char **err);
+
 /** This job's namespace (malloc'd; free with ray_free), or NULL before ray_init(). */
 char *ray_get_namespace(void);
 

@@ -46,6 +46,7 @@ type startFlags struct {
 	port                                    int
 	includeDashboard, dashboardHost         string
 	dashboardPort, nodeManagerPort          int
+	metricsExportPort                       int
 	objectManagerPort, minWorker, maxWorker int
 	disableUsageStats                       bool
 }
@@ -96,6 +97,7 @@ func newStart() *cobra.Command {
 	fl.IntVar(&f.dashboardPort, "dashboard-port", 8265, "accepted for Ray's scripts")
 	fl.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the TCP port other nodes reach this node's manager on (0: any free port; its own processes use a unix socket)")
 	fl.IntVar(&f.objectManagerPort, "object-manager-port", 0, "the TCP port other nodes pull this node's objects from (0: any free port)")
+	fl.IntVar(&f.metricsExportPort, "metrics-export-port", 0, "the TCP port this node serves its users' metrics on, at /metrics (0: any free port; written to <session>/metrics_export_port)")
 	fl.IntVar(&f.minWorker, "min-worker-port", 10002, "accepted for Ray's scripts")
 	fl.IntVar(&f.maxWorker, "max-worker-port", 19999, "accepted for Ray's scripts")
 	fl.BoolVar(&f.disableUsageStats, "disable-usage-stats", false, "accepted for Ray's scripts (goray collects no usage statistics)")
@@ -111,7 +113,7 @@ func (f *startFlags) nodeOptions() (node.Options, error) {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--port", f.port}, {"--node-manager-port", f.nodeManagerPort}, {"--object-manager-port", f.objectManagerPort}} {
+	}{{"--port", f.port}, {"--node-manager-port", f.nodeManagerPort}, {"--object-manager-port", f.objectManagerPort}, {"--metrics-export-port", f.metricsExportPort}} {
 		if p.port < 0 || p.port > 65535 {
 			return opts, fmt.Errorf("%s %d is not a port number (0: any free port)", p.flag, p.port)
 		}
@@ -149,6 +151,7 @@ func (f *startFlags) nodeOptions() (node.Options, error) {
 		Head:              f.head,
 		NodeManagerPort:   f.nodeManagerPort,
 		ObjectManagerPort: f.objectManagerPort,
+		MetricsExportPort: f.metricsExportPort,
 	}
 	if f.head {
 		opts.GCSListen = net.JoinHostPort(ip, strconv.Itoa(f.port))

@@ -1,0 +1,82 @@
+package metrics
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/golang/glog"
+)
+
+// PortFile is the file of a session directory that holds the port its metrics are served on.
+const PortFile = "metrics_export_port"
+
+// Server serves a registry at /metrics over HTTP.
+type Server struct {
+	srv  *http.Server
+	addr net.Addr
+	done chan struct{}
+}
+
+// Serve starts serving r at http://ip:port/metrics (port 0: any free port). With a token, every
+// request must present it (Authorization: Bearer <token>, as Prometheus' scrape configs send
+// it): one without is refused with 401, one with another with 403.
+func Serve(r *Registry, ip string, port int, token string) (*Server, error) {
+	lis, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s:%d: %w", ip, port, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", withToken(r.Handler(), token))
+	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, addr: lis.Addr(), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			glog.Errorf("metrics server stopped: %v", err)
+		}
+	}()
+	return s, nil
+}
+
+// withToken refuses requests without the token (none: all pass).
+func withToken(h http.Handler, token string) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got := req.Header.Get("Authorization")
+		switch {
+		case got == "":
+			http.Error(w, "unauthorized: this cluster's metrics need its token (Authorization: Bearer <token>; ray get-auth-token prints it)", http.StatusUnauthorized)
+		case subtle.ConstantTimeCompare([]byte(got), want) != 1:
+			glog.Warningf("metrics: refused a request from %s with a wrong token", req.RemoteAddr)
+			http.Error(w, "forbidden: wrong token", http.StatusForbidden)
+		default:
+			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+// Port is the port the server listens on.
+func (s *Server) Port() int { return s.addr.(*net.TCPAddr).Port }
+
+// WritePortFile writes the port to dir/PortFile, for tools (and tests) to find.
+func (s *Server) WritePortFile(dir string) error {
+	return os.WriteFile(filepath.Join(dir, PortFile), []byte(strconv.Itoa(s.Port())+"\n"), 0o644)
+}
+
+// Stop ends serving.
+func (s *Server) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	<-s.done
+}
