@@ -1,6 +1,7 @@
 // A driver for the cluster tests (tests/e2e/cluster.sh): each mode does one thing a user does on
 // a cluster and prints what a test checks. Run with RAY_ADDRESS set.
 #include <ray/api.h>
+#include <ray/api/metric.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +23,14 @@ std::string WhereAmI(int sleep_ms) {
   return dir ? dir : "?";
 }
 RAY_REMOTE(WhereAmI);
+
+// Adds n to the metric cluster_handled (tag who) from the process running it.
+int CountHandled(std::string who, int n) {
+  ray::Counter counter("cluster_handled", "handled on a node of the cluster", "", {"who"});
+  counter.Inc(n, {{"who", who}});
+  return n;
+}
+RAY_REMOTE(CountHandled);
 
 // The GPUs of the worker running a task (its CUDA_VISIBLE_DEVICES), after ms milliseconds.
 std::string VisibleDevices(int ms) {
@@ -444,6 +453,10 @@ int main(int argc, char **argv) {
     std::vector<ray::ObjectRef<std::string>> refs{r};
     auto ready = ray::Wait(refs, 1, 1500);
     std::cout << "infeasible ready " << ready.ready.size() << " unready " << ready.unready.size() << std::endl;
+  } else if (mode == "metrics") {
+    // A task on node B records there; the driver records on its own node.
+    std::cout << "metrics task " << *ray::Get(ray::Task(CountHandled).SetResource("r1", 1).Remote(std::string("task"), 5)) << std::endl;
+    CountHandled("driver", 2);
   } else if (mode == "gpu") {
     auto devices = [] { return ray::Task(VisibleDevices).SetResource("GPU", 1); };
     auto a = devices().Remote(1000);

@@ -86,6 +86,31 @@ run resource 60 resource
 expect resource "^r1 task on $node_b\$"
 expect resource "^r1 sum 13\$"
 
+# 3a. Users' metrics: a task on node B records a counter, which node B serves at /metrics (its
+# metrics_export_port) to requests with the cluster's token, and refuses to one without.
+scrape() { # IP PORT [TOKEN]: GET /metrics over bash's /dev/tcp, the whole answer
+  local auth=""
+  [ -n "${3:-}" ] && auth="Authorization: Bearer $3"$'\r\n'
+  exec 3<>"/dev/tcp/$1/$2" || return 1
+  printf 'GET /metrics HTTP/1.0\r\nHost: %s\r\n%s\r\n' "$1" "$auth" >&3
+  timeout 10 cat <&3
+  exec 3<&-
+}
+run metrics 60 metrics
+expect metrics "^metrics task 5\$"
+b_port="$(cat "$node_b/metrics_export_port" 2>/dev/null)"
+token="$("$ray" get-auth-token 2>/dev/null | tail -1)"
+got=""
+for _ in $(seq 50); do
+  got="$(scrape 127.0.0.2 "$b_port" "$token")"
+  grep -q 'ray_cluster_handled{who="task"} 5' <<<"$got" && break
+  sleep 0.2
+done
+if grep -q 'ray_cluster_handled{who="task"} 5' <<<"$got"; then ok "node B serves the metric its task recorded"
+else bad "node B serves the metric its task recorded" "port ${b_port:-?}: $(head -c 400 <<<"$got")"; fi
+if scrape 127.0.0.2 "$b_port" | head -1 | grep -q " 401 "; then ok "a metrics request without the token is refused"
+else bad "a metrics request without the token is refused" "$(scrape 127.0.0.2 "$b_port" | head -3)"; fi
+
 # 3b. GPUs: tasks asking for one each, at once, see node B's two (by the names it was started
 # with); an actor keeps its own; work holding no GPU sees none.
 run gpu 60 gpu
