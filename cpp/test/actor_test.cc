@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 using goray_test::Contains;
+using goray_test::UniqueName;
 using goray_test::ContainsNoCase;
 using goray_test::IsNodeMode;
 using goray_test::MakeConfig;
@@ -23,13 +24,6 @@ namespace {
 // How long a Get waits before the test calls it a hang.
 constexpr int kGetTimeoutMs = 30000;
 
-// A name no other test (or earlier run) uses.
-std::string UniqueName(const std::string &prefix) {
-  static std::atomic<int> counter{0};
-  static const unsigned salt = std::random_device{}();
-  return prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(salt % 100000) + "_" +
-         std::to_string(counter.fetch_add(1));
-}
 
 // What Get(ref, timeout) did: "value", or the exception class followed by ": " and its message.
 template <typename T>

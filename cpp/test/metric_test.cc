@@ -67,16 +67,12 @@ std::string ScrapeUntil(int port, const std::vector<std::string> &want) {
   return body;
 }
 
-class MetricTest : public ::testing::Test {
+class MetricTest : public goray_test::RayHeadArgsTest {
  protected:
-  void SetUp() override {
+  std::vector<std::string> HeadArgs() override {
     port_ = FreePort();
-    ray::RayConfig config = goray_test::MakeConfig();
-    config.head_args = {"--num-cpus", "2", "--metrics-export-port", std::to_string(port_)};
-    ray::Init(config);
-    ASSERT_TRUE(ray::IsInitialized());
+    return {"--num-cpus", "2", "--metrics-export-port", std::to_string(port_)};
   }
-  void TearDown() override { ray::Shutdown(); }
   int port_ = 0;
 };
 

@@ -8,18 +8,13 @@
 #include "test_util.h"
 
 using goray_test::Contains;
+using goray_test::UniqueName;
 using goray_test::IsNodeMode;
 
 namespace {
 
 constexpr int kGetTimeoutMs = 30000;
 
-std::string UniqueName(const std::string &prefix) {
-  static std::atomic<int> counter{0};
-  static const unsigned salt = std::random_device{}();
-  return prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(salt % 100000) + "_" +
-         std::to_string(counter.fetch_add(1));
-}
 
 ray::PlacementGroup Create(std::vector<std::unordered_map<std::string, double>> bundles,
                            ray::PlacementStrategy strategy = ray::PlacementStrategy::PACK,
@@ -40,15 +35,11 @@ std::string CreateError(std::vector<std::unordered_map<std::string, double>> bun
 }
 
 // The node has 4 CPUs and 2 of resource "slot" (local mode: the same, given as head_args).
-class PlacementGroupTest : public ::testing::Test {
+class PlacementGroupTest : public goray_test::RayHeadArgsTest {
  protected:
-  void SetUp() override {
-    ray::RayConfig config = goray_test::MakeConfig();
-    config.head_args = {"--num-cpus", "4", "--resources", "{\"slot\": 2}"};
-    ray::Init(config);
-    ASSERT_TRUE(ray::IsInitialized());
+  std::vector<std::string> HeadArgs() override {
+    return {"--num-cpus", "4", "--resources", "{\"slot\": 2}"};
   }
-  void TearDown() override { ray::Shutdown(); }
 };
 
 TEST_F(PlacementGroupTest, CreateWaitLookUpRemove) {
@@ -241,15 +232,9 @@ TEST_F(PlacementGroupTest, ManyGroupsComeAndGo) {
 }
 
 // A node with 2 GPUs (faked: the count only).
-class GpuTest : public ::testing::Test {
+class GpuTest : public goray_test::RayHeadArgsTest {
  protected:
-  void SetUp() override {
-    ray::RayConfig config = goray_test::MakeConfig();
-    config.head_args = {"--num-cpus", "4", "--num-gpus", "2"};
-    ray::Init(config);
-    ASSERT_TRUE(ray::IsInitialized());
-  }
-  void TearDown() override { ray::Shutdown(); }
+  std::vector<std::string> HeadArgs() override { return {"--num-cpus", "4", "--num-gpus", "2"}; }
   bool Skip() {
     return !IsNodeMode();  // local mode runs every task on threads of one process
   }

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -56,6 +57,27 @@ class RayTest : public ::testing::Test {
   }
   void TearDown() override { ray::Shutdown(); }
 };
+
+// Fixture like RayTest whose HeadArgs apply in local mode too (its CPUs and resources).
+class RayHeadArgsTest : public ::testing::Test {
+ protected:
+  virtual std::vector<std::string> HeadArgs() = 0;
+  void SetUp() override {
+    ray::RayConfig config = MakeConfig();
+    config.head_args = HeadArgs();
+    ray::Init(config);
+    ASSERT_TRUE(ray::IsInitialized());
+  }
+  void TearDown() override { ray::Shutdown(); }
+};
+
+// A name no other test (or earlier run) uses.
+inline std::string UniqueName(const std::string &prefix) {
+  static std::atomic<int> counter{0};
+  static const unsigned salt = std::random_device{}();
+  return prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(salt % 100000) + "_" +
+         std::to_string(counter.fetch_add(1));
+}
 
 inline int64_t RefCount(const std::string &id) {
   return ray_ref_count(reinterpret_cast<const uint8_t *>(id.data()));
