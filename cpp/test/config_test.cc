@@ -233,6 +233,59 @@ TEST_F(ConfigTest, UnreachableAddressFlag) {
   EXPECT_FALSE(ray::IsInitialized());
 }
 
+// The job's runtime environment (RayConfig::runtime_env): its env_vars reach every task and
+// actor (in local mode, the process itself).
+TEST_F(ConfigTest, JobRuntimeEnvVars) {
+  ray::RayConfig config = MakeConfig();
+  ray::RuntimeEnv env;
+  env.Set("env_vars", std::map<std::string, std::string>{{"GORAY_T_JOB", "job value"}});
+  config.runtime_env = env;
+  ray::Init(config);
+  EXPECT_EQ(*ray::Task(GetEnvVar).Remote(std::string("GORAY_T_JOB")).Get(), "job value");
+  auto actor = ray::Actor(Counter::FactoryCreate).Remote(0);
+  EXPECT_EQ(*actor.Task(&Counter::GetEnvVar).Remote(std::string("GORAY_T_JOB")).Get(), "job value");
+}
+
+// A task's or an actor's own runtime environment: its env_vars in the process that runs it (on
+// top of the job's, whose names it may override), and none in the processes of other work.
+TEST_F(ConfigTest, TaskAndActorRuntimeEnvVars) {
+  ray::RayConfig config = MakeConfig();
+  ray::RuntimeEnv job_env;
+  job_env.Set("env_vars", std::map<std::string, std::string>{{"GORAY_T_A", "job"}, {"GORAY_T_B", "job"}});
+  config.runtime_env = job_env;
+  ray::Init(config);
+  ray::RuntimeEnv env;
+  env.Set("env_vars", std::map<std::string, std::string>{{"GORAY_T_B", "task"}, {"GORAY_T_C", "task"}});
+  if (!IsNodeMode()) {
+    // One process runs everything: a task's own environment cannot apply.
+    EXPECT_THROW(ray::Task(GetEnvVar).SetRuntimeEnv(env).Remote(std::string("GORAY_T_B")),
+                 ray::internal::RayException);
+    return;
+  }
+  auto in_env = [&](const std::string &name) {
+    return *ray::Task(GetEnvVar).SetRuntimeEnv(env).Remote(name).Get();
+  };
+  EXPECT_EQ(in_env("GORAY_T_A"), "job");
+  EXPECT_EQ(in_env("GORAY_T_B"), "task");
+  EXPECT_EQ(in_env("GORAY_T_C"), "task");
+  // Other tasks run in other processes: the task's variables are not theirs.
+  for (int i = 0; i < 5; i++) {
+    EXPECT_EQ(*ray::Task(GetEnvVar).Remote(std::string("GORAY_T_C")).Get(), "(unset)");
+    EXPECT_EQ(*ray::Task(GetEnvVar).Remote(std::string("GORAY_T_B")).Get(), "job");
+  }
+  auto actor = ray::Actor(Counter::FactoryCreate).SetRuntimeEnv(env).Remote(0);
+  EXPECT_EQ(*actor.Task(&Counter::GetEnvVar).Remote(std::string("GORAY_T_C")).Get(), "task");
+  // What goray cannot apply is refused where it is asked for.
+  ray::RuntimeEnv pip;
+  pip.Set("pip", std::vector<std::string>{"requests"});
+  try {
+    ray::Task(GetEnvVar).SetRuntimeEnv(pip).Remote(std::string("X"));
+    ADD_FAILURE() << "a pip runtime_env was taken";
+  } catch (const ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "Python only")) << e.what();
+  }
+}
+
 TEST_F(ConfigTest, RuntimeEnvIsRejected) {
   ray::RayConfig config = MakeConfig();
   ray::RuntimeEnv env;

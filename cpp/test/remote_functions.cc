@@ -123,6 +123,10 @@ std::string Overload(std::string s) { return "overload:" + s; }
 int Overload(int a, int b) { return a * b; }
 
 int GetPid() { return static_cast<int>(getpid()); }
+std::string GetEnvVar(std::string name) {
+  const char *v = std::getenv(name.c_str());
+  return v == nullptr ? "(unset)" : v;
+}
 int CountHandled(std::string who, int n) {
   ray::Counter counter("handled", "requests handled", "requests", {"who"});
   counter.Inc(n, {{"who", who}});
@@ -224,7 +228,7 @@ RAY_REMOTE(NestedSum3, Recurse);
 RAY_REMOTE(ThrowLogicError, EchoAny);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
-RAY_REMOTE(GetPid, WorkerExe, VisibleDevices, CountHandled);
+RAY_REMOTE(GetPid, WorkerExe, VisibleDevices, CountHandled, GetEnvVar);
 RAY_REMOTE(ChecksumBytes, PatternBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
            ChecksumsOfRefs, ChecksumsInHolder);
 
@@ -247,6 +251,7 @@ int Counter::Get() {
 int Counter::GetPid() { return static_cast<int>(getpid()); }
 std::string Counter::VisibleDevices() { return ::VisibleDevices(0); }
 int Counter::CountHandled(int n) { return ::CountHandled("actor", n); }
+std::string Counter::GetEnvVar(std::string name) { return ::GetEnvVar(name); }
 void Counter::Exit() { ray::ExitActor(); }
 bool Counter::WasRestarted() { return ray::WasCurrentActorRestarted(); }
 int Counter::CrashUnlessRestarted() {
@@ -311,7 +316,8 @@ int CounterHolder::AddRef(ray::ObjectRef<int> ref) {
 
 RAY_REMOTE(Counter::FactoryCreate, &Counter::Add, &Counter::Get, &Counter::GetPid, &Counter::Exit,
            &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern,
-           &Counter::CrashUnlessRestarted, &Counter::VisibleDevices, &Counter::CountHandled);
+           &Counter::CrashUnlessRestarted, &Counter::VisibleDevices, &Counter::CountHandled,
+           &Counter::GetEnvVar);
 RAY_REMOTE(FactoryThrows::FactoryCreate, &FactoryThrows::Ping);
 RAY_REMOTE(Base::FactoryCreate, Derived::FactoryCreate, CreateDerivedAsBase, &Base::Name,
            &Base::Scale, &Base::Hits, &Derived::OnlyDerived);

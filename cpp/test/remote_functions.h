@@ -248,6 +248,9 @@ std::string VisibleDevices(int ms);
 // returns n.
 int CountHandled(std::string who, int n);
 
+// The executing process's environment variable name ("(unset)" when it has none).
+std::string GetEnvVar(std::string name);
+
 // Process identity of the executing worker.
 int GetPid();
 std::string WorkerExe();  // readlink("/proc/self/exe")
@@ -286,6 +289,7 @@ class Counter {
   int GetPid();                      // getpid() of the process the actor lives in
   std::string VisibleDevices();      // its process's CUDA_VISIBLE_DEVICES ("(unset)" if none)
   int CountHandled(int n);           // ::CountHandled("actor", n)
+  std::string GetEnvVar(std::string name);  // ::GetEnvVar(name) in the actor's process
   void Exit();                       // ray::ExitActor()
   bool WasRestarted();               // ray::WasCurrentActorRestarted()
   int CrashUnlessRestarted();        // the first incarnation's process dies; a restarted one: 42

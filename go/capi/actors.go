@@ -50,6 +50,7 @@ func ray_create_actor(spec *C.ray_actor_spec, outActorID *C.uint8_t, errOut **C.
 		max_retries: 0, scheduling_strategy: spec.scheduling_strategy,
 		affinity_node_id: spec.affinity_node_id, affinity_node_id_len: spec.affinity_node_id_len, affinity_soft: spec.affinity_soft,
 		placement_group_id: spec.placement_group_id, placement_group_id_len: spec.placement_group_id_len, bundle_index: spec.bundle_index,
+		runtime_env: spec.runtime_env, runtime_env_len: spec.runtime_env_len,
 	}, "actor creation task")
 	if err != nil {
 		return setErr(errOut, err)

@@ -69,7 +69,11 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	if err != nil {
 		return fmt.Errorf("joining the cluster at %s: %w", addr, cluster.Explain(err, addr))
 	}
-	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries), Job: &pb.JobConfig{
+	jobEnv, err := jobRuntimeEnv(cfg)
+	if err != nil {
+		return err
+	}
+	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries), RuntimeEnv: jobEnv, Job: &pb.JobConfig{
 		JobId: jobID, WorkerCommand: workerCommand(driverExe), CodeSearchPath: searchPath, DriverExe: driverExe, Namespace: st.namespace,
 		Code: code,
 	}})

@@ -28,6 +28,7 @@ import (
 
 	"goray/config"
 	"goray/core"
+	"goray/runtimeenv"
 	"goray/ids"
 	"goray/metrics"
 	"goray/node"
@@ -188,6 +189,18 @@ func syncEnvFromC() {
 	}
 }
 
+// jobRuntimeEnv is the canonical runtime environment of the job RayConfig::runtime_env gives.
+func jobRuntimeEnv(cfg *config.RayConfig) (string, error) {
+	if cfg.RuntimeEnv == nil {
+		return "", nil
+	}
+	env, err := runtimeenv.Merge("", *cfg.RuntimeEnv)
+	if err != nil {
+		return "", fmt.Errorf("RayConfig::%w", err)
+	}
+	return env, nil
+}
+
 func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*runtimeState, error) {
 	syncEnvFromC()
 	cfg, err := readConfig(rayConfig)
@@ -206,6 +219,10 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		namespace = ids.NewUniqueID().Hex()
 	}
 	st := &runtimeState{namespace: namespace, detached: cfg.DetachedActors}
+	jobEnv, err := jobRuntimeEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.LocalMode {
 		if exec == nil {
 			return nil, fmt.Errorf("local mode needs a task executor")
@@ -214,7 +231,12 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		if head.NumCPUs >= 1 {
 			threads = int(head.NumCPUs)
 		}
-		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, LocalResources: head.NodeResources(runtime.NumCPU()),
+		// Every task runs in this process: the job's env_vars are this process's.
+		env, _ := runtimeenv.Parse(jobEnv)
+		for k, v := range env.EnvVars {
+			_ = os.Setenv(k, v)
+		}
+		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, LocalResources: head.NodeResources(runtime.NumCPU()), RuntimeEnv: jobEnv,
 			Exec: cExecutor(exec, execCtx), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 		if err != nil {
 			return nil, err
@@ -259,7 +281,7 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 	}
 	_ = setFlag("logtostderr", "false")
 	st.node = n
-	st.cw, err = core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID(), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
+	st.cw, err = core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID(), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries), RuntimeEnv: jobEnv})
 	if err != nil {
 		n.Stop()
 		return nil, err
@@ -321,7 +343,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 		<-ready
 		return run(call)
 	}
-	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: gated,
+	cw, err := core.New(core.Options{RayletSocket: socket, IsWorker: true, WorkerID: workerID, Exec: gated, RuntimeEnv: os.Getenv(runtimeenv.EnvVar),
 		ActorIP: os.Getenv(raylet.EnvNodeIP), Token: os.Getenv(raylet.EnvAuthToken), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 	if err != nil {
 		lifecycle.Unlock()

@@ -88,6 +88,9 @@ func taskSpec(spec *C.ray_task_spec, kind string) (*pb.TaskSpec, error) {
 			return nil, core.Errorf(core.CodeInvalidArgument, "%v", resources.Validate(label(), out.Resources, resources.Demand))
 		}
 	}
+	if spec.runtime_env != nil && spec.runtime_env_len > 0 && kind != "actor task" {
+		out.RuntimeEnv = C.GoStringN(spec.runtime_env, C.int(spec.runtime_env_len))
+	}
 	if spec.placement_group_id != nil && spec.placement_group_id_len > 0 && kind != "actor task" {
 		group := C.GoStringN(spec.placement_group_id, C.int(spec.placement_group_id_len))
 		if err := core.InGroup(out, group, int(spec.bundle_index), kind == "task"); err != nil {

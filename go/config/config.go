@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"goray/resources"
+	"goray/runtimeenv"
 )
 
 // RayConfig mirrors ray::RayConfig's fields and the --ray_* flags that override them.
@@ -58,8 +59,10 @@ func (c *RayConfig) Validate() error {
 	if c.RedisPassword != nil {
 		return fmt.Errorf("redis_password is not supported: goray's control store has no Redis; leave it unset")
 	}
-	if c.RuntimeEnv != nil && strings.TrimSpace(*c.RuntimeEnv) != "" && strings.TrimSpace(*c.RuntimeEnv) != "{}" {
-		return fmt.Errorf("runtime_env is not supported by this goray build yet: leave RayConfig::runtime_env unset")
+	if c.RuntimeEnv != nil {
+		if _, err := runtimeenv.Parse(*c.RuntimeEnv); err != nil {
+			return fmt.Errorf("RayConfig::%w", err)
+		}
 	}
 	if c.NodeManagerPort != 0 && c.Address == "" {
 		return fmt.Errorf("node_manager_port %d: the embedded node talks over unix sockets and takes no port", c.NodeManagerPort)

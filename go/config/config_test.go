@@ -24,7 +24,7 @@ func TestValidate(t *testing.T) {
 
 func TestValidateRejects(t *testing.T) {
 	t.Setenv("RAY_ADDRESS", "")
-	password, env := "x", `{"env_vars":{}}`
+	password, env := "x", `{"pip":["requests"]}`
 	cases := []struct {
 		cfg  RayConfig
 		want string

@@ -19,6 +19,7 @@ import (
 	"goray/objstore"
 	pb "goray/rpc/proto"
 	"goray/rpc/wire"
+	"goray/runtimeenv"
 	"goray/taskretry"
 )
 
@@ -87,6 +88,10 @@ type Options struct {
 	// On a node of a cluster: the IP address an actor hosted here takes calls on (TCP), and the
 	// cluster's token, which callers present and the actor's server asks for.
 	ActorIP string
+	// RuntimeEnv is the runtime environment of the process's job (a driver's RayConfig, or the one
+	// a worker runs in; package runtimeenv's canonical JSON): its tasks and actors run in it,
+	// merged with their own.
+	RuntimeEnv string
 	// TaskMaxRetries is the process's RAY_TASK_MAX_RETRIES ("": unset), the default max_retries of
 	// the tasks it submits (package taskretry).
 	TaskMaxRetries string
@@ -284,6 +289,11 @@ func (cw *CoreWorker) submitTask(actor ids.ActorID, spec *pb.TaskSpec) (ids.Obje
 			if _, err := ids.ObjectIDFromBytes(a.ObjectId); err != nil {
 				return ids.Nil, Errorf(CodeInvalidArgument, "task %s: bad ObjectRef argument: %v", spec.FunctionName, err)
 			}
+		}
+	}
+	if actor == (ids.ActorID{}) {
+		if err := cw.inRuntimeEnv(spec); err != nil {
+			return ids.Nil, err
 		}
 	}
 	taskID := ids.NewTaskID()
@@ -624,6 +634,9 @@ func (cw *CoreWorker) CreateActor(o ActorOptions) (ids.ActorID, error) {
 	if o.MaxTaskRetries < -1 {
 		return ids.ActorID{}, Errorf(CodeInvalidArgument, "max_task_retries must be -1 (no limit) or more, not %d", o.MaxTaskRetries)
 	}
+	if err := cw.inRuntimeEnv(o.Creation); err != nil {
+		return ids.ActorID{}, err
+	}
 	id := cw.newActorID()
 	taskID := ids.NewTaskID()
 	ret := taskID.ReturnID(1)
@@ -729,4 +742,19 @@ func (cw *CoreWorker) newActorID() ids.ActorID {
 		copy(id[:ids.ActorOwnerPrefix], node[:ids.ActorOwnerPrefix])
 	}
 	return id
+}
+
+// inRuntimeEnv sets a task's (or an actor's creation's) runtime environment: the process's
+// job's, merged with its own. In local mode every task runs in this process, so one that asks
+// for another environment is refused.
+func (cw *CoreWorker) inRuntimeEnv(spec *pb.TaskSpec) error {
+	env, err := runtimeenv.Merge(cw.opts.RuntimeEnv, spec.RuntimeEnv)
+	if err != nil {
+		return Errorf(CodeInvalidArgument, "%s: %v", spec.FunctionName, err)
+	}
+	if cw.opts.Local && env != cw.opts.RuntimeEnv {
+		return Errorf(CodeInvalidArgument, "%s: local mode runs every task and actor in this process, whose environment is the job's (RayConfig::runtime_env): its own runtime_env cannot apply", spec.FunctionName)
+	}
+	spec.RuntimeEnv = env
+	return nil
 }

@@ -124,6 +124,9 @@ func leaseKey(spec *pb.TaskSpec) (string, bool) {
 	if spec.SchedulingStrategy != 0 {
 		fmt.Fprintf(&sb, " strategy %d %s %v", spec.SchedulingStrategy, spec.AffinityNodeId, spec.AffinitySoft)
 	}
+	if spec.RuntimeEnv != "" {
+		fmt.Fprintf(&sb, " env %s", spec.RuntimeEnv)
+	}
 	return sb.String(), true
 }
 
@@ -146,7 +149,7 @@ func (ls *leases) submit(spec *pb.TaskSpec) bool {
 			return false
 		}
 		c = &leaseClass{shape: &pb.TaskSpec{Resources: spec.Resources, SchedulingStrategy: spec.SchedulingStrategy,
-			AffinityNodeId: spec.AffinityNodeId, AffinitySoft: spec.AffinitySoft}}
+			AffinityNodeId: spec.AffinityNodeId, AffinitySoft: spec.AffinitySoft, RuntimeEnv: spec.RuntimeEnv}}
 		ls.classes[key] = c
 	}
 	if len(c.held) == 0 || (c.roomiest() == nil && (c.allHandedBack() || (!c.asking && !ls.mayAsk(c)))) || !ls.d.argsHere(spec) {
@@ -356,7 +359,7 @@ func (ls *leases) obtain(c *leaseClass) (*lease, string) {
 	ret := taskID.ReturnID(1)
 	spec := &pb.TaskSpec{TaskId: taskID[:], ReturnId: ret[:], FunctionName: "(worker lease)", TaskType: TaskLease,
 		Resources: c.shape.Resources, SchedulingStrategy: c.shape.SchedulingStrategy,
-		AffinityNodeId: c.shape.AffinityNodeId, AffinitySoft: c.shape.AffinitySoft}
+		AffinityNodeId: c.shape.AffinityNodeId, AffinitySoft: c.shape.AffinitySoft, RuntimeEnv: c.shape.RuntimeEnv}
 	cw.refs.markHeld(ret) // (the submission makes the node count this process as holding it)
 	cw.refs.add(ret)
 	defer cw.refs.remove(ret)

@@ -154,6 +154,10 @@ func (s *state) createActor(c *client, m *pb.CreateActor) {
 		fail("invalid actor creation: %v", err)
 		return
 	}
+	if j, err = s.envJob(j, m.Creation.RuntimeEnv); err != nil {
+		fail("actor %s cannot be created: %v", m.ClassName, err)
+		return
+	}
 	a := &actor{
 		id: id, job: j, detached: m.Detached, className: m.ClassName, name: m.Name, namespace: m.Namespace,
 		maxRestarts: int(m.MaxRestarts), maxConcurrency: int(m.MaxConcurrency), hosted: m.Hosted, restarts: int(m.Incarnation),

@@ -8,6 +8,7 @@ import (
 
 	"goray/actorrule"
 	"goray/objstore"
+	"goray/runtimeenv"
 	pb "goray/rpc/proto"
 )
 
@@ -30,14 +31,59 @@ type job struct {
 	// task waiting for them.
 	starting int
 	prestart int
+	// A runtime environment's variant of a job runs the job's code in worker processes of its
+	// own, with its env (see envJob): base is the job, and the job has its variants by env.
+	env      *runtimeenv.Env
+	envText  string
+	base     *job
+	variants map[string]*job
 }
 
 // String names the job in messages.
 func (j *job) String() string {
+	name := "job " + j.id
 	if j.id == "" {
-		return "the node's job"
+		name = "the node's job"
 	}
-	return "job " + j.id
+	if j.envText != "" {
+		name += " in runtime env " + j.envText
+	}
+	return name
+}
+
+// maxEnvsPerJob bounds the runtime environments of one job on a node (each has processes of
+// its own).
+const maxEnvsPerJob = 100
+
+// envJob is the variant of job j whose work runs in runtime environment env (canonical JSON; ""
+// for j itself), made the first time. Called with r.mu held.
+func (s *state) envJob(j *job, env string) (*job, error) {
+	if env == "" || j.envText == env {
+		return j, nil
+	}
+	if j.base != nil {
+		j = j.base
+	}
+	if v := j.variants[env]; v != nil {
+		return v, nil
+	}
+	parsed, err := runtimeenv.Parse(env)
+	if err != nil {
+		return nil, err
+	}
+	if parsed.String() != env {
+		return nil, fmt.Errorf("runtime env %s is not in its canonical form %s", env, parsed.String())
+	}
+	if len(j.variants) >= maxEnvsPerJob {
+		return nil, fmt.Errorf("%s has %d runtime environments on this node already, the most it may have", j, maxEnvsPerJob)
+	}
+	v := &job{id: j.id, command: j.command, codeSearchPath: j.codeSearchPath, driverExe: j.driverExe,
+		namespace: j.namespace, code: j.code, env: parsed, envText: env, base: j, ended: j.ended}
+	if j.variants == nil {
+		j.variants = map[string]*job{}
+	}
+	j.variants[env] = v
+	return v, nil
 }
 
 // nodeJob is the job of the node's configuration (its embedded driver's code).
@@ -99,6 +145,9 @@ func (s *state) forgetOldJobs() {
 func (s *state) driverJoined(j *job) {
 	j.drivers++
 	j.ended = false
+	for _, v := range j.variants {
+		v.ended = false
+	}
 	if j == s.defaultJob {
 		return
 	}
@@ -121,6 +170,17 @@ func (s *state) driverLeft(j *job) {
 	j.prestart = 0
 	glog.Infof("%s ended: its last driver is gone", j)
 	s.removeJobGroups(j.id)
+	for _, v := range j.variants {
+		s.jobEnded(v)
+	}
+	s.jobEnded(j)
+}
+
+// jobEnded stops a job's idle workers and its actors that are not detached, and drops its
+// tasks that wait. Called with r.mu held.
+func (s *state) jobEnded(j *job) {
+	j.ended = true
+	j.prestart = 0
 	for _, w := range append([]*worker(nil), s.idle...) {
 		if w.job == j {
 			s.removeIdle(w)

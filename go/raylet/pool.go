@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"goray/ids"
+	"goray/runtimeenv"
 	"goray/resources"
 )
 
@@ -82,7 +83,13 @@ func (r *Raylet) spawnWorker(j *job) (*worker, error) {
 	cmd := exec.Command(j.command[0], j.command[1:]...)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.Env = append(os.Environ(),
+	cmd.Env = os.Environ()
+	if j.env != nil {
+		// (before goray's own: the node's variables win)
+		cmd.Env = append(cmd.Env, j.env.Vars()...)
+		cmd.Env = append(cmd.Env, runtimeenv.EnvVar+"="+j.envText)
+	}
+	cmd.Env = append(cmd.Env,
 		EnvWorker+"=1",
 		EnvWorkerID+"="+w.id.Hex(),
 		EnvRayletSocket+"="+r.cfg.SocketPath,

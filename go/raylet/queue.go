@@ -44,6 +44,9 @@ func (q *readyQueue) class(t *task) *schedClass {
 			if t.job != nil && t.job.id != "" {
 				key = t.job.id + " " + key
 			}
+			if t.job != nil && t.job.envText != "" {
+				key += " env " + t.job.envText // (its variant's workers run it)
+			}
 			if t.preferLocal {
 				key += " forwarded"
 			} else if k := t.spec.GetSchedulingStrategy(); k != 0 {

@@ -373,7 +373,14 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 		preferLocal: forwarded, runAlone: spec.RunAlone, attempts: int(spec.Attempts)}
 	s.pending[returnID] = t
 	s.holdTaskRefs(t)
-	if err := s.validate(t); err != nil {
+	envJob, envErr := s.envJob(j, spec.RuntimeEnv)
+	if envErr == nil {
+		t.job = envJob
+	}
+	if err := s.validate(t); err != nil || envErr != nil {
+		if err == nil {
+			err = fmt.Errorf("%s cannot run: %w", taskLabel(t), envErr)
+		}
 		s.finish(t, &objstore.Object{Kind: objstore.KindTaskError, Data: []byte(err.Error())})
 		return
 	}

@@ -136,14 +136,28 @@ func (s *state) inStartup() (pool map[*job]int, all int) {
 // first, then by id). Called with r.mu held.
 func (s *state) allJobs() []*job {
 	list := make([]*job, 0, len(s.jobs)+1)
-	list = append(list, s.defaultJob)
+	list = appendWithVariants(list, s.defaultJob)
 	ids := make([]string, 0, len(s.jobs))
 	for id := range s.jobs {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		list = append(list, s.jobs[id])
+		list = appendWithVariants(list, s.jobs[id])
+	}
+	return list
+}
+
+// appendWithVariants appends j and its runtime environments' variants (see envJob), in order.
+func appendWithVariants(list []*job, j *job) []*job {
+	list = append(list, j)
+	envs := make([]string, 0, len(j.variants))
+	for env := range j.variants {
+		envs = append(envs, env)
+	}
+	sort.Strings(envs)
+	for _, env := range envs {
+		list = append(list, j.variants[env])
 	}
 	return list
 }

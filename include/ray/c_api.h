@@ -35,7 +35,7 @@ extern "C" {
  * default), ray_task_spec has retry_exceptions and ray_actor_spec max_task_retries.
  * Version 5: objects of kind RAY_OBJECT_OWNER_DIED.
  * Version 6: placement groups; ray_task_spec and ray_actor_spec name one (placement_group_id,
- * bundle_index).
+ * bundle_index) and a runtime environment (runtime_env); users' metrics.
  */
 #define RAY_C_API_VERSION 6
 
@@ -143,6 +143,10 @@ typedef struct ray_task_spec {
   const char *placement_group_id;
   size_t placement_group_id_len;
   int bundle_index;
+  /* Its runtime environment (ray::RuntimeEnv's JSON; NULL or length 0: the job's), merged with
+     the job's (RayConfig::runtime_env). Ignored for actor tasks. */
+  const char *runtime_env;
+  size_t runtime_env_len;
 } ray_task_spec;
 
 /** How a task or an actor is placed on the cluster's nodes (Ray's scheduling strategies). */
@@ -212,10 +216,12 @@ typedef struct ray_actor_spec {
   /* How many times a call that was running (or sent) when the actor's process died is sent again
      to its next incarnation: 0 (the default: it fails), or more, or -1 for no limit. */
   int max_task_retries;
-  /* The placement group the actor lives in, as in ray_task_spec. */
+  /* The placement group the actor lives in, and its runtime environment, as in ray_task_spec. */
   const char *placement_group_id;
   size_t placement_group_id_len;
   int bundle_index;
+  const char *runtime_env;
+  size_t runtime_env_len;
 } ray_actor_spec;
 
 /** Length of a placement group's id: hex digits (Ray's ids are 18 bytes). */

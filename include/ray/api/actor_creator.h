@@ -8,6 +8,7 @@
 #include <ray/api/common.h>
 #include <ray/api/function_traits.h>
 #include <ray/api/task_caller.h>
+#include <ray/api/runtime_env.h>
 #include <ray/api/task_options.h>
 
 #include <optional>
@@ -90,6 +91,14 @@ class ActorCreator {
     return *this;
   }
 
+  /// Runs the actor in a runtime environment (its env_vars set in the actor's process), merged
+  /// with the job's (RayConfig::runtime_env). Throws RayRuntimeEnvException when the environment
+  /// cannot be written as JSON.
+  ActorCreator &SetRuntimeEnv(const ray::RuntimeEnv &runtime_env) {
+    runtime_env_ = runtime_env.Empty() ? std::string() : runtime_env.Serialize();
+    return *this;
+  }
+
   /// How many times the actor is restarted after its process dies or Kill(false) (default 0;
   /// -1: without limit). Throws RayException for values below -1.
   ActorCreator &SetMaxRestarts(int max_restarts) {
@@ -157,6 +166,8 @@ class ActorCreator {
       spec.placement_group_id = group_id_.empty() ? nullptr : group_id_.data();
       spec.placement_group_id_len = group_id_.size();
       spec.bundle_index = bundle_index_;
+      spec.runtime_env = runtime_env_.empty() ? nullptr : runtime_env_.data();
+      spec.runtime_env_len = runtime_env_.size();
       uint8_t id[RAY_ACTOR_ID_SIZE];
       char *err = nullptr;
       int code = ray_create_actor(&spec, id, &err);
@@ -179,6 +190,7 @@ class ActorCreator {
   SchedulingStrategy strategy_;
   std::string group_id_;
   int bundle_index_ = -1;
+  std::string runtime_env_;
 };
 
 }  // namespace internal

@@ -8,6 +8,7 @@
 #include <ray/api/object_ref.h>
 #include <ray/api/scheduling_strategy.h>
 #include <ray/api/serializer.h>
+#include <ray/api/runtime_env.h>
 #include <ray/api/task_options.h>
 
 #include <string>
@@ -144,7 +145,8 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
                               const SchedulingStrategy &strategy = SchedulingStrategy(),
                               int max_retries = RAY_TASK_RETRIES_DEFAULT,
                               bool retry_exceptions = false,
-                              const std::string &group_id = std::string(), int bundle_index = -1) {
+                              const std::string &group_id = std::string(), int bundle_index = -1,
+                              const std::string &runtime_env = std::string()) {
   std::vector<ray_task_arg> c_args = ToCTaskArgs(args);
   CResources c_resources(resources);
   ray_task_spec spec{};
@@ -167,6 +169,8 @@ inline std::string SubmitTask(const std::string &function_name, const std::strin
   spec.placement_group_id = group_id.empty() ? nullptr : group_id.data();
   spec.placement_group_id_len = group_id.size();
   spec.bundle_index = bundle_index;
+  spec.runtime_env = runtime_env.empty() ? nullptr : runtime_env.data();
+  spec.runtime_env_len = runtime_env.size();
   uint8_t id[RAY_ID_SIZE];
   char *err = nullptr;
   int code = actor_id.empty() ? ray_submit_task(&spec, id, &err)
@@ -210,8 +214,11 @@ class CallOptions {
     std::vector<PreparedTaskArg> prepared = PrepareTaskArguments<ArgsTuple>(
         std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
     return SubmitTask(function_name, task_name_, resources_, prepared, actor_id, strategy_,
-                      max_retries_, retry_exceptions_, group_id_, bundle_index_);
+                      max_retries_, retry_exceptions_, group_id_, bundle_index_, runtime_env_);
   }
+
+  /// The task's runtime environment (ray::RuntimeEnv's JSON; tasks only).
+  std::string runtime_env_;
 
   /// The placement group and bundle the task runs in (tasks only).
   std::string group_id_;
@@ -258,6 +265,14 @@ class TaskCaller : public CallOptions<TaskCaller<F>> {
     CheckBundleIndex(group, bundle_index);
     this->group_id_ = group.GetID();
     this->bundle_index_ = bundle_index;
+    return *this;
+  }
+
+  /// Runs the task in a runtime environment (its env_vars set in the worker process that runs
+  /// it), merged with the job's (RayConfig::runtime_env): its fields win, env_vars by name.
+  /// Throws RayRuntimeEnvException when the environment cannot be written as JSON.
+  TaskCaller &SetRuntimeEnv(const ray::RuntimeEnv &runtime_env) {
+    this->runtime_env_ = runtime_env.Empty() ? std::string() : runtime_env.Serialize();
     return *this;
   }
 

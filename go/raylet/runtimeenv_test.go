@@ -1,0 +1,48 @@
+package raylet
+
+import (
+	"strings"
+	"testing"
+
+	"goray/ids"
+	pb "goray/rpc/proto"
+)
+
+// Work in a runtime environment runs in a worker process of that environment: the node starts
+// one (with its variables) instead of handing it to an idle worker of the job, and a bad
+// environment fails the task.
+func TestRuntimeEnvWorkers(t *testing.T) {
+	h := newHarness(t, map[string]float64{"CPU": 2})
+	h.s.defaultJob.prestart = 0
+	plain := h.worker(nil)
+	h.takeEffects()
+	d := h.driver()
+	env := `{"env_vars":{"A":"1"}}`
+	submit := func(fn, env string) ids.ObjectID {
+		tid := ids.NewTaskID()
+		ret := tid.ReturnID(1)
+		h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:], FunctionName: fn, RuntimeEnv: env}}},
+			subscribe(ret))
+		return ret
+	}
+	submit("inEnv", env)
+	if got := executed(plain.out.take()); len(got) != 0 {
+		t.Fatalf("the job's plain worker got %v", got)
+	}
+	spawns := h.takeEffects().spawnPool
+	if len(spawns) != 1 || spawns[0].envText != env || strings.Join(spawns[0].env.Vars(), " ") != "A=1" {
+		t.Fatalf("spawns %v, want one worker of the runtime env", spawns)
+	}
+	w := h.jobWorker(spawns[0], nil)
+	if got := executed(w.out.take()); len(got) != 1 || got[0] != "inEnv" {
+		t.Errorf("the env's worker got %v", got)
+	}
+	submit("plain", "")
+	if got := executed(plain.out.take()); len(got) != 1 || got[0] != "plain" {
+		t.Errorf("the plain worker got %v", got)
+	}
+	bad := submit("bad", `{"pip":["x"]}`)
+	if obj, ok := h.s.store.Get(bad); !ok || !strings.Contains(string(obj.Data), "Python only") {
+		t.Errorf("a task with a pip runtime_env: %v %q", ok, obj.Data)
+	}
+}

@@ -1,0 +1,127 @@
+// Package runtimeenv reads Ray's runtime environments (ray::RuntimeEnv, as JSON) for what goray
+// applies: "env_vars", the environment variables of the worker processes that run a job's (or a
+// task's, or an actor's) code. Work of different environments runs in different processes.
+// Other fields are refused with an error that says so.
+package runtimeenv
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// EnvVar is the environment variable a worker process learns its runtime environment from (the
+// canonical JSON): tasks it submits inherit it, as in Ray.
+const EnvVar = "GORAY_RUNTIME_ENV"
+
+// Env is a runtime environment.
+type Env struct {
+	// EnvVars are variables set in the worker processes.
+	EnvVars map[string]string
+}
+
+// known are the fields of Ray's runtime environments goray does not apply, and why.
+var known = map[string]string{
+	"working_dir":   "not supported by goray yet: ship files with the job's code (the code search path) for now",
+	"py_modules":    "Python only",
+	"pip":           "Python only",
+	"uv":            "Python only",
+	"conda":         "Python only",
+	"java_jars":     "Java only",
+	"container":     "not supported by goray",
+	"image_uri":     "not supported by goray",
+	"nsight":        "not supported by goray",
+	"excludes":      "not supported by goray",
+	"config":        "not supported by goray",
+	"py_executable": "Python only",
+}
+
+// Parse reads a runtime environment's JSON text ("" or "{}": none).
+func Parse(text string) (*Env, error) {
+	env := &Env{}
+	if strings.TrimSpace(text) == "" {
+		return env, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &fields); err != nil {
+		return nil, fmt.Errorf("runtime_env %s: a JSON object is needed: %v", shorten(text), err)
+	}
+	for name, raw := range fields {
+		if name == "env_vars" {
+			if err := json.Unmarshal(raw, &env.EnvVars); err != nil {
+				return nil, fmt.Errorf("runtime_env env_vars: an object of strings is needed, not %s", shorten(string(raw)))
+			}
+			continue
+		}
+		if why, ok := known[name]; ok {
+			return nil, fmt.Errorf("runtime_env field %q: %s", name, why)
+		}
+		return nil, fmt.Errorf("runtime_env field %q is unknown (goray applies env_vars)", name)
+	}
+	for k, v := range env.EnvVars {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("runtime_env env_vars: %q is not an environment variable's name", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("runtime_env env_vars: the value of %s holds a NUL byte", k)
+		}
+	}
+	return env, nil
+}
+
+// shorten cuts long text for error messages.
+func shorten(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
+
+// Empty tells whether the environment changes nothing.
+func (e *Env) Empty() bool { return len(e.EnvVars) == 0 }
+
+// String is the canonical JSON text of the environment ("" when it is empty): equal
+// environments have equal texts.
+func (e *Env) String() string {
+	if e.Empty() {
+		return ""
+	}
+	data, _ := json.Marshal(map[string]interface{}{"env_vars": e.EnvVars}) // (maps marshal sorted)
+	return string(data)
+}
+
+// Vars are the environment's variables as "NAME=value", sorted.
+func (e *Env) Vars() []string {
+	out := make([]string, 0, len(e.EnvVars))
+	for k, v := range e.EnvVars {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Merge is the environment of work with its own environment child submitted from work (or a
+// job) with parent, as Ray merges them: the child's fields win, and env_vars merge name by name
+// (the child's values win). It returns the canonical text.
+func Merge(parent, child string) (string, error) {
+	p, err := Parse(parent)
+	if err != nil {
+		return "", err
+	}
+	c, err := Parse(child)
+	if err != nil {
+		return "", err
+	}
+	if c.Empty() {
+		return p.String(), nil
+	}
+	merged := &Env{EnvVars: map[string]string{}}
+	for k, v := range p.EnvVars {
+		merged.EnvVars[k] = v
+	}
+	for k, v := range c.EnvVars {
+		merged.EnvVars[k] = v
+	}
+	return merged.String(), nil
+}
