@@ -28,13 +28,13 @@ import (
 
 	"goray/config"
 	"goray/core"
-	"goray/runtimeenv"
 	"goray/ids"
 	"goray/metrics"
 	"goray/node"
 	"goray/objstore"
 	"goray/profiling"
 	"goray/raylet"
+	"goray/runtimeenv"
 	"goray/session"
 	"goray/taskretry"
 )

@@ -8,8 +8,8 @@ import (
 
 	"goray/actorrule"
 	"goray/objstore"
-	"goray/runtimeenv"
 	pb "goray/rpc/proto"
+	"goray/runtimeenv"
 )
 
 // job is the code a worker process runs and what it runs with: a driver's job. A pool worker

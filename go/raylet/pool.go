@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"goray/ids"
-	"goray/runtimeenv"
 	"goray/resources"
+	"goray/runtimeenv"
 )
 
 // Environment variables through which a node tells a worker process where it belongs.
