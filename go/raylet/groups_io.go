@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/golang/glog"
 
@@ -86,6 +87,13 @@ func (r *Raylet) writeGroups() {
 	}
 }
 
+// A batch of records the control store did not take is sent groupPutAttempts times at most,
+// groupPutRetry apart at first, twice as long each time after.
+const (
+	groupPutAttempts = 5
+	groupPutRetry    = 200 * time.Millisecond
+)
+
 // latestRecords keeps of a batch, for each group, its last record and the records someone waits
 // for (named groups' claims), in order: the control store needs only where each group is now.
 func latestRecords(batch []groupPut) []groupPut {
@@ -116,9 +124,23 @@ func (r *Raylet) sendGroups(batch []groupPut) []error {
 	for i, p := range batch {
 		req.Groups[i] = p.info
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
-	defer cancel()
-	rep, err := store.PutPlacementGroups(ctx, req)
+	// A control store that cannot be reached for a moment (a restart, a blip) is tried again: a
+	// record lost would leave a group's name taken, or its state stale, for good.
+	var rep *pb.PutPlacementGroupsReply
+	var err error
+	for attempt, wait := 0, groupPutRetry; ; attempt, wait = attempt+1, wait*2 {
+		ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+		rep, err = store.PutPlacementGroups(ctx, req)
+		cancel()
+		if err == nil || attempt+1 >= groupPutAttempts || r.ctx.Err() != nil {
+			break
+		}
+		glog.Warningf("recording %d placement groups in the control store: %v; trying again in %v", len(batch), err, wait)
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+		}
+	}
 	if err == nil && len(rep.Errors) != len(batch) {
 		err = fmt.Errorf("the control store answered %d of %d records", len(rep.Errors), len(batch))
 	}

@@ -1,10 +1,15 @@
 package raylet
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"goray/ids"
 	"goray/placement"
@@ -541,5 +546,32 @@ func TestLatestRecords(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "a0 a1 c0 b2" {
 		t.Errorf("kept %v, want a0 a1 c0 b2", got)
+	}
+}
+
+// flakyStore is a control store whose PutPlacementGroups fails its first calls.
+type flakyStore struct {
+	pb.ControlStoreClient
+	fails, calls int
+}
+
+func (f *flakyStore) PutPlacementGroups(_ context.Context, req *pb.PutPlacementGroupsRequest, _ ...grpc.CallOption) (*pb.PutPlacementGroupsReply, error) {
+	f.calls++
+	if f.calls <= f.fails {
+		return nil, status.Error(codes.Unavailable, "restarting")
+	}
+	return &pb.PutPlacementGroupsReply{Errors: make([]string, len(req.Groups))}, nil
+}
+
+// Records the control store does not take at once are sent again, a few times.
+func TestGroupRecordsRetry(t *testing.T) {
+	for _, c := range []struct{ fails, calls int }{{0, 1}, {2, 3}, {groupPutAttempts, groupPutAttempts}} {
+		store := &flakyStore{fails: c.fails}
+		r := &Raylet{ctx: context.Background()}
+		r.cfg.GCS = store
+		errs := r.sendGroups([]groupPut{{info: &pb.PlacementGroupInfo{GroupId: "g"}}})
+		if store.calls != c.calls || (errs[0] != nil) != (c.fails >= groupPutAttempts) {
+			t.Errorf("%d failures: %d calls (want %d), error %v", c.fails, store.calls, c.calls, errs[0])
+		}
 	}
 }
