@@ -137,12 +137,7 @@ func (s *state) inStartup() (pool map[*job]int, all int) {
 func (s *state) allJobs() []*job {
 	list := make([]*job, 0, len(s.jobs)+1)
 	list = appendWithVariants(list, s.defaultJob)
-	ids := make([]string, 0, len(s.jobs))
-	for id := range s.jobs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range sortedKeys(s.jobs) {
 		list = appendWithVariants(list, s.jobs[id])
 	}
 	return list
@@ -151,15 +146,20 @@ func (s *state) allJobs() []*job {
 // appendWithVariants appends j and its runtime environments' variants (see envJob), in order.
 func appendWithVariants(list []*job, j *job) []*job {
 	list = append(list, j)
-	envs := make([]string, 0, len(j.variants))
-	for env := range j.variants {
-		envs = append(envs, env)
-	}
-	sort.Strings(envs)
-	for _, env := range envs {
+	for _, env := range sortedKeys(j.variants) {
 		list = append(list, j.variants[env])
 	}
 	return list
+}
+
+// sortedKeys are a map's keys, in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // startProcesses starts what waits for a process: actors first (each needs its own), then pool
