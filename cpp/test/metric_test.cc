@@ -119,6 +119,8 @@ TEST_F(MetricTest, BadUseThrows) {
   EXPECT_THROW(ray::Gauge("bad name", "", ""), ray::internal::RayException);
   EXPECT_THROW(ray::Histogram("h", "", "", {10, 1}), ray::internal::RayException);
   EXPECT_THROW(ray::Gauge("only_up", "another kind, same name", ""), ray::internal::RayException);
+  ray::Gauge tagged("tagged", "", "", {"k"});
+  EXPECT_THROW(tagged.Set(1, {{"k", std::string("\xff\xfe")}}), ray::internal::RayException);
   // The same definition again is the same metric.
   ray::Counter again("only_up", "a counter", "");
   again.Inc(2);

@@ -50,6 +50,8 @@ type runtimeState struct {
 	detached  bool // RayConfig::default_actor_lifetime is DETACHED
 	// metrics serves a local-mode process's users' metrics (a node serves its own).
 	metrics *metrics.Server
+	// restoreEnv undoes, at shutdown, what local mode set of the job's env_vars in this process.
+	restoreEnv func()
 }
 
 var (
@@ -189,6 +191,29 @@ func syncEnvFromC() {
 	}
 }
 
+// setEnvVars sets variables in this process and returns what sets them back as they were.
+func setEnvVars(vars map[string]string) func() {
+	old := make(map[string]*string, len(vars))
+	for k, v := range vars {
+		if prev, ok := os.LookupEnv(k); ok {
+			prev := prev
+			old[k] = &prev
+		} else {
+			old[k] = nil
+		}
+		_ = os.Setenv(k, v)
+	}
+	return func() {
+		for k, prev := range old {
+			if prev == nil {
+				_ = os.Unsetenv(k)
+			} else {
+				_ = os.Setenv(k, *prev)
+			}
+		}
+	}
+}
+
 // jobRuntimeEnv is the canonical runtime environment of the job RayConfig::runtime_env gives.
 func jobRuntimeEnv(cfg *config.RayConfig) (string, error) {
 	if cfg.RuntimeEnv == nil {
@@ -233,9 +258,7 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		}
 		// Every task runs in this process: the job's env_vars are this process's.
 		env, _ := runtimeenv.Parse(jobEnv)
-		for k, v := range env.EnvVars {
-			_ = os.Setenv(k, v)
-		}
+		st.restoreEnv = setEnvVars(env.EnvVars)
 		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, LocalResources: head.NodeResources(runtime.NumCPU()), RuntimeEnv: jobEnv,
 			Exec: cExecutor(exec, execCtx), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 		if err != nil {
@@ -386,6 +409,9 @@ func ray_shutdown() {
 	st.cw.Close()
 	if st.metrics != nil {
 		st.metrics.Stop()
+	}
+	if st.restoreEnv != nil {
+		st.restoreEnv()
 	}
 	if st.node != nil {
 		st.node.Stop()

@@ -2,6 +2,7 @@ package core
 
 import (
 	"sync"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -29,6 +30,11 @@ const maxProcessMetrics = metrics.MaxMetrics
 func (cw *CoreWorker) DefineMetric(def *pb.MetricDef) (uint64, error) {
 	if cw.closed() {
 		return 0, ErrShutdown
+	}
+	for _, s := range append([]string{def.Name, def.Description, def.Unit}, def.TagKeys...) {
+		if !utf8.ValidString(s) {
+			return 0, Errorf(CodeInvalidArgument, "metric %q: its name, description, unit and tag keys must be UTF-8", def.Name)
+		}
 	}
 	t := &cw.metrics
 	t.mu.Lock()
@@ -75,7 +81,10 @@ func (cw *CoreWorker) RecordMetric(handle uint64, value float64, tags map[string
 	def := t.defs[handle-1]
 	first := !t.sent[def.Name]
 	t.mu.Unlock()
-	for k := range tags {
+	for k, v := range tags {
+		if !utf8.ValidString(v) {
+			return Errorf(CodeInvalidArgument, "metric %s: the value of tag %q is not UTF-8", def.Name, k)
+		}
 		known := false
 		for _, key := range def.TagKeys {
 			known = known || key == k

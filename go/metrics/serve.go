@@ -77,6 +77,8 @@ func (s *Server) WritePortFile(dir string) error {
 func (s *Server) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.srv.Shutdown(ctx)
+	if err := s.srv.Shutdown(ctx); err != nil {
+		_ = s.srv.Close() // (scrapes that hang are cut)
+	}
 	<-s.done
 }

@@ -100,3 +100,17 @@ func TestVisibleDevicesInBundle(t *testing.T) {
 		t.Errorf("a task in bundle 1 was told %v, want [1] (the bundle's GPU)", told)
 	}
 }
+
+// A task holding GPUs is not queued behind a busy worker (its devices are chosen when it starts).
+func TestGPUTasksNotPipelined(t *testing.T) {
+	h := newHarness(t, map[string]float64{"CPU": 4, "GPU": 1})
+	h.s.defaultJob.prestart = 0
+	w := h.worker(nil)
+	d := h.driver()
+	h.submit(d, "first", map[string]float64{"CPU": 1, "GPU": 1}, 0)
+	h.submit(d, "second", map[string]float64{"CPU": 1, "GPU": 1}, 0)
+	h.do(func(s *state) { s.pipeline() })
+	if got := executed(w.out.take()); fmt.Sprint(got) != "[first]" {
+		t.Errorf("the worker was sent %v, want only [first]", got)
+	}
+}

@@ -757,20 +757,23 @@ func (s *state) resolvedSpec(t *task) *pb.TaskSpec {
 // room for its arguments, which the caller fills in.
 func (t *task) specCopy() *pb.TaskSpec {
 	return &pb.TaskSpec{
-		TaskId:          t.spec.TaskId,
-		FunctionName:    t.spec.FunctionName,
-		Name:            t.spec.Name,
-		Resources:       t.spec.Resources,
-		ReturnId:        t.spec.ReturnId,
-		MaxRetries:      t.spec.MaxRetries,
-		TaskType:        t.spec.TaskType,
-		ActorId:         t.spec.ActorId,
-		ClassName:       t.spec.ClassName,
-		MaxConcurrency:  t.spec.MaxConcurrency,
-		RunAlone:        t.runAlone,
-		RetryExceptions: t.spec.RetryExceptions,
-		Attempts:        int32(t.attempts),
-		Args:            make([]*pb.TaskArg, len(t.spec.Args)),
+		TaskId:           t.spec.TaskId,
+		FunctionName:     t.spec.FunctionName,
+		Name:             t.spec.Name,
+		Resources:        t.spec.Resources,
+		ReturnId:         t.spec.ReturnId,
+		MaxRetries:       t.spec.MaxRetries,
+		TaskType:         t.spec.TaskType,
+		ActorId:          t.spec.ActorId,
+		ClassName:        t.spec.ClassName,
+		MaxConcurrency:   t.spec.MaxConcurrency,
+		RunAlone:         t.runAlone,
+		RetryExceptions:  t.spec.RetryExceptions,
+		Attempts:         int32(t.attempts),
+		PlacementGroupId: t.spec.PlacementGroupId,
+		BundleIndex:      t.spec.BundleIndex,
+		RuntimeEnv:       t.spec.RuntimeEnv,
+		Args:             make([]*pb.TaskArg, len(t.spec.Args)),
 	}
 }
 
@@ -861,7 +864,9 @@ func (s *state) pipeline() {
 		}
 	}
 	for _, c := range s.ready.order {
-		if len(c.tasks) == 0 || c.infeasible || c.lease || s.runsElsewhere(c) {
+		// (Tasks holding GPUs are not queued behind a busy worker: their devices are chosen when
+		// they start, and the worker is told them as they are queued.)
+		if len(c.tasks) == 0 || c.infeasible || c.lease || s.runsElsewhere(c) || c.demand.Get(resources.GPU) > 0 {
 			continue
 		}
 		for len(c.tasks) > 0 {

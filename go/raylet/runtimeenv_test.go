@@ -46,3 +46,22 @@ func TestRuntimeEnvWorkers(t *testing.T) {
 		t.Errorf("a task with a pip runtime_env: %v %q", ok, obj.Data)
 	}
 }
+
+// A task forwarded to another node keeps its runtime environment (and its placement group).
+func TestRuntimeEnvForwarded(t *testing.T) {
+	c := newCluster(t, map[string]float64{"CPU": 1})
+	b := peerNode(map[string]float64{"CPU": 2, "onB": 1}, nil)
+	c.update(b)
+	d, _ := c.clusterJob("01000000")
+	env := `{"env_vars":{"A":"1"}}`
+	c.submitSpec(d, &pb.TaskSpec{FunctionName: "onB", Resources: map[string]float64{"onB": 1}, RuntimeEnv: env})
+	out := c.takeCluster()
+	if len(out.forward) != 1 || out.forward[0].spec.RuntimeEnv != env {
+		t.Fatalf("forwarded %d tasks; the first's runtime env: %q", len(out.forward), func() string {
+			if len(out.forward) == 0 {
+				return ""
+			}
+			return out.forward[0].spec.RuntimeEnv
+		}())
+	}
+}
