@@ -234,6 +234,10 @@ TEST_F(PlacementGroupTest, ManyGroupsComeAndGo) {
 // A node with 2 GPUs (faked: the count only).
 class GpuTest : public goray_test::RayHeadArgsTest {
  protected:
+  void SetUp() override {
+    unsetenv("CUDA_VISIBLE_DEVICES");  // (the node names its GPUs 0 and 1, whatever runs the test)
+    goray_test::RayHeadArgsTest::SetUp();
+  }
   std::vector<std::string> HeadArgs() override { return {"--num-cpus", "4", "--num-gpus", "2"}; }
   bool Skip() {
     return !IsNodeMode();  // local mode runs every task on threads of one process

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,8 +30,11 @@ const (
 const Prefix = "ray_"
 
 // MaxMetrics bounds the metrics one registry keeps (a process declaring ever-new names cannot
-// grow it without limit).
-const MaxMetrics = 10000
+// grow it without limit), and MaxSeries the tag combinations (series) of one metric.
+const (
+	MaxMetrics = 10000
+	MaxSeries  = 10000
+)
 
 var (
 	nameRe  = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
@@ -99,6 +103,7 @@ func SameDef(a, b *pb.MetricDef) bool {
 // metric is one declared metric and its Prometheus collector.
 type metric struct {
 	def       *pb.MetricDef
+	series    map[string]bool // the tag combinations recorded so far
 	gauge     *prometheus.GaugeVec
 	counter   *prometheus.CounterVec
 	histogram *prometheus.HistogramVec
@@ -182,6 +187,20 @@ func (r *Registry) Record(d *pb.MetricDef, value float64, tags map[string]string
 		if _, ok := labels[k]; !ok {
 			return fmt.Errorf("metric %s has no tag key %q (its keys: %v)", d.Name, k, m.def.TagKeys)
 		}
+	}
+	var sb strings.Builder
+	for _, k := range m.def.TagKeys {
+		sb.WriteString(labels[k])
+		sb.WriteByte(0)
+	}
+	if series := sb.String(); !m.series[series] {
+		if len(m.series) >= MaxSeries {
+			return fmt.Errorf("metric %s has %d tag combinations already, the most a node keeps", d.Name, MaxSeries)
+		}
+		if m.series == nil {
+			m.series = map[string]bool{}
+		}
+		m.series[series] = true
 	}
 	switch m.def.Kind {
 	case Gauge:

@@ -128,3 +128,20 @@ func TestServeWithToken(t *testing.T) {
 		}
 	}
 }
+
+// A metric keeps at most MaxSeries tag combinations; values of those it has still count.
+func TestSeriesBound(t *testing.T) {
+	r := NewRegistry()
+	d := &pb.MetricDef{Name: "per_user", Kind: Counter, TagKeys: []string{"user"}}
+	for i := 0; i < MaxSeries; i++ {
+		if err := r.Record(d, 1, map[string]string{"user": strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Record(d, 1, map[string]string{"user": "one more"}); err == nil || !strings.Contains(err.Error(), "tag combinations") {
+		t.Errorf("a series past the bound: %v", err)
+	}
+	if err := r.Record(d, 1, map[string]string{"user": "7"}); err != nil {
+		t.Errorf("a known series: %v", err)
+	}
+}

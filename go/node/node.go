@@ -111,6 +111,11 @@ func Start(opts Options) (*Node, error) {
 	}
 	memory := storeMemory(opts.ObjectStoreMemory)
 	gpuNames, noSetDevices := raylet.DevicesFromEnv()
+	if gpus := opts.Resources["GPU"]; len(gpuNames) > 0 && gpus > float64(len(gpuNames)) {
+		n.stopControlStore()
+		n.endSession()
+		return nil, fmt.Errorf("the node has %v GPUs, more than the %d CUDA_VISIBLE_DEVICES names (%s): give --num-gpus at most %d", gpus, len(gpuNames), strings.Join(gpuNames, ","), len(gpuNames))
+	}
 	n.Metrics = metrics.NewRegistry()
 	n.Raylet = raylet.New(raylet.Config{
 		GPUNames:            gpuNames,

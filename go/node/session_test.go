@@ -145,3 +145,18 @@ func lockHeld(t *testing.T, path string) bool {
 	}
 	return held
 }
+
+// A node asked for more GPUs than its CUDA_VISIBLE_DEVICES names is refused with a clear error,
+// and leaves nothing behind.
+func TestMoreGPUsThanVisibleDevicesIsRefused(t *testing.T) {
+	t.Setenv("CUDA_VISIBLE_DEVICES", "3")
+	root := testutil.ShortTempDir(t)
+	n, err := Start(Options{TempDir: root, Resources: map[string]float64{"CPU": 1, "GPU": 2}, WorkerCommand: []string{os.Args[0]}, ObjectStoreMemory: 16 << 20})
+	if err == nil {
+		n.Stop()
+		t.Fatal("the node started")
+	}
+	if !strings.Contains(err.Error(), "CUDA_VISIBLE_DEVICES") {
+		t.Errorf("error: %v", err)
+	}
+}
