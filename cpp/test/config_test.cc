@@ -286,10 +286,89 @@ TEST_F(ConfigTest, TaskAndActorRuntimeEnvVars) {
   }
 }
 
+// The job's working_dir: a copy of the directory, on every node, is the working directory of
+// the processes that run the job's tasks and actors (and first on their library path); in
+// local mode, of the process itself.
+TEST_F(ConfigTest, JobWorkingDir) {
+  goray_test::ScopedTempDir dir;
+  std::filesystem::create_directories(dir.path() + "/sub");
+  WriteTextFile(dir.path() + "/data.txt", "hello from the working_dir");
+  WriteTextFile(dir.path() + "/sub/deep.txt", "deeper");
+  ray::RayConfig config = MakeConfig();
+  ray::RuntimeEnv env;
+  env.Set("working_dir", dir.path());
+  env.Set("env_vars", std::map<std::string, std::string>{{"GORAY_T_WD", "set"}});
+  config.runtime_env = env;
+  const std::string before = WorkingDirectory();
+  ray::Init(config);
+  EXPECT_EQ(*ray::Task(ReadTextFile).Remote(std::string("data.txt")).Get(), "hello from the working_dir");
+  EXPECT_EQ(*ray::Task(ReadTextFile).Remote(std::string("sub/deep.txt")).Get(), "deeper");
+  EXPECT_EQ(*ray::Task(GetEnvVar).Remote(std::string("GORAY_T_WD")).Get(), "set");
+  const std::string cwd = *ray::Task(WorkingDirectory).Remote().Get();
+  // A copy: what tasks write there leaves the user's directory alone.
+  EXPECT_NE(cwd, dir.path());
+  ray::Task(WriteTextFile).Remote(std::string("written.txt"), std::string("x")).Get();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/written.txt"));
+  auto actor = ray::Actor(Counter::FactoryCreate).Remote(0);
+  EXPECT_EQ(*actor.Task(&Counter::WorkingDirectory).Remote().Get(), cwd);
+  if (IsNodeMode()) {
+    EXPECT_TRUE(Contains(cwd, "_ray_pkg_")) << cwd;
+    const std::string lib_path = *ray::Task(GetEnvVar).Remote(std::string("LD_LIBRARY_PATH")).Get();
+    EXPECT_EQ(lib_path.substr(0, cwd.size()), cwd) << lib_path;
+    EXPECT_EQ(*ray::Task(GetEnvVar).Remote(std::string("PWD")).Get(), cwd);
+  }
+  ray::Shutdown();
+  EXPECT_EQ(WorkingDirectory(), before);
+}
+
+// A local directory is the job's working_dir only, as in Ray; a package that cannot be set up
+// fails the work that needs it with RuntimeEnvSetupError, and nothing else.
+TEST_F(ConfigTest, TaskWorkingDirAndSetupErrors) {
+  goray_test::ScopedTempDir dir;
+  ray::RayConfig config = MakeConfig();
+  ray::Init(config);
+  ray::RuntimeEnv local_dir;
+  local_dir.Set("working_dir", dir.path());
+  try {
+    ray::Task(Plus).SetRuntimeEnv(local_dir).Remote(1, 2);
+    ADD_FAILURE() << "a task's local working_dir was taken";
+  } catch (const ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "job's working_dir only")) << e.what();
+  }
+  EXPECT_THROW(ray::Actor(Counter::FactoryCreate).SetRuntimeEnv(local_dir).Remote(0),
+               ray::internal::RayException);
+  if (!IsNodeMode()) return;
+  ray::RuntimeEnv missing;
+  missing.Set("working_dir", "gcs://_ray_pkg_" + std::string(64, '0') + ".zip");
+  try {
+    ray::Task(Plus).SetRuntimeEnv(missing).Remote(1, 2).Get();
+    ADD_FAILURE() << "a task ran in a working_dir that does not exist";
+  } catch (const ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "RuntimeEnvSetupError")) << e.what();
+  }
+  auto actor = ray::Actor(Counter::FactoryCreate).SetRuntimeEnv(missing).Remote(0);
+  EXPECT_THROW(actor.Task(&Counter::Add).Remote(1).Get(), ray::internal::RayActorException);
+  EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(), 3);
+}
+
+TEST_F(ConfigTest, JobWorkingDirMustExist) {
+  ray::RayConfig config = MakeConfig();
+  ray::RuntimeEnv env;
+  env.Set("working_dir", std::string("/nonexistent/goray/dir"));
+  config.runtime_env = env;
+  try {
+    ray::Init(config);
+    ADD_FAILURE() << "Init with a missing working_dir succeeded";
+  } catch (ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "/nonexistent/goray/dir")) << e.what();
+  }
+  EXPECT_FALSE(ray::IsInitialized());
+}
+
 TEST_F(ConfigTest, RuntimeEnvIsRejected) {
   ray::RayConfig config = MakeConfig();
   ray::RuntimeEnv env;
-  env.Set("working_dir", std::string("/tmp"));
+  env.Set("conda", std::string("myenv"));
   config.runtime_env = env;
   try {
     ray::Init(config);

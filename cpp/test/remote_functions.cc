@@ -127,6 +127,11 @@ std::string GetEnvVar(std::string name) {
   const char *v = std::getenv(name.c_str());
   return v == nullptr ? "(unset)" : v;
 }
+std::string WorkingDirectory() {
+  char buf[4096];
+  if (getcwd(buf, sizeof buf) == nullptr) throw std::runtime_error("getcwd failed");
+  return buf;
+}
 int CountHandled(std::string who, int n) {
   ray::Counter counter("handled", "requests handled", "requests", {"who"});
   counter.Inc(n, {{"who", who}});
@@ -228,7 +233,7 @@ RAY_REMOTE(NestedSum3, Recurse);
 RAY_REMOTE(ThrowLogicError, EchoAny);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
-RAY_REMOTE(GetPid, WorkerExe, VisibleDevices, CountHandled, GetEnvVar);
+RAY_REMOTE(GetPid, WorkerExe, VisibleDevices, CountHandled, GetEnvVar, WorkingDirectory);
 RAY_REMOTE(ChecksumBytes, PatternBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
            ChecksumsOfRefs, ChecksumsInHolder);
 
@@ -252,6 +257,7 @@ int Counter::GetPid() { return static_cast<int>(getpid()); }
 std::string Counter::VisibleDevices() { return ::VisibleDevices(0); }
 int Counter::CountHandled(int n) { return ::CountHandled("actor", n); }
 std::string Counter::GetEnvVar(std::string name) { return ::GetEnvVar(name); }
+std::string Counter::WorkingDirectory() { return ::WorkingDirectory(); }
 void Counter::Exit() { ray::ExitActor(); }
 bool Counter::WasRestarted() { return ray::WasCurrentActorRestarted(); }
 int Counter::CrashUnlessRestarted() {
@@ -317,7 +323,7 @@ int CounterHolder::AddRef(ray::ObjectRef<int> ref) {
 RAY_REMOTE(Counter::FactoryCreate, &Counter::Add, &Counter::Get, &Counter::GetPid, &Counter::Exit,
            &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern,
            &Counter::CrashUnlessRestarted, &Counter::VisibleDevices, &Counter::CountHandled,
-           &Counter::GetEnvVar);
+           &Counter::GetEnvVar, &Counter::WorkingDirectory);
 RAY_REMOTE(FactoryThrows::FactoryCreate, &FactoryThrows::Ping);
 RAY_REMOTE(Base::FactoryCreate, Derived::FactoryCreate, CreateDerivedAsBase, &Base::Name,
            &Base::Scale, &Base::Hits, &Derived::OnlyDerived);

@@ -251,6 +251,9 @@ int CountHandled(std::string who, int n);
 // The executing process's environment variable name ("(unset)" when it has none).
 std::string GetEnvVar(std::string name);
 
+// The executing process's working directory (getcwd).
+std::string WorkingDirectory();
+
 // Process identity of the executing worker.
 int GetPid();
 std::string WorkerExe();  // readlink("/proc/self/exe")
@@ -290,6 +293,7 @@ class Counter {
   std::string VisibleDevices();      // its process's CUDA_VISIBLE_DEVICES ("(unset)" if none)
   int CountHandled(int n);           // ::CountHandled("actor", n)
   std::string GetEnvVar(std::string name);  // ::GetEnvVar(name) in the actor's process
+  std::string WorkingDirectory();           // ::WorkingDirectory() in the actor's process
   void Exit();                       // ray::ExitActor()
   bool WasRestarted();               // ray::WasCurrentActorRestarted()
   int CrashUnlessRestarted();        // the first incarnation's process dies; a restarted one: 42

@@ -16,12 +16,14 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -175,5 +177,27 @@ inline std::string TempDir() {
   const char *t = std::getenv("TMPDIR");
   return (t != nullptr && *t != '\0') ? std::string(t) : std::string("/tmp");
 }
+
+// A new directory under TempDir(), removed with everything in it when the object goes.
+class ScopedTempDir {
+ public:
+  ScopedTempDir() {
+    std::string pattern = TempDir() + "/goray_dir_XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern + " failed");
+    path_ = buf.data();
+  }
+  ~ScopedTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScopedTempDir(const ScopedTempDir &) = delete;
+  ScopedTempDir &operator=(const ScopedTempDir &) = delete;
+  const std::string &path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace goray_test

@@ -73,6 +73,9 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	if err != nil {
 		return err
 	}
+	if jobEnv, err = cluster.ShipWorkingDir(ctx, pb.NewControlStoreClient(conn), jobEnv); err != nil {
+		return fmt.Errorf("RayConfig::%w", cluster.Explain(err, addr))
+	}
 	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries), RuntimeEnv: jobEnv, Job: &pb.JobConfig{
 		JobId: jobID, WorkerCommand: workerCommand(driverExe), CodeSearchPath: searchPath, DriverExe: driverExe, Namespace: st.namespace,
 		Code: code,

@@ -13,6 +13,7 @@ const char *goray_library_path(void);
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/golang/glog"
 
+	"goray/cluster"
 	"goray/config"
 	"goray/core"
 	"goray/ids"
@@ -50,7 +52,8 @@ type runtimeState struct {
 	detached  bool // RayConfig::default_actor_lifetime is DETACHED
 	// metrics serves a local-mode process's users' metrics (a node serves its own).
 	metrics *metrics.Server
-	// restoreEnv undoes, at shutdown, what local mode set of the job's env_vars in this process.
+	// restoreEnv undoes, at shutdown, what local mode set of the job's env_vars and working_dir in
+	// this process.
 	restoreEnv func()
 }
 
@@ -219,11 +222,62 @@ func jobRuntimeEnv(cfg *config.RayConfig) (string, error) {
 	if cfg.RuntimeEnv == nil {
 		return "", nil
 	}
-	env, err := runtimeenv.Merge("", *cfg.RuntimeEnv)
+	text, err := runtimeenv.Merge("", *cfg.RuntimeEnv)
 	if err != nil {
 		return "", fmt.Errorf("RayConfig::%w", err)
 	}
-	return env, nil
+	env, _ := runtimeenv.Parse(text)
+	if env.WorkingDir == "" {
+		return text, nil
+	}
+	if _, shipped := runtimeenv.PackageSum(env.WorkingDir); !shipped {
+		// A local directory: the driver's, wherever its workers run.
+		if env.WorkingDir, err = filepath.Abs(env.WorkingDir); err != nil {
+			return "", fmt.Errorf("RayConfig::runtime_env working_dir: %w", err)
+		}
+		if st, err := os.Stat(env.WorkingDir); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("RayConfig::runtime_env working_dir %s: not a directory", env.WorkingDir)
+		}
+	}
+	return env.String(), nil
+}
+
+// localWorkingDir makes the process's working directory a copy of the job's working_dir, as
+// local mode runs every task in this process; the function it returns goes back and removes the
+// copy.
+func localWorkingDir(jobEnv string) (func(), error) {
+	env, _ := runtimeenv.Parse(jobEnv)
+	if env == nil || env.WorkingDir == "" {
+		return func() {}, nil
+	}
+	if _, shipped := runtimeenv.PackageSum(env.WorkingDir); shipped {
+		return nil, fmt.Errorf("RayConfig::runtime_env working_dir %s: local mode needs a local directory", env.WorkingDir)
+	}
+	pkg, _, err := runtimeenv.Pack(env.WorkingDir)
+	if err != nil {
+		return nil, fmt.Errorf("RayConfig::%w", err)
+	}
+	defer os.Remove(pkg)
+	parent, err := os.MkdirTemp("", "goray_working_dir_")
+	if err != nil {
+		return nil, err
+	}
+	copyDir := filepath.Join(parent, filepath.Base(env.WorkingDir))
+	prev, err := os.Getwd()
+	if err == nil {
+		err = runtimeenv.Unpack(pkg, copyDir)
+	}
+	if err == nil {
+		err = os.Chdir(copyDir)
+	}
+	if err != nil {
+		os.RemoveAll(parent)
+		return nil, fmt.Errorf("RayConfig::runtime_env working_dir %s: %w", env.WorkingDir, err)
+	}
+	return func() {
+		_ = os.Chdir(prev)
+		os.RemoveAll(parent)
+	}, nil
 }
 
 func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe.Pointer) (*runtimeState, error) {
@@ -256,16 +310,23 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		if head.NumCPUs >= 1 {
 			threads = int(head.NumCPUs)
 		}
-		// Every task runs in this process: the job's env_vars are this process's.
+		// Every task runs in this process: the job's env_vars and working_dir are this process's.
 		env, _ := runtimeenv.Parse(jobEnv)
-		st.restoreEnv = setEnvVars(env.EnvVars)
+		leaveDir, err := localWorkingDir(jobEnv)
+		if err != nil {
+			return nil, err
+		}
+		restoreVars := setEnvVars(env.EnvVars)
+		st.restoreEnv = func() { restoreVars(); leaveDir() }
 		st.cw, err = core.New(core.Options{Local: true, NumCPUs: threads, LocalResources: head.NodeResources(runtime.NumCPU()), RuntimeEnv: jobEnv,
 			Exec: cExecutor(exec, execCtx), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries)})
 		if err != nil {
+			st.restoreEnv()
 			return nil, err
 		}
 		if st.metrics, err = metrics.Serve(st.cw.LocalMetrics(), "127.0.0.1", head.MetricsExportPort, ""); err != nil {
 			st.cw.Close()
+			st.restoreEnv()
 			return nil, err
 		}
 		glog.Infof("local mode: users' metrics at http://127.0.0.1:%d/metrics", st.metrics.Port())
@@ -304,6 +365,10 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 	}
 	_ = setFlag("logtostderr", "false")
 	st.node = n
+	if jobEnv, err = cluster.ShipWorkingDir(context.Background(), n.CodeStore(), jobEnv); err != nil {
+		n.Stop()
+		return nil, fmt.Errorf("RayConfig::%w", err)
+	}
 	st.cw, err = core.New(core.Options{ConnectInProcess: n.Raylet.ConnectInProcess, WorkerID: ids.NewUniqueID(), TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries), RuntimeEnv: jobEnv})
 	if err != nil {
 		n.Stop()

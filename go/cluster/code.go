@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	pb "goray/rpc/proto"
+	"goray/runtimeenv"
 )
 
 // A job's code reaches every node through the cluster: the driver uploads its files (the
@@ -183,4 +184,35 @@ func FetchCode(ctx context.Context, store pb.ControlStoreClient, sum, dst string
 		return err
 	}
 	return os.Rename(tmp.Name(), dst)
+}
+
+// ShipWorkingDir returns the runtime environment envText (canonical JSON) with its working_dir,
+// when that is a local directory, put in the cluster's code store as a package and replaced by
+// the package's URI, as a driver ships its job's working_dir. A relative directory is taken from
+// the process's working directory.
+func ShipWorkingDir(ctx context.Context, store pb.ControlStoreClient, envText string) (string, error) {
+	env, err := runtimeenv.Parse(envText)
+	if err != nil {
+		return "", err
+	}
+	if env.WorkingDir == "" {
+		return envText, nil
+	}
+	if _, shipped := runtimeenv.PackageSum(env.WorkingDir); shipped {
+		return envText, nil
+	}
+	dir, err := filepath.Abs(env.WorkingDir)
+	if err != nil {
+		return "", fmt.Errorf("runtime_env working_dir %s: %w", env.WorkingDir, err)
+	}
+	pkg, sum, err := runtimeenv.Pack(dir)
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(pkg)
+	if _, err := UploadCode(ctx, store, []string{pkg}); err != nil {
+		return "", fmt.Errorf("runtime_env working_dir %s: %w", dir, err)
+	}
+	env.WorkingDir = runtimeenv.PackageURI(sum)
+	return env.String(), nil
 }

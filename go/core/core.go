@@ -747,10 +747,19 @@ func (cw *CoreWorker) newActorID() ids.ActorID {
 // inRuntimeEnv sets a task's (or an actor's creation's) runtime environment: the process's
 // job's, merged with its own. In local mode every task runs in this process, so one that asks
 // for another environment is refused.
+//
+// As in Ray, a local directory as working_dir is the job's only (RayConfig::runtime_env, which
+// the driver ships): a task's or actor's own may only name a package already shipped.
 func (cw *CoreWorker) inRuntimeEnv(spec *pb.TaskSpec) error {
 	env, err := runtimeenv.Merge(cw.opts.RuntimeEnv, spec.RuntimeEnv)
 	if err != nil {
 		return Errorf(CodeInvalidArgument, "%s: %v", spec.FunctionName, err)
+	}
+	if spec.RuntimeEnv != "" {
+		own, _ := runtimeenv.Parse(spec.RuntimeEnv)
+		if _, shipped := runtimeenv.PackageSum(own.WorkingDir); own.WorkingDir != "" && !shipped {
+			return Errorf(CodeInvalidArgument, "%s: runtime_env working_dir %q: a local directory can be the job's working_dir only (RayConfig::runtime_env), not a task's or an actor's, as in Ray", spec.FunctionName, own.WorkingDir)
+		}
 	}
 	if cw.opts.Local && env != cw.opts.RuntimeEnv {
 		return Errorf(CodeInvalidArgument, "%s: local mode runs every task and actor in this process, whose environment is the job's (RayConfig::runtime_env): its own runtime_env cannot apply", spec.FunctionName)

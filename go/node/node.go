@@ -136,6 +136,7 @@ func Start(opts Options) (*Node, error) {
 		DataListen:        peerListen(opts, opts.ObjectManagerPort),
 		Token:             opts.Token,
 		GCS:               n.clusterStore(opts),
+		CodeStore:         n.CodeStore(),
 		Metrics:           n.Metrics,
 	})
 	if err := n.Raylet.Start(); err != nil {
@@ -190,6 +191,12 @@ func (n *Node) clusterStore(opts Options) pb.ControlStoreClient {
 	return pb.NewControlStoreClient(n.gcsConn)
 }
 
+// CodeStore is the cluster's code store, where drivers put their jobs' code and working_dir
+// packages: the head's, or the embedded node's own.
+func (n *Node) CodeStore() pb.ControlStoreClient {
+	return pb.NewControlStoreClient(n.gcsConn)
+}
+
 // peerListen is where a node of a cluster serves other nodes: its IP address, the port (0: any
 // free one); "" for an embedded node, which has no peers.
 func peerListen(opts Options, port int) string {
@@ -237,6 +244,9 @@ func (n *Node) startControlStore(opts Options) error {
 		target = n.GCSAddress
 	default:
 		n.GCS = gcs.New()
+		if err := n.GCS.SetCodeDir(filepath.Join(n.Session.Dir, "code_store")); err != nil {
+			return err
+		}
 		if err := n.GCS.Serve(n.Session.Socket("gcs")); err != nil {
 			return err
 		}

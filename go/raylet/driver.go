@@ -122,7 +122,12 @@ func (r *Raylet) goTracked(f func()) {
 // spawn starts a process of job j for the pool (a == nil) or for actor a and reports it to the
 // state; its reaper reports its end.
 func (r *Raylet) spawn(j *job, a *actor) {
-	w, err := r.spawnWorker(j)
+	dir, err := r.workingDir(j.env)
+	if err != nil {
+		r.do(func(s *state) { s.envSetupFailed(j, a, err) })
+		return
+	}
+	w, err := r.spawnWorker(j, dir)
 	if err != nil {
 		r.do(func(s *state) { s.spawnFailed(j, a, err) })
 		return

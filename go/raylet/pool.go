@@ -60,9 +60,10 @@ func (w *worker) String() string {
 	return fmt.Sprintf("worker %s (pid %d)", w.id.Hex()[:12], w.pid)
 }
 
-// spawnWorker starts one worker process. It does not hold the raylet's lock; the caller records
-// the worker (or kills it) and then calls spawnDoneLocked with the lock held.
-func (r *Raylet) spawnWorker(j *job) (*worker, error) {
+// spawnWorker starts one worker process, in directory dir ("": the node's) with dir first on its
+// library path. It does not hold the raylet's lock; the caller records the worker (or kills it)
+// and then calls spawnDoneLocked with the lock held.
+func (r *Raylet) spawnWorker(j *job, dir string) (*worker, error) {
 	if len(j.command) == 0 {
 		return nil, fmt.Errorf("no worker command configured for %s", j)
 	}
@@ -100,6 +101,10 @@ func (r *Raylet) spawnWorker(j *job) (*worker, error) {
 		EnvNamespace+"="+j.namespace,
 		EnvJobID+"="+j.id,
 	)
+	if dir != "" {
+		cmd.Dir = dir
+		cmd.Env = append(withLibraryPath(cmd.Env, dir), "PWD="+dir)
+	}
 	if host, _, err := net.SplitHostPort(r.cfg.PeerListen); err == nil {
 		cmd.Env = append(cmd.Env, EnvNodeIP+"="+host, EnvAuthToken+"="+r.cfg.Token)
 	}

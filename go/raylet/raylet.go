@@ -66,6 +66,9 @@ type Config struct {
 	Token      string
 	// GCS is the cluster's control store (named actors' names); nil on an embedded node.
 	GCS pb.ControlStoreClient
+	// CodeStore is where the node fetches runtime environments' working_dir packages from (the
+	// cluster's code store; an embedded node's own); nil: such environments cannot be set up.
+	CodeStore pb.ControlStoreClient
 }
 
 // task is a task the node has accepted and not finished.
@@ -148,6 +151,7 @@ type Raylet struct {
 	pullMu      sync.Mutex // guards pulls
 	pulls       map[ids.ObjectID]*pull
 	codeState               // the code of jobs other nodes forward work of (jobcode.go)
+	envSetups               // the working_dir packages unpacked here (envsetup.go)
 	groupWriter groupWriter // placement groups' records on their way to the control store
 }
 

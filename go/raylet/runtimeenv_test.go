@@ -1,6 +1,7 @@
 package raylet
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -63,5 +64,47 @@ func TestRuntimeEnvForwarded(t *testing.T) {
 			}
 			return out.forward[0].spec.RuntimeEnv
 		}())
+	}
+}
+
+// A runtime environment whose working_dir cannot be set up fails the tasks that wait for a
+// worker of it (RuntimeEnvSetupError), without pausing the starts of other work: the job's
+// other tasks still run.
+func TestRuntimeEnvSetupFailed(t *testing.T) {
+	h := newHarness(t, map[string]float64{"CPU": 2})
+	h.s.defaultJob.prestart = 0
+	d := h.driver()
+	env := `{"working_dir":"gcs://_ray_pkg_` + strings.Repeat("0", 64) + `.zip"}`
+	submit := func(fn, env string) ids.ObjectID {
+		tid := ids.NewTaskID()
+		ret := tid.ReturnID(1)
+		h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:], FunctionName: fn, RuntimeEnv: env}}},
+			subscribe(ret))
+		return ret
+	}
+	first, second := submit("inEnv1", env), submit("inEnv2", env)
+	spawns := h.takeEffects().spawnPool
+	if len(spawns) == 0 || spawns[0].envText != env {
+		t.Fatalf("spawns %v, want a worker of the runtime env", spawns)
+	}
+	for _, j := range spawns {
+		h.s.envSetupFailed(j, nil, errors.New("no such package"))
+	}
+	for _, ret := range []ids.ObjectID{first, second} {
+		obj, ok := h.s.store.Get(ret)
+		if !ok || !strings.Contains(string(obj.Data), "RuntimeEnvSetupError") || !strings.Contains(string(obj.Data), "no such package") {
+			t.Errorf("a task of the environment: %v %q", ok, obj.Data)
+		}
+	}
+	if h.s.starts.failures != 0 || h.s.starts.backingOff {
+		t.Errorf("a setup failure counted as a start failure: %+v", h.s.starts)
+	}
+	h.takeEffects()
+	plain := submit("plain", "")
+	if spawns := h.takeEffects().spawnPool; len(spawns) != 1 || spawns[0].envText != "" {
+		t.Fatalf("the plain task's spawns: %v", spawns)
+	}
+	if _, done := h.s.store.Get(plain); done {
+		t.Error("the plain task finished before any worker ran it")
 	}
 }

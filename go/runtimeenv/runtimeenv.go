@@ -1,7 +1,9 @@
 // Package runtimeenv reads Ray's runtime environments (ray::RuntimeEnv, as JSON) for what goray
 // applies: "env_vars", the environment variables of the worker processes that run a job's (or a
-// task's, or an actor's) code. Work of different environments runs in different processes.
-// Other fields are refused with an error that says so.
+// task's, or an actor's) code, and "working_dir", a directory of files the driver ships to the
+// nodes (as a package in the cluster's code store, see package.go) that becomes the worker
+// processes' working directory and part of their library path. Work of different environments
+// runs in different processes. Other fields are refused with an error that says so.
 package runtimeenv
 
 import (
@@ -19,11 +21,13 @@ const EnvVar = "GORAY_RUNTIME_ENV"
 type Env struct {
 	// EnvVars are variables set in the worker processes.
 	EnvVars map[string]string
+	// WorkingDir is the working directory of the worker processes: a local directory where a
+	// driver names it, or the package URI (PackageURI) it became once shipped.
+	WorkingDir string
 }
 
 // known are the fields of Ray's runtime environments goray does not apply, and why.
 var known = map[string]string{
-	"working_dir":   "not supported by goray yet: ship files with the job's code (the code search path) for now",
 	"py_modules":    "Python only",
 	"pip":           "Python only",
 	"uv":            "Python only",
@@ -54,10 +58,19 @@ func Parse(text string) (*Env, error) {
 			}
 			continue
 		}
+		if name == "working_dir" {
+			if err := json.Unmarshal(raw, &env.WorkingDir); err != nil || env.WorkingDir == "" {
+				return nil, fmt.Errorf("runtime_env working_dir: a directory's path (a non-empty string) is needed, not %s", shorten(string(raw)))
+			}
+			if strings.ContainsRune(env.WorkingDir, 0) {
+				return nil, fmt.Errorf("runtime_env working_dir: the path holds a NUL byte")
+			}
+			continue
+		}
 		if why, ok := known[name]; ok {
 			return nil, fmt.Errorf("runtime_env field %q: %s", name, why)
 		}
-		return nil, fmt.Errorf("runtime_env field %q is unknown (goray applies env_vars)", name)
+		return nil, fmt.Errorf("runtime_env field %q is unknown (goray applies env_vars and working_dir)", name)
 	}
 	for k, v := range env.EnvVars {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
@@ -79,7 +92,7 @@ func shorten(s string) string {
 }
 
 // Empty tells whether the environment changes nothing.
-func (e *Env) Empty() bool { return len(e.EnvVars) == 0 }
+func (e *Env) Empty() bool { return len(e.EnvVars) == 0 && e.WorkingDir == "" }
 
 // String is the canonical JSON text of the environment ("" when it is empty): equal
 // environments have equal texts.
@@ -87,7 +100,14 @@ func (e *Env) String() string {
 	if e.Empty() {
 		return ""
 	}
-	data, _ := json.Marshal(map[string]interface{}{"env_vars": e.EnvVars}) // (maps marshal sorted)
+	fields := map[string]interface{}{}
+	if len(e.EnvVars) > 0 {
+		fields["env_vars"] = e.EnvVars
+	}
+	if e.WorkingDir != "" {
+		fields["working_dir"] = e.WorkingDir
+	}
+	data, _ := json.Marshal(fields) // (maps marshal sorted)
 	return string(data)
 }
 
@@ -103,7 +123,8 @@ func (e *Env) Vars() []string {
 
 // Merge is the environment of work with its own environment child submitted from work (or a
 // job) with parent, as Ray merges them: the child's fields win, and env_vars merge name by name
-// (the child's values win). It returns the canonical text.
+// (the child's values win); the child's working_dir, when it has one, replaces the parent's. It
+// returns the canonical text.
 func Merge(parent, child string) (string, error) {
 	p, err := Parse(parent)
 	if err != nil {
@@ -116,7 +137,10 @@ func Merge(parent, child string) (string, error) {
 	if c.Empty() {
 		return p.String(), nil
 	}
-	merged := &Env{EnvVars: map[string]string{}}
+	merged := &Env{EnvVars: map[string]string{}, WorkingDir: p.WorkingDir}
+	if c.WorkingDir != "" {
+		merged.WorkingDir = c.WorkingDir
+	}
 	for k, v := range p.EnvVars {
 		merged.EnvVars[k] = v
 	}

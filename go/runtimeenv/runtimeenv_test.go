@@ -16,7 +16,11 @@ func TestParse(t *testing.T) {
 		{`{"env_vars": {"A": 1}}`, "", "object of strings"},
 		{`{"env_vars": {"A=B": "1"}}`, "", "not an environment variable"},
 		{`{"pip": ["requests"]}`, "", "Python only"},
-		{`{"working_dir": "."}`, "", "not supported by goray yet"},
+		{`{"working_dir": "/data/x"}`, `{"working_dir":"/data/x"}`, ""},
+		{`{"working_dir": "d", "env_vars": {"A": "1"}}`, `{"env_vars":{"A":"1"},"working_dir":"d"}`, ""},
+		{`{"working_dir": ""}`, "", "non-empty string"},
+		{`{"working_dir": 3}`, "", "non-empty string"},
+		{`{"conda": "x"}`, "", "Python only"},
 		{`{"colour": "red"}`, "", "unknown"},
 		{`[1]`, "", "JSON object"},
 	}
@@ -41,6 +45,10 @@ func TestMerge(t *testing.T) {
 		{`{"env_vars":{"A":"1"}}`, "", `{"env_vars":{"A":"1"}}`},
 		{"", `{"env_vars":{"A":"1"}}`, `{"env_vars":{"A":"1"}}`},
 		{`{"env_vars":{"A":"1","B":"2"}}`, `{"env_vars":{"B":"3","C":"4"}}`, `{"env_vars":{"A":"1","B":"3","C":"4"}}`},
+		// The child's working_dir replaces the parent's; without one, the parent's stays.
+		{`{"working_dir":"p"}`, `{"env_vars":{"A":"1"}}`, `{"env_vars":{"A":"1"},"working_dir":"p"}`},
+		{`{"working_dir":"p"}`, `{"working_dir":"c"}`, `{"working_dir":"c"}`},
+		{"", `{"working_dir":"c"}`, `{"working_dir":"c"}`},
 	}
 	for _, c := range cases {
 		got, err := Merge(c.parent, c.child)

@@ -2,6 +2,7 @@
 // a cluster and prints what a test checks. Run with RAY_ADDRESS set.
 #include <ray/api.h>
 #include <ray/api/metric.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -39,6 +40,16 @@ std::string VisibleDevices(int ms) {
   return v ? v : "(unset)";
 }
 RAY_REMOTE(VisibleDevices);
+
+// The file name, read from the working directory, and where that is.
+std::string ReadHere(std::string name) {
+  std::ifstream in(name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  char cwd[4096];
+  return (in ? ss.str() : std::string("(missing)")) + " in " + (getcwd(cwd, sizeof cwd) ? cwd : "?");
+}
+RAY_REMOTE(ReadHere);
 
 // Where the worker running a task took its code from (its code search path).
 std::string CodePath() {
@@ -196,6 +207,7 @@ class Counter {
   }
   std::string Where() { return WhereAmI(0); }
   std::string Devices() { return VisibleDevices(0); }
+  std::string ReadHere(std::string name) { return ::ReadHere(name); }
   // Where it runs, after ms milliseconds, and its count then.
   std::string SlowWhere(int ms) { return WhereAmI(ms) + " count " + std::to_string(n_); }
   // The values behind ObjectRefs inside its argument (made by a caller on another node).
@@ -216,7 +228,7 @@ class Counter {
   int n_;
 };
 RAY_REMOTE(Counter::Make, &Counter::Add, &Counter::Where, &Counter::Reverse, &Counter::SumInner,
-           &Counter::PutInner, &Counter::SlowWhere, &Counter::Devices);
+           &Counter::PutInner, &Counter::SlowWhere, &Counter::Devices, &Counter::ReadHere);
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -225,6 +237,11 @@ int main(int argc, char **argv) {
   if (mode == "config") config.address = argc > 2 ? argv[2] : "";  // RayConfig::address
   if (mode == "detached") config.default_actor_lifetime = ray::ActorLifetime::DETACHED;
   if (mode == "placement" || mode == "pgfind") config.ray_namespace = "pgtest";
+  if (mode == "workdir") {
+    ray::RuntimeEnv env;
+    env.Set("working_dir", std::string(argc > 2 ? argv[2] : "."));
+    config.runtime_env = env;
+  }
   ray::Init(config, argc, argv);
   if (mode == "config" || mode == "flag") {
     std::cout << mode << " joined " << *ray::Get(ray::Task(Plus).SetResource("r2", 1).Remote(1, 2)) << std::endl;
@@ -469,6 +486,10 @@ int main(int argc, char **argv) {
     std::string first = *ray::Get(actor.Task(&Counter::Devices).Remote());
     std::cout << "gpu actor " << first << " then " << *ray::Get(actor.Task(&Counter::Devices).Remote()) << std::endl;
     std::cout << "gpu none [" << *ray::Get(ray::Task(VisibleDevices).SetResource("r1", 1).Remote(0)) << "]" << std::endl;
+  } else if (mode == "workdir") {
+    std::cout << "workdir task " << *ray::Get(ray::Task(ReadHere).SetResource("r1", 1).Remote(std::string("data.txt"))) << std::endl;
+    auto actor = ray::Actor(Counter::Make).SetResource("r2", 1).Remote(0);
+    std::cout << "workdir actor " << *ray::Get(actor.Task(&Counter::ReadHere).Remote(std::string("data.txt"))) << std::endl;
   } else if (mode == "placement") {
     // Placement groups over the four nodes (head, B, C, D: 2 CPUs each).
     auto create = [](std::string name, ray::PlacementStrategy strategy,

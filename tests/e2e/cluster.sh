@@ -118,6 +118,13 @@ expect gpu "^gpu tasks 3,5\$"
 expect gpu "^gpu actor (3|5) then \\1\$"
 expect gpu "^gpu none \[\]\$"
 
+# 3c. The job's working_dir (RayConfig::runtime_env): the driver ships the directory; a task on
+# node B and an actor on node C run in that node's copy of it (unpacked into its session).
+mkdir -p "$work/wd/sub" && printf shipped >"$work/wd/data.txt" && printf deeper >"$work/wd/sub/more.txt"
+run workdir 60 workdir "$work/wd"
+expect workdir "^workdir task shipped in $node_b/runtime_resources/working_dir_files/_ray_pkg_[0-9a-f]{64}\$"
+expect workdir "^workdir actor shipped in $node_c/runtime_resources/working_dir_files/_ray_pkg_[0-9a-f]{64}\$"
+
 # 4. A 1 GiB object made on node B is read on node C, and by the driver on the head.
 run big 300 big $gib
 expect big "^check ok $gib $node_c\$"
