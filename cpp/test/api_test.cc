@@ -77,6 +77,56 @@ TEST_F(ApiTest, GetVectorOfRefs) {
   EXPECT_EQ(*values2[9], 81);
 }
 
+// Hex of raw bytes, as the runtime context prints ids.
+static std::string HexOf(const std::string &raw) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// ray::GetRuntimeContext(): the driver's thread runs no task and no actor; a task sees its own
+// task id (the first bytes of its return object's id); an actor method sees its actor; all see
+// the job, the node and the namespace.
+TEST_F(ApiTest, RuntimeContext) {
+  auto driver = ray::GetRuntimeContext();
+  EXPECT_EQ(driver.GetCurrentJobId(), "01000000");
+  EXPECT_EQ(driver.GetCurrentNodeId().size(), 2u * RAY_ACTOR_ID_SIZE);
+  EXPECT_EQ(driver.GetCurrentActorId(), "");
+  EXPECT_EQ(driver.GetCurrentTaskId(), "");
+  EXPECT_EQ(driver.GetNamespace(), ray::GetNamespace());
+  EXPECT_EQ(driver.IsLocalMode(), !IsNodeMode());
+  EXPECT_EQ(ray::internal::IsLocalMode(), !IsNodeMode());
+  EXPECT_FALSE(driver.WasCurrentActorRestarted());
+
+  auto ref = ray::Task(ContextHere).Remote();
+  auto task = *ref.Get();
+  ASSERT_EQ(task.size(), 6u);
+  EXPECT_EQ(task[0], "01000000");
+  EXPECT_EQ(task[1], driver.GetCurrentNodeId());
+  EXPECT_EQ(task[2], "");
+  EXPECT_FALSE(task[3].empty());
+  EXPECT_EQ(HexOf(ref.ID()).substr(0, task[3].size()), task[3]);
+  EXPECT_EQ(task[4], driver.GetNamespace());
+  EXPECT_EQ(task[5], IsNodeMode() ? "node" : "local");
+
+  auto counter = ray::Actor(Counter::FactoryCreate).Remote(0);
+  auto in_actor = *counter.Task(&Counter::Context).Remote().Get();
+  ASSERT_EQ(in_actor.size(), 6u);
+  EXPECT_EQ(in_actor[2], HexOf(counter.ID()));
+  EXPECT_FALSE(in_actor[3].empty());
+  EXPECT_NE(in_actor[3], task[3]);
+  EXPECT_EQ(in_actor[4], driver.GetNamespace());
+}
+
+TEST(RuntimeContextTest, NeedsInit) {
+  EXPECT_THROW(ray::GetRuntimeContext(), ray::internal::RayException);
+  EXPECT_THROW(ray::RuntimeContext::FromJson("{\"job_id\": 1}"), ray::internal::RayException);
+}
+
 TEST_F(ApiTest, GetWithTimeoutOnReadyObject) {
   auto ref = ray::Put(7);
   EXPECT_EQ(*ray::Get(ref, 1000), 7);
@@ -95,7 +145,7 @@ TEST_F(ApiTest, GetTimeoutThrows) {
   try {
     ray::Get(ref, 200);
     FAIL() << "Get of a never-ready object returned";
-  } catch (ray::internal::RayException &e) {
+  } catch (ray::internal::RayTimeoutException &e) {
     EXPECT_EQ(std::string(e.what()).rfind("Get object error", 0), 0u) << e.what();
   }
   double elapsed = SecondsSince(t0);

@@ -438,15 +438,19 @@ TEST_F(ConfigTest, SettingWithNulCharacterThrows) {
   ExpectInitFails({"head_args", "NUL"}, config);
 }
 
-// redis_password is optional: unset is fine (every other test), and an empty password is a
-// password given (refused: goray has no Redis).
-TEST_F(ConfigTest, EmptyRedisPasswordIsGiven) {
+// Ray's redis_password_ and redis_username_ (and their flags) are accepted for Ray's programs
+// and ignored: goray's control store has no Redis, the cluster token authenticates.
+TEST_F(ConfigTest, RedisPasswordAndUsernameAreIgnored) {
   ray::RayConfig config = MakeConfig();
-  config.redis_password_ = "";
-  ExpectInitFails({"redis_password"}, config);
+  config.redis_password_ = "5241590000000000";
+  config.redis_username_ = "default";
+  ray::Init(config);
+  EXPECT_EQ(*ray::Task(Plus).Remote(1, 2).Get(), 3);
+  ray::Shutdown();
   ray::RayConfig flagged = MakeConfig();
-  Args args({"prog", "--ray_redis_password="});
-  ExpectInitFails({"redis_password"}, flagged, args.argc(), args.argv());
+  Args args({"prog", "--ray_redis_password=", "--ray_redis_username=default"});
+  ray::Init(flagged, args.argc(), args.argv());
+  EXPECT_TRUE(ray::IsInitialized());
 }
 
 TEST_F(ConfigTest, NodeManagerPortFlag) {

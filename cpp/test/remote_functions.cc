@@ -132,6 +132,11 @@ std::string WorkingDirectory() {
   if (getcwd(buf, sizeof buf) == nullptr) throw std::runtime_error("getcwd failed");
   return buf;
 }
+std::vector<std::string> ContextHere() {
+  auto c = ray::GetRuntimeContext();
+  return {c.GetCurrentJobId(),   c.GetCurrentNodeId(), c.GetCurrentActorId(),
+          c.GetCurrentTaskId(),  c.GetNamespace(),     c.IsLocalMode() ? "local" : "node"};
+}
 int CountHandled(std::string who, int n) {
   ray::Counter counter("handled", "requests handled", "requests", {"who"});
   counter.Inc(n, {{"who", who}});
@@ -233,7 +238,7 @@ RAY_REMOTE(NestedSum3, Recurse);
 RAY_REMOTE(ThrowLogicError, EchoAny);
 RAY_REMOTE(ThrowBoom, ThrowWithMessage, ThrowInt, AbortWorker, DereferenceNullPointer, SlowFunction);
 RAY_REMOTE(RAY_FUNC(Overload, int), RAY_FUNC(Overload, std::string), RAY_FUNC(Overload, int, int));
-RAY_REMOTE(GetPid, WorkerExe, VisibleDevices, CountHandled, GetEnvVar, WorkingDirectory);
+RAY_REMOTE(GetPid, WorkerExe, VisibleDevices, CountHandled, GetEnvVar, WorkingDirectory, ContextHere);
 RAY_REMOTE(ChecksumBytes, PatternBytes, DigestRef, ReadRefThenDie, ReadArgThenDie, PutPatternsInWorker,
            ChecksumsOfRefs, ChecksumsInHolder);
 
@@ -258,6 +263,7 @@ std::string Counter::VisibleDevices() { return ::VisibleDevices(0); }
 int Counter::CountHandled(int n) { return ::CountHandled("actor", n); }
 std::string Counter::GetEnvVar(std::string name) { return ::GetEnvVar(name); }
 std::string Counter::WorkingDirectory() { return ::WorkingDirectory(); }
+std::vector<std::string> Counter::Context() { return ::ContextHere(); }
 void Counter::Exit() { ray::ExitActor(); }
 bool Counter::WasRestarted() { return ray::WasCurrentActorRestarted(); }
 int Counter::CrashUnlessRestarted() {
@@ -323,7 +329,7 @@ int CounterHolder::AddRef(ray::ObjectRef<int> ref) {
 RAY_REMOTE(Counter::FactoryCreate, &Counter::Add, &Counter::Get, &Counter::GetPid, &Counter::Exit,
            &Counter::WasRestarted, &Counter::Throw, &Counter::SlowAdd, &Counter::Pattern,
            &Counter::CrashUnlessRestarted, &Counter::VisibleDevices, &Counter::CountHandled,
-           &Counter::GetEnvVar, &Counter::WorkingDirectory);
+           &Counter::GetEnvVar, &Counter::WorkingDirectory, &Counter::Context);
 RAY_REMOTE(FactoryThrows::FactoryCreate, &FactoryThrows::Ping);
 RAY_REMOTE(Base::FactoryCreate, Derived::FactoryCreate, CreateDerivedAsBase, &Base::Name,
            &Base::Scale, &Base::Hits, &Derived::OnlyDerived);

@@ -254,6 +254,10 @@ std::string GetEnvVar(std::string name);
 // The executing process's working directory (getcwd).
 std::string WorkingDirectory();
 
+// ray::GetRuntimeContext() where it runs: {job id, node id, actor id, task id, namespace,
+// "local" or "node"}.
+std::vector<std::string> ContextHere();
+
 // Process identity of the executing worker.
 int GetPid();
 std::string WorkerExe();  // readlink("/proc/self/exe")
@@ -294,6 +298,7 @@ class Counter {
   int CountHandled(int n);           // ::CountHandled("actor", n)
   std::string GetEnvVar(std::string name);  // ::GetEnvVar(name) in the actor's process
   std::string WorkingDirectory();           // ::WorkingDirectory() in the actor's process
+  std::vector<std::string> Context();       // ::ContextHere() in the actor's method
   void Exit();                       // ray::ExitActor()
   bool WasRestarted();               // ray::WasCurrentActorRestarted()
   int CrashUnlessRestarted();        // the first incarnation's process dies; a restarted one: 42

@@ -58,6 +58,7 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	var raw [4]byte
 	binary.LittleEndian.PutUint32(raw[:], jobRep.JobId) // Ray's job ids: 4 bytes, printed in hex
 	jobID := hex.EncodeToString(raw[:])
+	st.jobID = jobID
 	session.SetupLogging(filepath.Join(n.SessionDir, "logs"))
 	_ = setFlag("logtostderr", "false")
 	// The job's code goes to the cluster's code store: other nodes run it from there.

@@ -48,6 +48,8 @@ type runtimeState struct {
 	cw        *core.CoreWorker
 	node      *node.Node // the embedded node, in a driver that started one
 	namespace string
+	jobID     string // in hex, as Ray prints job ids
+	localNode string // local mode's stand-in node id, in hex
 	isWorker  bool
 	detached  bool // RayConfig::default_actor_lifetime is DETACHED
 	// metrics serves a local-mode process's users' metrics (a node serves its own).
@@ -297,12 +299,13 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 	if namespace == "" {
 		namespace = ids.NewUniqueID().Hex()
 	}
-	st := &runtimeState{namespace: namespace, detached: cfg.DetachedActors}
+	st := &runtimeState{namespace: namespace, detached: cfg.DetachedActors, jobID: soleJobID}
 	jobEnv, err := jobRuntimeEnv(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.LocalMode {
+		st.localNode = ids.NewUniqueID().Hex()
 		if exec == nil {
 			return nil, fmt.Errorf("local mode needs a task executor")
 		}
@@ -446,7 +449,7 @@ func ray_worker_run(exec C.ray_execute_fn, execCtx unsafe.Pointer) C.int {
 		glog.Flush()
 		return 1
 	}
-	current.Store(&runtimeState{cw: cw, namespace: os.Getenv(raylet.EnvNamespace), isWorker: true})
+	current.Store(&runtimeState{cw: cw, namespace: os.Getenv(raylet.EnvNamespace), jobID: jobIDOr(os.Getenv(raylet.EnvJobID)), isWorker: true})
 	close(ready)
 	// Processes the task code starts are not workers of this node.
 	for _, k := range []string{raylet.EnvWorker, raylet.EnvWorkerID, raylet.EnvRayletSocket, raylet.EnvAuthToken} {

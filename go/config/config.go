@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/golang/glog"
+
 	"goray/resources"
 	"goray/runtimeenv"
 )
@@ -57,7 +59,8 @@ func (c *RayConfig) Validate() error {
 		c.Address = os.Getenv("RAY_ADDRESS")
 	}
 	if c.RedisPassword != nil {
-		return fmt.Errorf("redis_password is not supported: goray's control store has no Redis; leave it unset")
+		// (Ray's scripts pass one; the cluster token is what authenticates here.)
+		glog.Warningf("redis_password is ignored: goray's control store has no Redis; the cluster token authenticates")
 	}
 	if c.RuntimeEnv != nil {
 		if _, err := runtimeenv.Parse(*c.RuntimeEnv); err != nil {

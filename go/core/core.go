@@ -50,6 +50,15 @@ type TaskCall struct {
 	ClassName string
 	// NewInstance is set by the executor of an actor creation.
 	NewInstance unsafe.Pointer
+	// TaskID is the id of the task the call runs (nil: none known), for the runtime context.
+	TaskID []byte
+}
+
+// execContext is what a thread running a task of this process runs: the actor (nil for a
+// normal task) and the task's id.
+type execContext struct {
+	actor  *actorContext
+	taskID []byte
 }
 
 // actorContext is an actor instance living in this process.
@@ -147,7 +156,7 @@ type CoreWorker struct {
 	containedMu   sync.Mutex
 	containedHeld map[ids.ObjectID][]ids.ObjectID // objects whose contained refs this process holds
 
-	execThreads sync.Map // OS thread id -> *actorContext (nil for normal tasks): threads running a task
+	execThreads sync.Map // OS thread id -> *execContext: threads running a task
 	// defaultRetries is max_retries of tasks that keep the default (taskretry).
 	defaultRetries int
 	closeOnce      sync.Once
@@ -678,11 +687,40 @@ func (cw *CoreWorker) GetActor(name, namespace string) (id ids.ActorID, classNam
 
 // currentActor is the actor whose method runs on the calling thread, if any.
 func (cw *CoreWorker) currentActor() *actorContext {
+	if e := cw.currentExec(); e != nil {
+		return e.actor
+	}
+	return nil
+}
+
+// currentExec is what the calling thread runs, if it runs a task of this process.
+func (cw *CoreWorker) currentExec() *execContext {
 	v, ok := cw.execThreads.Load(syscall.Gettid())
 	if !ok {
 		return nil
 	}
-	return v.(*actorContext)
+	return v.(*execContext)
+}
+
+// ThreadContext is what the calling thread runs: the task's id and the actor's (zero when it
+// runs none).
+func (cw *CoreWorker) ThreadContext() (taskID []byte, actorID ids.ActorID, inActor bool) {
+	e := cw.currentExec()
+	if e == nil {
+		return nil, ids.ActorID{}, false
+	}
+	if e.actor != nil {
+		return e.taskID, e.actor.id, true
+	}
+	return e.taskID, ids.ActorID{}, false
+}
+
+// NodeID is the node this process belongs to, once it registered with it (local mode: none).
+func (cw *CoreWorker) NodeID() (ids.UniqueID, bool) {
+	if n := cw.ownerNode.Load(); n != nil {
+		return *n, true
+	}
+	return ids.UniqueID{}, false
 }
 
 // ExitActor makes the actor whose method is running on this thread exit once the method returns.
@@ -705,7 +743,7 @@ func (cw *CoreWorker) WasCurrentActorRestarted() bool {
 // reference to each ObjectRef inside the result (the task's own refs died when it returned);
 // the caller drops them with releaseResultRefs once the result is stored.
 func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte, shared []bool, actor *actorContext) *objstore.Object {
-	obj, _ := cw.executeCall(&TaskCall{Type: spec.TaskType, Function: spec.FunctionName, Args: args, Shared: shared}, actor)
+	obj, _ := cw.executeCall(&TaskCall{Type: spec.TaskType, Function: spec.FunctionName, Args: args, Shared: shared, TaskID: spec.TaskId}, actor)
 	return obj
 }
 
@@ -715,7 +753,7 @@ func (cw *CoreWorker) executeCall(call *TaskCall, actor *actorContext) (*objstor
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	tid := syscall.Gettid()
-	cw.execThreads.Store(tid, actor)
+	cw.execThreads.Store(tid, &execContext{actor: actor, taskID: call.TaskID})
 	defer cw.execThreads.Delete(tid)
 	if actor != nil {
 		call.Instance = actor.instance

@@ -157,7 +157,7 @@ func (a *localActor) request(kill int) {
 // create runs the factory; it reports false (and the actor is dead) when the factory failed.
 func (a *localActor) create(args [][]byte, restarted bool) bool {
 	ctx := &actorContext{id: a.id, className: a.opts.ClassName, factory: a.opts.Creation.FunctionName, restarted: restarted, concurrency: a.opts.MaxConcurrency}
-	call := &TaskCall{Type: TaskActorCreation, Function: a.opts.Creation.FunctionName, Args: args, ClassName: a.opts.ClassName}
+	call := &TaskCall{Type: TaskActorCreation, Function: a.opts.Creation.FunctionName, Args: args, ClassName: a.opts.ClassName, TaskID: a.opts.Creation.TaskId}
 	obj, instance := a.b.cw.executeCall(call, ctx)
 	if obj.IsError() {
 		a.die(actorrule.CreationFailed(string(obj.Data)))
@@ -306,7 +306,7 @@ func (a *localActor) run(held []ids.ObjectID) {
 		ctx := a.ctx
 		go func() {
 			defer inflight.Done()
-			obj, _ := b.cw.executeCall(&TaskCall{Type: TaskActorMethod, Function: spec.FunctionName, Args: callArgs}, ctx)
+			obj, _ := b.cw.executeCall(&TaskCall{Type: TaskActorMethod, Function: spec.FunctionName, Args: callArgs, TaskID: spec.TaskId}, ctx)
 			<-slots
 			if ctx.exiting.Load() {
 				a.request(killExit)

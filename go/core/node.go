@@ -361,7 +361,7 @@ func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte, shared []boo
 		conc = 1
 	}
 	ctx := &actorContext{id: id, className: spec.ClassName, factory: spec.FunctionName, restarted: spec.Restarted, concurrency: conc}
-	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, Shared: shared, ClassName: spec.ClassName}, ctx)
+	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, Shared: shared, ClassName: spec.ClassName, TaskID: spec.TaskId}, ctx)
 	address := ""
 	if !obj.IsError() {
 		var err error

@@ -36,6 +36,7 @@
 #include <ray/api/ray_config.h>
 #include <ray/api/ray_exception.h>
 #include <ray/api/ray_remote.h>
+#include <ray/api/runtime_context.h>
 #include <ray/api/runtime_env.h>
 #include <ray/api/serializer.h>
 #include <ray/api/task_caller.h>

@@ -36,8 +36,9 @@ extern "C" {
  * Version 5: objects of kind RAY_OBJECT_OWNER_DIED.
  * Version 6: placement groups; ray_task_spec and ray_actor_spec name one (placement_group_id,
  * bundle_index) and a runtime environment (runtime_env); users' metrics.
+ * Version 7: ray_get_runtime_context.
  */
-#define RAY_C_API_VERSION 6
+#define RAY_C_API_VERSION 7
 
 /** ray_task_spec.max_retries of a task that keeps the default: the submitting process's
  *  RAY_TASK_MAX_RETRIES, else 3 (Ray's). */
@@ -456,6 +457,14 @@ int ray_metric_record(uint64_t handle, double value, const char *const *tag_keys
 
 /** This job's namespace (malloc'd; free with ray_free), or NULL before ray_init(). */
 char *ray_get_namespace(void);
+
+/**
+ * The runtime context of the calling thread, as a JSON object (malloc'd in *out; free with
+ * ray_free): "job_id", "node_id" (hex), "actor_id" and "task_id" (hex; "" when the thread runs no
+ * actor method / no task), "namespace", "local_mode" and "was_current_actor_restarted" (booleans).
+ * Since ABI version 7.
+ */
+int ray_get_runtime_context(char **out, char **err);
 
 /** Counts one more live ObjectRef to id in this process (no-op before ray_init()). */
 void ray_add_ref(const uint8_t *id);

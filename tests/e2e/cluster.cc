@@ -51,6 +51,13 @@ std::string ReadHere(std::string name) {
 }
 RAY_REMOTE(ReadHere);
 
+// The job and node ray::GetRuntimeContext() reports where the task runs.
+std::string JobAndNode() {
+  auto c = ray::GetRuntimeContext();
+  return c.GetCurrentJobId() + " " + c.GetCurrentNodeId();
+}
+RAY_REMOTE(JobAndNode);
+
 // Where the worker running a task took its code from (its code search path).
 std::string CodePath() {
   const char *p = std::getenv("GORAY_CODE_SEARCH_PATH");
@@ -486,6 +493,13 @@ int main(int argc, char **argv) {
     std::string first = *ray::Get(actor.Task(&Counter::Devices).Remote());
     std::cout << "gpu actor " << first << " then " << *ray::Get(actor.Task(&Counter::Devices).Remote()) << std::endl;
     std::cout << "gpu none [" << *ray::Get(ray::Task(VisibleDevices).SetResource("r1", 1).Remote(0)) << "]" << std::endl;
+  } else if (mode == "context") {
+    auto here = ray::GetRuntimeContext();
+    std::string there = *ray::Get(ray::Task(JobAndNode).SetResource("r1", 1).Remote());
+    std::string job = there.substr(0, there.find(' '));
+    std::string node = there.substr(there.find(' ') + 1);
+    std::cout << "context job " << (job == here.GetCurrentJobId() ? "same" : "differs " + job + " " + here.GetCurrentJobId())
+              << " node " << (node != here.GetCurrentNodeId() && node.size() == 32 ? "other" : "same " + node) << std::endl;
   } else if (mode == "workdir") {
     std::cout << "workdir task " << *ray::Get(ray::Task(ReadHere).SetResource("r1", 1).Remote(std::string("data.txt"))) << std::endl;
     auto actor = ray::Actor(Counter::Make).SetResource("r2", 1).Remote(0);

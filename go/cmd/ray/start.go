@@ -45,6 +45,7 @@ type startFlags struct {
 	numCPUs, numGPUs, objectStoreMemory     string
 	port                                    int
 	includeDashboard, dashboardHost         string
+	redisPassword, redisUsername            string
 	dashboardPort, nodeManagerPort          int
 	metricsExportPort                       int
 	objectManagerPort, minWorker, maxWorker int
@@ -101,6 +102,8 @@ func newStart() *cobra.Command {
 	fl.IntVar(&f.minWorker, "min-worker-port", 10002, "accepted for Ray's scripts")
 	fl.IntVar(&f.maxWorker, "max-worker-port", 19999, "accepted for Ray's scripts")
 	fl.BoolVar(&f.disableUsageStats, "disable-usage-stats", false, "accepted for Ray's scripts (goray collects no usage statistics)")
+	fl.StringVar(&f.redisPassword, "redis-password", "", "accepted for Ray's scripts and ignored: goray's control store has no Redis (the cluster token authenticates)")
+	fl.StringVar(&f.redisUsername, "redis-username", "", "accepted for Ray's scripts and ignored, as --redis-password")
 	return cmd
 }
 
@@ -169,6 +172,9 @@ func runStart(cmd *cobra.Command, f *startFlags) error {
 	opts, err := f.nodeOptions()
 	if err != nil {
 		return err
+	}
+	if cmd.Flags().Changed("redis-password") || cmd.Flags().Changed("redis-username") {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note: --redis-password and --redis-username are ignored: goray's control store has no Redis; the cluster token authenticates")
 	}
 	if !f.block {
 		return startDaemon(cmd, opts)

@@ -70,6 +70,7 @@ inline void CheckStatus(int code, char *err, const std::string &prefix = std::st
   if (!prefix.empty() && msg.compare(0, prefix.size(), prefix) != 0) {
     msg = prefix + msg;
   }
+  if (code == RAY_ERR_TIMEOUT) throw RayTimeoutException(msg);
   throw RayException(msg);
 }
 

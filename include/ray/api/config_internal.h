@@ -23,6 +23,7 @@ namespace internal {
 struct InitFlags {
   std::optional<std::string> ray_address;
   std::optional<std::string> ray_redis_password;
+  std::optional<std::string> ray_redis_username;
   std::optional<std::string> ray_code_search_path;
   std::optional<std::string> ray_job_id;
   std::optional<std::string> ray_node_manager_port;
@@ -59,6 +60,7 @@ inline InitFlags ParseInitFlags(int argc, char **argv) {
   } known[] = {
       {"ray_address", &flags.ray_address},
       {"ray_redis_password", &flags.ray_redis_password},
+      {"ray_redis_username", &flags.ray_redis_username},
       {"ray_code_search_path", &flags.ray_code_search_path},
       {"ray_job_id", &flags.ray_job_id},
       {"ray_node_manager_port", &flags.ray_node_manager_port},
@@ -142,6 +144,8 @@ class InitConfig {
 
     redis_password_ = config.redis_password_;
     if (flags.ray_redis_password) redis_password_ = *flags.ray_redis_password;
+    // (A redis_username_ or --ray_redis_username is accepted and ignored, as Ray ignores it
+    // without an external Redis: goray's control store has none.)
     if (config.runtime_env && !config.runtime_env->Empty()) {
       runtime_env_ = config.runtime_env->Serialize();
     }

@@ -32,8 +32,12 @@ class RayConfig {
   /// Where workers look for the code of remote functions: shared libraries, or directories of them.
   std::vector<std::string> code_search_path;
 
-  /// The password of the cluster's store (Ray's redis password), when one is needed.
+  /// The password of Ray's Redis. goray's control store has no Redis (the cluster token
+  /// authenticates): Init accepts it, for Ray's programs, and ignores it with a warning.
   std::optional<std::string> redis_password_;
+
+  /// The user name of Ray's Redis: accepted and ignored, as redis_password_.
+  std::optional<std::string> redis_username_;
 
   /// The namespace of the job.
   std::string ray_namespace = "";

@@ -44,6 +44,13 @@ class RayWorkerException : public RayException {
   RayWorkerException(const std::string &msg) : RayException(msg) {}
 };
 
+/// Thrown by Get with a timeout when the object is not ready in time (as Ray's C++ API).
+class RayTimeoutException : public RayException {
+ public:
+  /// Creates an exception with the given message.
+  RayTimeoutException(const std::string &msg) : RayException(msg) {}
+};
+
 /// Thrown by Get when the object is lost and cannot be reconstructed.
 class UnreconstructableException : public RayException {
  public:

@@ -1,0 +1,77 @@
+// What the running code can ask of its runtime: its job, node, actor and task, its namespace and
+// whether it runs in local mode (the queries of Ray's runtime context, which Ray's Python and
+// Java APIs have; Ray's C++ API has GetNamespace, WasCurrentActorRestarted and, internally,
+// IsLocalMode).
+#pragma once
+
+#include <ray/api/common.h>
+#include <ray/api/ray_exception.h>
+#include <ray/c_api.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ray {
+
+/// The runtime context of the calling thread, as ray::GetRuntimeContext() found it. Ids are in
+/// hex, as Ray prints them.
+class RuntimeContext {
+ public:
+  /// The job this process belongs to (Ray's job ids: 4 bytes, "01000000" for a cluster's first
+  /// job, and for the only job of an embedded node or of local mode).
+  const std::string &GetCurrentJobId() const { return job_id_; }
+  /// The node this process runs on (in local mode, a stand-in id for the process).
+  const std::string &GetCurrentNodeId() const { return node_id_; }
+  /// The actor whose method (or constructor) runs on this thread; "" outside an actor.
+  const std::string &GetCurrentActorId() const { return actor_id_; }
+  /// The task this thread runs; "" on a driver's own thread.
+  const std::string &GetCurrentTaskId() const { return task_id_; }
+  /// The job's namespace (as ray::GetNamespace()).
+  const std::string &GetNamespace() const { return namespace_; }
+  /// True when every task runs in the driver's process (RayConfig::local_mode).
+  bool IsLocalMode() const { return local_mode_; }
+  /// Inside an actor: whether this instance was created again after a failure (as
+  /// ray::WasCurrentActorRestarted()).
+  bool WasCurrentActorRestarted() const { return restarted_; }
+
+  /// Reads the runtime's answer (JSON, see ray_get_runtime_context in c_api.h).
+  static RuntimeContext FromJson(const std::string &text) {
+    RuntimeContext c;
+    try {
+      auto j = nlohmann::json::parse(text);
+      c.job_id_ = j.at("job_id").get<std::string>();
+      c.node_id_ = j.at("node_id").get<std::string>();
+      c.actor_id_ = j.at("actor_id").get<std::string>();
+      c.task_id_ = j.at("task_id").get<std::string>();
+      c.namespace_ = j.at("namespace").get<std::string>();
+      c.local_mode_ = j.at("local_mode").get<bool>();
+      c.restarted_ = j.at("was_current_actor_restarted").get<bool>();
+    } catch (const nlohmann::json::exception &e) {
+      throw internal::RayException(std::string("GetRuntimeContext: the runtime's answer is not understood: ") +
+                                   e.what());
+    }
+    return c;
+  }
+
+ private:
+  std::string job_id_, node_id_, actor_id_, task_id_, namespace_;
+  bool local_mode_ = false;
+  bool restarted_ = false;
+};
+
+/// The runtime context of the calling thread. Throws RayException when Ray is not initialized.
+inline RuntimeContext GetRuntimeContext() {
+  char *out = nullptr;
+  char *err = nullptr;
+  internal::CheckStatus(ray_get_runtime_context(&out, &err), err, "GetRuntimeContext: ");
+  std::string text(out);
+  ray_free(out);
+  return RuntimeContext::FromJson(text);
+}
+
+namespace internal {
+/// Whether the runtime runs in local mode (Ray's internal RayRuntime::IsLocalMode()).
+inline bool IsLocalMode() { return GetRuntimeContext().IsLocalMode(); }
+}  // namespace internal
+
+}  // namespace ray
