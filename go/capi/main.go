@@ -483,8 +483,11 @@ func ray_shutdown() {
 	}
 	if st.node != nil {
 		st.node.Stop()
-		_ = setFlag("logtostderr", "true")
 	}
+	// (A driver that joined a cluster logged into its node's session: what is buffered goes
+	// there before later lines go back to stderr.)
+	glog.Flush()
+	_ = setFlag("logtostderr", "true")
 	// Everything the session held is garbage now: collect it and give the memory back, so the
 	// process shrinks after Shutdown and a later session starts from a small heap (the collector
 	// paces itself by the heap it last saw alive).

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/golang/glog"
 
@@ -52,6 +53,9 @@ type HeadOptions struct {
 	MetricsExportPort int
 }
 
+// redisWarning says once per process that Ray's Redis settings are ignored.
+var redisWarning sync.Once
+
 // Validate rejects settings goray cannot honour yet and checks the rest. It resolves the
 // address from RAY_ADDRESS when the config has none.
 func (c *RayConfig) Validate() error {
@@ -60,7 +64,9 @@ func (c *RayConfig) Validate() error {
 	}
 	if c.RedisPassword != nil {
 		// (Ray's scripts pass one; the cluster token is what authenticates here.)
-		glog.Warningf("redis_password is ignored: goray's control store has no Redis; the cluster token authenticates")
+		redisWarning.Do(func() {
+			glog.Warningf("redis_password (and redis_username) are ignored: goray's control store has no Redis; the cluster token authenticates")
+		})
 	}
 	if c.RuntimeEnv != nil {
 		if _, err := runtimeenv.Parse(*c.RuntimeEnv); err != nil {

@@ -113,23 +113,58 @@ func InGroup(spec *pb.TaskSpec, group string, index int, defaultCPU bool) error 
 // The node's side.
 
 func (b *nodeBackend) createGroup(info *pb.PlacementGroupInfo) error {
+	b.setGroupState(info.GroupId, placement.Pending, true)
 	if info.Name == "" {
 		// Nothing can refuse it now: the node places it in order with what this process sends.
-		return b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_CreatePlacementGroup{CreatePlacementGroup: &pb.CreatePlacementGroup{Group: info}}})
+		err := b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_CreatePlacementGroup{CreatePlacementGroup: &pb.CreatePlacementGroup{Group: info}}})
+		if err != nil {
+			b.setGroupState(info.GroupId, placement.Removed, false)
+		}
+		return err
 	}
 	reply, err := b.request(func(req uint64) *pb.ClientMessage {
 		return &pb.ClientMessage{Body: &pb.ClientMessage_CreatePlacementGroup{CreatePlacementGroup: &pb.CreatePlacementGroup{RequestId: req, Group: info}}}
 	})
+	if err == nil && reply.Error != "" {
+		err = Errorf(CodeInvalidArgument, "%s", reply.Error)
+	}
 	if err != nil {
-		return err
+		b.setGroupState(info.GroupId, placement.Removed, false)
 	}
-	if reply.Error != "" {
-		return Errorf(CodeInvalidArgument, "%s", reply.Error)
+	return err
+}
+
+// setGroupState notes the state of a group this process created (add: a new one; else only a
+// group it knows). A removed group is forgotten: Wait asks the node about it.
+func (b *nodeBackend) setGroupState(id string, state int32, add bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, known := b.groupStates[id]; !known && !add {
+		return
 	}
-	return nil
+	if state == placement.Removed {
+		delete(b.groupStates, id)
+		return
+	}
+	if b.groupStates == nil {
+		b.groupStates = map[string]int32{}
+	}
+	b.groupStates[id] = state
+}
+
+// groupStateShown is the node telling this process the state of a group it created.
+func (b *nodeBackend) groupStateShown(id string, state int32) { b.setGroupState(id, state, false) }
+
+// groupCreated tells whether a group this process created is known CREATED.
+func (b *nodeBackend) groupCreated(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	state, known := b.groupStates[id]
+	return known && state == placement.Created
 }
 
 func (b *nodeBackend) removeGroup(id string) error {
+	b.setGroupState(id, placement.Removed, false)
 	if node := b.cw.ownerNode.Load(); node != nil && ids.GroupOwnedBy(id, *node) {
 		// Its owner is this process's node, which handles this process's messages in order:
 		// what this process asks next sees it removed.
@@ -149,6 +184,9 @@ func (b *nodeBackend) removeGroup(id string) error {
 }
 
 func (b *nodeBackend) waitGroup(id string, timeout time.Duration) (bool, error) {
+	if b.groupCreated(id) {
+		return true, nil // (the node said so, in order with everything else it sent)
+	}
 	ms := int64(-1)
 	if timeout >= 0 {
 		ms = timeout.Milliseconds()

@@ -54,6 +54,9 @@ type nodeBackend struct {
 	leases     *leases      // this process's worker leases; nil unless its node is a cluster's
 	lease      leaseState   // the lease this worker serves, if any (see leaseserve.go)
 	lost       error        // why the stream ended, once it has
+	// groupStates are the states of the placement groups this process created, as the node
+	// tells them (GroupState): Wait on a group known CREATED needs no question to the node.
+	groupStates map[string]int32
 
 	flushPending atomic.Bool // a flush of reference notices is scheduled
 }
@@ -214,6 +217,8 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 				b.execQueue = append(b.execQueue, execItem{spec: body.Execute.Spec})
 				b.mu.Unlock()
 				b.wakeExec()
+			case *pb.ServerMessage_GroupState:
+				b.groupStateShown(body.GroupState.GroupId, body.GroupState.State)
 			case *pb.ServerMessage_Reclaim:
 				// Always answer, even with nothing to give back: the node waits for the answer.
 				toNode, _ := b.takeQueued(false)

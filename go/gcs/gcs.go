@@ -4,6 +4,7 @@ package gcs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -81,7 +82,7 @@ func (s *Server) serve(lis net.Listener, opts []grpc.ServerOption) {
 	s.serveDone.Add(1)
 	go func() {
 		defer s.serveDone.Done()
-		if err := srv.Serve(lis); err != nil {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) { // (stopped before it served: a quick Stop)
 			glog.Errorf("control store stopped serving: %v", err)
 		}
 	}()

@@ -53,6 +53,11 @@ type ownedGroup struct {
 
 	retrying bool // a retry timer is set
 	waiters  []groupWaiter
+
+	// creator is the client that created the group; it hears of each change of the group's
+	// state (shown: the last it heard; it starts with PENDING).
+	creator *client
+	shown   int32
 }
 
 // groupWaiter is a WaitPlacementGroup request parked until the group is created or removed, or
@@ -110,7 +115,7 @@ func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
 		fail(fmt.Errorf("placement group %s exists already", info.GroupId))
 		return
 	}
-	g := &ownedGroup{info: proto.Clone(info).(*pb.PlacementGroupInfo), strategy: scheduling.BundleStrategy(info.Strategy)}
+	g := &ownedGroup{info: proto.Clone(info).(*pb.PlacementGroupInfo), strategy: scheduling.BundleStrategy(info.Strategy), creator: c, shown: placement.Pending}
 	g.info.State = placement.Pending
 	g.info.OwnerNodeId = append([]byte(nil), s.nodeID[:]...)
 	g.info.CreateTimeMs = s.now.UnixMilli()
@@ -180,6 +185,21 @@ func (s *state) recordGroup(g *ownedGroup) {
 	_ = s.groupDir.Put(g.info)
 	if s.inCluster() && g.claimed {
 		s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: proto.Clone(g.info).(*pb.PlacementGroupInfo)})
+	}
+	s.showGroupState(g)
+}
+
+// showGroupState tells a group's creator, while it is connected, the group's state when it
+// changed since it last heard. Called with r.mu held.
+func (s *state) showGroupState(g *ownedGroup) {
+	if g.creator == nil || g.shown == g.info.State {
+		return
+	}
+	g.shown = g.info.State
+	if s.clients[g.creator] {
+		g.creator.send(&pb.ServerMessage{Body: &pb.ServerMessage_GroupState{GroupState: &pb.GroupState{GroupId: g.info.GroupId, State: g.info.State}}})
+	} else {
+		g.creator = nil // (gone: nobody to tell)
 	}
 }
 

@@ -575,3 +575,38 @@ func TestGroupRecordsRetry(t *testing.T) {
 		}
 	}
 }
+
+// The process that created a group hears each change of its state, once per change: CREATED
+// when its bundles are committed, RESCHEDULING when a node holding one is lost, REMOVED.
+func TestGroupStateShownToCreator(t *testing.T) {
+	g := newGroupCluster(t, "A")
+	id := g.create(scheduling.StrictSpread, "", 1, 1)
+	shown := func() []int32 {
+		var out []int32
+		for _, m := range g.d.out.take() {
+			if st := m.GetGroupState(); st != nil {
+				if st.GroupId != id {
+					t.Errorf("state of group %s shown, want %s", st.GroupId, id)
+				}
+				out = append(out, st.State)
+			}
+		}
+		return out
+	}
+	if got := shown(); len(got) != 0 {
+		t.Fatalf("states shown before anything happened: %v", got)
+	}
+	g.answer("prepare", "A", "")
+	g.answer("commit", "A", "")
+	if got := shown(); len(got) != 1 || got[0] != placement.Created {
+		t.Fatalf("after the commit: %v, want [CREATED]", got)
+	}
+	g.step(func(s *state) { s.groupsLostOn(keyOf(g.byLbl["A"]), "its link broke") })
+	if got := shown(); len(got) != 1 || got[0] != placement.Rescheduling {
+		t.Fatalf("after its node was lost: %v, want [RESCHEDULING]", got)
+	}
+	g.step(func(s *state) { s.removeGroupRequest(g.d.c, &pb.RemovePlacementGroup{GroupId: id}) })
+	if got := shown(); len(got) != 1 || got[0] != placement.Removed {
+		t.Fatalf("after its removal: %v, want [REMOVED]", got)
+	}
+}

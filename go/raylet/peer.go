@@ -94,7 +94,7 @@ func (r *Raylet) startPeer() error {
 	r.peerDone = make(chan struct{})
 	go func() {
 		defer close(r.peerDone)
-		if err := r.peerServer.Serve(lis); err != nil {
+		if err := r.peerServer.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) { // (stopped before it served: a quick Stop)
 			glog.Errorf("node manager stopped serving other nodes: %v", err)
 		}
 	}()

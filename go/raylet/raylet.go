@@ -207,7 +207,7 @@ func (r *Raylet) Start() error {
 	r.serveDone = make(chan struct{})
 	go func() {
 		defer close(r.serveDone)
-		if err := r.grpcServer.Serve(lis); err != nil {
+		if err := r.grpcServer.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) { // (stopped before it served: a quick Stop)
 			glog.Errorf("node manager stopped serving: %v", err)
 		}
 	}()
@@ -373,6 +373,10 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
 		return
 	}
+	if old := s.pending[returnID]; old != nil && forwarded && old.preferLocal {
+		s.forwardedAgain(old, spec)
+		return
+	}
 	t := &task{spec: spec, job: j, returnID: returnID, retriesLeft: taskretry.Resolve(spec.MaxRetries, DefaultMaxRetries),
 		preferLocal: forwarded, runAlone: spec.RunAlone, attempts: int(spec.Attempts)}
 	s.pending[returnID] = t
@@ -391,6 +395,19 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 	if s.trackDeps(t) && t.missing == 0 {
 		s.argsReady(t)
 	}
+}
+
+// forwardedAgain is the event of a forwarded task coming again (spec) while its copy here (old)
+// is pending: the node that forwarded it lost its link to this node, took the copy here for lost
+// and used a retry of its own (remoteLost). The copy here runs on, charged for the deaths of its
+// workers here, and its result answers the new submission too (the new link subscribes to it).
+// A second copy would run with the forwarding node's count of retries, as if those deaths had
+// not happened (and the two copies, one class, could be queued on one worker, where a death is
+// charged to neither: see workerEnded). Called with r.mu held.
+func (s *state) forwardedAgain(old *task, spec *pb.TaskSpec) {
+	old.runAlone = old.runAlone || spec.RunAlone
+	glog.Warningf("task %s (%s) was forwarded here again (its forwarding node lost its link to this node): its copy here goes on (%d attempts so far; %s)",
+		spec.FunctionName, old.returnID.Hex()[:12], old.attempts, taskretry.Describe(old.retriesLeft))
 }
 
 // Task types of TaskSpec.task_type (ray_task_type in c_api.h).

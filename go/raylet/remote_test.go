@@ -1192,3 +1192,88 @@ func TestLocalClientWatchesAreTheirOwners(t *testing.T) {
 		t.Fatalf("the second owner's watch was not taken back")
 	}
 }
+
+// A forwarding node whose link to this node breaks takes the tasks it forwarded here for lost,
+// uses a retry of its own and may forward them here again (remoteLost). The copy here is not
+// lost: it runs on, charged for the deaths of its workers here, and its result answers the task
+// sent again as well. A second copy would run with the forwarding node's count of retries, as if
+// those deaths had not happened, and the two could even be queued on one worker, each death then
+// charged to neither. Here every attempt of F (2 retries) dies: whenever it comes again, F runs 3
+// times in all and fails saying so, and both submissions get that failure.
+func TestClusterForwardedAgainWhileHere(t *testing.T) {
+	cases := []struct {
+		name    string
+		deaths  int  // deaths of F's workers here before it comes again
+		running bool // a worker takes F at once (it runs when it comes again)
+	}{
+		{name: "before it ran (it waits for a worker)", deaths: 0},
+		{name: "while it runs", deaths: 0, running: true},
+		{name: "while its retry waits for a worker", deaths: 1},
+		{name: "while its last retry waits for a worker", deaths: 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, map[string]float64{"CPU": 2, "R": 1})
+			_, j := c.clusterJob("J")
+			agent := c.driver()
+			agent.c.agent = true // the links of the forwarding node
+			tid := ids.NewTaskID()
+			ret := tid.ReturnID(1)
+			forward := func(retries, attempts int32) {
+				c.send(agent, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:],
+					FunctionName: "F", Resources: map[string]float64{"R": 1}, MaxRetries: retries, Attempts: attempts,
+					Job: &pb.JobConfig{JobId: "J", WorkerCommand: []string{"w-J"}}}}}, subscribe(ret))
+			}
+			runs := 0
+			// run connects a worker (or takes the one running F) and reports whether it got F
+			// (nothing else is submitted); its process then dies.
+			run := func(w *conn) bool {
+				if w == nil {
+					w = c.jobWorker(j)
+				}
+				fs := executed(w.out.take())
+				if len(fs) == 0 {
+					return false
+				}
+				runs += len(fs)
+				c.do(func(s *state) { s.workerEnded(w.w, exit{status: "exited with status 1"}) })
+				return true
+			}
+			var running *conn
+			if tc.running {
+				running = c.jobWorker(j)
+			}
+			forward(2, 0)
+			for i := 0; i < tc.deaths; i++ {
+				run(nil)
+			}
+			// The forwarding node lost its link, used a retry and sent F again.
+			forward(1, 1)
+			if running != nil {
+				run(running)
+			}
+			for i := 0; i < 6 && run(nil); i++ {
+			}
+			var got []string
+			for _, m := range agent.out.take() {
+				if o := m.GetObject(); o != nil && string(o.ObjectId) == string(ret[:]) {
+					got = append(got, fmt.Sprintf("%d:%s", o.Object.GetKind(), o.Object.GetData()))
+				}
+			}
+			if runs != 3 {
+				t.Errorf("F ran %d times, want 3 (1 + its 2 retries)", runs)
+			}
+			if c.s.pending[ret] != nil {
+				t.Fatalf("F is still pending")
+			}
+			if len(got) != 2 {
+				t.Fatalf("the forwarding node got %d results for F, want 2 (one per submission): %q", len(got), got)
+			}
+			for _, r := range got {
+				if !strings.HasPrefix(r, fmt.Sprintf("%d:", objstore.KindWorkerDied)) || !strings.Contains(r, "attempted 3 times") {
+					t.Errorf("the forwarding node got %q, want F's worker death after 3 attempts", r)
+				}
+			}
+		})
+	}
+}
