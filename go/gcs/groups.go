@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"goray/placement"
 	pb "goray/rpc/proto"
 )
 
@@ -25,10 +26,22 @@ func (s *Server) PutPlacementGroups(_ context.Context, req *pb.PutPlacementGroup
 		return nil, status.Errorf(codes.InvalidArgument, "PutPlacementGroups: %d groups in one call; at most %d", len(req.Groups), maxGroupsPerPut)
 	}
 	rep := &pb.PutPlacementGroupsReply{Errors: make([]string, len(req.Groups))}
+	checked := make([]bool, len(req.Groups))
+	for i, g := range req.Groups {
+		if err := placement.CheckInfo(g); err != nil {
+			rep.Errors[i] = err.Error()
+		} else {
+			checked[i] = true
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, g := range req.Groups {
-		if err := s.groups.Put(g); err != nil {
+		if !checked[i] {
+			continue
+		}
+		// (the request is this call's own: its records are kept as they are)
+		if err := s.groups.PutOwned(g); err != nil {
 			rep.Errors[i] = err.Error()
 		}
 	}

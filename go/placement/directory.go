@@ -86,6 +86,13 @@ func (d *Directory) Put(g *pb.PlacementGroupInfo) error {
 	if err := CheckInfo(g); err != nil {
 		return err
 	}
+	return d.PutOwned(proto.Clone(g).(*pb.PlacementGroupInfo))
+}
+
+// PutOwned is Put of a record already checked (CheckInfo) that the directory keeps as it is: the
+// caller gives it up and neither it nor anyone it shares it with changes it afterwards (they may
+// read it).
+func (d *Directory) PutOwned(g *pb.PlacementGroupInfo) error {
 	old := d.groups[g.GroupId]
 	switch {
 	case old == nil:
@@ -101,7 +108,7 @@ func (d *Directory) Put(g *pb.PlacementGroupInfo) error {
 	default:
 		g = withName(g, old)
 	}
-	d.groups[g.GroupId] = proto.Clone(g).(*pb.PlacementGroupInfo)
+	d.groups[g.GroupId] = g
 	if g.State == Removed {
 		d.forgetName(g)
 		d.removed = append(d.removed, g.GroupId)

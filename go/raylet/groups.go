@@ -182,9 +182,12 @@ func (s *state) recordGroup(g *ownedGroup) {
 			}
 		}
 	}
-	_ = s.groupDir.Put(g.info)
+	// One copy of the record (checked at creation) for the directory and the control store's
+	// writer, which both only read it.
+	record := proto.Clone(g.info).(*pb.PlacementGroupInfo)
+	_ = s.groupDir.PutOwned(record)
 	if s.inCluster() && g.claimed {
-		s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: proto.Clone(g.info).(*pb.PlacementGroupInfo)})
+		s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: record})
 	}
 	s.showGroupState(g)
 }
