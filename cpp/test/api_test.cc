@@ -120,6 +120,15 @@ TEST_F(ApiTest, RuntimeContext) {
   EXPECT_FALSE(in_actor[3].empty());
   EXPECT_NE(in_actor[3], task[3]);
   EXPECT_EQ(in_actor[4], driver.GetNamespace());
+
+  // The cluster's nodes: here one, this driver's, with the resources it was given.
+  auto nodes = ray::RuntimeContext::GetAllNodeInfo();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].node_id, driver.GetCurrentNodeId());
+  EXPECT_TRUE(nodes[0].is_alive);
+  EXPECT_TRUE(nodes[0].is_head);
+  EXPECT_EQ(nodes[0].node_manager_address, "127.0.0.1");
+  EXPECT_GE(nodes[0].resources["CPU"], 1.0);
 }
 
 TEST(RuntimeContextTest, NeedsInit) {

@@ -40,11 +40,9 @@ func ray_get_runtime_context(out **C.char, errOut **C.char) C.int {
 	if st == nil {
 		return setErr(errOut, errNotInitialized)
 	}
-	rc := runtimeContext{JobID: st.jobID, Namespace: st.namespace, LocalMode: st.localNode != ""}
+	rc := runtimeContext{JobID: st.jobID, Namespace: st.namespace, LocalMode: st.localMode}
 	if node, ok := st.cw.NodeID(); ok {
 		rc.NodeID = node.Hex()
-	} else {
-		rc.NodeID = st.localNode
 	}
 	taskID, actorID, inActor := st.cw.ThreadContext()
 	if len(taskID) > 0 {
@@ -55,6 +53,47 @@ func ray_get_runtime_context(out **C.char, errOut **C.char) C.int {
 		rc.Restarted = st.cw.WasCurrentActorRestarted()
 	}
 	data, err := json.Marshal(rc)
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	*out = C.CString(string(data))
+	return C.RAY_OK
+}
+
+// nodeInfo is one node of ray_get_all_node_info's answer, as JSON.
+type nodeInfo struct {
+	NodeID    string             `json:"node_id"`
+	Address   string             `json:"node_manager_address"`
+	Hostname  string             `json:"node_hostname"`
+	Alive     bool               `json:"alive"`
+	IsHead    bool               `json:"is_head"`
+	Resources map[string]float64 `json:"resources"`
+	Available map[string]float64 `json:"available_resources"`
+}
+
+//export ray_get_all_node_info
+func ray_get_all_node_info(out **C.char, errOut **C.char) C.int {
+	st, err := state()
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	nodes, err := st.cw.Nodes()
+	if err != nil {
+		return setErr(errOut, err)
+	}
+	list := make([]nodeInfo, 0, len(nodes))
+	for _, n := range nodes {
+		info := nodeInfo{NodeID: hex.EncodeToString(n.NodeId), Address: n.Address, Hostname: n.Hostname, Alive: n.Alive,
+			IsHead: n.IsHead, Resources: n.Resources, Available: n.Available}
+		if info.Resources == nil {
+			info.Resources = map[string]float64{}
+		}
+		if info.Available == nil {
+			info.Available = map[string]float64{}
+		}
+		list = append(list, info)
+	}
+	data, err := json.Marshal(list)
 	if err != nil {
 		return setErr(errOut, err)
 	}

@@ -49,7 +49,7 @@ type runtimeState struct {
 	node      *node.Node // the embedded node, in a driver that started one
 	namespace string
 	jobID     string // in hex, as Ray prints job ids
-	localNode string // local mode's stand-in node id, in hex
+	localMode bool
 	isWorker  bool
 	detached  bool // RayConfig::default_actor_lifetime is DETACHED
 	// metrics serves a local-mode process's users' metrics (a node serves its own).
@@ -305,7 +305,7 @@ func initRuntime(rayConfig unsafe.Pointer, exec C.ray_execute_fn, execCtx unsafe
 		return nil, err
 	}
 	if cfg.LocalMode {
-		st.localNode = ids.NewUniqueID().Hex()
+		st.localMode = true
 		if exec == nil {
 			return nil, fmt.Errorf("local mode needs a task executor")
 		}

@@ -134,6 +134,8 @@ type backend interface {
 	removeGroup(id string) error
 	waitGroup(id string, timeout time.Duration) (bool, error)
 	getGroups(id, name, namespace string) ([]*pb.PlacementGroupInfo, error)
+	// nodes lists the cluster's nodes.
+	nodes() ([]*pb.NodeInfo, error)
 	// recordMetric records a value (the definition comes along with a process's first one).
 	recordMetric(def *pb.MetricDef, p *pb.MetricPoint) error
 	close()
@@ -715,12 +717,25 @@ func (cw *CoreWorker) ThreadContext() (taskID []byte, actorID ids.ActorID, inAct
 	return e.taskID, ids.ActorID{}, false
 }
 
-// NodeID is the node this process belongs to, once it registered with it (local mode: none).
+// NodeID is the node this process belongs to, once it registered with it (local mode: the id
+// that stands for this process as the one node).
 func (cw *CoreWorker) NodeID() (ids.UniqueID, bool) {
 	if n := cw.ownerNode.Load(); n != nil {
 		return *n, true
 	}
+	if lb, ok := cw.be.(*localBackend); ok {
+		return lb.nodeID, true
+	}
 	return ids.UniqueID{}, false
+}
+
+// Nodes lists the cluster's nodes, alive and dead, as its control store knows them (local mode:
+// this process, the one node).
+func (cw *CoreWorker) Nodes() ([]*pb.NodeInfo, error) {
+	if cw.closed() {
+		return nil, ErrShutdown
+	}
+	return cw.be.nodes()
 }
 
 // ExitActor makes the actor whose method is running on this thread exit once the method returns.

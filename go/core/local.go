@@ -1,6 +1,7 @@
 package core
 
 import (
+	"os"
 	"sync"
 	"time"
 
@@ -80,6 +81,10 @@ type localBackend struct {
 	// actorLoops counts the actors' goroutines; close waits for them to delete their instances.
 	actorLoops sync.WaitGroup
 	groups     *localGroups // placement groups (groups.go), under mu
+	// nodeID and total stand for this process as the cluster's one node.
+	nodeID  ids.UniqueID
+	total   map[string]float64
+	started time.Time
 	metrics    *metrics.Registry
 	// afterStoreMiss, a test hook, runs in known between the store miss and the pending check.
 	afterStoreMiss func(ids.ObjectID)
@@ -100,7 +105,24 @@ func newLocalBackend(cw *CoreWorker, threads int) *localBackend {
 	total["CPU"] = float64(threads)
 	return &localBackend{cw: cw, pool: newCPUPool(threads), pending: map[ids.ObjectID]bool{},
 		actors: map[ids.ActorID]*localActor{}, named: map[string]*localActor{}, groups: newLocalGroups(total),
-		metrics: metrics.NewRegistry()}
+		metrics: metrics.NewRegistry(), nodeID: ids.NewUniqueID(), total: total, started: time.Now()}
+}
+
+// nodes is this process as the one node of local mode: its resources, and what its placement
+// groups leave of them.
+func (b *localBackend) nodes() ([]*pb.NodeInfo, error) {
+	host, _ := os.Hostname()
+	n := &pb.NodeInfo{NodeId: append([]byte(nil), b.nodeID[:]...), Address: "127.0.0.1", Alive: true, IsHead: true,
+		Hostname: host, StartTimeMs: b.started.UnixMilli(), Resources: map[string]float64{}, Available: map[string]float64{}}
+	for k, v := range b.total {
+		n.Resources[k] = v
+	}
+	b.mu.Lock()
+	for k, v := range b.groups.free {
+		n.Available[k] = v
+	}
+	b.mu.Unlock()
+	return []*pb.NodeInfo{n}, nil
 }
 
 // known reports whether id was stored or is the result of an unfinished task. A task that

@@ -750,3 +750,17 @@ func (b *nodeBackend) submitActor(actor ids.ActorID, spec *pb.TaskSpec) error {
 
 // publish makes the node know the objects of list only this process knows (see directCalls).
 func (b *nodeBackend) publish(list []ids.ObjectID) { b.direct.publish(list) }
+
+// nodes asks the node for the cluster's nodes (its control store's table).
+func (b *nodeBackend) nodes() ([]*pb.NodeInfo, error) {
+	reply, err := b.request(func(req uint64) *pb.ClientMessage {
+		return &pb.ClientMessage{Body: &pb.ClientMessage_GetNodes{GetNodes: &pb.GetNodes{RequestId: req}}}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reply.Error != "" {
+		return nil, Errorf(CodeGeneric, "%s", reply.Error)
+	}
+	return reply.Nodes, nil
+}

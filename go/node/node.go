@@ -136,7 +136,7 @@ func Start(opts Options) (*Node, error) {
 		DataListen:        peerListen(opts, opts.ObjectManagerPort),
 		Token:             opts.Token,
 		GCS:               n.clusterStore(opts),
-		CodeStore:         n.CodeStore(),
+		ControlStore:      n.CodeStore(),
 		Metrics:           n.Metrics,
 	})
 	if err := n.Raylet.Start(); err != nil {
@@ -281,7 +281,7 @@ func (n *Node) register(opts Options) error {
 	id := n.Raylet.NodeID()
 	n.info = &pb.NodeInfo{
 		NodeId: id[:], Address: ip, Resources: n.withMemory(n.Raylet.Resources()), Alive: true, StartTimeMs: time.Now().UnixMilli(),
-		RayletSocket: n.RayletSocket(), SessionDir: n.Session.Dir, Hostname: host, IsHead: opts.Head,
+		RayletSocket: n.RayletSocket(), SessionDir: n.Session.Dir, Hostname: host, IsHead: opts.Head || opts.JoinAddress == "", // (an embedded node is its own cluster's head)
 		PeerAddress: n.Raylet.PeerAddress(),
 	}
 	if err := n.registerOnce(); err != nil {

@@ -392,6 +392,8 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		s.waitGroup(c, body.WaitPlacementGroup)
 	case *pb.ClientMessage_GetPlacementGroups:
 		s.getGroups(c, body.GetPlacementGroups)
+	case *pb.ClientMessage_GetNodes:
+		s.eff.nodeLists = append(s.eff.nodeLists, nodeList{c: c, requestID: body.GetNodes.RequestId})
 	case *pb.ClientMessage_PrepareBundles, *pb.ClientMessage_CommitBundles, *pb.ClientMessage_ReturnBundles:
 		return s.bundleRequest(c, m)
 	case *pb.ClientMessage_RecordMetrics:

@@ -99,6 +99,10 @@ func (r *Raylet) apply(e effects) {
 		g := g
 		r.goTracked(func() { r.getGroups(g) })
 	}
+	for _, l := range e.nodeLists {
+		l := l
+		r.goTracked(func() { r.listNodes(l) })
+	}
 }
 
 // goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does

@@ -46,7 +46,7 @@ func (r *Raylet) workingDir(env *runtimeenv.Env) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("working_dir %q is not a package of the cluster's code store (a driver ships its job's working_dir as one)", env.WorkingDir)
 	}
-	if r.cfg.CodeStore == nil {
+	if r.cfg.ControlStore == nil {
 		return "", fmt.Errorf("working_dir %s: this node has no code store to fetch it from", env.WorkingDir)
 	}
 	r.envMu.Lock()
@@ -79,7 +79,7 @@ func (r *Raylet) setUpPackage(sum string) (string, error) {
 	defer cancel()
 	root := filepath.Join(r.cfg.SessionDir, "runtime_resources")
 	zipPath := filepath.Join(root, "packages", sum+".zip")
-	if err := clusterclient.FetchCode(ctx, r.cfg.CodeStore, sum, zipPath); err != nil {
+	if err := clusterclient.FetchCode(ctx, r.cfg.ControlStore, sum, zipPath); err != nil {
 		return "", fmt.Errorf("fetching working_dir package %s: %w", runtimeenv.PackageURI(sum), err)
 	}
 	dir := filepath.Join(root, "working_dir_files", "_ray_pkg_"+sum)

@@ -171,3 +171,21 @@ func (r *Raylet) getGroups(g groupGet) {
 	}
 	r.do(func(s *state) { g.done(s, found, err) })
 }
+
+// listNodes answers a client's request for the cluster's nodes from the control store.
+func (r *Raylet) listNodes(l nodeList) {
+	rep := &pb.Reply{RequestId: l.requestID}
+	if store := r.cfg.ControlStore; store == nil {
+		rep.Error = "this node has no control store to ask for the cluster's nodes"
+	} else {
+		ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+		all, err := store.GetAllNodes(ctx, &pb.GetAllNodesRequest{})
+		cancel()
+		if err != nil {
+			rep.Error = fmt.Sprintf("listing the cluster's nodes: %v", err)
+		} else {
+			rep.Nodes = all.Nodes
+		}
+	}
+	r.do(func(s *state) { s.replyIf(l.c, rep) })
+}

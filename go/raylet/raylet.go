@@ -66,9 +66,10 @@ type Config struct {
 	Token      string
 	// GCS is the cluster's control store (named actors' names); nil on an embedded node.
 	GCS pb.ControlStoreClient
-	// CodeStore is where the node fetches runtime environments' working_dir packages from (the
-	// cluster's code store; an embedded node's own); nil: such environments cannot be set up.
-	CodeStore pb.ControlStoreClient
+	// ControlStore is the control store the node registered with, in every mode (GCS is nil on
+	// an embedded node): where it fetches runtime environments' working_dir packages from (its
+	// code store) and lists the cluster's nodes for its clients. nil: neither can be done.
+	ControlStore pb.ControlStoreClient
 }
 
 // task is a task the node has accepted and not finished.

@@ -19,13 +19,7 @@ func TestRuntimeEnvWorkers(t *testing.T) {
 	h.takeEffects()
 	d := h.driver()
 	env := `{"env_vars":{"A":"1"}}`
-	submit := func(fn, env string) ids.ObjectID {
-		tid := ids.NewTaskID()
-		ret := tid.ReturnID(1)
-		h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:], FunctionName: fn, RuntimeEnv: env}}},
-			subscribe(ret))
-		return ret
-	}
+	submit := func(fn, env string) ids.ObjectID { return submitInEnv(h, d, fn, env) }
 	submit("inEnv", env)
 	if got := executed(plain.out.take()); len(got) != 0 {
 		t.Fatalf("the job's plain worker got %v", got)
@@ -46,6 +40,16 @@ func TestRuntimeEnvWorkers(t *testing.T) {
 	if obj, ok := h.s.store.Get(bad); !ok || !strings.Contains(string(obj.Data), "Python only") {
 		t.Errorf("a task with a pip runtime_env: %v %q", ok, obj.Data)
 	}
+}
+
+// submitInEnv submits task fn in runtime environment env from driver d (subscribed to its
+// result) and returns its return id.
+func submitInEnv(h *harness, d *conn, fn, env string) ids.ObjectID {
+	tid := ids.NewTaskID()
+	ret := tid.ReturnID(1)
+	h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:], FunctionName: fn, RuntimeEnv: env}}},
+		subscribe(ret))
+	return ret
 }
 
 // A task forwarded to another node keeps its runtime environment (and its placement group).
@@ -75,13 +79,7 @@ func TestRuntimeEnvSetupFailed(t *testing.T) {
 	h.s.defaultJob.prestart = 0
 	d := h.driver()
 	env := `{"working_dir":"gcs://_ray_pkg_` + strings.Repeat("0", 64) + `.zip"}`
-	submit := func(fn, env string) ids.ObjectID {
-		tid := ids.NewTaskID()
-		ret := tid.ReturnID(1)
-		h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:], FunctionName: fn, RuntimeEnv: env}}},
-			subscribe(ret))
-		return ret
-	}
+	submit := func(fn, env string) ids.ObjectID { return submitInEnv(h, d, fn, env) }
 	first, second := submit("inEnv1", env), submit("inEnv2", env)
 	spawns := h.takeEffects().spawnPool
 	if len(spawns) == 0 || spawns[0].envText != env {

@@ -98,6 +98,13 @@ type effects struct {
 	peerAsks    []peerAsk     // messages to other nodes whose answers come back as events
 	groupPuts   []groupPut    // placement groups' records for the control store
 	groupGets   []groupGet    // placement group lookups in the control store
+	nodeLists   []nodeList    // clients' requests for the cluster's nodes (GetNodes)
+}
+
+// nodeList is a client's request for the cluster's nodes, answered from the control store.
+type nodeList struct {
+	c         *client
+	requestID uint64
 }
 
 // timer asks the driver to deliver fire as an event after delay.
@@ -111,7 +118,8 @@ func (e *effects) empty() bool {
 	return len(e.spawnPool) == 0 && len(e.spawnActors) == 0 && len(e.kill) == 0 && len(e.spill) == 0 &&
 		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0 &&
 		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0 && len(e.locate) == 0 &&
-		len(e.fetchKept) == 0 && len(e.taken) == 0 && len(e.peerAsks) == 0 && len(e.groupPuts) == 0 && len(e.groupGets) == 0
+		len(e.fetchKept) == 0 && len(e.taken) == 0 && len(e.peerAsks) == 0 && len(e.groupPuts) == 0 && len(e.groupGets) == 0 &&
+		len(e.nodeLists) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.

@@ -59,6 +59,7 @@ func (h *harness) do(event func(s *state)) {
 	h.eff.back = append(h.eff.back, e.back...)
 	h.eff.remove = append(h.eff.remove, e.remove...)
 	h.eff.timers = append(h.eff.timers, e.timers...)
+	h.eff.nodeLists = append(h.eff.nodeLists, e.nodeLists...)
 }
 
 // takeEffects returns the effects since the last call.

@@ -36,7 +36,7 @@ extern "C" {
  * Version 5: objects of kind RAY_OBJECT_OWNER_DIED.
  * Version 6: placement groups; ray_task_spec and ray_actor_spec name one (placement_group_id,
  * bundle_index) and a runtime environment (runtime_env); users' metrics.
- * Version 7: ray_get_runtime_context.
+ * Version 7: ray_get_runtime_context, ray_get_all_node_info.
  */
 #define RAY_C_API_VERSION 7
 
@@ -465,6 +465,14 @@ char *ray_get_namespace(void);
  * Since ABI version 7.
  */
 int ray_get_runtime_context(char **out, char **err);
+
+/**
+ * The cluster's nodes, alive and dead, as the control store knows them (local mode: the driver's
+ * process as the one node), as a JSON array (malloc'd in *out; free with ray_free) of objects with
+ * "node_id" (hex), "node_manager_address", "node_hostname", "alive", "is_head", "resources" and
+ * "available_resources" (name -> quantity). Since ABI version 7.
+ */
+int ray_get_all_node_info(char **out, char **err);
 
 /** Counts one more live ObjectRef to id in this process (no-op before ray_init()). */
 void ray_add_ref(const uint8_t *id);

@@ -500,6 +500,15 @@ int main(int argc, char **argv) {
     std::string node = there.substr(there.find(' ') + 1);
     std::cout << "context job " << (job == here.GetCurrentJobId() ? "same" : "differs " + job + " " + here.GetCurrentJobId())
               << " node " << (node != here.GetCurrentNodeId() && node.size() == 32 ? "other" : "same " + node) << std::endl;
+    int alive = 0, heads = 0, with_node = 0;
+    auto nodes = ray::RuntimeContext::GetAllNodeInfo();
+    for (auto &n : nodes) {
+      alive += n.is_alive;
+      heads += n.is_head;
+      with_node += n.node_id == node;
+    }
+    std::cout << "context nodes " << nodes.size() << " alive " << alive << " heads " << heads
+              << " listed " << with_node << std::endl;
   } else if (mode == "workdir") {
     std::cout << "workdir task " << *ray::Get(ray::Task(ReadHere).SetResource("r1", 1).Remote(std::string("data.txt"))) << std::endl;
     auto actor = ray::Actor(Counter::Make).SetResource("r2", 1).Remote(0);

@@ -125,9 +125,11 @@ run workdir 60 workdir "$work/wd"
 expect workdir "^workdir task shipped in $node_b/runtime_resources/working_dir_files/_ray_pkg_[0-9a-f]{64}\$"
 expect workdir "^workdir actor shipped in $node_c/runtime_resources/working_dir_files/_ray_pkg_[0-9a-f]{64}\$"
 
-# 3d. ray::GetRuntimeContext(): a task on node B belongs to the driver's job and names node B.
+# 3d. ray::GetRuntimeContext(): a task on node B belongs to the driver's job and names node B;
+# the four nodes are listed (GetAllNodeInfo), node B among them, the head once.
 run context 60 context
 expect context "^context job same node other\$"
+expect context "^context nodes 4 alive 4 heads 1 listed 1\$"
 
 # 4. A 1 GiB object made on node B is read on node C, and by the driver on the head.
 run big 300 big $gib

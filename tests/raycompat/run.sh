@@ -66,7 +66,6 @@ done
 # Test name -> why it cannot pass against goray. Everything else must pass.
 declare -A expected=(
   [RayApiTest.LogTest]="calls ray::RayLog::StartRayLog, Ray-internal logging setup (shim/ray_logging.h)"
-  [RayClusterModeTest.GetAllNodeInfoTest]="calls GlobalStateAccessor::GetAllNodeInfo, Ray-internal GCS access (shim/abstract_ray_runtime.h)"
   [RayClusterModeTest.LocalRefrenceTest]="calls NativeObjectStore::GetAllReferenceCounts, Ray-internal (shim/native_object_store.h)"
   [RayClusterModeTest.DependencyRefrenceTest]="calls NativeObjectStore::GetAllReferenceCounts, Ray-internal (shim/native_object_store.h)"
   [RayClusterModeTest.UnsupportObjectRefTest]="expects ObjectRef<T> parameters to be refused; goray accepts them on purpose"

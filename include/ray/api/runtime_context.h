@@ -1,5 +1,5 @@
-// What the running code can ask of its runtime: its job, node, actor and task, its namespace and
-// whether it runs in local mode (the queries of Ray's runtime context, which Ray's Python and
+// What the running code can ask of its runtime: its job, node, actor and task, its namespace,
+// whether it runs in local mode and the cluster's nodes (the queries of Ray's runtime context, which Ray's Python and
 // Java APIs have; Ray's C++ API has GetNamespace, WasCurrentActorRestarted and, internally,
 // IsLocalMode).
 #pragma once
@@ -10,8 +10,21 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace ray {
+
+/// A node of the cluster, as RuntimeContext::GetAllNodeInfo() lists it (Ray Java's NodeInfo).
+struct NodeInfo {
+  std::string node_id;               ///< hex
+  std::string node_manager_address;  ///< the node's IP address
+  std::string node_hostname;
+  bool is_alive = false;
+  bool is_head = false;
+  std::unordered_map<std::string, double> resources;            ///< its totals
+  std::unordered_map<std::string, double> available_resources;  ///< what was free at its last report
+};
 
 /// The runtime context of the calling thread, as ray::GetRuntimeContext() found it. Ids are in
 /// hex, as Ray prints them.
@@ -33,6 +46,33 @@ class RuntimeContext {
   /// Inside an actor: whether this instance was created again after a failure (as
   /// ray::WasCurrentActorRestarted()).
   bool WasCurrentActorRestarted() const { return restarted_; }
+
+  /// The cluster's nodes, alive and dead, as its control store knows them now (in local mode,
+  /// the driver's process as the one node). Throws RayException when the runtime cannot tell.
+  static std::vector<NodeInfo> GetAllNodeInfo() {
+    char *out = nullptr;
+    char *err = nullptr;
+    internal::CheckStatus(ray_get_all_node_info(&out, &err), err, "GetAllNodeInfo: ");
+    std::string text(out);
+    ray_free(out);
+    std::vector<NodeInfo> nodes;
+    try {
+      for (const auto &j : nlohmann::json::parse(text)) {
+        NodeInfo n;
+        n.node_id = j.at("node_id").get<std::string>();
+        n.node_manager_address = j.at("node_manager_address").get<std::string>();
+        n.node_hostname = j.at("node_hostname").get<std::string>();
+        n.is_alive = j.at("alive").get<bool>();
+        n.is_head = j.at("is_head").get<bool>();
+        n.resources = j.at("resources").get<std::unordered_map<std::string, double>>();
+        n.available_resources = j.at("available_resources").get<std::unordered_map<std::string, double>>();
+        nodes.push_back(std::move(n));
+      }
+    } catch (const nlohmann::json::exception &e) {
+      throw internal::RayException(std::string("GetAllNodeInfo: the runtime's answer is not understood: ") + e.what());
+    }
+    return nodes;
+  }
 
   /// Reads the runtime's answer (JSON, see ray_get_runtime_context in c_api.h).
   static RuntimeContext FromJson(const std::string &text) {

@@ -2,14 +2,13 @@
 // ray::rpc::GcsNodeInfo protobuf message the test decodes).
 //
 // cluster_mode_test.cc reaches through AbstractRayRuntime::GetInstance() to the global state
-// accessor and lists the cluster's nodes as serialized protobufs (GetAllNodeInfoTest). goray
-// exposes no global state accessor or node table in its public API, so GetAllNodeInfo throws and
-// the test is an expected failure. GcsNodeInfo exists only so the test compiles.
+// accessor and lists the cluster's nodes as serialized protobufs (GetAllNodeInfoTest). Here the
+// list comes from goray's public ray::RuntimeContext::GetAllNodeInfo(); each node travels as the
+// text "ALIVE" or "DEAD", which this GcsNodeInfo stand-in reads back.
 #pragma once
 #include <ray/api.h>
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,8 +21,15 @@ enum GcsNodeInfo_GcsNodeState {
 
 class GcsNodeInfo {
  public:
-  bool ParseFromString(const std::string & /*data*/) { return false; }
-  GcsNodeInfo_GcsNodeState state() const { return GcsNodeInfo_GcsNodeState_DEAD; }
+  bool ParseFromString(const std::string &data) {
+    if (data != "ALIVE" && data != "DEAD") return false;
+    state_ = data == "ALIVE" ? GcsNodeInfo_GcsNodeState_ALIVE : GcsNodeInfo_GcsNodeState_DEAD;
+    return true;
+  }
+  GcsNodeInfo_GcsNodeState state() const { return state_; }
+
+ private:
+  GcsNodeInfo_GcsNodeState state_ = GcsNodeInfo_GcsNodeState_DEAD;
 };
 }  // namespace rpc
 
@@ -31,9 +37,11 @@ namespace internal {
 class GlobalStateAccessor {
  public:
   std::vector<std::string> GetAllNodeInfo() {
-    throw std::logic_error(
-        "raycompat: GlobalStateAccessor::GetAllNodeInfo is internal to Ray; goray has no "
-        "counterpart");
+    std::vector<std::string> out;
+    for (const auto &node : ray::RuntimeContext::GetAllNodeInfo()) {
+      out.push_back(node.is_alive ? "ALIVE" : "DEAD");
+    }
+    return out;
   }
 };
 
