@@ -85,7 +85,7 @@ type localBackend struct {
 	nodeID  ids.UniqueID
 	total   map[string]float64
 	started time.Time
-	metrics    *metrics.Registry
+	metrics *metrics.Registry
 	// afterStoreMiss, a test hook, runs in known between the store miss and the pending check.
 	afterStoreMiss func(ids.ObjectID)
 }
