@@ -155,12 +155,20 @@ func (b *nodeBackend) setGroupState(id string, state int32, add bool) {
 // groupStateShown is the node telling this process the state of a group it created.
 func (b *nodeBackend) groupStateShown(id string, state int32) { b.setGroupState(id, state, false) }
 
-// groupCreated tells whether a group this process created is known CREATED.
+// groupCreated tells whether a group this process created is known CREATED, once: the entry
+// goes, so a later Wait asks the node. (What the node tells this process comes in order with
+// everything else it sends, but another process may remove the group and tell this one by
+// another way, a direct actor call, before the node's word arrives: only the first Wait after
+// creation, the one that pays for the round trip in a create-then-wait loop, answers from here.)
 func (b *nodeBackend) groupCreated(id string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	state, known := b.groupStates[id]
-	return known && state == placement.Created
+	if known && state == placement.Created {
+		delete(b.groupStates, id)
+		return true
+	}
+	return false
 }
 
 func (b *nodeBackend) removeGroup(id string) error {

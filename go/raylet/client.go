@@ -251,6 +251,11 @@ func (s *state) clientGone(c *client, err error) {
 		delete(s.byWorker, c.id)
 	}
 	s.dropWaiters(c)
+	for _, g := range s.groups {
+		if g.creator == c {
+			g.creator = nil // (nobody left to tell of its states)
+		}
+	}
 	s.failExpected(c)
 	s.dropHolder(c)
 	s.dropShmClient(c)

@@ -34,12 +34,24 @@ func (r *Raylet) apply(e effects) {
 		_ = w.cmd.Process.Signal(syscall.SIGKILL)
 	}
 	if len(e.spawnPool) > 0 {
-		jobs := e.spawnPool
-		r.goTracked(func() {
-			for _, j := range jobs {
-				r.spawn(j, nil)
+		// Processes of environments with a working_dir start on their own: setting one up (a
+		// package to fetch and unpack) must not hold up the others.
+		var plain []*job
+		for _, j := range e.spawnPool {
+			if j.env != nil && j.env.WorkingDir != "" {
+				j := j
+				r.goTracked(func() { r.spawn(j, nil) })
+			} else {
+				plain = append(plain, j)
 			}
-		})
+		}
+		if len(plain) > 0 {
+			r.goTracked(func() {
+				for _, j := range plain {
+					r.spawn(j, nil)
+				}
+			})
+		}
 	}
 	for _, a := range e.spawnActors {
 		a := a

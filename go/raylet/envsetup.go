@@ -75,7 +75,7 @@ func (r *Raylet) workingDir(env *runtimeenv.Env) (string, error) {
 
 // setUpPackage fetches and unpacks the package sum.
 func (r *Raylet) setUpPackage(sum string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), envSetupTimeout)
+	ctx, cancel := context.WithTimeout(r.ctx, envSetupTimeout) // (a stopping node stops it)
 	defer cancel()
 	root := filepath.Join(r.cfg.SessionDir, "runtime_resources")
 	zipPath := filepath.Join(root, "packages", sum+".zip")

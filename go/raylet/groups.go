@@ -192,18 +192,14 @@ func (s *state) recordGroup(g *ownedGroup) {
 	s.showGroupState(g)
 }
 
-// showGroupState tells a group's creator, while it is connected, the group's state when it
-// changed since it last heard. Called with r.mu held.
+// showGroupState tells a group's creator, while it is connected (clientGone forgets it), the
+// group's state when it changed since it last heard. Called with r.mu held.
 func (s *state) showGroupState(g *ownedGroup) {
 	if g.creator == nil || g.shown == g.info.State {
 		return
 	}
 	g.shown = g.info.State
-	if s.clients[g.creator] {
-		g.creator.send(&pb.ServerMessage{Body: &pb.ServerMessage_GroupState{GroupState: &pb.GroupState{GroupId: g.info.GroupId, State: g.info.State}}})
-	} else {
-		g.creator = nil // (gone: nobody to tell)
-	}
+	g.creator.send(&pb.ServerMessage{Body: &pb.ServerMessage_GroupState{GroupState: &pb.GroupState{GroupId: g.info.GroupId, State: g.info.State}}})
 }
 
 // groupView is the view a group's missing bundles are placed over: the cluster this node sees,

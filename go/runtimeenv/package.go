@@ -56,8 +56,13 @@ var packTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Pack writes the package of directory dir to a new temporary file and returns the file's path
 // (the caller removes it) and its SHA-256. Regular files keep their permission bits; symbolic
-// links are followed to the files they name, and other kinds of file are left out.
+// links to files are followed (dir itself may be a link), a link to a directory inside dir is an
+// error (its files would be left out otherwise), and other kinds of file (sockets, devices) are
+// left out.
 func Pack(dir string) (string, string, error) {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	st, err := os.Stat(dir)
 	if err != nil {
 		return "", "", fmt.Errorf("runtime_env working_dir: %w", err)
@@ -99,6 +104,8 @@ func Pack(dir string) (string, string, error) {
 		switch {
 		case d.IsDir():
 			return addEntry(zw, name+"/", info.Mode(), nil)
+		case info.IsDir():
+			return fmt.Errorf("%s is a symbolic link to a directory, which a working_dir cannot hold: put the files themselves there", rel)
 		case !info.Mode().IsRegular():
 			return nil
 		}

@@ -102,6 +102,38 @@ func TestPackUnpack(t *testing.T) {
 	}
 }
 
+// A working_dir named through a symbolic link packs its target's files; a link to a directory
+// inside it is refused, not silently left out.
+func TestPackSymlinkedDirectories(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "real")
+	writeFiles(t, real, map[string]string{"a.txt": "alpha"})
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	pkg, _, err := Pack(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(pkg)
+	dst := filepath.Join(t.TempDir(), "out")
+	if err := Unpack(pkg, dst); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "a.txt")); err != nil || string(got) != "alpha" {
+		t.Errorf("a.txt through the link: %q, %v", got, err)
+	}
+	other := filepath.Join(root, "other")
+	writeFiles(t, other, map[string]string{"b.txt": "beta"})
+	if err := os.Symlink(other, filepath.Join(real, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Pack(real); err == nil || !strings.Contains(err.Error(), "symbolic link to a directory") {
+		t.Errorf("a link to a directory inside: %v", err)
+	}
+}
+
 func TestPackRefusesWhatIsNoDirectory(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "f")
 	writeFiles(t, filepath.Dir(file), map[string]string{"f": "x"})
