@@ -132,7 +132,13 @@ TEST_F(ApiTest, RuntimeContext) {
 }
 
 TEST(RuntimeContextTest, NeedsInit) {
-  EXPECT_THROW(ray::GetRuntimeContext(), ray::internal::RayException);
+  try {
+    ray::GetRuntimeContext();
+    ADD_FAILURE() << "GetRuntimeContext before Init answered";
+  } catch (const ray::internal::RayException &e) {
+    EXPECT_TRUE(Contains(e.what(), "not initialized")) << e.what();
+  }
+  EXPECT_THROW(ray::RuntimeContext::GetAllNodeInfo(), ray::internal::RayException);
   EXPECT_THROW(ray::RuntimeContext::FromJson("{\"job_id\": 1}"), ray::internal::RayException);
 }
 

@@ -52,7 +52,8 @@ class RuntimeContext {
   static std::vector<NodeInfo> GetAllNodeInfo() {
     char *out = nullptr;
     char *err = nullptr;
-    internal::CheckStatus(ray_get_all_node_info(&out, &err), err, "GetAllNodeInfo: ");
+    int code = ray_get_all_node_info(&out, &err);  // (before err is read)
+    internal::CheckStatus(code, err, "GetAllNodeInfo: ");
     std::string text(out);
     ray_free(out);
     std::vector<NodeInfo> nodes;
@@ -103,7 +104,8 @@ class RuntimeContext {
 inline RuntimeContext GetRuntimeContext() {
   char *out = nullptr;
   char *err = nullptr;
-  internal::CheckStatus(ray_get_runtime_context(&out, &err), err, "GetRuntimeContext: ");
+  int code = ray_get_runtime_context(&out, &err);  // (before err is read)
+  internal::CheckStatus(code, err, "GetRuntimeContext: ");
   std::string text(out);
   ray_free(out);
   return RuntimeContext::FromJson(text);
