@@ -184,13 +184,13 @@ expect lease "^idle leases returned yes\$"
 leases_after="$(logged "$node_b" "took a worker lease \(pid [0-9]+\)")"
 if [ "$leases_after" -gt "$leases_before" ]; then ok "node B lent workers to the driver ($((leases_after - leases_before)) leases)"
 else bad "node B lent workers to the driver" "no new lease in $node_b/logs"; fi
-mkdir -p "$work/crashed"
+rm -rf "$work/crashed" && mkdir -p "$work/crashed" # (a WORK_DIR used before holds the last run's markers)
 run leasecrash 120 leasecrash "$work/crashed"
 expect leasecrash "^leasecrash wrong 0\$"
 if [ -f "$work/crashed/crashed" ] && grep -rqE "retrying task CrashOnce .* after the leased worker at .* was lost" "$RAY_TMPDIR"/session_*/logs/; then
   ok "a task whose leased worker died was retried"
 else bad "a task whose leased worker died was retried" "crashed: $(ls "$work/crashed"); no lease retry in the logs"; fi
-mkdir -p "$work/killedthrice"
+rm -rf "$work/killedthrice" && mkdir -p "$work/killedthrice"
 run killedthrice 120 killedthrice "$work/killedthrice"
 expect killedthrice "^killedthrice attempts 4\$"
 expect killedthrice "^killedthrice out of retries: .*attempted 3 times"

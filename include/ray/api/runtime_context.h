@@ -15,6 +15,20 @@
 
 namespace ray {
 
+namespace internal {
+/// Calls a C ABI function that answers with JSON text (malloc'd, freed here) and returns the text;
+/// throws RayException with what the runtime said, prefixed by `what: `, on failure.
+inline std::string CallForJson(int (*call)(char **, char **), const std::string &what) {
+  char *out = nullptr;
+  char *err = nullptr;
+  int code = call(&out, &err);  // (err is read only after the call set it)
+  CheckStatus(code, err, what + ": ");
+  std::string text(out == nullptr ? "" : out);
+  if (out != nullptr) ray_free(out);
+  return text;
+}
+}  // namespace internal
+
 /// A node of the cluster, as RuntimeContext::GetAllNodeInfo() lists it (Ray Java's NodeInfo).
 struct NodeInfo {
   std::string node_id;               ///< hex
@@ -50,12 +64,7 @@ class RuntimeContext {
   /// The cluster's nodes, alive and dead, as its control store knows them now (in local mode,
   /// the driver's process as the one node). Throws RayException when the runtime cannot tell.
   static std::vector<NodeInfo> GetAllNodeInfo() {
-    char *out = nullptr;
-    char *err = nullptr;
-    int code = ray_get_all_node_info(&out, &err);  // (before err is read)
-    internal::CheckStatus(code, err, "GetAllNodeInfo: ");
-    std::string text(out);
-    ray_free(out);
+    std::string text = internal::CallForJson(ray_get_all_node_info, "GetAllNodeInfo");
     std::vector<NodeInfo> nodes;
     try {
       for (const auto &j : nlohmann::json::parse(text)) {
@@ -102,13 +111,7 @@ class RuntimeContext {
 
 /// The runtime context of the calling thread. Throws RayException when Ray is not initialized.
 inline RuntimeContext GetRuntimeContext() {
-  char *out = nullptr;
-  char *err = nullptr;
-  int code = ray_get_runtime_context(&out, &err);  // (before err is read)
-  internal::CheckStatus(code, err, "GetRuntimeContext: ");
-  std::string text(out);
-  ray_free(out);
-  return RuntimeContext::FromJson(text);
+  return RuntimeContext::FromJson(internal::CallForJson(ray_get_runtime_context, "GetRuntimeContext"));
 }
 
 namespace internal {
