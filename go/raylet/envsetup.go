@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang/glog"
@@ -23,17 +22,9 @@ import (
 // envSetupTimeout bounds fetching and unpacking one package.
 const envSetupTimeout = 10 * time.Minute
 
-// envDir is the setting up of one package, done once (again after a failure).
-type envDir struct {
-	done chan struct{}
-	dir  string
-	err  error
-}
-
-// envSetups is the Raylet's record of the packages it set up.
+// envSetups is the Raylet's record of the packages it set up (by hash): their directories.
 type envSetups struct {
-	envMu   sync.Mutex
-	envDirs map[string]*envDir
+	envDirs onceMap[string]
 }
 
 // workingDir is the directory a worker of runtime environment env runs in ("" when env has no
@@ -49,28 +40,7 @@ func (r *Raylet) workingDir(env *runtimeenv.Env) (string, error) {
 	if r.cfg.ControlStore == nil {
 		return "", fmt.Errorf("working_dir %s: this node has no code store to fetch it from", env.WorkingDir)
 	}
-	r.envMu.Lock()
-	d := r.envDirs[sum]
-	first := d == nil
-	if first {
-		d = &envDir{done: make(chan struct{})}
-		if r.envDirs == nil {
-			r.envDirs = map[string]*envDir{}
-		}
-		r.envDirs[sum] = d
-	}
-	r.envMu.Unlock()
-	if first {
-		d.dir, d.err = r.setUpPackage(sum)
-		if d.err != nil {
-			r.envMu.Lock()
-			delete(r.envDirs, sum) // (the next worker of the environment tries again)
-			r.envMu.Unlock()
-		}
-		close(d.done)
-	}
-	<-d.done
-	return d.dir, d.err
+	return r.envDirs.do(context.Background(), sum, func() (string, error) { return r.setUpPackage(sum) })
 }
 
 // setUpPackage fetches and unpacks the package sum.

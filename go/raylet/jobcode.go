@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/golang/glog"
 	"google.golang.org/protobuf/proto"
@@ -20,13 +19,6 @@ import (
 // fetched from the cluster's code store by content (see clusterclient.UploadCode): the libraries of its
 // code search path go to <session>/code/<job>/lib, its driver executable to <session>/code/<job>,
 // and its worker command is this node's default_worker with them.
-
-// jobCode is the fetching of one job's code, done once.
-type jobCode struct {
-	done chan struct{}
-	job  *pb.JobConfig
-	err  error
-}
 
 // localJob returns the job as this node runs it: with its code fetched into the session, once per
 // job. A job without code in the store (or a node without a control store) runs as given.
@@ -43,32 +35,7 @@ func (r *Raylet) localJob(ctx context.Context, job *pb.JobConfig) (*pb.JobConfig
 	if raw, err := hex.DecodeString(job.JobId); err != nil || len(raw) == 0 || len(raw) > 32 {
 		return nil, fmt.Errorf("job id %q is not a job id", job.JobId)
 	}
-	r.codeMu.Lock()
-	jc := r.jobCodes[job.JobId]
-	first := jc == nil
-	if first {
-		jc = &jobCode{done: make(chan struct{})}
-		if r.jobCodes == nil {
-			r.jobCodes = map[string]*jobCode{}
-		}
-		r.jobCodes[job.JobId] = jc
-	}
-	r.codeMu.Unlock()
-	if first {
-		jc.job, jc.err = r.fetchJob(ctx, job)
-		if jc.err != nil {
-			r.codeMu.Lock()
-			delete(r.jobCodes, job.JobId) // a later task tries again
-			r.codeMu.Unlock()
-		}
-		close(jc.done)
-	}
-	select {
-	case <-jc.done:
-		return jc.job, jc.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return r.jobCodes.do(ctx, job.JobId, func() (*pb.JobConfig, error) { return r.fetchJob(ctx, job) })
 }
 
 // fetchJob fetches a job's code and returns the job with its paths on this node.
@@ -179,8 +146,7 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// codeState is the Raylet's record of the jobs' code it fetched.
+// codeState is the Raylet's record of the jobs' code it fetched (by job id).
 type codeState struct {
-	codeMu   sync.Mutex
-	jobCodes map[string]*jobCode
+	jobCodes onceMap[*pb.JobConfig]
 }
