@@ -100,9 +100,8 @@ func (r *Raylet) apply(e effects) {
 	for _, j := range e.taken {
 		r.sendTaken(j.key, j.id)
 	}
-	for _, a := range e.peerAsks {
-		a := a
-		r.goTracked(func() { r.askPeer(a) })
+	if len(e.peerAsks) > 0 {
+		r.askPeers(e.peerAsks)
 	}
 	if len(e.groupPuts) > 0 {
 		r.putGroups(e.groupPuts)

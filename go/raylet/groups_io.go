@@ -28,18 +28,6 @@ type groupWriter struct {
 // the others reserved) before their reservations expire.
 const peerAskTimeout = bundlePrepareTimeout / 2
 
-// askPeer sends a message to another node and delivers its answer as an event.
-func (r *Raylet) askPeer(a peerAsk) {
-	ctx, cancel := context.WithTimeout(r.ctx, peerAskTimeout)
-	defer cancel()
-	l, err := r.linkTo(a.node)
-	var rep *pb.Reply
-	if err == nil {
-		rep, err = l.request(ctx, a.msg)
-	}
-	r.do(func(s *state) { a.done(s, rep, err) })
-}
-
 // putGroups queues records for the control store and starts the writer unless it runs.
 func (r *Raylet) putGroups(puts []groupPut) {
 	w := &r.groupWriter

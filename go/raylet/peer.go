@@ -208,6 +208,7 @@ type link struct {
 	mu       sync.Mutex
 	nextReq  uint64
 	pending  map[uint64]chan *pb.Reply // actor requests waiting for their replies
+	asks     map[uint64]askSlot        // asks waiting for their answers (peerask.go)
 	broken   error
 	jobsSent map[string]bool // jobs whose config went on this link (later tasks name them by id)
 }
@@ -247,20 +248,12 @@ func (l *link) sendTask(spec *pb.TaskSpec) error {
 // linkTo returns the link to node n, opening it once (openings are serialized, so a node never
 // has two links at once).
 func (r *Raylet) linkTo(n *remoteNode) (*link, error) {
-	current := func() *link {
-		r.linksMu.Lock()
-		defer r.linksMu.Unlock()
-		if l := r.links[n.key]; l != nil && l.addr == n.address {
-			return l
-		}
-		return nil
-	}
-	if l := current(); l != nil {
+	if l := r.currentLink(n); l != nil {
 		return l, nil
 	}
 	r.dialMu.Lock()
 	defer r.dialMu.Unlock()
-	if l := current(); l != nil {
+	if l := r.currentLink(n); l != nil {
 		return l, nil
 	}
 	conn, err := r.peerConn(n.address)
@@ -312,9 +305,12 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 		}
 		var done []*pb.PeerResult
 		var kept []ids.ObjectID
+		var answered []*askGroup
 		for _, m := range b.Messages {
 			if rep := m.GetActorReply(); rep != nil {
-				l.answered(rep)
+				if g := l.answered(rep); g != nil {
+					answered = append(answered, g)
+				}
 				continue
 			}
 			res := m.GetResult()
@@ -349,6 +345,7 @@ func (l *link) recv(stream pb.NodePeer_ForwardClient) {
 				}
 			})
 		}
+		r.deliverAsks(answered)
 	}
 	l.sender.Close()
 	l.breakOff(err)
@@ -856,7 +853,15 @@ func (p *peerService) Forward(stream pb.NodePeer_ForwardServer) error {
 			return err
 		}
 		var plain []*pb.TaskSpec
+		// Requests about bundles are answered in the link's order, at once, in one event for
+		// those that come together (before the tasks and actors after them, which may need the
+		// bundles they commit).
+		var bundleOps []*pb.ActorRequest
 		for _, m := range b.Messages {
+			if len(bundleOps) > 0 && (m.GetTask() != nil || (m.GetActorRequest() != nil && !isBundleOp(m.GetActorRequest().GetMessage()))) {
+				fs.answerBundleOps(bundleOps)
+				bundleOps = nil
+			}
 			switch body := m.Body.(type) {
 			case *pb.PeerMessage_Task:
 				// In the link's order: a job's config comes with its first task.
@@ -875,12 +880,15 @@ func (p *peerService) Forward(stream pb.NodePeer_ForwardServer) error {
 				fs.taken(ids.FromBytesList(body.Taken.ObjectIds))
 			case *pb.PeerMessage_ActorRequest:
 				if isBundleOp(body.ActorRequest.GetMessage()) {
-					fs.answerBundleOp(body.ActorRequest) // (in the link's order, at once)
+					bundleOps = append(bundleOps, body.ActorRequest)
 					continue
 				}
 				fs.wg.Add(1)
 				go fs.answerActorRequest(body.ActorRequest)
 			}
+		}
+		if len(bundleOps) > 0 {
+			fs.answerBundleOps(bundleOps)
 		}
 		if len(plain) > 0 {
 			fs.wg.Add(1)

@@ -72,15 +72,22 @@ func (l *link) brokenErr() error {
 	return errors.New("the link broke")
 }
 
-// answered delivers a reply to its request.
-func (l *link) answered(rep *pb.ActorReply) {
+// answered delivers a reply to its request. The reply of an ask settles it: answered returns its
+// group when that was the group's last unanswered ask (see peerask.go).
+func (l *link) answered(rep *pb.ActorReply) *askGroup {
 	l.mu.Lock()
 	ch := l.pending[rep.Id]
 	delete(l.pending, rep.Id)
+	if ch == nil {
+		g := l.settleAskLocked(rep.Id, rep.Reply, nil)
+		l.mu.Unlock()
+		return g
+	}
 	l.mu.Unlock()
-	if ch != nil && rep.Reply != nil {
+	if rep.Reply != nil {
 		ch <- rep.Reply
 	}
+	return nil
 }
 
 // breakOff fails the requests waiting on a link that broke.
@@ -92,10 +99,12 @@ func (l *link) breakOff(err error) {
 	l.broken = fmt.Errorf("the link to %s broke: %w", l.node, err)
 	pending := l.pending
 	l.pending = nil
+	asks := l.failAsksLocked(l.broken)
 	l.mu.Unlock()
 	for _, ch := range pending {
 		close(ch)
 	}
+	l.r.deliverAsks(asks)
 }
 
 // setRequestID sets the request id of an actor request's message (the answering node's own).
@@ -297,14 +306,22 @@ func (r *Raylet) nameOp(j nameJob) {
 // nameTimeout bounds a call to the control store about a name.
 const nameTimeout = 10 * time.Second
 
-// answerBundleOp answers a group owner's request about its bundles here: a decision of the state
-// alone, made as the request arrives.
-func (fs *forwardServer) answerBundleOp(req *pb.ActorRequest) {
-	var rep *pb.Reply
-	fs.r.do(func(s *state) { rep = s.bundleOp(req.Message) })
-	rep.RequestId = 0
-	fs.trackBundles(req.Message, rep.Error == "")
-	_ = fs.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_ActorReply{ActorReply: &pb.ActorReply{Id: req.Id, Reply: rep}}})
+// answerBundleOps answers a group owner's requests about its bundles here (those of one batch
+// of the link, in its order): decisions of the state alone, made as the requests arrive, all in
+// one event.
+func (fs *forwardServer) answerBundleOps(reqs []*pb.ActorRequest) {
+	reps := make([]*pb.Reply, len(reqs))
+	fs.r.do(func(s *state) {
+		for i, req := range reqs {
+			reps[i] = s.bundleOp(req.Message)
+		}
+	})
+	for i, req := range reqs {
+		rep := reps[i]
+		rep.RequestId = 0
+		fs.trackBundles(req.Message, rep.Error == "")
+		_ = fs.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_ActorReply{ActorReply: &pb.ActorReply{Id: req.Id, Reply: rep}}})
+	}
 }
 
 // trackBundles keeps, for the link's end, the bundles its origin reserved here and has not
