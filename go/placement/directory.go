@@ -43,7 +43,8 @@ const MaxRemembered = 1000
 type Directory struct {
 	groups  map[string]*pb.PlacementGroupInfo // by id
 	names   map[nameKey]string                // live named groups' ids
-	removed []string                          // removed groups' ids, oldest first
+	removed []string                          // removed groups' ids, oldest first, from gone on
+	gone    int                               // removed[:gone] are forgotten already
 }
 
 type nameKey struct{ namespace, name string }
@@ -112,9 +113,14 @@ func (d *Directory) PutOwned(g *pb.PlacementGroupInfo) error {
 	if g.State == Removed {
 		d.forgetName(g)
 		d.removed = append(d.removed, g.GroupId)
-		if len(d.removed) > MaxRemembered {
-			delete(d.groups, d.removed[0])
-			d.removed = append(d.removed[:0], d.removed[1:]...)
+		if len(d.removed)-d.gone > MaxRemembered {
+			delete(d.groups, d.removed[d.gone])
+			d.removed[d.gone] = ""
+			d.gone++
+			if d.gone >= MaxRemembered { // (the forgotten ids' room is reused, in one copy now and then)
+				d.removed = append(d.removed[:0], d.removed[d.gone:]...)
+				d.gone = 0
+			}
 		}
 	}
 	return nil

@@ -87,11 +87,17 @@ func TestDirectoryOwnersAndMemory(t *testing.T) {
 	if g := d.Get(strings.Repeat("02", 18), "", ""); g[0].State != Pending {
 		t.Errorf("another owner's group: %v", g)
 	}
-	for i := 0; i < MaxRemembered+10; i++ {
-		g := &pb.PlacementGroupInfo{GroupId: fmt.Sprintf("%036x", 1000+i), State: Removed, Bundles: []*pb.Bundle{{Resources: map[string]float64{"CPU": 1}}}}
-		_ = d.Put(g)
-	}
-	if n := len(d.Get("", "", "")); n != MaxRemembered+1 {
-		t.Errorf("%d groups remembered, want %d (the live one and the newest removed)", n, MaxRemembered+1)
+	id := func(i int) string { return fmt.Sprintf("%036x", 100000+i) }
+	for _, removals := range []int{MaxRemembered + 10, 3*MaxRemembered + 7} { // (the second goes past the compaction of the forgotten)
+		for i := 0; i < removals; i++ {
+			g := &pb.PlacementGroupInfo{GroupId: id(i), State: Removed, Bundles: []*pb.Bundle{{Resources: map[string]float64{"CPU": 1}}}}
+			_ = d.Put(g)
+		}
+		if n := len(d.Get("", "", "")); n != MaxRemembered+1 {
+			t.Errorf("after %d removals: %d groups remembered, want %d (the live one and the newest removed)", removals, n, MaxRemembered+1)
+		}
+		if len(d.Get(id(removals-1), "", "")) != 1 || len(d.Get(id(removals-MaxRemembered), "", "")) != 1 || len(d.Get(id(removals-MaxRemembered-1), "", "")) != 0 {
+			t.Errorf("after %d removals: not the newest %d remembered", removals, MaxRemembered)
+		}
 	}
 }

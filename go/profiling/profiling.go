@@ -16,7 +16,7 @@ import (
 )
 
 // With GORAY_PPROF_DIR set, every goray process (driver and workers) writes a Go CPU profile,
-// <dir>/cpu-<pid>.prof, and with GORAY_TRACE_DIR a Go execution trace, <dir>/trace-<pid>.out
+// <dir>/cpu-<pid>.prof, and what it allocated, <dir>/allocs-<pid>.prof, and with GORAY_TRACE_DIR a Go execution trace, <dir>/trace-<pid>.out
 // (go tool trace), from Start (ray_init, ray_worker_run, a node's start) until Stop.
 var profiling struct {
 	sync.Mutex
@@ -70,6 +70,13 @@ func Stop() {
 		pprof.StopCPUProfile()
 		profiling.cpu.Close()
 		profiling.cpu = nil
+		// Beside it, what the process allocated (go tool pprof -sample_index=alloc_space).
+		if f := openProfileFile("GORAY_PPROF_DIR", "allocs", "prof"); f != nil {
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				glog.Warningf("GORAY_PPROF_DIR: %v", err)
+			}
+			f.Close()
+		}
 	}
 	if profiling.trace != nil {
 		trace.Stop()

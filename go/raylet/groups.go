@@ -69,7 +69,8 @@ type groupWaiter struct {
 }
 
 // peerAsk asks the driver to send a message to another node over the link to it and deliver the
-// answer (or the link's error) to done as an event.
+// answer (or the link's error) to done as an event; with done nil, the message is only sent
+// (over an open link) and not answered.
 type peerAsk struct {
 	node *remoteNode
 	msg  *pb.ClientMessage
@@ -115,7 +116,8 @@ func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
 		fail(fmt.Errorf("placement group %s exists already", info.GroupId))
 		return
 	}
-	g := &ownedGroup{info: proto.Clone(info).(*pb.PlacementGroupInfo), strategy: scheduling.BundleStrategy(info.Strategy), creator: c, shown: placement.Pending}
+	// The message is this event's: the group keeps its record (the creator only reads the id).
+	g := &ownedGroup{info: info, strategy: scheduling.BundleStrategy(info.Strategy), creator: c, shown: placement.Pending}
 	g.info.State = placement.Pending
 	g.info.OwnerNodeId = append([]byte(nil), s.nodeID[:]...)
 	g.info.CreateTimeMs = s.now.UnixMilli()
@@ -129,7 +131,10 @@ func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
 		g.demands = append(g.demands, d)
 	}
 	g.nodes = make([]scheduling.NodeID, len(g.demands))
-	if err := s.groupDir.Put(g.info); err != nil { // (names of this node's groups)
+	// One copy of the record (checked above) for the directory and the control store's writer,
+	// which both only read it.
+	record := proto.Clone(g.info).(*pb.PlacementGroupInfo)
+	if err := s.groupDir.PutOwned(record); err != nil { // (names of this node's groups)
 		fail(err)
 		return
 	}
@@ -141,7 +146,7 @@ func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
 		// Unnamed, nothing can refuse its record: placed now, recorded in order behind.
 		g.claimed = true
 		if s.inCluster() {
-			s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: proto.Clone(g.info).(*pb.PlacementGroupInfo)})
+			s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: record})
 		}
 		if m.RequestId != 0 {
 			s.reply(c, &pb.Reply{RequestId: m.RequestId, Found: true})
@@ -150,7 +155,7 @@ func (s *state) createGroup(c *client, m *pb.CreatePlacementGroup) {
 		return
 	}
 	// Named, on a cluster: its name must be its own before it takes anything.
-	s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: proto.Clone(g.info).(*pb.PlacementGroupInfo), done: func(s *state, err error) {
+	s.eff.groupPuts = append(s.eff.groupPuts, groupPut{info: record, done: func(s *state, err error) {
 		if err != nil {
 			delete(s.groups, g.info.GroupId)
 			g.info.State = placement.Removed
@@ -558,12 +563,10 @@ func (s *state) returnBundlesOn(group string, r *remoteNode, indexes []int, remo
 	if r == nil {
 		return
 	}
+	// (Not answered: a return cannot fail, and a node gives back what was reserved through a
+	// link when the link ends.)
 	msg := &pb.ClientMessage{Body: &pb.ClientMessage_ReturnBundles{ReturnBundles: &pb.ReturnBundles{GroupId: group, Indexes: int32s(indexes), Removed: removed, Round: round}}}
-	s.eff.peerAsks = append(s.eff.peerAsks, peerAsk{node: r, msg: msg, done: func(s *state, rep *pb.Reply, err error) {
-		if e := replyError(rep, err); e != "" {
-			glog.Warningf("placement group %s: %s did not give back bundles %v: %s (it gives them back when the link to this node ends)", group, r, indexes, e)
-		}
-	}})
+	s.eff.peerAsks = append(s.eff.peerAsks, peerAsk{node: r, msg: msg})
 }
 
 // removeGroup removes a group this node owns: its bundles go back everywhere (their actors and
@@ -811,7 +814,7 @@ func (s *state) answerFromRecords(c *client, requestID uint64, req *pb.GetPlacem
 			s.replyIf(c, &pb.Reply{RequestId: requestID, Error: fmt.Sprintf("looking up placement groups: %v", err)})
 			return
 		}
-		found = s.mergeOwn(found)
+		found = s.mergeOwn(found, req.GroupId == "" && req.Name == "")
 		if req.Name != "" { // (by name: live groups only; this node's may be removed since)
 			live := found[:0]
 			for _, g := range found {
@@ -828,14 +831,36 @@ func (s *state) answerFromRecords(c *client, requestID uint64, req *pb.GetPlacem
 }
 
 // mergeOwn is the control store's records with this node's own groups as it knows them now
-// (its records there may lag behind). Called with r.mu held.
-func (s *state) mergeOwn(found []*pb.PlacementGroupInfo) []*pb.PlacementGroupInfo {
+// (its records there may lag behind); all: the lookup lists every group, and this node's that
+// the control store has no record of yet are added (in creation order, as Get lists them).
+// Called with r.mu held.
+func (s *state) mergeOwn(found []*pb.PlacementGroupInfo, all bool) []*pb.PlacementGroupInfo {
+	seen := map[string]bool{}
 	for i, g := range found {
 		if ids.GroupOwnedBy(g.GroupId, s.nodeID) {
+			seen[g.GroupId] = true
 			if own := s.groupDir.Get(g.GroupId, "", ""); len(own) > 0 {
 				found[i] = proto.Clone(own[0]).(*pb.PlacementGroupInfo)
 			}
 		}
+	}
+	if !all {
+		return found
+	}
+	added := false
+	for _, g := range s.groupDir.Get("", "", "") {
+		if !seen[g.GroupId] {
+			found = append(found, proto.Clone(g).(*pb.PlacementGroupInfo))
+			added = true
+		}
+	}
+	if added {
+		sort.SliceStable(found, func(i, j int) bool {
+			if found[i].CreateTimeMs != found[j].CreateTimeMs {
+				return found[i].CreateTimeMs < found[j].CreateTimeMs
+			}
+			return found[i].GroupId < found[j].GroupId
+		})
 	}
 	return found
 }

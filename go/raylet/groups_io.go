@@ -41,10 +41,27 @@ func (r *Raylet) putGroups(puts []groupPut) {
 	}
 }
 
+// groupPutGather is how long the writer lets records gather before it sends those nobody waits
+// for: a group created and removed meanwhile costs the control store one record, not three.
+// Lookups on this node see its own groups as they are now (mergeOwn).
+const groupPutGather = 10 * time.Millisecond
+
 // writeGroups sends the queued records until none is left.
 func (r *Raylet) writeGroups() {
 	w := &r.groupWriter
 	for {
+		w.mu.Lock()
+		waited := false
+		for _, p := range w.queue {
+			waited = waited || p.done != nil
+		}
+		w.mu.Unlock()
+		if !waited {
+			select {
+			case <-time.After(groupPutGather):
+			case <-r.ctx.Done():
+			}
+		}
 		w.mu.Lock()
 		batch := w.queue
 		w.queue = nil

@@ -320,6 +320,9 @@ func (fs *forwardServer) answerBundleOps(reqs []*pb.ActorRequest) {
 		rep := reps[i]
 		rep.RequestId = 0
 		fs.trackBundles(req.Message, rep.Error == "")
+		if req.Id == 0 {
+			continue // (told, not asked)
+		}
 		_ = fs.sender.Queue(&pb.PeerMessage{Body: &pb.PeerMessage_ActorReply{ActorReply: &pb.ActorReply{Id: req.Id, Reply: rep}}})
 	}
 }

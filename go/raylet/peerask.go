@@ -49,6 +49,15 @@ func (r *Raylet) askPeers(asks []peerAsk) {
 	var order []*remoteNode
 	byNode := map[*remoteNode][]peerAsk{}
 	for _, a := range asks {
+		if a.done == nil {
+			// Told, not asked: sent in order with the asks to the node, and not answered.
+			// (Without an open link there is nothing to tell: what was reserved through
+			// the last one went back when it ended.)
+			if l := r.currentLink(a.node); l != nil {
+				_ = l.sender.Enqueue(&pb.PeerMessage{Body: &pb.PeerMessage_ActorRequest{ActorRequest: &pb.ActorRequest{Message: a.msg}}})
+			}
+			continue
+		}
 		if byNode[a.node] == nil {
 			order = append(order, a.node)
 		}

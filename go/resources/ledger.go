@@ -1,5 +1,7 @@
 package resources
 
+import "sort"
+
 // critical tells whether a resource's use makes a node "busy" to Ray's hybrid scheduling policy
 // (NodeResources::CalculateCriticalResourceUtilization): CPU, memory and object store memory do;
 // GPUs and custom resources do not.
@@ -269,8 +271,13 @@ func (l *Ledger) part(a *Allocation, name string) (int, int) {
 // out and brought back after gen since (see born).
 func (l *Ledger) each(demand Set, since uint64, f func(i, slot int, q Quantity)) {
 	tot := l.total.items
+	search := len(demand.items)*smallChange <= len(tot) // (many resources: find each)
 	j := 0
 	for i, it := range demand.items {
+		if search {
+			rest := tot[j:]
+			j += sort.Search(len(rest), func(k int) bool { return rest[k].name >= it.name })
+		}
 		for j < len(tot) && tot[j].name < it.name {
 			j++
 		}
@@ -307,6 +314,10 @@ func (l *Ledger) Shrink(remove Set) bool {
 // resize rebuilds the totals and what is available with f applied to the resources of change
 // (a resource the node lacks starts at zero); those whose total ends at zero are left out.
 func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, Quantity)) {
+	if len(change.items)*smallChange <= len(l.total.items) {
+		l.resizeSmall(change, f)
+		return
+	}
 	old, avail := l.total.items, l.avail
 	removed := false
 	items := make([]item, 0, len(old)+len(change.items))
@@ -352,5 +363,57 @@ func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, 
 		l.total = Set{items}
 	}
 	l.avail = newAvail
+	l.version++
+}
+
+// resizeSmall is resize for a change much smaller than the ledger: new copies of the totals and
+// of what is available, changed resource by resource (the old totals may be shared: Total).
+func (l *Ledger) resizeSmall(change Set, f func(total, avail, q Quantity) (Quantity, Quantity)) {
+	n := len(l.total.items)
+	items := make([]item, n, n+len(change.items))
+	copy(items, l.total.items)
+	avail := make([]Quantity, n, n+len(change.items))
+	copy(avail, l.avail)
+	removed := false
+	for _, it := range change.items {
+		i := sort.Search(len(items), func(i int) bool { return items[i].name >= it.name })
+		if i < len(items) && items[i].name == it.name {
+			total, free := f(items[i].q, avail[i], it.q)
+			if total > 0 {
+				items[i].q, avail[i] = total, free
+				continue
+			}
+			items = append(items[:i], items[i+1:]...)
+			avail = append(avail[:i], avail[i+1:]...)
+			removed = true
+			delete(l.born, it.name)
+			continue
+		}
+		total, free := f(0, 0, it.q)
+		if total <= 0 {
+			continue
+		}
+		if l.gen > 0 {
+			if l.born == nil {
+				l.born = map[string]uint64{}
+			}
+			l.born[it.name] = l.gen // (allocations from before a Shrink do not hold it)
+		}
+		items = append(items, item{})
+		copy(items[i+1:], items[i:])
+		items[i] = item{it.name, total}
+		avail = append(avail, 0)
+		copy(avail[i+1:], avail[i:])
+		avail[i] = free
+	}
+	if removed {
+		l.gen++
+	}
+	if len(items) == 0 {
+		l.total = Set{}
+	} else {
+		l.total = Set{items}
+	}
+	l.avail = avail
 	l.version++
 }

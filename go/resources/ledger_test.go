@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -350,14 +351,28 @@ func TestLedgerGrowShrink(t *testing.T) {
 			l.Release(a)
 		}, base},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			l := NewLedger(set(t, Total, base))
-			c.steps(l)
-			want := set(t, Total, c.want)
-			if !l.Total().Equal(want) || !l.Available().Equal(want) {
-				t.Errorf("total %v, available %v, want both %v", l.Total(), l.Available(), want)
+	// Each case also runs on a node with many other resources (as one holding many groups'
+	// bundles), where grows and shrinks take resizeSmall's path.
+	for _, pad := range []int{0, 40} {
+		padded := func(m map[string]float64) map[string]float64 {
+			out := map[string]float64{}
+			for k, v := range m {
+				out[k] = v
 			}
-		})
+			for i := 0; i < pad; i++ {
+				out[fmt.Sprintf("CPU_group_%d_other%02d", i%4, i)] = 1
+			}
+			return out
+		}
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/%d more", c.name, pad), func(t *testing.T) {
+				l := NewLedger(set(t, Total, padded(base)))
+				c.steps(l)
+				want := set(t, Total, padded(c.want))
+				if !l.Total().Equal(want) || !l.Available().Equal(want) {
+					t.Errorf("total %v, available %v, want both %v", l.Total(), l.Available(), want)
+				}
+			})
+		}
 	}
 }

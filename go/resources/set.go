@@ -143,8 +143,22 @@ func (s Set) Sub(o Set) Set {
 	})
 }
 
+// smallChange is how many times more resources than o a set s must hold for merge to change a
+// copy of s in place (a copy and a binary search per resource of o) rather than walk both: a node
+// holding many placement groups' bundles has hundreds of resources, whose long names share
+// prefixes, while a demand has a few.
+const smallChange = 8
+
 // merge combines s and o name by name with f (a missing resource is 0), keeping positive results.
 func merge(s, o Set, f func(a, b Quantity) Quantity) Set {
+	if len(o.items)*smallChange <= len(s.items) {
+		return mergeSmall(s, o, f)
+	}
+	return mergeWalk(s, o, f)
+}
+
+// mergeWalk is merge in one pass over both sets.
+func mergeWalk(s, o Set, f func(a, b Quantity) Quantity) Set {
 	a, b := s.items, o.items
 	out := make([]item, 0, len(a)+len(b))
 	i, j := 0, 0
@@ -164,6 +178,32 @@ func merge(s, o Set, f func(a, b Quantity) Quantity) Set {
 		}
 		if it.q > 0 {
 			out = append(out, it)
+		}
+	}
+	if len(out) == 0 {
+		return Set{}
+	}
+	return Set{out}
+}
+
+// mergeSmall is merge for an o much smaller than s: a copy of s changed resource by resource.
+func mergeSmall(s, o Set, f func(a, b Quantity) Quantity) Set {
+	out := make([]item, len(s.items), len(s.items)+len(o.items))
+	copy(out, s.items)
+	for _, it := range o.items {
+		i := sort.Search(len(out), func(i int) bool { return out[i].name >= it.name })
+		if i < len(out) && out[i].name == it.name {
+			if q := f(out[i].q, it.q); q > 0 {
+				out[i].q = q
+			} else {
+				out = append(out[:i], out[i+1:]...)
+			}
+			continue
+		}
+		if q := f(0, it.q); q > 0 {
+			out = append(out, item{})
+			copy(out[i+1:], out[i:])
+			out[i] = item{it.name, q}
 		}
 	}
 	if len(out) == 0 {

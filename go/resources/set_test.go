@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -159,6 +160,53 @@ func TestSetLarge(t *testing.T) {
 	}
 	if !s.FitsIn(s) || s.Get("C") != 3*Scale {
 		t.Errorf("large set: %v", s)
+	}
+}
+
+// A small change to a large set (a demand against a node holding many groups' bundles) takes the
+// copy-and-search path; it must agree with the one-pass merge: values changed, resources added,
+// resources that reach zero gone, the order kept.
+func TestSetSmallChangeOfLargeSet(t *testing.T) {
+	big := map[string]float64{"CPU": 4, "memory": 1e9}
+	for i := 0; i < 30; i++ {
+		big[fmt.Sprintf("CPU_group_%d_%032x", i%3, i)] = 0.5
+	}
+	large := set(t, Total, big)
+	changes := []map[string]float64{
+		{"CPU": 1},           // lower (Sub) / raise (Add)
+		{"CPU": 4},           // to zero: gone after Sub
+		{"CPU": 8, "GPU": 1}, // more than there is; a new one
+		{"CPU_group_1_" + fmt.Sprintf("%032x", 4): 0.5, "AAA": 1, "zzz": 2}, // first, last, middle
+		{"CPU_group_0_" + fmt.Sprintf("%032x", 3): 0.25},
+	}
+	for _, c := range changes {
+		small := set(t, Demand, c)
+		if small.Len()*smallChange > large.Len() {
+			t.Fatalf("%v is not small beside %d resources", c, large.Len())
+		}
+		for _, op := range []struct {
+			name string
+			f    func(a, b Quantity) Quantity
+			got  Set
+		}{
+			{"Add", addSat, large.Add(small)},
+			{"Sub", func(a, b Quantity) Quantity {
+				if b >= a {
+					return 0
+				}
+				return a - b
+			}, large.Sub(small)},
+		} {
+			if want := mergeWalk(large, small, op.f); !op.got.Equal(want) {
+				t.Errorf("%s %v:\n got %v\nwant %v", op.name, c, op.got, want)
+			}
+		}
+	}
+	if got := large.Sub(set(t, Demand, map[string]float64{"CPU": 4})).Get("CPU"); got != 0 {
+		t.Errorf("CPU after taking all of it = %v", got)
+	}
+	if large.Get("CPU") != 4*Scale {
+		t.Errorf("the large set changed: %v", large)
 	}
 }
 

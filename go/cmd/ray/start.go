@@ -243,10 +243,10 @@ func startDaemon(cmd *cobra.Command, opts node.Options) error {
 	return nil
 }
 
-// runNode runs a node in this process until SIGTERM or SIGINT.
 // nodeGCPercent is the Go garbage collector's target (GOGC) in a node daemon, unless GOGC is set.
 const nodeGCPercent = 400
 
+// runNode runs a node in this process until SIGTERM or SIGINT.
 func runNode(cmd *cobra.Command, opts node.Options) error {
 	var rep started
 	readyFD := os.Getenv(envReadyFD)
