@@ -354,16 +354,7 @@ func (l *Ledger) resize(change Set, f func(total, avail, q Quantity) (Quantity, 
 			delete(l.born, name)
 		}
 	}
-	if removed {
-		l.gen++
-	}
-	if len(items) == 0 {
-		l.total = Set{}
-	} else {
-		l.total = Set{items}
-	}
-	l.avail = newAvail
-	l.version++
+	l.resized(items, newAvail, removed)
 }
 
 // resizeSmall is resize for a change much smaller than the ledger: new copies of the totals and
@@ -406,6 +397,12 @@ func (l *Ledger) resizeSmall(change Set, f func(total, avail, q Quantity) (Quant
 		copy(avail[i+1:], avail[i:])
 		avail[i] = free
 	}
+	l.resized(items, avail, removed)
+}
+
+// resized makes items and avail the ledger's totals and what is available, after a resize that
+// removed resources or not.
+func (l *Ledger) resized(items []item, avail []Quantity, removed bool) {
 	if removed {
 		l.gen++
 	}
