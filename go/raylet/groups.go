@@ -211,7 +211,6 @@ func (s *state) showGroupState(g *ownedGroup) {
 // less the nodes its strategy rules out given the bundles already placed (STRICT_SPREAD: the
 // nodes holding one; STRICT_PACK: all but the node holding them). Called with r.mu held.
 func (s *state) groupView(g *ownedGroup) scheduling.View {
-	s.refreshLocalView()
 	used := map[scheduling.NodeID]bool{}
 	for _, n := range g.nodes {
 		if n != "" {
@@ -227,11 +226,41 @@ func (s *state) groupView(g *ownedGroup) scheduling.View {
 		if strict && used[n.ID] != (g.strategy == scheduling.StrictPack) {
 			continue
 		}
-		n.Total = n.Total.Only(names)
-		n.Available = n.Available.Only(names)
+		if n.ID == s.view.Local {
+			n.Total, n.Available = s.ledger.Only(names) // (the ledger's own, not the view's copy)
+		} else {
+			n.Total = n.Total.Only(names)
+			n.Available = n.Available.Only(names)
+			if held, ok := s.viewHeld[n.ID]; ok {
+				n.Available = n.Available.Sub(held)
+			}
+		}
 		v.Nodes = append(v.Nodes, n)
 	}
 	return v
+}
+
+// holdInView notes that this node reserved demand on node key for a group's bundle: what it
+// reserves is not free there until the node's report says so. The view's sets of a node holding
+// many bundles are large, so the reservations are kept apart, small, and taken out of them once,
+// when the policy reads the view next (foldHeld); the next report replaces them. Called with r.mu
+// held.
+func (s *state) holdInView(key scheduling.NodeID, demand resources.Set) {
+	if s.viewHeld == nil {
+		s.viewHeld = map[scheduling.NodeID]resources.Set{}
+	}
+	s.viewHeld[key] = s.viewHeld[key].Add(demand)
+}
+
+// foldHeld takes the reservations holdInView noted out of the view's free resources. Called
+// with r.mu held.
+func (s *state) foldHeld() {
+	for key, held := range s.viewHeld {
+		if n := s.viewNodeOf(key); n != nil {
+			n.Available = n.Available.Sub(held)
+		}
+		delete(s.viewHeld, key)
+	}
 }
 
 // resourceNames are the resources g's bundles ask for and those the policy scores nodes by.
@@ -301,11 +330,8 @@ func (s *state) placeGroup(g *ownedGroup) {
 			g.failed = fmt.Sprintf("node %s is gone", node)
 			break
 		}
-		if n := s.viewNodeOf(node); n != nil {
-			for _, b := range indexes {
-				// (what it reserves is not free there, until its report says so)
-				n.Available = n.Available.Sub(g.demands[b])
-			}
+		for _, b := range indexes {
+			s.holdInView(node, g.demands[b])
 		}
 		g.awaited++
 		round := g.round

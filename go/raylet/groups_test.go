@@ -13,6 +13,7 @@ import (
 
 	"goray/ids"
 	"goray/placement"
+	"goray/resources"
 	pb "goray/rpc/proto"
 	"goray/scheduling"
 )
@@ -527,6 +528,40 @@ func TestGroupBundlesInView(t *testing.T) {
 	}
 	if got := g.viewNode(a).Total.Get(placement.Marker(id, 1)); got == 0 {
 		t.Error("the bundle is not in A's view entry after a lagging report")
+	}
+}
+
+// What a group's owner reserves on other nodes is not free there in its view until their
+// reports say so: for the next groups at once, and for tasks once the policy reads the view.
+func TestGroupReservationsInView(t *testing.T) {
+	g := newGroupCluster(t, "A", "B")
+	g.create(scheduling.StrictSpread, "", 2, 2, 2) // (every node's 2 CPUs)
+	if got := strings.Join(g.describeAsks(), "; "); got != "prepare A 1; prepare B 2" {
+		t.Fatalf("the first group asks %q", got)
+	}
+	g.asks = nil
+	second := g.create(scheduling.StrictSpread, "", 1, 1)
+	if got := strings.Join(g.describeAsks(), "; "); got != "" || g.state(second) != "PENDING -,-" {
+		t.Fatalf("a second group found room where the first reserved it: asks %q, state %q", got, g.state(second))
+	}
+	one, err := resources.NewSet(cpus(1), resources.Demand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.do(func(s *state) {
+		if d := s.place(scheduling.Request{Demand: one}); d.Status == scheduling.Run {
+			t.Errorf("a task of 1 CPU is placed on %s, where the groups' reservations took every CPU", d.Node)
+		}
+		for _, l := range []string{"A", "B"} {
+			if free := s.viewNodeOf(keyOf(g.byLbl[l])).Available.Get(resources.CPU); free != 0 {
+				t.Errorf("node %s shows %v CPUs free in the view, want 0", l, free)
+			}
+		}
+	})
+	// Their reports (the first group's prepares failed there, say) free them again.
+	g.step(func(s *state) { s.updateCluster([]ViewNode{g.byLbl["A"], g.byLbl["B"]}) })
+	if got := strings.Join(g.describeAsks(), "; "); !strings.Contains(got, "prepare A") || !strings.Contains(got, "prepare B") {
+		t.Errorf("after the nodes' reports, the second group asks %q", got)
 	}
 }
 

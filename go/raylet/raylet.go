@@ -675,6 +675,9 @@ func (s *state) failClass(c *schedClass, why string) {
 // sees (a SPREAD request moves the round robin on). Called with r.mu held.
 func (s *state) place(req scheduling.Request) scheduling.Decision {
 	s.refreshLocalView()
+	if len(s.viewHeld) > 0 {
+		s.foldHeld()
+	}
 	if len(s.unshown) > 0 {
 		s.showCommitted()
 	}

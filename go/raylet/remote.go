@@ -122,6 +122,7 @@ func (s *state) updateCluster(nodes []ViewNode) {
 			s.remotes[key] = r
 		}
 		view = append(view, scheduling.Node{ID: key, Total: total, Available: avail, Alive: alive && !s.now.Before(r.unreachableUntil)})
+		delete(s.viewHeld, key) // (the report replaces them)
 		r.ip, r.address = n.IP, n.Address
 		if r.alive && !alive {
 			cause := "the node died: " + n.DeathCause
@@ -176,6 +177,7 @@ func (s *state) keepInView(view *[]scheduling.Node, key scheduling.NodeID) {
 // for them back when another node has room for them now: a node that joined, or one that freed
 // resources, runs them sooner than the busy worker would. Called with r.mu held.
 func (s *state) reclaimForOtherNodes() {
+	s.foldHeld()
 	for _, w := range s.workers {
 		if w.client == nil || w.reclaiming || len(w.queued) == 0 || w.job == nil || w.job.id == "" {
 			continue

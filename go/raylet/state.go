@@ -33,23 +33,24 @@ type state struct {
 	workers        map[ids.UniqueID]*worker
 	idle           []*worker
 	starting       int
-	defaultJob     *job                              // the job of the node's configuration (see job.go)
-	jobs           map[string]*job                   // jobs drivers brought, by id
-	remotes        map[scheduling.NodeID]*remoteNode // the cluster's other nodes (see remote.go)
-	agentID        ids.UniqueID                      // the worker id of the node's own client
-	spreadCursor   scheduling.NodeID                 // where the last SPREAD request went
-	queueDepth     int                               // forwarded tasks per CPU a busy node may queue
-	locating       map[ids.ObjectID]bool             // unknown objects looked for on other nodes (locate.go)
-	lineage        lineage                           // results kept on other nodes (lineage.go)
-	bundles        map[bundleKey]*heldBundle         // placement groups' bundles held here (bundles.go)
-	groups         map[string]*ownedGroup            // live placement groups this node owns (groups.go)
-	groupDir       *placement.Directory              // this node's groups' records, live and removed
-	groupSeq       uint64                            // the last two-phase round of a group
-	groupWaiterSeq uint64                            // the last WaitPlacementGroup parked
-	unshown        map[scheduling.NodeID]bool        // nodes with bundles committed since the view showed them (showCommitted)
-	remoteHolds    map[ids.ObjectID][]uint64         // holds for processes of other nodes, by token (holdForRemote)
-	nextHold       uint64                            // the last token of remoteHolds
-	backlog        time.Duration                     // work in time a fast node may queue (forwardBound)
+	defaultJob     *job                                // the job of the node's configuration (see job.go)
+	jobs           map[string]*job                     // jobs drivers brought, by id
+	remotes        map[scheduling.NodeID]*remoteNode   // the cluster's other nodes (see remote.go)
+	agentID        ids.UniqueID                        // the worker id of the node's own client
+	spreadCursor   scheduling.NodeID                   // where the last SPREAD request went
+	queueDepth     int                                 // forwarded tasks per CPU a busy node may queue
+	locating       map[ids.ObjectID]bool               // unknown objects looked for on other nodes (locate.go)
+	lineage        lineage                             // results kept on other nodes (lineage.go)
+	bundles        map[bundleKey]*heldBundle           // placement groups' bundles held here (bundles.go)
+	groups         map[string]*ownedGroup              // live placement groups this node owns (groups.go)
+	groupDir       *placement.Directory                // this node's groups' records, live and removed
+	groupSeq       uint64                              // the last two-phase round of a group
+	groupWaiterSeq uint64                              // the last WaitPlacementGroup parked
+	unshown        map[scheduling.NodeID]bool          // nodes with bundles committed since the view showed them (showCommitted)
+	viewHeld       map[scheduling.NodeID]resources.Set // what groups reserved on nodes since their reports, not yet out of the view (foldHeld)
+	remoteHolds    map[ids.ObjectID][]uint64           // holds for processes of other nodes, by token (holdForRemote)
+	nextHold       uint64                              // the last token of remoteHolds
+	backlog        time.Duration                       // work in time a fast node may queue (forwardBound)
 	blocked        int
 	ready          *readyQueue                  // arguments present, waiting for resources and a worker
 	waitingDeps    map[ids.ObjectID][]*task     // tasks waiting for an argument

@@ -376,3 +376,44 @@ func TestLedgerGrowShrink(t *testing.T) {
 		}
 	}
 }
+
+// The totals a caller got from Total stay as they were when the ledger grows and shrinks after
+// (it changes them in place only while no one holds them), and Only reads a few resources of a
+// large ledger.
+func TestLedgerTotalsHandedOutStay(t *testing.T) {
+	big := map[string]float64{"CPU": 4}
+	for i := 0; i < 40; i++ {
+		big[fmt.Sprintf("CPU_group_%02d_pg", i)] = 1
+	}
+	l := NewLedger(set(t, Total, big))
+	before := l.Total()
+	bundle := set(t, Total, map[string]float64{"CPU_group_00_new": 2})
+	l.Grow(bundle) // (a copy: before is held)
+	middle := l.Total()
+	l.Shrink(set(t, Total, map[string]float64{"CPU_group_05_pg": 1}))
+	l.Shrink(bundle) // (in place: middle was handed out before the first shrink only)
+	l.Grow(set(t, Total, map[string]float64{"CPU_group_05_pg": 1}))
+	if want := set(t, Total, big); !before.Equal(want) || !l.Total().Equal(want) {
+		t.Errorf("totals handed out first %v, now %v; want both %v", before, l.Total(), want)
+	}
+	withNew := map[string]float64{"CPU_group_00_new": 2}
+	for k, v := range big {
+		withNew[k] = v
+	}
+	if want := set(t, Total, withNew); !middle.Equal(want) {
+		t.Errorf("totals handed out after the grow changed to %v, want %v", middle, want)
+	}
+
+	a, ok := l.Allocate(set(t, Demand, map[string]float64{"CPU": 1.5, "CPU_group_07_pg": 1}))
+	if !ok {
+		t.Fatal("allocation refused")
+	}
+	total, avail := l.Only([]string{"memory", "CPU_group_07_pg", "CPU", "CPU_group_08_pg"})
+	if want := set(t, Total, map[string]float64{"CPU": 4, "CPU_group_07_pg": 1, "CPU_group_08_pg": 1}); !total.Equal(want) {
+		t.Errorf("Only's totals %v, want %v", total, want)
+	}
+	if want := set(t, Total, map[string]float64{"CPU": 2.5, "CPU_group_08_pg": 1}); !avail.Equal(want) {
+		t.Errorf("Only's available %v, want %v (a resource fully in use is left out)", avail, want)
+	}
+	l.Release(a)
+}

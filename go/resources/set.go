@@ -93,7 +93,7 @@ func (s Set) Only(names []string) Set {
 			out = append(out, item{name, q})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	sortItems(out)
 	return Set{items: out}
 }
 
