@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of goray: the Go unit tests (with -race), the C++ gtest suites (local mode,
-# the embedded node with and without a user library, AddressSanitizer), the end-to-end tests and the
-# cluster tests (several node processes on loopback addresses).
+# the embedded node with and without a user library, AddressSanitizer), the end-to-end tests, the
+# cluster tests (several node processes on loopback addresses) and the job tests (jobs submitted
+# to such a cluster through its job API).
 # The last line is "N passed, N failed" over all of them; the exit code is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -64,6 +65,7 @@ TMPDIR=/tmp run_suite bazel bash scripts/bazel-test.sh "$work/bazel"
 run_suite cpp bash cpp/test/run_cpp_tests.sh dist "$work/cpp"
 run_suite e2e bash tests/e2e/run.sh dist "$work/e2e"
 run_suite cluster bash tests/e2e/cluster.sh dist "$work/cluster"
+run_suite jobs bash tests/e2e/jobs.sh dist "$work/jobs"
 run_suite template bash tests/e2e/template.sh dist "$work/template"
 
 echo "$total_passed passed, $total_failed failed"

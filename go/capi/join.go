@@ -16,6 +16,7 @@ import (
 	"goray/core"
 	"goray/ids"
 	pb "goray/rpc/proto"
+	"goray/runtimeenv"
 	"goray/session"
 	"goray/taskretry"
 )
@@ -72,6 +73,14 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	}
 	jobEnv, err := jobRuntimeEnv(cfg)
 	if err != nil {
+		return err
+	}
+	// A driver that a submitted job started runs in the job's runtime_env, under its own.
+	submitted, err := runtimeenv.FromJobConfig(os.Getenv(runtimeenv.EnvJobConfig))
+	if err != nil {
+		return err
+	}
+	if jobEnv, err = runtimeenv.Merge(submitted, jobEnv); err != nil {
 		return err
 	}
 	if jobEnv, err = cluster.ShipWorkingDir(ctx, pb.NewControlStoreClient(conn), jobEnv); err != nil {

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang/glog"
+
+	"goray/httpauth"
 )
 
 // PortFile is the file of a session directory that holds the port its metrics are served on.
@@ -34,7 +35,7 @@ func Serve(r *Registry, ip string, port int, token string) (*Server, error) {
 		return nil, fmt.Errorf("metrics: listen on %s:%d: %w", ip, port, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", withToken(r.Handler(), token))
+	mux.Handle("/metrics", httpauth.Gate{Token: token, AnyHost: true, What: "the metrics"}.Wrap(r.Handler()))
 	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, addr: lis.Addr(), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -43,26 +44,6 @@ func Serve(r *Registry, ip string, port int, token string) (*Server, error) {
 		}
 	}()
 	return s, nil
-}
-
-// withToken refuses requests without the token (none: all pass).
-func withToken(h http.Handler, token string) http.Handler {
-	if token == "" {
-		return h
-	}
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		got := req.Header.Get("Authorization")
-		switch {
-		case got == "":
-			http.Error(w, "unauthorized: this cluster's metrics need its token (Authorization: Bearer <token>; ray get-auth-token prints it)", http.StatusUnauthorized)
-		case subtle.ConstantTimeCompare([]byte(got), want) != 1:
-			glog.Warningf("metrics: refused a request from %s with a wrong token", req.RemoteAddr)
-			http.Error(w, "forbidden: wrong token", http.StatusForbidden)
-		default:
-			h.ServeHTTP(w, req)
-		}
-	})
 }
 
 // Port is the port the server listens on.

@@ -23,8 +23,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"goray/cluster"
+	"goray/dashboard"
 	"goray/gcs"
 	"goray/ids"
+	"goray/jobs"
 	"goray/metrics"
 	"goray/ownerlock"
 	"goray/raylet"
@@ -55,6 +57,8 @@ type Options struct {
 	// /metrics on the node's IP; Ray's --metrics-export-port); 0: any free port, written to the
 	// session's metrics_export_port file.
 	MetricsExportPort int
+	// Dashboard says whether and where a head serves its dashboard and job API.
+	Dashboard DashboardOptions
 
 	// Head runs the cluster's control store on TCP at GCSListen (host:port; port 0: any free
 	// one), closed by Token. JoinAddress (host:port) joins the cluster whose control store is
@@ -87,6 +91,8 @@ type Node struct {
 	// Metrics are the users' metrics of the node's processes, served by metricsServer.
 	Metrics       *metrics.Registry
 	metricsServer *metrics.Server
+	dashboard     *dashboard.Server // the head's (nil elsewhere, or with --include-dashboard=false)
+	jobs          *jobs.Supervisor  // the submitted jobs the head runs
 }
 
 // Start creates the session and starts the control store and the node manager.
@@ -149,6 +155,10 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	if err := n.serveMetrics(opts); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	if err := n.startDashboard(opts); err != nil {
 		n.Stop()
 		return nil, err
 	}
@@ -475,6 +485,7 @@ func (n *Node) RayletSocket() string { return n.Session.Socket("raylet") }
 // Stop stops the node manager (and with it every worker) and the control store, and ends the
 // session.
 func (n *Node) Stop() {
+	n.stopDashboard()
 	close(n.stopReport)
 	<-n.reportDone
 	if n.metricsServer != nil {

@@ -57,7 +57,8 @@ var packTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // Pack writes the package of directory dir to a new temporary file and returns the file's path
 // (the caller removes it) and its SHA-256. Regular files keep their permission bits; symbolic
 // links to files are followed (dir itself may be a link), a link to a directory inside dir is an
-// error (its files would be left out otherwise), and other kinds of file (sockets, devices) are
+// error (its files would be left out otherwise) but for Bazel's links to its outputs at the top
+// (bazel-bin, bazel-out, ...: left out, see bazelLink), and other kinds of file (sockets, devices) are
 // left out.
 func Pack(dir string) (string, string, error) {
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
@@ -104,6 +105,8 @@ func Pack(dir string) (string, string, error) {
 		switch {
 		case d.IsDir():
 			return addEntry(zw, name+"/", info.Mode(), nil)
+		case info.IsDir() && bazelLink(rel):
+			return nil
 		case info.IsDir():
 			return fmt.Errorf("%s is a symbolic link to a directory, which a working_dir cannot hold: put the files themselves there", rel)
 		case !info.Mode().IsRegular():
@@ -130,6 +133,13 @@ func Pack(dir string) (string, string, error) {
 	}
 	done = true
 	return out.Name(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// bazelLink tells whether rel, a symbolic link to a directory, is one of the links Bazel makes
+// at the top of a project to its outputs (bazel-bin, bazel-out, bazel-<project>, ...): a
+// package leaves them out, as what the project's build makes again.
+func bazelLink(rel string) bool {
+	return !strings.ContainsRune(filepath.ToSlash(rel), '/') && strings.HasPrefix(rel, "bazel-")
 }
 
 // addEntry adds one file (data non-nil) or directory to a package.

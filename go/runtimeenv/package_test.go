@@ -132,6 +132,32 @@ func TestPackSymlinkedDirectories(t *testing.T) {
 	if _, _, err := Pack(real); err == nil || !strings.Contains(err.Error(), "symbolic link to a directory") {
 		t.Errorf("a link to a directory inside: %v", err)
 	}
+	// Bazel's links to its outputs at the top of a project are left out; elsewhere they are not.
+	if err := os.Remove(filepath.Join(real, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, filepath.Join(real, "bazel-bin")); err != nil {
+		t.Fatal(err)
+	}
+	pkg, _, err = Pack(real)
+	if err != nil {
+		t.Fatalf("a project with bazel-bin: %v", err)
+	}
+	defer os.Remove(pkg)
+	dst = filepath.Join(t.TempDir(), "out")
+	if err := Unpack(pkg, dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "bazel-bin")); !os.IsNotExist(err) {
+		t.Errorf("bazel-bin was packed: %v", err)
+	}
+	writeFiles(t, filepath.Join(real, "sub"), map[string]string{"c.txt": "gamma"})
+	if err := os.Symlink(other, filepath.Join(real, "sub", "bazel-out")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Pack(real); err == nil || !strings.Contains(err.Error(), "symbolic link to a directory") {
+		t.Errorf("a bazel- link below the top: %v", err)
+	}
 }
 
 func TestPackRefusesWhatIsNoDirectory(t *testing.T) {

@@ -149,3 +149,30 @@ func Merge(parent, child string) (string, error) {
 	}
 	return merged.String(), nil
 }
+
+// EnvJobConfig is the variable a submitted job's command finds its job's configuration in (JSON:
+// {"runtime_env": ..., "metadata": ...}), with Ray's name: a driver it starts takes the
+// runtime_env as its job's (under RayConfig::runtime_env's).
+const EnvJobConfig = "RAY_JOB_CONFIG_JSON_ENV_VAR"
+
+// FromJobConfig is the canonical runtime environment in a job configuration's JSON text (the
+// value of EnvJobConfig; "" for none).
+func FromJobConfig(text string) (string, error) {
+	if strings.TrimSpace(text) == "" {
+		return "", nil
+	}
+	var cfg struct {
+		RuntimeEnv json.RawMessage `json:"runtime_env"`
+	}
+	if err := json.Unmarshal([]byte(text), &cfg); err != nil {
+		return "", fmt.Errorf("%s: the submitted job's configuration is not JSON: %v", EnvJobConfig, err)
+	}
+	if len(cfg.RuntimeEnv) == 0 || string(cfg.RuntimeEnv) == "null" {
+		return "", nil
+	}
+	env, err := Parse(string(cfg.RuntimeEnv))
+	if err != nil {
+		return "", fmt.Errorf("%s: the submitted job's %w", EnvJobConfig, err)
+	}
+	return env.String(), nil
+}

@@ -64,3 +64,26 @@ func TestMerge(t *testing.T) {
 		t.Errorf("Vars: %s", got)
 	}
 }
+
+func TestFromJobConfig(t *testing.T) {
+	cases := []struct{ text, want, err string }{
+		{"", "", ""},
+		{`{"metadata":{"a":"b"}}`, "", ""},
+		{`{"runtime_env":null}`, "", ""},
+		{`{"runtime_env":{"env_vars":{"A":"1"}},"metadata":{}}`, `{"env_vars":{"A":"1"}}`, ""},
+		{`{"runtime_env":{"pip":["x"]}}`, "", "Python only"},
+		{`not json`, "", "not JSON"},
+	}
+	for _, c := range cases {
+		got, err := FromJobConfig(c.text)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.text, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q: %q %v, want %q", c.text, got, err, c.want)
+		}
+	}
+}

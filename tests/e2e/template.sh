@@ -59,6 +59,23 @@ fi
 out="$(cd "$tpl" && timeout 600 bash run.sh --cmake 2>&1)"; rc=$?
 if [ $rc -eq 0 ] && example_ok "$out"; then ok "template builds with CMake and runs"; else bad "template with CMake" "rc=$rc $(tail -15 <<<"$out")"; fi
 
+# The seed's last step: the template submitted as a job to a cluster on this machine (its token,
+# kept in the suite's directory, presented by `ray job`), followed to SUCCEEDED.
+export RAY_AUTH_TOKEN_PATH="$work/auth_token"
+trap '"$ray" stop --force >/dev/null 2>&1' EXIT
+if "$ray" start --head --port=0 --dashboard-port=0 --num-cpus=2 --object-store-memory=$((1 << 29)) >"$work/head.out" 2>&1; then
+  out="$(cd "$tpl" && timeout 900 "$ray" job submit --working-dir . -- bash run.sh 2>&1)"; rc=$?
+  if [ $rc -eq 0 ] && example_ok "$out" && grep -q "^Job 'raysubmit_[A-Za-z0-9]*' succeeded" <<<"$out"; then
+    ok "ray job submit --working-dir . -- bash run.sh runs the template on the cluster"
+  else
+    bad "the template as a job" "rc=$rc $(tail -15 <<<"$out")"
+  fi
+  "$ray" stop >/dev/null 2>&1
+else
+  bad "ray start --head for the template's job" "$(tail -5 "$work/head.out")"
+fi
+unset RAY_AUTH_TOKEN_PATH
+
 # find_package(ray) and pkg-config against dist/.
 mkdir -p "$work/fp"
 cp "$here/sample.cc" "$work/fp/sample.cc"

@@ -1,5 +1,5 @@
 // Command ray is goray's command-line tool, with Ray's spellings: `ray start --head`,
-// `ray start --address`, `ray stop`, `ray status`, `ray get-auth-token`, `ray cpp
+// `ray start --address`, `ray stop`, `ray status`, `ray get-auth-token`, `ray job ...`, `ray cpp
 // --show-library-path`, `ray cpp --generate-bazel-project-template-to DIR`, `ray --version`.
 package main
 
@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("ray, version {{.Version}} (goray)\n")
-	root.AddCommand(newCpp(), newStart(), newStop(), newStatus(), newGetAuthToken())
+	root.AddCommand(newCpp(), newStart(), newStop(), newStatus(), newGetAuthToken(), newJob())
 	return root
 }
 

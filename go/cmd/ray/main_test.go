@@ -83,3 +83,20 @@ func TestCppErrors(t *testing.T) {
 		t.Fatalf("empty home: %v", err)
 	}
 }
+
+func TestEntrypointOf(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bash run.sh && echo done"}, "bash run.sh && echo done"},
+		{[]string{"bash", "run.sh"}, "bash run.sh"},
+		{[]string{"echo", "a b", "it's", "$HOME"}, `echo 'a b' 'it'\''s' '$HOME'`},
+		{[]string{"./example", "--ray_address=127.0.0.1:6379"}, "./example --ray_address=127.0.0.1:6379"},
+	}
+	for _, c := range cases {
+		if got := entrypointOf(c.args); got != c.want {
+			t.Errorf("%q: %q, want %q", c.args, got, c.want)
+		}
+	}
+}

@@ -50,6 +50,7 @@ type startFlags struct {
 	metricsExportPort                       int
 	objectManagerPort, minWorker, maxWorker int
 	disableUsageStats                       bool
+	dashboardPortGiven                      bool // --dashboard-port was given (a taken port is then an error)
 }
 
 // started is what a node daemon reports once it runs.
@@ -62,6 +63,7 @@ type started struct {
 	TokenPath  string `json:"token_path,omitempty"`
 	NewToken   bool   `json:"new_token,omitempty"`
 	Head       bool   `json:"head,omitempty"`
+	Dashboard  string `json:"dashboard,omitempty"`
 }
 
 func newStart() *cobra.Command {
@@ -79,6 +81,7 @@ func newStart() *cobra.Command {
 			"its own machine.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.dashboardPortGiven = cmd.Flags().Changed("dashboard-port")
 			return runStart(cmd, f)
 		},
 	}
@@ -93,9 +96,9 @@ func newStart() *cobra.Command {
 	fl.StringVar(&f.objectStoreMemory, "object-store-memory", "", "bytes of the node's shared-memory object store (default 30% of memory)")
 	fl.StringVar(&f.tempDir, "temp-dir", "", "root of the node's session directory (default $RAY_TMPDIR or /tmp/ray)")
 	fl.BoolVar(&f.block, "block", false, "stay in the foreground until stopped (SIGTERM or Ctrl-C)")
-	fl.StringVar(&f.includeDashboard, "include-dashboard", "", "accepted for Ray's scripts (goray's dashboard comes with its jobs server)")
-	fl.StringVar(&f.dashboardHost, "dashboard-host", "", "accepted for Ray's scripts")
-	fl.IntVar(&f.dashboardPort, "dashboard-port", 8265, "accepted for Ray's scripts")
+	fl.StringVar(&f.includeDashboard, "include-dashboard", "", "serve the dashboard and the job API on the head (true or false; default true)")
+	fl.StringVar(&f.dashboardHost, "dashboard-host", "", "where the head's dashboard and job API listen (default: the head's IP address, 127.0.0.1 unless told otherwise)")
+	fl.IntVar(&f.dashboardPort, "dashboard-port", 8265, "the port of the head's dashboard and job API (0: any free one; when 8265 is taken and the flag is not given, any free one)")
 	fl.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the TCP port other nodes reach this node's manager on (0: any free port; its own processes use a unix socket)")
 	fl.IntVar(&f.objectManagerPort, "object-manager-port", 0, "the TCP port other nodes pull this node's objects from (0: any free port)")
 	fl.IntVar(&f.metricsExportPort, "metrics-export-port", 0, "the TCP port this node serves its users' metrics on, at /metrics (0: any free port; written to <session>/metrics_export_port)")
@@ -116,7 +119,7 @@ func (f *startFlags) nodeOptions() (node.Options, error) {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--port", f.port}, {"--node-manager-port", f.nodeManagerPort}, {"--object-manager-port", f.objectManagerPort}, {"--metrics-export-port", f.metricsExportPort}} {
+	}{{"--port", f.port}, {"--dashboard-port", f.dashboardPort}, {"--node-manager-port", f.nodeManagerPort}, {"--object-manager-port", f.objectManagerPort}, {"--metrics-export-port", f.metricsExportPort}} {
 		if p.port < 0 || p.port > 65535 {
 			return opts, fmt.Errorf("%s %d is not a port number (0: any free port)", p.flag, p.port)
 		}
@@ -155,6 +158,12 @@ func (f *startFlags) nodeOptions() (node.Options, error) {
 		NodeManagerPort:   f.nodeManagerPort,
 		ObjectManagerPort: f.objectManagerPort,
 		MetricsExportPort: f.metricsExportPort,
+		Dashboard: node.DashboardOptions{
+			Enabled:     f.head && strings.ToLower(f.includeDashboard) != "false" && f.includeDashboard != "0",
+			Host:        f.dashboardHost,
+			Port:        f.dashboardPort,
+			PortDefault: !f.dashboardPortGiven && f.dashboardPort == 8265,
+		},
 	}
 	if f.head {
 		opts.GCSListen = net.JoinHostPort(ip, strconv.Itoa(f.port))
@@ -304,7 +313,7 @@ func runNode(cmd *cobra.Command, opts node.Options) error {
 		}
 	}
 	rep = started{NodeID: n.NodeID().Hex(), NodeIP: opts.NodeIP, GCSAddress: n.GCSAddress, SessionDir: n.Session.Dir,
-		TokenPath: rep.TokenPath, NewToken: rep.NewToken, Head: opts.Head}
+		TokenPath: rep.TokenPath, NewToken: rep.NewToken, Head: opts.Head, Dashboard: n.DashboardURL()}
 	report()
 	for {
 		select {
@@ -335,6 +344,11 @@ func printStarted(out io.Writer, s started) {
 	fmt.Fprintf(out, "  To connect to this Ray cluster, run a C++ driver on a node's machine with\n    RAY_ADDRESS='%s' ./your_program\n", s.GCSAddress)
 	fmt.Fprintf(out, "  (or set ray::RayConfig::address, or pass --ray_address=%s)\n\n", s.GCSAddress)
 	fmt.Fprintf(out, "  To see the status of the cluster, use\n    ray status\n\n")
+	if s.Dashboard != "" {
+		fmt.Fprintf(out, "  Ray Dashboard and job API: %s\n", s.Dashboard)
+		fmt.Fprintf(out, "  To submit a job (here, a project made by `ray cpp --generate-bazel-project-template-to`), run\n")
+		fmt.Fprintf(out, "    RAY_ADDRESS='%s' ray job submit --working-dir . -- bash run.sh\n\n", s.Dashboard)
+	}
 	where := "RAY_AUTH_TOKEN"
 	if s.TokenPath != "" {
 		where = s.TokenPath

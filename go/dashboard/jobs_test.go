@@ -1,0 +1,215 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"goray/jobclient"
+	"goray/jobs"
+)
+
+const testToken = "0123456789abcdef0123456789abcdef"
+
+// memPackages is a code store in a map.
+type memPackages struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+func (m *memPackages) Has(_ context.Context, sum string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.files[sum]
+	return ok, nil
+}
+
+func (m *memPackages) Put(_ context.Context, path, sum string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[sum] = data
+	return nil
+}
+
+func (m *memPackages) fetch(_ context.Context, sum, dst string) error {
+	m.mu.Lock()
+	data, ok := m.files[sum]
+	m.mu.Unlock()
+	if !ok {
+		return errors.New("not in the store")
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o600)
+}
+
+func startServer(t *testing.T) (*Server, *memPackages) {
+	t.Helper()
+	dir := t.TempDir()
+	pkgs := &memPackages{files: map[string][]byte{}}
+	sup, err := jobs.NewSupervisor(jobs.Config{LogsDir: filepath.Join(dir, "logs"), WorkDir: filepath.Join(dir, "work"),
+		Env: []string{"PATH=" + os.Getenv("PATH")}, NodeID: "head", Fetch: pkgs.fetch, StopGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(Config{Listen: "127.0.0.1:0", Token: testToken, Jobs: sup, Packages: pkgs, Version: "test", TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		sup.Close()
+	})
+	return s, pkgs
+}
+
+func TestJobAPIThroughTheClient(t *testing.T) {
+	s, _ := startServer(t)
+	c := jobclient.New(s.URL(), testToken)
+	ctx := context.Background()
+	id, err := c.Submit(ctx, jobs.Request{Entrypoint: "echo one; echo two", SubmissionID: "first", Metadata: map[string]string{"k": "v"}})
+	if err != nil || id != "first" {
+		t.Fatalf("submit: %q %v", id, err)
+	}
+	var out strings.Builder
+	info, err := c.Follow(ctx, id, &out, 20*time.Millisecond)
+	if err != nil || info.Status != jobs.Succeeded || out.String() != "one\ntwo\n" || info.Metadata["k"] != "v" {
+		t.Fatalf("follow: %+v %q %v", info, out.String(), err)
+	}
+	if _, err := c.Submit(ctx, jobs.Request{Entrypoint: "true", SubmissionID: "first"}); !isStatus(err, 400) {
+		t.Errorf("a second job of the same id: %v", err)
+	}
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 1 || list[0].SubmissionID != "first" {
+		t.Errorf("list: %+v %v", list, err)
+	}
+	if stopped, err := c.Stop(ctx, id); stopped || err != nil {
+		t.Errorf("stopping a job over already: %v %v", stopped, err)
+	}
+	if err := c.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, id); !isStatus(err, 404) {
+		t.Errorf("a deleted job: %v", err)
+	}
+	if _, _, err := c.Logs(ctx, "nope", 0); !isStatus(err, 404) {
+		t.Errorf("logs of an unknown job: %v", err)
+	}
+	long, _ := c.Submit(ctx, jobs.Request{Entrypoint: "sleep 30"})
+	if err := c.Delete(ctx, long); !isStatus(err, 400) {
+		t.Errorf("deleting a running job: %v", err)
+	}
+	if stopped, err := c.Stop(ctx, long); !stopped || err != nil {
+		t.Errorf("stop: %v %v", stopped, err)
+	}
+	if info, err := c.Wait(ctx, long, 20*time.Millisecond); err != nil || info.Status != jobs.Stopped {
+		t.Errorf("the stopped job: %+v %v", info, err)
+	}
+}
+
+func TestWorkingDirUpload(t *testing.T) {
+	s, pkgs := startServer(t)
+	c := jobclient.New(s.URL(), testToken)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "run.sh"), []byte("echo ran in $(basename $PWD)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	uri, err := c.UploadWorkingDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := c.UploadWorkingDir(ctx, dir); err != nil || again != uri || len(pkgs.files) != 1 {
+		t.Fatalf("a second upload: %q %v (%d packages)", again, err, len(pkgs.files))
+	}
+	id, err := c.Submit(ctx, jobs.Request{Entrypoint: "bash run.sh", SubmissionID: "wd", RuntimeEnv: map[string]any{"working_dir": uri}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if info, err := c.Follow(ctx, id, &out, 20*time.Millisecond); err != nil || info.Status != jobs.Succeeded || out.String() != "ran in wd\n" {
+		t.Errorf("the job in its working_dir: %+v %q %v", info, out.String(), err)
+	}
+	// A package whose body is not what its name says is refused.
+	req, _ := http.NewRequest(http.MethodPut, s.URL()+"/api/packages/gcs/_ray_pkg_"+strings.Repeat("0", 64)+".zip", strings.NewReader("not it"))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if code, body := send(t, req); code != 400 || !strings.Contains(body, "SHA-256") {
+		t.Errorf("a package of the wrong hash: %d %q", code, body)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	s, _ := startServer(t)
+	url := s.URL()
+	cases := []struct {
+		name    string
+		method  string
+		path    string
+		body    string
+		headers map[string]string
+		code    int
+		says    string
+	}{
+		{"no token", "GET", "/api/jobs/", "", nil, 401, "token"},
+		{"wrong token", "GET", "/api/jobs/", "", map[string]string{"Authorization": "Bearer " + strings.Repeat("f", 32)}, 403, "wrong token"},
+		{"submit without a token", "POST", "/api/jobs/", `{"entrypoint":"touch /tmp/pwned"}`, nil, 401, "token"},
+		{"health check is open", "GET", "/api/gcs_healthz", "", nil, 200, "success"},
+		{"version", "GET", "/api/version", "", map[string]string{"Authorization": "Bearer " + testToken}, 200, "ray_version"},
+		{"cross-origin submit with a cookie", "POST", "/api/jobs/", `{"entrypoint":"true"}`, map[string]string{"Cookie": "ray-authentication-token=" + testToken, "Origin": "http://evil.example"}, 403, "another origin"},
+		{"rebinding", "GET", "/api/jobs/", "", map[string]string{"Authorization": "Bearer " + testToken, "Host": "evil.example:8265"}, 403, "Host"},
+		{"malformed json", "POST", "/api/jobs/", `{"entrypoint":`, map[string]string{"Authorization": "Bearer " + testToken}, 400, "JSON"},
+		{"unknown field", "POST", "/api/jobs/", `{"entrypoint":"true","bogus":1}`, map[string]string{"Authorization": "Bearer " + testToken}, 400, "bogus"},
+		{"wrong type", "POST", "/api/jobs/", `{"entrypoint":5}`, map[string]string{"Authorization": "Bearer " + testToken}, 400, "entrypoint"},
+		{"no entrypoint", "POST", "/api/jobs/", `{}`, map[string]string{"Authorization": "Bearer " + testToken}, 400, "entrypoint is empty"},
+		{"wrong method", "PUT", "/api/jobs/x/stop", "", map[string]string{"Authorization": "Bearer " + testToken}, 405, "not allowed"},
+		{"unknown action", "GET", "/api/jobs/x/bogus", "", map[string]string{"Authorization": "Bearer " + testToken}, 404, "no such path"},
+		{"bad package name", "GET", "/api/packages/gcs/whatever.zip", "", map[string]string{"Authorization": "Bearer " + testToken}, 404, "_ray_pkg_"},
+		{"bad offset", "GET", "/api/jobs/x/logs?offset=-4", "", map[string]string{"Authorization": "Bearer " + testToken}, 400, "offset"},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, url+c.path, strings.NewReader(c.body))
+		for k, v := range c.headers {
+			if k == "Host" {
+				req.Host = v
+				continue
+			}
+			req.Header.Set(k, v)
+		}
+		code, body := send(t, req)
+		if code != c.code || !strings.Contains(body, c.says) {
+			t.Errorf("%s: %d %q, want %d with %q", c.name, code, body, c.code, c.says)
+		}
+	}
+	c := jobclient.New(url, testToken)
+	if list, err := c.List(context.Background()); err != nil || len(list) != 0 {
+		t.Errorf("refused submissions left jobs: %+v %v", list, err)
+	}
+}
+
+func send(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
+func isStatus(err error, code int) bool {
+	var st *jobclient.StatusError
+	return errors.As(err, &st) && st.Code == code
+}

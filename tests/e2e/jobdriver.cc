@@ -1,0 +1,41 @@
+// A C++ driver that goray's job tests submit as a job (tests/e2e/jobs.sh): it joins the cluster
+// through the RAY_ADDRESS the job gets, and shows what its tasks see on another node.
+#include <ray/api.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+// The variable the job's runtime_env sets, as a task sees it.
+std::string Greeting() {
+  const char *v = std::getenv("JOB_GREETING");
+  return v ? v : "(unset)";
+}
+
+// The first line of a file of the task's working directory.
+std::string ReadHere(std::string name) {
+  std::ifstream f(name);
+  std::string line;
+  if (!std::getline(f, line)) return "(no " + name + ")";
+  return line;
+}
+
+int Plus(int a, int b) { return a + b; }
+
+RAY_REMOTE(Greeting, ReadHere, Plus);
+
+int main(int argc, char **argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  ray::Init();
+  if (mode == "env") {
+    // On node B (the only node with resource "b"): the job's environment travels with its tasks.
+    std::cout << "task greeting " << *ray::Get(ray::Task(Greeting).SetResource("b", 1).Remote()) << std::endl;
+    std::cout << "task reads " << *ray::Get(ray::Task(ReadHere).SetResource("b", 1).Remote(std::string("data.txt")))
+              << std::endl;
+  } else {
+    std::cout << "plus " << *ray::Get(ray::Task(Plus).Remote(1, 2)) << std::endl;
+  }
+  ray::Shutdown();
+  return 0;
+}

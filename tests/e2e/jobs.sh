@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Job tests: a real cluster of two nodes on this machine (127.0.0.1, 127.0.0.2), jobs submitted
+# with `ray job ...` and with plain HTTP (curl) to the head's job API, closed by the cluster's
+# token, and C++ drivers run as jobs (built against dist/ as a user builds them).
+# Usage: tests/e2e/jobs.sh DIST_DIR WORK_DIR. Last line: "jobs: N passed, N failed".
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+dist="$(cd "${1:?dist dir}" && pwd)"
+work="${2:?work dir}"
+mkdir -p "$work" && work="$(cd "$work" && pwd)"
+export RAY_TMPDIR="$work/ray"
+export HOME="$work/home"
+unset RAY_ADDRESS RAY_API_SERVER_ADDRESS RAY_AUTH_TOKEN RAY_AUTH_TOKEN_PATH
+mkdir -p "$RAY_TMPDIR" "$HOME"
+ray="$dist/bin/ray"
+passed=0
+failed=0
+. "$here/lib.sh"
+
+leftovers() { goray_leftovers 'ray|default_worker|jobdriver|sleep|sh' "RAY_TMPDIR=$RAY_TMPDIR" "GORAY_NODE_DAEMON_ROOT=$RAY_TMPDIR"; }
+# sleepers: the job commands `sleep 300` of this suite that run.
+sleepers() { for p in $(leftovers); do [ "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" = "sleep 300 " ] && echo "$p"; done; }
+cleanup() {
+  "$ray" stop --force >/dev/null 2>&1
+  for p in $(leftovers); do kill -9 "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+finish() { echo "jobs: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+
+# The driver, built as Ray's template builds it (the workers load jobdriver.so), in a project
+# directory that the jobs upload as their working_dir.
+proj="$work/project"
+mkdir -p "$proj"
+if ! g++ -std=c++17 -O1 -I"$dist/include" "$here/jobdriver.cc" -o "$proj/jobdriver" -L"$dist/lib" -lray_api -Wl,-rpath,"$dist/lib" ||
+  ! g++ -std=c++17 -O1 -fPIC -shared -I"$dist/include" "$here/jobdriver.cc" -o "$proj/jobdriver.so" -L"$dist/lib" -lray_api -Wl,-rpath,"$dist/lib"; then
+  bad "build the job driver" "g++ failed"
+  finish
+fi
+echo "shipped with the job" >"$proj/data.txt"
+
+# 1. A head (its job API on any free port) and node B, the only node with resource "b".
+if "$ray" start --head --port=0 --dashboard-port=0 --num-cpus=2 --object-store-memory=$((1 << 29)) >"$work/head.out" 2>&1; then
+  ok "ray start --head"
+else
+  bad "ray start --head" "$(tail -5 "$work/head.out")"
+  finish
+fi
+addr="$(cat "$RAY_TMPDIR/ray_current_cluster")"
+api="$(sed -n 's/.*Ray Dashboard and job API: \(http:[^ ]*\).*/\1/p' "$work/head.out")"
+case "$api" in
+  http://127.0.0.1:[0-9]*) ok "the head prints its job API's address ($api)" ;;
+  *) bad "the head prints its job API's address" "$(cat "$work/head.out")"; finish ;;
+esac
+"$ray" start --address="$addr" --node-ip-address=127.0.0.2 --num-cpus=2 --resources='{"b": 2}' --object-store-memory=$((1 << 29)) >"$work/b.out" 2>&1 ||
+  bad "node B joins" "$(tail -5 "$work/b.out")"
+token="$("$ray" get-auth-token)"
+
+# 2. A C++ driver submitted as a job with its project as working_dir, followed to SUCCEEDED;
+#    the job's runtime_env reaches its tasks on node B, and so does the working_dir.
+(cd "$proj" && timeout 120 "$ray" job submit --working-dir . --submission-id envjob \
+  --runtime-env-json '{"env_vars": {"JOB_GREETING": "hello from the job"}}' -- ./jobdriver env) >"$work/submit.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^Job 'envjob' succeeded" "$work/submit.out"; then ok "ray job submit follows a C++ driver to SUCCEEDED"; else bad "ray job submit" "rc=$rc $(tail -8 "$work/submit.out")"; fi
+grep -qx "task greeting hello from the job" "$work/submit.out" && ok "the job's env_vars reach its tasks on another node" || bad "job env_vars on node B" "$(grep task "$work/submit.out")"
+grep -qx "task reads shipped with the job" "$work/submit.out" && ok "the job's working_dir reaches its tasks on another node" || bad "job working_dir on node B" "$(grep task "$work/submit.out")"
+out="$("$ray" job status envjob 2>&1)"
+grep -qx "Status for job 'envjob': SUCCEEDED" <<<"$out" && ok "ray job status" || bad "ray job status" "$out"
+out="$("$ray" job logs envjob 2>&1)"
+grep -qx "task greeting hello from the job" <<<"$out" && ok "ray job logs" || bad "ray job logs" "$out"
+
+# 3. The address: the job API's URL, the cluster's address (the head tells where its API is),
+#    RAY_API_SERVER_ADDRESS before RAY_ADDRESS.
+for a in "$api" "$addr"; do
+  out="$(RAY_ADDRESS="$a" "$ray" job list 2>&1)"
+  grep -qE '^envjob +SUCCEEDED' <<<"$out" && ok "ray job list with RAY_ADDRESS=$a" || bad "ray job list with RAY_ADDRESS=$a" "$out"
+done
+out="$(RAY_API_SERVER_ADDRESS="$api" RAY_ADDRESS=127.0.0.1:1 "$ray" job list 2>&1)"
+grep -qE '^envjob ' <<<"$out" && ok "RAY_API_SERVER_ADDRESS wins over RAY_ADDRESS" || bad "RAY_API_SERVER_ADDRESS" "$out"
+
+# 4. A failing job: FAILED, its exit code and last words in the message, a failing exit code.
+timeout 60 "$ray" job submit --submission-id failing -- 'echo last words; exit 3' >"$work/fail.out" 2>&1
+rc=$?
+out="$(curl -sS -H "Authorization: Bearer $token" "$api/api/jobs/failing")"
+if [ $rc -ne 0 ] && grep -q '"status":"FAILED"' <<<"$out" && grep -q '"driver_exit_code":3' <<<"$out" && grep -q 'last words' <<<"$out"; then
+  ok "a failing job is FAILED with its exit code and log"
+else
+  bad "failing job" "rc=$rc $out"
+fi
+
+# 5. Stop: a running job (and what it started) ends, STOPPED; delete forgets it.
+"$ray" job submit --no-wait --submission-id sleeper -- 'sleep 300 & echo started; wait' >"$work/sleeper.out" 2>&1
+for _ in $(seq 100); do "$ray" job logs sleeper 2>/dev/null | grep -q started && break; sleep 0.1; done
+[ -n "$(sleepers)" ] && ok "the job's command runs" || bad "the job's command runs" "no sleep 300 among $(leftovers)"
+out="$("$ray" job delete sleeper 2>&1)"
+[[ "$out" == *"400"*"stop it first"* ]] && ok "a running job cannot be deleted" || bad "delete a running job" "$out"
+out="$(timeout 30 "$ray" job stop sleeper 2>&1)"
+grep -qx "Job 'sleeper' is STOPPED" <<<"$out" && ok "ray job stop" || bad "ray job stop" "$out"
+left=""
+for _ in $(seq 50); do left="$(sleepers)"; [ -z "$left" ] && break; sleep 0.1; done
+[ -z "$left" ] && ok "a stopped job's processes are gone" || bad "a stopped job's processes" "still running: $left"
+out="$("$ray" job delete sleeper 2>&1)" && ! "$ray" job status sleeper >/dev/null 2>&1 && ok "ray job delete" || bad "ray job delete" "$out"
+
+# 6. Closed by default: no token 401, a wrong one 403 (and nothing runs), a browser's request
+#    of another origin 403 even with the cookie, a DNS-rebound Host 403; the health check open.
+code() { curl -s -o "$work/body" -w '%{http_code}' "$@"; }
+marker="$work/pwned"
+body='{"entrypoint": "touch '"$marker"'"}'
+c=$(code -X POST -d "$body" "$api/api/jobs/")
+[ "$c" = 401 ] && ok "a submission without the token is 401" || bad "submission without token" "$c $(cat "$work/body")"
+c=$(code -X POST -H "Authorization: Bearer wrong-token-0123456789" -d "$body" "$api/api/jobs/")
+[ "$c" = 403 ] && ok "a submission with a wrong token is 403" || bad "submission with a wrong token" "$c"
+c=$(code -X POST -H "Origin: http://evil.example" -b "ray-authentication-token=$token" -d "$body" "$api/api/jobs/")
+[ "$c" = 403 ] && ok "a cross-origin submission is 403, cookie or not" || bad "cross-origin submission" "$c"
+c=$(code -H "Host: evil.example" -H "Authorization: Bearer $token" "$api/api/jobs/")
+[ "$c" = 403 ] && ok "a DNS-rebound Host is 403" || bad "rebound Host" "$c"
+c=$(code "$api/api/gcs_healthz")
+[ "$c" = 200 ] && ok "the health check needs no token" || bad "health check" "$c"
+sleep 0.5
+[ ! -e "$marker" ] && ok "no refused submission ran" || bad "refused submissions" "$marker exists"
+out="$(RAY_AUTH_TOKEN=wrong-token-0123456789 "$ray" job list 2>&1)"; rc=$?
+[ $rc -ne 0 ] && grep -qE "403|refused this process's token" <<<"$out" && ok "ray job with a wrong token fails clearly" || bad "ray job with a wrong token" "rc=$rc $out"
+
+# 7. Bad input: an unknown job, malformed JSON, an unknown field, a bad working_dir.
+out="$("$ray" job status nosuchjob 2>&1)"; rc=$?
+[ $rc -ne 0 ] && grep -q "404" <<<"$out" && grep -q "nosuchjob does not exist" <<<"$out" && ok "an unknown job is 404" || bad "unknown job" "$out"
+c=$(code -X POST -H "Authorization: Bearer $token" -d '{"entrypoint": ' "$api/api/jobs/")
+[ "$c" = 400 ] && ok "malformed JSON is 400" || bad "malformed JSON" "$c"
+c=$(code -X POST -H "Authorization: Bearer $token" -d '{"entrypoint": "true", "entrypoint_num_cpu": 1}' "$api/api/jobs/")
+[ "$c" = 400 ] && grep -q entrypoint_num_cpu "$work/body" && ok "an unknown field is 400" || bad "unknown field" "$c $(cat "$work/body")"
+out="$("$ray" job submit --working-dir "$work/nowhere" -- true 2>&1)"; rc=$?
+[ $rc -ne 0 ] && grep -q "nowhere" <<<"$out" && ok "a missing working_dir fails clearly" || bad "missing working_dir" "$out"
+out="$("$ray" job list 2>&1)"
+[ "$(grep -cE '^(envjob|failing) ' <<<"$out")" = 2 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 2 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
+
+# 8. ray stop ends a job that still runs, and leaves nothing behind.
+"$ray" job submit --no-wait --submission-id forever -- 'sleep 300' >/dev/null 2>&1
+sleep 0.5
+"$ray" stop >"$work/stop.out" 2>&1
+sleep 0.5
+left="$(leftovers)"
+[ -z "$left" ] && ok "ray stop ends the jobs and leaves no processes" || bad "ray stop" "left: $(for p in $left; do tr '\0' ' ' </proc/$p/cmdline; echo; done)"
+
+# 9. --include-dashboard=false: no job API, and `ray job` says so.
+if "$ray" start --head --port=0 --include-dashboard=false --num-cpus=1 --object-store-memory=$((1 << 28)) >"$work/head2.out" 2>&1; then
+  out="$("$ray" job list 2>&1)"; rc=$?
+  [ $rc -ne 0 ] && grep -q "serves no job API" <<<"$out" && ok "a head without the dashboard says it serves no job API" || bad "--include-dashboard=false" "$out"
+else
+  bad "ray start --include-dashboard=false" "$(tail -5 "$work/head2.out")"
+fi
+"$ray" stop >/dev/null 2>&1
+finish
