@@ -6,6 +6,7 @@ require (
 	github.com/golang/glog v1.2.5
 	github.com/prometheus/client_golang v1.17.0
 	github.com/spf13/cobra v1.8.1
+	golang.org/x/net v0.26.0
 	golang.org/x/sys v0.21.0
 	google.golang.org/grpc v1.64.1
 	google.golang.org/protobuf v1.34.1
@@ -21,7 +22,6 @@ require (
 	github.com/prometheus/common v0.44.0 // indirect
 	github.com/prometheus/procfs v0.11.1 // indirect
 	github.com/spf13/pflag v1.0.5 // indirect
-	golang.org/x/net v0.26.0 // indirect
 	golang.org/x/text v0.16.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20240318140521-94a12d6c2237 // indirect
 )

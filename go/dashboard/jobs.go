@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,7 +12,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	"golang.org/x/net/websocket"
+
+	"goray/httpauth"
 	"goray/jobs"
 	"goray/runtimeenv"
 )
@@ -25,6 +30,8 @@ const maxSubmitBytes = 1 << 20
 //	GET    /api/jobs/               every job
 //	GET    /api/jobs/{id}           one job
 //	GET    /api/jobs/{id}/logs      its log ({"logs": ...}; goray: ?offset=N reads on from N)
+//	GET    /api/jobs/{id}/logs/tail its log as it grows, over a WebSocket (text messages), until
+//	                                the job is over
 //	POST   /api/jobs/{id}/stop      stop it ({"stopped": bool})
 //	DELETE /api/jobs/{id}           forget a job that is over ({"deleted": true})
 func (s *Server) jobs(w http.ResponseWriter, req *http.Request) {
@@ -82,6 +89,8 @@ func (s *Server) jobs(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"logs": logs, "next_offset": next})
+	case "logs/tail":
+		s.tail(w, req, id)
 	case "stop":
 		if !allow(w, req, http.MethodPost) {
 			return
@@ -99,10 +108,8 @@ func (s *Server) jobs(w http.ResponseWriter, req *http.Request) {
 
 // submit serves POST /api/jobs/.
 func (s *Server) submit(w http.ResponseWriter, req *http.Request) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxSubmitBytes))
-	dec.DisallowUnknownFields()
-	var r jobs.Request
-	if err := dec.Decode(&r); err != nil {
+	r, err := decodeSubmission(http.MaxBytesReader(w, req.Body, maxSubmitBytes))
+	if err != nil {
 		http.Error(w, "the job submission is not the JSON Ray's job API takes: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -112,6 +119,80 @@ func (s *Server) submit(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"job_id": info.SubmissionID, "submission_id": info.SubmissionID})
+}
+
+// tailEvery is how often a WebSocket tail of a log looks for more.
+const tailEvery = 100 * time.Millisecond
+
+// tail serves GET /api/jobs/{id}/logs/tail as Ray's does: a WebSocket that sends the job's log
+// as text messages as it grows, and closes once the job is over and its log sent.
+func (s *Server) tail(w http.ResponseWriter, req *http.Request, id string) {
+	if !allow(w, req, http.MethodGet) {
+		return
+	}
+	if httpauth.CrossSite(req) {
+		// (a page of another site may not read a log through a WebSocket of its own)
+		http.Error(w, "forbidden: a page of another origin may not follow a job's log", http.StatusForbidden)
+		return
+	}
+	if _, err := s.cfg.Jobs.Get(id); err != nil {
+		jobError(w, err)
+		return
+	}
+	ws := websocket.Server{Handler: func(conn *websocket.Conn) {
+		defer conn.Close()
+		var offset int64
+		for {
+			info, err := s.cfg.Jobs.Get(id)
+			if err != nil {
+				return
+			}
+			for {
+				text, next, err := s.cfg.Jobs.Logs(id, offset)
+				if err != nil {
+					return
+				}
+				if text != "" {
+					if err := websocket.Message.Send(conn, text); err != nil {
+						return
+					}
+				}
+				offset = next
+				if len(text) < jobs.MaxLogRead {
+					break
+				}
+			}
+			if info.Status.Terminal() {
+				return
+			}
+			select {
+			case <-req.Context().Done():
+				return
+			case <-time.After(tailEvery):
+			}
+		}
+	}}
+	ws.ServeHTTP(w, req)
+}
+
+// decodeSubmission reads a job submission. A field goray does not know is refused unless it is
+// null (Ray's SDK sends every field of its request, newer ones as null).
+func decodeSubmission(body io.Reader) (jobs.Request, error) {
+	var r jobs.Request
+	var fields map[string]json.RawMessage
+	if err := json.NewDecoder(body).Decode(&fields); err != nil {
+		return r, err
+	}
+	for name, v := range fields {
+		if string(v) == "null" {
+			delete(fields, name)
+		}
+	}
+	data, _ := json.Marshal(fields)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&r)
+	return r, err
 }
 
 // jobError answers a job operation's error with its status.

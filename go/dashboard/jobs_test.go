@@ -5,12 +5,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 
 	"goray/jobclient"
 	"goray/jobs"
@@ -139,7 +142,7 @@ func TestWorkingDirUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if info, err := c.Follow(ctx, id, &out, 20*time.Millisecond); err != nil || info.Status != jobs.Succeeded || out.String() != "ran in wd\n" {
+	if info, err := c.Follow(ctx, id, &out, 20*time.Millisecond); err != nil || info.Status != jobs.Succeeded || out.String() != "ran in job_wd\n" {
 		t.Errorf("the job in its working_dir: %+v %q %v", info, out.String(), err)
 	}
 	// A package whose body is not what its name says is refused.
@@ -212,4 +215,98 @@ func send(t *testing.T, req *http.Request) (int, string) {
 func isStatus(err error, code int) bool {
 	var st *jobclient.StatusError
 	return errors.As(err, &st) && st.Code == code
+}
+
+// A large log full of what JSON would escape comes back whole, in pages.
+func TestLargeLogs(t *testing.T) {
+	s, _ := startServer(t)
+	c := jobclient.New(s.URL(), testToken)
+	ctx := context.Background()
+	// 12 MiB of '<' and '&' (more than a page), then a last line.
+	id, err := c.Submit(ctx, jobs.Request{Entrypoint: `head -c 12582912 /dev/zero | tr '\0' '<' ; echo; echo '&done'`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	info, err := c.Follow(ctx, id, &out, 50*time.Millisecond)
+	if err != nil || info.Status != jobs.Succeeded {
+		t.Fatalf("follow: %+v %v", info, err)
+	}
+	if out.Len() != 12582912+1+len("&done\n") || !strings.HasSuffix(out.String(), "<\n&done\n") {
+		t.Errorf("the log came back as %d bytes, ending %q", out.Len(), out.String()[out.Len()-10:])
+	}
+}
+
+// Ray's SDK sends every field of its request, those goray does not know as null.
+func TestRaySDKRequestShape(t *testing.T) {
+	s, _ := startServer(t)
+	body := `{"entrypoint": "echo sdk", "submission_id": "sdk", "runtime_env": null, "metadata": null,
+		"entrypoint_num_cpus": null, "entrypoint_num_gpus": null, "entrypoint_memory": null,
+		"entrypoint_resources": null, "entrypoint_label_selector": null}`
+	req, _ := http.NewRequest(http.MethodPost, s.URL()+"/api/jobs/", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if code, out := send(t, req); code != 200 || !strings.Contains(out, `"submission_id":"sdk"`) {
+		t.Fatalf("the SDK's request: %d %q", code, out)
+	}
+	req, _ = http.NewRequest(http.MethodPost, s.URL()+"/api/jobs/", strings.NewReader(`{"entrypoint": "true", "entrypoint_label_selector": {"a": "b"}}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if code, out := send(t, req); code != 400 || !strings.Contains(out, "entrypoint_label_selector") {
+		t.Errorf("a field goray does not apply, set: %d %q", code, out)
+	}
+}
+
+// Ids that are no submission ids ("." and "..", which paths would clean away) are refused by the
+// client before they reach the server.
+func TestClientRefusesDotIDs(t *testing.T) {
+	s, _ := startServer(t)
+	c := jobclient.New(s.URL(), testToken)
+	for _, id := range []string{".", "..", "a/b"} {
+		if err := c.Delete(context.Background(), id); !errors.Is(err, jobs.ErrInvalid) {
+			t.Errorf("delete %q: %v", id, err)
+		}
+		if _, err := c.Stop(context.Background(), id); !errors.Is(err, jobs.ErrInvalid) {
+			t.Errorf("stop %q: %v", id, err)
+		}
+	}
+}
+
+// Ray's clients follow a log through /logs/tail, a WebSocket of text messages.
+func TestTailOverWebSocket(t *testing.T) {
+	s, _ := startServer(t)
+	c := jobclient.New(s.URL(), testToken)
+	id, err := c.Submit(context.Background(), jobs.Request{Entrypoint: "echo one; sleep 0.3; echo two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsURL := "ws" + strings.TrimPrefix(s.URL(), "http") + "/api/jobs/" + id + "/logs/tail"
+	cfg, err := websocket.NewConfig(wsURL, s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Header.Set("Authorization", "Bearer "+testToken)
+	conn, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var got strings.Builder
+	for {
+		var msg string
+		if err := websocket.Message.Receive(conn, &msg); err != nil {
+			break // (closed once the job is over)
+		}
+		got.WriteString(msg)
+	}
+	if got.String() != "one\ntwo\n" {
+		t.Errorf("tailed %q", got.String())
+	}
+	// Another origin may not open it, nor may a caller without the token.
+	cfg.Origin, _ = url.Parse("http://evil.example")
+	if _, err := websocket.DialConfig(cfg); err == nil {
+		t.Errorf("a page of another origin tailed the log")
+	}
+	cfg, _ = websocket.NewConfig(wsURL, s.URL())
+	if _, err := websocket.DialConfig(cfg); err == nil {
+		t.Errorf("a caller without the token tailed the log")
+	}
 }

@@ -79,14 +79,16 @@ func (g Gate) Check(req *http.Request) (int, string) {
 	if g.Token == "" || (g.Public != nil && g.Public(req.URL.Path)) {
 		return 0, ""
 	}
-	got, ok := TokenOf(req)
-	if !ok {
+	presented := TokensOf(req)
+	if len(presented) == 0 {
 		return http.StatusUnauthorized, "unauthorized: " + g.what() + " needs the cluster's token (Authorization: Bearer <token>; `ray get-auth-token` prints it)"
 	}
-	if !g.Valid(got) {
-		return http.StatusForbidden, "forbidden: wrong token"
+	for _, got := range presented {
+		if g.Valid(got) {
+			return 0, ""
+		}
 	}
-	return 0, ""
+	return http.StatusForbidden, "forbidden: wrong token"
 }
 
 // Valid tells whether token is the gate's, in constant time.
@@ -94,18 +96,24 @@ func (g Gate) Valid(token string) bool {
 	return g.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(g.Token)) == 1
 }
 
-// TokenOf is the token a request presents, and whether it presents one.
-func TokenOf(req *http.Request) (string, bool) {
-	if v := req.Header.Get("Authorization"); v != "" {
-		return strings.TrimSpace(strings.TrimPrefix(v, "Bearer ")), true
-	}
-	if v := req.Header.Get(HeaderName); v != "" {
-		return strings.TrimSpace(strings.TrimPrefix(v, "Bearer ")), true
+// TokensOf are the tokens a request presents, in its headers and its cookie (a proxy in front
+// may keep Authorization for its own credentials: any of them may be the cluster's).
+func TokensOf(req *http.Request) []string {
+	var out []string
+	for _, h := range []string{"Authorization", HeaderName} {
+		for _, v := range req.Header.Values(h) {
+			if v = strings.TrimSpace(v); len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+				v = strings.TrimSpace(v[7:])
+			}
+			if v != "" {
+				out = append(out, v)
+			}
+		}
 	}
 	if c, err := req.Cookie(CookieName); err == nil && c.Value != "" {
-		return c.Value, true
+		out = append(out, c.Value)
 	}
-	return "", false
+	return out
 }
 
 // changes tells whether a request of this method may change something.

@@ -40,7 +40,11 @@ type Client struct {
 
 // New returns a client of the server at base (http://host:port) presenting token.
 func New(base, token string) *Client {
-	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 2 * time.Minute}}
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{
+		Timeout: 2 * time.Minute,
+		// (a redirect would change a DELETE or POST into a GET: the answer is the redirect)
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 }
 
 // Base is the server's address.
@@ -81,7 +85,8 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 		return fmt.Errorf("the job API at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, jobs.MaxLogRead+1<<20))
+	// (a page of a log is at most MaxLogRead bytes, JSON-escaped: at most six times longer)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 6*jobs.MaxLogRead+1<<20))
 	if err != nil {
 		return fmt.Errorf("the job API at %s: %w", c.base, err)
 	}
@@ -115,6 +120,9 @@ func (c *Client) Submit(ctx context.Context, r jobs.Request) (string, error) {
 // Get returns a job's record.
 func (c *Client) Get(ctx context.Context, id string) (jobs.Info, error) {
 	var info jobs.Info
+	if err := jobs.CheckSubmissionID(id); err != nil {
+		return info, err
+	}
 	err := c.do(ctx, http.MethodGet, "/api/jobs/"+url.PathEscape(id), nil, "", &info)
 	return info, err
 }
@@ -132,6 +140,9 @@ func (c *Client) Logs(ctx context.Context, id string, offset int64) (string, int
 		Logs       string `json:"logs"`
 		NextOffset int64  `json:"next_offset"`
 	}
+	if err := jobs.CheckSubmissionID(id); err != nil {
+		return "", 0, err
+	}
 	err := c.do(ctx, http.MethodGet, "/api/jobs/"+url.PathEscape(id)+"/logs?offset="+strconv.FormatInt(offset, 10), nil, "", &out)
 	return out.Logs, out.NextOffset, err
 }
@@ -141,12 +152,18 @@ func (c *Client) Stop(ctx context.Context, id string) (bool, error) {
 	var out struct {
 		Stopped bool `json:"stopped"`
 	}
+	if err := jobs.CheckSubmissionID(id); err != nil {
+		return false, err
+	}
 	err := c.do(ctx, http.MethodPost, "/api/jobs/"+url.PathEscape(id)+"/stop", nil, "", &out)
 	return out.Stopped, err
 }
 
 // Delete forgets a job that is over.
 func (c *Client) Delete(ctx context.Context, id string) error {
+	if err := jobs.CheckSubmissionID(id); err != nil {
+		return err
+	}
 	return c.do(ctx, http.MethodDelete, "/api/jobs/"+url.PathEscape(id), nil, "", nil)
 }
 

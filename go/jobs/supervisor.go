@@ -26,6 +26,12 @@ const EnvSubmissionID = "RAY_JOB_SUBMISSION_ID"
 // RAY_JOB_STOP_WAIT_TIME_S).
 const DefaultStopGrace = 3 * time.Second
 
+// ErrNotFreeYet is wrapped by Config.Reserve's errors when the resources may be free later.
+var ErrNotFreeYet = errors.New("the entrypoint's resources are not free yet")
+
+// reserveEvery is how often a job waiting for its entrypoint's resources asks for them again.
+const reserveEvery = 100 * time.Millisecond
+
 // tailBytes is how much of a failed job's log its message quotes (Ray: 20,000 characters).
 const tailBytes = 20000
 
@@ -45,6 +51,10 @@ type Config struct {
 	NodeID string
 	// Fetch copies the code store's package sum to the file dst.
 	Fetch func(ctx context.Context, sum, dst string) error
+	// Reserve takes a job's entrypoint resources on the node that runs it (nil: a job that asks
+	// for any fails). An error that wraps ErrNotFreeYet means they may be free later: the job
+	// waits PENDING and asks again; any other means never.
+	Reserve func(res map[string]float64) (release func(), err error)
 	// StopGrace is the time between SIGTERM and SIGKILL (0: DefaultStopGrace).
 	StopGrace time.Duration
 	// Now is the clock (nil: time.Now), for tests.
@@ -61,6 +71,8 @@ type Supervisor struct {
 	mu     sync.Mutex
 	table  *Table
 	procs  map[string]*proc // running commands, by submission id
+	active map[string]bool  // jobs whose run has not returned yet (Delete waits for it)
+	groups []int            // process groups signaled to stop (Close ends what is left of them)
 	closed bool
 }
 
@@ -84,7 +96,7 @@ func NewSupervisor(cfg Config) (*Supervisor, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Supervisor{cfg: cfg, ctx: ctx, cancel: cancel, table: NewTable(), procs: map[string]*proc{}}, nil
+	return &Supervisor{cfg: cfg, ctx: ctx, cancel: cancel, table: NewTable(), procs: map[string]*proc{}, active: map[string]bool{}}, nil
 }
 
 // NewSubmissionID makes a submission id as Ray's look: raysubmit_ and 16 letters and digits.
@@ -110,6 +122,7 @@ func (s *Supervisor) Submit(req Request) (Info, error) {
 	info, err := s.table.Submit(req, s.cfg.Now(), s.cfg.NodeID, NewSubmissionID)
 	if err == nil {
 		s.wg.Add(1)
+		s.active[info.SubmissionID] = true
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -125,9 +138,13 @@ func (s *Supervisor) LogPath(id string) string {
 	return filepath.Join(s.cfg.LogsDir, "job-driver-"+id+".log")
 }
 
+// jobDir is the directory a job's command runs in (apart from the packages' cache).
+func (s *Supervisor) jobDir(id string) string { return filepath.Join(s.cfg.WorkDir, "job_"+id) }
+
 // run sets up a job's working directory, runs its command and records how it ended.
 func (s *Supervisor) run(id string) {
 	defer s.wg.Done()
+	defer s.event(func(*Table, time.Time) { delete(s.active, id) })
 	s.mu.Lock()
 	env, err := s.table.Env(id)
 	s.mu.Unlock()
@@ -141,6 +158,18 @@ func (s *Supervisor) run(id string) {
 		})
 		return
 	}
+	release, err := s.reserve(id)
+	if err != nil {
+		s.event(func(t *Table, now time.Time) {
+			if errors.Is(err, errStopped) {
+				_, _, _ = t.Stop(id, now)
+			} else {
+				_ = t.Fail(id, ErrorStartFailed, err.Error(), now)
+			}
+		})
+		return
+	}
+	defer release()
 	logFile, err := os.OpenFile(s.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		s.event(func(t *Table, now time.Time) {
@@ -194,6 +223,51 @@ func (s *Supervisor) run(id string) {
 	glog.Infof("job %s ended with exit code %d", id, code)
 }
 
+// errStopped ends a job's setup: it was stopped meanwhile.
+var errStopped = errors.New("Job was intentionally stopped.")
+
+// reserve takes the job's entrypoint resources, waiting while they are not free (the job's
+// message says so) until they are, the job is stopped or the supervisor closes.
+func (s *Supervisor) reserve(id string) (func(), error) {
+	s.mu.Lock()
+	info, err := s.table.Get(id)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	res := info.entrypointResources()
+	if len(res) == 0 {
+		return func() {}, nil
+	}
+	if s.cfg.Reserve == nil {
+		return nil, fmt.Errorf("Job's entrypoint resources %v cannot be reserved: this head reserves none", res)
+	}
+	for waited := false; ; waited = true {
+		release, err := s.cfg.Reserve(res)
+		if err == nil {
+			return release, nil
+		}
+		if !errors.Is(err, ErrNotFreeYet) {
+			return nil, fmt.Errorf("Job's entrypoint resources cannot be reserved on the head, which runs entrypoints: %v", err)
+		}
+		var stopping bool
+		s.event(func(t *Table, _ time.Time) {
+			stopping = s.closed || t.Stopping(id)
+			if !waited && !stopping {
+				t.Waiting(id, "Job is waiting for its entrypoint's resources: "+err.Error())
+			}
+		})
+		if stopping {
+			return nil, errStopped
+		}
+		select {
+		case <-s.ctx.Done():
+			return nil, errStopped
+		case <-time.After(reserveEvery):
+		}
+	}
+}
+
 // event runs f on the table with the lock held (f does no I/O).
 func (s *Supervisor) event(f func(t *Table, now time.Time)) {
 	s.mu.Lock()
@@ -219,7 +293,7 @@ func (s *Supervisor) command(id string, env *runtimeenv.Env, dir string) *exec.C
 // workingDir is the directory a job's command runs in: its working_dir package unpacked, or an
 // empty directory of its own.
 func (s *Supervisor) workingDir(id string, env *runtimeenv.Env) (string, error) {
-	dir := filepath.Join(s.cfg.WorkDir, id)
+	dir := s.jobDir(id)
 	if env.WorkingDir == "" {
 		return dir, os.MkdirAll(dir, 0o700)
 	}
@@ -276,9 +350,10 @@ func (s *Supervisor) signal(p *proc, id string) {
 	s.mu.Lock()
 	pid := p.pid
 	if pid != 0 && p.kill == nil {
+		s.groups = append(s.groups, pid)
 		// (also when the command ended by then: what it started in its group may still run)
 		p.kill = time.AfterFunc(s.cfg.StopGrace, func() {
-			if syscall.Kill(-pid, syscall.SIGKILL) == nil {
+			if groupAlive(pid) && syscall.Kill(-pid, syscall.SIGKILL) == nil {
 				glog.Warningf("job %s: processes of its command outlived the stop's %v of grace: SIGKILL", id, s.cfg.StopGrace)
 			}
 		})
@@ -292,13 +367,20 @@ func (s *Supervisor) signal(p *proc, id string) {
 // Delete forgets a job that is over and removes its log and working directory.
 func (s *Supervisor) Delete(id string) error {
 	s.mu.Lock()
-	err := s.table.Delete(id)
+	var err error
+	if info, _ := s.table.Get(id); info.Status.Terminal() && s.active[id] {
+		// (stopped during its setup, which is still ending: its files are not all there yet,
+		// and a new job of the id must not meet it)
+		err = fmt.Errorf("%w: job %s was stopped and is still ending: delete it again in a moment", ErrNotTerminal, id)
+	} else {
+		err = s.table.Delete(id)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	_ = os.Remove(s.LogPath(id))
-	_ = os.RemoveAll(filepath.Join(s.cfg.WorkDir, id))
+	_ = os.RemoveAll(s.jobDir(id))
 	return nil
 }
 
@@ -340,7 +422,8 @@ func (s *Supervisor) Logs(id string, offset int64) (string, int64, error) {
 	return string(data), offset + int64(len(data)), err
 }
 
-// Close stops every running job (SIGTERM, SIGKILL after the grace period) and waits for them.
+// Close stops every running job (SIGTERM, SIGKILL after the grace period) and waits for them
+// and what they started in their process groups.
 func (s *Supervisor) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -354,6 +437,24 @@ func (s *Supervisor) Close() {
 		_, _ = s.Stop(id)
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	groups := s.groups
+	s.groups = nil
+	s.mu.Unlock()
+	deadline := time.Now().Add(s.cfg.StopGrace)
+	for _, g := range groups {
+		for groupAlive(g) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if groupAlive(g) {
+			_ = syscall.Kill(-g, syscall.SIGKILL)
+		}
+	}
+}
+
+// groupAlive tells whether process group g has a process.
+func groupAlive(g int) bool {
+	return syscall.Kill(-g, 0) == nil
 }
 
 // jsonText is v as JSON text.

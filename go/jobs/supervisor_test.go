@@ -3,10 +3,12 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +199,162 @@ func alive(pid int) bool {
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// fakeNode hands out CPUs as a node's ledger would.
+type fakeNode struct {
+	mu   sync.Mutex
+	free float64
+	all  float64
+}
+
+func (f *fakeNode) reserve(res map[string]float64) (func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for name := range res {
+		if name != "CPU" {
+			return nil, fmt.Errorf("the node has no %s", name)
+		}
+	}
+	n := res["CPU"]
+	switch {
+	case n > f.all:
+		return nil, fmt.Errorf("the node has %v CPUs in all", f.all)
+	case n > f.free:
+		return nil, fmt.Errorf("%w: %v CPUs free", ErrNotFreeYet, f.free)
+	}
+	f.free -= n
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.free += n
+			f.mu.Unlock()
+		})
+	}, nil
+}
+
+func (f *fakeNode) freeCPUs() float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.free
+}
+
+func TestEntrypointResources(t *testing.T) {
+	node := &fakeNode{free: 1, all: 1}
+	dir := t.TempDir()
+	s, err := NewSupervisor(Config{LogsDir: filepath.Join(dir, "logs"), WorkDir: filepath.Join(dir, "work"),
+		Env: []string{"PATH=" + os.Getenv("PATH")}, Reserve: node.reserve, StopGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first, _ := s.Submit(Request{Entrypoint: "sleep 0.5", EntrypointNumCPUs: 1})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if j, _ := s.Get(first.SubmissionID); j.Status == Running {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The second waits, PENDING, until the first gives the CPU back; then it runs.
+	second, _ := s.Submit(Request{Entrypoint: "true", EntrypointNumCPUs: 1})
+	var waiting Info
+	for time.Now().Before(deadline) {
+		if waiting, _ = s.Get(second.SubmissionID); strings.Contains(waiting.Message, "waiting") || waiting.Status != Pending {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if waiting.Status != Pending || !strings.Contains(waiting.Message, "CPUs free") {
+		t.Errorf("the job waiting for the CPU: %s %q", waiting.Status, waiting.Message)
+	}
+	if end := waitEnd(t, s, second.SubmissionID); end.Status != Succeeded {
+		t.Errorf("the second job after the first: %+v", end)
+	}
+	// More than the node has fails at once; a waiting job can be stopped.
+	never, _ := s.Submit(Request{Entrypoint: "true", EntrypointNumCPUs: 2})
+	if end := waitEnd(t, s, never.SubmissionID); end.Status != Failed || !strings.Contains(end.Message, "in all") {
+		t.Errorf("a job asking for more than the node has: %+v", end)
+	}
+	hold, _ := s.Submit(Request{Entrypoint: "sleep 30", EntrypointResources: map[string]float64{"CPU": 1}})
+	for time.Now().Before(deadline) {
+		if j, _ := s.Get(hold.SubmissionID); j.Status == Running {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stuck, _ := s.Submit(Request{Entrypoint: "true", EntrypointNumCPUs: 0.5})
+	time.Sleep(3 * reserveEvery)
+	if _, err := s.Stop(stuck.SubmissionID); err != nil {
+		t.Fatal(err)
+	}
+	if end := waitEnd(t, s, stuck.SubmissionID); end.Status != Stopped {
+		t.Errorf("a job stopped while waiting: %+v", end)
+	}
+	if _, err := s.Stop(hold.SubmissionID); err != nil {
+		t.Fatal(err)
+	}
+	waitEnd(t, s, hold.SubmissionID)
+	for time.Now().Before(deadline) && node.freeCPUs() != 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := node.freeCPUs(); got != 1 {
+		t.Errorf("after the jobs, %v CPUs are free", got)
+	}
+}
+
+// A job stopped during its setup cannot be deleted (and its id taken again) before its setup
+// has ended: a new job of the id never meets the old one's files or command.
+func TestDeleteWaitsForTheSetupToEnd(t *testing.T) {
+	gate := make(chan struct{})
+	fetch := func(ctx context.Context, sum, dst string) error {
+		<-gate // (a slow download)
+		return errors.New("gone")
+	}
+	s := newSupervisor(t, fetch)
+	uri := runtimeenv.PackageURI(strings.Repeat("ab", 32))
+	info, _ := s.Submit(Request{Entrypoint: "echo OLD", SubmissionID: "reused", RuntimeEnv: map[string]any{"working_dir": uri}})
+	if stopped, err := s.Stop(info.SubmissionID); !stopped || err != nil {
+		t.Fatalf("stop: %v %v", stopped, err)
+	}
+	if err := s.Delete(info.SubmissionID); !errors.Is(err, ErrNotTerminal) || !strings.Contains(err.Error(), "still ending") {
+		t.Errorf("delete during the setup: %v", err)
+	}
+	close(gate)
+	deadline := time.Now().Add(10 * time.Second)
+	var err error
+	for err = s.Delete(info.SubmissionID); err != nil && time.Now().Before(deadline); err = s.Delete(info.SubmissionID) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.Submit(Request{Entrypoint: "echo NEW", SubmissionID: "reused"})
+	if end := waitEnd(t, s, again.SubmissionID); end.Status != Succeeded {
+		t.Fatalf("the new job: %+v", end)
+	}
+	if logs, _, _ := s.Logs("reused", 0); logs != "NEW\n" {
+		t.Errorf("the new job's log: %q", logs)
+	}
+}
+
+// Close ends what a job started that ignores SIGTERM too, before it returns.
+func TestCloseEndsTheWholeGroup(t *testing.T) {
+	s := newSupervisor(t, nil)
+	info, _ := s.Submit(Request{Entrypoint: `sh -c 'trap "" TERM; echo child $$; while :; do sleep 0.05; done' & wait`})
+	deadline := time.Now().Add(10 * time.Second)
+	var logs string
+	for !strings.Contains(logs, "child ") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		logs, _, _ = s.Logs(info.SubmissionID, 0)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(logs, "child ")))
+	if err != nil {
+		t.Fatalf("no child pid in %q", logs)
+	}
+	s.Close()
+	if alive(pid) {
+		t.Errorf("the job's child %d outlived Close", pid)
+	}
 }

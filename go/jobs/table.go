@@ -102,8 +102,17 @@ type Table struct {
 // NewTable returns an empty table.
 func NewTable() *Table { return &Table{jobs: map[string]*Info{}} }
 
-// submissionIDPattern is what a submission id may be made of (it names the job's log file).
-var submissionIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+// submissionIDPattern is what a submission id may be made of (it names the job's log file and
+// directory): no "." or ".." or any name starting with a dot.
+var submissionIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$`)
+
+// CheckSubmissionID tells what is wrong with id as a submission id (nil: nothing).
+func CheckSubmissionID(id string) error {
+	if !submissionIDPattern.MatchString(id) {
+		return fmt.Errorf("%w: submission_id %q: use 1 to 128 letters, digits, '_', '-' or '.' (not first)", ErrInvalid, shorten(id))
+	}
+	return nil
+}
 
 // Submit records a new PENDING job of req at now, on node nodeID; newID makes a submission id
 // when req has none. It returns the job's record (a copy).
@@ -123,8 +132,8 @@ func (t *Table) Submit(req Request, now time.Time, nodeID string, newID func() s
 	if id == "" {
 		id = newID()
 	}
-	if !submissionIDPattern.MatchString(id) {
-		return Info{}, fmt.Errorf("%w: submission_id %q: use 1 to 128 letters, digits, '_', '-' or '.'", ErrInvalid, shorten(id))
+	if err := CheckSubmissionID(id); err != nil {
+		return Info{}, err
 	}
 	if _, dup := t.jobs[id]; dup {
 		return Info{}, fmt.Errorf("%w: a job with submission_id %s exists already: please use a different submission_id", ErrExists, id)
@@ -279,6 +288,37 @@ func (t *Table) Stop(id string, now time.Time) (stopped, signal bool, err error)
 	}
 	j.stopping = true
 	return true, true, nil
+}
+
+// Waiting is the event of a PENDING job waiting (for its entrypoint's resources): why is its
+// message.
+func (t *Table) Waiting(id, why string) {
+	if j := t.jobs[id]; j != nil && j.Status == Pending {
+		j.Message = why
+	}
+}
+
+// entrypointResources are the resources a job's entrypoint asks for, with Ray's names (nil:
+// none).
+func (j *Info) entrypointResources() map[string]float64 {
+	res := map[string]float64{}
+	for name, v := range j.EntrypointResources {
+		if v > 0 {
+			res[name] = v
+		}
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"CPU", j.EntrypointNumCPUs}, {"GPU", j.EntrypointNumGPUs}, {"memory", j.EntrypointMemory}} {
+		if r.v > 0 {
+			res[r.name] = r.v
+		}
+	}
+	if len(res) == 0 {
+		return nil
+	}
+	return res
 }
 
 // Stopping tells whether a stop was asked for the job.

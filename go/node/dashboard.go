@@ -18,6 +18,7 @@ import (
 	"goray/dashboard"
 	"goray/jobclient"
 	"goray/jobs"
+	"goray/raylet"
 	pb "goray/rpc/proto"
 )
 
@@ -62,6 +63,13 @@ func (n *Node) startDashboard(opts Options) error {
 		NodeID:  n.Raylet.NodeID().Hex(),
 		Fetch: func(ctx context.Context, sum, dst string) error {
 			return cluster.FetchCode(ctx, store, sum, dst)
+		},
+		Reserve: func(res map[string]float64) (func(), error) {
+			release, err := n.Raylet.Reserve(res)
+			if errors.Is(err, raylet.ErrNotFreeNow) {
+				err = fmt.Errorf("%w: %v", jobs.ErrNotFreeYet, err)
+			}
+			return release, err
 		},
 	})
 	if err != nil {

@@ -87,6 +87,15 @@ else
   bad "failing job" "rc=$rc $out"
 fi
 
+# 4b. Entrypoint resources are reserved on the head while the entrypoint runs; more than the
+#     head has fails the job clearly.
+out="$(timeout 60 "$ray" job submit --submission-id reservedjob --entrypoint-num-cpus=1 -- 'echo reserved' 2>&1)"; rc=$?
+[ $rc -eq 0 ] && grep -qx reserved <<<"$out" && ok "a job with entrypoint_num_cpus runs" || bad "entrypoint_num_cpus" "rc=$rc $(tail -5 <<<"$out")"
+out="$(timeout 60 "$ray" job submit --submission-id toobig --entrypoint-num-cpus=64 -- true 2>&1)"; rc=$?
+st="$("$ray" job status toobig 2>&1)"
+[ $rc -ne 0 ] && grep -q "FAILED" <<<"$st" && grep -q "does not have" <<<"$st" && ok "a job asking for more CPUs than the head has fails clearly" || bad "too many entrypoint CPUs" "rc=$rc $st"
+"$ray" job delete toobig >/dev/null 2>&1
+
 # 5. Stop: a running job (and what it started) ends, STOPPED; delete forgets it.
 "$ray" job submit --no-wait --submission-id sleeper -- 'sleep 300 & echo started; wait' >"$work/sleeper.out" 2>&1
 for _ in $(seq 100); do "$ray" job logs sleeper 2>/dev/null | grep -q started && break; sleep 0.1; done
@@ -130,7 +139,7 @@ c=$(code -X POST -H "Authorization: Bearer $token" -d '{"entrypoint": "true", "e
 out="$("$ray" job submit --working-dir "$work/nowhere" -- true 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "nowhere" <<<"$out" && ok "a missing working_dir fails clearly" || bad "missing working_dir" "$out"
 out="$("$ray" job list 2>&1)"
-[ "$(grep -cE '^(envjob|failing) ' <<<"$out")" = 2 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 2 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
+[ "$(grep -cE '^(envjob|failing|reservedjob) ' <<<"$out")" = 3 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 3 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
 
 # 8. ray stop ends a job that still runs, and leaves nothing behind.
 "$ray" job submit --no-wait --submission-id forever -- 'sleep 300' >/dev/null 2>&1
