@@ -23,12 +23,30 @@ std::string ReadHere(std::string name) {
 
 int Plus(int a, int b) { return a + b; }
 
-RAY_REMOTE(Greeting, ReadHere, Plus);
+// An actor for the state API to list.
+class Keeper {
+ public:
+  static Keeper *Make() { return new Keeper(); }
+  int Ping() { return 1; }
+};
+
+RAY_REMOTE(Greeting, ReadHere, Plus, Keeper::Make, &Keeper::Ping);
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "";
-  ray::Init();
-  if (mode == "env") {
+  ray::RayConfig config;
+  if (mode == "actors") config.default_actor_lifetime = ray::ActorLifetime::DETACHED;
+  ray::Init(config);
+  if (mode == "actors") {
+    // A detached actor on node B that outlives this driver, one killed, and a placement group.
+    auto keeper = ray::Actor(Keeper::Make).SetName("keeper").SetResource("b", 1).Remote();
+    auto gone = ray::Actor(Keeper::Make).SetName("gone").Remote();
+    std::cout << "pings " << *ray::Get(keeper.Task(&Keeper::Ping).Remote()) + *ray::Get(gone.Task(&Keeper::Ping).Remote())
+              << std::endl;
+    gone.Kill();
+    auto pg = ray::CreatePlacementGroup(ray::PlacementGroupCreationOptions{"pgkeep", {{{"CPU", 1}}}, ray::PlacementStrategy::PACK});
+    std::cout << "group ready " << pg.Wait(30) << " " << pg.GetID() << std::endl;
+  } else if (mode == "env") {
     // On node B (the only node with resource "b"): the job's environment travels with its tasks.
     std::cout << "task greeting " << *ray::Get(ray::Task(Greeting).SetResource("b", 1).Remote()) << std::endl;
     std::cout << "task reads " << *ray::Get(ray::Task(ReadHere).SetResource("b", 1).Remote(std::string("data.txt")))

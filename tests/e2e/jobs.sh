@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Job tests: a real cluster of two nodes on this machine (127.0.0.1, 127.0.0.2), jobs submitted
-# with `ray job ...` and with plain HTTP (curl) to the head's job API, closed by the cluster's
-# token, and C++ drivers run as jobs (built against dist/ as a user builds them).
+# Job and state API tests: a real cluster of two nodes on this machine (127.0.0.1, 127.0.0.2), jobs
+# submitted with `ray job ...` and with plain HTTP (curl) to the head's job API, closed by the
+# cluster's token, C++ drivers run as jobs (built against dist/ as a user builds them), and
+# `ray list` / `ray get` of what they left.
 # Usage: tests/e2e/jobs.sh DIST_DIR WORK_DIR. Last line: "jobs: N passed, N failed".
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -67,6 +68,38 @@ out="$("$ray" job status envjob 2>&1)"
 grep -qx "Status for job 'envjob': SUCCEEDED" <<<"$out" && ok "ray job status" || bad "ray job status" "$out"
 out="$("$ray" job logs envjob 2>&1)"
 grep -qx "task greeting hello from the job" <<<"$out" && ok "ray job logs" || bad "ray job logs" "$out"
+
+# 2b. The state API: `ray list` and `ray get` of what the job left (a detached actor on node B,
+#     an actor it killed, its placement group) and of the nodes.
+node_b="$(sed -n 's/^Node \([0-9a-f]*\) joined.*/\1/p' "$work/b.out")"
+(cd "$proj" && timeout 120 "$ray" job submit --working-dir . --submission-id actorjob -- ./jobdriver actors) >"$work/actors.out" 2>&1 ||
+  bad "the actors job" "$(tail -5 "$work/actors.out")"
+out="$("$ray" list nodes 2>&1)"
+[ "$(grep -cE '^[0-9]+ +[0-9a-f]{32} +127\.0\.0\.[12] +(True|False) +ALIVE' <<<"$out")" = 2 ] && grep -q "Total: 2" <<<"$out" && ok "ray list nodes" || bad "ray list nodes" "$out"
+out="$("$ray" list actors --filter "state=ALIVE" --format json 2>&1)"
+if grep -q '"name": "keeper"' <<<"$out" && grep -q "\"node_id\": \"$node_b\"" <<<"$out" && grep -qE '"pid": [1-9][0-9]*' <<<"$out" &&
+  grep -q '"class_name": "Keeper"' <<<"$out" && ! grep -q '"name": "gone"' <<<"$out"; then
+  ok "ray list actors --filter state=ALIVE: the detached actor on node B, with its pid"
+else
+  bad "ray list actors (alive)" "node B $node_b: $out"
+fi
+out="$("$ray" list actors --filter "name=gone" 2>&1)"
+grep -qE '^0 +[0-9a-f]{32} +Keeper +DEAD +[0-9a-f]+ +gone' <<<"$out" && ok "ray list actors shows a killed actor DEAD" || bad "ray list actors (dead)" "$out"
+keeper_id="$("$ray" list actors --filter name=keeper --format json | sed -n 's/.*"actor_id": "\([0-9a-f]*\)".*/\1/p')"
+out="$("$ray" get actors "$keeper_id" 2>&1)"
+grep -q '"is_detached": true' <<<"$out" && grep -q '"b": 1' <<<"$out" && ok "ray get actors ID" || bad "ray get actors" "id '$keeper_id': $out"
+out="$("$ray" list placement-groups --filter name=pgkeep --format json 2>&1)"
+grep -q '"strategy": "PACK"' <<<"$out" && grep -q '"CPU": 1' <<<"$out" && ok "ray list placement-groups" || bad "ray list placement-groups" "$out"
+out="$("$ray" list actors --limit 1 2>&1)"
+grep -q "Total: 1" <<<"$out" && grep -q "cut at --limit 1" <<<"$out" && ok "ray list --limit" || bad "ray list --limit" "$out"
+out="$("$ray" list actors --filter colour=red 2>&1)"; rc=$?
+[ $rc -ne 0 ] && grep -q 'filter key "colour" is none of' <<<"$out" && ok "an unknown filter key fails clearly" || bad "unknown filter key" "$out"
+out="$("$ray" list widgets 2>&1)"; rc=$?
+[ $rc -ne 0 ] && grep -q "goray lists nodes, actors" <<<"$out" && ok "an unknown kind fails clearly" || bad "unknown kind" "$out"
+out="$("$ray" list jobs --filter status=SUCCEEDED 2>&1)"
+grep -qE '^[0-9]+ +envjob +SUCCEEDED' <<<"$out" && grep -qE '^[0-9]+ +actorjob +SUCCEEDED' <<<"$out" && ok "ray list jobs" || bad "ray list jobs" "$out"
+out="$("$ray" get actors 0123 2>&1)"; rc=$?
+[ $rc -ne 0 ] && grep -q "has no actor with actor_id 0123" <<<"$out" && ok "ray get of an unknown id fails clearly" || bad "ray get unknown" "$out"
 
 # 3. The address: the job API's URL, the cluster's address (the head tells where its API is),
 #    RAY_API_SERVER_ADDRESS before RAY_ADDRESS.
@@ -139,7 +172,7 @@ c=$(code -X POST -H "Authorization: Bearer $token" -d '{"entrypoint": "true", "e
 out="$("$ray" job submit --working-dir "$work/nowhere" -- true 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "nowhere" <<<"$out" && ok "a missing working_dir fails clearly" || bad "missing working_dir" "$out"
 out="$("$ray" job list 2>&1)"
-[ "$(grep -cE '^(envjob|failing|reservedjob) ' <<<"$out")" = 3 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 3 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
+[ "$(grep -cE '^(envjob|actorjob|failing|reservedjob) ' <<<"$out")" = 4 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 4 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
 
 # 8. ray stop ends a job that still runs, and leaves nothing behind.
 "$ray" job submit --no-wait --submission-id forever -- 'sleep 300' >/dev/null 2>&1

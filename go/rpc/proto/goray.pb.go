@@ -6085,6 +6085,264 @@ func (x *ObjectChunk) GetTicket() []byte {
 	return nil
 }
 
+// What a node tells of itself for Ray's state API (`ray list actors ...`).
+type NodeStateRequest struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+}
+
+func (x *NodeStateRequest) Reset() {
+	*x = NodeStateRequest{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_goray_proto_msgTypes[84]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *NodeStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStateRequest) ProtoMessage() {}
+
+func (x *NodeStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[84]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStateRequest.ProtoReflect.Descriptor instead.
+func (*NodeStateRequest) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{84}
+}
+
+// An actor as Ray's state API shows it. The node that owns it (created it) reports it with
+// owned set; the node that runs it for another owner reports it too, with what only it knows
+// (the process id).
+type ActorState struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	ActorId   []byte `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	ClassName string `protobuf:"bytes,2,opt,name=class_name,json=className,proto3" json:"class_name,omitempty"`
+	Name      string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Ray's names: PENDING_CREATION, ALIVE, RESTARTING, DEAD.
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	JobId string `protobuf:"bytes,6,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The node running it (empty while it runs nowhere).
+	NodeId            []byte             `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Pid               int32              `protobuf:"varint,8,opt,name=pid,proto3" json:"pid,omitempty"`
+	NumRestarts       int32              `protobuf:"varint,9,opt,name=num_restarts,json=numRestarts,proto3" json:"num_restarts,omitempty"`
+	DeathCause        string             `protobuf:"bytes,10,opt,name=death_cause,json=deathCause,proto3" json:"death_cause,omitempty"`
+	RequiredResources map[string]float64 `protobuf:"bytes,11,rep,name=required_resources,json=requiredResources,proto3" json:"required_resources,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"fixed64,2,opt,name=value,proto3"`
+	PlacementGroupId  string             `protobuf:"bytes,12,opt,name=placement_group_id,json=placementGroupId,proto3" json:"placement_group_id,omitempty"`
+	IsDetached        bool               `protobuf:"varint,13,opt,name=is_detached,json=isDetached,proto3" json:"is_detached,omitempty"`
+	Owned             bool               `protobuf:"varint,14,opt,name=owned,proto3" json:"owned,omitempty"`
+	MaxRestarts       int32              `protobuf:"varint,15,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"`
+}
+
+func (x *ActorState) Reset() {
+	*x = ActorState{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_goray_proto_msgTypes[85]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ActorState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorState) ProtoMessage() {}
+
+func (x *ActorState) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[85]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorState.ProtoReflect.Descriptor instead.
+func (*ActorState) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ActorState) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+func (x *ActorState) GetClassName() string {
+	if x != nil {
+		return x.ClassName
+	}
+	return ""
+}
+
+func (x *ActorState) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ActorState) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ActorState) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ActorState) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *ActorState) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *ActorState) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *ActorState) GetNumRestarts() int32 {
+	if x != nil {
+		return x.NumRestarts
+	}
+	return 0
+}
+
+func (x *ActorState) GetDeathCause() string {
+	if x != nil {
+		return x.DeathCause
+	}
+	return ""
+}
+
+func (x *ActorState) GetRequiredResources() map[string]float64 {
+	if x != nil {
+		return x.RequiredResources
+	}
+	return nil
+}
+
+func (x *ActorState) GetPlacementGroupId() string {
+	if x != nil {
+		return x.PlacementGroupId
+	}
+	return ""
+}
+
+func (x *ActorState) GetIsDetached() bool {
+	if x != nil {
+		return x.IsDetached
+	}
+	return false
+}
+
+func (x *ActorState) GetOwned() bool {
+	if x != nil {
+		return x.Owned
+	}
+	return false
+}
+
+func (x *ActorState) GetMaxRestarts() int32 {
+	if x != nil {
+		return x.MaxRestarts
+	}
+	return 0
+}
+
+type NodeStateReply struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	NodeId []byte        `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Actors []*ActorState `protobuf:"bytes,2,rep,name=actors,proto3" json:"actors,omitempty"`
+}
+
+func (x *NodeStateReply) Reset() {
+	*x = NodeStateReply{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_goray_proto_msgTypes[86]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *NodeStateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStateReply) ProtoMessage() {}
+
+func (x *NodeStateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[86]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStateReply.ProtoReflect.Descriptor instead.
+func (*NodeStateReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *NodeStateReply) GetNodeId() []byte {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *NodeStateReply) GetActors() []*ActorState {
+	if x != nil {
+		return x.Actors
+	}
+	return nil
+}
+
 var File_goray_proto protoreflect.FileDescriptor
 
 var file_goray_proto_rawDesc = []byte{
@@ -6853,7 +7111,50 @@ var file_goray_proto_rawDesc = []byte{
 	0x61, 0x74, 0x61, 0x12, 0x21, 0x0a, 0x0c, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x61, 0x64, 0x64, 0x72,
 	0x65, 0x73, 0x73, 0x18, 0x06, 0x20, 0x01, 0x28, 0x09, 0x52, 0x0b, 0x64, 0x61, 0x74, 0x61, 0x41,
 	0x64, 0x64, 0x72, 0x65, 0x73, 0x73, 0x12, 0x16, 0x0a, 0x06, 0x74, 0x69, 0x63, 0x6b, 0x65, 0x74,
-	0x18, 0x07, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06, 0x74, 0x69, 0x63, 0x6b, 0x65, 0x74, 0x32, 0x4c,
+	0x18, 0x07, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06, 0x74, 0x69, 0x63, 0x6b, 0x65, 0x74, 0x22, 0x12,
+	0x0a, 0x10, 0x4e, 0x6f, 0x64, 0x65, 0x53, 0x74, 0x61, 0x74, 0x65, 0x52, 0x65, 0x71, 0x75, 0x65,
+	0x73, 0x74, 0x22, 0xbf, 0x04, 0x0a, 0x0a, 0x41, 0x63, 0x74, 0x6f, 0x72, 0x53, 0x74, 0x61, 0x74,
+	0x65, 0x12, 0x19, 0x0a, 0x08, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x5f, 0x69, 0x64, 0x18, 0x01, 0x20,
+	0x01, 0x28, 0x0c, 0x52, 0x07, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x49, 0x64, 0x12, 0x1d, 0x0a, 0x0a,
+	0x63, 0x6c, 0x61, 0x73, 0x73, 0x5f, 0x6e, 0x61, 0x6d, 0x65, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09,
+	0x52, 0x09, 0x63, 0x6c, 0x61, 0x73, 0x73, 0x4e, 0x61, 0x6d, 0x65, 0x12, 0x12, 0x0a, 0x04, 0x6e,
+	0x61, 0x6d, 0x65, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x52, 0x04, 0x6e, 0x61, 0x6d, 0x65, 0x12,
+	0x1c, 0x0a, 0x09, 0x6e, 0x61, 0x6d, 0x65, 0x73, 0x70, 0x61, 0x63, 0x65, 0x18, 0x04, 0x20, 0x01,
+	0x28, 0x09, 0x52, 0x09, 0x6e, 0x61, 0x6d, 0x65, 0x73, 0x70, 0x61, 0x63, 0x65, 0x12, 0x14, 0x0a,
+	0x05, 0x73, 0x74, 0x61, 0x74, 0x65, 0x18, 0x05, 0x20, 0x01, 0x28, 0x09, 0x52, 0x05, 0x73, 0x74,
+	0x61, 0x74, 0x65, 0x12, 0x15, 0x0a, 0x06, 0x6a, 0x6f, 0x62, 0x5f, 0x69, 0x64, 0x18, 0x06, 0x20,
+	0x01, 0x28, 0x09, 0x52, 0x05, 0x6a, 0x6f, 0x62, 0x49, 0x64, 0x12, 0x17, 0x0a, 0x07, 0x6e, 0x6f,
+	0x64, 0x65, 0x5f, 0x69, 0x64, 0x18, 0x07, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06, 0x6e, 0x6f, 0x64,
+	0x65, 0x49, 0x64, 0x12, 0x10, 0x0a, 0x03, 0x70, 0x69, 0x64, 0x18, 0x08, 0x20, 0x01, 0x28, 0x05,
+	0x52, 0x03, 0x70, 0x69, 0x64, 0x12, 0x21, 0x0a, 0x0c, 0x6e, 0x75, 0x6d, 0x5f, 0x72, 0x65, 0x73,
+	0x74, 0x61, 0x72, 0x74, 0x73, 0x18, 0x09, 0x20, 0x01, 0x28, 0x05, 0x52, 0x0b, 0x6e, 0x75, 0x6d,
+	0x52, 0x65, 0x73, 0x74, 0x61, 0x72, 0x74, 0x73, 0x12, 0x1f, 0x0a, 0x0b, 0x64, 0x65, 0x61, 0x74,
+	0x68, 0x5f, 0x63, 0x61, 0x75, 0x73, 0x65, 0x18, 0x0a, 0x20, 0x01, 0x28, 0x09, 0x52, 0x0a, 0x64,
+	0x65, 0x61, 0x74, 0x68, 0x43, 0x61, 0x75, 0x73, 0x65, 0x12, 0x5b, 0x0a, 0x12, 0x72, 0x65, 0x71,
+	0x75, 0x69, 0x72, 0x65, 0x64, 0x5f, 0x72, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x73, 0x18,
+	0x0b, 0x20, 0x03, 0x28, 0x0b, 0x32, 0x2c, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70,
+	0x63, 0x2e, 0x41, 0x63, 0x74, 0x6f, 0x72, 0x53, 0x74, 0x61, 0x74, 0x65, 0x2e, 0x52, 0x65, 0x71,
+	0x75, 0x69, 0x72, 0x65, 0x64, 0x52, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x73, 0x45, 0x6e,
+	0x74, 0x72, 0x79, 0x52, 0x11, 0x72, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x64, 0x52, 0x65, 0x73,
+	0x6f, 0x75, 0x72, 0x63, 0x65, 0x73, 0x12, 0x2c, 0x0a, 0x12, 0x70, 0x6c, 0x61, 0x63, 0x65, 0x6d,
+	0x65, 0x6e, 0x74, 0x5f, 0x67, 0x72, 0x6f, 0x75, 0x70, 0x5f, 0x69, 0x64, 0x18, 0x0c, 0x20, 0x01,
+	0x28, 0x09, 0x52, 0x10, 0x70, 0x6c, 0x61, 0x63, 0x65, 0x6d, 0x65, 0x6e, 0x74, 0x47, 0x72, 0x6f,
+	0x75, 0x70, 0x49, 0x64, 0x12, 0x1f, 0x0a, 0x0b, 0x69, 0x73, 0x5f, 0x64, 0x65, 0x74, 0x61, 0x63,
+	0x68, 0x65, 0x64, 0x18, 0x0d, 0x20, 0x01, 0x28, 0x08, 0x52, 0x0a, 0x69, 0x73, 0x44, 0x65, 0x74,
+	0x61, 0x63, 0x68, 0x65, 0x64, 0x12, 0x14, 0x0a, 0x05, 0x6f, 0x77, 0x6e, 0x65, 0x64, 0x18, 0x0e,
+	0x20, 0x01, 0x28, 0x08, 0x52, 0x05, 0x6f, 0x77, 0x6e, 0x65, 0x64, 0x12, 0x21, 0x0a, 0x0c, 0x6d,
+	0x61, 0x78, 0x5f, 0x72, 0x65, 0x73, 0x74, 0x61, 0x72, 0x74, 0x73, 0x18, 0x0f, 0x20, 0x01, 0x28,
+	0x05, 0x52, 0x0b, 0x6d, 0x61, 0x78, 0x52, 0x65, 0x73, 0x74, 0x61, 0x72, 0x74, 0x73, 0x1a, 0x44,
+	0x0a, 0x16, 0x52, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x64, 0x52, 0x65, 0x73, 0x6f, 0x75, 0x72,
+	0x63, 0x65, 0x73, 0x45, 0x6e, 0x74, 0x72, 0x79, 0x12, 0x10, 0x0a, 0x03, 0x6b, 0x65, 0x79, 0x18,
+	0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x03, 0x6b, 0x65, 0x79, 0x12, 0x14, 0x0a, 0x05, 0x76, 0x61,
+	0x6c, 0x75, 0x65, 0x18, 0x02, 0x20, 0x01, 0x28, 0x01, 0x52, 0x05, 0x76, 0x61, 0x6c, 0x75, 0x65,
+	0x3a, 0x02, 0x38, 0x01, 0x22, 0x58, 0x0a, 0x0e, 0x4e, 0x6f, 0x64, 0x65, 0x53, 0x74, 0x61, 0x74,
+	0x65, 0x52, 0x65, 0x70, 0x6c, 0x79, 0x12, 0x17, 0x0a, 0x07, 0x6e, 0x6f, 0x64, 0x65, 0x5f, 0x69,
+	0x64, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06, 0x6e, 0x6f, 0x64, 0x65, 0x49, 0x64, 0x12,
+	0x2d, 0x0a, 0x06, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x73, 0x18, 0x02, 0x20, 0x03, 0x28, 0x0b, 0x32,
+	0x15, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63, 0x2e, 0x41, 0x63, 0x74, 0x6f,
+	0x72, 0x53, 0x74, 0x61, 0x74, 0x65, 0x52, 0x06, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x73, 0x32, 0x4c,
 	0x0a, 0x0b, 0x4e, 0x6f, 0x64, 0x65, 0x4d, 0x61, 0x6e, 0x61, 0x67, 0x65, 0x72, 0x12, 0x3d, 0x0a,
 	0x07, 0x43, 0x6f, 0x6e, 0x6e, 0x65, 0x63, 0x74, 0x12, 0x16, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79,
 	0x2e, 0x72, 0x70, 0x63, 0x2e, 0x43, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x42, 0x61, 0x74, 0x63, 0x68,
@@ -6923,17 +7224,22 @@ var file_goray_proto_rawDesc = []byte{
 	0x6f, 0x72, 0x43, 0x61, 0x6c, 0x6c, 0x73, 0x12, 0x14, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e,
 	0x72, 0x70, 0x63, 0x2e, 0x43, 0x61, 0x6c, 0x6c, 0x42, 0x61, 0x74, 0x63, 0x68, 0x1a, 0x1a, 0x2e,
 	0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63, 0x2e, 0x43, 0x61, 0x6c, 0x6c, 0x52, 0x65,
-	0x73, 0x75, 0x6c, 0x74, 0x42, 0x61, 0x74, 0x63, 0x68, 0x28, 0x01, 0x30, 0x01, 0x32, 0x7f, 0x0a,
-	0x08, 0x4e, 0x6f, 0x64, 0x65, 0x50, 0x65, 0x65, 0x72, 0x12, 0x39, 0x0a, 0x07, 0x46, 0x6f, 0x72,
-	0x77, 0x61, 0x72, 0x64, 0x12, 0x14, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63,
-	0x2e, 0x50, 0x65, 0x65, 0x72, 0x42, 0x61, 0x74, 0x63, 0x68, 0x1a, 0x14, 0x2e, 0x67, 0x6f, 0x72,
+	0x73, 0x75, 0x6c, 0x74, 0x42, 0x61, 0x74, 0x63, 0x68, 0x28, 0x01, 0x30, 0x01, 0x32, 0xc4, 0x01,
+	0x0a, 0x08, 0x4e, 0x6f, 0x64, 0x65, 0x50, 0x65, 0x65, 0x72, 0x12, 0x43, 0x0a, 0x09, 0x4e, 0x6f,
+	0x64, 0x65, 0x53, 0x74, 0x61, 0x74, 0x65, 0x12, 0x1b, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e,
+	0x72, 0x70, 0x63, 0x2e, 0x4e, 0x6f, 0x64, 0x65, 0x53, 0x74, 0x61, 0x74, 0x65, 0x52, 0x65, 0x71,
+	0x75, 0x65, 0x73, 0x74, 0x1a, 0x19, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63,
+	0x2e, 0x4e, 0x6f, 0x64, 0x65, 0x53, 0x74, 0x61, 0x74, 0x65, 0x52, 0x65, 0x70, 0x6c, 0x79, 0x12,
+	0x39, 0x0a, 0x07, 0x46, 0x6f, 0x72, 0x77, 0x61, 0x72, 0x64, 0x12, 0x14, 0x2e, 0x67, 0x6f, 0x72,
 	0x61, 0x79, 0x2e, 0x72, 0x70, 0x63, 0x2e, 0x50, 0x65, 0x65, 0x72, 0x42, 0x61, 0x74, 0x63, 0x68,
-	0x28, 0x01, 0x30, 0x01, 0x12, 0x38, 0x0a, 0x04, 0x50, 0x75, 0x6c, 0x6c, 0x12, 0x16, 0x2e, 0x67,
-	0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63, 0x2e, 0x50, 0x75, 0x6c, 0x6c, 0x52, 0x65, 0x71,
-	0x75, 0x65, 0x73, 0x74, 0x1a, 0x16, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63,
-	0x2e, 0x4f, 0x62, 0x6a, 0x65, 0x63, 0x74, 0x43, 0x68, 0x75, 0x6e, 0x6b, 0x30, 0x01, 0x42, 0x17,
-	0x5a, 0x15, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2f, 0x72, 0x70, 0x63, 0x2f, 0x70, 0x72, 0x6f, 0x74,
-	0x6f, 0x3b, 0x72, 0x70, 0x63, 0x70, 0x62, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
+	0x1a, 0x14, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63, 0x2e, 0x50, 0x65, 0x65,
+	0x72, 0x42, 0x61, 0x74, 0x63, 0x68, 0x28, 0x01, 0x30, 0x01, 0x12, 0x38, 0x0a, 0x04, 0x50, 0x75,
+	0x6c, 0x6c, 0x12, 0x16, 0x2e, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2e, 0x72, 0x70, 0x63, 0x2e, 0x50,
+	0x75, 0x6c, 0x6c, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x16, 0x2e, 0x67, 0x6f, 0x72,
+	0x61, 0x79, 0x2e, 0x72, 0x70, 0x63, 0x2e, 0x4f, 0x62, 0x6a, 0x65, 0x63, 0x74, 0x43, 0x68, 0x75,
+	0x6e, 0x6b, 0x30, 0x01, 0x42, 0x17, 0x5a, 0x15, 0x67, 0x6f, 0x72, 0x61, 0x79, 0x2f, 0x72, 0x70,
+	0x63, 0x2f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x3b, 0x72, 0x70, 0x63, 0x70, 0x62, 0x62, 0x06, 0x70,
+	0x72, 0x6f, 0x74, 0x6f, 0x33,
 }
 
 var (
@@ -6948,7 +7254,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 	return file_goray_proto_rawDescData
 }
 
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 92)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
 var file_goray_proto_goTypes = []interface{}{
 	(*Object)(nil),                    // 0: goray.rpc.Object
 	(*TaskArg)(nil),                   // 1: goray.rpc.TaskArg
@@ -7034,27 +7340,31 @@ var file_goray_proto_goTypes = []interface{}{
 	(*PeerBatch)(nil),                 // 81: goray.rpc.PeerBatch
 	(*PullRequest)(nil),               // 82: goray.rpc.PullRequest
 	(*ObjectChunk)(nil),               // 83: goray.rpc.ObjectChunk
-	nil,                               // 84: goray.rpc.TaskSpec.ResourcesEntry
-	nil,                               // 85: goray.rpc.Bundle.ResourcesEntry
-	nil,                               // 86: goray.rpc.MetricPoint.TagsEntry
-	nil,                               // 87: goray.rpc.NodeInfo.ResourcesEntry
-	nil,                               // 88: goray.rpc.NodeInfo.AvailableEntry
-	nil,                               // 89: goray.rpc.ResourceDemand.ShapeEntry
-	nil,                               // 90: goray.rpc.ReportNodeRequest.AvailableEntry
-	nil,                               // 91: goray.rpc.ReportNodeRequest.TotalEntry
+	(*NodeStateRequest)(nil),          // 84: goray.rpc.NodeStateRequest
+	(*ActorState)(nil),                // 85: goray.rpc.ActorState
+	(*NodeStateReply)(nil),            // 86: goray.rpc.NodeStateReply
+	nil,                               // 87: goray.rpc.TaskSpec.ResourcesEntry
+	nil,                               // 88: goray.rpc.Bundle.ResourcesEntry
+	nil,                               // 89: goray.rpc.MetricPoint.TagsEntry
+	nil,                               // 90: goray.rpc.NodeInfo.ResourcesEntry
+	nil,                               // 91: goray.rpc.NodeInfo.AvailableEntry
+	nil,                               // 92: goray.rpc.ResourceDemand.ShapeEntry
+	nil,                               // 93: goray.rpc.ReportNodeRequest.AvailableEntry
+	nil,                               // 94: goray.rpc.ReportNodeRequest.TotalEntry
+	nil,                               // 95: goray.rpc.ActorState.RequiredResourcesEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	1,  // 0: goray.rpc.TaskSpec.args:type_name -> goray.rpc.TaskArg
-	84, // 1: goray.rpc.TaskSpec.resources:type_name -> goray.rpc.TaskSpec.ResourcesEntry
+	87, // 1: goray.rpc.TaskSpec.resources:type_name -> goray.rpc.TaskSpec.ResourcesEntry
 	21, // 2: goray.rpc.TaskSpec.job:type_name -> goray.rpc.JobConfig
 	2,  // 3: goray.rpc.CreateActor.creation:type_name -> goray.rpc.TaskSpec
 	8,  // 4: goray.rpc.Reply.groups:type_name -> goray.rpc.PlacementGroupInfo
 	46, // 5: goray.rpc.Reply.nodes:type_name -> goray.rpc.NodeInfo
 	9,  // 6: goray.rpc.PlacementGroupInfo.bundles:type_name -> goray.rpc.Bundle
-	85, // 7: goray.rpc.Bundle.resources:type_name -> goray.rpc.Bundle.ResourcesEntry
+	88, // 7: goray.rpc.Bundle.resources:type_name -> goray.rpc.Bundle.ResourcesEntry
 	8,  // 8: goray.rpc.CreatePlacementGroup.group:type_name -> goray.rpc.PlacementGroupInfo
 	14, // 9: goray.rpc.MetricPoint.def:type_name -> goray.rpc.MetricDef
-	86, // 10: goray.rpc.MetricPoint.tags:type_name -> goray.rpc.MetricPoint.TagsEntry
+	89, // 10: goray.rpc.MetricPoint.tags:type_name -> goray.rpc.MetricPoint.TagsEntry
 	15, // 11: goray.rpc.RecordMetrics.points:type_name -> goray.rpc.MetricPoint
 	9,  // 12: goray.rpc.PrepareBundles.bundles:type_name -> goray.rpc.Bundle
 	21, // 13: goray.rpc.RegisterClient.job:type_name -> goray.rpc.JobConfig
@@ -7099,13 +7409,13 @@ var file_goray_proto_depIdxs = []int32{
 	44, // 52: goray.rpc.ServerMessage.reclaim:type_name -> goray.rpc.Reclaim
 	43, // 53: goray.rpc.ServerMessage.group_state:type_name -> goray.rpc.GroupState
 	42, // 54: goray.rpc.ServerBatch.messages:type_name -> goray.rpc.ServerMessage
-	87, // 55: goray.rpc.NodeInfo.resources:type_name -> goray.rpc.NodeInfo.ResourcesEntry
-	88, // 56: goray.rpc.NodeInfo.available:type_name -> goray.rpc.NodeInfo.AvailableEntry
+	90, // 55: goray.rpc.NodeInfo.resources:type_name -> goray.rpc.NodeInfo.ResourcesEntry
+	91, // 56: goray.rpc.NodeInfo.available:type_name -> goray.rpc.NodeInfo.AvailableEntry
 	47, // 57: goray.rpc.NodeInfo.demands:type_name -> goray.rpc.ResourceDemand
-	89, // 58: goray.rpc.ResourceDemand.shape:type_name -> goray.rpc.ResourceDemand.ShapeEntry
-	90, // 59: goray.rpc.ReportNodeRequest.available:type_name -> goray.rpc.ReportNodeRequest.AvailableEntry
+	92, // 58: goray.rpc.ResourceDemand.shape:type_name -> goray.rpc.ResourceDemand.ShapeEntry
+	93, // 59: goray.rpc.ReportNodeRequest.available:type_name -> goray.rpc.ReportNodeRequest.AvailableEntry
 	47, // 60: goray.rpc.ReportNodeRequest.demands:type_name -> goray.rpc.ResourceDemand
-	91, // 61: goray.rpc.ReportNodeRequest.total:type_name -> goray.rpc.ReportNodeRequest.TotalEntry
+	94, // 61: goray.rpc.ReportNodeRequest.total:type_name -> goray.rpc.ReportNodeRequest.TotalEntry
 	46, // 62: goray.rpc.ReportNodeReply.nodes:type_name -> goray.rpc.NodeInfo
 	46, // 63: goray.rpc.RegisterNodeRequest.node:type_name -> goray.rpc.NodeInfo
 	46, // 64: goray.rpc.GetAllNodesReply.nodes:type_name -> goray.rpc.NodeInfo
@@ -7123,45 +7433,49 @@ var file_goray_proto_depIdxs = []int32{
 	7,  // 76: goray.rpc.ActorReply.reply:type_name -> goray.rpc.Reply
 	0,  // 77: goray.rpc.PeerResult.object:type_name -> goray.rpc.Object
 	76, // 78: goray.rpc.PeerBatch.messages:type_name -> goray.rpc.PeerMessage
-	38, // 79: goray.rpc.NodeManager.Connect:input_type -> goray.rpc.ClientBatch
-	50, // 80: goray.rpc.ControlStore.RegisterNode:input_type -> goray.rpc.RegisterNodeRequest
-	52, // 81: goray.rpc.ControlStore.UnregisterNode:input_type -> goray.rpc.UnregisterNodeRequest
-	54, // 82: goray.rpc.ControlStore.GetAllNodes:input_type -> goray.rpc.GetAllNodesRequest
-	56, // 83: goray.rpc.ControlStore.KVPut:input_type -> goray.rpc.KVPutRequest
-	58, // 84: goray.rpc.ControlStore.KVGet:input_type -> goray.rpc.KVGetRequest
-	60, // 85: goray.rpc.ControlStore.KVDel:input_type -> goray.rpc.KVDelRequest
-	62, // 86: goray.rpc.ControlStore.HasCode:input_type -> goray.rpc.HasCodeRequest
-	64, // 87: goray.rpc.ControlStore.UploadCode:input_type -> goray.rpc.CodeChunk
-	66, // 88: goray.rpc.ControlStore.DownloadCode:input_type -> goray.rpc.DownloadCodeRequest
-	71, // 89: goray.rpc.ControlStore.NextJobID:input_type -> goray.rpc.NextJobIDRequest
-	48, // 90: goray.rpc.ControlStore.ReportNode:input_type -> goray.rpc.ReportNodeRequest
-	67, // 91: goray.rpc.ControlStore.PutPlacementGroups:input_type -> goray.rpc.PutPlacementGroupsRequest
-	69, // 92: goray.rpc.ControlStore.GetPlacementGroups:input_type -> goray.rpc.GetPlacementGroupsRequest
-	73, // 93: goray.rpc.CoreWorker.ActorCalls:input_type -> goray.rpc.CallBatch
-	81, // 94: goray.rpc.NodePeer.Forward:input_type -> goray.rpc.PeerBatch
-	82, // 95: goray.rpc.NodePeer.Pull:input_type -> goray.rpc.PullRequest
-	45, // 96: goray.rpc.NodeManager.Connect:output_type -> goray.rpc.ServerBatch
-	51, // 97: goray.rpc.ControlStore.RegisterNode:output_type -> goray.rpc.RegisterNodeReply
-	53, // 98: goray.rpc.ControlStore.UnregisterNode:output_type -> goray.rpc.UnregisterNodeReply
-	55, // 99: goray.rpc.ControlStore.GetAllNodes:output_type -> goray.rpc.GetAllNodesReply
-	57, // 100: goray.rpc.ControlStore.KVPut:output_type -> goray.rpc.KVPutReply
-	59, // 101: goray.rpc.ControlStore.KVGet:output_type -> goray.rpc.KVGetReply
-	61, // 102: goray.rpc.ControlStore.KVDel:output_type -> goray.rpc.KVDelReply
-	63, // 103: goray.rpc.ControlStore.HasCode:output_type -> goray.rpc.HasCodeReply
-	65, // 104: goray.rpc.ControlStore.UploadCode:output_type -> goray.rpc.UploadCodeReply
-	64, // 105: goray.rpc.ControlStore.DownloadCode:output_type -> goray.rpc.CodeChunk
-	72, // 106: goray.rpc.ControlStore.NextJobID:output_type -> goray.rpc.NextJobIDReply
-	49, // 107: goray.rpc.ControlStore.ReportNode:output_type -> goray.rpc.ReportNodeReply
-	68, // 108: goray.rpc.ControlStore.PutPlacementGroups:output_type -> goray.rpc.PutPlacementGroupsReply
-	70, // 109: goray.rpc.ControlStore.GetPlacementGroups:output_type -> goray.rpc.GetPlacementGroupsReply
-	75, // 110: goray.rpc.CoreWorker.ActorCalls:output_type -> goray.rpc.CallResultBatch
-	81, // 111: goray.rpc.NodePeer.Forward:output_type -> goray.rpc.PeerBatch
-	83, // 112: goray.rpc.NodePeer.Pull:output_type -> goray.rpc.ObjectChunk
-	96, // [96:113] is the sub-list for method output_type
-	79, // [79:96] is the sub-list for method input_type
-	79, // [79:79] is the sub-list for extension type_name
-	79, // [79:79] is the sub-list for extension extendee
-	0,  // [0:79] is the sub-list for field type_name
+	95, // 79: goray.rpc.ActorState.required_resources:type_name -> goray.rpc.ActorState.RequiredResourcesEntry
+	85, // 80: goray.rpc.NodeStateReply.actors:type_name -> goray.rpc.ActorState
+	38, // 81: goray.rpc.NodeManager.Connect:input_type -> goray.rpc.ClientBatch
+	50, // 82: goray.rpc.ControlStore.RegisterNode:input_type -> goray.rpc.RegisterNodeRequest
+	52, // 83: goray.rpc.ControlStore.UnregisterNode:input_type -> goray.rpc.UnregisterNodeRequest
+	54, // 84: goray.rpc.ControlStore.GetAllNodes:input_type -> goray.rpc.GetAllNodesRequest
+	56, // 85: goray.rpc.ControlStore.KVPut:input_type -> goray.rpc.KVPutRequest
+	58, // 86: goray.rpc.ControlStore.KVGet:input_type -> goray.rpc.KVGetRequest
+	60, // 87: goray.rpc.ControlStore.KVDel:input_type -> goray.rpc.KVDelRequest
+	62, // 88: goray.rpc.ControlStore.HasCode:input_type -> goray.rpc.HasCodeRequest
+	64, // 89: goray.rpc.ControlStore.UploadCode:input_type -> goray.rpc.CodeChunk
+	66, // 90: goray.rpc.ControlStore.DownloadCode:input_type -> goray.rpc.DownloadCodeRequest
+	71, // 91: goray.rpc.ControlStore.NextJobID:input_type -> goray.rpc.NextJobIDRequest
+	48, // 92: goray.rpc.ControlStore.ReportNode:input_type -> goray.rpc.ReportNodeRequest
+	67, // 93: goray.rpc.ControlStore.PutPlacementGroups:input_type -> goray.rpc.PutPlacementGroupsRequest
+	69, // 94: goray.rpc.ControlStore.GetPlacementGroups:input_type -> goray.rpc.GetPlacementGroupsRequest
+	73, // 95: goray.rpc.CoreWorker.ActorCalls:input_type -> goray.rpc.CallBatch
+	84, // 96: goray.rpc.NodePeer.NodeState:input_type -> goray.rpc.NodeStateRequest
+	81, // 97: goray.rpc.NodePeer.Forward:input_type -> goray.rpc.PeerBatch
+	82, // 98: goray.rpc.NodePeer.Pull:input_type -> goray.rpc.PullRequest
+	45, // 99: goray.rpc.NodeManager.Connect:output_type -> goray.rpc.ServerBatch
+	51, // 100: goray.rpc.ControlStore.RegisterNode:output_type -> goray.rpc.RegisterNodeReply
+	53, // 101: goray.rpc.ControlStore.UnregisterNode:output_type -> goray.rpc.UnregisterNodeReply
+	55, // 102: goray.rpc.ControlStore.GetAllNodes:output_type -> goray.rpc.GetAllNodesReply
+	57, // 103: goray.rpc.ControlStore.KVPut:output_type -> goray.rpc.KVPutReply
+	59, // 104: goray.rpc.ControlStore.KVGet:output_type -> goray.rpc.KVGetReply
+	61, // 105: goray.rpc.ControlStore.KVDel:output_type -> goray.rpc.KVDelReply
+	63, // 106: goray.rpc.ControlStore.HasCode:output_type -> goray.rpc.HasCodeReply
+	65, // 107: goray.rpc.ControlStore.UploadCode:output_type -> goray.rpc.UploadCodeReply
+	64, // 108: goray.rpc.ControlStore.DownloadCode:output_type -> goray.rpc.CodeChunk
+	72, // 109: goray.rpc.ControlStore.NextJobID:output_type -> goray.rpc.NextJobIDReply
+	49, // 110: goray.rpc.ControlStore.ReportNode:output_type -> goray.rpc.ReportNodeReply
+	68, // 111: goray.rpc.ControlStore.PutPlacementGroups:output_type -> goray.rpc.PutPlacementGroupsReply
+	70, // 112: goray.rpc.ControlStore.GetPlacementGroups:output_type -> goray.rpc.GetPlacementGroupsReply
+	75, // 113: goray.rpc.CoreWorker.ActorCalls:output_type -> goray.rpc.CallResultBatch
+	86, // 114: goray.rpc.NodePeer.NodeState:output_type -> goray.rpc.NodeStateReply
+	81, // 115: goray.rpc.NodePeer.Forward:output_type -> goray.rpc.PeerBatch
+	83, // 116: goray.rpc.NodePeer.Pull:output_type -> goray.rpc.ObjectChunk
+	99, // [99:117] is the sub-list for method output_type
+	81, // [81:99] is the sub-list for method input_type
+	81, // [81:81] is the sub-list for extension type_name
+	81, // [81:81] is the sub-list for extension extendee
+	0,  // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -8178,6 +8492,42 @@ func file_goray_proto_init() {
 				return nil
 			}
 		}
+		file_goray_proto_msgTypes[84].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*NodeStateRequest); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_goray_proto_msgTypes[85].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ActorState); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_goray_proto_msgTypes[86].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*NodeStateReply); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
 	}
 	file_goray_proto_msgTypes[27].OneofWrappers = []interface{}{
 		(*ClientMessage_Register)(nil),
@@ -8230,7 +8580,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_goray_proto_rawDesc,
 			NumEnums:      0,
-			NumMessages:   92,
+			NumMessages:   96,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -899,8 +899,9 @@ var CoreWorker_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	NodePeer_Forward_FullMethodName = "/goray.rpc.NodePeer/Forward"
-	NodePeer_Pull_FullMethodName    = "/goray.rpc.NodePeer/Pull"
+	NodePeer_NodeState_FullMethodName = "/goray.rpc.NodePeer/NodeState"
+	NodePeer_Forward_FullMethodName   = "/goray.rpc.NodePeer/Forward"
+	NodePeer_Pull_FullMethodName      = "/goray.rpc.NodePeer/Pull"
 )
 
 // NodePeerClient is the client API for NodePeer service.
@@ -909,6 +910,8 @@ const (
 //
 // What node managers serve each other, on TCP (closed by the cluster token).
 type NodePeerClient interface {
+	// What the node knows for Ray's state API.
+	NodeState(ctx context.Context, in *NodeStateRequest, opts ...grpc.CallOption) (*NodeStateReply, error)
 	// The forwarding node's stream to a node that runs its tasks: tasks one way, results the other.
 	Forward(ctx context.Context, opts ...grpc.CallOption) (NodePeer_ForwardClient, error)
 	// An object in chunks, once it exists on the serving node.
@@ -921,6 +924,16 @@ type nodePeerClient struct {
 
 func NewNodePeerClient(cc grpc.ClientConnInterface) NodePeerClient {
 	return &nodePeerClient{cc}
+}
+
+func (c *nodePeerClient) NodeState(ctx context.Context, in *NodeStateRequest, opts ...grpc.CallOption) (*NodeStateReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NodeStateReply)
+	err := c.cc.Invoke(ctx, NodePeer_NodeState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *nodePeerClient) Forward(ctx context.Context, opts ...grpc.CallOption) (NodePeer_ForwardClient, error) {
@@ -994,6 +1007,8 @@ func (x *nodePeerPullClient) Recv() (*ObjectChunk, error) {
 //
 // What node managers serve each other, on TCP (closed by the cluster token).
 type NodePeerServer interface {
+	// What the node knows for Ray's state API.
+	NodeState(context.Context, *NodeStateRequest) (*NodeStateReply, error)
 	// The forwarding node's stream to a node that runs its tasks: tasks one way, results the other.
 	Forward(NodePeer_ForwardServer) error
 	// An object in chunks, once it exists on the serving node.
@@ -1005,6 +1020,9 @@ type NodePeerServer interface {
 type UnimplementedNodePeerServer struct {
 }
 
+func (UnimplementedNodePeerServer) NodeState(context.Context, *NodeStateRequest) (*NodeStateReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method NodeState not implemented")
+}
 func (UnimplementedNodePeerServer) Forward(NodePeer_ForwardServer) error {
 	return status.Errorf(codes.Unimplemented, "method Forward not implemented")
 }
@@ -1022,6 +1040,24 @@ type UnsafeNodePeerServer interface {
 
 func RegisterNodePeerServer(s grpc.ServiceRegistrar, srv NodePeerServer) {
 	s.RegisterService(&NodePeer_ServiceDesc, srv)
+}
+
+func _NodePeer_NodeState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NodeStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodePeerServer).NodeState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodePeer_NodeState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodePeerServer).NodeState(ctx, req.(*NodeStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _NodePeer_Forward_Handler(srv interface{}, stream grpc.ServerStream) error {
@@ -1077,7 +1113,12 @@ func (x *nodePeerPullServer) Send(m *ObjectChunk) error {
 var NodePeer_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "goray.rpc.NodePeer",
 	HandlerType: (*NodePeerServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "NodeState",
+			Handler:    _NodePeer_NodeState_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Forward",

@@ -1,0 +1,151 @@
+package state
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	pb "goray/rpc/proto"
+)
+
+func TestActorsMergeOwnerAndHost(t *testing.T) {
+	owner := &pb.NodeStateReply{NodeId: []byte{1}, Actors: []*pb.ActorState{
+		{ActorId: []byte{0xaa}, ClassName: "6Keeper", State: "ALIVE", Owned: true, NodeId: []byte{2}, Name: "keeper", JobId: "01000000"},
+		{ActorId: []byte{0xbb}, ClassName: "N2ns4PoolE", State: "DEAD", Owned: true, DeathCause: "killed", Pid: 0},
+		{ActorId: []byte{0xcc}, ClassName: "7Counter", State: "ALIVE", Owned: true, NodeId: []byte{1}, Pid: 42},
+	}}
+	host := &pb.NodeStateReply{NodeId: []byte{2}, Actors: []*pb.ActorState{
+		{ActorId: []byte{0xaa}, ClassName: "6Keeper", State: "ALIVE", Owned: false, NodeId: []byte{2}, Pid: 77},
+		{ActorId: []byte{0xdd}, State: "ALIVE", Owned: false, Pid: 5}, // (its owner did not answer)
+	}}
+	got := Actors([]*pb.NodeStateReply{host, owner})
+	want := []struct {
+		id, class, state string
+		pid              int32
+	}{{"aa", "Keeper", "ALIVE", 77}, {"bb", "ns::Pool", "DEAD", 0}, {"cc", "Counter", "ALIVE", 42}}
+	if len(got) != len(want) {
+		t.Fatalf("merged %d actors: %+v", len(got), got)
+	}
+	for i, w := range want {
+		a := got[i]
+		if a.ActorID != w.id || a.ClassName != w.class || a.State != w.state || a.PID != w.pid || a.RequiredResources == nil {
+			t.Errorf("actor %d: %+v, want %+v", i, a, w)
+		}
+	}
+}
+
+func TestClassName(t *testing.T) {
+	for in, want := range map[string]string{
+		"6Keeper":           "Keeper",
+		"N2ns6KeeperE":      "ns::Keeper",
+		"N1a1b1cE":          "a::b::c",
+		"7Counter":          "Counter",
+		"Counter":           "Counter", // (not mangled)
+		"N2ns4PoolIiEE":     "N2ns4PoolIiEE",
+		"99Short":           "99Short",
+		"":                  "",
+		"St6vectorIiSaIiEE": "St6vectorIiSaIiEE",
+	} {
+		if got := ClassName(in); got != want {
+			t.Errorf("ClassName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	rows, err := Rows([]Actor{
+		{ActorID: "a1", State: "ALIVE", Name: "x", PID: 3},
+		{ActorID: "a2", State: "DEAD", Name: "y"},
+		{ActorID: "a3", State: "ALIVE", Name: "z", PID: 4},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		filters   []string
+		limit     int
+		want      string
+		truncated bool
+		err       string
+	}{
+		{nil, 0, "a1,a2,a3", false, ""},
+		{[]string{"state=ALIVE"}, 0, "a1,a3", false, ""},
+		{[]string{"state=alive"}, 0, "a1,a3", false, ""},
+		{[]string{"state!=ALIVE"}, 0, "a2", false, ""},
+		{[]string{"state=ALIVE", "name=z"}, 0, "a3", false, ""},
+		{[]string{" pid = 4 "}, 0, "a3", false, ""},
+		{nil, 2, "a1,a2", true, ""},
+		{[]string{"state=ALIVE"}, 2, "a1,a3", false, ""},
+		{[]string{"colour=red"}, 0, "", false, "filter key \"colour\" is none of"},
+	}
+	for _, c := range cases {
+		var preds []Filter
+		for _, f := range c.filters {
+			p, err := ParseFilter(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			preds = append(preds, p)
+		}
+		out, truncated, err := Select(rows, preds, c.limit)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%v: error %v, want %q", c.filters, err, c.err)
+			}
+			continue
+		}
+		var ids []string
+		for _, r := range out {
+			ids = append(ids, text(r["actor_id"]))
+		}
+		if strings.Join(ids, ",") != c.want || truncated != c.truncated || err != nil {
+			t.Errorf("%v limit %d: %v truncated %v %v, want %s %v", c.filters, c.limit, ids, truncated, err, c.want, c.truncated)
+		}
+	}
+	if _, err := ParseFilter("state"); err == nil {
+		t.Error("a filter without = was taken")
+	}
+}
+
+func TestPlacementGroupsAndNodes(t *testing.T) {
+	groups := PlacementGroups([]*pb.PlacementGroupInfo{
+		{GroupId: "g2", Name: "later", State: 1, Strategy: 3, CreateTimeMs: 20, Bundles: []*pb.Bundle{{Resources: map[string]float64{"CPU": 1}, NodeId: []byte{0xab}}}},
+		{GroupId: "g1", State: 0, Strategy: 0, CreateTimeMs: 10, PendingReason: "no room"},
+		{GroupId: "g3", State: 9, Strategy: -1, CreateTimeMs: 30},
+	})
+	if groups[0].PlacementGroupID != "g1" || groups[0].State != "PENDING" || groups[0].Strategy != "PACK" || groups[0].PendingReason != "no room" {
+		t.Errorf("first group %+v", groups[0])
+	}
+	if g := groups[1]; g.State != "CREATED" || g.Strategy != "STRICT_SPREAD" || len(g.Bundles) != 1 || g.Bundles[0].NodeID != "ab" || g.Bundles[0].BundleID != "g2_0" {
+		t.Errorf("second group %+v", g)
+	}
+	if g := groups[2]; g.State != "UNKNOWN(9)" || g.Strategy != "UNKNOWN(-1)" {
+		t.Errorf("a group of states goray does not know: %+v", g)
+	}
+	nodes := Nodes([]*pb.NodeInfo{
+		{NodeId: []byte{2}, Alive: false, StartTimeMs: 5, PeerAddress: "127.0.0.2:4000", DeathCause: "missed its health checks"},
+		{NodeId: []byte{1}, Alive: true, IsHead: true, StartTimeMs: 1, PeerAddress: "[::1]:4000"},
+	})
+	if nodes[0].NodeID != "01" || !nodes[0].IsHeadNode || nodes[0].NodeIP != "::1" || nodes[1].State != "DEAD" || nodes[1].NodeIP != "127.0.0.2" || nodes[1].StateMessage == "" {
+		t.Errorf("nodes %+v", nodes)
+	}
+}
+
+func TestPrint(t *testing.T) {
+	rows, _ := Rows([]Node{{NodeID: "n1", NodeIP: "127.0.0.1", IsHeadNode: true, State: "ALIVE", ResourcesTotal: map[string]float64{"CPU": 2, "b": 1}}})
+	var buf bytes.Buffer
+	if err := PrintTable(&buf, "nodes", rows, Columns["nodes"], time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"======== List: 2026-01-02 03:04:05.000000 ========", "Total: 1", "NODE_ID", "IS_HEAD_NODE", "n1", "True", "{CPU: 2, b: 1}"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	buf.Reset()
+	if err := PrintJSON(&buf, nil); err != nil || strings.TrimSpace(buf.String()) != "[]" {
+		t.Errorf("an empty list as JSON: %q %v", buf.String(), err)
+	}
+}
