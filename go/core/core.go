@@ -138,6 +138,8 @@ type backend interface {
 	nodes() ([]*pb.NodeInfo, error)
 	// recordMetric records a value (the definition comes along with a process's first one).
 	recordMetric(def *pb.MetricDef, p *pb.MetricPoint) error
+	// taskRan tells of a run of a task in this process (taskevents.go).
+	taskRan(run taskRun)
 	close()
 }
 
@@ -774,9 +776,14 @@ func (cw *CoreWorker) executeCall(call *TaskCall, actor *actorContext) (*objstor
 		call.Instance = actor.instance
 		call.ClassName = actor.className
 	}
+	start := time.Now()
 	obj := cw.opts.Exec(call)
 	if obj == nil {
 		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("task " + call.Function + " returned no result")}
+	}
+	if call.Type != TaskActorDestroy {
+		cw.be.taskRan(taskRun{taskID: call.TaskID, name: call.Function, typ: call.Type, failed: obj.IsError(),
+			start: start.UnixMicro(), end: time.Now().UnixMicro(), actor: actor})
 	}
 	return obj, call.NewInstance
 }

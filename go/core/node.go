@@ -59,6 +59,7 @@ type nodeBackend struct {
 	groupStates map[string]int32
 
 	flushPending atomic.Bool // a flush of reference notices is scheduled
+	runs         runBuffer   // runs of tasks not yet told to the node (taskevents.go)
 }
 
 func connectNode(cw *CoreWorker, opts Options) (*nodeBackend, error) {

@@ -403,6 +403,9 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		return s.bundleRequest(c, m)
 	case *pb.ClientMessage_RecordMetrics:
 		return s.recordMetrics(c, body.RecordMetrics)
+	case *pb.ClientMessage_TaskEvents:
+		s.tasksRan(c, body.TaskEvents.Events)
+		return nil
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")
 	default:

@@ -48,6 +48,7 @@ type state struct {
 	groupWaiterSeq uint64                              // the last WaitPlacementGroup parked
 	unshown        map[scheduling.NodeID]bool          // nodes with bundles committed since the view showed them (showCommitted)
 	viewHeld       map[scheduling.NodeID]resources.Set // what groups reserved on nodes since their reports, not yet out of the view (foldHeld)
+	taskLog        taskLog                             // the latest runs of tasks its workers told of (nodestate.go)
 	remoteHolds    map[ids.ObjectID][]uint64           // holds for processes of other nodes, by token (holdForRemote)
 	nextHold       uint64                              // the last token of remoteHolds
 	backlog        time.Duration                       // work in time a fast node may queue (forwardBound)

@@ -268,6 +268,7 @@ var Columns = map[string][]string{
 	"actors":           {"actor_id", "class_name", "state", "job_id", "name", "node_id", "pid", "ray_namespace"},
 	"placement-groups": {"placement_group_id", "name", "creator_job_id", "state"},
 	"jobs":             {"submission_id", "status", "entrypoint", "start_time", "end_time"},
+	"tasks":            {"task_id", "attempt_number", "name", "state", "job_id", "actor_id", "type", "func_or_class_name", "node_id", "worker_pid"},
 }
 
 // PrintTable writes rows as Ray's `ray list` does: a header with the time, the total, then a

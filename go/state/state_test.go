@@ -149,3 +149,63 @@ func TestPrint(t *testing.T) {
 		t.Errorf("an empty list as JSON: %q %v", buf.String(), err)
 	}
 }
+
+func TestTasksSummaryTimeline(t *testing.T) {
+	ev := func(id byte, name string, typ int32, st string, start, end int64) *pb.TaskEvent {
+		return &pb.TaskEvent{TaskId: []byte{id}, Name: name, Type: typ, State: st, StartUs: start, EndUs: end}
+	}
+	actorCall := ev(4, "&Counter::Add", 2, "FINISHED", 500, 900)
+	actorCall.ActorId, actorCall.ClassName = []byte{0xac}, "7Counter"
+	nodeA := &pb.NodeStateReply{NodeId: []byte{0xa}, Tasks: []*pb.TaskRecord{
+		{Event: ev(1, "Plus", 0, "FAILED", 100, 200), JobId: "01000000", WorkerPid: 11},   // (its first run)
+		{Event: ev(1, "Plus", 0, "FINISHED", 300, 400), JobId: "01000000", WorkerPid: 12}, // (the retry)
+		{Event: ev(2, "Slow", 0, "RUNNING", 0, 0), WorkerPid: 11},
+		{Event: ev(3, "Wait", 0, "PENDING_ARGS_AVAIL", 0, 0)},
+		{Event: ev(3, "Wait", 0, "PENDING_ARGS_AVAIL", 0, 0)}, // (waits for two arguments)
+		{Event: actorCall, WorkerPid: 13},
+		{Event: &pb.TaskEvent{}}, // (no id: left out)
+	}}
+	nodeB := &pb.NodeStateReply{NodeId: []byte{0xb}, Tasks: []*pb.TaskRecord{
+		{Event: ev(2, "Slow", 0, "FINISHED", 50, 600), WorkerPid: 21}, // (it ended since node A answered)
+	}}
+	tasks := Tasks([]*pb.NodeStateReply{nodeA, nodeB})
+	got := map[string]Task{}
+	for _, task := range tasks {
+		got[task.TaskID] = task
+	}
+	if len(tasks) != 4 {
+		t.Fatalf("%d tasks: %+v", len(tasks), tasks)
+	}
+	if p := got["01"]; p.State != "FINISHED" || p.AttemptNumber != 1 || p.WorkerPID != 12 || p.StartTimeMs != 0 {
+		t.Errorf("the retried task: %+v", p)
+	}
+	if s := got["02"]; s.State != "FINISHED" || s.NodeID != "0b" || s.WorkerPID != 21 {
+		t.Errorf("the task that ended elsewhere: %+v", s)
+	}
+	if w := got["03"]; w.State != "PENDING_ARGS_AVAIL" {
+		t.Errorf("the waiting task: %+v", w)
+	}
+	if a := got["04"]; a.Type != "ACTOR_TASK" || a.FuncOrClass != "Counter.Add" || a.ActorID != "ac" {
+		t.Errorf("the actor call: %+v", a)
+	}
+	sum := SummarizeTasks(tasks)
+	if len(sum) != 4 || sum[0].TotalTasks != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+	for _, s := range sum {
+		if s.FuncOrClass == "Counter.Add" && (s.Type != "ACTOR_TASK" || s.StateCounts["FINISHED"] != 1) {
+			t.Errorf("the actor's line %+v", s)
+		}
+	}
+	tl := Timeline([]*pb.NodeStateReply{nodeA, nodeB})
+	if len(tl) != 4 { // (runs that ended: Plus twice, Slow on B, the actor call)
+		t.Fatalf("timeline %+v", tl)
+	}
+	if first := tl[0]; first.Name != "Slow" || first.Timestamp != 50 || first.Duration != 550 || first.PID != "Node 0b" || first.TID != 21 || first.Phase != "X" {
+		t.Errorf("the first run drawn: %+v", first)
+	}
+	actors := SummarizeActors([]Actor{{ClassName: "B", State: "ALIVE"}, {ClassName: "A", State: "DEAD"}, {ClassName: "B", State: "DEAD"}})
+	if len(actors) != 2 || actors[0].ClassName != "A" || actors[1].StateCounts["ALIVE"] != 1 || actors[1].StateCounts["DEAD"] != 1 {
+		t.Errorf("actor summary %+v", actors)
+	}
+}

@@ -2,10 +2,12 @@
 // through the RAY_ADDRESS the job gets, and shows what its tasks see on another node.
 #include <ray/api.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 
 // The variable the job's runtime_env sets, as a task sees it.
 std::string Greeting() {
@@ -43,6 +45,8 @@ int main(int argc, char **argv) {
     auto gone = ray::Actor(Keeper::Make).SetName("gone").Remote();
     std::cout << "pings " << *ray::Get(keeper.Task(&Keeper::Ping).Remote()) + *ray::Get(gone.Task(&Keeper::Ping).Remote())
               << std::endl;
+    // (a killed process's last task events may not have left it: give them time to)
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     gone.Kill();
     auto pg = ray::CreatePlacementGroup(ray::PlacementGroupCreationOptions{"pgkeep", {{{"CPU", 1}}}, ray::PlacementStrategy::PACK});
     std::cout << "group ready " << pg.Wait(30) << " " << pg.GetID() << std::endl;

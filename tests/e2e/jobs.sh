@@ -98,6 +98,21 @@ out="$("$ray" list widgets 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "goray lists nodes, actors" <<<"$out" && ok "an unknown kind fails clearly" || bad "unknown kind" "$out"
 out="$("$ray" list jobs --filter status=SUCCEEDED 2>&1)"
 grep -qE '^[0-9]+ +envjob +SUCCEEDED' <<<"$out" && grep -qE '^[0-9]+ +actorjob +SUCCEEDED' <<<"$out" && ok "ray list jobs" || bad "ray list jobs" "$out"
+out="$("$ray" list tasks --filter name=Greeting --format json 2>&1)"
+grep -q '"state": "FINISHED"' <<<"$out" && grep -q "\"node_id\": \"$node_b\"" <<<"$out" && grep -qE '"worker_pid": [1-9]' <<<"$out" &&
+  ok "ray list tasks: the job's task ran on node B" || bad "ray list tasks" "$out"
+out="$("$ray" summary tasks 2>&1)"
+grep -qE '^[0-9]+ +Keeper\.Ping +FINISHED: 2 +ACTOR_TASK' <<<"$out" && grep -qE '^[0-9]+ +Greeting +FINISHED: 1 +NORMAL_TASK' <<<"$out" &&
+  ok "ray summary tasks counts tasks and actor calls by function and state" || bad "ray summary tasks" "$out"
+out="$("$ray" summary actors 2>&1)"
+grep -qE '^[0-9]+ +Keeper +ALIVE: 1, DEAD: 1' <<<"$out" && ok "ray summary actors" || bad "ray summary actors" "$out"
+out="$("$ray" timeline --output "$work/timeline.json" 2>&1)"
+if grep -q "Trace file written to $work/timeline.json" <<<"$out" && grep -q '"ph":"X"' "$work/timeline.json" &&
+  grep -q '"name":"Keeper.Ping"' "$work/timeline.json" && grep -q "\"pid\":\"Node $node_b\"" "$work/timeline.json"; then
+  ok "ray timeline writes a Chrome trace of the runs, a row per node and worker"
+else
+  bad "ray timeline" "$out $(head -c 300 "$work/timeline.json")"
+fi
 out="$("$ray" get actors 0123 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "has no actor with actor_id 0123" <<<"$out" && ok "ray get of an unknown id fails clearly" || bad "ray get unknown" "$out"
 

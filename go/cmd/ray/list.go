@@ -22,13 +22,14 @@ var stateKinds = map[string]string{
 	"actors":           "actor_id",
 	"placement-groups": "placement_group_id",
 	"jobs":             "submission_id",
+	"tasks":            "task_id",
 }
 
 // stateTimeout bounds how long gathering the cluster's state may take.
 const stateTimeout = 30 * time.Second
 
 func kindNames() string {
-	return "nodes, actors, placement-groups or jobs"
+	return "nodes, actors, tasks, placement-groups or jobs"
 }
 
 // gatherState returns the records of kind, as Ray's field names, from the cluster at address
@@ -74,7 +75,33 @@ func gatherState(ctx context.Context, kind, address string, warn io.Writer) ([]m
 	if kind == "nodes" {
 		return state.Rows(state.Nodes(nodes))
 	}
-	return state.Rows(state.Actors(nodeReports(ctx, nodes, token, warn)))
+	reports := nodeReports(ctx, nodes, token, warn)
+	if kind == "tasks" {
+		return state.Rows(state.Tasks(reports))
+	}
+	return state.Rows(state.Actors(reports))
+}
+
+// gatherReports returns every live node's state report of the cluster at address.
+func gatherReports(ctx context.Context, address string, warn io.Writer) ([]*pb.NodeStateReply, error) {
+	addr, err := clusterAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	token, err := cluster.Token()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := cluster.Dial(addr, token)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	nodes, err := cluster.Nodes(ctx, conn, addr)
+	if err != nil {
+		return nil, err
+	}
+	return nodeReports(ctx, nodes, token, warn), nil
 }
 
 // nodeReports asks every live node for its state, at once; a node that does not answer is
@@ -120,9 +147,9 @@ func newList() *cobra.Command {
 	var filters []string
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "list nodes|actors|placement-groups|jobs",
-		Short: "List the cluster's nodes, actors, placement groups or jobs (Ray's state API)",
-		Long: "List the cluster's nodes, actors, placement groups or jobs, with Ray's field names.\n\n" +
+		Use:   "list nodes|actors|tasks|placement-groups|jobs",
+		Short: "List the cluster's nodes, actors, tasks, placement groups or jobs (Ray's state API)",
+		Long: "List the cluster's nodes, actors, tasks, placement groups or jobs, with Ray's field names.\n\n" +
 			"  ray list actors --filter \"state=ALIVE\" --limit 10\n" +
 			"  ray list nodes --format json\n\n" +
 			"--filter takes key=value or key!=value (values compared without regard to case), and may be\n" +
@@ -178,8 +205,8 @@ func newList() *cobra.Command {
 func newGet() *cobra.Command {
 	var address string
 	cmd := &cobra.Command{
-		Use:   "get nodes|actors|placement-groups|jobs ID",
-		Short: "Print one node, actor, placement group or job of the cluster, whole (Ray's state API)",
+		Use:   "get nodes|actors|tasks|placement-groups|jobs ID",
+		Short: "Print one node, actor, task, placement group or job of the cluster, whole (Ray's state API)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := strings.ReplaceAll(args[0], "_", "-")
