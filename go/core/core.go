@@ -52,6 +52,8 @@ type TaskCall struct {
 	NewInstance unsafe.Pointer
 	// TaskID is the id of the task the call runs (nil: none known), for the runtime context.
 	TaskID []byte
+	// Attempt is which run of the task this is (1: the first; 0: not known), for its events.
+	Attempt int32
 }
 
 // execContext is what a thread running a task of this process runs: the actor (nil for a
@@ -760,7 +762,7 @@ func (cw *CoreWorker) WasCurrentActorRestarted() bool {
 // reference to each ObjectRef inside the result (the task's own refs died when it returned);
 // the caller drops them with releaseResultRefs once the result is stored.
 func (cw *CoreWorker) execute(spec *pb.TaskSpec, args [][]byte, shared []bool, actor *actorContext) *objstore.Object {
-	obj, _ := cw.executeCall(&TaskCall{Type: spec.TaskType, Function: spec.FunctionName, Args: args, Shared: shared, TaskID: spec.TaskId}, actor)
+	obj, _ := cw.executeCall(&TaskCall{Type: spec.TaskType, Function: spec.FunctionName, Args: args, Shared: shared, TaskID: spec.TaskId, Attempt: spec.Attempts}, actor)
 	return obj
 }
 
@@ -782,7 +784,7 @@ func (cw *CoreWorker) executeCall(call *TaskCall, actor *actorContext) (*objstor
 		obj = &objstore.Object{Kind: objstore.KindTaskError, Data: []byte("task " + call.Function + " returned no result")}
 	}
 	if call.Type != TaskActorDestroy {
-		cw.be.taskRan(taskRun{taskID: call.TaskID, name: call.Function, typ: call.Type, failed: obj.IsError(),
+		cw.be.taskRan(taskRun{taskID: call.TaskID, name: call.Function, typ: call.Type, attempt: call.Attempt, failed: obj.IsError(),
 			start: start.UnixMicro(), end: time.Now().UnixMicro(), actor: actor})
 	}
 	return obj, call.NewInstance

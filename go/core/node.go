@@ -367,7 +367,7 @@ func (b *nodeBackend) runCreation(spec *pb.TaskSpec, args [][]byte, shared []boo
 		conc = 1
 	}
 	ctx := &actorContext{id: id, className: spec.ClassName, factory: spec.FunctionName, restarted: spec.Restarted, concurrency: conc}
-	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, Shared: shared, ClassName: spec.ClassName, TaskID: spec.TaskId}, ctx)
+	obj, instance := b.cw.executeCall(&TaskCall{Type: TaskActorCreation, Function: spec.FunctionName, Args: args, Shared: shared, ClassName: spec.ClassName, TaskID: spec.TaskId, Attempt: spec.Attempts}, ctx)
 	address := ""
 	if !obj.IsError() {
 		var err error
@@ -439,6 +439,7 @@ func (b *nodeBackend) exitActor(item execItem, obj *objstore.Object) {
 // little) for the node to end its side: a stream's Send returning does not mean the bytes have
 // left the process, so a process about to exit waits until the node has read what it sent.
 func (b *nodeBackend) flush() {
+	b.queueRuns() // (the runs of the last tasks go out with the rest)
 	b.sender.Close()
 	_ = b.stream.CloseSend()
 	select {
@@ -717,6 +718,7 @@ func (b *nodeBackend) close() {
 	if s := b.callServerOf(); s != nil {
 		s.stop()
 	}
+	b.queueRuns() // (the runs of the last tasks go out with the rest)
 	b.sender.Close()
 	b.stopStream()
 	<-b.recvDone

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golang/glog"
+
 	pb "goray/rpc/proto"
 )
 
@@ -16,7 +18,8 @@ import (
 // of them in one message per delay.
 const eventFlushDelay = 50 * time.Millisecond
 
-// maxBufferedRuns bounds the buffer (a process the node stopped reading from drops the oldest).
+// maxBufferedRuns bounds the buffer (more runs within a delay than this: the latest are dropped,
+// and the node learns how many).
 const maxBufferedRuns = 10000
 
 // taskRun is a run of a task, as the buffer keeps it.
@@ -24,6 +27,7 @@ type taskRun struct {
 	taskID     []byte
 	name       string
 	typ        int32
+	attempt    int32
 	failed     bool
 	start, end int64 // microseconds since the epoch
 	actor      *actorContext
@@ -34,6 +38,7 @@ type runBuffer struct {
 	mu        sync.Mutex
 	runs      []taskRun
 	scheduled bool // a flush is due
+	dropped   int  // runs left out since the last take (the buffer was full)
 }
 
 // add buffers a run and reports whether a flush must be scheduled (the buffer was empty).
@@ -41,10 +46,10 @@ func (r *runBuffer) add(run taskRun) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.runs) >= maxBufferedRuns {
-		copy(r.runs, r.runs[1:])
-		r.runs = r.runs[:len(r.runs)-1]
+		r.dropped++
+	} else {
+		r.runs = append(r.runs, run)
 	}
-	r.runs = append(r.runs, run)
 	if r.scheduled {
 		return false
 	}
@@ -52,20 +57,20 @@ func (r *runBuffer) add(run taskRun) bool {
 	return true
 }
 
-// take empties the buffer.
-func (r *runBuffer) take() []taskRun {
+// take empties the buffer; dropped is how many runs it had no room for.
+func (r *runBuffer) take() (runs []taskRun, dropped int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	runs := r.runs
-	r.runs, r.scheduled = nil, false
-	return runs
+	runs, dropped = r.runs, r.dropped
+	r.runs, r.scheduled, r.dropped = nil, false, 0
+	return runs, dropped
 }
 
 // events are runs as the node takes them.
 func events(runs []taskRun) []*pb.TaskEvent {
 	out := make([]*pb.TaskEvent, len(runs))
 	for i, run := range runs {
-		ev := &pb.TaskEvent{TaskId: run.taskID, Name: run.name, Type: run.typ, State: "FINISHED", StartUs: run.start, EndUs: run.end}
+		ev := &pb.TaskEvent{TaskId: run.taskID, Name: run.name, Type: run.typ, State: "FINISHED", StartUs: run.start, EndUs: run.end, Attempt: run.attempt}
 		if run.failed {
 			ev.State = "FAILED"
 		}
@@ -78,16 +83,32 @@ func events(runs []taskRun) []*pb.TaskEvent {
 	return out
 }
 
-// taskRan buffers a run and sends the buffer to the node within eventFlushDelay.
+// taskRan buffers a run. Within eventFlushDelay the buffer goes into the queue to the node, where
+// the next message of this process (a task's result) takes it along; within another delay it is
+// sent anyway.
 func (b *nodeBackend) taskRan(run taskRun) {
 	if !b.runs.add(run) {
 		return
 	}
 	time.AfterFunc(eventFlushDelay, func() {
-		if runs := b.runs.take(); len(runs) > 0 {
-			_ = b.sender.Queue(&pb.ClientMessage{Body: &pb.ClientMessage_TaskEvents{TaskEvents: &pb.TaskEvents{Events: events(runs)}}})
+		if b.queueRuns() {
+			time.AfterFunc(eventFlushDelay, func() { _ = b.sender.Flush() })
 		}
 	})
+}
+
+// queueRuns puts the buffered runs into the queue to the node (not sending them), and tells
+// whether there were any.
+func (b *nodeBackend) queueRuns() bool {
+	runs, dropped := b.runs.take()
+	if dropped > 0 {
+		glog.Warningf("task events: %d runs of tasks within %v were more than this process keeps (%d): the node does not learn of them", dropped, eventFlushDelay, maxBufferedRuns)
+	}
+	if len(runs) == 0 {
+		return false
+	}
+	_ = b.sender.Enqueue(&pb.ClientMessage{Body: &pb.ClientMessage_TaskEvents{TaskEvents: &pb.TaskEvents{Events: events(runs)}}})
+	return true
 }
 
 // taskRan: a local-mode process has no node to tell.

@@ -154,6 +154,10 @@ func Start(opts Options) (*Node, error) {
 		n.Stop()
 		return nil, err
 	}
+	if err := n.Metrics.ExportNode(n.Raylet.MetricStats); err != nil {
+		n.Stop()
+		return nil, err
+	}
 	if err := n.serveMetrics(opts); err != nil {
 		n.Stop()
 		return nil, err

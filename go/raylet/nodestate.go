@@ -2,8 +2,15 @@ package raylet
 
 import (
 	"context"
+	"errors"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"goray/metrics"
+	"goray/nodelogs"
 	pb "goray/rpc/proto"
+	stateapi "goray/state"
 )
 
 // The node's part of Ray's state API: what it knows of the cluster's actors and tasks, as
@@ -11,25 +18,35 @@ import (
 
 // NodeState answers a state request of another node or a client. It implements
 // pb.NodePeerServer.
-func (p *peerService) NodeState(context.Context, *pb.NodeStateRequest) (*pb.NodeStateReply, error) {
-	return p.r.NodeState(), nil
+func (p *peerService) NodeState(_ context.Context, req *pb.NodeStateRequest) (*pb.NodeStateReply, error) {
+	switch req.Kind {
+	case "", "actors", "tasks":
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "NodeState: kind %q is none of actors, tasks", req.Kind)
+	}
+	return p.r.NodeState(req.Kind), nil
 }
 
 // NodeState returns the node's actor records (those it owns, and those it runs for others) and
-// its task records.
-func (r *Raylet) NodeState() *pb.NodeStateReply {
+// its task records, or one kind of them ("actors", "tasks").
+func (r *Raylet) NodeState(kind string) *pb.NodeStateReply {
 	var rep *pb.NodeStateReply
-	r.do(func(s *state) { rep = s.nodeState() })
+	r.do(func(s *state) { rep = s.nodeState(kind) })
 	return rep
 }
 
-// nodeState is the event of a state request. Called with r.mu held.
-func (s *state) nodeState() *pb.NodeStateReply {
+// nodeState is the event of a state request of kind ("actors", "tasks", "": both). Called with
+// r.mu held.
+func (s *state) nodeState(kind string) *pb.NodeStateReply {
 	rep := &pb.NodeStateReply{NodeId: s.nodeID[:]}
-	for _, a := range s.actors {
-		rep.Actors = append(rep.Actors, s.actorState(a))
+	if kind != "tasks" {
+		for _, a := range s.actors {
+			rep.Actors = append(rep.Actors, s.actorState(a))
+		}
 	}
-	rep.Tasks = append(s.taskLog.all(), s.pendingTasks()...)
+	if kind != "actors" {
+		rep.Tasks = append(s.taskLog.all(), s.pendingTasks()...)
+	}
 	return rep
 }
 
@@ -112,22 +129,46 @@ func (s *state) tasksRan(c *client, events []*pb.TaskEvent) {
 	}
 }
 
-// pendingTasks are the records of the tasks that wait on the node (for their arguments, or for
-// resources and a worker) and of those its workers run now.
+// maxPendingRecords bounds the records of waiting tasks one state request gets.
+const maxPendingRecords = 20000
+
+// taskDiedWith keeps the run of t that its worker w died in: FAILED. Called with r.mu held.
+func (s *state) taskDiedWith(w *worker, t *task) {
+	if t.spec == nil || t.isLease() {
+		return
+	}
+	r := s.taskRecord(t, "FAILED", w, int32(t.attempts))
+	r.Event.EndUs = s.now.UnixMicro()
+	s.taskLog.add(r)
+}
+
+// taskRecord is t's record in state st (on worker w, in its run attempt).
+func (s *state) taskRecord(t *task, st string, w *worker, attempt int32) *pb.TaskRecord {
+	r := &pb.TaskRecord{Event: &pb.TaskEvent{TaskId: t.spec.TaskId, Name: t.spec.FunctionName, Type: t.spec.TaskType, State: st,
+		ClassName: t.spec.ClassName, Attempt: attempt}}
+	if t.job != nil {
+		r.JobId = t.job.id
+	}
+	if w != nil {
+		r.WorkerId, r.WorkerPid = w.id[:], int32(w.pid)
+	}
+	return r
+}
+
+// pendingTasks are the records of the tasks that wait on the node (for their arguments, for
+// resources, or behind a worker's task) and of those its workers run now (at most
+// maxPendingRecords; lease requests are no tasks).
 func (s *state) pendingTasks() []*pb.TaskRecord {
 	var out []*pb.TaskRecord
 	record := func(t *task, st string, w *worker) {
-		if t == nil || t.spec == nil {
+		if t == nil || t.spec == nil || t.isLease() || len(out) >= maxPendingRecords {
 			return
 		}
-		r := &pb.TaskRecord{Event: &pb.TaskEvent{TaskId: t.spec.TaskId, Name: t.spec.FunctionName, Type: t.spec.TaskType, State: st, ClassName: t.spec.ClassName}}
-		if t.job != nil {
-			r.JobId = t.job.id
+		attempt := int32(t.attempts) + 1 // (the run it waits for)
+		if st == "RUNNING" {
+			attempt = int32(t.attempts)
 		}
-		if w != nil {
-			r.WorkerId, r.WorkerPid = w.id[:], int32(w.pid)
-		}
-		out = append(out, r)
+		out = append(out, s.taskRecord(t, st, w, attempt))
 	}
 	for _, list := range s.waitingDeps {
 		for _, t := range list {
@@ -142,8 +183,64 @@ func (s *state) pendingTasks() []*pb.TaskRecord {
 	for _, w := range s.workers {
 		record(w.task, "RUNNING", w)
 		for _, t := range w.queued {
-			record(t, "PENDING_NODE_ASSIGNMENT", nil)
+			record(t, "SUBMITTED_TO_WORKER", w)
 		}
 	}
 	return out
+}
+
+// MetricStats is what the node exports of itself under Ray's system metric names.
+func (r *Raylet) MetricStats() metrics.NodeStats {
+	var st metrics.NodeStats
+	r.do(func(s *state) {
+		st.Tasks = map[[2]string]int{}
+		latest := map[string]*pb.TaskRecord{} // (a task's last run or wait counts, once)
+		for _, t := range append(s.taskLog.all(), s.pendingTasks()...) {
+			latest[string(t.Event.TaskId)] = t
+		}
+		for _, t := range latest {
+			st.Tasks[[2]string{t.Event.Name, t.Event.State}]++
+		}
+		st.Actors = map[[2]string]int{}
+		for _, a := range s.actors {
+			if !a.hosted {
+				st.Actors[[2]string{stateapi.ClassName(a.className), s.actorState(a).State}]++
+			}
+		}
+		st.Total = s.ledger.Total().Map()
+		st.Available = map[string]float64{}
+		free := s.ledger.Available()
+		for name := range st.Total {
+			st.Available[name] = free.Get(name).Float()
+		}
+		if s.alloc != nil {
+			st.StoreUsed, st.StoreCapacity = s.alloc.Used(), s.alloc.Capacity()
+		}
+	})
+	return st
+}
+
+// ListLogs lists the node's log files (`ray logs`). It implements pb.NodePeerServer.
+func (p *peerService) ListLogs(_ context.Context, req *pb.ListLogsRequest) (*pb.ListLogsReply, error) {
+	files, err := nodelogs.List(p.r.cfg.LogsDir, req.Glob)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	rep := &pb.ListLogsReply{}
+	for _, f := range files {
+		rep.Files = append(rep.Files, &pb.LogFile{Name: f.Name, Size: f.Size, ModifiedMs: f.ModifiedMs})
+	}
+	return rep, nil
+}
+
+// GetLog reads the end of one of the node's log files. It implements pb.NodePeerServer.
+func (p *peerService) GetLog(_ context.Context, req *pb.GetLogRequest) (*pb.GetLogReply, error) {
+	data, truncated, err := nodelogs.Tail(p.r.cfg.LogsDir, req.Name, int(req.TailLines), req.MaxBytes)
+	switch {
+	case errors.Is(err, nodelogs.ErrNotFound):
+		return nil, status.Error(codes.NotFound, err.Error())
+	case err != nil:
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &pb.GetLogReply{Data: data, Truncated: truncated}, nil
 }

@@ -321,6 +321,7 @@ func (s *state) workerEnded(w *worker, end exit) {
 	w.queued = nil
 	if t := w.task; t != nil {
 		w.task = nil
+		s.taskDiedWith(w, t) // (its run tells the state API, which its worker could not)
 		s.release(t)
 		if w.blocked {
 			s.blocked--
@@ -757,6 +758,7 @@ func (s *state) dispatch(w *worker, t *task) {
 	}
 	t.attempts++
 	spec := s.resolvedSpec(t)
+	spec.Attempts = int32(t.attempts) // (the worker tells which run it was: see nodestate.go)
 	s.showDevices(spec, w.task.alloc) // (a queued task runs with the resources of the one before it)
 	w.client.send(&pb.ServerMessage{Body: &pb.ServerMessage_Execute{Execute: &pb.ExecuteTask{Spec: spec}}})
 }

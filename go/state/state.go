@@ -97,38 +97,52 @@ func hostOf(addr string) string {
 }
 
 // Actors merges the nodes' actor reports: an actor's owner's record, with the process id that
-// the node running it for the owner reports. Sorted by id.
+// the node running it reports (the node the owner names); the running node's own record when
+// the owner did not answer. Sorted by id.
 func Actors(reports []*pb.NodeStateReply) []Actor {
 	byID := map[string]*Actor{}
-	pids := map[string]int32{}
+	hosted := map[string]*Actor{} // (the records of the nodes running actors for others)
+	pids := map[[2]string]int32{} // (actor, node running it) -> its process
 	for _, rep := range reports {
+		reporter := hex.EncodeToString(rep.NodeId)
 		for _, a := range rep.GetActors() {
-			id := hex.EncodeToString(a.ActorId)
+			rec := actorRecord(a)
 			if !a.Owned {
 				if a.Pid != 0 {
-					pids[id] = a.Pid
+					pids[[2]string{rec.ActorID, reporter}] = a.Pid
 				}
+				hosted[rec.ActorID] = rec
 				continue
 			}
-			rec := &Actor{ActorID: id, ClassName: ClassName(a.ClassName), State: a.State, JobID: a.JobId, Name: a.Name,
-				NodeID: hex.EncodeToString(a.NodeId), PID: a.Pid, RayNamespace: a.Namespace, RequiredResources: a.RequiredResources,
-				DeathCause: a.DeathCause, IsDetached: a.IsDetached, PlacementGroupID: a.PlacementGroupId,
-				NumRestarts: a.NumRestarts, MaxRestarts: a.MaxRestarts}
-			if rec.RequiredResources == nil {
-				rec.RequiredResources = map[string]float64{}
-			}
+			byID[rec.ActorID] = rec
+		}
+	}
+	for id, rec := range hosted {
+		if byID[id] == nil {
 			byID[id] = rec
 		}
 	}
 	out := make([]Actor, 0, len(byID))
 	for id, a := range byID {
 		if a.PID == 0 && a.State != "DEAD" {
-			a.PID = pids[id]
+			a.PID = pids[[2]string{id, a.NodeID}]
 		}
 		out = append(out, *a)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ActorID < out[j].ActorID })
 	return out
+}
+
+// actorRecord is a node's report of an actor as a record.
+func actorRecord(a *pb.ActorState) *Actor {
+	rec := &Actor{ActorID: hex.EncodeToString(a.ActorId), ClassName: ClassName(a.ClassName), State: a.State, JobID: a.JobId, Name: a.Name,
+		NodeID: hex.EncodeToString(a.NodeId), PID: a.Pid, RayNamespace: a.Namespace, RequiredResources: a.RequiredResources,
+		DeathCause: a.DeathCause, IsDetached: a.IsDetached, PlacementGroupID: a.PlacementGroupId,
+		NumRestarts: a.NumRestarts, MaxRestarts: a.MaxRestarts}
+	if rec.RequiredResources == nil {
+		rec.RequiredResources = map[string]float64{}
+	}
+	return rec
 }
 
 // strategies and groupStates are Ray's names of ray::PlacementStrategy and PlacementGroupState.
@@ -197,14 +211,20 @@ func Rows(records any) ([]map[string]any, error) {
 	return rows, nil
 }
 
-// Select keeps the rows every filter admits (values compared as text, without regard to case;
-// a key no row has is an error that names the keys there are), at most limit of them (0: all).
-// truncated says whether the limit left rows out.
+// Select keeps the rows every filter admits (values compared as text, without regard to case; a
+// row without the key has it empty; a key no row has is an error that names the keys there
+// are), at most limit of them (0: all). truncated says whether the limit left rows out.
 func Select(rows []map[string]any, filters []Filter, limit int) (out []map[string]any, truncated bool, err error) {
-	for _, f := range filters {
-		if len(rows) > 0 {
-			if _, ok := rows[0][f.Key]; !ok {
-				return nil, false, fmt.Errorf("filter key %q is none of %s", f.Key, strings.Join(keys(rows[0]), ", "))
+	if len(filters) > 0 && len(rows) > 0 {
+		known := map[string]any{}
+		for _, r := range rows {
+			for k := range r {
+				known[k] = nil
+			}
+		}
+		for _, f := range filters {
+			if _, ok := known[f.Key]; !ok {
+				return nil, false, fmt.Errorf("filter key %q is none of %s", f.Key, strings.Join(keys(known), ", "))
 			}
 		}
 	}

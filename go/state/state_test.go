@@ -17,13 +17,16 @@ func TestActorsMergeOwnerAndHost(t *testing.T) {
 	}}
 	host := &pb.NodeStateReply{NodeId: []byte{2}, Actors: []*pb.ActorState{
 		{ActorId: []byte{0xaa}, ClassName: "6Keeper", State: "ALIVE", Owned: false, NodeId: []byte{2}, Pid: 77},
-		{ActorId: []byte{0xdd}, State: "ALIVE", Owned: false, Pid: 5}, // (its owner did not answer)
+		{ActorId: []byte{0xdd}, State: "ALIVE", Owned: false, NodeId: []byte{2}, Pid: 5}, // (its owner did not answer)
 	}}
-	got := Actors([]*pb.NodeStateReply{host, owner})
+	other := &pb.NodeStateReply{NodeId: []byte{3}, Actors: []*pb.ActorState{
+		{ActorId: []byte{0xaa}, State: "DEAD", Owned: false, NodeId: []byte{3}, Pid: 99}, // (an earlier incarnation's host)
+	}}
+	got := Actors([]*pb.NodeStateReply{host, owner, other})
 	want := []struct {
 		id, class, state string
 		pid              int32
-	}{{"aa", "Keeper", "ALIVE", 77}, {"bb", "ns::Pool", "DEAD", 0}, {"cc", "Counter", "ALIVE", 42}}
+	}{{"aa", "Keeper", "ALIVE", 77}, {"bb", "ns::Pool", "DEAD", 0}, {"cc", "Counter", "ALIVE", 42}, {"dd", "", "ALIVE", 5}}
 	if len(got) != len(want) {
 		t.Fatalf("merged %d actors: %+v", len(got), got)
 	}
@@ -156,9 +159,12 @@ func TestTasksSummaryTimeline(t *testing.T) {
 	}
 	actorCall := ev(4, "&Counter::Add", 2, "FINISHED", 500, 900)
 	actorCall.ActorId, actorCall.ClassName = []byte{0xac}, "7Counter"
+	attempt := func(e *pb.TaskEvent, n int32) *pb.TaskEvent { e.Attempt = n; return e }
 	nodeA := &pb.NodeStateReply{NodeId: []byte{0xa}, Tasks: []*pb.TaskRecord{
-		{Event: ev(1, "Plus", 0, "FAILED", 100, 200), JobId: "01000000", WorkerPid: 11},   // (its first run)
-		{Event: ev(1, "Plus", 0, "FINISHED", 300, 400), JobId: "01000000", WorkerPid: 12}, // (the retry)
+		{Event: attempt(ev(1, "Plus", 0, "FAILED", 100, 200), 1), JobId: "01000000", WorkerPid: 11},   // (its first run)
+		{Event: attempt(ev(1, "Plus", 0, "FINISHED", 300, 400), 2), JobId: "01000000", WorkerPid: 12}, // (the retry)
+		{Event: attempt(ev(5, "Flaky", 0, "FAILED", 100, 200), 1)},                                    // (a run that failed...)
+		{Event: attempt(ev(5, "Flaky", 0, "PENDING_NODE_ASSIGNMENT", 0, 0), 2)},                       // (...and its retry waits)
 		{Event: ev(2, "Slow", 0, "RUNNING", 0, 0), WorkerPid: 11},
 		{Event: ev(3, "Wait", 0, "PENDING_ARGS_AVAIL", 0, 0)},
 		{Event: ev(3, "Wait", 0, "PENDING_ARGS_AVAIL", 0, 0)}, // (waits for two arguments)
@@ -173,7 +179,7 @@ func TestTasksSummaryTimeline(t *testing.T) {
 	for _, task := range tasks {
 		got[task.TaskID] = task
 	}
-	if len(tasks) != 4 {
+	if len(tasks) != 5 {
 		t.Fatalf("%d tasks: %+v", len(tasks), tasks)
 	}
 	if p := got["01"]; p.State != "FINISHED" || p.AttemptNumber != 1 || p.WorkerPID != 12 || p.StartTimeMs != 0 {
@@ -185,11 +191,19 @@ func TestTasksSummaryTimeline(t *testing.T) {
 	if w := got["03"]; w.State != "PENDING_ARGS_AVAIL" {
 		t.Errorf("the waiting task: %+v", w)
 	}
+	if f := got["05"]; f.State != "PENDING_NODE_ASSIGNMENT" || f.AttemptNumber != 1 {
+		t.Errorf("the task whose retry waits: %+v", f)
+	}
+	// A filter on a field some tasks lack (actor_id) keeps the tasks that have it.
+	rows, _ := Rows(tasks)
+	if sel, _, err := Select(rows, []Filter{{Key: "actor_id", Equal: true, Value: "ac"}}, 0); err != nil || len(sel) != 1 {
+		t.Errorf("filter on actor_id: %v %v", sel, err)
+	}
 	if a := got["04"]; a.Type != "ACTOR_TASK" || a.FuncOrClass != "Counter.Add" || a.ActorID != "ac" {
 		t.Errorf("the actor call: %+v", a)
 	}
 	sum := SummarizeTasks(tasks)
-	if len(sum) != 4 || sum[0].TotalTasks != 1 {
+	if len(sum) != 5 || sum[0].TotalTasks != 1 {
 		t.Errorf("summary %+v", sum)
 	}
 	for _, s := range sum {
@@ -198,7 +212,7 @@ func TestTasksSummaryTimeline(t *testing.T) {
 		}
 	}
 	tl := Timeline([]*pb.NodeStateReply{nodeA, nodeB})
-	if len(tl) != 4 { // (runs that ended: Plus twice, Slow on B, the actor call)
+	if len(tl) != 5 { // (runs that ended: Plus twice, Slow on B, the actor call)
 		t.Fatalf("timeline %+v", tl)
 	}
 	if first := tl[0]; first.Name != "Slow" || first.Timestamp != 50 || first.Duration != 550 || first.PID != "Node 0b" || first.TID != 21 || first.Phase != "X" {

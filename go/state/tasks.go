@@ -24,6 +24,7 @@ type Task struct {
 	StartTimeMs    int64  `json:"start_time_ms,omitempty"`
 	EndTimeMs      int64  `json:"end_time_ms,omitempty"`
 	startUs, endUs int64  // (the run's times, for the timeline)
+	attempt        int32  // which run (1: the first)
 }
 
 // taskTypes are Ray's names of the task types (TaskSpec.task_type).
@@ -45,7 +46,12 @@ func runs(reports []*pb.NodeStateReply) []Task {
 			}
 			t := Task{TaskID: hex.EncodeToString(ev.TaskId), Name: ev.Name, State: ev.State, JobID: r.JobId,
 				Type: nameOf(taskTypes, ev.Type), FuncOrClass: ev.Name, NodeID: node, WorkerID: hex.EncodeToString(r.WorkerId),
-				WorkerPID: r.WorkerPid, StartTimeMs: ev.StartUs / 1000, EndTimeMs: ev.EndUs / 1000, startUs: ev.StartUs, endUs: ev.EndUs}
+				WorkerPID: r.WorkerPid, StartTimeMs: ev.StartUs / 1000, EndTimeMs: ev.EndUs / 1000, startUs: ev.StartUs, endUs: ev.EndUs,
+				attempt: ev.Attempt}
+			if t.attempt < 1 {
+				t.attempt = 1 // (not known: a task sent straight to a leased worker, an actor call)
+			}
+			t.AttemptNumber = int(t.attempt) - 1
 			if len(ev.ActorId) > 0 {
 				t.ActorID = hex.EncodeToString(ev.ActorId)
 			}
@@ -67,26 +73,23 @@ func methodName(registered string) string {
 	return name
 }
 
-// Tasks merges the nodes' task records: one per task, its latest run (attempt_number counts the
-// runs before it) or, when it has not run yet, where it waits. Sorted by start, then id.
+// Tasks merges the nodes' task records: one per task, its latest attempt (attempt_number 0 is
+// the first run), in the most advanced state the nodes saw it in (a run that ended beats the
+// same run seen running). Sorted by start, then id.
 func Tasks(reports []*pb.NodeStateReply) []Task {
 	byID := map[string]*Task{}
-	attempts := map[string]int{}
 	for _, t := range runs(reports) {
 		t := t
-		if t.endUs != 0 {
-			attempts[t.TaskID]++
-		}
 		cur := byID[t.TaskID]
-		if cur == nil || stateRank[t.State] > stateRank[cur.State] || (stateRank[t.State] == stateRank[cur.State] && t.startUs > cur.startUs) {
+		switch {
+		case cur == nil, t.attempt > cur.attempt,
+			t.attempt == cur.attempt && stateRank[t.State] > stateRank[cur.State],
+			t.attempt == cur.attempt && stateRank[t.State] == stateRank[cur.State] && t.startUs > cur.startUs:
 			byID[t.TaskID] = &t
 		}
 	}
 	out := make([]Task, 0, len(byID))
-	for id, t := range byID {
-		if n := attempts[id]; n > 1 {
-			t.AttemptNumber = n - 1
-		}
+	for _, t := range byID {
 		out = append(out, *t)
 	}
 	sort.Slice(out, func(i, j int) bool {

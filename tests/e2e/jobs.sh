@@ -113,6 +113,26 @@ if grep -q "Trace file written to $work/timeline.json" <<<"$out" && grep -q '"ph
 else
   bad "ray timeline" "$out $(head -c 300 "$work/timeline.json")"
 fi
+# Ray's system metrics on each node's /metrics: node B ran Greeting; the head owns keeper.
+b_session="$(sed -n 's/.*(session \(.*\))\./\1/p' "$work/b.out")"
+b_metrics="$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.2:$(cat "$b_session/metrics_export_port")/metrics")"
+grep -q '^ray_tasks{Name="Greeting",State="FINISHED"} 1$' <<<"$b_metrics" && grep -q '^ray_resources{Name="b",State="USED"} 1$' <<<"$b_metrics" &&
+  grep -q '^ray_object_store_available_memory ' <<<"$b_metrics" && ok "node B's /metrics: ray_tasks, ray_resources (the actor holds b), the object store" || bad "node B's metrics" "$(grep '^ray_' <<<"$b_metrics" | head -20)"
+all_metrics=""
+for port_file in "$RAY_TMPDIR"/session_*/metrics_export_port; do
+  all_metrics+="$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$(cat "$port_file")/metrics" 2>/dev/null)"$'\n'
+done
+grep -q '^ray_actors{Name="Keeper",State="ALIVE"} 1$' <<<"$all_metrics" && ok "the head's /metrics: ray_actors by class and state" || bad "the head's ray_actors" "$(grep '^ray_actors' <<<"$all_metrics")"
+# ray logs: the head's files, every node's, and the end of one on node B.
+out="$("$ray" logs 2>&1)"
+grep -q "^=== node [0-9a-f]* (127.0.0.1) ===" <<<"$out" && grep -qE '^job-driver-envjob\.log +[0-9]+' <<<"$out" && ok "ray logs lists the head's log files" || bad "ray logs" "$out"
+out="$("$ray" logs cluster 'worker-*.out' 2>&1)"
+[ "$(grep -c '^=== node' <<<"$out")" = 2 ] && grep -qE '^worker-[0-9a-f]+\.out' <<<"$out" && ok "ray logs cluster GLOB lists every node's" || bad "ray logs cluster" "$out"
+b_file="$("$ray" logs --node-ip 127.0.0.2 'worker-*.err' 2>&1 | sed -n 's/^\(worker-[0-9a-f]*\.err\) .*/\1/p' | head -1)"
+out="$("$ray" logs "$b_file" --node-ip 127.0.0.2 --tail 5 2>&1)"; rc=$?
+[ $rc -eq 0 ] && [ -n "$b_file" ] && [ "$(wc -l <<<"$out")" -le 5 ] && ok "ray logs FILE --node-ip --tail" || bad "ray logs FILE" "file '$b_file' rc=$rc $out"
+out="$("$ray" logs ../../etc/passwd 2>&1)"; rc=$?
+[ $rc -ne 0 ] && ! grep -q "root:" <<<"$out" && ok "ray logs refuses a path out of the logs" || bad "ray logs path" "$out"
 out="$("$ray" get actors 0123 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "has no actor with actor_id 0123" <<<"$out" && ok "ray get of an unknown id fails clearly" || bad "ray get unknown" "$out"
 

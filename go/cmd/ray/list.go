@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"goray/cluster"
 	pb "goray/rpc/proto"
@@ -75,15 +76,16 @@ func gatherState(ctx context.Context, kind, address string, warn io.Writer) ([]m
 	if kind == "nodes" {
 		return state.Rows(state.Nodes(nodes))
 	}
-	reports := nodeReports(ctx, nodes, token, warn)
+	reports := nodeReports(ctx, nodes, token, kind, warn)
 	if kind == "tasks" {
 		return state.Rows(state.Tasks(reports))
 	}
 	return state.Rows(state.Actors(reports))
 }
 
-// gatherReports returns every live node's state report of the cluster at address.
-func gatherReports(ctx context.Context, address string, warn io.Writer) ([]*pb.NodeStateReply, error) {
+// gatherReports returns every live node's state report (kind: "actors", "tasks" or "" for both)
+// of the cluster at address.
+func gatherReports(ctx context.Context, address, kind string, warn io.Writer) ([]*pb.NodeStateReply, error) {
 	addr, err := clusterAddress(address)
 	if err != nil {
 		return nil, err
@@ -101,23 +103,27 @@ func gatherReports(ctx context.Context, address string, warn io.Writer) ([]*pb.N
 	if err != nil {
 		return nil, err
 	}
-	return nodeReports(ctx, nodes, token, warn), nil
+	return nodeReports(ctx, nodes, token, kind, warn), nil
 }
 
-// nodeReports asks every live node for its state, at once; a node that does not answer is
-// said in warn and left out.
-func nodeReports(ctx context.Context, nodes []*pb.NodeInfo, token string, warn io.Writer) []*pb.NodeStateReply {
+// nodeReports asks every live node for its state (of kind), at once; a node that does not
+// answer is said in warn and left out.
+func nodeReports(ctx context.Context, nodes []*pb.NodeInfo, token, kind string, warn io.Writer) []*pb.NodeStateReply {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var reports []*pb.NodeStateReply
 	for _, n := range nodes {
-		if !n.Alive || n.PeerAddress == "" {
+		if !n.Alive {
+			continue
+		}
+		if n.PeerAddress == "" {
+			fmt.Fprintf(warn, "warning: node %s serves no other node: the list lacks what only it knows\n", hex.EncodeToString(n.NodeId))
 			continue
 		}
 		wg.Add(1)
 		go func(n *pb.NodeInfo) {
 			defer wg.Done()
-			rep, err := nodeReport(ctx, n.PeerAddress, token)
+			rep, err := nodeReport(ctx, n.PeerAddress, token, kind)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -131,7 +137,10 @@ func nodeReports(ctx context.Context, nodes []*pb.NodeInfo, token string, warn i
 	return reports
 }
 
-func nodeReport(ctx context.Context, addr, token string) (*pb.NodeStateReply, error) {
+// maxStateReply bounds a node's state reply (its task ring and waiting tasks: tens of MB at most).
+const maxStateReply = 256 << 20
+
+func nodeReport(ctx context.Context, addr, token, kind string) (*pb.NodeStateReply, error) {
 	conn, err := cluster.Dial(addr, token)
 	if err != nil {
 		return nil, err
@@ -139,7 +148,7 @@ func nodeReport(ctx context.Context, addr, token string) (*pb.NodeStateReply, er
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return pb.NewNodePeerClient(conn).NodeState(ctx, &pb.NodeStateRequest{})
+	return pb.NewNodePeerClient(conn).NodeState(ctx, &pb.NodeStateRequest{Kind: kind}, grpc.MaxCallRecvMsgSize(maxStateReply))
 }
 
 func newList() *cobra.Command {

@@ -1,6 +1,6 @@
 // Command ray is goray's command-line tool, with Ray's spellings: `ray start --head`,
 // `ray start --address`, `ray stop`, `ray status`, `ray get-auth-token`, `ray job ...`,
-// `ray list ...`, `ray get ...`, `ray summary ...`, `ray timeline`,
+// `ray list ...`, `ray get ...`, `ray summary ...`, `ray timeline`, `ray logs`,
 // `ray cpp --show-library-path`,
 // `ray cpp --generate-bazel-project-template-to DIR`, `ray --version`.
 package main
@@ -44,7 +44,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("ray, version {{.Version}} (goray)\n")
-	root.AddCommand(newCpp(), newStart(), newStop(), newStatus(), newGetAuthToken(), newJob(), newList(), newGet(), newSummary(), newTimeline())
+	root.AddCommand(newCpp(), newStart(), newStop(), newStatus(), newGetAuthToken(), newJob(), newList(), newGet(), newSummary(), newTimeline(), newLogs())
 	return root
 }
 

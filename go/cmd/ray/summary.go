@@ -25,9 +25,12 @@ func newSummary() *cobra.Command {
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format is table or json, not %q", format)
 			}
+			if args[0] != "tasks" && args[0] != "actors" {
+				return fmt.Errorf("ray summary %s: goray summarizes tasks or actors", args[0])
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 			defer cancel()
-			reports, err := gatherReports(ctx, address, cmd.ErrOrStderr())
+			reports, err := gatherReports(ctx, address, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -60,7 +63,13 @@ func newSummary() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(out, "\n======== %s Summary: %s ========\n", strings.ToUpper(args[0][:1])+strings.TrimSuffix(args[0][1:], "s"), time.Now().Format("2006-01-02 15:04:05.000000"))
-			fmt.Fprintf(out, "Stats:\n------------------------------------\ntotal_%s: %d\n\nTable (group by func_name / class_name):\n------------------------------------\n", args[0], len(lines))
+			total := 0
+			for _, l := range lines {
+				for _, n := range l.counts {
+					total += n
+				}
+			}
+			fmt.Fprintf(out, "Stats:\n------------------------------------\ntotal_%s: %d\n\nTable (group by func_name / class_name):\n------------------------------------\n", args[0], total)
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			name := "FUNC_OR_CLASS_NAME\tSTATE_COUNTS\tTYPE"
 			if args[0] == "actors" {
@@ -103,7 +112,7 @@ func newTimeline() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 			defer cancel()
-			reports, err := gatherReports(ctx, address, cmd.ErrOrStderr())
+			reports, err := gatherReports(ctx, address, "tasks", cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

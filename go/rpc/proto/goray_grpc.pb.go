@@ -900,6 +900,8 @@ var CoreWorker_ServiceDesc = grpc.ServiceDesc{
 
 const (
 	NodePeer_NodeState_FullMethodName = "/goray.rpc.NodePeer/NodeState"
+	NodePeer_ListLogs_FullMethodName  = "/goray.rpc.NodePeer/ListLogs"
+	NodePeer_GetLog_FullMethodName    = "/goray.rpc.NodePeer/GetLog"
 	NodePeer_Forward_FullMethodName   = "/goray.rpc.NodePeer/Forward"
 	NodePeer_Pull_FullMethodName      = "/goray.rpc.NodePeer/Pull"
 )
@@ -912,6 +914,9 @@ const (
 type NodePeerClient interface {
 	// What the node knows for Ray's state API.
 	NodeState(ctx context.Context, in *NodeStateRequest, opts ...grpc.CallOption) (*NodeStateReply, error)
+	// The node's log files (`ray logs`): their names, and one's end.
+	ListLogs(ctx context.Context, in *ListLogsRequest, opts ...grpc.CallOption) (*ListLogsReply, error)
+	GetLog(ctx context.Context, in *GetLogRequest, opts ...grpc.CallOption) (*GetLogReply, error)
 	// The forwarding node's stream to a node that runs its tasks: tasks one way, results the other.
 	Forward(ctx context.Context, opts ...grpc.CallOption) (NodePeer_ForwardClient, error)
 	// An object in chunks, once it exists on the serving node.
@@ -930,6 +935,26 @@ func (c *nodePeerClient) NodeState(ctx context.Context, in *NodeStateRequest, op
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(NodeStateReply)
 	err := c.cc.Invoke(ctx, NodePeer_NodeState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodePeerClient) ListLogs(ctx context.Context, in *ListLogsRequest, opts ...grpc.CallOption) (*ListLogsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLogsReply)
+	err := c.cc.Invoke(ctx, NodePeer_ListLogs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodePeerClient) GetLog(ctx context.Context, in *GetLogRequest, opts ...grpc.CallOption) (*GetLogReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLogReply)
+	err := c.cc.Invoke(ctx, NodePeer_GetLog_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -1009,6 +1034,9 @@ func (x *nodePeerPullClient) Recv() (*ObjectChunk, error) {
 type NodePeerServer interface {
 	// What the node knows for Ray's state API.
 	NodeState(context.Context, *NodeStateRequest) (*NodeStateReply, error)
+	// The node's log files (`ray logs`): their names, and one's end.
+	ListLogs(context.Context, *ListLogsRequest) (*ListLogsReply, error)
+	GetLog(context.Context, *GetLogRequest) (*GetLogReply, error)
 	// The forwarding node's stream to a node that runs its tasks: tasks one way, results the other.
 	Forward(NodePeer_ForwardServer) error
 	// An object in chunks, once it exists on the serving node.
@@ -1022,6 +1050,12 @@ type UnimplementedNodePeerServer struct {
 
 func (UnimplementedNodePeerServer) NodeState(context.Context, *NodeStateRequest) (*NodeStateReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NodeState not implemented")
+}
+func (UnimplementedNodePeerServer) ListLogs(context.Context, *ListLogsRequest) (*ListLogsReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListLogs not implemented")
+}
+func (UnimplementedNodePeerServer) GetLog(context.Context, *GetLogRequest) (*GetLogReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetLog not implemented")
 }
 func (UnimplementedNodePeerServer) Forward(NodePeer_ForwardServer) error {
 	return status.Errorf(codes.Unimplemented, "method Forward not implemented")
@@ -1056,6 +1090,42 @@ func _NodePeer_NodeState_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(NodePeerServer).NodeState(ctx, req.(*NodeStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodePeer_ListLogs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodePeerServer).ListLogs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodePeer_ListLogs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodePeerServer).ListLogs(ctx, req.(*ListLogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodePeer_GetLog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodePeerServer).GetLog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodePeer_GetLog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodePeerServer).GetLog(ctx, req.(*GetLogRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1117,6 +1187,14 @@ var NodePeer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NodeState",
 			Handler:    _NodePeer_NodeState_Handler,
+		},
+		{
+			MethodName: "ListLogs",
+			Handler:    _NodePeer_ListLogs_Handler,
+		},
+		{
+			MethodName: "GetLog",
+			Handler:    _NodePeer_GetLog_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
