@@ -77,7 +77,7 @@ func Nodes(infos []*pb.NodeInfo) []Node {
 			st = "DEAD"
 		}
 		ip := n.Address
-		if host := hostOf(n.PeerAddress); host != "" {
+		if host := HostOf(n.PeerAddress); host != "" {
 			ip = host
 		}
 		out = append(out, Node{NodeID: hex.EncodeToString(n.NodeId), NodeIP: ip, IsHeadNode: n.IsHead, State: st,
@@ -87,8 +87,8 @@ func Nodes(infos []*pb.NodeInfo) []Node {
 	return out
 }
 
-// hostOf is the host of host:port ("" if addr is none).
-func hostOf(addr string) string {
+// HostOf is the host of host:port ("" if addr is none).
+func HostOf(addr string) string {
 	i := strings.LastIndexByte(addr, ':')
 	if i <= 0 {
 		return ""

@@ -47,36 +47,26 @@ func gatherState(ctx context.Context, kind, address string, warn io.Writer) ([]m
 		}
 		return state.Rows(list)
 	}
-	addr, err := clusterAddress(address)
+	c, err := dialCluster(address)
 	if err != nil {
 		return nil, err
 	}
-	token, err := cluster.Token()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := cluster.Dial(addr, token)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	store := pb.NewControlStoreClient(conn)
-	switch kind {
-	case "placement-groups":
-		rep, err := store.GetPlacementGroups(ctx, &pb.GetPlacementGroupsRequest{})
+	defer c.conn.Close()
+	if kind == "placement-groups" {
+		rep, err := pb.NewControlStoreClient(c.conn).GetPlacementGroups(ctx, &pb.GetPlacementGroupsRequest{})
 		if err != nil {
-			return nil, cluster.Explain(err, addr)
+			return nil, cluster.Explain(err, c.addr)
 		}
 		return state.Rows(state.PlacementGroups(rep.Groups))
 	}
-	nodes, err := cluster.Nodes(ctx, conn, addr)
+	nodes, err := c.nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if kind == "nodes" {
 		return state.Rows(state.Nodes(nodes))
 	}
-	reports := nodeReports(ctx, nodes, token, kind, warn)
+	reports := nodeReports(ctx, nodes, c.token, kind, warn)
 	if kind == "tasks" {
 		return state.Rows(state.Tasks(reports))
 	}
@@ -86,24 +76,16 @@ func gatherState(ctx context.Context, kind, address string, warn io.Writer) ([]m
 // gatherReports returns every live node's state report (kind: "actors", "tasks" or "" for both)
 // of the cluster at address.
 func gatherReports(ctx context.Context, address, kind string, warn io.Writer) ([]*pb.NodeStateReply, error) {
-	addr, err := clusterAddress(address)
+	c, err := dialCluster(address)
 	if err != nil {
 		return nil, err
 	}
-	token, err := cluster.Token()
+	defer c.conn.Close()
+	nodes, err := c.nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := cluster.Dial(addr, token)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	nodes, err := cluster.Nodes(ctx, conn, addr)
-	if err != nil {
-		return nil, err
-	}
-	return nodeReports(ctx, nodes, token, kind, warn), nil
+	return nodeReports(ctx, nodes, c.token, kind, warn), nil
 }
 
 // nodeReports asks every live node for its state (of kind), at once; a node that does not

@@ -13,6 +13,7 @@ import (
 
 	"goray/cluster"
 	pb "goray/rpc/proto"
+	"goray/state"
 )
 
 func newLogs() *cobra.Command {
@@ -41,23 +42,16 @@ func newLogs() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 			defer cancel()
-			addr, err := clusterAddress(address)
+			c, err := dialCluster(address)
 			if err != nil {
 				return err
 			}
-			token, err := cluster.Token()
+			defer c.conn.Close()
+			nodes, err := c.nodes(ctx)
 			if err != nil {
 				return err
 			}
-			conn, err := cluster.Dial(addr, token)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			nodes, err := cluster.Nodes(ctx, conn, addr)
-			if err != nil {
-				return err
-			}
+			token := c.token
 			chosen, err := chooseNodes(nodes, all, nodeID, nodeIP)
 			if err != nil {
 				return err
@@ -93,7 +87,7 @@ func chooseNodes(nodes []*pb.NodeInfo, all bool, id, ip string) ([]*pb.NodeInfo,
 		switch {
 		case all,
 			id != "" && strings.HasPrefix(hexID, strings.ToLower(id)),
-			ip != "" && hostOfAddr(n.PeerAddress) == ip,
+			ip != "" && state.HostOf(n.PeerAddress) == ip,
 			id == "" && ip == "" && n.IsHead:
 			out = append(out, n)
 		}
@@ -105,13 +99,6 @@ func chooseNodes(nodes []*pb.NodeInfo, all bool, id, ip string) ([]*pb.NodeInfo,
 		return nil, fmt.Errorf("--node-id %q names %d nodes: give more of the id", id, len(out))
 	}
 	return out, nil
-}
-
-func hostOfAddr(addr string) string {
-	if i := strings.LastIndexByte(addr, ':'); i > 0 {
-		return strings.Trim(addr[:i], "[]")
-	}
-	return addr
 }
 
 func peer(ctx context.Context, n *pb.NodeInfo, token string, f func(pb.NodePeerClient) error) error {
@@ -131,7 +118,7 @@ func listLogs(ctx context.Context, out io.Writer, n *pb.NodeInfo, glob, token st
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "=== node %s (%s) ===\n", hex.EncodeToString(n.NodeId), hostOfAddr(n.PeerAddress))
+		fmt.Fprintf(out, "=== node %s (%s) ===\n", hex.EncodeToString(n.NodeId), state.HostOf(n.PeerAddress))
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		for _, f := range rep.Files {
 			fmt.Fprintf(tw, "%s\t%d\t%s\n", f.Name, f.Size, time.UnixMilli(f.ModifiedMs).Format(time.RFC3339))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"goray/cluster"
 	"goray/clusterstatus"
@@ -37,20 +38,12 @@ func newStatus() *cobra.Command {
 			"The cluster is --address, else RAY_ADDRESS, else the one last started on this machine.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			addr, err := clusterAddress(address)
+			c, err := dialCluster(address)
 			if err != nil {
 				return err
 			}
-			token, err := cluster.Token()
-			if err != nil {
-				return err
-			}
-			conn, err := cluster.Dial(addr, token)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			nodes, err := cluster.Nodes(context.Background(), conn, addr)
+			defer c.conn.Close()
+			nodes, err := c.nodes(context.Background())
 			if err != nil {
 				return err
 			}
@@ -61,6 +54,35 @@ func newStatus() *cobra.Command {
 	cmd.Flags().StringVar(&address, "address", "", "the cluster's address (HOST:PORT)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print each node's usage")
 	return cmd
+}
+
+// clusterConn is a CLI command's connection to a cluster's control store.
+type clusterConn struct {
+	addr, token string
+	conn        *grpc.ClientConn
+}
+
+// dialCluster connects to the cluster at address (see clusterAddress) with the token this
+// process finds. The caller closes conn.
+func dialCluster(address string) (*clusterConn, error) {
+	addr, err := clusterAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	token, err := cluster.Token()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := cluster.Dial(addr, token)
+	if err != nil {
+		return nil, err
+	}
+	return &clusterConn{addr: addr, token: token, conn: conn}, nil
+}
+
+// nodes lists the cluster's nodes.
+func (c *clusterConn) nodes(ctx context.Context) ([]*pb.NodeInfo, error) {
+	return cluster.Nodes(ctx, c.conn, c.addr)
 }
 
 // snapshot is what `ray status` prints of the control store's nodes.
