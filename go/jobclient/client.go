@@ -56,6 +56,7 @@ type StatusError struct {
 	Message string
 }
 
+// Error is the status and the server's message (with a hint for a missing token).
 func (e *StatusError) Error() string {
 	msg := strings.TrimSpace(e.Message)
 	switch e.Code {
