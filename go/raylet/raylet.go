@@ -1013,6 +1013,21 @@ func (r *Raylet) WorkerPIDs() []int {
 	return pids
 }
 
+// ConnectedWorkerPIDs lists the process ids of the node's workers that have connected to it (a
+// started process that has not is left out), sorted.
+func (r *Raylet) ConnectedWorkerPIDs() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var pids []int
+	for _, w := range r.workers {
+		if w.client != nil {
+			pids = append(pids, w.pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids
+}
+
 // Demands lists the resource shapes of the tasks that wait on the node for room (Ray's resource
 // demands, as `ray status` shows them), with how many wait and whether the node could ever run
 // them.
