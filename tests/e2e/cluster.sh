@@ -266,8 +266,11 @@ else bad "a driver with a wrong token is refused" "$(tail -3 "$work/wrongtoken.o
 # 10b. Chaos, the worker killer (Ray's test_chaos): 10,000 small tasks with no limit on retries
 # while a random worker process of the cluster is killed every 100 ms: every result is right and
 # none is lost. The figures go to the output.
-workers_now() { # the pids of the cluster's worker processes (one grep over every command line)
-  grep -la "^$dist/bin/default_worker" /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/cmdline$|\1|'
+workers_now() { # the pids of the cluster's worker processes that ran for a second at least (one
+  # that is killed every time as it starts would stop any node: see TestChaosRandomWorkerKills)
+  local pids
+  pids="$(grep -la "^$dist/bin/default_worker" /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/cmdline$|\1|' | paste -sd, -)"
+  [ -n "$pids" ] && ps -o pid=,etimes= -p "$pids" 2>/dev/null | awk '$2 >= 1 {print $1}'
 }
 RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" workerkiller $((10000 * scale)) >"$work/workerkiller.out" 2>&1 &
 driver=$!
