@@ -146,7 +146,7 @@ func (s *Supervisor) run(id string) {
 	defer s.wg.Done()
 	defer s.event(func(*Table, time.Time) { delete(s.active, id) })
 	s.mu.Lock()
-	env, err := s.table.Env(id)
+	info, env, err := s.table.Submitted(id)
 	s.mu.Unlock()
 	if err != nil {
 		return
@@ -158,7 +158,7 @@ func (s *Supervisor) run(id string) {
 		})
 		return
 	}
-	release, err := s.reserve(id)
+	release, err := s.reserve(info)
 	if err != nil {
 		s.event(func(t *Table, now time.Time) {
 			if errors.Is(err, errStopped) {
@@ -178,7 +178,7 @@ func (s *Supervisor) run(id string) {
 		return
 	}
 	defer logFile.Close()
-	cmd := s.command(id, env, dir)
+	cmd := s.command(info, env, dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p := &proc{}
 	var started bool
@@ -228,13 +228,8 @@ var errStopped = errors.New("Job was intentionally stopped.")
 
 // reserve takes the job's entrypoint resources, waiting while they are not free (the job's
 // message says so) until they are, the job is stopped or the supervisor closes.
-func (s *Supervisor) reserve(id string) (func(), error) {
-	s.mu.Lock()
-	info, err := s.table.Get(id)
-	s.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
+func (s *Supervisor) reserve(info Info) (func(), error) {
+	id := info.SubmissionID
 	res := info.entrypointResources()
 	if len(res) == 0 {
 		return func() {}, nil
@@ -277,15 +272,12 @@ func (s *Supervisor) event(f func(t *Table, now time.Time)) {
 
 // command is the job's shell command, in its own process group (a stop ends all it started),
 // in dir, with the head's environment, the job's variables and its configuration.
-func (s *Supervisor) command(id string, env *runtimeenv.Env, dir string) *exec.Cmd {
-	s.mu.Lock()
-	info, _ := s.table.Get(id)
-	s.mu.Unlock()
+func (s *Supervisor) command(info Info, env *runtimeenv.Env, dir string) *exec.Cmd {
 	cmd := exec.Command("/bin/sh", "-c", info.Entrypoint)
 	cmd.Dir = dir
 	jobConfig, _ := json.Marshal(map[string]any{"runtime_env": info.RuntimeEnv, "metadata": info.Metadata})
 	cmd.Env = append(append(append([]string{}, s.cfg.Env...), env.Vars()...),
-		runtimeenv.EnvJobConfig+"="+string(jobConfig), EnvSubmissionID+"="+id, "PWD="+dir)
+		runtimeenv.EnvJobConfig+"="+string(jobConfig), EnvSubmissionID+"="+info.SubmissionID, "PWD="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }

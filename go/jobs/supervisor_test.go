@@ -90,16 +90,30 @@ func TestJobFails(t *testing.T) {
 	}
 }
 
+// stubbornChild is a job's command that starts a child ignoring SIGTERM, which says its pid.
+const stubbornChild = `sh -c 'trap "" TERM; echo child $$; while :; do sleep 0.05; done' & wait`
+
+// childPID waits for a stubbornChild job's child to say its pid, and returns it.
+func childPID(t *testing.T, s *Supervisor, id string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var logs string
+	for !strings.Contains(logs, "\n") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		logs, _, _ = s.Logs(id, 0)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(logs, "child ")))
+	if err != nil {
+		t.Fatalf("no child pid in %q", logs)
+	}
+	return pid
+}
+
 func TestStopEndsEveryProcessOfTheJob(t *testing.T) {
 	s := newSupervisor(t, nil)
 	// The command starts a child that ignores SIGTERM: the stop's SIGKILL ends it too.
-	info, _ := s.Submit(Request{Entrypoint: `sh -c 'trap "" TERM; echo child $$; while :; do sleep 0.05; done' & wait`})
-	deadline := time.Now().Add(10 * time.Second)
-	var logs string
-	for !strings.Contains(logs, "child ") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		logs, _, _ = s.Logs(info.SubmissionID, 0)
-	}
+	info, _ := s.Submit(Request{Entrypoint: stubbornChild})
+	pid := childPID(t, s, info.SubmissionID)
 	if err := s.Delete(info.SubmissionID); !errors.Is(err, ErrNotTerminal) {
 		t.Errorf("deleting a running job: %v", err)
 	}
@@ -111,15 +125,7 @@ func TestStopEndsEveryProcessOfTheJob(t *testing.T) {
 	if end.Status != Stopped {
 		t.Errorf("a stopped job ended %s", end.Status)
 	}
-	var pid int
-	for _, f := range strings.Fields(logs) {
-		if n, err := parsePID(f); err == nil {
-			pid = n
-		}
-	}
-	if pid == 0 {
-		t.Fatalf("no child pid in %q", logs)
-	}
+	deadline := time.Now().Add(10 * time.Second)
 	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -187,8 +193,6 @@ func TestCloseStopsRunningJobs(t *testing.T) {
 		t.Errorf("a closed supervisor took a job")
 	}
 }
-
-func parsePID(s string) (int, error) { return strconv.Atoi(s) }
 
 // alive tells whether process pid runs (a zombie, which nobody reaped yet, does not).
 func alive(pid int) bool {
@@ -342,17 +346,8 @@ func TestDeleteWaitsForTheSetupToEnd(t *testing.T) {
 // Close ends what a job started that ignores SIGTERM too, before it returns.
 func TestCloseEndsTheWholeGroup(t *testing.T) {
 	s := newSupervisor(t, nil)
-	info, _ := s.Submit(Request{Entrypoint: `sh -c 'trap "" TERM; echo child $$; while :; do sleep 0.05; done' & wait`})
-	deadline := time.Now().Add(10 * time.Second)
-	var logs string
-	for !strings.Contains(logs, "child ") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		logs, _, _ = s.Logs(info.SubmissionID, 0)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(logs, "child ")))
-	if err != nil {
-		t.Fatalf("no child pid in %q", logs)
-	}
+	info, _ := s.Submit(Request{Entrypoint: stubbornChild})
+	pid := childPID(t, s, info.SubmissionID)
 	s.Close()
 	if alive(pid) {
 		t.Errorf("the job's child %d outlived Close", pid)

@@ -194,13 +194,14 @@ func parseEnv(raw map[string]any) (*runtimeenv.Env, error) {
 	return env, nil
 }
 
-// Env is the runtime environment of a job (its working_dir a package URI, or "").
-func (t *Table) Env(id string) (*runtimeenv.Env, error) {
+// Submitted returns a copy of a job's record and its runtime environment (its working_dir a
+// package URI, or "").
+func (t *Table) Submitted(id string) (Info, *runtimeenv.Env, error) {
 	j, err := t.job(id)
 	if err != nil {
-		return nil, err
+		return Info{}, nil, err
 	}
-	return j.env, nil
+	return j.copy(), j.env, nil
 }
 
 // Start is the event of the job's command starting at now. A job stopped before it started

@@ -194,12 +194,9 @@ func (r *Raylet) MetricStats() metrics.NodeStats {
 	var st metrics.NodeStats
 	r.do(func(s *state) {
 		st.Tasks = map[[2]string]int{}
-		latest := map[string]*pb.TaskRecord{} // (a task's last run or wait counts, once)
-		for _, t := range append(s.taskLog.all(), s.pendingTasks()...) {
-			latest[string(t.Event.TaskId)] = t
-		}
-		for _, t := range latest {
-			st.Tasks[[2]string{t.Event.Name, t.Event.State}]++
+		// (each task once, in the state `ray list tasks` shows: its latest attempt)
+		for _, t := range stateapi.Tasks([]*pb.NodeStateReply{s.nodeState("tasks")}) {
+			st.Tasks[[2]string{t.Name, t.State}]++
 		}
 		st.Actors = map[[2]string]int{}
 		for _, a := range s.actors {
@@ -207,12 +204,7 @@ func (r *Raylet) MetricStats() metrics.NodeStats {
 				st.Actors[[2]string{stateapi.ClassName(a.className), s.actorState(a).State}]++
 			}
 		}
-		st.Total = s.ledger.Total().Map()
-		st.Available = map[string]float64{}
-		free := s.ledger.Available()
-		for name := range st.Total {
-			st.Available[name] = free.Get(name).Float()
-		}
+		st.Total, st.Available = s.resourceMaps()
 		if s.alloc != nil {
 			st.StoreUsed, st.StoreCapacity = s.alloc.Used(), s.alloc.Capacity()
 		}

@@ -676,9 +676,7 @@ func (s *state) failClass(c *schedClass, why string) {
 // sees (a SPREAD request moves the round robin on). Called with r.mu held.
 func (s *state) place(req scheduling.Request) scheduling.Decision {
 	s.refreshLocalView()
-	if len(s.viewHeld) > 0 {
-		s.foldHeld()
-	}
+	s.foldHeld()
 	if len(s.unshown) > 0 {
 		s.showCommitted()
 	}
@@ -992,13 +990,20 @@ type Stats struct {
 func (r *Raylet) Stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	total := r.ledger.Total().Map()
-	avail := make(map[string]float64, len(total))
-	free := r.ledger.Available()
-	for k := range total {
-		avail[k] = free.Get(k).Float()
-	}
+	total, avail := r.resourceMaps()
 	return Stats{Workers: len(r.workers), IdleWorkers: len(r.idle), ReadyTasks: r.ready.len(), PendingTasks: len(r.pending), Objects: r.store.Len(), Total: total, Available: avail}
+}
+
+// resourceMaps are the node's resources, all of them and what is free of each. Called with r.mu
+// held.
+func (s *state) resourceMaps() (total, available map[string]float64) {
+	total = s.ledger.Total().Map()
+	available = make(map[string]float64, len(total))
+	free := s.ledger.Available()
+	for k := range total {
+		available[k] = free.Get(k).Float()
+	}
+	return total, available
 }
 
 // WorkerPIDs lists the process ids of the node's live workers, sorted.

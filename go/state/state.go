@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"goray/jobs"
 	pb "goray/rpc/proto"
 )
 
@@ -89,11 +89,11 @@ func Nodes(infos []*pb.NodeInfo) []Node {
 
 // HostOf is the host of host:port ("" if addr is none).
 func HostOf(addr string) string {
-	i := strings.LastIndexByte(addr, ':')
-	if i <= 0 {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
 		return ""
 	}
-	return strings.Trim(addr[:i], "[]")
+	return host
 }
 
 // Actors merges the nodes' actor reports: an actor's owner's record, with the process id that
@@ -173,9 +173,6 @@ func nameOf(names []string, i int32) string {
 	}
 	return names[i]
 }
-
-// Job is a job as Ray's state API shows it: a submitted job's record.
-type Job = jobs.Info
 
 // Filter is one of Ray's --filter predicates: key=value or key!=value.
 type Filter struct {

@@ -21,7 +21,6 @@ import (
 	"goray/jobclient"
 	"goray/jobs"
 	pb "goray/rpc/proto"
-	"goray/session"
 )
 
 // jobPoll is how often `ray job` asks for a job's state and log while it follows one.
@@ -47,7 +46,7 @@ func jobClient(address string) (*jobclient.Client, error) {
 		return nil, err
 	}
 	base, err := jobclient.ResolveAddress(address, func(addr string) (string, error) {
-		return dashboardOf(addr, token)
+		return dashboardOf(addr)
 	})
 	if err != nil {
 		return nil, err
@@ -56,24 +55,20 @@ func jobClient(address string) (*jobclient.Client, error) {
 }
 
 // dashboardOf asks the cluster whose control store is at addr where its dashboard is.
-func dashboardOf(addr, token string) (string, error) {
-	gcs, err := cluster.NormalizeAddress(addr, session.Root(""))
+func dashboardOf(addr string) (string, error) {
+	c, err := dialCluster(addr)
 	if err != nil {
 		return "", err
 	}
-	conn, err := cluster.Dial(gcs, token)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
+	defer c.conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rep, err := pb.NewControlStoreClient(conn).KVGet(ctx, &pb.KVGetRequest{Namespace: jobclient.KVNamespace, Key: jobclient.KVKey})
+	rep, err := pb.NewControlStoreClient(c.conn).KVGet(ctx, &pb.KVGetRequest{Namespace: jobclient.KVNamespace, Key: jobclient.KVKey})
 	if err != nil {
-		return "", cluster.Explain(err, gcs)
+		return "", cluster.Explain(err, c.addr)
 	}
 	if !rep.Found {
-		return "", fmt.Errorf("the cluster at %s serves no job API (its head was started with --include-dashboard=false?)", gcs)
+		return "", fmt.Errorf("the cluster at %s serves no job API (its head was started with --include-dashboard=false?)", c.addr)
 	}
 	return string(rep.Value), nil
 }

@@ -29,9 +29,8 @@ var stateKinds = map[string]string{
 // stateTimeout bounds how long gathering the cluster's state may take.
 const stateTimeout = 30 * time.Second
 
-func kindNames() string {
-	return "nodes, actors, tasks, placement-groups or jobs"
-}
+// kindNames names what `ray list` and `ray get` know, for their errors.
+const kindNames = "nodes, actors, tasks, placement-groups or jobs"
 
 // gatherState returns the records of kind, as Ray's field names, from the cluster at address
 // (warnings: nodes that did not answer).
@@ -122,15 +121,12 @@ func nodeReports(ctx context.Context, nodes []*pb.NodeInfo, token, kind string, 
 // maxStateReply bounds a node's state reply (its task ring and waiting tasks: tens of MB at most).
 const maxStateReply = 256 << 20
 
-func nodeReport(ctx context.Context, addr, token, kind string) (*pb.NodeStateReply, error) {
-	conn, err := cluster.Dial(addr, token)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return pb.NewNodePeerClient(conn).NodeState(ctx, &pb.NodeStateRequest{Kind: kind}, grpc.MaxCallRecvMsgSize(maxStateReply))
+func nodeReport(ctx context.Context, addr, token, kind string) (rep *pb.NodeStateReply, err error) {
+	err = peer(ctx, addr, token, func(ctx context.Context, c pb.NodePeerClient) error {
+		rep, err = c.NodeState(ctx, &pb.NodeStateRequest{Kind: kind}, grpc.MaxCallRecvMsgSize(maxStateReply))
+		return err
+	})
+	return rep, err
 }
 
 func newList() *cobra.Command {
@@ -150,7 +146,7 @@ func newList() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := strings.ReplaceAll(args[0], "_", "-")
 			if _, ok := stateKinds[kind]; !ok {
-				return fmt.Errorf("ray list %s: goray lists %s", args[0], kindNames())
+				return fmt.Errorf("ray list %s: goray lists %s", args[0], kindNames)
 			}
 			if format != "table" && format != "default" && format != "json" {
 				return fmt.Errorf("--format is table or json, not %q", format)
@@ -203,7 +199,7 @@ func newGet() *cobra.Command {
 			kind := strings.ReplaceAll(args[0], "_", "-")
 			key, ok := stateKinds[kind]
 			if !ok {
-				return fmt.Errorf("ray get %s: goray gets %s", args[0], kindNames())
+				return fmt.Errorf("ray get %s: goray gets %s", args[0], kindNames)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 			defer cancel()
