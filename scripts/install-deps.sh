@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test goray: a C++ compiler, make,
 # msgpack-c, nlohmann/json and googletest headers, cmake, pkg-config, curl (the job API's tests),
+# Chromium (the dashboard's browser test),
 # Go (Debian's golang-go when no Go is on the machine), and for the Bazel build Debian's Bazel 4.2.3 (bazel-bootstrap),
 # the Go 1.19 SDK (golang-1.19-go), bazel-skylib and bazel-platforms.
 # Go modules come through the module proxy when the Go build first needs them.
@@ -17,6 +18,7 @@ command -v go >/dev/null || missing+=(golang-go)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl)
+command -v chromium >/dev/null || missing+=(chromium)
 [ -f /usr/share/bazel/A-server.jar ] || missing+=(bazel-bootstrap)
 [ -x /usr/lib/go-1.19/bin/go ] || missing+=(golang-1.19-go)
 [ -f /usr/share/bazel/tools/skylib/WORKSPACE ] || missing+=(bazel-skylib)

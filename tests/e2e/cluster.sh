@@ -286,7 +286,7 @@ expect workerkiller "^workerkiller tasks $((10000 * scale)) wrong 0 lost 0 secon
 if [ "$kills" -ge 5 ]; then ok "the worker killer killed workers ($kills)"; else bad "the worker killer killed workers" "$kills kills"; fi
 
 # 10c. Chaos, the node killer (Ray's test_chaos and its nightly chaos test): two more nodes join
-# (4 CPUs each); one of them is killed and started again every 2 s while 16 actors (no limit on
+# (4 CPUs each); one of them is killed and started again every few seconds while 16 actors (no limit on
 # restarts or call retries, on those two nodes) get 300 calls each, and while 400 tasks on those
 # nodes each submit a task returning 50 KiB. Every call's effect comes back, each actor's state is
 # consistent, every sum is right. The figures go to the output.
@@ -298,7 +298,7 @@ node_pid() { # IP: the pid of the node process at IP
 chaos_nodes_up=1
 start_node 127.0.0.5 '{"chaos": 100}' 4 && start_node 127.0.0.6 '{"chaos": 100}' 4 || chaos_nodes_up=""
 if [ -n "$chaos_nodes_up" ]; then ok "two chaos nodes join"; else bad "two chaos nodes join" "$(tail -3 "$work/start-127.0.0.6.out")"; fi
-RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" nodekiller 16 $((300 * scale)) 30 >"$work/nodekiller.out" 2>&1 &
+RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" nodekiller 16 $((300 * scale)) 50 >"$work/nodekiller.out" 2>&1 &
 nodekiller=$!
 RAY_ADDRESS="$addr" timeout $((300 * scale)) "$prog" nestedkiller $((400 * scale)) 20 >"$work/nestedkiller.out" 2>&1 &
 nestedkiller=$!
@@ -306,7 +306,7 @@ node_kills=0
 restarts_failed=0
 victim=5
 while kill -0 "$nodekiller" 2>/dev/null || kill -0 "$nestedkiller" 2>/dev/null; do
-  sleep 2
+  sleep 1
   pid="$(node_pid 127.0.0.$victim)"
   if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then node_kills=$((node_kills + 1)); fi
   start_node 127.0.0.$victim '{"chaos": 100}' 4 || restarts_failed=$((restarts_failed + 1))
@@ -317,7 +317,9 @@ wait "$nestedkiller"
 expect nodekiller "^nodekiller actors 16 calls $((4800 * scale)) wrong 0 lost 0 restarts [0-9]+ seconds"
 expect nestedkiller "^nestedkiller tasks $((400 * scale)) wrong 0 lost 0 seconds"
 restarts="$(sed -n 's/.* restarts \([0-9]*\) .*/\1/p' "$work/nodekiller.out")"
-if [ "$node_kills" -ge 3 ] && [ "${restarts:-0}" -ge 1 ] && [ "$restarts_failed" = 0 ]; then
+# Each chaos node killed once at least (a kill and its restart take a few seconds; the drivers,
+# paced, run for 15 s or so).
+if [ "$node_kills" -ge 2 ] && [ "${restarts:-0}" -ge 1 ] && [ "$restarts_failed" = 0 ]; then
   ok "the node killer killed and restarted nodes ($node_kills), and actors restarted (${restarts:-0})"
 else bad "the node killer killed and restarted nodes, and actors restarted" "$node_kills kills, ${restarts:-0} actor restarts, $restarts_failed failed starts"; fi
 chaos_nodes="$node_kills node kills; $(sed -n 's/^nodekiller //p' "$work/nodekiller.out"); $(sed -n 's/^nestedkiller //p' "$work/nestedkiller.out")"
