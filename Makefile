@@ -7,7 +7,7 @@ DIST := dist
 MSGPACK_INCLUDE ?= /usr/include
 NLOHMANN_INCLUDE ?= /usr/include
 
-GO_SRCS := $(shell find go -name '*.go' -o -name '*.c' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.lds') include/ray/c_api.h
+GO_SRCS := $(shell find go -name '*.go' -o -name '*.c' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.lds' -o -path 'go/dashboard/web/*' -type f) include/ray/c_api.h
 HEADERS := $(shell find include -type f)
 
 .PHONY: all clean example

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test goray: a C++ compiler, make,
 # msgpack-c, nlohmann/json and googletest headers, cmake, pkg-config, curl (the job API's tests),
-# Chromium (the dashboard's browser test),
+# Chromium, Node.js and npm (the dashboard's browser test, whose playwright-core comes from the npm
+# registry at the version its package-lock.json gives),
 # Go (Debian's golang-go when no Go is on the machine), and for the Bazel build Debian's Bazel 4.2.3 (bazel-bootstrap),
 # the Go 1.19 SDK (golang-1.19-go), bazel-skylib and bazel-platforms.
 # Go modules come through the module proxy when the Go build first needs them.
@@ -19,6 +20,7 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 [ -f /usr/share/bazel/A-server.jar ] || missing+=(bazel-bootstrap)
 [ -x /usr/lib/go-1.19/bin/go ] || missing+=(golang-1.19-go)
 [ -f /usr/share/bazel/tools/skylib/WORKSPACE ] || missing+=(bazel-skylib)
@@ -29,4 +31,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The browser test's driver (tests/e2e/browser), from the npm registry.
+browser="$(dirname "$0")/../tests/e2e/browser"
+if [ ! -f "$browser/node_modules/playwright-core/package.json" ]; then
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -60,6 +60,13 @@ func (m *memPackages) fetch(_ context.Context, sum, dst string) error {
 
 func startServer(t *testing.T) (*Server, *memPackages) {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith starts a server on a supervisor of a temporary directory, with its config
+// changed by change (nil: as it is).
+func startServerWith(t *testing.T, change func(*Config)) (*Server, *memPackages) {
+	t.Helper()
 	dir := t.TempDir()
 	pkgs := &memPackages{files: map[string][]byte{}}
 	sup, err := jobs.NewSupervisor(jobs.Config{LogsDir: filepath.Join(dir, "logs"), WorkDir: filepath.Join(dir, "work"),
@@ -67,7 +74,11 @@ func startServer(t *testing.T) (*Server, *memPackages) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(Config{Listen: "127.0.0.1:0", Token: testToken, Jobs: sup, Packages: pkgs, Version: "test", TempDir: dir})
+	cfg := Config{Listen: "127.0.0.1:0", Token: testToken, Jobs: sup, Packages: pkgs, Version: "test", TempDir: dir}
+	if change != nil {
+		change(&cfg)
+	}
+	s, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,11 +49,14 @@ type Config struct {
 	Version string
 	// TempDir is where uploads are kept while they are checked ("": the system's).
 	TempDir string
+	// State reads the cluster for Ray's state API and the web page (nil: neither has data).
+	State StateSource
 }
 
 // Server is a running dashboard server.
 type Server struct {
 	cfg  Config
+	gate httpauth.Gate
 	srv  *http.Server
 	addr net.Addr
 	done chan struct{}
@@ -69,9 +72,8 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("dashboard: listen on %s: %w", cfg.Listen, err)
 	}
 	s := &Server{cfg: cfg, addr: lis.Addr(), done: make(chan struct{})}
-	gate := httpauth.Gate{Token: cfg.Token, Hosts: cfg.Hosts, What: "the dashboard",
-		Public: func(p string) bool { return p == healthPath }}
-	s.srv = &http.Server{Handler: gate.Wrap(s.routes()), ReadHeaderTimeout: 10 * time.Second}
+	s.gate = httpauth.Gate{Token: cfg.Token, Hosts: cfg.Hosts, What: "the dashboard", Public: public}
+	s.srv = &http.Server{Handler: s.gate.Wrap(s.routes()), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -88,7 +90,20 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/version", s.version)
 	mux.HandleFunc("/api/jobs/", s.jobs)
 	mux.HandleFunc("/api/packages/", s.packages)
+	mux.HandleFunc("/api/v0/", s.stateAPI)
+	mux.HandleFunc("/", s.page)
+	mux.HandleFunc(loginPath, s.login)
+	mux.HandleFunc(logoutPath, s.logout)
+	mux.Handle(staticPath, s.static())
+	mux.HandleFunc(faviconPath, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	return mux
+}
+
+// public tells which paths need no token: the health check, and the web page's files and login
+// (the page itself sends a browser without the token to the login form; its data is in the
+// closed API).
+func public(p string) bool {
+	return p == healthPath || p == "/" || p == loginPath || p == logoutPath || p == faviconPath || strings.HasPrefix(p, staticPath)
 }
 
 // URL is the server's address as clients use it (http://host:port).

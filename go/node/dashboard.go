@@ -20,6 +20,7 @@ import (
 	"goray/jobs"
 	"goray/raylet"
 	pb "goray/rpc/proto"
+	"goray/stategather"
 )
 
 // Version is goray's version, as the dashboard reports it.
@@ -78,6 +79,8 @@ func (n *Node) startDashboard(opts Options) error {
 	cfg := dashboard.Config{
 		Listen: net.JoinHostPort(host, strconv.Itoa(port)), Token: opts.Token, Jobs: sup,
 		Packages: codePackages{store}, Version: Version, TempDir: n.Session.Dir,
+		State: stategather.Source{Conn: n.gcsConn, Addr: n.GCSAddress, Token: opts.Token,
+			Jobs: func(context.Context) ([]jobs.Info, error) { return sup.List(), nil }},
 	}
 	if net.ParseIP(host) == nil {
 		cfg.Hosts = []string{host}

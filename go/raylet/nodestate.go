@@ -20,31 +20,35 @@ import (
 // pb.NodePeerServer.
 func (p *peerService) NodeState(_ context.Context, req *pb.NodeStateRequest) (*pb.NodeStateReply, error) {
 	switch req.Kind {
-	case "", "actors", "tasks":
+	case "", "actors", "tasks", "node":
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "NodeState: kind %q is none of actors, tasks", req.Kind)
+		return nil, status.Errorf(codes.InvalidArgument, "NodeState: kind %q is none of actors, tasks, node", req.Kind)
 	}
 	return p.r.NodeState(req.Kind), nil
 }
 
 // NodeState returns the node's actor records (those it owns, and those it runs for others) and
-// its task records, or one kind of them ("actors", "tasks").
+// its task records, or one kind of them ("actors", "tasks"), or neither ("node"), with the use
+// of its object store.
 func (r *Raylet) NodeState(kind string) *pb.NodeStateReply {
 	var rep *pb.NodeStateReply
 	r.do(func(s *state) { rep = s.nodeState(kind) })
 	return rep
 }
 
-// nodeState is the event of a state request of kind ("actors", "tasks", "": both). Called with
-// r.mu held.
+// nodeState is the event of a state request of kind ("actors", "tasks", "": both, "node":
+// neither). Called with r.mu held.
 func (s *state) nodeState(kind string) *pb.NodeStateReply {
 	rep := &pb.NodeStateReply{NodeId: s.nodeID[:]}
-	if kind != "tasks" {
+	if s.alloc != nil {
+		rep.StoreUsedBytes, rep.StoreCapacityBytes = s.alloc.Used(), s.alloc.Capacity()
+	}
+	if kind == "" || kind == "actors" {
 		for _, a := range s.actors {
 			rep.Actors = append(rep.Actors, s.actorState(a))
 		}
 	}
-	if kind != "actors" {
+	if kind == "" || kind == "tasks" {
 		rep.Tasks = append(s.taskLog.all(), s.pendingTasks()...)
 	}
 	return rep
@@ -194,8 +198,10 @@ func (r *Raylet) MetricStats() metrics.NodeStats {
 	var st metrics.NodeStats
 	r.do(func(s *state) {
 		st.Tasks = map[[2]string]int{}
+		rep := s.nodeState("tasks")
+		st.StoreUsed, st.StoreCapacity = rep.StoreUsedBytes, rep.StoreCapacityBytes
 		// (each task once, in the state `ray list tasks` shows: its latest attempt)
-		for _, t := range stateapi.Tasks([]*pb.NodeStateReply{s.nodeState("tasks")}) {
+		for _, t := range stateapi.Tasks([]*pb.NodeStateReply{rep}) {
 			st.Tasks[[2]string{t.Name, t.State}]++
 		}
 		st.Actors = map[[2]string]int{}
@@ -205,9 +211,6 @@ func (r *Raylet) MetricStats() metrics.NodeStats {
 			}
 		}
 		st.Total, st.Available = s.resourceMaps()
-		if s.alloc != nil {
-			st.StoreUsed, st.StoreCapacity = s.alloc.Used(), s.alloc.Capacity()
-		}
 	})
 	return st
 }

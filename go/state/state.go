@@ -28,6 +28,11 @@ type Node struct {
 	ResourcesTotal map[string]float64 `json:"resources_total"`
 	StartTimeMs    int64              `json:"start_time_ms"`
 	StateMessage   string             `json:"state_message,omitempty"`
+	// What is free, as of the node's last report to the control store.
+	ResourcesAvailable map[string]float64 `json:"resources_available,omitempty"`
+	// The node's object store: bytes its objects hold, and its size (0 when it did not answer).
+	ObjectStoreUsedMemory  int64 `json:"object_store_used_memory"`
+	ObjectStoreTotalMemory int64 `json:"object_store_total_memory"`
 }
 
 // Actor is an actor as Ray's state API shows it.
@@ -68,8 +73,13 @@ type PlacementGroup struct {
 	PendingReason    string   `json:"pending_reason,omitempty"`
 }
 
-// Nodes are the records of the control store's nodes, oldest first.
-func Nodes(infos []*pb.NodeInfo) []Node {
+// Nodes are the records of the control store's nodes, oldest first, with the use of their
+// object stores from their reports (nil: none asked).
+func Nodes(infos []*pb.NodeInfo, reports []*pb.NodeStateReply) []Node {
+	byID := map[string]*pb.NodeStateReply{}
+	for _, rep := range reports {
+		byID[hex.EncodeToString(rep.NodeId)] = rep
+	}
 	out := make([]Node, 0, len(infos))
 	for _, n := range infos {
 		st := "ALIVE"
@@ -80,8 +90,15 @@ func Nodes(infos []*pb.NodeInfo) []Node {
 		if host := HostOf(n.PeerAddress); host != "" {
 			ip = host
 		}
-		out = append(out, Node{NodeID: hex.EncodeToString(n.NodeId), NodeIP: ip, IsHeadNode: n.IsHead, State: st,
-			NodeName: n.Hostname, ResourcesTotal: n.Resources, StartTimeMs: n.StartTimeMs, StateMessage: n.DeathCause})
+		rec := Node{NodeID: hex.EncodeToString(n.NodeId), NodeIP: ip, IsHeadNode: n.IsHead, State: st,
+			NodeName: n.Hostname, ResourcesTotal: n.Resources, StartTimeMs: n.StartTimeMs, StateMessage: n.DeathCause}
+		if n.Alive {
+			rec.ResourcesAvailable = n.Available
+		}
+		if rep := byID[rec.NodeID]; rep != nil {
+			rec.ObjectStoreUsedMemory, rec.ObjectStoreTotalMemory = rep.StoreUsedBytes, rep.StoreCapacityBytes
+		}
+		out = append(out, rec)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].StartTimeMs < out[j].StartTimeMs })
 	return out

@@ -128,10 +128,16 @@ func TestPlacementGroupsAndNodes(t *testing.T) {
 	}
 	nodes := Nodes([]*pb.NodeInfo{
 		{NodeId: []byte{2}, Alive: false, StartTimeMs: 5, PeerAddress: "127.0.0.2:4000", DeathCause: "missed its health checks"},
-		{NodeId: []byte{1}, Alive: true, IsHead: true, StartTimeMs: 1, PeerAddress: "[::1]:4000"},
-	})
+		{NodeId: []byte{1}, Alive: true, IsHead: true, StartTimeMs: 1, PeerAddress: "[::1]:4000", Available: map[string]float64{"CPU": 1}},
+	}, []*pb.NodeStateReply{{NodeId: []byte{1}, StoreUsedBytes: 300, StoreCapacityBytes: 1000}})
 	if nodes[0].NodeID != "01" || !nodes[0].IsHeadNode || nodes[0].NodeIP != "::1" || nodes[1].State != "DEAD" || nodes[1].NodeIP != "127.0.0.2" || nodes[1].StateMessage == "" {
 		t.Errorf("nodes %+v", nodes)
+	}
+	if n := nodes[0]; n.ObjectStoreUsedMemory != 300 || n.ObjectStoreTotalMemory != 1000 || n.ResourcesAvailable["CPU"] != 1 {
+		t.Errorf("the live node's use: %+v", n)
+	}
+	if n := nodes[1]; n.ObjectStoreTotalMemory != 0 || n.ResourcesAvailable != nil {
+		t.Errorf("a dead node has no use: %+v", n)
 	}
 }
 

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 // The variable the job's runtime_env sets, as a task sees it.
 std::string Greeting() {
@@ -55,6 +56,18 @@ int main(int argc, char **argv) {
     std::cout << "task greeting " << *ray::Get(ray::Task(Greeting).SetResource("b", 1).Remote()) << std::endl;
     std::cout << "task reads " << *ray::Get(ray::Task(ReadHere).SetResource("b", 1).Remote(std::string("data.txt")))
               << std::endl;
+  } else if (mode == "hold") {
+    // For the dashboard's test: an object of 8 MiB in this node's store, a placement group, and
+    // the job RUNNING, until the file RELEASE_FILE names exists (two minutes at most).
+    auto ref = ray::Put(std::vector<char>(8 << 20, 'x'));
+    auto pg = ray::CreatePlacementGroup(ray::PlacementGroupCreationOptions{"pghold", {{{"CPU", 1}}}, ray::PlacementStrategy::PACK});
+    pg.Wait(30);
+    std::cout << "holding " << ray::Get(ref)->size() << " bytes" << std::endl;
+    const char *release = std::getenv("RELEASE_FILE");
+    for (int i = 0; i < 1200 && release && !std::ifstream(release).good(); i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::cout << "released" << std::endl;
   } else {
     std::cout << "plus " << *ray::Get(ray::Task(Plus).Remote(1, 2)) << std::endl;
   }

@@ -136,6 +136,36 @@ out="$("$ray" logs ../../etc/passwd 2>&1)"; rc=$?
 out="$("$ray" get actors 0123 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "has no actor with actor_id 0123" <<<"$out" && ok "ray get of an unknown id fails clearly" || bad "ray get unknown" "$out"
 
+# 2c. Ray's state API over HTTP on the dashboard's port, closed as the job API is; and the
+#     dashboard's page in a real browser (Debian's Chromium, headless), while a job holds an
+#     object of 8 MiB in the head's store and a placement group. The browser signs in with the token, checks what the
+#     page shows, and keeps a screenshot.
+out="$(curl -s -H "Authorization: Bearer $token" "$api/api/v0/actors?filter_keys=name&filter_predicates=%3D&filter_values=keeper")"
+grep -q '"result":true' <<<"$out" && grep -q '"class_name":"Keeper"' <<<"$out" && grep -q '"num_filtered":1' <<<"$out" &&
+  ok "GET /api/v0/actors with Ray's filters" || bad "GET /api/v0/actors" "$out"
+c=$(curl -s -o /dev/null -w '%{http_code}' "$api/api/v0/nodes")
+[ "$c" = 401 ] && ok "the state API without the token is 401" || bad "the state API without the token" "$c"
+release="$work/release-holdjob"
+(cd "$proj" && "$ray" job submit --no-wait --working-dir . --submission-id holdjob \
+  --runtime-env-json '{"env_vars": {"RELEASE_FILE": "'"$release"'"}}' -- ./jobdriver hold) >"$work/hold.out" 2>&1 ||
+  bad "submit the holding job" "$(tail -5 "$work/hold.out")"
+for _ in $(seq 1 300); do "$ray" job logs holdjob 2>/dev/null | grep -q '^holding' && break; sleep 0.2; done
+out_dir="${GORAY_TEST_OUTPUT:-$(cd "$here/../.." && pwd)/test-output}"
+mkdir -p "$out_dir"
+shot="$out_dir/dashboard.png"
+rm -f "$shot"
+DASHBOARD_URL="$api" RAY_TOKEN="$token" SCREENSHOT="$shot" RELEASE_FILE="$release" NODE_IPS="127.0.0.1 127.0.0.2" \
+  DONE_JOB=envjob LOG_LINE="task greeting hello from the job" HELD_JOB=holdjob HELD_BYTES=$((8 << 20)) \
+  ACTOR=keeper DEAD_ACTOR=gone GROUP=pghold FUNC=Greeting \
+  timeout 180 node "$here/browser/dashboard.js" >"$work/browser.out" 2>&1
+rc=$?
+cat "$work/browser.out"
+passed=$((passed + $(grep -c '^PASS ' "$work/browser.out")))
+failed=$((failed + $(grep -c '^FAIL ' "$work/browser.out")))
+[ $rc -ne 0 ] && ! grep -q '^FAIL ' "$work/browser.out" && bad "the browser test ran" "exit $rc: $(tail -5 "$work/browser.out")"
+[ -s "$shot" ] && ok "the browser kept a screenshot of the dashboard ($shot)" || bad "the dashboard's screenshot" "no $shot"
+touch "$release"
+
 # 3. The address: the job API's URL, the cluster's address (the head tells where its API is),
 #    RAY_API_SERVER_ADDRESS before RAY_ADDRESS.
 for a in "$api" "$addr"; do
@@ -207,7 +237,7 @@ c=$(code -X POST -H "Authorization: Bearer $token" -d '{"entrypoint": "true", "e
 out="$("$ray" job submit --working-dir "$work/nowhere" -- true 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "nowhere" <<<"$out" && ok "a missing working_dir fails clearly" || bad "missing working_dir" "$out"
 out="$("$ray" job list 2>&1)"
-[ "$(grep -cE '^(envjob|actorjob|failing|reservedjob) ' <<<"$out")" = 4 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 4 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
+[ "$(grep -cE '^(envjob|actorjob|holdjob|failing|reservedjob) ' <<<"$out")" = 5 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 5 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
 
 # 8. ray stop ends a job that still runs, and leaves nothing behind.
 "$ray" job submit --no-wait --submission-id forever -- 'sleep 300' >/dev/null 2>&1

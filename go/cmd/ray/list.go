@@ -2,131 +2,59 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 
-	"goray/cluster"
+	"goray/jobs"
 	pb "goray/rpc/proto"
 	"goray/state"
+	"goray/stategather"
 )
-
-// stateKinds are what `ray list` and `ray get` know, with the record field that names one.
-var stateKinds = map[string]string{
-	"nodes":            "node_id",
-	"actors":           "actor_id",
-	"placement-groups": "placement_group_id",
-	"jobs":             "submission_id",
-	"tasks":            "task_id",
-}
 
 // stateTimeout bounds how long gathering the cluster's state may take.
 const stateTimeout = 30 * time.Second
 
-// kindNames names what `ray list` and `ray get` know, for their errors.
-const kindNames = "nodes, actors, tasks, placement-groups or jobs"
+// stateSource is the cluster at address as the state API reads it; the caller calls done.
+func stateSource(address string) (src stategather.Source, done func(), err error) {
+	c, err := dialCluster(address)
+	if err != nil {
+		return src, nil, err
+	}
+	src = stategather.Source{Conn: c.conn, Addr: c.addr, Token: c.token,
+		Jobs: func(ctx context.Context) ([]jobs.Info, error) {
+			jc, err := jobClient(address)
+			if err != nil {
+				return nil, err
+			}
+			return jc.List(ctx)
+		}}
+	return src, func() { c.conn.Close() }, nil
+}
 
 // gatherState returns the records of kind, as Ray's field names, from the cluster at address
 // (warnings: nodes that did not answer).
 func gatherState(ctx context.Context, kind, address string, warn io.Writer) ([]map[string]any, error) {
-	if kind == "jobs" {
-		c, err := jobClient(address)
-		if err != nil {
-			return nil, err
-		}
-		list, err := c.List(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return state.Rows(list)
-	}
-	c, err := dialCluster(address)
+	src, done, err := stateSource(address)
 	if err != nil {
 		return nil, err
 	}
-	defer c.conn.Close()
-	if kind == "placement-groups" {
-		rep, err := pb.NewControlStoreClient(c.conn).GetPlacementGroups(ctx, &pb.GetPlacementGroupsRequest{})
-		if err != nil {
-			return nil, cluster.Explain(err, c.addr)
-		}
-		return state.Rows(state.PlacementGroups(rep.Groups))
-	}
-	nodes, err := c.nodes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if kind == "nodes" {
-		return state.Rows(state.Nodes(nodes))
-	}
-	reports := nodeReports(ctx, nodes, c.token, kind, warn)
-	if kind == "tasks" {
-		return state.Rows(state.Tasks(reports))
-	}
-	return state.Rows(state.Actors(reports))
+	defer done()
+	return src.List(ctx, kind, warn)
 }
 
 // gatherReports returns every live node's state report (kind: "actors", "tasks" or "" for both)
 // of the cluster at address.
 func gatherReports(ctx context.Context, address, kind string, warn io.Writer) ([]*pb.NodeStateReply, error) {
-	c, err := dialCluster(address)
+	src, done, err := stateSource(address)
 	if err != nil {
 		return nil, err
 	}
-	defer c.conn.Close()
-	nodes, err := c.nodes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return nodeReports(ctx, nodes, c.token, kind, warn), nil
-}
-
-// nodeReports asks every live node for its state (of kind), at once; a node that does not
-// answer is said in warn and left out.
-func nodeReports(ctx context.Context, nodes []*pb.NodeInfo, token, kind string, warn io.Writer) []*pb.NodeStateReply {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var reports []*pb.NodeStateReply
-	for _, n := range nodes {
-		if !n.Alive {
-			continue
-		}
-		if n.PeerAddress == "" {
-			fmt.Fprintf(warn, "warning: node %s serves no other node: the list lacks what only it knows\n", hex.EncodeToString(n.NodeId))
-			continue
-		}
-		wg.Add(1)
-		go func(n *pb.NodeInfo) {
-			defer wg.Done()
-			rep, err := nodeReport(ctx, n.PeerAddress, token, kind)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				fmt.Fprintf(warn, "warning: node %s (%s) did not answer: %v; the list lacks what only it knows\n", hex.EncodeToString(n.NodeId), n.PeerAddress, err)
-				return
-			}
-			reports = append(reports, rep)
-		}(n)
-	}
-	wg.Wait()
-	return reports
-}
-
-// maxStateReply bounds a node's state reply (its task ring and waiting tasks: tens of MB at most).
-const maxStateReply = 256 << 20
-
-func nodeReport(ctx context.Context, addr, token, kind string) (rep *pb.NodeStateReply, err error) {
-	err = peer(ctx, addr, token, func(ctx context.Context, c pb.NodePeerClient) error {
-		rep, err = c.NodeState(ctx, &pb.NodeStateRequest{Kind: kind}, grpc.MaxCallRecvMsgSize(maxStateReply))
-		return err
-	})
-	return rep, err
+	defer done()
+	return src.AllReports(ctx, kind, warn)
 }
 
 func newList() *cobra.Command {
@@ -145,8 +73,8 @@ func newList() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := strings.ReplaceAll(args[0], "_", "-")
-			if _, ok := stateKinds[kind]; !ok {
-				return fmt.Errorf("ray list %s: goray lists %s", args[0], kindNames)
+			if _, ok := stategather.Kinds[kind]; !ok {
+				return fmt.Errorf("ray list %s: goray lists %s", args[0], stategather.KindNames)
 			}
 			if format != "table" && format != "default" && format != "json" {
 				return fmt.Errorf("--format is table or json, not %q", format)
@@ -197,9 +125,9 @@ func newGet() *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := strings.ReplaceAll(args[0], "_", "-")
-			key, ok := stateKinds[kind]
+			key, ok := stategather.Kinds[kind]
 			if !ok {
-				return fmt.Errorf("ray get %s: goray gets %s", args[0], kindNames)
+				return fmt.Errorf("ray get %s: goray gets %s", args[0], stategather.KindNames)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 			defer cancel()

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"goray/cluster"
 	pb "goray/rpc/proto"
 	"goray/state"
+	"goray/stategather"
 )
 
 func newLogs() *cobra.Command {
@@ -101,23 +101,8 @@ func chooseNodes(nodes []*pb.NodeInfo, all bool, id, ip string) ([]*pb.NodeInfo,
 	return out, nil
 }
 
-// peerTimeout bounds one question to a node.
-const peerTimeout = 20 * time.Second
-
-// peer asks the node at addr (its NodePeer service) through f, within peerTimeout.
-func peer(ctx context.Context, addr, token string, f func(context.Context, pb.NodePeerClient) error) error {
-	conn, err := cluster.Dial(addr, token)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
-	defer cancel()
-	return f(ctx, pb.NewNodePeerClient(conn))
-}
-
 func listLogs(ctx context.Context, out io.Writer, n *pb.NodeInfo, glob, token string) error {
-	return peer(ctx, n.PeerAddress, token, func(ctx context.Context, c pb.NodePeerClient) error {
+	return stategather.Peer(ctx, n.PeerAddress, token, func(ctx context.Context, c pb.NodePeerClient) error {
 		rep, err := c.ListLogs(ctx, &pb.ListLogsRequest{Glob: glob})
 		if err != nil {
 			return err
@@ -138,7 +123,7 @@ func printLog(ctx context.Context, out io.Writer, n *pb.NodeInfo, name string, t
 	if tail == -1 {
 		tail = 0
 	}
-	return peer(ctx, n.PeerAddress, token, func(ctx context.Context, c pb.NodePeerClient) error {
+	return stategather.Peer(ctx, n.PeerAddress, token, func(ctx context.Context, c pb.NodePeerClient) error {
 		rep, err := c.GetLog(ctx, &pb.GetLogRequest{Name: name, TailLines: int32(tail)})
 		if err != nil {
 			return fmt.Errorf("node %s: %w", hex.EncodeToString(n.NodeId), err)
