@@ -56,26 +56,16 @@ func pageHeaders(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// signedIn tells whether req presents the cluster's token.
-func (s *Server) signedIn(req *http.Request) bool {
-	for _, t := range httpauth.TokensOf(req) {
-		if s.gate.Valid(t) {
-			return true
-		}
-	}
-	return s.cfg.Token == ""
-}
-
 // page serves the web page at /, or sends a browser without the token to the login form.
 func (s *Server) page(w http.ResponseWriter, req *http.Request) {
-	if req.URL.Path != "/" && req.URL.Path != "/index.html" {
+	if req.URL.Path != "/" {
 		http.NotFound(w, req)
 		return
 	}
 	if !allow(w, req, http.MethodGet) {
 		return
 	}
-	if !s.signedIn(req) {
+	if !s.gate.Admits(req) {
 		http.Redirect(w, req, loginPath, http.StatusSeeOther)
 		return
 	}
@@ -100,7 +90,7 @@ func (s *Server) login(w http.ResponseWriter, req *http.Request) {
 	}
 	pageHeaders(w)
 	if req.Method != http.MethodPost {
-		if s.signedIn(req) && s.cfg.Token != "" {
+		if s.gate.Admits(req) {
 			http.Redirect(w, req, "/", http.StatusSeeOther)
 			return
 		}
@@ -122,9 +112,15 @@ func (s *Server) login(w http.ResponseWriter, req *http.Request) {
 		s.loginForm(w, http.StatusForbidden, "Wrong token: this is not the cluster's token.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: httpauth.CookieName, Value: token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, tokenCookie(token, 0))
 	http.Redirect(w, req, "/", http.StatusSeeOther)
+}
+
+// tokenCookie is the cookie that carries the token from the browser: for this site's requests
+// only (SameSite=Strict), out of reach of scripts (HttpOnly). maxAge < 0 deletes it.
+func tokenCookie(token string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: httpauth.CookieName, Value: token, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode}
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, code int, msg string) {
@@ -140,8 +136,7 @@ func (s *Server) logout(w http.ResponseWriter, req *http.Request) {
 	if !allow(w, req, http.MethodPost) {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: httpauth.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, tokenCookie("", -1))
 	http.Redirect(w, req, loginPath, http.StatusSeeOther)
 }
 

@@ -83,9 +83,6 @@ func (s *Server) stateAPI(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		events := state.Timeline(reports)
-		if events == nil {
-			events = []state.TraceEvent{}
-		}
 		if q.Get("download") == "1" {
 			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"timeline-%s.json\"", time.Now().Format("2006-01-02_15-04-05")))
 		}

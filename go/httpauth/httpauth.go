@@ -76,19 +76,26 @@ func (g Gate) Check(req *http.Request) (int, string) {
 	if changes(req.Method) && CrossSite(req) {
 		return http.StatusForbidden, "forbidden: a request from a page of another origin may not change anything here"
 	}
-	if g.Token == "" || (g.Public != nil && g.Public(req.URL.Path)) {
+	if (g.Public != nil && g.Public(req.URL.Path)) || g.Admits(req) {
 		return 0, ""
 	}
-	presented := TokensOf(req)
-	if len(presented) == 0 {
+	if len(TokensOf(req)) == 0 {
 		return http.StatusUnauthorized, "unauthorized: " + g.what() + " needs the cluster's token (Authorization: Bearer <token>; `ray get-auth-token` prints it)"
 	}
-	for _, got := range presented {
+	return http.StatusForbidden, "forbidden: wrong token"
+}
+
+// Admits tells whether req presents the gate's token (any request does when the gate has none).
+func (g Gate) Admits(req *http.Request) bool {
+	if g.Token == "" {
+		return true
+	}
+	for _, got := range TokensOf(req) {
 		if g.Valid(got) {
-			return 0, ""
+			return true
 		}
 	}
-	return http.StatusForbidden, "forbidden: wrong token"
+	return false
 }
 
 // Valid tells whether token is the gate's, in constant time.

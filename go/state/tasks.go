@@ -177,7 +177,7 @@ type TraceEvent struct {
 // Timeline is every run of a task the nodes told of, as Chrome trace events: one process row
 // per node, one thread row per worker process, as Ray's `ray timeline` lays them out.
 func Timeline(reports []*pb.NodeStateReply) []TraceEvent {
-	var out []TraceEvent
+	out := []TraceEvent{} // (none is an empty trace, [], not null)
 	for _, t := range runs(reports) {
 		if t.endUs == 0 {
 			continue // (waiting or running: no run to draw yet)

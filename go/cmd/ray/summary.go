@@ -117,9 +117,6 @@ func newTimeline() *cobra.Command {
 				return err
 			}
 			events := state.Timeline(reports)
-			if events == nil {
-				events = []state.TraceEvent{}
-			}
 			data, err := json.Marshal(events)
 			if err != nil {
 				return err
