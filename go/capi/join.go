@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/golang/glog"
 
@@ -20,6 +19,11 @@ import (
 	"goray/session"
 	"goray/taskretry"
 )
+
+// commandLine is this process's command line, as a job's entrypoint shows it.
+func commandLine() string {
+	return strings.Join(os.Args, " ")
+}
 
 // joinCluster attaches the driver to the cluster at cfg.Address: it finds the node of this
 // machine through the control store (presenting the cluster's token), takes a job id, and
@@ -52,13 +56,14 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	if err != nil {
 		return fmt.Errorf("joining the cluster at %s: %w", addr, err)
 	}
-	jobRep, err := pb.NewControlStoreClient(conn).NextJobID(ctx, &pb.NextJobIDRequest{})
+	jobRep, err := pb.NewControlStoreClient(conn).NextJobID(ctx, &pb.NextJobIDRequest{Driver: &pb.JobInfo{
+		DriverPid: int32(os.Getpid()), DriverNodeId: n.NodeId, DriverIp: n.Address, Entrypoint: commandLine(),
+		Namespace: st.namespace, SubmissionId: os.Getenv(runtimeenv.EnvSubmissionID),
+	}})
 	if err != nil {
 		return cluster.Explain(err, addr)
 	}
-	var raw [4]byte
-	binary.LittleEndian.PutUint32(raw[:], jobRep.JobId) // Ray's job ids: 4 bytes, printed in hex
-	jobID := hex.EncodeToString(raw[:])
+	jobID := ids.JobIDHex(jobRep.JobId)
 	st.jobID = jobID
 	session.SetupLogging(filepath.Join(n.SessionDir, "logs"))
 	_ = setFlag("logtostderr", "false")

@@ -604,10 +604,10 @@ func (cw *CoreWorker) readyPrefix(list []ids.ObjectID, n int, ready []bool) bool
 }
 
 // AddRef counts a new live ObjectRef in this process.
-func (cw *CoreWorker) AddRef(id ids.ObjectID) { cw.refs.add(id) }
+func (cw *CoreWorker) AddRef(id ids.ObjectID) { cw.refs.addRefs(true, []ids.ObjectID{id}) }
 
 // RemoveRef counts a destroyed ObjectRef; the last one releases the object here.
-func (cw *CoreWorker) RemoveRef(id ids.ObjectID) { cw.refs.remove(id) }
+func (cw *CoreWorker) RemoveRef(id ids.ObjectID) { cw.refs.removeRefs(true, []ids.ObjectID{id}) }
 
 // RefCount is the number of references this process holds to id.
 func (cw *CoreWorker) RefCount(id ids.ObjectID) int64 { return cw.refs.count(id) }

@@ -220,6 +220,9 @@ func (b *nodeBackend) recvLoop(stream pb.NodeManager_ConnectClient) {
 				b.wakeExec()
 			case *pb.ServerMessage_GroupState:
 				b.groupStateShown(body.GroupState.GroupId, body.GroupState.State)
+			case *pb.ServerMessage_ReportRefs:
+				report := &pb.RefsReport{RequestId: body.ReportRefs.RequestId, Refs: b.cw.refsReport()}
+				_ = b.queue(&pb.ClientMessage{Body: &pb.ClientMessage_RefsReport{RefsReport: report}})
 			case *pb.ServerMessage_Reclaim:
 				// Always answer, even with nothing to give back: the node waits for the answer.
 				toNode, _ := b.takeQueued(false)

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"goray/ids"
+	pb "goray/rpc/proto"
 )
 
 // refCounter counts the references a process holds to each object: live ObjectRefs in user
@@ -28,6 +29,10 @@ type refCounter struct {
 // refEntry is what the counter knows of one id: one map entry (one lookup per change) for both.
 type refEntry struct {
 	count int64
+	// user is the part of count that is ObjectRefs in user code (AddRef), for `ray memory`; the
+	// rest are the process's own holds (arguments of its calls in flight, refs inside objects it
+	// has).
+	user int64
 	// held: the node counts this process as holding the id, announced or implied by the message
 	// that created it (Put, task submission). An entry may be held with a count of zero.
 	held bool
@@ -110,12 +115,20 @@ func (r *refCounter) known(id ids.ObjectID) bool {
 	return ok
 }
 
-func (r *refCounter) add(list ...ids.ObjectID) {
+func (r *refCounter) add(list ...ids.ObjectID) { r.addRefs(false, list) }
+
+func (r *refCounter) remove(list ...ids.ObjectID) { r.removeRefs(false, list) }
+
+// addRefs counts one more reference to each id of list (user: an ObjectRef in user code).
+func (r *refCounter) addRefs(user bool, list []ids.ObjectID) {
 	var added []ids.ObjectID
 	r.mu.Lock()
 	for _, id := range list {
 		e := r.refs[id]
 		e.count++
+		if user {
+			e.user++
+		}
 		if r.notify != nil && !e.held && !e.local {
 			e.held = true
 			added = append(added, id)
@@ -131,7 +144,8 @@ func (r *refCounter) add(list ...ids.ObjectID) {
 	}
 }
 
-func (r *refCounter) remove(list ...ids.ObjectID) {
+// removeRefs drops one reference to each id of list (user: an ObjectRef in user code).
+func (r *refCounter) removeRefs(user bool, list []ids.ObjectID) {
 	var few [4]ids.ObjectID // the usual call drops one ref: no allocation for the ids it frees
 	zero := few[:0]
 	var removed []ids.ObjectID
@@ -143,6 +157,9 @@ func (r *refCounter) remove(list ...ids.ObjectID) {
 		}
 		if e.count > 1 {
 			e.count--
+			if user && e.user > 0 {
+				e.user--
+			}
 			r.refs[id] = e
 			continue
 		}
@@ -168,4 +185,59 @@ func (r *refCounter) count(id ids.ObjectID) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.refs[id].count
+}
+
+// refCounts is what the counter knows of one id, for a report of the process's references.
+type refCounts struct {
+	id          ids.ObjectID
+	count, user int64
+	local       bool
+}
+
+// snapshot lists every id the process refers to, with its counts.
+func (r *refCounter) snapshot() []refCounts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]refCounts, 0, len(r.refs))
+	for id, e := range r.refs {
+		if e.count > 0 {
+			out = append(out, refCounts{id: id, count: e.count, user: e.user, local: e.local})
+		}
+	}
+	return out
+}
+
+// refsReport lists every object this process refers to, as Ray's `ray memory` shows them: the
+// ObjectRefs of user code, the holds for calls in flight and inside objects the process has,
+// what it reads in shared memory now, and the size of each copy it has (the node's ReportRefs).
+func (cw *CoreWorker) refsReport() []*pb.ObjectRefInfo {
+	snap := cw.refs.snapshot()
+	captured := map[ids.ObjectID][]ids.ObjectID{} // id -> the objects here that hold it
+	cw.containedMu.Lock()
+	for container, list := range cw.containedHeld {
+		for _, id := range list {
+			captured[id] = append(captured[id], container)
+		}
+	}
+	cw.containedMu.Unlock()
+	pinned := cw.shm.reading()
+	out := make([]*pb.ObjectRefInfo, 0, len(snap))
+	for _, rc := range snap {
+		id := rc.id
+		info := &pb.ObjectRefInfo{ObjectId: id[:], LocalRefCount: rc.user, ObjectSize: -1, PinnedInMemory: pinned[id]}
+		holders := captured[id]
+		info.ContainedInOwned = ids.ToBytes(holders)
+		if n := rc.count - rc.user - int64(len(holders)); n > 0 {
+			info.SubmittedTaskRefCount = n
+		}
+		if obj, ok := cw.store.Get(id); ok && obj.Kind != kindUnknown {
+			info.Ready, info.Error = true, obj.IsError()
+			info.ObjectSize = int64(len(obj.Data))
+			if obj.InShm {
+				info.ObjectSize = obj.ShmSize
+			}
+		}
+		out = append(out, info)
+	}
+	return out
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"goray/ids"
+	"goray/objstore"
+	pb "goray/rpc/proto"
 )
 
 // The notices a process sends its node about its references: an id the node counts the process
@@ -81,5 +83,60 @@ func TestRefNotices(t *testing.T) {
 				t.Errorf("an id every reference dropped is still known")
 			}
 		})
+	}
+}
+
+// A process's report of its references (`ray memory`): ObjectRefs of user code apart from the
+// process's own holds (arguments of calls in flight, refs inside objects it has), with the size
+// of each copy it has.
+func TestRefsReport(t *testing.T) {
+	cw := newLocal(t, 1, func(*TaskCall) *objstore.Object { return nil })
+	inner, err := cw.Put([]byte("inner"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw.AddRef(inner)
+	outer, err := cw.Put([]byte("outer value"), []ids.ObjectID{inner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw.AddRef(outer)
+	cw.RemoveRef(inner) // (now only outer holds it)
+	inFlight := ids.NewTaskID().ReturnID(1)
+	cw.AddRef(inFlight)
+	cw.AddRef(inFlight)
+	cw.refs.add(inFlight) // (a call in flight takes it as an argument)
+
+	got := map[ids.ObjectID]*pb.ObjectRefInfo{}
+	for _, r := range cw.refsReport() {
+		id, _ := ids.ObjectIDFromBytes(r.ObjectId)
+		got[id] = r
+	}
+	cases := []struct {
+		name                   string
+		id                     ids.ObjectID
+		local, submitted, size int64
+		holders                int
+		ready                  bool
+	}{
+		{"a ref held only inside another object", inner, 0, 0, 5, 1, true},
+		{"an object user code refers to", outer, 1, 0, 11, 0, true},
+		{"a result not here yet, also an argument in flight", inFlight, 2, 1, -1, 0, false},
+	}
+	for _, c := range cases {
+		r := got[c.id]
+		if r == nil {
+			t.Errorf("%s: not reported", c.name)
+			continue
+		}
+		if r.LocalRefCount != c.local || r.SubmittedTaskRefCount != c.submitted || r.ObjectSize != c.size || len(r.ContainedInOwned) != c.holders || r.Ready != c.ready {
+			t.Errorf("%s: %+v", c.name, r)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("3 objects, not %d", len(got))
+	}
+	if h := got[inner].GetContainedInOwned(); len(h) == 1 && string(h[0]) != string(outer[:]) {
+		t.Errorf("inner is held by outer, not %x", h[0])
 	}
 }

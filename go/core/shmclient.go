@@ -197,6 +197,22 @@ func (s *shmClient) startRead(id ids.ObjectID) {
 	s.mu.Unlock()
 }
 
+// reading is the set of objects this process reads in shared memory now (nil-safe).
+func (s *shmClient) reading() map[ids.ObjectID]bool {
+	out := map[ids.ObjectID]bool{}
+	if s == nil {
+		return out
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, n := range s.readers {
+		if n > 0 {
+			out[id] = true
+		}
+	}
+	return out
+}
+
 // ReleaseRead ends a read that Get started of an object in shared memory.
 func (cw *CoreWorker) ReleaseRead(id ids.ObjectID) {
 	if cw.shm == nil {

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang/glog"
 	"golang.org/x/net/websocket"
 
 	"goray/httpauth"
@@ -42,7 +44,7 @@ func (s *Server) jobs(w http.ResponseWriter, req *http.Request) {
 			s.submit(w, req)
 		default:
 			if allow(w, req, http.MethodGet, http.MethodPost) {
-				writeJSON(w, http.StatusOK, s.cfg.Jobs.List())
+				writeJSON(w, http.StatusOK, s.allJobs(req.Context()))
 			}
 		}
 		return
@@ -64,7 +66,7 @@ func (s *Server) jobs(w http.ResponseWriter, req *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]bool{"deleted": true})
 			return
 		}
-		info, err := s.cfg.Jobs.Get(id)
+		info, err := s.job(req.Context(), id)
 		if err != nil {
 			jobError(w, err)
 			return
@@ -261,4 +263,37 @@ func (s *Server) packages(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"uploaded": true})
+}
+
+// allJobs lists the submitted jobs and the drivers' jobs (Ray's job list); when the control store
+// cannot be asked, the submitted ones alone.
+func (s *Server) allJobs(ctx context.Context) []jobs.Info {
+	list := s.cfg.Jobs.List()
+	if s.cfg.Drivers == nil {
+		return list
+	}
+	drivers, err := s.cfg.Drivers(ctx)
+	if err != nil {
+		glog.Warningf("dashboard: the drivers' jobs: %v", err)
+		return list
+	}
+	return jobs.WithDrivers(list, drivers)
+}
+
+// job is one job by its submission id, or by the job id of its driver (a driver's own job too).
+func (s *Server) job(ctx context.Context, id string) (jobs.Info, error) {
+	_, err := s.cfg.Jobs.Get(id)
+	if err != nil && !errors.Is(err, jobs.ErrNotFound) {
+		return jobs.Info{}, err
+	}
+	submitted := err == nil
+	for _, j := range s.allJobs(ctx) {
+		if submitted && j.Type == jobs.TypeSubmission && j.SubmissionID == id || !submitted && j.JobID != nil && *j.JobID == id {
+			return j, nil
+		}
+	}
+	if submitted {
+		return s.cfg.Jobs.Get(id) // (deleted meanwhile: its answer)
+	}
+	return jobs.Info{}, err
 }

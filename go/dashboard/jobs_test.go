@@ -17,6 +17,7 @@ import (
 
 	"goray/jobclient"
 	"goray/jobs"
+	pb "goray/rpc/proto"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
@@ -319,5 +320,47 @@ func TestTailOverWebSocket(t *testing.T) {
 	cfg, _ = websocket.NewConfig(wsURL, s.URL())
 	if _, err := websocket.DialConfig(cfg); err == nil {
 		t.Errorf("a caller without the token tailed the log")
+	}
+}
+
+// The job list holds the drivers' jobs of the control store beside the submitted ones: a
+// submitted job gets its driver's job id; a driver of its own is a DRIVER job, found by its job
+// id too. When the control store cannot be asked, the submitted jobs are still listed.
+func TestJobListWithDrivers(t *testing.T) {
+	var fail error
+	s, _ := startServerWith(t, func(c *Config) {
+		c.Drivers = func(context.Context) ([]*pb.JobInfo, error) {
+			return []*pb.JobInfo{{JobId: "01000000", SubmissionId: "sub", DriverPid: 5, StartTimeMs: 1},
+				{JobId: "02000000", DriverPid: 6, Entrypoint: "./prog", StartTimeMs: 2, IsDead: true, EndTimeMs: 3}}, fail
+		}
+	})
+	c := jobclient.New(s.URL(), testToken)
+	ctx := context.Background()
+	if _, err := c.Submit(ctx, jobs.Request{Entrypoint: "true", SubmissionID: "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	byType := map[string]jobs.Info{}
+	for _, j := range list {
+		byType[j.Type] = j
+	}
+	if sub := byType[jobs.TypeSubmission]; sub.JobID == nil || *sub.JobID != "01000000" || sub.DriverInfo == nil || sub.DriverInfo.PID != "5" {
+		t.Errorf("the submitted job with its driver: %+v", sub)
+	}
+	if info, err := c.Get(ctx, "02000000"); err != nil || info.Type != jobs.TypeDriver || info.Status != jobs.Succeeded || info.Entrypoint != "./prog" {
+		t.Errorf("a driver's job by its id: %+v %v", info, err)
+	}
+	if info, err := c.Get(ctx, "sub"); err != nil || info.JobID == nil || *info.JobID != "01000000" {
+		t.Errorf("a submitted job by its submission id: %+v %v", info, err)
+	}
+	if _, err := c.Get(ctx, "03000000"); !isStatus(err, 404) {
+		t.Errorf("an unknown job id: %v", err)
+	}
+	fail = errors.New("the control store is away")
+	if list, err := c.List(ctx); err != nil || len(list) != 1 || list[0].SubmissionID != "sub" {
+		t.Errorf("without the control store: %+v %v", list, err)
 	}
 }

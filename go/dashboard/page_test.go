@@ -39,6 +39,11 @@ func (f fakeState) AllReports(_ context.Context, _ string, warn io.Writer) ([]*p
 	return f.reports, nil
 }
 
+func (f fakeState) Objects(ctx context.Context, warn io.Writer) ([]state.Object, []*pb.NodeStateReply, error) {
+	reports, err := f.AllReports(ctx, "objects", warn)
+	return state.Objects(nil, reports), reports, err
+}
+
 // noRedirects is a client that shows redirects instead of following them.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -183,8 +188,9 @@ func TestStateAPI(t *testing.T) {
 	}
 	fake := fakeState{rows: map[string][]map[string]any{"actors": actors}, warn: "warning: node x did not answer\n",
 		reports: []*pb.NodeStateReply{{NodeId: []byte{1},
-			Tasks:  []*pb.TaskRecord{task(1, "Plus", "FINISHED"), task(2, "Plus", "FINISHED"), task(3, "Plus", "FAILED"), task(4, "Sleep", "FINISHED")},
-			Actors: []*pb.ActorState{{ActorId: []byte{9}, ClassName: "Counter", State: "ALIVE", Owned: true}}}}}
+			Tasks:   []*pb.TaskRecord{task(1, "Plus", "FINISHED"), task(2, "Plus", "FINISHED"), task(3, "Plus", "FAILED"), task(4, "Sleep", "FINISHED")},
+			Actors:  []*pb.ActorState{{ActorId: []byte{9}, ClassName: "Counter", State: "ALIVE", Owned: true}},
+			Objects: []*pb.ObjectRecord{{Ref: &pb.ObjectRefInfo{ObjectId: []byte{5}, LocalRefCount: 1, ObjectSize: 2 << 20}, Pid: 3, TaskStatus: "NIL"}}}}}
 	s, _ := startServerWith(t, func(c *Config) { c.State = fake })
 
 	code, v := stateGet(t, s, "/api/v0/actors?filter_keys=state&filter_predicates=%3D&filter_values=alive&limit=1")
@@ -213,6 +219,16 @@ func TestStateAPI(t *testing.T) {
 	sum = v["data"].(map[string]any)["result"].(map[string]any)["result"].(map[string]any)["node_id_to_summary"].(map[string]any)["cluster"].(map[string]any)
 	if code != http.StatusOK || sum["summary"].(map[string]any)["Counter"] == nil {
 		t.Errorf("the actors' summary: %v", v)
+	}
+
+	code, v = stateGet(t, s, "/api/v0/objects/summarize")
+	osum := v["data"].(map[string]any)["result"].(map[string]any)["result"].(map[string]any)["node_id_to_summary"].(map[string]any)["cluster"].(map[string]any)
+	if code != http.StatusOK || osum["total_objects"].(float64) != 1 || osum["total_size_mb"].(float64) != 2 ||
+		osum["summary"].(map[string]any)["disabled"].(map[string]any)["ref_type_counts"].(map[string]any)["LOCAL_REFERENCE"].(float64) != 1 {
+		t.Errorf("the objects' summary: %v", v)
+	}
+	if code, v = stateGet(t, s, "/api/v0/objects"); code != http.StatusOK {
+		t.Errorf("the objects' list: %d %v", code, v)
 	}
 
 	// Bad requests are 400 with Ray's envelope and a reason; an unknown list is 404.

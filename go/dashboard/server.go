@@ -19,6 +19,7 @@ import (
 
 	"goray/httpauth"
 	"goray/jobs"
+	pb "goray/rpc/proto"
 )
 
 // DefaultPort is Ray's dashboard port.
@@ -51,6 +52,9 @@ type Config struct {
 	TempDir string
 	// State reads the cluster for Ray's state API and the web page (nil: neither has data).
 	State StateSource
+	// Drivers lists the drivers' jobs of the control store, which the job list shows beside the
+	// submitted ones (nil: none).
+	Drivers func(ctx context.Context) ([]*pb.JobInfo, error)
 }
 
 // Server is a running dashboard server.

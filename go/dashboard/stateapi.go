@@ -20,12 +20,14 @@ type StateSource interface {
 	List(ctx context.Context, kind string, warn io.Writer) ([]map[string]any, error)
 	// AllReports returns every live node's report of kind ("actors", "tasks").
 	AllReports(ctx context.Context, kind string, warn io.Writer) ([]*pb.NodeStateReply, error)
+	// Objects returns the references of the nodes' processes, with the nodes' reports.
+	Objects(ctx context.Context, warn io.Writer) ([]state.Object, []*pb.NodeStateReply, error)
 }
 
 // Ray's state API on the dashboard's port, as Ray's dashboard serves it to its SDK and its web
-// page: GET /api/v0/{nodes,actors,tasks,placement_groups,jobs} with limit, timeout and filters
+// page: GET /api/v0/{nodes,actors,tasks,objects,placement_groups,jobs} with limit, timeout and filters
 // (filter_keys, filter_predicates "=" or "!=", filter_values: repeated, in step),
-// /api/v0/{tasks,actors}/summarize and /api/v0/tasks/timeline. Replies are Ray's envelope:
+// /api/v0/{tasks,actors,objects}/summarize and /api/v0/tasks/timeline. Replies are Ray's envelope:
 // {"result": ok, "msg": error, "data": {"result": ...}}.
 
 // stateDefaultLimit and stateMaxLimit are Ray's default and greatest list limits.
@@ -36,7 +38,7 @@ const (
 
 // stateKindOf maps the API's path names to the state kinds.
 var stateKindOf = map[string]string{
-	"nodes": "nodes", "actors": "actors", "tasks": "tasks", "placement_groups": "placement-groups", "jobs": "jobs",
+	"nodes": "nodes", "actors": "actors", "tasks": "tasks", "objects": "objects", "placement_groups": "placement-groups", "jobs": "jobs",
 }
 
 // listReply is Ray's ListApiResponse.
@@ -76,6 +78,9 @@ func (s *Server) stateAPI(w http.ResponseWriter, req *http.Request) {
 	case "tasks/summarize", "actors/summarize":
 		s.summarize(ctx, w, strings.TrimSuffix(rest, "/summarize"), &warn)
 		return
+	case "objects/summarize":
+		s.summarizeObjects(ctx, w, &warn)
+		return
 	case "tasks/timeline":
 		reports, err := s.cfg.State.AllReports(ctx, "tasks", &warn)
 		if err != nil {
@@ -91,7 +96,7 @@ func (s *Server) stateAPI(w http.ResponseWriter, req *http.Request) {
 	}
 	kind, ok := stateKindOf[rest]
 	if !ok {
-		stateReply(w, http.StatusNotFound, fmt.Sprintf("the state API has no %q: it lists nodes, actors, tasks, placement_groups and jobs", rest), nil)
+		stateReply(w, http.StatusNotFound, fmt.Sprintf("the state API has no %q: it lists nodes, actors, tasks, objects, placement_groups and jobs", rest), nil)
 		return
 	}
 	limit := stateDefaultLimit
@@ -180,6 +185,34 @@ func (s *Server) summarize(ctx context.Context, w http.ResponseWriter, kind stri
 	}
 	stateReply(w, http.StatusOK, "", map[string]any{
 		"total": sum.Total, "num_after_truncation": sum.Total, "num_filtered": sum.Total,
+		"partial_failure_warning": warn.String(),
+		"result":                  map[string]any{"node_id_to_summary": map[string]any{"cluster": sum}},
+	})
+}
+
+// objectSummaries is Ray's summary of objects on the whole cluster, by call site.
+type objectSummaries struct {
+	Summary         map[string]state.ObjectSummary `json:"summary"`
+	TotalObjects    int                            `json:"total_objects"`
+	TotalSizeMB     float64                        `json:"total_size_mb"`
+	CallsiteEnabled bool                           `json:"callsite_enabled"`
+}
+
+// summarizeObjects answers /api/v0/objects/summarize: Ray's SummaryApiResponse of objects.
+func (s *Server) summarizeObjects(ctx context.Context, w http.ResponseWriter, warn *strings.Builder) {
+	objects, _, err := s.cfg.State.Objects(ctx, warn)
+	if err != nil {
+		stateReply(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	sum := objectSummaries{Summary: map[string]state.ObjectSummary{}}
+	for _, o := range state.SummarizeObjects(objects) {
+		sum.Summary[o.CallSite] = o
+		sum.TotalObjects += o.TotalObjects
+		sum.TotalSizeMB += o.TotalSizeMB
+	}
+	stateReply(w, http.StatusOK, "", map[string]any{
+		"total": len(objects), "num_after_truncation": len(objects), "num_filtered": len(objects),
 		"partial_failure_warning": warn.String(),
 		"result":                  map[string]any{"node_id_to_summary": map[string]any{"cluster": sum}},
 	})

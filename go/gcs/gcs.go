@@ -32,6 +32,7 @@ type Server struct {
 	nodes     map[string]*pb.NodeInfo
 	kv        map[string]map[string][]byte
 	nextJobID uint32
+	jobs      map[string]*pb.JobInfo // the drivers' jobs, by id (jobs.go)
 	health    Health
 	codeDir   string // the code store (see code.go); "" for none
 	groups    *placement.Directory
@@ -45,7 +46,7 @@ type Server struct {
 
 // New returns an empty control store.
 func New() *Server {
-	return &Server{nodes: map[string]*pb.NodeInfo{}, kv: map[string]map[string][]byte{}, nextJobID: 1,
+	return &Server{nodes: map[string]*pb.NodeInfo{}, kv: map[string]map[string][]byte{}, nextJobID: 1, jobs: map[string]*pb.JobInfo{},
 		health: HealthFromEnv(), stopSweep: make(chan struct{}), groups: placement.NewDirectory()}
 }
 
@@ -187,15 +188,6 @@ func (s *Server) KVGet(_ context.Context, req *pb.KVGetRequest) (*pb.KVGetReply,
 	defer s.mu.Unlock()
 	v, ok := s.kv[req.Namespace][req.Key]
 	return &pb.KVGetReply{Found: ok, Value: v}, nil
-}
-
-// NextJobID hands out job ids, one per driver.
-func (s *Server) NextJobID(context.Context, *pb.NextJobIDRequest) (*pb.NextJobIDReply, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.nextJobID
-	s.nextJobID++
-	return &pb.NextJobIDReply{JobId: id}, nil
 }
 
 // ReportNode takes a node's periodic report: it is alive, what it has in total (when it says)

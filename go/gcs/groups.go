@@ -1,6 +1,8 @@
 package gcs
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/golang/glog"
@@ -60,8 +62,10 @@ func (s *Server) GetPlacementGroups(_ context.Context, req *pb.GetPlacementGroup
 	return rep, nil
 }
 
-// nodeDied marks REMOVED the groups a dead node owned. Called with s.mu held.
+// nodeDied ends what a dead node held: the groups it owned (REMOVED) and the jobs of the drivers
+// attached to it. Called with s.mu held.
 func (s *Server) nodeDied(n *pb.NodeInfo) {
+	s.jobsOfDeadNode(n, time.Now())
 	if k := s.groups.OwnerDied(n.NodeId); k > 0 {
 		glog.Warningf("control store: %d placement groups of dead node %x are removed", k, n.NodeId)
 	}

@@ -198,3 +198,10 @@ func GroupOwnedBy(group string, node UniqueID) bool {
 	prefix := hex.EncodeToString(node[:ActorOwnerPrefix])
 	return len(group) >= len(prefix) && group[:len(prefix)] == prefix
 }
+
+// JobIDHex is a job's id as Ray prints it: its number as 4 little-endian bytes, in hex.
+func JobIDHex(n uint32) string {
+	var raw [4]byte
+	binary.LittleEndian.PutUint32(raw[:], n)
+	return hex.EncodeToString(raw[:])
+}

@@ -20,7 +20,7 @@ import (
 )
 
 // EnvSubmissionID is the variable a job's command finds its submission id in.
-const EnvSubmissionID = "RAY_JOB_SUBMISSION_ID"
+const EnvSubmissionID = runtimeenv.EnvSubmissionID
 
 // DefaultStopGrace is how long a stopped job's command has between SIGTERM and SIGKILL (Ray's
 // RAY_JOB_STOP_WAIT_TIME_S).

@@ -81,9 +81,25 @@ type Info struct {
 	EntrypointNumGPUs   float64            `json:"entrypoint_num_gpus"`
 	EntrypointMemory    float64            `json:"entrypoint_memory"`
 	EntrypointResources map[string]float64 `json:"entrypoint_resources"`
+	// The job's driver, once one joined the cluster (see WithDrivers).
+	DriverInfo *DriverInfo `json:"driver_info"`
 
 	stopping bool // a stop was asked while it ran: its end is STOPPED
 	env      *runtimeenv.Env
+}
+
+// Ray's job types: a job submitted through the job API, and a driver that joined the cluster
+// on its own.
+const (
+	TypeSubmission = "SUBMISSION"
+	TypeDriver     = "DRIVER"
+)
+
+// DriverInfo is a job's driver, as Ray's job list shows it.
+type DriverInfo struct {
+	ID            string `json:"id"`
+	NodeIPAddress string `json:"node_ip_address"`
+	PID           string `json:"pid"`
 }
 
 // ErrorTypes Ray reports in a job's error_type.
@@ -162,7 +178,7 @@ func (t *Table) Submit(req Request, now time.Time, nodeID string, newID func() s
 		req.RuntimeEnv = map[string]any{}
 	}
 	j := &Info{
-		Type: "SUBMISSION", SubmissionID: id, Status: Pending, Entrypoint: req.Entrypoint,
+		Type: TypeSubmission, SubmissionID: id, Status: Pending, Entrypoint: req.Entrypoint,
 		Message: "Job has not started yet.", StartTime: now.UnixMilli(), Metadata: req.Metadata,
 		RuntimeEnv: req.RuntimeEnv, DriverNodeID: nodeID, EntrypointNumCPUs: req.EntrypointNumCPUs,
 		EntrypointNumGPUs: req.EntrypointNumGPUs, EntrypointMemory: req.EntrypointMemory,

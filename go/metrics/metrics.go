@@ -114,6 +114,7 @@ type Registry struct {
 	mu      sync.Mutex
 	reg     *prometheus.Registry
 	metrics map[string]*metric
+	rpc     *rpcMetrics // the gRPC servers' metrics, once asked for (rpc.go)
 }
 
 // NewRegistry returns an empty registry.

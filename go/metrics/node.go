@@ -16,6 +16,10 @@ type NodeStats struct {
 	// StoreUsed and StoreCapacity are the shared-memory object store's bytes
 	// (ray_object_store_memory{Location="MMAP_SHM"}, ray_object_store_available_memory).
 	StoreUsed, StoreCapacity int64
+	// StoreSpilled is the bytes of the objects on disk now (ray_object_store_memory{Location="SPILLED"}),
+	// StoreObjects the objects in the store (ray_object_store_num_local_objects).
+	StoreSpilled int64
+	StoreObjects int
 }
 
 var (
@@ -24,6 +28,7 @@ var (
 	resourcesDesc = prometheus.NewDesc("ray_resources", "Logical resources of the node, USED or AVAILABLE.", []string{"Name", "State"}, nil)
 	storeDesc     = prometheus.NewDesc("ray_object_store_memory", "Bytes of the node's object store in use.", []string{"Location"}, nil)
 	storeFreeDesc = prometheus.NewDesc("ray_object_store_available_memory", "Bytes of the node's object store free.", nil, nil)
+	storeObjsDesc = prometheus.NewDesc("ray_object_store_num_local_objects", "Objects in the node's object store.", nil, nil)
 )
 
 // nodeCollector exports a node's stats, read at each scrape.
@@ -31,7 +36,7 @@ type nodeCollector struct{ stats func() NodeStats }
 
 // Describe implements prometheus.Collector.
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{tasksDesc, actorsDesc, resourcesDesc, storeDesc, storeFreeDesc} {
+	for _, d := range []*prometheus.Desc{tasksDesc, actorsDesc, resourcesDesc, storeDesc, storeFreeDesc, storeObjsDesc} {
 		ch <- d
 	}
 }
@@ -51,6 +56,8 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(resourcesDesc, prometheus.GaugeValue, free, name, "AVAILABLE")
 	}
 	ch <- prometheus.MustNewConstMetric(storeDesc, prometheus.GaugeValue, float64(s.StoreUsed), "MMAP_SHM")
+	ch <- prometheus.MustNewConstMetric(storeDesc, prometheus.GaugeValue, float64(s.StoreSpilled), "SPILLED")
+	ch <- prometheus.MustNewConstMetric(storeObjsDesc, prometheus.GaugeValue, float64(s.StoreObjects))
 	ch <- prometheus.MustNewConstMetric(storeFreeDesc, prometheus.GaugeValue, float64(s.StoreCapacity-s.StoreUsed))
 }
 

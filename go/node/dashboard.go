@@ -76,11 +76,21 @@ func (n *Node) startDashboard(opts Options) error {
 	if err != nil {
 		return err
 	}
+	drivers := func(ctx context.Context) ([]*pb.JobInfo, error) {
+		rep, err := store.GetAllJobs(ctx, &pb.GetAllJobsRequest{})
+		return rep.GetJobs(), err
+	}
 	cfg := dashboard.Config{
 		Listen: net.JoinHostPort(host, strconv.Itoa(port)), Token: opts.Token, Jobs: sup,
-		Packages: codePackages{store}, Version: Version, TempDir: n.Session.Dir,
+		Packages: codePackages{store}, Version: Version, TempDir: n.Session.Dir, Drivers: drivers,
 		State: stategather.Source{Conn: n.gcsConn, Addr: n.GCSAddress, Token: opts.Token,
-			Jobs: func(context.Context) ([]jobs.Info, error) { return sup.List(), nil }},
+			Jobs: func(ctx context.Context) ([]jobs.Info, error) {
+				d, err := drivers(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return jobs.WithDrivers(sup.List(), d), nil
+			}},
 	}
 	if net.ParseIP(host) == nil {
 		cfg.Hosts = []string{host}

@@ -91,6 +91,7 @@ type Node struct {
 	// Metrics are the users' metrics of the node's processes, served by metricsServer.
 	Metrics       *metrics.Registry
 	metricsServer *metrics.Server
+	promTargets   promTargets       // the head's Prometheus discovery file (promtargets.go)
 	dashboard     *dashboard.Server // the head's (nil elsewhere, or with --include-dashboard=false)
 	jobs          *jobs.Supervisor  // the submitted jobs the head runs
 }
@@ -111,6 +112,7 @@ func Start(opts Options) (*Node, error) {
 		RemoveStaleArenas()
 		session.CleanDead(session.Root(opts.TempDir), session.DefaultKeepLogs)
 	}()
+	n.Metrics = metrics.NewRegistry()
 	if err := n.startControlStore(opts); err != nil {
 		n.endSession()
 		return nil, err
@@ -122,7 +124,6 @@ func Start(opts Options) (*Node, error) {
 		n.endSession()
 		return nil, fmt.Errorf("the node has %v GPUs, more than the %d CUDA_VISIBLE_DEVICES names (%s): give --num-gpus at most %d", gpus, len(gpuNames), strings.Join(gpuNames, ","), len(gpuNames))
 	}
-	n.Metrics = metrics.NewRegistry()
 	n.Raylet = raylet.New(raylet.Config{
 		GPUNames:            gpuNames,
 		NoSetVisibleDevices: noSetDevices,
@@ -150,10 +151,6 @@ func Start(opts Options) (*Node, error) {
 		n.endSession()
 		return nil, err
 	}
-	if err := n.register(opts); err != nil {
-		n.Stop()
-		return nil, err
-	}
 	if err := n.Metrics.ExportNode(n.Raylet.MetricStats); err != nil {
 		n.Stop()
 		return nil, err
@@ -162,9 +159,16 @@ func Start(opts Options) (*Node, error) {
 		n.Stop()
 		return nil, err
 	}
+	if err := n.register(opts); err != nil { // (with the metrics' port, for the head's Prometheus targets)
+		n.Stop()
+		return nil, err
+	}
 	if err := n.startDashboard(opts); err != nil {
 		n.Stop()
 		return nil, err
+	}
+	if opts.Head {
+		n.promTargets.path = promDiscoveryPath(session.Root(opts.TempDir))
 	}
 	if opts.Head || opts.JoinAddress != "" {
 		n.reportDone = make(chan struct{})
@@ -249,7 +253,7 @@ func (n *Node) startControlStore(opts Options) error {
 		if err := n.GCS.SetCodeDir(filepath.Join(n.Session.Dir, "code_store")); err != nil {
 			return err
 		}
-		addr, err := n.GCS.ServeTCP(opts.GCSListen, serverOpts...)
+		addr, err := n.GCS.ServeTCP(opts.GCSListen, append(n.Metrics.RPCServerOptions(), serverOpts...)...)
 		if err != nil {
 			return err
 		}
@@ -296,7 +300,7 @@ func (n *Node) register(opts Options) error {
 	n.info = &pb.NodeInfo{
 		NodeId: id[:], Address: ip, Resources: n.withMemory(n.Raylet.Resources()), Alive: true, StartTimeMs: time.Now().UnixMilli(),
 		RayletSocket: n.RayletSocket(), SessionDir: n.Session.Dir, Hostname: host, IsHead: opts.Head || opts.JoinAddress == "", // (an embedded node is its own cluster's head)
-		PeerAddress: n.Raylet.PeerAddress(),
+		PeerAddress: n.Raylet.PeerAddress(), MetricsExportPort: int32(n.MetricsPort()),
 	}
 	if err := n.registerOnce(); err != nil {
 		if opts.JoinAddress != "" {
@@ -344,6 +348,9 @@ func (n *Node) report() {
 		default:
 			if n.Raylet.PeerAddress() != "" {
 				n.Raylet.UpdateCluster(viewOf(rep.Nodes))
+			}
+			if n.GCS != nil {
+				n.promTargets.write(rep.Nodes)
 			}
 		}
 	}
@@ -495,7 +502,7 @@ func (n *Node) Stop() {
 	if n.metricsServer != nil {
 		n.metricsServer.Stop()
 	}
-	if n.GCS == nil && n.gcsConn != nil {
+	if n.GCS == nil && n.gcsConn != nil && n.info != nil {
 		// A node of a cluster says it leaves (the head's store stops with it).
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, _ = pb.NewControlStoreClient(n.gcsConn).UnregisterNode(ctx, &pb.UnregisterNodeRequest{NodeId: n.info.NodeId})

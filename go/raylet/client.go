@@ -251,6 +251,7 @@ func (s *state) clientGone(c *client, err error) {
 		delete(s.byWorker, c.id)
 	}
 	s.dropWaiters(c)
+	s.refsClientGone(c)
 	for _, g := range s.groups {
 		if g.creator == c {
 			g.creator = nil // (nobody left to tell of its states)
@@ -405,6 +406,9 @@ func (s *state) handleOne(c *client, m *pb.ClientMessage) error {
 		return s.recordMetrics(c, body.RecordMetrics)
 	case *pb.ClientMessage_TaskEvents:
 		s.tasksRan(c, body.TaskEvents.Events)
+		return nil
+	case *pb.ClientMessage_RefsReport:
+		s.refsReported(c, body.RefsReport)
 		return nil
 	case *pb.ClientMessage_Register:
 		return errors.New("register sent twice")

@@ -114,6 +114,10 @@ func (r *Raylet) apply(e effects) {
 		l := l
 		r.goTracked(func() { r.listNodes(l) })
 	}
+	for _, id := range e.jobsEnded {
+		id := id
+		r.goTracked(func() { r.markJobFinished(id) })
+	}
 }
 
 // goTracked runs f on a goroutine that Stop waits for, unless the node is stopping (then f does

@@ -1,10 +1,13 @@
 package raylet
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/golang/glog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"goray/actorrule"
 	"goray/objstore"
@@ -169,6 +172,7 @@ func (s *state) driverLeft(j *job) {
 	j.ended = true
 	j.prestart = 0
 	glog.Infof("%s ended: its last driver is gone", j)
+	s.eff.jobsEnded = append(s.eff.jobsEnded, j.id) // (for the control store's job table)
 	s.removeJobGroups(j.id)
 	for _, v := range j.variants {
 		s.jobEnded(v)
@@ -244,4 +248,17 @@ func (s *state) evictIdle(j *job, n int) int {
 		stopped++
 	}
 	return stopped
+}
+
+// markJobFinished tells the control store that a job's driver left (Ray's job table: the job
+// ends). Called without the node's lock.
+func (r *Raylet) markJobFinished(id string) {
+	if r.cfg.GCS == nil {
+		return // (an embedded node: no table)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+	defer cancel()
+	if _, err := r.cfg.GCS.MarkJobFinished(ctx, &pb.MarkJobFinishedRequest{JobId: id}); err != nil && status.Code(err) != codes.NotFound {
+		glog.Warningf("telling the control store that job %s ended: %v", id, err)
+	}
 }

@@ -203,3 +203,27 @@ func TestJobOf(t *testing.T) {
 		}
 	}
 }
+
+// A job whose driver leaves ends in the control store's job table too; the node's own job (the
+// driver of an embedded node) has no record there.
+func TestJobEndsInTheJobTable(t *testing.T) {
+	h := newHarness(t, map[string]float64{"CPU": 1})
+	h.s.defaultJob.prestart = 0
+	j, k, own := h.jobDriver("J"), h.jobDriver("K"), h.driver()
+	h.takeEffects()
+	cases := []struct {
+		name  string
+		gone  *conn
+		ended []string
+	}{
+		{"the driver of J leaves", j, []string{"J"}},
+		{"the node's own driver leaves", own, nil},
+		{"the driver of K leaves", k, []string{"K"}},
+	}
+	for _, c := range cases {
+		h.do(func(s *state) { s.clientGone(c.gone.c, nil) })
+		if got := h.takeEffects().jobsEnded; strings.Join(got, " ") != strings.Join(c.ended, " ") {
+			t.Errorf("%s: jobs ended %v, want %v", c.name, got, c.ended)
+		}
+	}
+}

@@ -18,11 +18,13 @@ import (
 
 // NodeState answers a state request of another node or a client. It implements
 // pb.NodePeerServer.
-func (p *peerService) NodeState(_ context.Context, req *pb.NodeStateRequest) (*pb.NodeStateReply, error) {
+func (p *peerService) NodeState(ctx context.Context, req *pb.NodeStateRequest) (*pb.NodeStateReply, error) {
 	switch req.Kind {
 	case "", "actors", "tasks", "node":
+	case "objects":
+		return p.r.ObjectRefs(ctx), nil
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "NodeState: kind %q is none of actors, tasks, node", req.Kind)
+		return nil, status.Errorf(codes.InvalidArgument, "NodeState: kind %q is none of actors, tasks, node, objects", req.Kind)
 	}
 	return p.r.NodeState(req.Kind), nil
 }
@@ -164,33 +166,43 @@ func (s *state) taskRecord(t *task, st string, w *worker, attempt int32) *pb.Tas
 // maxPendingRecords; lease requests are no tasks).
 func (s *state) pendingTasks() []*pb.TaskRecord {
 	var out []*pb.TaskRecord
-	record := func(t *task, st string, w *worker) {
-		if t == nil || t.spec == nil || t.isLease() || len(out) >= maxPendingRecords {
-			return
-		}
+	s.eachPendingTask(func(t *task, st string, w *worker) bool {
 		attempt := int32(t.attempts) + 1 // (the run it waits for)
 		if st == "RUNNING" {
 			attempt = int32(t.attempts)
 		}
 		out = append(out, s.taskRecord(t, st, w, attempt))
+		return len(out) < maxPendingRecords
+	})
+	return out
+}
+
+// eachPendingTask calls f with each task that waits on the node (for its arguments, for
+// resources, or behind a worker's task) or runs on one of its workers, in Ray's state names,
+// until f returns false. Lease requests are no tasks. Called with r.mu held.
+func (s *state) eachPendingTask(f func(t *task, st string, w *worker) bool) {
+	more := true
+	visit := func(t *task, st string, w *worker) {
+		if more && t != nil && t.spec != nil && !t.isLease() {
+			more = f(t, st, w)
+		}
 	}
 	for _, list := range s.waitingDeps {
 		for _, t := range list {
-			record(t, "PENDING_ARGS_AVAIL", nil)
+			visit(t, "PENDING_ARGS_AVAIL", nil)
 		}
 	}
 	for _, c := range s.ready.order {
 		for _, t := range c.tasks {
-			record(t, "PENDING_NODE_ASSIGNMENT", nil)
+			visit(t, "PENDING_NODE_ASSIGNMENT", nil)
 		}
 	}
 	for _, w := range s.workers {
-		record(w.task, "RUNNING", w)
+		visit(w.task, "RUNNING", w)
 		for _, t := range w.queued {
-			record(t, "SUBMITTED_TO_WORKER", w)
+			visit(t, "SUBMITTED_TO_WORKER", w)
 		}
 	}
-	return out
 }
 
 // MetricStats is what the node exports of itself under Ray's system metric names.
@@ -200,6 +212,12 @@ func (r *Raylet) MetricStats() metrics.NodeStats {
 		st.Tasks = map[[2]string]int{}
 		rep := s.nodeState("tasks")
 		st.StoreUsed, st.StoreCapacity = rep.StoreUsedBytes, rep.StoreCapacityBytes
+		st.StoreObjects = s.store.Len()
+		for _, so := range s.shmObjs {
+			if so.spillPath != "" {
+				st.StoreSpilled += so.size
+			}
+		}
 		// (each task once, in the state `ray list tasks` shows: its latest attempt)
 		for _, t := range stateapi.Tasks([]*pb.NodeStateReply{rep}) {
 			st.Tasks[[2]string{t.Name, t.State}]++

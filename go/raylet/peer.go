@@ -85,6 +85,7 @@ func (r *Raylet) startPeer() error {
 		r.xfer.Close()
 		return fmt.Errorf("node manager: listen on %s: %w", r.cfg.PeerListen, err)
 	}
+	opts = append(r.cfg.Metrics.RPCServerOptions(), opts...) // (measured before the token check: refusals count)
 	opts = append(opts, grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.InitialWindowSize(peerWindow), grpc.InitialConnWindowSize(peerWindow),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: peerKeepalive / 2, PermitWithoutStream: true}))

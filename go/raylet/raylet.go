@@ -201,9 +201,10 @@ func (r *Raylet) Start() error {
 	}
 	r.listener = lis
 	r.initShm()
-	r.grpcServer = grpc.NewServer(grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32),
+	r.grpcServer = grpc.NewServer(append(r.cfg.Metrics.RPCServerOptions(),
+		grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32),
 		// A fixed window turns off grpc-go's bandwidth-estimating pings (a cost on every small message).
-		grpc.InitialWindowSize(64<<20), grpc.InitialConnWindowSize(64<<20))
+		grpc.InitialWindowSize(64<<20), grpc.InitialConnWindowSize(64<<20))...)
 	pb.RegisterNodeManagerServer(r.grpcServer, r)
 	r.serveDone = make(chan struct{})
 	go func() {

@@ -68,13 +68,15 @@ type state struct {
 	byWorker       map[ids.UniqueID]*client // connected clients by worker id
 	expected       map[ids.ObjectID]*client // objects a client promised to put (ExpectObjects)
 	actors         map[ids.ActorID]*actor
-	named          map[actorKey]*actor // live named actors
-	deadActors     []*actor            // dead actors still in actors, oldest first (see actorDied)
-	pendingActors  []*actor            // actors waiting for resources, in creation order
-	actorSeq       uint64              // actors created so far (their creation order)
-	actorWorkers   int                 // live worker processes dedicated to actors
-	starts         startControl        // how processes are started (see start.go)
-	deadLogs       []logFiles          // log files of dead workers kept, oldest first (see exit.go)
+	named          map[actorKey]*actor    // live named actors
+	deadActors     []*actor               // dead actors still in actors, oldest first (see actorDied)
+	pendingActors  []*actor               // actors waiting for resources, in creation order
+	actorSeq       uint64                 // actors created so far (their creation order)
+	actorWorkers   int                    // live worker processes dedicated to actors
+	starts         startControl           // how processes are started (see start.go)
+	deadLogs       []logFiles             // log files of dead workers kept, oldest first (see exit.go)
+	refsGathers    map[uint64]*refsGather // requests of the processes' references under way (objectrefs.go)
+	refsSeq        uint64                 // the last of them
 
 	eff effects // recorded by the current event, taken by the driver
 }
@@ -101,6 +103,7 @@ type effects struct {
 	groupPuts   []groupPut    // placement groups' records for the control store
 	groupGets   []groupGet    // placement group lookups in the control store
 	nodeLists   []nodeList    // clients' requests for the cluster's nodes (GetNodes)
+	jobsEnded   []string      // jobs whose drivers all left, for the control store's job table
 }
 
 // nodeList is a client's request for the cluster's nodes, answered from the control store.
@@ -121,7 +124,7 @@ func (e *effects) empty() bool {
 		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0 &&
 		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0 && len(e.locate) == 0 &&
 		len(e.fetchKept) == 0 && len(e.taken) == 0 && len(e.peerAsks) == 0 && len(e.groupPuts) == 0 && len(e.groupGets) == 0 &&
-		len(e.nodeLists) == 0
+		len(e.nodeLists) == 0 && len(e.jobsEnded) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.

@@ -155,6 +155,10 @@ func Merge(parent, child string) (string, error) {
 // runtime_env as its job's (under RayConfig::runtime_env's).
 const EnvJobConfig = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 
+// EnvSubmissionID is the variable a submitted job's command finds its submission id in (a
+// driver it starts gives it to the control store, which links the driver's job to it).
+const EnvSubmissionID = "RAY_JOB_SUBMISSION_ID"
+
 // FromJobConfig is the canonical runtime environment in a job configuration's JSON text (the
 // value of EnvJobConfig; "" for none).
 func FromJobConfig(text string) (string, error) {

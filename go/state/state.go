@@ -86,11 +86,7 @@ func Nodes(infos []*pb.NodeInfo, reports []*pb.NodeStateReply) []Node {
 		if !n.Alive {
 			st = "DEAD"
 		}
-		ip := n.Address
-		if host := HostOf(n.PeerAddress); host != "" {
-			ip = host
-		}
-		rec := Node{NodeID: hex.EncodeToString(n.NodeId), NodeIP: ip, IsHeadNode: n.IsHead, State: st,
+		rec := Node{NodeID: hex.EncodeToString(n.NodeId), NodeIP: NodeIP(n), IsHeadNode: n.IsHead, State: st,
 			NodeName: n.Hostname, ResourcesTotal: n.Resources, StartTimeMs: n.StartTimeMs, StateMessage: n.DeathCause}
 		if n.Alive {
 			rec.ResourcesAvailable = n.Available
@@ -301,8 +297,9 @@ var Columns = map[string][]string{
 	"nodes":            {"node_id", "node_ip", "is_head_node", "state", "node_name", "resources_total"},
 	"actors":           {"actor_id", "class_name", "state", "job_id", "name", "node_id", "pid", "ray_namespace"},
 	"placement-groups": {"placement_group_id", "name", "creator_job_id", "state"},
-	"jobs":             {"submission_id", "status", "entrypoint", "start_time", "end_time"},
+	"jobs":             {"job_id", "submission_id", "entrypoint", "type", "status", "start_time", "end_time"},
 	"tasks":            {"task_id", "attempt_number", "name", "state", "job_id", "actor_id", "type", "func_or_class_name", "node_id", "worker_pid"},
+	"objects":          {"object_id", "object_size", "task_status", "reference_type", "call_site", "type", "pid", "ip"},
 }
 
 // PrintTable writes rows as Ray's `ray list` does: a header with the time, the total, then a

@@ -28,10 +28,11 @@ var Kinds = map[string]string{
 	"placement-groups": "placement_group_id",
 	"jobs":             "submission_id",
 	"tasks":            "task_id",
+	"objects":          "object_id",
 }
 
 // KindNames names what List knows, for errors.
-const KindNames = "nodes, actors, tasks, placement-groups or jobs"
+const KindNames = "nodes, actors, tasks, objects, placement-groups or jobs"
 
 // PeerTimeout bounds one call to a node.
 const PeerTimeout = 20 * time.Second
@@ -74,6 +75,12 @@ func (s Source) List(ctx context.Context, kind string, warn io.Writer) ([]map[st
 			return nil, cluster.Explain(err, s.Addr)
 		}
 		return state.Rows(state.PlacementGroups(rep.Groups))
+	case "objects":
+		objects, _, err := s.Objects(ctx, warn)
+		if err != nil {
+			return nil, err
+		}
+		return state.Rows(objects)
 	case "nodes", "actors", "tasks":
 	default:
 		return nil, fmt.Errorf("the state API knows %s, not %q", KindNames, kind)
@@ -92,8 +99,30 @@ func (s Source) List(ctx context.Context, kind string, warn io.Writer) ([]map[st
 	return state.Rows(state.Actors(reports))
 }
 
-// AllReports returns every live node's state report of kind ("actors", "tasks", "node", or ""
-// for actors and tasks).
+// Objects returns the references of every live node's processes (`ray memory`), with the nodes'
+// reports (their object stores' use). Nodes that did not answer, and processes that did not tell
+// their references in time, are said in warn.
+func (s Source) Objects(ctx context.Context, warn io.Writer) ([]state.Object, []*pb.NodeStateReply, error) {
+	nodes, err := s.Nodes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	reports := s.Reports(ctx, nodes, "objects", warn)
+	warnSilent(reports, warn)
+	return state.Objects(nodes, reports), reports, nil
+}
+
+// warnSilent says in warn which nodes had processes that did not tell their references in time.
+func warnSilent(reports []*pb.NodeStateReply, warn io.Writer) {
+	for _, rep := range reports {
+		if rep.SilentProcesses > 0 {
+			fmt.Fprintf(warn, "warning: %d processes of node %s did not answer in time: the list lacks their references\n", rep.SilentProcesses, hex.EncodeToString(rep.NodeId))
+		}
+	}
+}
+
+// AllReports returns every live node's state report of kind ("actors", "tasks", "node",
+// "objects", or "" for actors and tasks).
 func (s Source) AllReports(ctx context.Context, kind string, warn io.Writer) ([]*pb.NodeStateReply, error) {
 	nodes, err := s.Nodes(ctx)
 	if err != nil {

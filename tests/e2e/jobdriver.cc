@@ -26,6 +26,17 @@ std::string ReadHere(std::string name) {
 
 int Plus(int a, int b) { return a + b; }
 
+// An id's bytes as hex, as the state API shows ids.
+std::string Hex(const std::string &id) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : id) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
 // An actor for the state API to list.
 class Keeper {
  public:
@@ -59,9 +70,24 @@ int main(int argc, char **argv) {
   } else if (mode == "hold") {
     // For the dashboard's test: an object of 8 MiB in this node's store, a placement group, and
     // the job RUNNING, until the file RELEASE_FILE names exists (two minutes at most).
+    // For `ray memory` and `ray list objects`: a task's result, an actor call's result (which
+    // only this process knows), and a ref held only inside another object.
     auto ref = ray::Put(std::vector<char>(8 << 20, 'x'));
     auto pg = ray::CreatePlacementGroup(ray::PlacementGroupCreationOptions{"pghold", {{{"CPU", 1}}}, ray::PlacementStrategy::PACK});
     pg.Wait(30);
+    auto three = ray::Task(Plus).Remote(1, 2);
+    auto pinger = ray::Actor(Keeper::Make).Remote();
+    auto ping = pinger.Task(&Keeper::Ping).Remote();
+    ray::ObjectRef<std::vector<ray::ObjectRef<int>>> outer;
+    std::string inner_id;
+    {
+      auto inner = ray::Put(5);
+      inner_id = inner.ID();
+      outer = ray::Put(std::vector<ray::ObjectRef<int>>{inner});
+    }
+    std::cout << "results " << *ray::Get(three) << " " << *ray::Get(ping) << std::endl;
+    std::cout << "refs big=" << Hex(ref.ID()) << " task=" << Hex(three.ID()) << " call=" << Hex(ping.ID())
+              << " inner=" << Hex(inner_id) << " outer=" << Hex(outer.ID()) << std::endl;
     std::cout << "holding " << ray::Get(ref)->size() << " bytes" << std::endl;
     const char *release = std::getenv("RELEASE_FILE");
     for (int i = 0; i < 1200 && release && !std::ifstream(release).good(); i++) {

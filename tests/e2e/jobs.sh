@@ -97,7 +97,8 @@ out="$("$ray" list actors --filter colour=red 2>&1)"; rc=$?
 out="$("$ray" list widgets 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "goray lists nodes, actors" <<<"$out" && ok "an unknown kind fails clearly" || bad "unknown kind" "$out"
 out="$("$ray" list jobs --filter status=SUCCEEDED 2>&1)"
-grep -qE '^[0-9]+ +envjob +SUCCEEDED' <<<"$out" && grep -qE '^[0-9]+ +actorjob +SUCCEEDED' <<<"$out" && ok "ray list jobs" || bad "ray list jobs" "$out"
+grep -qE '^[0-9]+ +[0-9a-f]{8} +envjob +\./jobdriver env +SUBMISSION +SUCCEEDED' <<<"$out" && grep -qE '^[0-9]+ +[0-9a-f]{8} +actorjob .* SUCCEEDED' <<<"$out" &&
+  ok "ray list jobs: the submitted jobs, with their drivers' job ids" || bad "ray list jobs" "$out"
 out="$("$ray" list tasks --filter name=Greeting --format json 2>&1)"
 grep -q '"state": "FINISHED"' <<<"$out" && grep -q "\"node_id\": \"$node_b\"" <<<"$out" && grep -qE '"worker_pid": [1-9]' <<<"$out" &&
   ok "ray list tasks: the job's task ran on node B" || bad "ray list tasks" "$out"
@@ -123,6 +124,18 @@ for port_file in "$RAY_TMPDIR"/session_*/metrics_export_port; do
   all_metrics+="$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$(cat "$port_file")/metrics" 2>/dev/null)"$'\n'
 done
 grep -q '^ray_actors{Name="Keeper",State="ALIVE"} 1$' <<<"$all_metrics" && ok "the head's /metrics: ray_actors by class and state" || bad "the head's ray_actors" "$(grep '^ray_actors' <<<"$all_metrics")"
+# The head's Prometheus discovery file names both nodes' endpoints; each serves its gRPC
+# servers' latencies (the state calls above reached every node; the control store is the head's).
+targets="$(grep -oE '"[0-9.]+:[0-9]+"' "$RAY_TMPDIR/prom_metrics_service_discovery.json" 2>/dev/null | tr -d '"')"
+[ "$(wc -w <<<"$targets")" = 2 ] && grep -qx "127.0.0.2:$(cat "$b_session/metrics_export_port")" <<<"$targets" &&
+  ok "the head's Prometheus discovery file names every node's /metrics" || bad "the discovery file" "$(cat "$RAY_TMPDIR/prom_metrics_service_discovery.json" 2>&1)"
+rpc_bad=""
+for t in $targets; do
+  grep -qE '^ray_grpc_server_req_process_time_ms_count\{Method="NodePeer.grpc_server.NodeState"\} [1-9]' \
+    <<<"$(curl -s -H "Authorization: Bearer $token" "http://$t/metrics")" || rpc_bad+=" $t"
+done
+[ -z "$rpc_bad" ] && grep -qE '^ray_grpc_server_req_finished\{Method="ControlStore.grpc_server.GetAllNodes"\} [1-9]' <<<"$all_metrics" &&
+  ok "every node's /metrics has its gRPC servers' latencies (ray_grpc_server_req_process_time_ms)" || bad "gRPC metrics" "no NodeState latency at:$rpc_bad; $(grep '^ray_grpc' <<<"$all_metrics" | head)"
 # ray logs: the head's files, every node's, and the end of one on node B.
 out="$("$ray" logs 2>&1)"
 grep -q "^=== node [0-9a-f]* (127.0.0.1) ===" <<<"$out" && grep -qE '^job-driver-envjob\.log +[0-9]+' <<<"$out" && ok "ray logs lists the head's log files" || bad "ray logs" "$out"
@@ -146,10 +159,41 @@ grep -q '"result":true' <<<"$out" && grep -q '"class_name":"Keeper"' <<<"$out" &
 c=$(curl -s -o /dev/null -w '%{http_code}' "$api/api/v0/nodes")
 [ "$c" = 401 ] && ok "the state API without the token is 401" || bad "the state API without the token" "$c"
 release="$work/release-holdjob"
+rm -f "$release" # (a work dir used before may hold one)
 (cd "$proj" && "$ray" job submit --no-wait --working-dir . --submission-id holdjob \
   --runtime-env-json '{"env_vars": {"RELEASE_FILE": "'"$release"'"}}' -- ./jobdriver hold) >"$work/hold.out" 2>&1 ||
   bad "submit the holding job" "$(tail -5 "$work/hold.out")"
 for _ in $(seq 1 300); do "$ray" job logs holdjob 2>/dev/null | grep -q '^holding' && break; sleep 0.2; done
+
+# 2d. The objects the holding job refers to, in `ray list objects`, `ray memory`, `ray summary
+#     objects` and /api/v0/objects: its 8 MiB put, a task's result, an actor call's result (which
+#     only the driver knows) and a ref held only inside another object.
+refs="$("$ray" job logs holdjob 2>/dev/null | sed -n 's/^refs //p')"
+ref_of() { sed -n "s/.*$1=\([0-9a-f]*\).*/\1/p" <<<"$refs"; }
+big="$(ref_of big)"; taskref="$(ref_of task)"; callref="$(ref_of call)"; inner="$(ref_of inner)"
+object_is() { # id, then the fields its one record must have
+  local id="$1" out; shift
+  out="$("$ray" list objects --filter "object_id=$id" --format json 2>&1)"
+  [ "$(grep -c '"object_id"' <<<"$out")" = 1 ] || { echo "$out"; return 1; }
+  for f in "$@"; do grep -q "$f" <<<"$out" || { echo "$out"; return 1; }; done
+}
+out="$(object_is "$big" '"object_size": 83886[0-9][0-9]' '"reference_type": "LOCAL_REFERENCE"' '"task_status": "NIL"' '"type": "DRIVER"' '"ip": "127.0.0.1"')" &&
+  ok "ray list objects: the job's 8 MiB put, held by its driver" || bad "ray list objects (the put)" "refs '$refs' $out"
+out="$(object_is "$taskref" '"task_status": "FINISHED"' '"reference_type": "LOCAL_REFERENCE"')" &&
+  ok "ray list objects: a finished task's result" || bad "ray list objects (a task's result)" "$out"
+out="$(object_is "$callref" '"task_status": "FINISHED"' '"reference_type": "LOCAL_REFERENCE"' '"object_size": [1-9]')" &&
+  ok "ray list objects: an actor call's result that only its caller has" || bad "ray list objects (an actor call's result)" "$out"
+out="$(object_is "$inner" '"reference_type": "CAPTURED_IN_OBJECT"' '"local_ref_count": 0')" &&
+  ok "ray list objects: a ref held only inside another object" || bad "ray list objects (a captured ref)" "$out"
+out="$("$ray" memory --units MB 2>&1)"
+grep -q -- '--- Summary for node address: 127.0.0.1 ---' <<<"$out" && grep -qE "Driver +disabled +- +8\.38[0-9]* MB +LOCAL_REFERENCE +$big" <<<"$out" &&
+  grep -qE 'Plasma memory usage (8|9|1[0-9]) MiB' <<<"$out" && ok "ray memory groups the references by node, with sizes and the stores' use" || bad "ray memory" "$out"
+out="$("$ray" memory --sort-by colour 2>&1)"; rc=$?
+[ $rc -ne 0 ] && grep -q "sort-by is PID, OBJECT_SIZE or REFERENCE_TYPE" <<<"$out" && ok "ray memory refuses a bad --sort-by" || bad "ray memory --sort-by colour" "rc=$rc $out"
+out="$("$ray" summary objects 2>&1)"
+grep -qE '^0 +disabled +[0-9]+ +8\.[0-9]+ ' <<<"$out" && grep -q 'CAPTURED_IN_OBJECT: 1' <<<"$out" && ok "ray summary objects" || bad "ray summary objects" "$out"
+out="$(curl -s -H "Authorization: Bearer $token" "$api/api/v0/objects?filter_keys=object_id&filter_predicates=%3D&filter_values=$callref")"
+grep -q '"num_filtered":1' <<<"$out" && grep -q '"task_status":"FINISHED"' <<<"$out" && ok "GET /api/v0/objects" || bad "GET /api/v0/objects" "$out"
 out_dir="${GORAY_TEST_OUTPUT:-$(cd "$here/../.." && pwd)/test-output}"
 mkdir -p "$out_dir"
 shot="$out_dir/dashboard.png"
@@ -238,6 +282,25 @@ out="$("$ray" job submit --working-dir "$work/nowhere" -- true 2>&1)"; rc=$?
 [ $rc -ne 0 ] && grep -q "nowhere" <<<"$out" && ok "a missing working_dir fails clearly" || bad "missing working_dir" "$out"
 out="$("$ray" job list 2>&1)"
 [ "$(grep -cE '^(envjob|actorjob|holdjob|failing|reservedjob) ' <<<"$out")" = 5 ] && [ "$(grep -vc '^SUBMISSION_ID' <<<"$out")" = 5 ] && ok "refused requests left no jobs" || bad "jobs after refusals" "$out"
+
+# 7b. A driver that joins the cluster on its own (not submitted) is a job of type DRIVER in the
+#     job lists: RUNNING while it is attached, SUCCEEDED once it left; its pid and node's IP in
+#     driver_info. The submitted jobs show their drivers' job ids.
+(cd "$proj" && RAY_ADDRESS="$addr" RELEASE_FILE="$work/release-direct" timeout 60 ./jobdriver hold >"$work/direct.out" 2>&1) &
+direct=$!
+for _ in $(seq 1 300); do grep -q '^holding' "$work/direct.out" && break; sleep 0.2; done
+out="$("$ray" list jobs --filter type=DRIVER --format json 2>&1)"
+grep -q '"status": "RUNNING"' <<<"$out" && grep -q '"entrypoint": "./jobdriver hold"' <<<"$out" && grep -q '"node_ip_address": "127.0.0.1"' <<<"$out" &&
+  grep -qE '"pid": "[1-9][0-9]*"' <<<"$out" && ok "ray list jobs: a driver that joined on its own is a RUNNING job of type DRIVER" || bad "a running DRIVER job" "$out"
+touch "$work/release-direct"
+wait $direct
+driver_job="$(grep -oE '"job_id": "[0-9a-f]{8}"' <<<"$out" | head -1 | grep -oE '[0-9a-f]{8}')"
+out="$(curl -s -H "Authorization: Bearer $token" "$api/api/jobs/$driver_job")"
+grep -q '"type":"DRIVER"' <<<"$out" && grep -q '"status":"SUCCEEDED"' <<<"$out" && grep -qE '"end_time":[1-9]' <<<"$out" &&
+  ok "GET /api/jobs/JOB_ID: the driver left, its job SUCCEEDED" || bad "the ended DRIVER job" "job '$driver_job': $out"
+out="$("$ray" job list 2>&1)"
+grep -qE "^- +SUCCEEDED .* DRIVER +$driver_job +\./jobdriver hold" <<<"$out" && grep -qE '^envjob +SUCCEEDED .* SUBMISSION +[0-9a-f]{8} ' <<<"$out" &&
+  ok "ray job list shows the driver's job and the submitted jobs' job ids" || bad "ray job list with a driver" "$out"
 
 # 8. ray stop ends a job that still runs, and leaves nothing behind.
 "$ray" job submit --no-wait --submission-id forever -- 'sleep 300' >/dev/null 2>&1

@@ -294,13 +294,19 @@ func newJobList() *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SUBMISSION_ID\tSTATUS\tSTART_TIME\tEND_TIME\tENTRYPOINT")
+			fmt.Fprintln(tw, "SUBMISSION_ID\tSTATUS\tSTART_TIME\tEND_TIME\tTYPE\tJOB_ID\tENTRYPOINT")
 			for _, j := range list {
-				end := "-"
+				end, sub, id := "-", "-", "-"
 				if j.EndTime != nil {
 					end = time.UnixMilli(*j.EndTime).Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.SubmissionID, j.Status, time.UnixMilli(j.StartTime).Format(time.RFC3339), end, j.Entrypoint)
+				if j.SubmissionID != "" {
+					sub = j.SubmissionID
+				}
+				if j.JobID != nil {
+					id = *j.JobID
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sub, j.Status, time.UnixMilli(j.StartTime).Format(time.RFC3339), end, j.Type, id, j.Entrypoint)
 			}
 			return tw.Flush()
 		},

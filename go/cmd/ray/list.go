@@ -57,14 +57,26 @@ func gatherReports(ctx context.Context, address, kind string, warn io.Writer) ([
 	return src.AllReports(ctx, kind, warn)
 }
 
+// gatherObjects returns the references the processes of the cluster at address hold, with the
+// nodes' reports (their object stores' use).
+func gatherObjects(ctx context.Context, address string, warn io.Writer) ([]state.Object, []*pb.NodeStateReply, error) {
+	src, done, err := stateSource(address)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	return src.Objects(ctx, warn)
+}
+
 func newList() *cobra.Command {
 	var address, format string
 	var filters []string
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "list nodes|actors|tasks|placement-groups|jobs",
-		Short: "List the cluster's nodes, actors, tasks, placement groups or jobs (Ray's state API)",
-		Long: "List the cluster's nodes, actors, tasks, placement groups or jobs, with Ray's field names.\n\n" +
+		Use:   "list nodes|actors|tasks|objects|placement-groups|jobs",
+		Short: "List the cluster's nodes, actors, tasks, objects, placement groups or jobs (Ray's state API)",
+		Long: "List the cluster's nodes, actors, tasks, objects (the references its processes hold),\n" +
+			"placement groups or jobs, with Ray's field names.\n\n" +
 			"  ray list actors --filter \"state=ALIVE\" --limit 10\n" +
 			"  ray list nodes --format json\n\n" +
 			"--filter takes key=value or key!=value (values compared without regard to case), and may be\n" +

@@ -44,7 +44,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("ray, version {{.Version}} (goray)\n")
-	root.AddCommand(newCpp(), newStart(), newStop(), newStatus(), newGetAuthToken(), newJob(), newList(), newGet(), newSummary(), newTimeline(), newLogs())
+	root.AddCommand(newCpp(), newStart(), newStop(), newStatus(), newGetAuthToken(), newJob(), newList(), newGet(), newSummary(), newMemory(), newTimeline(), newLogs())
 	return root
 }
 

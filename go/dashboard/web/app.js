@@ -135,6 +135,7 @@ function drawJobs(jobs) {
     const id = j.submission_id || j.job_id;
     const tr = row([el("td", id, "id"), stateCell(j.status), el("td", j.entrypoint, "id"), time(j.start_time), time(j.end_time),
       el("td", (j.message || "").split("\n")[0])]);
+    if (j.type !== "SUBMISSION") return tr; // (a driver that joined on its own: no job log)
     tr.className = "clickable" + (id === selectedJob ? " selected" : "");
     tr.dataset.job = id;
     tr.addEventListener("click", () => {

@@ -161,6 +161,8 @@ const (
 	ControlStore_UploadCode_FullMethodName         = "/goray.rpc.ControlStore/UploadCode"
 	ControlStore_DownloadCode_FullMethodName       = "/goray.rpc.ControlStore/DownloadCode"
 	ControlStore_NextJobID_FullMethodName          = "/goray.rpc.ControlStore/NextJobID"
+	ControlStore_MarkJobFinished_FullMethodName    = "/goray.rpc.ControlStore/MarkJobFinished"
+	ControlStore_GetAllJobs_FullMethodName         = "/goray.rpc.ControlStore/GetAllJobs"
 	ControlStore_ReportNode_FullMethodName         = "/goray.rpc.ControlStore/ReportNode"
 	ControlStore_PutPlacementGroups_FullMethodName = "/goray.rpc.ControlStore/PutPlacementGroups"
 	ControlStore_GetPlacementGroups_FullMethodName = "/goray.rpc.ControlStore/GetPlacementGroups"
@@ -183,6 +185,9 @@ type ControlStoreClient interface {
 	UploadCode(ctx context.Context, opts ...grpc.CallOption) (ControlStore_UploadCodeClient, error)
 	DownloadCode(ctx context.Context, in *DownloadCodeRequest, opts ...grpc.CallOption) (ControlStore_DownloadCodeClient, error)
 	NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error)
+	// The drivers' jobs (Ray's job table): one ends when its driver leaves its node.
+	MarkJobFinished(ctx context.Context, in *MarkJobFinishedRequest, opts ...grpc.CallOption) (*MarkJobFinishedReply, error)
+	GetAllJobs(ctx context.Context, in *GetAllJobsRequest, opts ...grpc.CallOption) (*GetAllJobsReply, error)
 	ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error)
 	// Placement groups, as their owners record them.
 	PutPlacementGroups(ctx context.Context, in *PutPlacementGroupsRequest, opts ...grpc.CallOption) (*PutPlacementGroupsReply, error)
@@ -345,6 +350,26 @@ func (c *controlStoreClient) NextJobID(ctx context.Context, in *NextJobIDRequest
 	return out, nil
 }
 
+func (c *controlStoreClient) MarkJobFinished(ctx context.Context, in *MarkJobFinishedRequest, opts ...grpc.CallOption) (*MarkJobFinishedReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkJobFinishedReply)
+	err := c.cc.Invoke(ctx, ControlStore_MarkJobFinished_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlStoreClient) GetAllJobs(ctx context.Context, in *GetAllJobsRequest, opts ...grpc.CallOption) (*GetAllJobsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAllJobsReply)
+	err := c.cc.Invoke(ctx, ControlStore_GetAllJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *controlStoreClient) ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReportNodeReply)
@@ -392,6 +417,9 @@ type ControlStoreServer interface {
 	UploadCode(ControlStore_UploadCodeServer) error
 	DownloadCode(*DownloadCodeRequest, ControlStore_DownloadCodeServer) error
 	NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error)
+	// The drivers' jobs (Ray's job table): one ends when its driver leaves its node.
+	MarkJobFinished(context.Context, *MarkJobFinishedRequest) (*MarkJobFinishedReply, error)
+	GetAllJobs(context.Context, *GetAllJobsRequest) (*GetAllJobsReply, error)
 	ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error)
 	// Placement groups, as their owners record them.
 	PutPlacementGroups(context.Context, *PutPlacementGroupsRequest) (*PutPlacementGroupsReply, error)
@@ -432,6 +460,12 @@ func (UnimplementedControlStoreServer) DownloadCode(*DownloadCodeRequest, Contro
 }
 func (UnimplementedControlStoreServer) NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NextJobID not implemented")
+}
+func (UnimplementedControlStoreServer) MarkJobFinished(context.Context, *MarkJobFinishedRequest) (*MarkJobFinishedReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MarkJobFinished not implemented")
+}
+func (UnimplementedControlStoreServer) GetAllJobs(context.Context, *GetAllJobsRequest) (*GetAllJobsReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetAllJobs not implemented")
 }
 func (UnimplementedControlStoreServer) ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReportNode not implemented")
@@ -646,6 +680,42 @@ func _ControlStore_NextJobID_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControlStore_MarkJobFinished_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkJobFinishedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).MarkJobFinished(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_MarkJobFinished_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).MarkJobFinished(ctx, req.(*MarkJobFinishedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ControlStore_GetAllJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAllJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).GetAllJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_GetAllJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).GetAllJobs(ctx, req.(*GetAllJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ControlStore_ReportNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReportNodeRequest)
 	if err := dec(in); err != nil {
@@ -738,6 +808,14 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NextJobID",
 			Handler:    _ControlStore_NextJobID_Handler,
+		},
+		{
+			MethodName: "MarkJobFinished",
+			Handler:    _ControlStore_MarkJobFinished_Handler,
+		},
+		{
+			MethodName: "GetAllJobs",
+			Handler:    _ControlStore_GetAllJobs_Handler,
 		},
 		{
 			MethodName: "ReportNode",

@@ -1,0 +1,38 @@
+package jobs
+
+import (
+	"encoding/hex"
+	"sort"
+	"strconv"
+
+	pb "goray/rpc/proto"
+)
+
+// WithDrivers completes the submitted jobs with the drivers' jobs of the control store, as Ray's
+// job list shows them: a submitted job's first driver gives it its job_id and driver_info; any
+// other driver (of no listed submission, or a submission's second) is a job of type DRIVER of its
+// own (RUNNING while it is attached, SUCCEEDED once it left). The list is ordered by start time.
+func WithDrivers(submitted []Info, drivers []*pb.JobInfo) []Info {
+	out := append(make([]Info, 0, len(submitted)+len(drivers)), submitted...)
+	bySubmission := map[string]int{}
+	for i, j := range out {
+		bySubmission[j.SubmissionID] = i
+	}
+	for _, d := range drivers {
+		id := d.JobId
+		driver := &DriverInfo{ID: id, NodeIPAddress: d.DriverIp, PID: strconv.Itoa(int(d.DriverPid))}
+		if i, ok := bySubmission[d.SubmissionId]; ok && d.SubmissionId != "" && out[i].DriverInfo == nil {
+			out[i].JobID, out[i].DriverInfo = &id, driver
+			continue
+		}
+		rec := Info{Type: TypeDriver, JobID: &id, Status: Running, Entrypoint: d.Entrypoint, StartTime: d.StartTimeMs,
+			Metadata: map[string]string{}, RuntimeEnv: map[string]any{}, DriverNodeID: hex.EncodeToString(d.DriverNodeId), DriverInfo: driver}
+		if d.IsDead {
+			end := d.EndTimeMs
+			rec.Status, rec.EndTime = Succeeded, &end
+		}
+		out = append(out, rec)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].StartTime < out[j].StartTime })
+	return out
+}
