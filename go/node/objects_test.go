@@ -130,6 +130,9 @@ func TestMoreDataThanCapacitySpillsAndRestores(t *testing.T) {
 	if _, _, spilled := n.Raylet.ShmStats(); spilled == 0 {
 		t.Fatal("12 MiB in an 8 MiB store and nothing spilled")
 	}
+	if st := n.Raylet.MetricStats(); st.StoreSpilled < 2<<20 || st.StoreObjects != 6 {
+		t.Errorf("the metrics: %d bytes spilled, %d objects; want 2 MiB or more, 6", st.StoreSpilled, st.StoreObjects)
+	}
 	for i, id := range refs {
 		if checksum(readBytes(t, cw, id)) != checksum(pattern(2<<20, byte(i))) {
 			t.Fatalf("object %d came back from spilling different", i)
@@ -177,6 +180,9 @@ func TestMoreDataThanCapacitySpillsAndRestores(t *testing.T) {
 		_, used, spilled := n.Raylet.ShmStats()
 		return used == 0 && spilled == 0
 	})
+	if st := n.Raylet.MetricStats(); st.StoreSpilled != 0 {
+		t.Errorf("%d bytes spilled after every object was freed", st.StoreSpilled)
+	}
 	if entries, _ := os.ReadDir(n.Session.Dir + "/spill"); len(entries) != 0 {
 		t.Fatalf("%d spill files left after every object was freed", len(entries))
 	}

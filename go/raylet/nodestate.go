@@ -213,11 +213,7 @@ func (r *Raylet) MetricStats() metrics.NodeStats {
 		rep := s.nodeState("tasks")
 		st.StoreUsed, st.StoreCapacity = rep.StoreUsedBytes, rep.StoreCapacityBytes
 		st.StoreObjects = s.store.Len()
-		for _, so := range s.shmObjs {
-			if so.spillPath != "" {
-				st.StoreSpilled += so.size
-			}
-		}
+		_, st.StoreSpilled = s.spilledNow()
 		// (each task once, in the state `ray list tasks` shows: its latest attempt)
 		for _, t := range stateapi.Tasks([]*pb.NodeStateReply{rep}) {
 			st.Tasks[[2]string{t.Name, t.State}]++

@@ -562,12 +562,19 @@ func (r *Raylet) ShmStats() (capacity, used int64, spilled int) {
 	if r.arena == nil {
 		return 0, 0, 0
 	}
-	for _, so := range r.shmObjs {
+	spilled, _ = r.state.spilledNow()
+	return r.alloc.Capacity(), r.alloc.Used(), spilled
+}
+
+// spilledNow is how many objects are on disk now, and their bytes. Called with r.mu held.
+func (s *state) spilledNow() (count int, bytes int64) {
+	for _, so := range s.shmObjs {
 		if so.spillPath != "" {
-			spilled++
+			count++
+			bytes += so.size
 		}
 	}
-	return r.alloc.Capacity(), r.alloc.Used(), spilled
+	return count, bytes
 }
 
 // Spills is how many times an object was spilled to disk since the node started.
