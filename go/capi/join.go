@@ -20,9 +20,10 @@ import (
 	"goray/taskretry"
 )
 
-// commandLine is this process's command line, as a job's entrypoint shows it.
+// commandLine is this process's command line, as a job's entrypoint shows it (as valid UTF-8:
+// the message that carries it takes nothing else).
 func commandLine() string {
-	return strings.Join(os.Args, " ")
+	return strings.ToValidUTF8(strings.Join(os.Args, " "), "\uFFFD")
 }
 
 // joinCluster attaches the driver to the cluster at cfg.Address: it finds the node of this
@@ -56,10 +57,7 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	if err != nil {
 		return fmt.Errorf("joining the cluster at %s: %w", addr, err)
 	}
-	jobRep, err := pb.NewControlStoreClient(conn).NextJobID(ctx, &pb.NextJobIDRequest{Driver: &pb.JobInfo{
-		DriverPid: int32(os.Getpid()), DriverNodeId: n.NodeId, DriverIp: n.Address, Entrypoint: commandLine(),
-		Namespace: st.namespace, SubmissionId: os.Getenv(runtimeenv.EnvSubmissionID),
-	}})
+	jobRep, err := pb.NewControlStoreClient(conn).NextJobID(ctx, &pb.NextJobIDRequest{})
 	if err != nil {
 		return cluster.Explain(err, addr)
 	}
@@ -93,7 +91,7 @@ func joinCluster(cfg *config.RayConfig, head *config.HeadOptions, st *runtimeSta
 	}
 	st.cw, err = core.New(core.Options{RayletSocket: n.RayletSocket, WorkerID: ids.NewUniqueID(), Token: token, TaskMaxRetries: os.Getenv(taskretry.EnvMaxRetries), RuntimeEnv: jobEnv, Job: &pb.JobConfig{
 		JobId: jobID, WorkerCommand: workerCommand(driverExe), CodeSearchPath: searchPath, DriverExe: driverExe, Namespace: st.namespace,
-		Code: code,
+		Code: code, Entrypoint: commandLine(), SubmissionId: strings.ToValidUTF8(os.Getenv(runtimeenv.EnvSubmissionID), "?"),
 	}})
 	if err != nil {
 		return fmt.Errorf("joining the cluster at %s: attaching to node %x: %w", addr, n.NodeId, err)

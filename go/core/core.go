@@ -790,10 +790,11 @@ func (cw *CoreWorker) executeCall(call *TaskCall, actor *actorContext) (*objstor
 	return obj, call.NewInstance
 }
 
-// releaseResultRefs drops the references a task result came with, once the result is stored.
+// releaseResultRefs drops the references a task result came with, once the result is stored
+// (user code handed them over with AddRef: they count as its).
 func (cw *CoreWorker) releaseResultRefs(obj *objstore.Object) {
 	if len(obj.Contained) > 0 {
-		cw.refs.remove(obj.Contained...)
+		cw.refs.removeRefs(true, obj.Contained)
 	}
 }
 

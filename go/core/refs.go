@@ -224,18 +224,19 @@ func (cw *CoreWorker) refsReport() []*pb.ObjectRefInfo {
 	out := make([]*pb.ObjectRefInfo, 0, len(snap))
 	for _, rc := range snap {
 		id := rc.id
-		info := &pb.ObjectRefInfo{ObjectId: id[:], LocalRefCount: rc.user, ObjectSize: -1, PinnedInMemory: pinned[id]}
 		holders := captured[id]
-		info.ContainedInOwned = ids.ToBytes(holders)
-		if n := rc.count - rc.user - int64(len(holders)); n > 0 {
+		// (the counts are apart only in what they tell: no more user refs than the count leaves)
+		user := rc.user
+		if most := rc.count - int64(len(holders)); user > most {
+			user = most
+		}
+		info := &pb.ObjectRefInfo{ObjectId: id[:], LocalRefCount: user, ObjectSize: -1, PinnedInMemory: pinned[id],
+			ContainedInOwned: ids.ToBytes(holders)}
+		if n := rc.count - user - int64(len(holders)); n > 0 {
 			info.SubmittedTaskRefCount = n
 		}
 		if obj, ok := cw.store.Get(id); ok && obj.Kind != kindUnknown {
-			info.Ready, info.Error = true, obj.IsError()
-			info.ObjectSize = int64(len(obj.Data))
-			if obj.InShm {
-				info.ObjectSize = obj.ShmSize
-			}
+			info.Ready, info.Error, info.ObjectSize = true, obj.IsError(), obj.Size()
 		}
 		out = append(out, info)
 	}

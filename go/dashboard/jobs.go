@@ -20,6 +20,7 @@ import (
 
 	"goray/httpauth"
 	"goray/jobs"
+	pb "goray/rpc/proto"
 	"goray/runtimeenv"
 )
 
@@ -268,32 +269,32 @@ func (s *Server) packages(w http.ResponseWriter, req *http.Request) {
 // allJobs lists the submitted jobs and the drivers' jobs (Ray's job list); when the control store
 // cannot be asked, the submitted ones alone.
 func (s *Server) allJobs(ctx context.Context) []jobs.Info {
-	list := s.cfg.Jobs.List()
-	if s.cfg.Drivers == nil {
-		return list
-	}
-	drivers, err := s.cfg.Drivers(ctx)
-	if err != nil {
-		glog.Warningf("dashboard: the drivers' jobs: %v", err)
-		return list
-	}
-	return jobs.WithDrivers(list, drivers)
+	return jobs.ListWith(ctx, s.cfg.Jobs.List(), s.cfg.Drivers)
 }
 
-// job is one job by its submission id, or by the job id of its driver (a driver's own job too).
+// job is one job by its submission id (with its driver's job id), or by the job id of a driver
+// of its own.
 func (s *Server) job(ctx context.Context, id string) (jobs.Info, error) {
-	_, err := s.cfg.Jobs.Get(id)
-	if err != nil && !errors.Is(err, jobs.ErrNotFound) {
-		return jobs.Info{}, err
+	info, err := s.cfg.Jobs.Get(id)
+	if s.cfg.Drivers == nil || err != nil && !errors.Is(err, jobs.ErrNotFound) {
+		return info, err
 	}
-	submitted := err == nil
-	for _, j := range s.allJobs(ctx) {
-		if submitted && j.Type == jobs.TypeSubmission && j.SubmissionID == id || !submitted && j.JobID != nil && *j.JobID == id {
-			return j, nil
+	if err == nil {
+		d, derr := s.cfg.Drivers(ctx, &pb.GetAllJobsRequest{SubmissionId: id})
+		if derr != nil {
+			glog.Warningf("dashboard: the drivers of job %s: %v", id, derr)
+			return info, nil
 		}
+		for _, j := range jobs.WithDrivers([]jobs.Info{info}, d) {
+			if j.Type == jobs.TypeSubmission {
+				return j, nil // (its first driver's job id and driver_info)
+			}
+		}
+		return info, nil
 	}
-	if submitted {
-		return s.cfg.Jobs.Get(id) // (deleted meanwhile: its answer)
+	d, derr := s.cfg.Drivers(ctx, &pb.GetAllJobsRequest{JobId: id})
+	if derr != nil || len(d) == 0 {
+		return info, err // (not found)
 	}
-	return jobs.Info{}, err
+	return jobs.WithDrivers(nil, d)[0], nil
 }

@@ -329,9 +329,15 @@ func TestTailOverWebSocket(t *testing.T) {
 func TestJobListWithDrivers(t *testing.T) {
 	var fail error
 	s, _ := startServerWith(t, func(c *Config) {
-		c.Drivers = func(context.Context) ([]*pb.JobInfo, error) {
-			return []*pb.JobInfo{{JobId: "01000000", SubmissionId: "sub", DriverPid: 5, StartTimeMs: 1},
-				{JobId: "02000000", DriverPid: 6, Entrypoint: "./prog", StartTimeMs: 2, IsDead: true, EndTimeMs: 3}}, fail
+		c.Drivers = func(_ context.Context, f *pb.GetAllJobsRequest) ([]*pb.JobInfo, error) {
+			var out []*pb.JobInfo
+			for _, j := range []*pb.JobInfo{{JobId: "01000000", SubmissionId: "sub", DriverPid: 5, StartTimeMs: 1},
+				{JobId: "02000000", DriverPid: 6, Entrypoint: "./prog", StartTimeMs: 2, IsDead: true, EndTimeMs: 3}} {
+				if (f.JobId == "" || f.JobId == j.JobId) && (f.SubmissionId == "" || f.SubmissionId == j.SubmissionId) {
+					out = append(out, j)
+				}
+			}
+			return out, fail
 		}
 	})
 	c := jobclient.New(s.URL(), testToken)
@@ -362,5 +368,8 @@ func TestJobListWithDrivers(t *testing.T) {
 	fail = errors.New("the control store is away")
 	if list, err := c.List(ctx); err != nil || len(list) != 1 || list[0].SubmissionID != "sub" {
 		t.Errorf("without the control store: %+v %v", list, err)
+	}
+	if info, err := c.Get(ctx, "sub"); err != nil || info.SubmissionID != "sub" || info.JobID != nil {
+		t.Errorf("a submitted job without the control store: %+v %v", info, err)
 	}
 }

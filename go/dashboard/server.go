@@ -19,7 +19,6 @@ import (
 
 	"goray/httpauth"
 	"goray/jobs"
-	pb "goray/rpc/proto"
 )
 
 // DefaultPort is Ray's dashboard port.
@@ -54,7 +53,7 @@ type Config struct {
 	State StateSource
 	// Drivers lists the drivers' jobs of the control store, which the job list shows beside the
 	// submitted ones (nil: none).
-	Drivers func(ctx context.Context) ([]*pb.JobInfo, error)
+	Drivers jobs.Drivers
 }
 
 // Server is a running dashboard server.

@@ -1,9 +1,8 @@
 package gcs
 
 import (
-	"time"
-
 	"context"
+	"time"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc/codes"

@@ -1,12 +1,32 @@
 package jobs
 
 import (
+	"context"
 	"encoding/hex"
 	"sort"
 	"strconv"
 
+	"github.com/golang/glog"
+
 	pb "goray/rpc/proto"
 )
+
+// Drivers lists the drivers' jobs of the control store that a filter admits.
+type Drivers func(ctx context.Context, filter *pb.GetAllJobsRequest) ([]*pb.JobInfo, error)
+
+// ListWith is the submitted jobs completed with all the drivers' jobs (WithDrivers); when the
+// control store cannot be asked (or drivers is nil), the submitted ones alone.
+func ListWith(ctx context.Context, submitted []Info, drivers Drivers) []Info {
+	if drivers == nil {
+		return submitted
+	}
+	d, err := drivers(ctx, &pb.GetAllJobsRequest{})
+	if err != nil {
+		glog.Warningf("jobs: the drivers' jobs: %v", err)
+		return submitted
+	}
+	return WithDrivers(submitted, d)
+}
 
 // WithDrivers completes the submitted jobs with the drivers' jobs of the control store, as Ray's
 // job list shows them: a submitted job's first driver gives it its job_id and driver_info; any

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang/glog"
+	"google.golang.org/grpc"
 
 	"goray/cluster"
 	"goray/dashboard"
@@ -22,6 +23,10 @@ import (
 	pb "goray/rpc/proto"
 	"goray/stategather"
 )
+
+// maxJobList bounds the control store's reply of the drivers' jobs (10,000 records of up to a few
+// KiB each).
+const maxJobList = 64 << 20
 
 // Version is goray's version, as the dashboard reports it.
 const Version = "0.1.0"
@@ -76,21 +81,15 @@ func (n *Node) startDashboard(opts Options) error {
 	if err != nil {
 		return err
 	}
-	drivers := func(ctx context.Context) ([]*pb.JobInfo, error) {
-		rep, err := store.GetAllJobs(ctx, &pb.GetAllJobsRequest{})
+	drivers := func(ctx context.Context, filter *pb.GetAllJobsRequest) ([]*pb.JobInfo, error) {
+		rep, err := store.GetAllJobs(ctx, filter, grpc.MaxCallRecvMsgSize(maxJobList))
 		return rep.GetJobs(), err
 	}
 	cfg := dashboard.Config{
 		Listen: net.JoinHostPort(host, strconv.Itoa(port)), Token: opts.Token, Jobs: sup,
 		Packages: codePackages{store}, Version: Version, TempDir: n.Session.Dir, Drivers: drivers,
 		State: stategather.Source{Conn: n.gcsConn, Addr: n.GCSAddress, Token: opts.Token,
-			Jobs: func(ctx context.Context) ([]jobs.Info, error) {
-				d, err := drivers(ctx)
-				if err != nil {
-					return nil, err
-				}
-				return jobs.WithDrivers(sup.List(), d), nil
-			}},
+			Jobs: func(ctx context.Context) ([]jobs.Info, error) { return jobs.ListWith(ctx, sup.List(), drivers), nil }},
 	}
 	if net.ParseIP(host) == nil {
 		cfg.Hosts = []string{host}

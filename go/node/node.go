@@ -499,6 +499,7 @@ func (n *Node) Stop() {
 	n.stopDashboard()
 	close(n.stopReport)
 	<-n.reportDone
+	n.promTargets.remove() // (after the reports, which write it)
 	if n.metricsServer != nil {
 		n.metricsServer.Stop()
 	}

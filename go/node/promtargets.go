@@ -71,3 +71,10 @@ func (p *promTargets) write(nodes []*pb.NodeInfo) {
 func promDiscoveryPath(tempDir string) string {
 	return filepath.Join(tempDir, PromDiscoveryFile)
 }
+
+// remove deletes the file this node wrote (its targets end with the cluster).
+func (p *promTargets) remove() {
+	if p.path != "" && p.last != "" {
+		_ = os.Remove(p.path)
+	}
+}

@@ -51,5 +51,11 @@ func TestPromTargets(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(p.path)); len(entries) != 1 {
 		t.Errorf("no temporary file is left: %v", entries)
 	}
-	(&promTargets{}).write(nil) // (a node that writes none)
+	p.remove()
+	if _, err := os.Stat(p.path); !os.IsNotExist(err) {
+		t.Errorf("the file is gone when the head stops: %v", err)
+	}
+	none := &promTargets{} // (a node that writes none)
+	none.write(nil)
+	none.remove()
 }

@@ -43,6 +43,14 @@ type Object struct {
 	ShmSize   int64
 }
 
+// Size is the bytes of the object's value, wherever they are.
+func (o *Object) Size() int64 {
+	if o.InShm {
+		return o.ShmSize
+	}
+	return int64(len(o.Data))
+}
+
 // IsError tells whether the object stands for a failure rather than a value.
 func (o *Object) IsError() bool { return o.Kind != KindValue }
 

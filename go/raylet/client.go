@@ -226,7 +226,7 @@ func (s *state) connected(c *client, w *worker, msgs []*pb.ClientMessage) {
 			c.job = s.defaultJob
 		}
 		c.agent = s.agentID != (ids.UniqueID{}) && c.id == s.agentID
-		s.driverJoined(c.job)
+		s.driverJoined(c, c.job)
 	}
 	s.clients[c] = true
 	s.byWorker[c.id] = c

@@ -1,6 +1,7 @@
 package raylet
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang/glog"
+
+	pb "goray/rpc/proto"
 )
 
 // The driver: the thin layer between the node's decisions (state) and the world. It owns the
@@ -114,9 +117,23 @@ func (r *Raylet) apply(e effects) {
 		l := l
 		r.goTracked(func() { r.listNodes(l) })
 	}
+	for _, j := range e.jobsStarted {
+		j := j
+		r.goTracked(func() {
+			r.tellJobTable("job "+j.JobId+" started", func(ctx context.Context, store pb.ControlStoreClient) error {
+				_, err := store.AddJob(ctx, &pb.AddJobRequest{Job: j})
+				return err
+			})
+		})
+	}
 	for _, id := range e.jobsEnded {
 		id := id
-		r.goTracked(func() { r.markJobFinished(id) })
+		r.goTracked(func() {
+			r.tellJobTable("job "+id+" ended", func(ctx context.Context, store pb.ControlStoreClient) error {
+				_, err := store.MarkJobFinished(ctx, &pb.MarkJobFinishedRequest{JobId: id})
+				return err
+			})
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc/codes"
@@ -26,6 +27,8 @@ type job struct {
 	driverExe      string
 	namespace      string
 	code           []*pb.CodeFile // its files in the cluster's code store (see jobcode.go)
+	// What its driver told of itself, for the control store's job table.
+	entrypoint, submissionID string
 	// drivers counts the job's connected drivers; once the last has gone (ended), the job's idle
 	// workers stop and its actors that are not detached die, as in Ray.
 	drivers int
@@ -115,7 +118,7 @@ func (s *state) jobOf(cfg *pb.JobConfig) (*job, error) {
 	s.forgetOldJobs()
 	j := &job{
 		id: cfg.JobId, command: cfg.WorkerCommand, codeSearchPath: cfg.CodeSearchPath,
-		driverExe: cfg.DriverExe, namespace: cfg.Namespace, code: cfg.Code,
+		driverExe: cfg.DriverExe, namespace: cfg.Namespace, code: cfg.Code, entrypoint: cfg.Entrypoint, submissionID: cfg.SubmissionId,
 	}
 	s.jobs[j.id] = j
 	return j, nil
@@ -145,7 +148,7 @@ func (s *state) forgetOldJobs() {
 
 // driverJoined counts a driver of j and prestarts a pool for it (as far as the node has room
 // for processes: idle workers of other jobs stay). Called with r.mu held.
-func (s *state) driverJoined(j *job) {
+func (s *state) driverJoined(c *client, j *job) {
 	j.drivers++
 	j.ended = false
 	for _, v := range j.variants {
@@ -155,6 +158,8 @@ func (s *state) driverJoined(j *job) {
 		return
 	}
 	glog.Infof("%s joined with %s", j, strings.Join(j.command, " "))
+	s.eff.jobsStarted = append(s.eff.jobsStarted, &pb.JobInfo{JobId: j.id, DriverPid: c.pid, DriverNodeId: append([]byte(nil), s.nodeID[:]...),
+		Entrypoint: j.entrypoint, Namespace: j.namespace, SubmissionId: j.submissionID})
 	j.prestart = s.poolSize()
 	if j.prestart > s.starts.maxConcurrent {
 		j.prestart = s.starts.maxConcurrent
@@ -250,15 +255,30 @@ func (s *state) evictIdle(j *job, n int) int {
 	return stopped
 }
 
-// markJobFinished tells the control store that a job's driver left (Ray's job table: the job
-// ends). Called without the node's lock.
-func (r *Raylet) markJobFinished(id string) {
-	if r.cfg.GCS == nil {
+// tellJobTable tells the control store of a job's driver (the job table: Ray's), trying again
+// a few times while the store cannot be reached. Called without the node's lock.
+func (r *Raylet) tellJobTable(what string, call func(ctx context.Context, store pb.ControlStoreClient) error) {
+	store := r.cfg.GCS
+	if store == nil {
 		return // (an embedded node: no table)
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
-	defer cancel()
-	if _, err := r.cfg.GCS.MarkJobFinished(ctx, &pb.MarkJobFinishedRequest{JobId: id}); err != nil && status.Code(err) != codes.NotFound {
-		glog.Warningf("telling the control store that job %s ended: %v", id, err)
+	wait := groupPutRetry
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+		err := call(ctx, store)
+		cancel()
+		if err == nil || r.ctx.Err() != nil {
+			return
+		}
+		if c := status.Code(err); attempt >= groupPutAttempts || c == codes.InvalidArgument || c == codes.ResourceExhausted {
+			glog.Warningf("telling the control store that %s: %v", what, err)
+			return
+		}
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+			return
+		}
+		wait *= 2
 	}
 }

@@ -204,13 +204,23 @@ func TestJobOf(t *testing.T) {
 	}
 }
 
-// A job whose driver leaves ends in the control store's job table too; the node's own job (the
-// driver of an embedded node) has no record there.
+// A driver that joins with its job adds the job to the control store's job table, with what it
+// told of itself; when it leaves, the job ends there. The node's own job (the driver of an
+// embedded node) has no record there.
 func TestJobEndsInTheJobTable(t *testing.T) {
 	h := newHarness(t, map[string]float64{"CPU": 1})
 	h.s.defaultJob.prestart = 0
+	h.do(func(s *state) {
+		if _, err := s.jobOf(&pb.JobConfig{JobId: "J", WorkerCommand: []string{"w"}, Entrypoint: "./prog x", SubmissionId: "sub"}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	j, k, own := h.jobDriver("J"), h.jobDriver("K"), h.driver()
-	h.takeEffects()
+	started := h.takeEffects().jobsStarted
+	if len(started) != 2 || started[0].JobId != "J" || started[0].Entrypoint != "./prog x" || started[0].SubmissionId != "sub" ||
+		string(started[0].DriverNodeId) != string(h.s.nodeID[:]) || started[1].JobId != "K" {
+		t.Fatalf("the jobs added: %v", started)
+	}
 	cases := []struct {
 		name  string
 		gone  *conn

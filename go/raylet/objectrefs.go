@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"goray/ids"
-	"goray/objstore"
 	pb "goray/rpc/proto"
 )
 
@@ -108,6 +107,13 @@ func (s *state) objectRecords(id uint64) *pb.NodeStateReply {
 	rep.SilentProcesses = int32(len(g.asked))
 	states := s.returnStates()
 	held := s.heldForTasks()
+	add := func(c *client, oid ids.ObjectID, info *pb.ObjectRefInfo) {
+		if len(rep.Objects) >= maxObjectRecords {
+			rep.ObjectsCut++
+			return
+		}
+		rep.Objects = append(rep.Objects, s.objectRecord(c, oid, info, states))
+	}
 	for c, refs := range g.got {
 		mine := held[c]
 		for _, info := range refs {
@@ -115,20 +121,25 @@ func (s *state) objectRecords(id uint64) *pb.NodeStateReply {
 			if err != nil {
 				continue // (a process's report is its own to get right; a bad id is left out)
 			}
+			if t := s.pending[oid]; t != nil && t.isLease() {
+				continue // (a lease request's return: no object a user made)
+			}
 			if n := mine[oid]; n > 0 {
 				info.SubmittedTaskRefCount += int64(n)
 				delete(mine, oid)
 			}
-			rep.Objects = append(rep.Objects, s.objectRecord(c, oid, info, states))
+			add(c, oid, info)
 		}
 		for oid, n := range mine {
 			// Only the node holds it for the process (the arguments of its tasks waiting here).
-			info := &pb.ObjectRefInfo{ObjectId: append([]byte(nil), oid[:]...), SubmittedTaskRefCount: int64(n), ObjectSize: -1}
-			rep.Objects = append(rep.Objects, s.objectRecord(c, oid, info, states))
+			add(c, oid, &pb.ObjectRefInfo{ObjectId: append([]byte(nil), oid[:]...), SubmittedTaskRefCount: int64(n), ObjectSize: -1})
 		}
 	}
 	return rep
 }
+
+// maxObjectRecords bounds the references one node reports (beyond it they are counted only).
+const maxObjectRecords = 100000
 
 // objectRecord is c's reference to oid, with the size and the making task's state the node
 // knows. Called with r.mu held.
@@ -136,7 +147,7 @@ func (s *state) objectRecord(c *client, oid ids.ObjectID, info *pb.ObjectRefInfo
 	rec := &pb.ObjectRecord{Ref: info, Pid: c.pid, IsDriver: c.worker == nil}
 	obj, stored := s.store.Get(oid)
 	if info.ObjectSize < 0 && stored {
-		info.ObjectSize = objectSize(obj)
+		info.ObjectSize = obj.Size()
 	}
 	switch st, pending := states[oid]; {
 	case oid.IsPut():
@@ -162,35 +173,35 @@ func finishedOrFailed(failed bool) string {
 	return "FINISHED"
 }
 
-// objectSize is the bytes of an object's value, wherever they are.
-func objectSize(obj *objstore.Object) int64 {
-	if obj.InShm {
-		return obj.ShmSize
-	}
-	return int64(len(obj.Data))
-}
-
 // returnStates is the state of each task the node has not finished, by its return id: Ray's
 // names, as `ray list tasks` shows them. Called with r.mu held.
 func (s *state) returnStates() map[ids.ObjectID]string {
 	out := make(map[ids.ObjectID]string, len(s.pending))
-	for id := range s.pending {
-		out[id] = "SUBMITTED_TO_WORKER" // (sent on to another node, unless a list below has it)
+	for id, t := range s.pending {
+		switch {
+		case t.isLease():
+		case t.keptAt != nil:
+			out[id] = "FINISHED" // (its result is kept on the node that ran it)
+		default:
+			out[id] = "SUBMITTED_TO_WORKER" // (sent on to another node, unless a list below has it)
+		}
 	}
 	s.eachPendingTask(func(t *task, st string, _ *worker) bool {
-		out[t.returnID] = st
+		if t.keptAt == nil {
+			out[t.returnID] = st
+		}
 		return true
 	})
 	return out
 }
 
-// heldForTasks counts, for each process of the node, the holds on objects that its tasks waiting
-// on the node keep (their arguments). Called with r.mu held.
+// heldForTasks counts, for each process of the node, the holds on objects that its unfinished
+// tasks on the node keep (their arguments). Called with r.mu held.
 func (s *state) heldForTasks() map[*client]map[ids.ObjectID]int {
 	out := map[*client]map[ids.ObjectID]int{}
 	for _, t := range s.pending {
-		if len(t.heldRefs) == 0 || t.spec == nil {
-			continue
+		if len(t.heldRefs) == 0 || t.spec == nil || t.keptAt != nil {
+			continue // (a finished task whose result another node keeps holds its arguments for its lineage only)
 		}
 		c, err := s.clientByWorker(t.spec.CallerId)
 		if err != nil || c == nil {

@@ -129,3 +129,39 @@ func TestObjectRecords(t *testing.T) {
 		t.Errorf("only task two's argument, held by the node for the driver: %v", rep.Objects)
 	}
 }
+
+// A finished task whose result another node keeps is FINISHED, and its arguments (kept for its
+// lineage) are no pending task's; a lease request's return is no object of the user's.
+func TestObjectRecordsOfKeptResultsAndLeases(t *testing.T) {
+	h := newHarness(t, map[string]float64{"CPU": 1})
+	h.s.defaultJob.prestart = 0
+	d := h.driver()
+	d.c.pid = 7
+	put := ids.NewPutID()
+	h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_Put{Put: &pb.PutObject{ObjectId: put[:], Object: &pb.Object{Data: []byte("hello")}}}})
+	tid := ids.NewTaskID()
+	kept := tid.ReturnID(1)
+	h.send(d, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: kept[:], FunctionName: "F",
+		CallerId: d.c.id[:], Args: []*pb.TaskArg{{IsRef: true, ObjectId: append([]byte(nil), put[:]...)}}}}})
+	h.s.pending[kept].keptAt = &remoteNode{} // (as if it ran on another node, which keeps its result)
+	lid := ids.NewTaskID()
+	lease := lid.ReturnID(1)
+	// (a lease request placed on another node, waiting for its answer)
+	h.s.pending[lease] = &task{spec: &pb.TaskSpec{TaskId: lid[:], ReturnId: lease[:], TaskType: taskLease, CallerId: d.c.id[:]}, returnID: lease}
+
+	var id uint64
+	h.do(func(s *state) { id, _ = s.askRefs() })
+	h.send(d, report(id, localRef(put), localRef(kept), localRef(lease)))
+	var rep *pb.NodeStateReply
+	h.do(func(s *state) { rep = s.objectRecords(id) })
+	recs := byObject(rep.Objects)
+	if r := recs[kept][7]; r == nil || r.TaskStatus != "FINISHED" {
+		t.Errorf("the kept result: %v", r)
+	}
+	if r := recs[put][7]; r == nil || r.Ref.SubmittedTaskRefCount != 0 {
+		t.Errorf("the kept task's argument is no pending task's: %v", r)
+	}
+	if recs[lease] != nil || len(rep.Objects) != 2 {
+		t.Errorf("the lease's return is left out: %v", rep.Objects)
+	}
+}

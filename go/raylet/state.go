@@ -9,6 +9,7 @@ import (
 	"goray/objstore"
 	"goray/placement"
 	"goray/resources"
+	pb "goray/rpc/proto"
 	"goray/scheduling"
 	"goray/shm"
 )
@@ -103,6 +104,7 @@ type effects struct {
 	groupPuts   []groupPut    // placement groups' records for the control store
 	groupGets   []groupGet    // placement group lookups in the control store
 	nodeLists   []nodeList    // clients' requests for the cluster's nodes (GetNodes)
+	jobsStarted []*pb.JobInfo // drivers joined, and
 	jobsEnded   []string      // jobs whose drivers all left, for the control store's job table
 }
 
@@ -124,7 +126,7 @@ func (e *effects) empty() bool {
 		len(e.restore) == 0 && len(e.back) == 0 && len(e.remove) == 0 && len(e.prune) == 0 && len(e.timers) == 0 && len(e.forward) == 0 &&
 		len(e.hostActor) == 0 && len(e.relay) == 0 && len(e.names) == 0 && len(e.locate) == 0 &&
 		len(e.fetchKept) == 0 && len(e.taken) == 0 && len(e.peerAsks) == 0 && len(e.groupPuts) == 0 && len(e.groupGets) == 0 &&
-		len(e.nodeLists) == 0 && len(e.jobsEnded) == 0
+		len(e.nodeLists) == 0 && len(e.jobsStarted) == 0 && len(e.jobsEnded) == 0
 }
 
 // takeEffects returns the effects recorded since the last call and forgets them.

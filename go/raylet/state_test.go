@@ -60,6 +60,7 @@ func (h *harness) do(event func(s *state)) {
 	h.eff.remove = append(h.eff.remove, e.remove...)
 	h.eff.timers = append(h.eff.timers, e.timers...)
 	h.eff.nodeLists = append(h.eff.nodeLists, e.nodeLists...)
+	h.eff.jobsStarted = append(h.eff.jobsStarted, e.jobsStarted...)
 	h.eff.jobsEnded = append(h.eff.jobsEnded, e.jobsEnded...)
 }
 

@@ -202,7 +202,8 @@ func (o *MemoryOptions) Check() error {
 }
 
 // PrintMemory writes `ray memory`: the references grouped (by node address, or call site) with a
-// summary of each group, then the object stores' use across the nodes (reports give it).
+// summary of each group, then the object stores' use across the nodes (reports give it; what the
+// nodes could not gather, the gatherer warns of).
 func PrintMemory(w io.Writer, objects []Object, reports []*pb.NodeStateReply, o MemoryOptions, now time.Time) error {
 	unit := memoryUnits[o.Units]
 	size := func(n int64) string {
@@ -261,13 +262,6 @@ func PrintMemory(w io.Writer, objects []Object, reports []*pb.NodeStateReply, o 
 	}
 	fmt.Fprintf(w, "--- Aggregate object store stats across all nodes ---\n")
 	fmt.Fprintf(w, "Plasma memory usage %d MiB, %d objects, %.1f%% full\n", used>>20, count, full)
-	silent := int32(0)
-	for _, rep := range reports {
-		silent += rep.SilentProcesses
-	}
-	if silent > 0 {
-		fmt.Fprintf(w, "warning: %d processes did not answer in time: their references are missing\n", silent)
-	}
 	return nil
 }
 

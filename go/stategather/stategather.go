@@ -112,11 +112,15 @@ func (s Source) Objects(ctx context.Context, warn io.Writer) ([]state.Object, []
 	return state.Objects(nodes, reports), reports, nil
 }
 
-// warnSilent says in warn which nodes had processes that did not tell their references in time.
+// warnSilent says in warn which nodes had processes that did not tell their references in time,
+// and which left references out.
 func warnSilent(reports []*pb.NodeStateReply, warn io.Writer) {
 	for _, rep := range reports {
 		if rep.SilentProcesses > 0 {
 			fmt.Fprintf(warn, "warning: %d processes of node %s did not answer in time: the list lacks their references\n", rep.SilentProcesses, hex.EncodeToString(rep.NodeId))
+		}
+		if rep.ObjectsCut > 0 {
+			fmt.Fprintf(warn, "warning: node %s left out %d references past its bound\n", hex.EncodeToString(rep.NodeId), rep.ObjectsCut)
 		}
 	}
 }

@@ -286,6 +286,7 @@ out="$("$ray" job list 2>&1)"
 # 7b. A driver that joins the cluster on its own (not submitted) is a job of type DRIVER in the
 #     job lists: RUNNING while it is attached, SUCCEEDED once it left; its pid and node's IP in
 #     driver_info. The submitted jobs show their drivers' job ids.
+rm -f "$work/release-direct" "$work/direct.out" # (a work dir used before may hold them)
 (cd "$proj" && RAY_ADDRESS="$addr" RELEASE_FILE="$work/release-direct" timeout 60 ./jobdriver hold >"$work/direct.out" 2>&1) &
 direct=$!
 for _ in $(seq 1 300); do grep -q '^holding' "$work/direct.out" && break; sleep 0.2; done
@@ -298,6 +299,8 @@ driver_job="$(grep -oE '"job_id": "[0-9a-f]{8}"' <<<"$out" | head -1 | grep -oE 
 out="$(curl -s -H "Authorization: Bearer $token" "$api/api/jobs/$driver_job")"
 grep -q '"type":"DRIVER"' <<<"$out" && grep -q '"status":"SUCCEEDED"' <<<"$out" && grep -qE '"end_time":[1-9]' <<<"$out" &&
   ok "GET /api/jobs/JOB_ID: the driver left, its job SUCCEEDED" || bad "the ended DRIVER job" "job '$driver_job': $out"
+out="$("$ray" get jobs "$driver_job" 2>&1)"
+grep -q '"type": "DRIVER"' <<<"$out" && ok "ray get jobs JOB_ID" || bad "ray get jobs JOB_ID" "$out"
 out="$("$ray" job list 2>&1)"
 grep -qE "^- +SUCCEEDED .* DRIVER +$driver_job +\./jobdriver hold" <<<"$out" && grep -qE '^envjob +SUCCEEDED .* SUBMISSION +[0-9a-f]{8} ' <<<"$out" &&
   ok "ray job list shows the driver's job and the submitted jobs' job ids" || bad "ray job list with a driver" "$out"

@@ -132,7 +132,7 @@ func newList() *cobra.Command {
 func newGet() *cobra.Command {
 	var address string
 	cmd := &cobra.Command{
-		Use:   "get nodes|actors|tasks|placement-groups|jobs ID",
+		Use:   "get nodes|actors|tasks|objects|placement-groups|jobs ID",
 		Short: "Print one node, actor, task, placement group or job of the cluster, whole (Ray's state API)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -147,10 +147,15 @@ func newGet() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows, _, err = state.Select(rows, []state.Filter{{Key: key, Equal: true, Value: args[1]}}, 0)
+			found, _, err := state.Select(rows, []state.Filter{{Key: key, Equal: true, Value: args[1]}}, 0)
 			if err != nil {
 				return err
 			}
+			if kind == "jobs" && len(found) == 0 {
+				// (a job is named by its submission id, or by its driver's job id)
+				found, _, _ = state.Select(rows, []state.Filter{{Key: "job_id", Equal: true, Value: args[1]}}, 0)
+			}
+			rows = found
 			if len(rows) == 0 {
 				return fmt.Errorf("the cluster has no %s with %s %s", strings.TrimSuffix(kind, "s"), key, args[1])
 			}

@@ -161,6 +161,7 @@ const (
 	ControlStore_UploadCode_FullMethodName         = "/goray.rpc.ControlStore/UploadCode"
 	ControlStore_DownloadCode_FullMethodName       = "/goray.rpc.ControlStore/DownloadCode"
 	ControlStore_NextJobID_FullMethodName          = "/goray.rpc.ControlStore/NextJobID"
+	ControlStore_AddJob_FullMethodName             = "/goray.rpc.ControlStore/AddJob"
 	ControlStore_MarkJobFinished_FullMethodName    = "/goray.rpc.ControlStore/MarkJobFinished"
 	ControlStore_GetAllJobs_FullMethodName         = "/goray.rpc.ControlStore/GetAllJobs"
 	ControlStore_ReportNode_FullMethodName         = "/goray.rpc.ControlStore/ReportNode"
@@ -185,7 +186,9 @@ type ControlStoreClient interface {
 	UploadCode(ctx context.Context, opts ...grpc.CallOption) (ControlStore_UploadCodeClient, error)
 	DownloadCode(ctx context.Context, in *DownloadCodeRequest, opts ...grpc.CallOption) (ControlStore_DownloadCodeClient, error)
 	NextJobID(ctx context.Context, in *NextJobIDRequest, opts ...grpc.CallOption) (*NextJobIDReply, error)
-	// The drivers' jobs (Ray's job table): one ends when its driver leaves its node.
+	// The drivers' jobs (Ray's job table): the node a driver joins adds its job, and ends it when
+	// the driver leaves.
+	AddJob(ctx context.Context, in *AddJobRequest, opts ...grpc.CallOption) (*AddJobReply, error)
 	MarkJobFinished(ctx context.Context, in *MarkJobFinishedRequest, opts ...grpc.CallOption) (*MarkJobFinishedReply, error)
 	GetAllJobs(ctx context.Context, in *GetAllJobsRequest, opts ...grpc.CallOption) (*GetAllJobsReply, error)
 	ReportNode(ctx context.Context, in *ReportNodeRequest, opts ...grpc.CallOption) (*ReportNodeReply, error)
@@ -350,6 +353,16 @@ func (c *controlStoreClient) NextJobID(ctx context.Context, in *NextJobIDRequest
 	return out, nil
 }
 
+func (c *controlStoreClient) AddJob(ctx context.Context, in *AddJobRequest, opts ...grpc.CallOption) (*AddJobReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddJobReply)
+	err := c.cc.Invoke(ctx, ControlStore_AddJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *controlStoreClient) MarkJobFinished(ctx context.Context, in *MarkJobFinishedRequest, opts ...grpc.CallOption) (*MarkJobFinishedReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MarkJobFinishedReply)
@@ -417,7 +430,9 @@ type ControlStoreServer interface {
 	UploadCode(ControlStore_UploadCodeServer) error
 	DownloadCode(*DownloadCodeRequest, ControlStore_DownloadCodeServer) error
 	NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error)
-	// The drivers' jobs (Ray's job table): one ends when its driver leaves its node.
+	// The drivers' jobs (Ray's job table): the node a driver joins adds its job, and ends it when
+	// the driver leaves.
+	AddJob(context.Context, *AddJobRequest) (*AddJobReply, error)
 	MarkJobFinished(context.Context, *MarkJobFinishedRequest) (*MarkJobFinishedReply, error)
 	GetAllJobs(context.Context, *GetAllJobsRequest) (*GetAllJobsReply, error)
 	ReportNode(context.Context, *ReportNodeRequest) (*ReportNodeReply, error)
@@ -460,6 +475,9 @@ func (UnimplementedControlStoreServer) DownloadCode(*DownloadCodeRequest, Contro
 }
 func (UnimplementedControlStoreServer) NextJobID(context.Context, *NextJobIDRequest) (*NextJobIDReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NextJobID not implemented")
+}
+func (UnimplementedControlStoreServer) AddJob(context.Context, *AddJobRequest) (*AddJobReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AddJob not implemented")
 }
 func (UnimplementedControlStoreServer) MarkJobFinished(context.Context, *MarkJobFinishedRequest) (*MarkJobFinishedReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method MarkJobFinished not implemented")
@@ -680,6 +698,24 @@ func _ControlStore_NextJobID_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControlStore_AddJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlStoreServer).AddJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlStore_AddJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlStoreServer).AddJob(ctx, req.(*AddJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ControlStore_MarkJobFinished_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MarkJobFinishedRequest)
 	if err := dec(in); err != nil {
@@ -808,6 +844,10 @@ var ControlStore_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NextJobID",
 			Handler:    _ControlStore_NextJobID_Handler,
+		},
+		{
+			MethodName: "AddJob",
+			Handler:    _ControlStore_AddJob_Handler,
 		},
 		{
 			MethodName: "MarkJobFinished",
