@@ -11,6 +11,10 @@ import (
 	pb "goray/rpc/proto"
 )
 
+// MaxDriversReply bounds the control store's reply of the drivers' jobs (its 10,000 records of up
+// to a few KiB each).
+const MaxDriversReply = 64 << 20
+
 // Drivers lists the drivers' jobs of the control store that a filter admits.
 type Drivers func(ctx context.Context, filter *pb.GetAllJobsRequest) ([]*pb.JobInfo, error)
 

@@ -24,10 +24,6 @@ import (
 	"goray/stategather"
 )
 
-// maxJobList bounds the control store's reply of the drivers' jobs (10,000 records of up to a few
-// KiB each).
-const maxJobList = 64 << 20
-
 // Version is goray's version, as the dashboard reports it.
 const Version = "0.1.0"
 
@@ -82,7 +78,7 @@ func (n *Node) startDashboard(opts Options) error {
 		return err
 	}
 	drivers := func(ctx context.Context, filter *pb.GetAllJobsRequest) ([]*pb.JobInfo, error) {
-		rep, err := store.GetAllJobs(ctx, filter, grpc.MaxCallRecvMsgSize(maxJobList))
+		rep, err := store.GetAllJobs(ctx, filter, grpc.MaxCallRecvMsgSize(jobs.MaxDriversReply))
 		return rep.GetJobs(), err
 	}
 	cfg := dashboard.Config{

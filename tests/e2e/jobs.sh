@@ -317,6 +317,8 @@ left="$(leftovers)"
 if "$ray" start --head --port=0 --include-dashboard=false --num-cpus=1 --object-store-memory=$((1 << 28)) >"$work/head2.out" 2>&1; then
   out="$("$ray" job list 2>&1)"; rc=$?
   [ $rc -ne 0 ] && grep -q "serves no job API" <<<"$out" && ok "a head without the dashboard says it serves no job API" || bad "--include-dashboard=false" "$out"
+  out="$("$ray" list jobs 2>&1)"; rc=$?
+  [ $rc -eq 0 ] && grep -q "Total: 0" <<<"$out" && ok "ray list jobs without a job API lists the control store's drivers' jobs" || bad "ray list jobs without a job API" "rc=$rc $out"
 else
   bad "ray start --include-dashboard=false" "$(tail -5 "$work/head2.out")"
 fi

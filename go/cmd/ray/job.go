@@ -61,6 +61,14 @@ func dashboardOf(addr string) (string, error) {
 		return "", err
 	}
 	defer c.conn.Close()
+	return c.dashboard()
+}
+
+// errNoJobAPI is the error of a cluster whose head serves no dashboard.
+var errNoJobAPI = errors.New("serves no job API")
+
+// dashboard asks the cluster's control store where its dashboard is (host:port).
+func (c *clusterConn) dashboard() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rep, err := pb.NewControlStoreClient(c.conn).KVGet(ctx, &pb.KVGetRequest{Namespace: jobclient.KVNamespace, Key: jobclient.KVKey})
@@ -68,7 +76,7 @@ func dashboardOf(addr string) (string, error) {
 		return "", cluster.Explain(err, c.addr)
 	}
 	if !rep.Found {
-		return "", fmt.Errorf("the cluster at %s serves no job API (its head was started with --include-dashboard=false?)", c.addr)
+		return "", fmt.Errorf("the cluster at %s %w (its head was started with --include-dashboard=false?)", c.addr, errNoJobAPI)
 	}
 	return string(rep.Value), nil
 }

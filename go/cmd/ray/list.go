@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
+	"goray/cluster"
+	"goray/jobclient"
 	"goray/jobs"
 	pb "goray/rpc/proto"
 	"goray/state"
@@ -24,15 +28,31 @@ func stateSource(address string) (src stategather.Source, done func(), err error
 	if err != nil {
 		return src, nil, err
 	}
-	src = stategather.Source{Conn: c.conn, Addr: c.addr, Token: c.token,
-		Jobs: func(ctx context.Context) ([]jobs.Info, error) {
-			jc, err := jobClient(address)
-			if err != nil {
-				return nil, err
-			}
-			return jc.List(ctx)
-		}}
+	src = stategather.Source{Conn: c.conn, Addr: c.addr, Token: c.token, Jobs: func(ctx context.Context) ([]jobs.Info, error) { return c.jobs(ctx, address) }}
 	return src, func() { c.conn.Close() }, nil
+}
+
+// jobs lists the cluster's jobs through its job API (found as `ray job` finds it: the cluster's
+// own, over this connection, unless RAY_API_SERVER_ADDRESS or --address names another); a head
+// without a job API gives the drivers' jobs of its control store alone.
+func (c *clusterConn) jobs(ctx context.Context, address string) ([]jobs.Info, error) {
+	base, err := jobclient.ResolveAddress(address, func(a string) (string, error) {
+		if resolved, err := clusterAddress(a); err == nil && resolved == c.addr {
+			return c.dashboard()
+		}
+		return dashboardOf(a)
+	})
+	if errors.Is(err, errNoJobAPI) {
+		rep, err := pb.NewControlStoreClient(c.conn).GetAllJobs(ctx, &pb.GetAllJobsRequest{}, grpc.MaxCallRecvMsgSize(jobs.MaxDriversReply))
+		if err != nil {
+			return nil, cluster.Explain(err, c.addr)
+		}
+		return jobs.WithDrivers(nil, rep.Jobs), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return jobclient.New(base, c.token).List(ctx)
 }
 
 // gatherState returns the records of kind, as Ray's field names, from the cluster at address
