@@ -281,6 +281,8 @@ while kill -0 "$driver" 2>/dev/null; do
   sleep 0.1
 done
 wait "$driver"
+driver_rc=$?
+[ $driver_rc -ne 0 ] && echo "(the driver exited with status $driver_rc; 128+N is signal N)" >>"$work/workerkiller.out"
 chaos="$(sed -n 's/^workerkiller //p' "$work/workerkiller.out"), $kills kills" # (retries: at the end, once the logs are flushed)
 expect workerkiller "^workerkiller tasks $((10000 * scale)) wrong 0 lost 0 seconds"
 if [ "$kills" -ge 5 ]; then ok "the worker killer killed workers ($kills)"; else bad "the worker killer killed workers" "$kills kills"; fi
