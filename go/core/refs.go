@@ -191,7 +191,6 @@ func (r *refCounter) count(id ids.ObjectID) int64 {
 type refCounts struct {
 	id          ids.ObjectID
 	count, user int64
-	local       bool
 }
 
 // snapshot lists every id the process refers to, with its counts.
@@ -201,7 +200,7 @@ func (r *refCounter) snapshot() []refCounts {
 	out := make([]refCounts, 0, len(r.refs))
 	for id, e := range r.refs {
 		if e.count > 0 {
-			out = append(out, refCounts{id: id, count: e.count, user: e.user, local: e.local})
+			out = append(out, refCounts{id: id, count: e.count, user: e.user})
 		}
 	}
 	return out

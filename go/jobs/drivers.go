@@ -7,16 +7,25 @@ import (
 	"strconv"
 
 	"github.com/golang/glog"
+	"google.golang.org/grpc"
 
 	pb "goray/rpc/proto"
 )
 
-// MaxDriversReply bounds the control store's reply of the drivers' jobs (its 10,000 records of up
+// maxDriversReply bounds the control store's reply of the drivers' jobs (its 10,000 records of up
 // to a few KiB each).
-const MaxDriversReply = 64 << 20
+const maxDriversReply = 64 << 20
 
 // Drivers lists the drivers' jobs of the control store that a filter admits.
 type Drivers func(ctx context.Context, filter *pb.GetAllJobsRequest) ([]*pb.JobInfo, error)
+
+// DriversOf lists the drivers' jobs of the control store that store reaches.
+func DriversOf(store pb.ControlStoreClient) Drivers {
+	return func(ctx context.Context, filter *pb.GetAllJobsRequest) ([]*pb.JobInfo, error) {
+		rep, err := store.GetAllJobs(ctx, filter, grpc.MaxCallRecvMsgSize(maxDriversReply))
+		return rep.GetJobs(), err
+	}
+}
 
 // ListWith is the submitted jobs completed with all the drivers' jobs (WithDrivers); when the
 // control store cannot be asked (or drivers is nil), the submitted ones alone.

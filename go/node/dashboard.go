@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/golang/glog"
-	"google.golang.org/grpc"
 
 	"goray/cluster"
 	"goray/dashboard"
@@ -77,10 +76,7 @@ func (n *Node) startDashboard(opts Options) error {
 	if err != nil {
 		return err
 	}
-	drivers := func(ctx context.Context, filter *pb.GetAllJobsRequest) ([]*pb.JobInfo, error) {
-		rep, err := store.GetAllJobs(ctx, filter, grpc.MaxCallRecvMsgSize(jobs.MaxDriversReply))
-		return rep.GetJobs(), err
-	}
+	drivers := jobs.DriversOf(store)
 	cfg := dashboard.Config{
 		Listen: net.JoinHostPort(host, strconv.Itoa(port)), Token: opts.Token, Jobs: sup,
 		Packages: codePackages{store}, Version: Version, TempDir: n.Session.Dir, Drivers: drivers,

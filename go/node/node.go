@@ -349,9 +349,7 @@ func (n *Node) report() {
 			if n.Raylet.PeerAddress() != "" {
 				n.Raylet.UpdateCluster(viewOf(rep.Nodes))
 			}
-			if n.GCS != nil {
-				n.promTargets.write(rep.Nodes)
-			}
+			n.promTargets.write(rep.Nodes) // (a head's only)
 		}
 	}
 }

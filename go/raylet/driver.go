@@ -120,7 +120,7 @@ func (r *Raylet) apply(e effects) {
 	for _, j := range e.jobsStarted {
 		j := j
 		r.goTracked(func() {
-			r.tellJobTable("job "+j.JobId+" started", func(ctx context.Context, store pb.ControlStoreClient) error {
+			_ = r.callStore("adding job "+j.JobId, func(ctx context.Context, store pb.ControlStoreClient) error {
 				_, err := store.AddJob(ctx, &pb.AddJobRequest{Job: j})
 				return err
 			})
@@ -129,7 +129,7 @@ func (r *Raylet) apply(e effects) {
 	for _, id := range e.jobsEnded {
 		id := id
 		r.goTracked(func() {
-			r.tellJobTable("job "+id+" ended", func(ctx context.Context, store pb.ControlStoreClient) error {
+			_ = r.callStore("ending job "+id, func(ctx context.Context, store pb.ControlStoreClient) error {
 				_, err := store.MarkJobFinished(ctx, &pb.MarkJobFinishedRequest{JobId: id})
 				return err
 			})

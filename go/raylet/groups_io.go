@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang/glog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "goray/rpc/proto"
 )
@@ -92,12 +94,43 @@ func (r *Raylet) writeGroups() {
 	}
 }
 
-// A batch of records the control store did not take is sent groupPutAttempts times at most,
-// groupPutRetry apart at first, twice as long each time after.
+// A call that does not reach the control store is made storeAttempts times at most, storeRetry
+// apart at first, twice as long each time after (see callStore).
 const (
-	groupPutAttempts = 5
-	groupPutRetry    = 200 * time.Millisecond
+	storeAttempts = 5
+	storeRetry    = 200 * time.Millisecond
 )
+
+// callStore makes a call to the control store (what says what it does), again while the store
+// cannot be reached (a restart, a blip); an answer that refuses the call (a bad argument, no room)
+// is final. It returns the last error, said in the log too; nil on an embedded node, which has no
+// store. Called without the node's lock.
+func (r *Raylet) callStore(what string, call func(ctx context.Context, store pb.ControlStoreClient) error) error {
+	store := r.cfg.GCS
+	if store == nil {
+		return nil
+	}
+	wait := storeRetry
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+		err := call(ctx, store)
+		cancel()
+		if err == nil || r.ctx.Err() != nil {
+			return err
+		}
+		if c := status.Code(err); attempt >= storeAttempts || c == codes.InvalidArgument || c == codes.ResourceExhausted {
+			glog.Warningf("%s in the control store: %v", what, err)
+			return err
+		}
+		glog.Warningf("%s in the control store: %v; trying again in %v", what, err, wait)
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+			return err
+		}
+		wait *= 2
+	}
+}
 
 // latestRecords keeps of a batch, for each group, its last record and the records someone waits
 // for (named groups' claims), in order: the control store needs only where each group is now.
@@ -121,31 +154,20 @@ func latestRecords(batch []groupPut) []groupPut {
 // sendGroups records a batch in the control store and returns each record's error.
 func (r *Raylet) sendGroups(batch []groupPut) []error {
 	errs := make([]error, len(batch))
-	store := r.cfg.GCS
-	if store == nil {
+	if r.cfg.GCS == nil {
 		return errs
 	}
 	req := &pb.PutPlacementGroupsRequest{Groups: make([]*pb.PlacementGroupInfo, len(batch))}
 	for i, p := range batch {
 		req.Groups[i] = p.info
 	}
-	// A control store that cannot be reached for a moment (a restart, a blip) is tried again: a
-	// record lost would leave a group's name taken, or its state stale, for good.
+	// (tried again while the store is away: a record lost would leave a group's name taken, or its
+	// state stale, for good)
 	var rep *pb.PutPlacementGroupsReply
-	var err error
-	for attempt, wait := 0, groupPutRetry; ; attempt, wait = attempt+1, wait*2 {
-		ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
+	err := r.callStore(fmt.Sprintf("recording %d placement groups", len(batch)), func(ctx context.Context, store pb.ControlStoreClient) (err error) {
 		rep, err = store.PutPlacementGroups(ctx, req)
-		cancel()
-		if err == nil || attempt+1 >= groupPutAttempts || r.ctx.Err() != nil {
-			break
-		}
-		glog.Warningf("recording %d placement groups in the control store: %v; trying again in %v", len(batch), err, wait)
-		select {
-		case <-time.After(wait):
-		case <-r.ctx.Done():
-		}
-	}
+		return err
+	})
 	if err == nil && len(rep.Errors) != len(batch) {
 		err = fmt.Errorf("the control store answered %d of %d records", len(rep.Errors), len(batch))
 	}

@@ -600,12 +600,12 @@ func (f *flakyStore) PutPlacementGroups(_ context.Context, req *pb.PutPlacementG
 
 // Records the control store does not take at once are sent again, a few times.
 func TestGroupRecordsRetry(t *testing.T) {
-	for _, c := range []struct{ fails, calls int }{{0, 1}, {2, 3}, {groupPutAttempts, groupPutAttempts}} {
+	for _, c := range []struct{ fails, calls int }{{0, 1}, {2, 3}, {storeAttempts, storeAttempts}} {
 		store := &flakyStore{fails: c.fails}
 		r := &Raylet{ctx: context.Background()}
 		r.cfg.GCS = store
 		errs := r.sendGroups([]groupPut{{info: &pb.PlacementGroupInfo{GroupId: "g"}}})
-		if store.calls != c.calls || (errs[0] != nil) != (c.fails >= groupPutAttempts) {
+		if store.calls != c.calls || (errs[0] != nil) != (c.fails >= storeAttempts) {
 			t.Errorf("%d failures: %d calls (want %d), error %v", c.fails, store.calls, c.calls, errs[0])
 		}
 	}

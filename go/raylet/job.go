@@ -1,14 +1,10 @@
 package raylet
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/golang/glog"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"goray/actorrule"
 	"goray/objstore"
@@ -253,32 +249,4 @@ func (s *state) evictIdle(j *job, n int) int {
 		stopped++
 	}
 	return stopped
-}
-
-// tellJobTable tells the control store of a job's driver (the job table: Ray's), trying again
-// a few times while the store cannot be reached. Called without the node's lock.
-func (r *Raylet) tellJobTable(what string, call func(ctx context.Context, store pb.ControlStoreClient) error) {
-	store := r.cfg.GCS
-	if store == nil {
-		return // (an embedded node: no table)
-	}
-	wait := groupPutRetry
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(r.ctx, nameTimeout)
-		err := call(ctx, store)
-		cancel()
-		if err == nil || r.ctx.Err() != nil {
-			return
-		}
-		if c := status.Code(err); attempt >= groupPutAttempts || c == codes.InvalidArgument || c == codes.ResourceExhausted {
-			glog.Warningf("telling the control store that %s: %v", what, err)
-			return
-		}
-		select {
-		case <-time.After(wait):
-		case <-r.ctx.Done():
-			return
-		}
-		wait *= 2
-	}
 }

@@ -143,10 +143,12 @@ func SummarizeObjects(objects []Object) []ObjectSummary {
 			by[o.CallSite] = g
 			order = append(order, o.CallSite)
 		}
-		if o.ObjectSize > g.objects[o.ObjectID] {
-			g.objects[o.ObjectID] = o.ObjectSize
-		} else if _, ok := g.objects[o.ObjectID]; !ok {
-			g.objects[o.ObjectID] = 0
+		size := o.ObjectSize
+		if size < 0 {
+			size = 0 // (not known where this reference is)
+		}
+		if prev, seen := g.objects[o.ObjectID]; !seen || size > prev {
+			g.objects[o.ObjectID] = size
 		}
 		g.workers[[2]string{o.NodeID, fmt.Sprint(o.PID)}] = true
 		g.nodes[o.NodeID] = true

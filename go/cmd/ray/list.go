@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 
 	"goray/cluster"
 	"goray/jobclient"
@@ -43,11 +42,11 @@ func (c *clusterConn) jobs(ctx context.Context, address string) ([]jobs.Info, er
 		return dashboardOf(a)
 	})
 	if errors.Is(err, errNoJobAPI) {
-		rep, err := pb.NewControlStoreClient(c.conn).GetAllJobs(ctx, &pb.GetAllJobsRequest{}, grpc.MaxCallRecvMsgSize(jobs.MaxDriversReply))
+		d, err := jobs.DriversOf(pb.NewControlStoreClient(c.conn))(ctx, &pb.GetAllJobsRequest{})
 		if err != nil {
 			return nil, cluster.Explain(err, c.addr)
 		}
-		return jobs.WithDrivers(nil, rep.Jobs), nil
+		return jobs.WithDrivers(nil, d), nil
 	}
 	if err != nil {
 		return nil, err
