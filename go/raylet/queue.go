@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"fmt"
+	"strings"
 
 	"goray/resources"
 	"goray/scheduling"
@@ -48,7 +49,7 @@ func (q *readyQueue) class(t *task) *schedClass {
 				key += " env " + t.job.envText // (its variant's workers run it)
 			}
 			if t.preferLocal {
-				key += " forwarded"
+				key += " forwarded by " + strings.Join(t.spec.ForwardedBy, ",")
 			} else if k := t.spec.GetSchedulingStrategy(); k != 0 {
 				key += fmt.Sprintf(" strategy %d %s %v", k, t.spec.AffinityNodeId, t.spec.AffinitySoft)
 			}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -376,7 +377,7 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 		glog.Errorf("dropping a task with a bad return id: %v", err)
 		return
 	}
-	if old := s.pending[returnID]; old != nil && forwarded && old.preferLocal {
+	if old := s.pending[returnID]; old != nil && forwarded {
 		s.forwardedAgain(old, spec)
 		return
 	}
@@ -400,17 +401,47 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 	}
 }
 
-// forwardedAgain is the event of a forwarded task coming again (spec) while its copy here (old)
-// is pending: the node that forwarded it lost its link to this node, took the copy here for lost
-// and used a retry of its own (remoteLost). The copy here runs on, charged for the deaths of its
-// workers here, and its result answers the new submission too (the new link subscribes to it).
-// A second copy would run with the forwarding node's count of retries, as if those deaths had
-// not happened (and the two copies, one class, could be queued on one worker, where a death is
-// charged to neither: see workerEnded). Called with r.mu held.
+// forwardedAgain is the event of a forwarded task coming (spec) while its copy here (old) is
+// pending: the node that forwarded it lost its link to this node, took the copy here for lost
+// and used a retry of its own (remoteLost); or the task went round, from this node to others
+// and back. The copy here runs on, charged for the deaths of its workers here, and its result
+// answers the new submission too (the new link subscribes to it). A second copy would run with
+// the forwarding node's count of retries, as if those deaths had not happened (and the two
+// copies, one class, could be queued on one worker, where a death is charged to neither: see
+// workerEnded). A copy here that this node sent on to another node is taken back and placed
+// again, avoiding every node the task came through: the copy there may be the one that came
+// back, which waits for this one. Called with r.mu held.
 func (s *state) forwardedAgain(old *task, spec *pb.TaskSpec) {
 	old.runAlone = old.runAlone || spec.RunAlone
-	glog.Warningf("task %s (%s) was forwarded here again (its forwarding node lost its link to this node): its copy here goes on (%d attempts so far; %s)",
-		spec.FunctionName, old.returnID.Hex()[:12], old.attempts, taskretry.Describe(old.retriesLeft))
+	r := old.remote
+	if r == nil {
+		glog.Warningf("task %s (%s) was forwarded here again: its copy here goes on (%d attempts so far; %s)",
+			spec.FunctionName, old.returnID.Hex()[:12], old.attempts, taskretry.Describe(old.retriesLeft))
+		return
+	}
+	glog.Warningf("task %s (%s) was forwarded here again while this node's copy was on %s (it came through %s): the copy is taken back and placed again",
+		spec.FunctionName, old.returnID.Hex()[:12], r, strings.Join(spec.ForwardedBy, ", "))
+	s.remoteFinished(r.key, old.returnID)
+	old.spec.ForwardedBy = mergePaths(old.spec.ForwardedBy, spec.ForwardedBy)
+	old.preferLocal = true
+	old.class = nil // (its class names the nodes it came through)
+	s.ready.pushFront(old)
+	s.schedule()
+}
+
+// mergePaths is the nodes of a (in order) followed by those of b not in a.
+func mergePaths(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, id := range b {
+		seen := false
+		for _, x := range out {
+			seen = seen || x == id
+		}
+		if !seen {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Task types of TaskSpec.task_type (ray_task_type in c_api.h).
@@ -702,6 +733,9 @@ func (s *state) refreshLocalView() {
 func requestOf(spec *pb.TaskSpec, demand resources.Set, preferLocal bool) scheduling.Request {
 	req := scheduling.Request{Demand: demand, PreferLocal: preferLocal}
 	if preferLocal {
+		for _, id := range spec.ForwardedBy {
+			req.Visited = append(req.Visited, scheduling.NodeID(id))
+		}
 		return req // (its strategy was applied where it came from)
 	}
 	switch spec.GetSchedulingStrategy() {

@@ -225,7 +225,8 @@ func (s *state) forward(r *remoteNode, t *task) {
 	t.attempts++ // (the node that runs it counts its own from there)
 }
 
-// forwardSpec is t as another node gets it: its job, and its ObjectRef arguments as values when
+// forwardSpec is t as another node gets it: its job, the nodes it came through (this one last),
+// and its ObjectRef arguments as values when
 // they are in this node's memory (or read back from disk for it), as references with their sizes
 // when they are in shared memory (the running node pulls them). Called with r.mu held.
 func (s *state) forwardSpec(t *task) *pb.TaskSpec {
@@ -233,6 +234,7 @@ func (s *state) forwardSpec(t *task) *pb.TaskSpec {
 	spec.MaxRetries = int32(t.retriesLeft)
 	spec.Attempts = int32(t.attempts)
 	spec.Job = t.job.config()
+	spec.ForwardedBy = append(append(make([]string, 0, len(t.spec.ForwardedBy)+1), t.spec.ForwardedBy...), string(s.view.Local))
 	for i, a := range t.spec.Args {
 		if !a.IsRef {
 			spec.Args[i] = a

@@ -1277,3 +1277,85 @@ func TestClusterForwardedAgainWhileHere(t *testing.T) {
 		})
 	}
 }
+
+// A task forwarded from node to node names the nodes it came through, and goes back to none of
+// them while another node could run it: two nodes that each forwarded it to the other would each
+// wait for the other's copy, and the task for ever. Should it come back anyway (a node's view was
+// old), the copy this node sent on is taken back and placed here, and its result answers both
+// submissions; the copy on the other node answers nobody.
+func TestClusterForwardedTaskNeverGoesRound(t *testing.T) {
+	c := newCluster(t, map[string]float64{"CPU": 2, "R": 1})
+	_, j := c.clusterJob("J")
+	agent := c.driver()
+	agent.c.agent = true // the links of the other nodes
+	// The node the task came from is idle (the policy's pick), x is busy but has room.
+	from := peerNode(map[string]float64{"CPU": 8, "R": 4}, nil)
+	x := peerNode(map[string]float64{"CPU": 8, "R": 4}, map[string]float64{"CPU": 8, "R": 1})
+	nodes := []ViewNode{from, x}
+	c.update(nodes...)
+	local := string(c.s.view.Local)
+	// R is busy here: a task of the node's own driver holds it.
+	w := c.jobWorker(j)
+	d := c.driver()
+	d.c.job = j
+	hold := c.submit(d, "Hold", map[string]float64{"R": 1}, 0)
+	if got := executed(w.out.take()); fmt.Sprint(got) != "[Hold]" {
+		t.Fatalf("the worker ran %v, want Hold", got)
+	}
+	c.takeCluster()
+
+	tid := ids.NewTaskID()
+	ret := tid.ReturnID(1)
+	forward := func(by ...string) {
+		c.send(agent, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:],
+			FunctionName: "F", Resources: map[string]float64{"R": 1}, MaxRetries: 3, ForwardedBy: by,
+			Job: &pb.JobConfig{JobId: "J", WorkerCommand: []string{"w-J"}}}}}, subscribe(ret))
+	}
+	forward(from.ID.Hex())
+	e := c.takeCluster()
+	if got := forwardedTo(e, nodes); got != "1:F" {
+		t.Fatalf("forwarded %q, want F on to x (1), not back to the node it came from (0)", got)
+	}
+	if got, want := e.forward[0].spec.ForwardedBy, []string{from.ID.Hex(), local}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the spec sent on names the nodes %v, want %v (this node last)", got, want)
+	}
+
+	// x's view was old: it sends F back here.
+	forward(from.ID.Hex(), local, x.ID.Hex())
+	if e := c.takeCluster(); len(e.forward) != 0 {
+		t.Fatalf("F came back and was forwarded again: %s", forwardedTo(e, nodes))
+	}
+	if _, listed := c.s.remotes[keyOf(x)].tasks[ret]; listed {
+		t.Fatalf("F is still listed on x: its copy here waits for x's")
+	}
+	if got := c.viewNode(keyOf(x)).Available.String(); !strings.Contains(got, "R: 1") {
+		t.Errorf("x's room in the view is %s: F's demand was not given back", got)
+	}
+	// It runs here once R is free.
+	c.done(w, hold, "held")
+	if got := executed(w.out.take()); fmt.Sprint(got) != "[F]" {
+		t.Fatalf("the worker ran %v after Hold, want F", got)
+	}
+	agent.out.take()
+	c.done(w, ret, "7")
+	results := 0
+	for _, m := range agent.out.take() {
+		if o := m.GetObject(); o != nil && string(o.ObjectId) == string(ret[:]) {
+			results++
+			if string(o.Object.GetData()) != "7" {
+				t.Errorf("the links got %q for F, want 7", o.Object.GetData())
+			}
+		}
+	}
+	if results != 2 {
+		t.Errorf("the links got %d results for F, want 2 (one per submission)", results)
+	}
+	// x's copy finishing later changes nothing.
+	c.do(func(s *state) { s.remoteDone(keyOf(x), ret, &objstore.Object{Data: []byte("late")}) })
+	if n := len(agent.out.take()); n != 0 {
+		t.Errorf("x's late result sent %d messages", n)
+	}
+	if c.s.pending[ret] != nil {
+		t.Errorf("F is still pending")
+	}
+}

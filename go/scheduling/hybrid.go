@@ -66,8 +66,8 @@ const inlineTopK = 32
 // score is its critical utilisation (resources.CriticalUtilization), truncated to 0 below the
 // spread threshold. The local node wins its group when its score is no worse than the best score
 // there, which is always the case while it is below the threshold; otherwise the choice is random
-// among the k best.
-func (p *Policy) hybrid(demand resources.Set, view View) Decision {
+// among the k best. Nodes skip came through are left out (skip may be nil).
+func (p *Policy) hybrid(demand resources.Set, view View, skip *Request) Decision {
 	nodes := view.Nodes
 	k := p.topK(len(nodes))
 	var bufAvail, bufFeas [inlineTopK]candidate
@@ -80,7 +80,7 @@ func (p *Policy) hybrid(demand resources.Set, view View) Decision {
 	localScore := 0.0
 	for i := range nodes {
 		n := &nodes[i]
-		if !n.schedulable() || !demand.FitsIn(n.Total) {
+		if !eligible(n, demand, skip) {
 			continue
 		}
 		c := candidate{score: resources.CriticalUtilization(n.Total, n.Available), node: i}

@@ -88,6 +88,20 @@ type Request struct {
 	// must not spill again (spilled to this node already, or sent here for data locality). Hard
 	// NodeAffinity to another node is left alone.
 	PreferLocal bool
+	// Visited is the nodes a forwarded request came through. Another node than the local one is
+	// chosen among the rest while any of the rest could ever run it: a request sent back to a
+	// node it came through would wait there for the copy that waits for it.
+	Visited []NodeID
+}
+
+// visited tells whether the request came through node id.
+func (r *Request) visited(id NodeID) bool {
+	for _, v := range r.Visited {
+		if v == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Status is the kind of a Decision.
@@ -176,17 +190,13 @@ func (p *Policy) Schedule(req Request, view View, cursor NodeID) Decision {
 	if local != nil && req.Demand.FitsIn(local.Available) {
 		return Decision{Status: Run, Node: view.Local, Local: true, Cursor: cursor}
 	}
-	var d Decision
-	switch req.Strategy.Kind {
-	case Spread:
-		d = spread(req.Demand, view.Nodes, cursor)
-		if d.Status == Run || d.Status == Wait {
-			cursor = d.Node
+	d := p.decide(req, view, &cursor, true)
+	if d.Status == Infeasible && len(req.Visited) > 0 {
+		if local != nil {
+			d = Decision{Status: Wait, Node: view.Local}
+		} else {
+			d = p.decide(req, view, &cursor, false) // only a node it came through could run it
 		}
-	case NodeAffinity:
-		d = p.affinity(req, view)
-	default:
-		d = p.hybrid(req.Demand, view)
 	}
 	// And when no node has room, it keeps such a lease queued locally rather than spill it.
 	if local != nil && d.Status == Wait {
@@ -197,19 +207,45 @@ func (p *Policy) Schedule(req Request, view View, cursor NodeID) Decision {
 	return d
 }
 
+// decide applies the request's strategy, leaving out the nodes it came through when avoid is
+// set, and moves SPREAD's cursor on.
+func (p *Policy) decide(req Request, view View, cursor *NodeID, avoid bool) Decision {
+	var skip *Request
+	if avoid && len(req.Visited) > 0 {
+		skip = &req
+	}
+	switch req.Strategy.Kind {
+	case Spread:
+		d := spread(req.Demand, view.Nodes, *cursor, skip)
+		if d.Status == Run || d.Status == Wait {
+			*cursor = d.Node
+		}
+		return d
+	case NodeAffinity:
+		return p.affinity(req, view, skip)
+	}
+	return p.hybrid(req.Demand, view, skip)
+}
+
+// eligible tells whether the policy may choose n for a request of this demand at all: n is
+// schedulable, has the totals, and is not a node skip came through (skip may be nil).
+func eligible(n *Node, demand resources.Set, skip *Request) bool {
+	return n.schedulable() && demand.FitsIn(n.Total) && (skip == nil || !skip.visited(n.ID))
+}
+
 // affinity is Ray's NodeAffinitySchedulingPolicy: the named node if it may be chosen and has the
 // totals, whether or not it has room now (the request queues there); otherwise soft affinity
 // falls back to the hybrid policy and hard affinity fails.
-func (p *Policy) affinity(req Request, view View) Decision {
+func (p *Policy) affinity(req Request, view View, skip *Request) Decision {
 	target := req.Strategy.Node
-	if n := find(view.Nodes, target); n != nil && n.schedulable() && req.Demand.FitsIn(n.Total) {
+	if n := find(view.Nodes, target); n != nil && eligible(n, req.Demand, nil) {
 		if req.Demand.FitsIn(n.Available) {
 			return Decision{Status: Run, Node: target}
 		}
 		return Decision{Status: Wait, Node: target}
 	}
 	if req.Strategy.Soft {
-		return p.hybrid(req.Demand, view)
+		return p.hybrid(req.Demand, view, skip)
 	}
 	return Decision{Status: Unschedulable, Node: target}
 }

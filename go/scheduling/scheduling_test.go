@@ -83,6 +83,7 @@ type schedCase struct {
 	demand   string
 	strategy Strategy
 	prefer   bool
+	visited  []NodeID // Request.Visited
 	choose   int
 	policy   func(*Policy)
 	want     Status
@@ -103,7 +104,7 @@ func runCases(t *testing.T, cases []schedCase) {
 		if c.policy != nil {
 			c.policy(&p)
 		}
-		req := Request{Demand: res(t, resources.Demand, c.demand), Strategy: c.strategy, PreferLocal: c.prefer}
+		req := Request{Demand: res(t, resources.Demand, c.demand), Strategy: c.strategy, PreferLocal: c.prefer, Visited: c.visited}
 		d := p.Schedule(req, view, "")
 		if d.Status != c.want || string(d.Node) != c.wantNode {
 			t.Errorf("%s: got %v %q, want %v %q", c.name, d.Status, d.Node, c.want, c.wantNode)
@@ -280,6 +281,25 @@ func TestPreferLocal(t *testing.T) {
 		{name: "spread", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: Spread}, prefer: true, want: Run, wantNode: "a"},
 		{name: "hard affinity elsewhere", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: NodeAffinity, Node: "c"}, prefer: true, want: Wait, wantNode: "c"},
 		{name: "soft affinity elsewhere", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: NodeAffinity, Node: "c", Soft: true}, prefer: true, want: Run, wantNode: "a"},
+	})
+}
+
+// TestVisited: a forwarded request goes on to a node with room only when that node is not one it
+// came through (the two would wait for each other's copies), unless nothing else could ever run it.
+func TestVisited(t *testing.T) {
+	busy := []string{"a CPU:4 / CPU:0", "b CPU:4", "c CPU:4 / CPU:1", "d GPU:1"}
+	runCases(t, []schedCase{
+		{name: "room at a node it did not come through", nodes: busy, demand: "CPU:2", prefer: true, visited: []NodeID{"d"}, want: Run, wantNode: "b"},
+		{name: "room only where it came from: it waits here", nodes: busy, demand: "CPU:2", prefer: true, visited: []NodeID{"b"}, want: Wait, wantNode: "a"},
+		{name: "the next best node it did not come through", nodes: busy, demand: "CPU:1", prefer: true, visited: []NodeID{"b"}, want: Run, wantNode: "c"},
+		{name: "room here: here, even on a loop", nodes: []string{"a CPU:4", "b CPU:4"}, demand: "CPU:1", prefer: true, visited: []NodeID{"b", "a"}, want: Run, wantNode: "a"},
+		{name: "back to where it came from: here", nodes: busy, demand: "CPU:2", prefer: true, visited: []NodeID{"b", "a"}, want: Wait, wantNode: "a"},
+		{name: "room only on nodes it came through, this one too: it waits here", nodes: []string{"a CPU:4 / CPU:0", "b CPU:4"}, demand: "CPU:1", prefer: true, visited: []NodeID{"b", "a"}, want: Wait, wantNode: "a"},
+		{name: "here lacks the totals: a node it did not come through", nodes: []string{"a CPU:1", "b GPU:1", "c GPU:1 / GPU:0"}, demand: "GPU:1", prefer: true, visited: []NodeID{"b"}, want: Wait, wantNode: "c"},
+		{name: "only where it came from could ever run it", nodes: busy, demand: "GPU:1", prefer: true, visited: []NodeID{"d"}, want: Run, wantNode: "d"},
+		{name: "spread skips them too", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: Spread}, visited: []NodeID{"b"}, want: Run, wantNode: "c"},
+		{name: "soft affinity falls back without them", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: NodeAffinity, Node: "z", Soft: true}, visited: []NodeID{"b"}, want: Run, wantNode: "c"},
+		{name: "hard affinity stands", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: NodeAffinity, Node: "b"}, visited: []NodeID{"b"}, want: Run, wantNode: "b"},
 	})
 }
 

@@ -33,12 +33,13 @@ func (r *ring) chosen() *Node {
 // room now, starting after the cursor (the node chosen last); when none has room, round robin over
 // the live nodes that have the totals, for the request to wait there. Ray keeps an index into the
 // sorted node list instead of the last node: the same order while the cluster does not change, and
-// this one stays fair when nodes join or leave.
-func spread(demand resources.Set, nodes []Node, cursor NodeID) Decision {
+// this one stays fair when nodes join or leave. Nodes skip came through are left out (skip may be
+// nil).
+func spread(demand resources.Set, nodes []Node, cursor NodeID, skip *Request) Decision {
 	avail, feas := ring{cursor: cursor}, ring{cursor: cursor}
 	for i := range nodes {
 		n := &nodes[i]
-		if !n.schedulable() || !demand.FitsIn(n.Total) {
+		if !eligible(n, demand, skip) {
 			continue
 		}
 		feas.offer(n)
