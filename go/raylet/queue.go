@@ -48,8 +48,11 @@ func (q *readyQueue) class(t *task) *schedClass {
 			if t.job != nil && t.job.envText != "" {
 				key += " env " + t.job.envText // (its variant's workers run it)
 			}
+			if len(t.spec.GetForwardedBy()) > 0 {
+				key += " via " + strings.Join(t.spec.GetForwardedBy(), ",")
+			}
 			if t.preferLocal {
-				key += " forwarded by " + strings.Join(t.spec.ForwardedBy, ",")
+				key += " forwarded"
 			} else if k := t.spec.GetSchedulingStrategy(); k != 0 {
 				key += fmt.Sprintf(" strategy %d %s %v", k, t.spec.AffinityNodeId, t.spec.AffinitySoft)
 			}
@@ -60,6 +63,9 @@ func (q *readyQueue) class(t *task) *schedClass {
 		c := q.classes[key]
 		if c == nil {
 			c = &schedClass{key: key, job: t.job, demand: t.demand, req: requestOf(t.spec, t.demand, t.preferLocal), lease: t.isLease()}
+			for _, id := range t.spec.GetForwardedBy() {
+				c.req.Visited = append(c.req.Visited, scheduling.NodeID(id))
+			}
 			q.classes[key] = c
 			q.order = append(q.order, c)
 		}

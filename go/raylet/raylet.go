@@ -404,26 +404,35 @@ func (s *state) submit(j *job, spec *pb.TaskSpec, forwarded bool) {
 // forwardedAgain is the event of a forwarded task coming (spec) while its copy here (old) is
 // pending: the node that forwarded it lost its link to this node, took the copy here for lost
 // and used a retry of its own (remoteLost); or the task went round, from this node to others
-// and back. The copy here runs on, charged for the deaths of its workers here, and its result
-// answers the new submission too (the new link subscribes to it). A second copy would run with
-// the forwarding node's count of retries, as if those deaths had not happened (and the two
+// and back. A copy that is here runs on, charged for the deaths of its workers here, and its
+// result answers the new submission too (the new link subscribes to it). A second copy would run
+// with the forwarding node's count of retries, as if those deaths had not happened (and the two
 // copies, one class, could be queued on one worker, where a death is charged to neither: see
-// workerEnded). A copy here that this node sent on to another node is taken back and placed
-// again, avoiding every node the task came through: the copy there may be the one that came
-// back, which waits for this one. Called with r.mu held.
+// workerEnded).
+//
+// A copy this node sent on to another node is taken back and placed again (avoiding the nodes
+// the task came through): the copy there may be the one that came back, waiting for this one,
+// and only a node that stops waiting when the task reaches it keeps a loop of nodes from
+// closing. It keeps the fewer retries and the more attempts of the two copies. When the copy
+// there did not come back (the forwarding node lost its link), it may run there too: the task
+// then runs twice, and the first result counts. Called with r.mu held.
 func (s *state) forwardedAgain(old *task, spec *pb.TaskSpec) {
 	old.runAlone = old.runAlone || spec.RunAlone
+	old.spec.ForwardedBy = mergePaths(old.spec.ForwardedBy, spec.ForwardedBy)
 	r := old.remote
 	if r == nil {
 		glog.Warningf("task %s (%s) was forwarded here again: its copy here goes on (%d attempts so far; %s)",
 			spec.FunctionName, old.returnID.Hex()[:12], old.attempts, taskretry.Describe(old.retriesLeft))
 		return
 	}
-	glog.Warningf("task %s (%s) was forwarded here again while this node's copy was on %s (it came through %s): the copy is taken back and placed again",
-		spec.FunctionName, old.returnID.Hex()[:12], r, strings.Join(spec.ForwardedBy, ", "))
-	s.remoteFinished(r.key, old.returnID)
-	old.spec.ForwardedBy = mergePaths(old.spec.ForwardedBy, spec.ForwardedBy)
-	old.preferLocal = true
+	glog.Warningf("task %s (%s) was forwarded here again (through %s) while this node's copy was on %s: the copy is taken back and placed again",
+		spec.FunctionName, old.returnID.Hex()[:12], strings.Join(spec.ForwardedBy, ", "), r)
+	r.untrack(old) // (its demand stays charged to r until r's next report: sent back, it should not look free)
+	old.attempts-- // (forward counted the run there)
+	if int(spec.Attempts) > old.attempts {
+		old.attempts = int(spec.Attempts)
+	}
+	old.retriesLeft = taskretry.Fewer(old.retriesLeft, taskretry.Resolve(spec.MaxRetries, DefaultMaxRetries))
 	old.class = nil // (its class names the nodes it came through)
 	s.ready.pushFront(old)
 	s.schedule()
@@ -733,9 +742,6 @@ func (s *state) refreshLocalView() {
 func requestOf(spec *pb.TaskSpec, demand resources.Set, preferLocal bool) scheduling.Request {
 	req := scheduling.Request{Demand: demand, PreferLocal: preferLocal}
 	if preferLocal {
-		for _, id := range spec.ForwardedBy {
-			req.Visited = append(req.Visited, scheduling.NodeID(id))
-		}
 		return req // (its strategy was applied where it came from)
 	}
 	switch spec.GetSchedulingStrategy() {

@@ -225,16 +225,16 @@ func (s *state) forward(r *remoteNode, t *task) {
 	t.attempts++ // (the node that runs it counts its own from there)
 }
 
-// forwardSpec is t as another node gets it: its job, the nodes it came through (this one last),
-// and its ObjectRef arguments as values when
-// they are in this node's memory (or read back from disk for it), as references with their sizes
-// when they are in shared memory (the running node pulls them). Called with r.mu held.
+// forwardSpec is t as another node gets it: its job, the nodes it came through (this one added,
+// once), and its ObjectRef arguments as values when they are in this node's memory (or read
+// back from disk for it), as references with their sizes when they are in shared memory (the
+// running node pulls them). Called with r.mu held.
 func (s *state) forwardSpec(t *task) *pb.TaskSpec {
 	spec := t.specCopy()
 	spec.MaxRetries = int32(t.retriesLeft)
 	spec.Attempts = int32(t.attempts)
 	spec.Job = t.job.config()
-	spec.ForwardedBy = append(append(make([]string, 0, len(t.spec.ForwardedBy)+1), t.spec.ForwardedBy...), string(s.view.Local))
+	spec.ForwardedBy = mergePaths(t.spec.ForwardedBy, []string{string(s.view.Local)})
 	for i, a := range t.spec.Args {
 		if !a.IsRef {
 			spec.Args[i] = a
@@ -288,11 +288,16 @@ func (s *state) remoteFinished(key scheduling.NodeID, returnID ids.ObjectID) (*r
 	if t == nil {
 		return r, nil
 	}
-	delete(r.tasks, returnID)
-	t.remote = nil
+	r.untrack(t)
 	r.noteDone(s.now)
 	s.giveBack(r, t.demand)
 	return r, t
+}
+
+// untrack takes t, forwarded to r, off r's list. Called with r.mu held.
+func (r *remoteNode) untrack(t *task) {
+	delete(r.tasks, t.returnID)
+	t.remote = nil
 }
 
 // giveBack returns to node r's free resources in the view what a task forwarded there held.

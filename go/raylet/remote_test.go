@@ -1279,10 +1279,11 @@ func TestClusterForwardedAgainWhileHere(t *testing.T) {
 }
 
 // A task forwarded from node to node names the nodes it came through, and goes back to none of
-// them while another node could run it: two nodes that each forwarded it to the other would each
-// wait for the other's copy, and the task for ever. Should it come back anyway (a node's view was
-// old), the copy this node sent on is taken back and placed here, and its result answers both
-// submissions; the copy on the other node answers nobody.
+// them while another node has room: two nodes that each forwarded it to the other would each
+// wait for the other's copy, and the task for ever. When it comes back anyway (only nodes it came
+// through had room, or a node's view was old), the copy this node sent on is taken back and
+// placed again, with the fewer retries and the more attempts of the two copies, and its result
+// answers both submissions; the copy on the other node answers nobody.
 func TestClusterForwardedTaskNeverGoesRound(t *testing.T) {
 	c := newCluster(t, map[string]float64{"CPU": 2, "R": 1})
 	_, j := c.clusterJob("J")
@@ -1306,12 +1307,12 @@ func TestClusterForwardedTaskNeverGoesRound(t *testing.T) {
 
 	tid := ids.NewTaskID()
 	ret := tid.ReturnID(1)
-	forward := func(by ...string) {
+	forward := func(retries, attempts int32, by ...string) {
 		c.send(agent, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:],
-			FunctionName: "F", Resources: map[string]float64{"R": 1}, MaxRetries: 3, ForwardedBy: by,
+			FunctionName: "F", Resources: map[string]float64{"R": 1}, MaxRetries: retries, Attempts: attempts, ForwardedBy: by,
 			Job: &pb.JobConfig{JobId: "J", WorkerCommand: []string{"w-J"}}}}}, subscribe(ret))
 	}
-	forward(from.ID.Hex())
+	forward(3, 0, from.ID.Hex())
 	e := c.takeCluster()
 	if got := forwardedTo(e, nodes); got != "1:F" {
 		t.Fatalf("forwarded %q, want F on to x (1), not back to the node it came from (0)", got)
@@ -1320,21 +1321,29 @@ func TestClusterForwardedTaskNeverGoesRound(t *testing.T) {
 		t.Errorf("the spec sent on names the nodes %v, want %v (this node last)", got, want)
 	}
 
-	// x's view was old: it sends F back here.
-	forward(from.ID.Hex(), local, x.ID.Hex())
+	// x (its worker died once there) sends F back here; no node has room now.
+	full := func(n ViewNode) ViewNode { n.Available = map[string]float64{"CPU": 8, "R": 0}; return n }
+	c.update(full(from), full(x))
+	forward(1, 2, from.ID.Hex(), local, x.ID.Hex())
 	if e := c.takeCluster(); len(e.forward) != 0 {
-		t.Fatalf("F came back and was forwarded again: %s", forwardedTo(e, nodes))
+		t.Fatalf("F came back and was forwarded again with no room anywhere: %s", forwardedTo(e, nodes))
 	}
 	if _, listed := c.s.remotes[keyOf(x)].tasks[ret]; listed {
 		t.Fatalf("F is still listed on x: its copy here waits for x's")
 	}
-	if got := c.viewNode(keyOf(x)).Available.String(); !strings.Contains(got, "R: 1") {
-		t.Errorf("x's room in the view is %s: F's demand was not given back", got)
+	if p := c.s.pending[ret]; p == nil || p.retriesLeft != 1 {
+		t.Fatalf("F pending %v, want it with the fewer retries left (1)", p)
 	}
-	// It runs here once R is free.
+	// It runs here once R is free, as its 3rd attempt (x's 2 before it).
 	c.done(w, hold, "held")
-	if got := executed(w.out.take()); fmt.Sprint(got) != "[F]" {
+	msgs := w.out.take()
+	if got := executed(msgs); fmt.Sprint(got) != "[F]" {
 		t.Fatalf("the worker ran %v after Hold, want F", got)
+	}
+	for _, m := range msgs {
+		if e := m.GetExecute(); e != nil && e.Spec.Attempts != 3 {
+			t.Errorf("F ran as attempt %d, want 3", e.Spec.Attempts)
+		}
 	}
 	agent.out.take()
 	c.done(w, ret, "7")
@@ -1357,5 +1366,47 @@ func TestClusterForwardedTaskNeverGoesRound(t *testing.T) {
 	}
 	if c.s.pending[ret] != nil {
 		t.Errorf("F is still pending")
+	}
+}
+
+// Sent again by the node it came from (which lost its link to this node), a task whose copy here
+// went on to x is taken back too (x's copy may still run: x stays charged for it until its next
+// report), and goes where there is room, back to x included.
+func TestClusterForwardedAgainWhileSentOn(t *testing.T) {
+	c := newCluster(t, map[string]float64{"CPU": 2, "R": 1})
+	_, j := c.clusterJob("J")
+	agent := c.driver()
+	agent.c.agent = true
+	from := peerNode(map[string]float64{"CPU": 8, "R": 4}, map[string]float64{"CPU": 8, "R": 0})
+	x := peerNode(map[string]float64{"CPU": 8, "R": 4}, nil)
+	nodes := []ViewNode{from, x}
+	c.update(nodes...)
+	w := c.jobWorker(j)
+	d := c.driver()
+	d.c.job = j
+	c.submit(d, "Hold", map[string]float64{"R": 1}, 0)
+	w.out.take()
+	c.takeCluster()
+	tid := ids.NewTaskID()
+	ret := tid.ReturnID(1)
+	forward := func() {
+		c.send(agent, &pb.ClientMessage{Body: &pb.ClientMessage_Submit{Submit: &pb.TaskSpec{TaskId: tid[:], ReturnId: ret[:],
+			FunctionName: "F", Resources: map[string]float64{"R": 1}, MaxRetries: -1, ForwardedBy: []string{from.ID.Hex()},
+			Job: &pb.JobConfig{JobId: "J", WorkerCommand: []string{"w-J"}}}}}, subscribe(ret))
+	}
+	forward()
+	if got := forwardedTo(c.takeCluster(), nodes); got != "1:F" {
+		t.Fatalf("forwarded %q, want F on to x (1)", got)
+	}
+	before := c.viewNode(keyOf(x)).Available.String()
+	forward()
+	if got := forwardedTo(c.takeCluster(), nodes); got != "1:F" {
+		t.Fatalf("forwarded %q after it came again, want F to x (1) again", got)
+	}
+	if _, listed := c.s.remotes[keyOf(x)].tasks[ret]; !listed {
+		t.Errorf("F is not listed on x")
+	}
+	if got := c.viewNode(keyOf(x)).Available; strings.Contains(got.String(), before) || !strings.Contains(got.String(), "R: 2") {
+		t.Errorf("x's room in the view went from %s to %s, want it charged for both copies (R: 2)", before, got)
 	}
 }

@@ -88,9 +88,9 @@ type Request struct {
 	// must not spill again (spilled to this node already, or sent here for data locality). Hard
 	// NodeAffinity to another node is left alone.
 	PreferLocal bool
-	// Visited is the nodes a forwarded request came through. Another node than the local one is
-	// chosen among the rest while any of the rest could ever run it: a request sent back to a
-	// node it came through would wait there for the copy that waits for it.
+	// Visited is the nodes a forwarded request came through: the policy chooses one of them only
+	// when none of the rest has room now (or could ever run it). Sent back, the request makes a
+	// round trip, and the node it went back to takes back its own copy.
 	Visited []NodeID
 }
 
@@ -191,11 +191,15 @@ func (p *Policy) Schedule(req Request, view View, cursor NodeID) Decision {
 		return Decision{Status: Run, Node: view.Local, Local: true, Cursor: cursor}
 	}
 	d := p.decide(req, view, &cursor, true)
-	if d.Status == Infeasible && len(req.Visited) > 0 {
-		if local != nil {
+	if len(req.Visited) > 0 && d.Status != Run {
+		// Only nodes it came through have room now (or the totals): one of them then, which
+		// takes its own copy back (a node the task reaches stops waiting for another's copy).
+		// Without room anywhere, it waits here when this node could run it.
+		anyCursor := cursor
+		if any := p.decide(req, view, &anyCursor, false); any.Status == Run || (d.Status == Infeasible && local == nil) {
+			d, cursor = any, anyCursor
+		} else if d.Status == Infeasible {
 			d = Decision{Status: Wait, Node: view.Local}
-		} else {
-			d = p.decide(req, view, &cursor, false) // only a node it came through could run it
 		}
 	}
 	// And when no node has room, it keeps such a lease queued locally rather than spill it.

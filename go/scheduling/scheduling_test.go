@@ -284,18 +284,21 @@ func TestPreferLocal(t *testing.T) {
 	})
 }
 
-// TestVisited: a forwarded request goes on to a node with room only when that node is not one it
-// came through (the two would wait for each other's copies), unless nothing else could ever run it.
+// TestVisited: a forwarded request goes on to a node it did not come through when one has room
+// (the nodes it came through have to take their copies back), to one it came through when only
+// those have room, and waits here when none has.
 func TestVisited(t *testing.T) {
 	busy := []string{"a CPU:4 / CPU:0", "b CPU:4", "c CPU:4 / CPU:1", "d GPU:1"}
 	runCases(t, []schedCase{
 		{name: "room at a node it did not come through", nodes: busy, demand: "CPU:2", prefer: true, visited: []NodeID{"d"}, want: Run, wantNode: "b"},
-		{name: "room only where it came from: it waits here", nodes: busy, demand: "CPU:2", prefer: true, visited: []NodeID{"b"}, want: Wait, wantNode: "a"},
 		{name: "the next best node it did not come through", nodes: busy, demand: "CPU:1", prefer: true, visited: []NodeID{"b"}, want: Run, wantNode: "c"},
+		{name: "room only where it came from: back there", nodes: busy, demand: "CPU:2", prefer: true, visited: []NodeID{"b"}, want: Run, wantNode: "b"},
+		{name: "room only on nodes it came through, this one full", nodes: []string{"a CPU:4 / CPU:0", "b CPU:4"}, demand: "CPU:1", prefer: true, visited: []NodeID{"b", "a"}, want: Run, wantNode: "b"},
 		{name: "room here: here, even on a loop", nodes: []string{"a CPU:4", "b CPU:4"}, demand: "CPU:1", prefer: true, visited: []NodeID{"b", "a"}, want: Run, wantNode: "a"},
-		{name: "back to where it came from: here", nodes: busy, demand: "CPU:2", prefer: true, visited: []NodeID{"b", "a"}, want: Wait, wantNode: "a"},
-		{name: "room only on nodes it came through, this one too: it waits here", nodes: []string{"a CPU:4 / CPU:0", "b CPU:4"}, demand: "CPU:1", prefer: true, visited: []NodeID{"b", "a"}, want: Wait, wantNode: "a"},
-		{name: "here lacks the totals: a node it did not come through", nodes: []string{"a CPU:1", "b GPU:1", "c GPU:1 / GPU:0"}, demand: "GPU:1", prefer: true, visited: []NodeID{"b"}, want: Wait, wantNode: "c"},
+		{name: "no room anywhere: it waits here", nodes: []string{"a CPU:4 / CPU:0", "b CPU:4 / CPU:0", "c CPU:4 / CPU:0"}, demand: "CPU:1", prefer: true, visited: []NodeID{"b", "a"}, want: Wait, wantNode: "a"},
+		{name: "no room anywhere, this one came through too: here", nodes: []string{"a CPU:4 / CPU:0", "b CPU:4 / CPU:0"}, demand: "CPU:1", prefer: true, visited: []NodeID{"b", "a"}, want: Wait, wantNode: "a"},
+		{name: "here lacks the totals: a node it did not come through", nodes: []string{"a CPU:1", "b GPU:1", "c GPU:1 / GPU:0"}, demand: "GPU:1", prefer: true, visited: []NodeID{"b"}, want: Run, wantNode: "b"},
+		{name: "here lacks the totals, none has room: the one it did not come through", nodes: []string{"a CPU:1", "b GPU:1 / GPU:0", "c GPU:1 / GPU:0"}, demand: "GPU:1", prefer: true, visited: []NodeID{"b"}, want: Wait, wantNode: "c"},
 		{name: "only where it came from could ever run it", nodes: busy, demand: "GPU:1", prefer: true, visited: []NodeID{"d"}, want: Run, wantNode: "d"},
 		{name: "spread skips them too", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: Spread}, visited: []NodeID{"b"}, want: Run, wantNode: "c"},
 		{name: "soft affinity falls back without them", nodes: busy, demand: "CPU:1", strategy: Strategy{Kind: NodeAffinity, Node: "z", Soft: true}, visited: []NodeID{"b"}, want: Run, wantNode: "c"},

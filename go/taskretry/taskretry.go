@@ -54,6 +54,14 @@ func Take(left *int) bool {
 	return false
 }
 
+// Fewer is the smaller of two counts of retries left (Unlimited is more than any).
+func Fewer(a, b int) int {
+	if a == Unlimited || (b != Unlimited && b < a) {
+		return b
+	}
+	return a
+}
+
 // Has tells whether left retries remain.
 func Has(left int) bool { return left == Unlimited || left > 0 }
 

@@ -40,3 +40,13 @@ func TestAttempts(t *testing.T) {
 		t.Errorf("Attempts: %q, %q", Attempts(1), Attempts(4))
 	}
 }
+
+func TestFewer(t *testing.T) {
+	for _, c := range []struct{ a, b, want int }{
+		{Unlimited, Unlimited, Unlimited}, {Unlimited, 3, 3}, {3, Unlimited, 3}, {2, 5, 2}, {5, 2, 2}, {0, Unlimited, 0},
+	} {
+		if got := Fewer(c.a, c.b); got != c.want {
+			t.Errorf("Fewer(%d, %d) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
