@@ -29,6 +29,7 @@ if ! make -s all; then
 fi
 
 echo "== Go (go vet, go test -race)"
+go_start=$SECONDS
 (cd go && go vet ./... && go test -race -count=1 -v ./...) > "$work/go.log" 2>&1
 go_rc=$?
 go_passed=$(grep -c -- '^\s*--- PASS' "$work/go.log")
@@ -44,14 +45,16 @@ if [ $go_rc -ne 0 ]; then
   tail -40 "$work/go.log"
 fi
 echo "go: $go_passed passed, $go_failed failed"
+echo "(go took $((SECONDS - go_start)) s)"
 add "$go_passed" "$go_failed"
 
 # run_suite NAME COMMAND...: runs a suite whose last line is "NAME: N passed, N failed" and adds
 # its counts (a suite that printed no such line counts as one failure).
 run_suite() {
-  local name="$1"; shift
+  local name="$1" start=$SECONDS; shift
   echo "== $name"
   "$@" 2>&1 | tee "$work/$name.log"
+  echo "($name took $((SECONDS - start)) s)"
   local line
   line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$work/$name.log" | tail -1)
   if [ -n "$line" ]; then
@@ -68,5 +71,6 @@ run_suite cluster bash tests/e2e/cluster.sh dist "$work/cluster"
 run_suite jobs bash tests/e2e/jobs.sh dist "$work/jobs"
 run_suite template bash tests/e2e/template.sh dist "$work/template"
 
+echo "(the whole run took $SECONDS s)"
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
