@@ -195,9 +195,9 @@ func (p *Policy) Schedule(req Request, view View, cursor NodeID) Decision {
 		// Only nodes it came through have room now (or the totals): one of them then, which
 		// takes its own copy back (a node the task reaches stops waiting for another's copy).
 		// Without room anywhere, it waits here when this node could run it.
-		anyCursor := cursor
-		if any := p.decide(req, view, &anyCursor, false); any.Status == Run || (d.Status == Infeasible && local == nil) {
-			d, cursor = any, anyCursor
+		altCursor := cursor
+		if alt := p.decide(req, view, &altCursor, false); alt.Status == Run || (d.Status == Infeasible && local == nil) {
+			d, cursor = alt, altCursor
 		} else if d.Status == Infeasible {
 			d = Decision{Status: Wait, Node: view.Local}
 		}
