@@ -441,14 +441,14 @@ func (s *state) forwardedAgain(old *task, spec *pb.TaskSpec) {
 // mergePaths is the nodes of a (in order) followed by those of b not in a.
 func mergePaths(a, b []string) []string {
 	out := append([]string(nil), a...)
+next:
 	for _, id := range b {
-		seen := false
 		for _, x := range out {
-			seen = seen || x == id
+			if x == id {
+				continue next
+			}
 		}
-		if !seen {
-			out = append(out, id)
-		}
+		out = append(out, id)
 	}
 	return out
 }
